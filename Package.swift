@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "vae-dist",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "vae-dist", targets: ["Launcher"]),
+        .library(name: "VAE", targets: ["VAE"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg-dev"])]),
+        .target(name: "VAE",
+                dependencies: ["CBLAS", "CPNG", "CJPEG", .product(name: "Yams", package: "Yams")],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "Distributed", dependencies: ["CMPI"]),
+        .executableTarget(name: "Launcher",
+                          dependencies: ["VAE", "Distributed",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "VAETests", dependencies: ["VAE"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

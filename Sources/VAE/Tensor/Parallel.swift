@@ -1,0 +1,31 @@
+import Foundation
+import CBLAS
+
+/// How many threads this process uses for its own loops and inside OpenBLAS.
+public enum Threads {
+    nonisolated(unsafe) private static var current = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    public static var count: Int { current }
+
+    public static func set(_ n: Int) {
+        current = max(1, n)
+        openblas_set_num_threads(Int32(current))
+    }
+}
+
+/// Runs `body` over `0..<count` split into contiguous chunks, one per thread.
+/// Small ranges run inline: spawning work costs more than it saves below `grain` items.
+@inline(__always)
+public func parallelFor(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) {
+    let threads = min(Threads.count, max(1, count / max(grain, 1)))
+    if threads <= 1 {
+        if count > 0 { body(0..<count) }
+        return
+    }
+    let chunk = (count + threads - 1) / threads
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+        let lo = t * chunk
+        let hi = min(count, lo + chunk)
+        if lo < hi { body(lo..<hi) }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// A dense float32 buffer with a shape (row-major, NCHW for activations).
+/// Reference semantics: layers hand plain buffers to each other, llm.c style.
+public final class Tensor {
+    public let shape: [Int]
+    public let count: Int
+    public let data: UnsafeMutablePointer<Float>
+
+    /// A zero-filled tensor.
+    public init(shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        count = shape.reduce(1, *)
+        data = .allocate(capacity: max(count, 1))
+        data.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    public convenience init(shape: [Int], values: [Float]) {
+        self.init(shape: shape)
+        precondition(values.count == count, "\(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { data.deallocate() }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
+    public var array: [Float] { Array(buffer) }
+
+    public func zero() { data.update(repeating: 0, count: count) }
+
+    public func copy(from other: Tensor) {
+        precondition(other.count == count, "copy of \(other.shape) into \(shape)")
+        data.update(from: other.data, count: count)
+    }
+
+    public func clone() -> Tensor {
+        let t = Tensor(shape: shape)
+        t.copy(from: self)
+        return t
+    }
+
+    /// Same values viewed under another shape (a copy: tensors own their buffers).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        let t = Tensor(shape: newShape)
+        t.copy(from: self)
+        return t
+    }
+
+    /// Largest absolute value, 0 for an empty tensor.
+    public var maxAbs: Float {
+        var m: Float = 0
+        for i in 0..<count { m = max(m, abs(data[i])) }
+        return m
+    }
+}
+
+/// NCHW dimensions of a 4-D activation.
+public struct Dims4: Equatable, Sendable {
+    public var n, c, h, w: Int
+    public init(_ n: Int, _ c: Int, _ h: Int, _ w: Int) { (self.n, self.c, self.h, self.w) = (n, c, h, w) }
+    public init(_ shape: [Int]) {
+        precondition(shape.count == 4, "expected an NCHW shape, got \(shape)")
+        self.init(shape[0], shape[1], shape[2], shape[3])
+    }
+    public var shape: [Int] { [n, c, h, w] }
+    public var plane: Int { h * w }
+}
+
+extension Tensor {
+    public var dims: Dims4 { Dims4(shape) }
+}
