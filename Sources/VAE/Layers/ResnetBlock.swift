@@ -1,0 +1,50 @@
+/// ldm's ResnetBlock without time embedding and with dropout 0:
+/// h = conv2(swish(norm2(conv1(swish(norm1(x)))))), out = shortcut(x) + h,
+/// where the shortcut is a 1×1 `nin_shortcut` when the channel count changes.
+public final class ResnetBlock: ParameterOwner {
+    public let norm1: GroupNorm, conv1: Conv2D, norm2: GroupNorm, conv2: Conv2D
+    public let ninShortcut: Conv2D?
+    private let act1 = Swish(), act2 = Swish()
+
+    public init(_ inChannels: Int, _ outChannels: Int, groups: Int) {
+        norm1 = GroupNorm(channels: inChannels, groups: groups)
+        conv1 = Conv2D(inChannels, outChannels, kernel: 3)
+        norm2 = GroupNorm(channels: outChannels, groups: groups)
+        conv2 = Conv2D(outChannels, outChannels, kernel: 3)
+        ninShortcut = inChannels == outChannels ? nil : Conv2D(inChannels, outChannels, kernel: 1)
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        var children: [(String, ParameterOwner)] = [("norm1", norm1), ("conv1", conv1), ("norm2", norm2), ("conv2", conv2)]
+        if let ninShortcut { children.append(("nin_shortcut", ninShortcut)) }
+        return prefixed(children)
+    }
+
+    public func forward(_ x: Tensor, train: Bool) -> Tensor {
+        var h = norm1.forward(x, train: train)
+        h = act1.forward(h, train: train)
+        h = conv1.forward(h, train: train)
+        h = norm2.forward(h, train: train)
+        h = act2.forward(h, train: train)
+        h = conv2.forward(h, train: train)
+        let skip = ninShortcut?.forward(x, train: train) ?? x
+        Elementwise.accumulate(skip, into: h)
+        return h
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        var g = conv2.backward(dy)
+        g = act2.backward(g)
+        g = norm2.backward(g)
+        g = conv1.backward(g)
+        g = act1.backward(g)
+        let dx = norm1.backward(g)
+        if let ninShortcut {
+            let ds = ninShortcut.backward(dy)
+            Elementwise.accumulate(ds, into: dx)
+        } else {
+            Elementwise.accumulate(dy, into: dx)
+        }
+        return dx
+    }
+}

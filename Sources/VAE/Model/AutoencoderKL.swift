@@ -1,0 +1,48 @@
+/// ldm's AutoencoderKL: encoder → quant_conv → moments; z → post_quant_conv → decoder.
+public final class AutoencoderKL: ParameterOwner {
+    public let config: VAEConfig
+    public let encoder: Encoder
+    public let decoder: Decoder
+    public let quantConv: Conv2D
+    public let postQuantConv: Conv2D
+
+    public init(_ config: VAEConfig) {
+        self.config = config
+        encoder = Encoder(config)
+        decoder = Decoder(config)
+        quantConv = Conv2D(2 * config.zChannels, 2 * config.embedDim, kernel: 1)
+        postQuantConv = Conv2D(config.embedDim, config.zChannels, kernel: 1)
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        prefixed([("encoder", encoder), ("decoder", decoder), ("quant_conv", quantConv), ("post_quant_conv", postQuantConv)])
+    }
+
+    /// Total number of trainable values.
+    public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.parameter.value.count } }
+
+    public func encode(_ x: Tensor, train: Bool) -> DiagonalGaussian {
+        precondition(x.dims.c == config.inChannels, "the model expects \(config.inChannels) input channels, got \(x.dims.c)")
+        let h = encoder.forward(x, train: train)
+        return DiagonalGaussian(moments: quantConv.forward(h, train: train))
+    }
+
+    public func decode(_ z: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> Tensor {
+        let h = postQuantConv.forward(z, train: train)
+        return decoder.forward(h, train: train, observe: observe)
+    }
+
+    /// Backward through decode: returns the gradient with respect to z.
+    public func decodeBackward(_ dRec: Tensor) -> Tensor {
+        postQuantConv.backward(decoder.backward(dRec))
+    }
+
+    /// Backward through encode, given the gradient with respect to the moments.
+    public func encodeBackward(_ dMoments: Tensor) {
+        _ = encoder.backward(quantConv.backward(dMoments))
+    }
+
+    public func zeroGradients() {
+        for (_, p) in namedParameters { p.grad.zero() }
+    }
+}

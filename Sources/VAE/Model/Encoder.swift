@@ -1,0 +1,96 @@
+/// One resolution level of the encoder: res blocks (each optionally followed by attention), then a downsample.
+public final class EncoderLevel: ParameterOwner {
+    public let block: [ResnetBlock]
+    public let attn: [AttnBlock]
+    public let downsample: Downsample?
+
+    init(block: [ResnetBlock], attn: [AttnBlock], downsample: Downsample?) {
+        (self.block, self.attn, self.downsample) = (block, attn, downsample)
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        var children: [(String, ParameterOwner)] = []
+        for (j, b) in block.enumerated() { children.append(("block.\(j)", b)) }
+        for (j, a) in attn.enumerated() { children.append(("attn.\(j)", a)) }
+        if let downsample { children.append(("downsample", downsample)) }
+        return prefixed(children)
+    }
+}
+
+/// ldm's Encoder: conv_in, down levels, mid (block_1, attn_1, block_2), norm_out, swish, conv_out → moments.
+public final class Encoder: ParameterOwner {
+    public let convIn: Conv2D
+    public let down: [EncoderLevel]
+    public let midBlock1: ResnetBlock, midAttn1: AttnBlock, midBlock2: ResnetBlock
+    public let normOut: GroupNorm
+    public let convOut: Conv2D
+    private let actOut = Swish()
+
+    public init(_ cfg: VAEConfig) {
+        let groups = cfg.normNumGroups
+        convIn = Conv2D(cfg.inChannels, cfg.ch, kernel: 3)
+        var levels: [EncoderLevel] = []
+        var blockIn = cfg.ch
+        var resolution = cfg.resolution
+        for (i, mult) in cfg.chMult.enumerated() {
+            let blockOut = cfg.ch * mult
+            var blocks: [ResnetBlock] = [], attns: [AttnBlock] = []
+            for _ in 0..<cfg.numResBlocks {
+                blocks.append(ResnetBlock(blockIn, blockOut, groups: groups))
+                blockIn = blockOut
+                if cfg.attnResolutions.contains(resolution) { attns.append(AttnBlock(channels: blockIn, groups: groups)) }
+            }
+            let isLast = i == cfg.chMult.count - 1
+            levels.append(EncoderLevel(block: blocks, attn: attns, downsample: isLast ? nil : Downsample(channels: blockIn)))
+            if !isLast { resolution /= 2 }
+        }
+        down = levels
+        midBlock1 = ResnetBlock(blockIn, blockIn, groups: groups)
+        midAttn1 = AttnBlock(channels: blockIn, groups: groups)
+        midBlock2 = ResnetBlock(blockIn, blockIn, groups: groups)
+        normOut = GroupNorm(channels: blockIn, groups: groups)
+        convOut = Conv2D(blockIn, 2 * cfg.zChannels, kernel: 3)
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        var children: [(String, ParameterOwner)] = [("conv_in", convIn)]
+        for (i, level) in down.enumerated() { children.append(("down.\(i)", level)) }
+        children += [("mid.block_1", midBlock1), ("mid.attn_1", midAttn1), ("mid.block_2", midBlock2),
+                     ("norm_out", normOut), ("conv_out", convOut)]
+        return prefixed(children)
+    }
+
+    public func forward(_ x: Tensor, train: Bool) -> Tensor {
+        var h = convIn.forward(x, train: train)
+        for level in down {
+            for (j, block) in level.block.enumerated() {
+                h = block.forward(h, train: train)
+                if !level.attn.isEmpty { h = level.attn[j].forward(h, train: train) }
+            }
+            if let ds = level.downsample { h = ds.forward(h, train: train) }
+        }
+        h = midBlock1.forward(h, train: train)
+        h = midAttn1.forward(h, train: train)
+        h = midBlock2.forward(h, train: train)
+        h = normOut.forward(h, train: train)
+        h = actOut.forward(h, train: train)
+        return convOut.forward(h, train: train)
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        var g = convOut.backward(dy)
+        g = actOut.backward(g)
+        g = normOut.backward(g)
+        g = midBlock2.backward(g)
+        g = midAttn1.backward(g)
+        g = midBlock1.backward(g)
+        for level in down.reversed() {
+            if let ds = level.downsample { g = ds.backward(g) }
+            for (j, block) in level.block.enumerated().reversed() {
+                if !level.attn.isEmpty { g = level.attn[j].backward(g) }
+                g = block.backward(g)
+            }
+        }
+        return convIn.backward(g)
+    }
+}

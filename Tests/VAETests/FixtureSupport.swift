@@ -1,0 +1,37 @@
+import Foundation
+import XCTest
+import VAE
+
+/// Paths into Tests/Fixtures (copied from the reference set so that a fresh clone can run the tests).
+enum Fixtures {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures")
+
+    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    static func json(_ relative: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path(relative)))
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    static func tensor(_ file: SafeTensors, _ name: String) throws -> Tensor {
+        let e = try XCTUnwrap(file[name], "fixture tensor \(name) missing")
+        return Tensor(shape: e.shape, values: e.values)
+    }
+}
+
+/// Max |a − b| over two same-shaped buffers.
+func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
+    precondition(a.shape == b.shape, "\(a.shape) vs \(b.shape)")
+    var m: Float = 0
+    for i in 0..<a.count { m = max(m, abs(a.data[i] - b.data[i])) }
+    return m
+}
+
+/// The forward tolerance of the engine issue: max|ours − ref| ≤ 1e-4 · max(1, max|ref|).
+func assertForwardClose(_ ours: Tensor, _ ref: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(ours.shape, ref.shape, what, file: file, line: line)
+    guard ours.shape == ref.shape else { return }
+    let err = maxAbsDifference(ours, ref)
+    XCTAssertLessThanOrEqual(err, 1e-4 * max(1, ref.maxAbs), "\(what): max error \(err)", file: file, line: line)
+}
