@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, reference-fixture tests and the multi-rank tests (through mpirun).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Open MPI refuses to run as root without these; CI and containers run as root.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+swift build --build-tests
+swift test --skip-build "$@"
