@@ -1,15 +1,393 @@
-// Placeholder-free minimal definition until the yaml-loading version lands from branch `naming`
+import Foundation
+import Yams
+
+/// The shape of an ldm `AutoencoderKL`: its `ddconfig`, `embed_dim`, and the GroupNorm group count
+/// (`norm_num_groups`, an extension: ldm fixes 32).
+///
+/// Config files are Stable Diffusion yaml (see `parse(yaml:source:)`). A key left out of the file takes
+/// its SD v1 value. `dropout` must be 0 or absent: vae-dist trains without dropout, and silently ignoring
+/// a nonzero rate would train a different model than the config describes.
 public struct VAEConfig: Equatable, Codable, Sendable {
-    public var ch: Int = 128
-    public var chMult: [Int] = [1, 2, 4, 4]
-    public var numResBlocks: Int = 2
-    public var attnResolutions: [Int] = []
-    public var zChannels: Int = 4
-    public var embedDim: Int = 4
-    public var inChannels: Int = 3
-    public var outCh: Int = 3
-    public var resolution: Int = 256
-    public var doubleZ: Bool = true
-    public var normNumGroups: Int = 32
+    public var ch: Int
+    public var chMult: [Int]
+    public var numResBlocks: Int
+    public var attnResolutions: [Int]
+    public var zChannels: Int
+    public var embedDim: Int
+    public var inChannels: Int
+    public var outCh: Int
+    /// Nominal input size; level i works at `resolution >> i` (ldm's curr_res), which decides where attention sits.
+    public var resolution: Int
+    public var doubleZ: Bool
+    public var normNumGroups: Int
+
+    public init(ch: Int = 128, chMult: [Int] = [1, 2, 4, 4], numResBlocks: Int = 2, attnResolutions: [Int] = [],
+                zChannels: Int = 4, embedDim: Int = 4, inChannels: Int = 3, outCh: Int = 3, resolution: Int = 256,
+                doubleZ: Bool = true, normNumGroups: Int = 32) {
+        self.ch = ch
+        self.chMult = chMult
+        self.numResBlocks = numResBlocks
+        self.attnResolutions = attnResolutions
+        self.zChannels = zChannels
+        self.embedDim = embedDim
+        self.inChannels = inChannels
+        self.outCh = outCh
+        self.resolution = resolution
+        self.doubleZ = doubleZ
+        self.normNumGroups = normNumGroups
+    }
+
+    /// Stable Diffusion v1's VAE (`v1-inference.yaml`, 32 groups).
     public static let sdV1 = VAEConfig()
+
+    /// Number of resolution levels (`len(ch_mult)`).
+    public var levels: Int { chMult.count }
+
+    /// Output channels of each level's blocks: `ch · ch_mult[i]`.
+    public var levelChannels: [Int] { chMult.map { ch * $0 } }
+
+    /// Levels whose blocks carry attention, in both encoder and decoder (the mid block always has one).
+    public var attentionLevels: [Int] { chMult.indices.filter { attnResolutions.contains(resolution >> $0) } }
+
+    /// One line for messages: "ch 128, ch_mult [1,2,4,4], num_res_blocks 2, …".
+    public var yamlDescription: String {
+        func list(_ values: [Int]) -> String { "[" + values.map(String.init).joined(separator: ",") + "]" }
+        var parts = ["ch \(ch)", "ch_mult \(list(chMult))", "num_res_blocks \(numResBlocks)",
+                     "attn_resolutions \(list(attnResolutions))", "z_channels \(zChannels)", "embed_dim \(embedDim)",
+                     "in_channels \(inChannels)", "out_ch \(outCh)", "resolution \(resolution)",
+                     "norm_num_groups \(normNumGroups)"]
+        if !doubleZ { parts.append("double_z false") }
+        return parts.joined(separator: ", ")
+    }
+
+    public func validate() throws {
+        let found = problems()
+        if !found.isEmpty {
+            throw IOFailure("invalid VAE config (\(yamlDescription)): " + found.joined(separator: "; "))
+        }
+    }
+
+    /// Everything wrong with the values, phrased with the yaml key names.
+    func problems() -> [String] {
+        var found: [String] = []
+        let positive: [(String, Int)] = [
+            ("ddconfig.ch", ch), ("ddconfig.num_res_blocks", numResBlocks), ("ddconfig.z_channels", zChannels),
+            ("embed_dim", embedDim), ("ddconfig.in_channels", inChannels), ("ddconfig.out_ch", outCh),
+            ("ddconfig.resolution", resolution), ("norm_num_groups", normNumGroups),
+        ]
+        for (key, value) in positive where value <= 0 {
+            found.append("\(key) must be a positive integer, got \(value)")
+        }
+        if chMult.isEmpty || chMult.contains(where: { $0 <= 0 }) {
+            found.append("ddconfig.ch_mult must be a non-empty list of positive integers, got \(chMult)")
+        }
+        if attnResolutions.contains(where: { $0 <= 0 }) {
+            found.append("ddconfig.attn_resolutions must be a list of positive integers, got \(attnResolutions)")
+        }
+        if !doubleZ {
+            found.append("ddconfig.double_z must be true (a KL VAE's encoder outputs mean and log-variance)")
+        }
+        if normNumGroups > 0 && ch > 0 {
+            // conv_in yields ch channels and every level ch·mult; GroupNorm normalizes each of them.
+            let channelCounts = [ch] + levelChannels
+            let indivisible = channelCounts.reduce(into: [Int]()) { found, count in
+                if count % normNumGroups != 0 && !found.contains(count) { found.append(count) }
+            }
+            if !indivisible.isEmpty {
+                found.append("norm_num_groups \(normNumGroups) must divide every channel count, but ddconfig.ch \(ch) "
+                             + "with ddconfig.ch_mult \(chMult) gives \(channelCounts) and "
+                             + "\(indivisible.map(String.init).joined(separator: ", ")) "
+                             + "\(indivisible.count == 1 ? "is" : "are") not a multiple of \(normNumGroups)")
+            }
+        }
+        return found
+    }
+
+    // MARK: Codable (yaml key names, so stored configs read like the config files)
+
+    enum CodingKeys: String, CodingKey {
+        case ch, chMult = "ch_mult", numResBlocks = "num_res_blocks", attnResolutions = "attn_resolutions"
+        case zChannels = "z_channels", embedDim = "embed_dim", inChannels = "in_channels", outCh = "out_ch"
+        case resolution, doubleZ = "double_z", normNumGroups = "norm_num_groups"
+    }
+
+    /// Decoding validates, so no invalid config enters through stored metadata either.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(ch: try c.decode(Int.self, forKey: .ch),
+                  chMult: try c.decode([Int].self, forKey: .chMult),
+                  numResBlocks: try c.decode(Int.self, forKey: .numResBlocks),
+                  attnResolutions: try c.decode([Int].self, forKey: .attnResolutions),
+                  zChannels: try c.decode(Int.self, forKey: .zChannels),
+                  embedDim: try c.decode(Int.self, forKey: .embedDim),
+                  inChannels: try c.decode(Int.self, forKey: .inChannels),
+                  outCh: try c.decode(Int.self, forKey: .outCh),
+                  resolution: try c.decode(Int.self, forKey: .resolution),
+                  doubleZ: try c.decode(Bool.self, forKey: .doubleZ),
+                  normNumGroups: try c.decode(Int.self, forKey: .normNumGroups))
+        try validate()
+    }
+
+    // MARK: Loading
+
+    public static func load(path: String) throws -> VAEConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw IOFailure("\(path): cannot read the config (missing or unreadable)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw IOFailure("\(path): the config is not UTF-8 text")
+        }
+        return try parse(yaml: text, source: path)
+    }
+
+    /// Accepts three layouts:
+    /// (a) a full SD config: `model.params.first_stage_config.params` holds `embed_dim` and `ddconfig`
+    ///     (everything outside `first_stage_config` is ignored);
+    /// (b) those params alone (`embed_dim`, `ddconfig`, …), possibly with their `target` as `{target, params}`;
+    /// (c) the ddconfig keys and `embed_dim` at the top level.
+    /// `norm_num_groups` may sit beside `ddconfig` or inside it. `source` names the file in messages.
+    public static func parse(yaml: String, source: String) throws -> VAEConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw IOFailure("\(source): invalid YAML: \(error)")
+        }
+        guard let root else { throw IOFailure("\(source): the config is empty") }
+        return try ConfigReader(source: source).config(root: root)
+    }
+}
+
+/// Reads a composed yaml tree, reporting every problem as "file:line: key.path …".
+private struct ConfigReader {
+    let source: String
+
+    static let ddconfigKeys: Set<String> = [
+        "double_z", "z_channels", "resolution", "in_channels", "out_ch", "ch", "ch_mult", "num_res_blocks",
+        "attn_resolutions", "dropout", "resamp_with_conv", "attn_type", "use_linear_attn", "give_pre_end", "tanh_out",
+        "norm_num_groups",
+    ]
+    /// AutoencoderKL's own arguments; those other than the two we read only matter to ldm's training code.
+    static let paramsKeys: Set<String> = [
+        "embed_dim", "ddconfig", "norm_num_groups", "lossconfig", "monitor", "ckpt_path", "ignore_keys", "image_key",
+        "colorize_nlabels", "ema_decay", "learn_logvar",
+    ]
+
+    func config(root: Node) throws -> VAEConfig {
+        let top = try mapping(root, at: "")
+        if let model = top["model"] {
+            let modelMap = try mapping(model.node, at: "model")
+            let params = try required(modelMap, "params", in: "model")
+            let paramsMap = try mapping(params, at: "model.params")
+            let firstStage = try required(paramsMap, "first_stage_config", in: "model.params")
+            return try firstStageConfig(firstStage, at: "model.params.first_stage_config")
+        }
+        if top["ddconfig"] == nil && top["params"] != nil {
+            return try firstStageConfig(root, at: "")
+        }
+        if top["ddconfig"] != nil {
+            return try autoencoderParams(root, at: "")
+        }
+        if top.keys.contains(where: Self.ddconfigKeys.contains) {
+            return try bareConfig(top)
+        }
+        throw IOFailure("\(source): no VAE config found: expected model.params.first_stage_config.params (a Stable "
+                        + "Diffusion config), a top-level ddconfig with embed_dim, or the ddconfig keys (ch, ch_mult, "
+                        + "…) at the top level; found the keys \(top.keys.sorted())")
+    }
+
+    /// A `{target, params}` node such as SD's `first_stage_config`.
+    private func firstStageConfig(_ node: Node, at path: String) throws -> VAEConfig {
+        let map = try mapping(node, at: path)
+        if let target = map["target"] {
+            guard let name = target.node.string, target.node.scalar != nil else {
+                throw fail(target.node, "\(join(path, "target")) must be a class name, got \(describe(target.node))")
+            }
+            // SDXL names its class AutoencoderKLInferenceWrapper; VQ models have other parameters.
+            guard name.contains("AutoencoderKL") else {
+                throw fail(target.node, "\(join(path, "target")) is \(name); vae-dist reads only AutoencoderKL configs")
+            }
+        }
+        let params = try required(map, "params", in: path)
+        return try autoencoderParams(params, at: join(path, "params"))
+    }
+
+    /// AutoencoderKL's params: `embed_dim`, `ddconfig`, optionally `norm_num_groups`, plus ldm training options.
+    private func autoencoderParams(_ node: Node, at path: String) throws -> VAEConfig {
+        let map = try mapping(node, at: path)
+        try rejectUnknown(map, known: Self.paramsKeys, at: path)
+        let ddconfigPath = join(path, "ddconfig")
+        let ddconfig = try mapping(try required(map, "ddconfig", in: path), at: ddconfigPath)
+        try rejectUnknown(ddconfig, known: Self.ddconfigKeys, at: ddconfigPath)
+        var config = VAEConfig.sdV1
+        try readDDConfig(ddconfig, at: ddconfigPath, into: &config)
+        if let embedDim = map["embed_dim"] { config.embedDim = try positiveInt(embedDim.node, at: join(path, "embed_dim")) }
+        config.normNumGroups = try normNumGroups(outer: (map, path), inner: (ddconfig, ddconfigPath))
+        return try validated(config, keysAt: path)
+    }
+
+    /// Layout (c): the ddconfig keys, `embed_dim` and perhaps `norm_num_groups` at the top.
+    private func bareConfig(_ top: Entries) throws -> VAEConfig {
+        try rejectUnknown(top, known: Self.ddconfigKeys.union(Self.paramsKeys).subtracting(["ddconfig"]), at: "")
+        var config = VAEConfig.sdV1
+        try readDDConfig(top, at: "", into: &config)
+        if let embedDim = top["embed_dim"] { config.embedDim = try positiveInt(embedDim.node, at: "embed_dim") }
+        if let groups = top["norm_num_groups"] { config.normNumGroups = try positiveInt(groups.node, at: "norm_num_groups") }
+        return try validated(config, keysAt: nil)
+    }
+
+    private func readDDConfig(_ map: Entries, at path: String, into config: inout VAEConfig) throws {
+        func int(_ key: String, _ field: WritableKeyPath<VAEConfig, Int>) throws {
+            if let entry = map[key] { config[keyPath: field] = try positiveInt(entry.node, at: join(path, key)) }
+        }
+        try int("ch", \.ch)
+        try int("num_res_blocks", \.numResBlocks)
+        try int("z_channels", \.zChannels)
+        try int("in_channels", \.inChannels)
+        try int("out_ch", \.outCh)
+        try int("resolution", \.resolution)
+        if let entry = map["ch_mult"] {
+            config.chMult = try positiveInts(entry.node, at: join(path, "ch_mult"), allowEmpty: false)
+        }
+        if let entry = map["attn_resolutions"] {
+            config.attnResolutions = try positiveInts(entry.node, at: join(path, "attn_resolutions"), allowEmpty: true)
+        }
+        if let entry = map["double_z"] {
+            let key = join(path, "double_z")
+            guard try bool(entry.node, at: key) else {
+                throw fail(entry.node, "\(key) must be true: a KL VAE's encoder outputs mean and log-variance")
+            }
+            config.doubleZ = true
+        }
+        if let entry = map["dropout"] {
+            let key = join(path, "dropout")
+            guard let rate = entry.node.float, entry.node.scalar != nil, rate.isFinite else {
+                throw fail(entry.node, "\(key) must be a number, got \(describe(entry.node))")
+            }
+            guard rate == 0 else {
+                throw fail(entry.node, "\(key) is \(rate), but vae-dist trains without dropout; set it to 0.0 "
+                                       + "(as Stable Diffusion's VAEs do)")
+            }
+        }
+        // ldm options that change the architecture; vae-dist implements their defaults only.
+        if let entry = map["resamp_with_conv"], try !bool(entry.node, at: join(path, "resamp_with_conv")) {
+            throw fail(entry.node, "\(join(path, "resamp_with_conv")) must be true: vae-dist resamples with convolutions")
+        }
+        for key in ["use_linear_attn", "give_pre_end", "tanh_out"] {
+            if let entry = map[key], try bool(entry.node, at: join(path, key)) {
+                throw fail(entry.node, "\(join(path, key)) must be false: vae-dist implements only the SD architecture")
+            }
+        }
+        if let entry = map["attn_type"] {
+            // xformers changes how attention is computed, not what it computes.
+            guard let kind = entry.node.string, entry.node.scalar != nil, ["vanilla", "vanilla-xformers"].contains(kind) else {
+                throw fail(entry.node, "\(join(path, "attn_type")) must be \"vanilla\" or \"vanilla-xformers\", "
+                                       + "got \(describe(entry.node))")
+            }
+        }
+    }
+
+    /// `norm_num_groups` beside `ddconfig` or inside it; both places must agree.
+    private func normNumGroups(outer: (Entries, String), inner: (Entries, String)) throws -> Int {
+        let outerKey = join(outer.1, "norm_num_groups"), innerKey = join(inner.1, "norm_num_groups")
+        let outerValue = try outer.0["norm_num_groups"].map { try positiveInt($0.node, at: outerKey) }
+        let innerValue = try inner.0["norm_num_groups"].map { try positiveInt($0.node, at: innerKey) }
+        if let outerValue, let innerValue, outerValue != innerValue {
+            throw fail(inner.0["norm_num_groups"]?.node,
+                       "\(innerKey) is \(innerValue) but \(outerKey) is \(outerValue); give it once")
+        }
+        return outerValue ?? innerValue ?? VAEConfig.sdV1.normNumGroups
+    }
+
+    /// Cross-key checks; messages use ldm key names, prefixed with where the params sit in this file.
+    private func validated(_ config: VAEConfig, keysAt path: String?) throws -> VAEConfig {
+        let found = config.problems()
+        guard found.isEmpty else {
+            let location = path.map { $0.isEmpty ? "" : " (keys under \($0))" } ?? " (ddconfig keys at the top level)"
+            throw IOFailure("\(source): invalid VAE config\(location): " + found.joined(separator: "; "))
+        }
+        return config
+    }
+
+    // MARK: Typed access
+
+    /// A mapping's entries by key, keeping each value's node for its line number (Yams rejects duplicate keys).
+    typealias Entries = [String: (key: Node, node: Node)]
+
+    private func mapping(_ node: Node, at path: String) throws -> Entries {
+        guard let map = node.mapping else {
+            throw fail(node, "\(path.isEmpty ? "the top level" : path) must be a mapping, got \(describe(node))")
+        }
+        var entries: Entries = [:]
+        for (key, value) in map {
+            guard let name = key.string, key.scalar != nil else {
+                throw fail(key, "\(path.isEmpty ? "the top level" : path) has a non-string key \(describe(key))")
+            }
+            entries[name] = (key, value)
+        }
+        return entries
+    }
+
+    private func required(_ map: Entries, _ key: String, in path: String) throws -> Node {
+        guard let entry = map[key] else {
+            throw IOFailure("\(source): \(join(path, key)) is missing")
+        }
+        return entry.node
+    }
+
+    private func rejectUnknown(_ map: Entries, known: Set<String>, at path: String) throws {
+        let unknown = map.keys.filter { !known.contains($0) }.sorted()
+        guard let first = unknown.first else { return }
+        let keys = unknown.map { join(path, $0) }.joined(separator: ", ")
+        throw fail(map[first]?.key, "unknown key\(unknown.count == 1 ? "" : "s") \(keys) (known here: "
+                                    + "\(known.sorted().joined(separator: ", ")))")
+    }
+
+    private func positiveInt(_ node: Node, at key: String) throws -> Int {
+        guard node.scalar != nil, let value = node.int, value > 0 else {
+            throw fail(node, "\(key) must be a positive integer, got \(describe(node))")
+        }
+        return value
+    }
+
+    private func positiveInts(_ node: Node, at key: String, allowEmpty: Bool) throws -> [Int] {
+        let what = allowEmpty ? "a list of positive integers" : "a non-empty list of positive integers"
+        guard let sequence = node.sequence else { throw fail(node, "\(key) must be \(what), got \(describe(node))") }
+        let values = sequence.compactMap { $0.scalar != nil ? $0.int : nil }
+        guard values.count == sequence.count, values.allSatisfy({ $0 > 0 }), allowEmpty || !values.isEmpty else {
+            throw fail(node, "\(key) must be \(what), got \(describe(node))")
+        }
+        return values
+    }
+
+    private func bool(_ node: Node, at key: String) throws -> Bool {
+        guard node.scalar != nil, let value = node.bool else {
+            throw fail(node, "\(key) must be true or false, got \(describe(node))")
+        }
+        return value
+    }
+
+    // MARK: Messages
+
+    private func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+    private func fail(_ node: Node?, _ message: String) -> IOFailure {
+        if let line = node?.mark?.line { return IOFailure("\(source):\(line): \(message)") }
+        return IOFailure("\(source): \(message)")
+    }
+
+    /// The value as written, e.g. `-1`, `"abc"`, `[1, "x"]`, `a mapping`; numbers bare, anything else quoted.
+    private func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.string.isEmpty { return "nothing" }
+            return node.float != nil ? scalar.string : "\"\(scalar.string)\""
+        case .sequence(let sequence):
+            return "[" + sequence.map(describe).joined(separator: ", ") + "]"
+        case .mapping:
+            return "a mapping"
+        case .alias:
+            return "an alias"
+        }
+    }
 }

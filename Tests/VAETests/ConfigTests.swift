@@ -1,0 +1,267 @@
+import Foundation
+import XCTest
+@testable import VAE
+
+final class ConfigTests: XCTestCase {
+    private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    private func fixtureConfig(_ model: String) -> String {
+        fixtures.appendingPathComponent(model).appendingPathComponent("config.yaml").path
+    }
+
+    /// Asserts that parsing fails with a message naming the file and every one of `keys`.
+    private func assertRejected(_ yaml: String, naming keys: [String], file: StaticString = #filePath, line: UInt = #line) {
+        let source = "bad-config.yaml"
+        XCTAssertThrowsError(try VAEConfig.parse(yaml: yaml, source: source), file: file, line: line) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.hasPrefix(source), "message does not start with the file: \(message)", file: file, line: line)
+            for key in keys {
+                XCTAssertTrue(message.contains(key), "message lacks \(key): \(message)", file: file, line: line)
+            }
+        }
+    }
+
+    func testTinyFixtureConfig() throws {
+        let config = try VAEConfig.load(path: fixtureConfig("vae-tiny-g8"))
+        XCTAssertEqual(config, VAEConfig(ch: 16, chMult: [1, 2], numResBlocks: 1, attnResolutions: [8], zChannels: 4,
+                                         embedDim: 4, inChannels: 3, outCh: 3, resolution: 16, doubleZ: true,
+                                         normNumGroups: 8))
+        XCTAssertEqual(config.attentionLevels, [1])
+        XCTAssertEqual(config.levelChannels, [16, 32])
+    }
+
+    func testSmallFixtureConfig() throws {
+        let config = try VAEConfig.load(path: fixtureConfig("vae-small-g32"))
+        XCTAssertEqual(config, VAEConfig(ch: 32, chMult: [1, 2], numResBlocks: 1, attnResolutions: [], zChannels: 4,
+                                         embedDim: 4, inChannels: 3, outCh: 3, resolution: 24, doubleZ: true,
+                                         normNumGroups: 32))
+        XCTAssertEqual(config.attentionLevels, [])
+    }
+
+    func testSDV1Defaults() {
+        let sd = VAEConfig.sdV1
+        XCTAssertEqual(sd.ch, 128)
+        XCTAssertEqual(sd.chMult, [1, 2, 4, 4])
+        XCTAssertEqual(sd.numResBlocks, 2)
+        XCTAssertEqual(sd.attnResolutions, [])
+        XCTAssertEqual(sd.zChannels, 4)
+        XCTAssertEqual(sd.embedDim, 4)
+        XCTAssertEqual(sd.inChannels, 3)
+        XCTAssertEqual(sd.outCh, 3)
+        XCTAssertEqual(sd.resolution, 256)
+        XCTAssertTrue(sd.doubleZ)
+        XCTAssertEqual(sd.normNumGroups, 32)
+        XCTAssertNoThrow(try sd.validate())
+        XCTAssertEqual(sd.yamlDescription, "ch 128, ch_mult [1,2,4,4], num_res_blocks 2, attn_resolutions [], "
+                       + "z_channels 4, embed_dim 4, in_channels 3, out_ch 3, resolution 256, norm_num_groups 32")
+    }
+
+    /// Stable Diffusion's v1-inference.yaml, UNet and text encoder included.
+    func testFullStableDiffusionConfig() throws {
+        let yaml = """
+        model:
+          base_learning_rate: 1.0e-04
+          target: ldm.models.diffusion.ddpm.LatentDiffusion
+          params:
+            linear_start: 0.00085
+            linear_end: 0.0120
+            first_stage_key: "jpg"
+            cond_stage_key: "txt"
+            image_size: 64
+            channels: 4
+            scale_factor: 0.18215
+            use_ema: False
+            scheduler_config:
+              target: ldm.lr_scheduler.LambdaLinearScheduler
+              params:
+                warm_up_steps: [ 10000 ]
+                f_start: [ 1.e-6 ]
+            unet_config:
+              target: ldm.modules.diffusionmodules.openaimodel.UNetModel
+              params:
+                image_size: 32
+                in_channels: 4
+                out_channels: 4
+                model_channels: 320
+                attention_resolutions: [ 4, 2, 1 ]
+                num_res_blocks: 2
+                channel_mult: [ 1, 2, 4, 4 ]
+                num_heads: 8
+                use_spatial_transformer: True
+                context_dim: 768
+            first_stage_config:
+              target: ldm.models.autoencoder.AutoencoderKL
+              params:
+                embed_dim: 4
+                monitor: val/rec_loss
+                ddconfig:
+                  double_z: true
+                  z_channels: 4
+                  resolution: 256
+                  in_channels: 3
+                  out_ch: 3
+                  ch: 128
+                  ch_mult:
+                  - 1
+                  - 2
+                  - 4
+                  - 4
+                  num_res_blocks: 2
+                  attn_resolutions: []
+                  dropout: 0.0
+                lossconfig:
+                  target: torch.nn.Identity
+            cond_stage_config:
+              target: ldm.modules.encoders.modules.FrozenCLIPEmbedder
+        """
+        XCTAssertEqual(try VAEConfig.parse(yaml: yaml, source: "v1-inference.yaml"), .sdV1)
+    }
+
+    func testParamsOnlyConfig() throws {
+        let yaml = """
+        embed_dim: 8
+        monitor: val/rec_loss
+        lossconfig:
+          target: ldm.modules.losses.LPIPSWithDiscriminator
+          params: {disc_start: 50001, kl_weight: 0.000001}
+        ddconfig: {double_z: true, z_channels: 8, resolution: 64, in_channels: 1, out_ch: 1, ch: 48,
+                   ch_mult: [1, 2, 2], num_res_blocks: 3, attn_resolutions: [16], dropout: 0, norm_num_groups: 16}
+        """
+        let config = try VAEConfig.parse(yaml: yaml, source: "params.yaml")
+        XCTAssertEqual(config, VAEConfig(ch: 48, chMult: [1, 2, 2], numResBlocks: 3, attnResolutions: [16],
+                                         zChannels: 8, embedDim: 8, inChannels: 1, outCh: 1, resolution: 64,
+                                         doubleZ: true, normNumGroups: 16))
+        XCTAssertEqual(config.attentionLevels, [2])
+    }
+
+    func testFirstStageNodeAsRoot() throws {
+        let yaml = """
+        target: sgm.models.autoencoder.AutoencoderKLInferenceWrapper
+        params:
+          embed_dim: 4
+          ddconfig: {ch: 64, ch_mult: [1, 2]}
+        """
+        XCTAssertEqual(try VAEConfig.parse(yaml: yaml, source: "first-stage.yaml"), VAEConfig(ch: 64, chMult: [1, 2]))
+    }
+
+    func testBareDDConfig() throws {
+        let yaml = """
+        ch: 32
+        ch_mult: [1, 2, 4]
+        num_res_blocks: 1
+        z_channels: 4
+        embed_dim: 4
+        norm_num_groups: 8
+        """
+        XCTAssertEqual(try VAEConfig.parse(yaml: yaml, source: "bare.yaml"),
+                       VAEConfig(ch: 32, chMult: [1, 2, 4], numResBlocks: 1, normNumGroups: 8))
+    }
+
+    func testAbsentKeysTakeSDV1Values() throws {
+        XCTAssertEqual(try VAEConfig.parse(yaml: "ddconfig: {}", source: "empty-ddconfig.yaml"), .sdV1)
+    }
+
+    func testNormNumGroupsInsideDDConfigAndAgreeingTwice() throws {
+        let inside = try VAEConfig.parse(yaml: "ddconfig: {ch: 16, norm_num_groups: 8}", source: "inside.yaml")
+        XCTAssertEqual(inside.normNumGroups, 8)
+        let both = try VAEConfig.parse(yaml: "norm_num_groups: 4\nddconfig: {ch: 16, norm_num_groups: 4}", source: "both.yaml")
+        XCTAssertEqual(both.normNumGroups, 4)
+    }
+
+    func testCodableRoundTripUsesYamlKeys() throws {
+        let config = VAEConfig(ch: 16, chMult: [1, 2], numResBlocks: 1, attnResolutions: [8], resolution: 16, normNumGroups: 8)
+        let json = try JSONEncoder().encode(config)
+        XCTAssertTrue(String(decoding: json, as: UTF8.self).contains("\"ch_mult\""))
+        XCTAssertEqual(try JSONDecoder().decode(VAEConfig.self, from: json), config)
+        var invalid = config
+        invalid.normNumGroups = 32
+        XCTAssertThrowsError(try JSONDecoder().decode(VAEConfig.self, from: JSONEncoder().encode(invalid)))
+    }
+
+    // MARK: Rejections
+
+    func testRejectsNonListChMult() {
+        assertRejected("ddconfig:\n  ch_mult: abc", naming: ["ddconfig.ch_mult", "non-empty list of positive integers", "\"abc\""])
+    }
+
+    func testRejectsEmptyChMult() {
+        assertRejected("ddconfig: {ch_mult: []}", naming: ["ddconfig.ch_mult", "non-empty"])
+    }
+
+    func testRejectsNonPositiveEntries() {
+        assertRejected("ddconfig: {ch_mult: [1, 0]}", naming: ["ddconfig.ch_mult", "got [1, 0]"])
+        assertRejected("ddconfig: {ch: -128}", naming: ["ddconfig.ch", "positive integer", "got -128"])
+        assertRejected("ddconfig: {num_res_blocks: 0}", naming: ["ddconfig.num_res_blocks"])
+        assertRejected("ddconfig: {attn_resolutions: [16, -1]}", naming: ["ddconfig.attn_resolutions"])
+        assertRejected("embed_dim: 0\nddconfig: {}", naming: ["embed_dim", "positive integer"])
+        assertRejected("norm_num_groups: 0\nddconfig: {}", naming: ["norm_num_groups"])
+    }
+
+    func testRejectsWrongTypes() {
+        assertRejected("ddconfig: {ch: 12.5}", naming: ["ddconfig.ch", "got 12.5"])
+        assertRejected("ddconfig: {ch: \"128\"}", naming: ["ddconfig.ch", "got \"128\""])
+        assertRejected("ddconfig: {z_channels: [4]}", naming: ["ddconfig.z_channels"])
+        assertRejected("ddconfig: {double_z: maybe}", naming: ["ddconfig.double_z", "true or false"])
+        assertRejected("ddconfig: {dropout: none}", naming: ["ddconfig.dropout", "number"])
+        assertRejected("ddconfig: [1, 2]", naming: ["ddconfig", "must be a mapping"])
+    }
+
+    func testRejectsDoubleZFalse() {
+        assertRejected("ddconfig: {double_z: false}", naming: ["ddconfig.double_z", "must be true"])
+    }
+
+    func testRejectsNonzeroDropout() {
+        assertRejected("ddconfig: {dropout: 0.1}", naming: ["ddconfig.dropout", "without dropout"])
+    }
+
+    func testRejectsOtherArchitectures() {
+        assertRejected("ddconfig: {use_linear_attn: true}", naming: ["ddconfig.use_linear_attn"])
+        assertRejected("ddconfig: {attn_type: linear}", naming: ["ddconfig.attn_type"])
+        assertRejected("ddconfig: {resamp_with_conv: false}", naming: ["ddconfig.resamp_with_conv"])
+        assertRejected("target: ldm.models.autoencoder.VQModel\nparams: {embed_dim: 3, ddconfig: {}}", naming: ["target", "VQModel"])
+    }
+
+    func testRejectsUnknownKeys() {
+        assertRejected("ddconfig: {ch: 64, chmult: [1, 2]}", naming: ["ddconfig.chmult", "unknown key"])
+        assertRejected("norm_num_group: 8\nddconfig: {}", naming: ["norm_num_group", "unknown key"])
+        assertRejected("ch: 64\nch_multiplier: [1, 2]", naming: ["ch_multiplier", "unknown key"])
+    }
+
+    func testRejectsChannelsIndivisibleByGroups() {
+        assertRejected("ddconfig: {ch: 40, ch_mult: [1, 2]}\nnorm_num_groups: 16",
+                       naming: ["norm_num_groups 16", "ddconfig.ch 40", "[40, 40, 80]", "40 is not a multiple of 16"])
+        // Every level would divide, but conv_in's ch channels feed the first GroupNorm too.
+        assertRejected("ddconfig: {ch: 16, ch_mult: [2, 4]}",
+                       naming: ["norm_num_groups 32", "[16, 32, 64]", "16 is not a multiple of 32"])
+    }
+
+    func testRejectsDisagreeingGroupCounts() {
+        assertRejected("norm_num_groups: 8\nddconfig: {ch: 16, norm_num_groups: 4}",
+                       naming: ["ddconfig.norm_num_groups", "norm_num_groups is 8"])
+    }
+
+    func testRejectsMissingSections() {
+        assertRejected("model:\n  params:\n    unet_config: {}", naming: ["model.params.first_stage_config", "missing"])
+        assertRejected("model:\n  params:\n    first_stage_config:\n      target: ldm.models.autoencoder.AutoencoderKL",
+                       naming: ["model.params.first_stage_config.params", "missing"])
+        assertRejected("lossconfig: {}", naming: ["no VAE config found"])
+        assertRejected("# nothing here\n", naming: ["empty"])
+    }
+
+    func testRejectsInvalidYaml() {
+        assertRejected("ddconfig: {ch: [1, 2}", naming: ["invalid YAML"])
+        assertRejected("ddconfig: {}\nddconfig: {}", naming: ["invalid YAML", "'ddconfig'"])
+    }
+
+    func testUnreadableFile() {
+        let path = fixtures.appendingPathComponent("no-such-dir/config.yaml").path
+        XCTAssertThrowsError(try VAEConfig.load(path: path)) { error in
+            XCTAssertTrue("\(error)".contains(path), "\(error)")
+        }
+    }
+
+    func testMessagesCarryTheLine() {
+        assertRejected("embed_dim: 4\nddconfig:\n  ch: 16\n  ch_mult: abc\n", naming: ["bad-config.yaml:4:"])
+    }
+}
