@@ -14,15 +14,12 @@ final class ReferenceModelTests: XCTestCase {
         let loss: VAELoss
     }
 
-    func load(_ name: String, _ config: VAEConfig) throws -> Reference {
-        let model = AutoencoderKL(config)
-        let weights = try SafeTensors.read(path: Fixtures.path("\(name)/weights.ldm.safetensors"))
-        let params = model.namedParameters
-        XCTAssertEqual(Set(params.map(\.name)), Set(weights.names), "parameter names match the ldm state dict")
-        for (pname, p) in params {
-            let e = try XCTUnwrap(weights[pname])
-            XCTAssertEqual(e.shape, p.value.shape, pname)
-            _ = p.value.buffer.update(fromContentsOf: e.values)
+    func load(_ name: String, weights: String = "weights.ldm.safetensors") throws -> Reference {
+        let model = AutoencoderKL(try VAEConfig.load(path: Fixtures.path("\(name)/config.yaml")))
+        let weightsFile = try SafeTensors.read(path: Fixtures.path("\(name)/\(weights)"))
+        let naming = try model.loadWeights(weightsFile, path: weights)
+        if naming == .ldm {
+            XCTAssertEqual(Set(model.namedParameters.map(\.name)), Set(weightsFile.names), "parameter names match the ldm state dict")
         }
         let tensors = try SafeTensors.read(path: Fixtures.path("\(name)/reference.safetensors"))
         let json = try Fixtures.json("\(name)/reference.json")
@@ -32,13 +29,6 @@ final class ReferenceModelTests: XCTestCase {
                          loss: VAELoss(klWeight: klWeight))
     }
 
-    static func config(ch: Int, attn: [Int], resolution: Int, groups: Int) -> VAEConfig {
-        var c = VAEConfig.sdV1
-        (c.ch, c.chMult, c.numResBlocks, c.attnResolutions, c.resolution, c.normNumGroups) = (ch, [1, 2], 1, attn, resolution, groups)
-        return c
-    }
-    static let tiny = config(ch: 16, attn: [8], resolution: 16, groups: 8)
-    static let small = config(ch: 32, attn: [], resolution: 24, groups: 32)
 
     func checkForwardAndGradients(_ r: Reference) throws {
         let posterior = r.model.encode(r.input, train: true)
@@ -82,11 +72,11 @@ final class ReferenceModelTests: XCTestCase {
     }
 
     func testTinyModelMatchesReference() throws {
-        try checkForwardAndGradients(try load("vae-tiny-g8", Self.tiny))
+        try checkForwardAndGradients(try load("vae-tiny-g8"))
     }
 
     func testSmallModelMatchesReference() throws {
-        try checkForwardAndGradients(try load("vae-small-g32", Self.small))
+        try checkForwardAndGradients(try load("vae-small-g32"))
     }
 
     func adam(for r: Reference) throws -> Adam {
@@ -96,7 +86,7 @@ final class ReferenceModelTests: XCTestCase {
     }
 
     func testTwoAdamStepsMatchReference() throws {
-        let r = try load("vae-tiny-g8", Self.tiny)
+        let r = try load("vae-tiny-g8")
         let params = r.model.namedParameters
         let adam = try adam(for: r)
         for stepName in ["adam1", "adam2"] {
@@ -137,10 +127,42 @@ final class ReferenceModelTests: XCTestCase {
     }
 
     func testTinyDecoderLayersMatchReference() throws {
-        try checkDecoderLayers(try load("vae-tiny-g8", Self.tiny))
+        try checkDecoderLayers(try load("vae-tiny-g8"))
     }
 
     func testSmallDecoderLayersMatchReference() throws {
-        try checkDecoderLayers(try load("vae-small-g32", Self.small))
+        try checkDecoderLayers(try load("vae-small-g32"))
+    }
+
+    func testDiffusersAndF16WeightsLoadIntoTheSameModel() throws {
+        for name in ["vae-tiny-g8", "vae-small-g32"] {
+            let ldm = try load(name)
+            let diffusers = try load(name, weights: "weights.diffusers.safetensors")
+            for ((pname, a), (_, b)) in zip(ldm.model.namedParameters, diffusers.model.namedParameters) {
+                XCTAssertEqual(a.value.array, b.value.array, "\(name) \(pname)")
+            }
+            let rec = diffusers.model.decode(diffusers.model.encode(diffusers.input, train: false).mode, train: false)
+            assertForwardClose(rec, try Fixtures.tensor(diffusers.tensors, "rec_mode"), "\(name) rec_mode via diffusers names")
+        }
+        let f32 = try load("vae-tiny-g8")
+        let f16 = try load("vae-tiny-g8", weights: "weights.ldm-f16.safetensors")
+        for ((pname, a), (_, b)) in zip(f32.model.namedParameters, f16.model.namedParameters) {
+            for i in 0..<a.value.count {
+                // float16 keeps 11 significant bits: half an ulp is 2^-11 relative.
+                XCTAssertEqual(a.value.data[i], b.value.data[i], accuracy: abs(a.value.data[i]) * 0x1p-11 + 1e-7, pname)
+            }
+        }
+    }
+
+    func testWeightsOfAnotherConfigAreRejectedWithTheListOfDifferences() throws {
+        let model = AutoencoderKL(try VAEConfig.load(path: Fixtures.path("vae-tiny-g8/config.yaml")))
+        let path = Fixtures.path("vae-small-g32/weights.ldm.safetensors")
+        XCTAssertThrowsError(try model.loadWeights(path: path)) { error in
+            let message = "\(error)"
+            for part in [path, "30 missing", "decoder.up.1.attn.0.q.weight [32, 32, 1, 1]",
+                         "decoder.conv_in.weight: expected [32, 4, 3, 3], found [64, 4, 3, 3]", "ch 16", "norm_num_groups 8"] {
+                XCTAssertTrue(message.contains(part), "'\(message)' should mention \(part)")
+            }
+        }
     }
 }

@@ -112,7 +112,7 @@ public struct VAEConfig: Equatable, Codable, Sendable {
     }
 
     /// Decoding validates, so no invalid config enters through stored metadata either.
-    public init(from decoder: Decoder) throws {
+    public init(from decoder: Swift.Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(ch: try c.decode(Int.self, forKey: .ch),
                   chMult: try c.decode([Int].self, forKey: .chMult),
