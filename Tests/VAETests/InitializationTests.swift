@@ -25,3 +25,28 @@ final class InitializationTests: XCTestCase {
         XCTAssertGreaterThan(convInBias.maxAbs, 0)
     }
 }
+
+final class BackwardGroupTests: XCTestCase {
+    /// Bucketed all-reduce relies on it: at the k-th `ready` call exactly groups 0...k have gradients.
+    func testReadyCallbacksFollowBackwardGroups() throws {
+        let model = AutoencoderKL(try VAEConfig.load(path: Fixtures.path("vae-tiny-g8/config.yaml")))
+        model.initialize(seed: 3)
+        let groups = model.backwardGroups
+        XCTAssertEqual(Set(groups.flatMap { $0 }.map(ObjectIdentifier.init)),
+                       Set(model.namedParameters.map { ObjectIdentifier($0.parameter) }), "every parameter in exactly one group")
+        XCTAssertEqual(groups.flatMap { $0 }.count, model.namedParameters.count)
+        let x = Tensor(shape: [1, 3, 16, 16])
+        for i in 0..<x.count { x.data[i] = sin(Float(i)) }
+        var calls = 0
+        model.zeroGradients()
+        model.forwardBackward(input: x, eps: Tensor(shape: [1, 4, 8, 8]), loss: VAELoss(klWeight: 1)) {
+            for (k, group) in groups.enumerated() {
+                // A group has gradients once done, none before.
+                let done = group.contains { $0.grad.maxAbs > 0 }
+                XCTAssertEqual(done, k <= calls, "group \(k) at ready call \(calls)")
+            }
+            calls += 1
+        }
+        XCTAssertEqual(calls, groups.count)
+    }
+}

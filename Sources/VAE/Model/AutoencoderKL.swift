@@ -32,14 +32,28 @@ public final class AutoencoderKL: ParameterOwner {
         return decoder.forward(h, train: train, observe: observe)
     }
 
+    private var decodeBackwardSteps: [BackwardStep] {
+        decoder.backwardSteps + [BackwardStep(postQuantConv, postQuantConv.backward)]
+    }
+
+    private var encodeBackwardSteps: [BackwardStep] {
+        [BackwardStep(quantConv, quantConv.backward)] + encoder.backwardSteps
+    }
+
+    /// Parameter groups in the order backward completes them: after the k-th call of a backward's
+    /// `ready` callback, the gradients of groups 0...k are final (what bucketed all-reduce needs).
+    public var backwardGroups: [[Parameter]] {
+        (decodeBackwardSteps + encodeBackwardSteps).map(\.parameters).filter { !$0.isEmpty }
+    }
+
     /// Backward through decode: returns the gradient with respect to z.
-    public func decodeBackward(_ dRec: Tensor) -> Tensor {
-        postQuantConv.backward(decoder.backward(dRec))
+    public func decodeBackward(_ dRec: Tensor, ready: () -> Void = {}) -> Tensor {
+        BackwardStep.run(decodeBackwardSteps, dRec, ready: ready)
     }
 
     /// Backward through encode, given the gradient with respect to the moments.
-    public func encodeBackward(_ dMoments: Tensor) {
-        _ = encoder.backward(quantConv.backward(dMoments))
+    public func encodeBackward(_ dMoments: Tensor, ready: () -> Void = {}) {
+        _ = BackwardStep.run(encodeBackwardSteps, dMoments, ready: ready)
     }
 
     public func zeroGradients() {

@@ -108,20 +108,18 @@ public final class Decoder: ParameterOwner {
         return h
     }
 
-    public func backward(_ dy: Tensor) -> Tensor {
-        var g = convOut.backward(dy)
-        g = actOut.backward(g)
-        g = normOut.backward(g)
+    /// The backward pass as a sequence of steps, forward's order reversed (up[0] was decoded last).
+    var backwardSteps: [BackwardStep] {
+        var steps = [BackwardStep(convOut, convOut.backward), BackwardStep(actOut.backward),
+                     BackwardStep(normOut, normOut.backward)]
         for level in up {
-            if let us = level.upsample { g = us.backward(g) }
+            if let us = level.upsample { steps.append(BackwardStep(us, us.backward)) }
             for (j, block) in level.block.enumerated().reversed() {
-                if !level.attn.isEmpty { g = level.attn[j].backward(g) }
-                g = block.backward(g)
+                if !level.attn.isEmpty { steps.append(BackwardStep(level.attn[j], level.attn[j].backward)) }
+                steps.append(BackwardStep(block, block.backward))
             }
         }
-        g = midBlock2.backward(g)
-        g = midAttn1.backward(g)
-        g = midBlock1.backward(g)
-        return convIn.backward(g)
+        return steps + [BackwardStep(midBlock2, midBlock2.backward), BackwardStep(midAttn1, midAttn1.backward),
+                        BackwardStep(midBlock1, midBlock1.backward), BackwardStep(convIn, convIn.backward)]
     }
 }

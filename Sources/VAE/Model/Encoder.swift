@@ -77,20 +77,18 @@ public final class Encoder: ParameterOwner {
         return convOut.forward(h, train: train)
     }
 
-    public func backward(_ dy: Tensor) -> Tensor {
-        var g = convOut.backward(dy)
-        g = actOut.backward(g)
-        g = normOut.backward(g)
-        g = midBlock2.backward(g)
-        g = midAttn1.backward(g)
-        g = midBlock1.backward(g)
+    /// The backward pass as a sequence of steps, forward's order reversed.
+    var backwardSteps: [BackwardStep] {
+        var steps = [BackwardStep(convOut, convOut.backward), BackwardStep(actOut.backward),
+                     BackwardStep(normOut, normOut.backward), BackwardStep(midBlock2, midBlock2.backward),
+                     BackwardStep(midAttn1, midAttn1.backward), BackwardStep(midBlock1, midBlock1.backward)]
         for level in down.reversed() {
-            if let ds = level.downsample { g = ds.backward(g) }
+            if let ds = level.downsample { steps.append(BackwardStep(ds, ds.backward)) }
             for (j, block) in level.block.enumerated().reversed() {
-                if !level.attn.isEmpty { g = level.attn[j].backward(g) }
-                g = block.backward(g)
+                if !level.attn.isEmpty { steps.append(BackwardStep(level.attn[j], level.attn[j].backward)) }
+                steps.append(BackwardStep(block, block.backward))
             }
         }
-        return convIn.backward(g)
+        return steps + [BackwardStep(convIn, convIn.backward)]
     }
 }
