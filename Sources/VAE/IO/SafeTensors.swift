@@ -34,6 +34,25 @@ public struct SafeTensors {
         return try parse([UInt8](data), path: path)
     }
 
+    /// Only the header's "__metadata__", without reading the tensors.
+    public static func readMetadata(path: String) throws -> [String: String] {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw IOFailure("\(path): cannot read the file (missing or unreadable)")
+        }
+        defer { try? handle.close() }
+        let lengthBytes = [UInt8](handle.readData(ofLength: 8))
+        guard lengthBytes.count == 8 else { throw IOFailure("\(path): not a valid safetensors file: shorter than the 8-byte header length") }
+        var length: UInt64 = 0
+        for i in 0..<8 { length |= UInt64(lengthBytes[i]) << (8 * UInt64(i)) }
+        guard length < 100_000_000 else { throw IOFailure("\(path): not a valid safetensors file: header length \(length)") }
+        let header = [UInt8](handle.readData(ofLength: Int(length)))
+        // Parsing the header with no data: offsets are not checked here, only the metadata is wanted.
+        guard let json = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any] else {
+            throw IOFailure("\(path): not a valid safetensors file: the header is not JSON")
+        }
+        return (json["__metadata__"] as? [String: String]) ?? [:]
+    }
+
     public static func parse(_ bytes: [UInt8], path: String) throws -> SafeTensors {
         func fail(_ why: String) -> IOFailure { IOFailure("\(path): not a valid safetensors file: \(why)") }
         guard bytes.count >= 8 else { throw fail("shorter than the 8-byte header length") }

@@ -1,0 +1,93 @@
+import Foundation
+
+/// A training checkpoint: the weights under ldm names (loadable by PyTorch as they are), Adam's moments as
+/// `optimizer.exp_avg.NAME` / `optimizer.exp_avg_sq.NAME`, and in the header metadata the position, history,
+/// config and options. Randomness needs no saved generator state: every draw derives from (seed, epoch, index).
+public enum Checkpoint {
+    static let format = "vae-dist-checkpoint-1"
+
+    public static func save(model: AutoencoderKL, adam: Adam, position: TrainingPosition, options: TrainingOptions,
+                            to path: String) throws {
+        var file = model.weightsFile()
+        for ((name, _), (m, v)) in zip(model.namedParameters, zip(adam.expAvg, adam.expAvgSq)) {
+            file.add("optimizer.exp_avg.\(name)", m)
+            file.add("optimizer.exp_avg_sq.\(name)", v)
+        }
+        var position = position
+        position.adamStep = adam.step
+        file.metadata = [
+            "format": format,
+            "config": try json(model.config),
+            "options": try json(options),
+            "position": try json(position),
+            "epoch": "\(position.epoch)",
+            "step": "\(position.step)",
+            "rng": "order and noise derive from (seed \(options.seed), epoch, sample index)",
+        ]
+        try file.write(path: path)
+    }
+
+    public struct Contents {
+        public let file: SafeTensors
+        public let config: VAEConfig
+        public let options: TrainingOptions
+        public let position: TrainingPosition
+    }
+
+    public static func read(path: String) throws -> Contents {
+        let file = try SafeTensors.read(path: path)
+        guard file.metadata["format"] == format else {
+            throw IOFailure("\(path): not a vae-dist training checkpoint (no '\(format)' format in its metadata); to start from plain weights use --init_weights")
+        }
+        return Contents(file: file, config: try decode(VAEConfig.self, file, "config", path),
+                        options: try decode(TrainingOptions.self, file, "options", path),
+                        position: try decode(TrainingPosition.self, file, "position", path))
+    }
+
+    /// Puts the checkpoint's weights into the model and its moments into Adam.
+    public static func restore(_ contents: Contents, path: String, into model: AutoencoderKL, adam: Adam) throws {
+        try model.loadWeights(contents.file, path: path)
+        var m: [Tensor] = [], v: [Tensor] = []
+        for (name, p) in model.namedParameters {
+            for (prefix, list) in [("optimizer.exp_avg.", 0), ("optimizer.exp_avg_sq.", 1)] {
+                guard let e = contents.file[prefix + name], e.shape == p.value.shape else {
+                    throw IOFailure("\(path): optimizer state '\(prefix + name)' is missing or mis-shaped")
+                }
+                let t = Tensor(shape: e.shape, values: e.values)
+                if list == 0 { m.append(t) } else { v.append(t) }
+            }
+        }
+        adam.restore(step: contents.position.adamStep, expAvg: m, expAvgSq: v)
+    }
+
+    /// The checkpoint furthest along among output_dir/checkpoints/*.safetensors and output_dir/vae_final.safetensors.
+    public static func newest(in outputDir: String) throws -> String? {
+        let dir = (outputDir as NSString).appendingPathComponent("checkpoints")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        var candidates = names.filter { $0.hasSuffix(".safetensors") }.map { (dir as NSString).appendingPathComponent($0) }
+        let final = (outputDir as NSString).appendingPathComponent("vae_final.safetensors")
+        if FileManager.default.fileExists(atPath: final) { candidates.append(final) }
+        var best: (path: String, epoch: Int, step: Int)?
+        for path in candidates {
+            let meta = try SafeTensors.readMetadata(path: path)
+            guard meta["format"] == format, let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else { continue }
+            if best == nil || (e, s) > (best!.epoch, best!.step) { best = (path, e, s) }
+        }
+        return best?.path
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ file: SafeTensors, _ key: String, _ path: String) throws -> T {
+        guard let text = file.metadata[key] else { throw IOFailure("\(path): checkpoint metadata lacks '\(key)'") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+        } catch {
+            throw IOFailure("\(path): checkpoint metadata '\(key)' is unreadable: \(error)")
+        }
+    }
+}
