@@ -23,8 +23,11 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
                        providers: [.apt(["libjpeg-dev"])]),
+        // TurboJPEG catches libjpeg errors with setjmp inside C; Swift cannot call setjmp.
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
         .target(name: "VAE",
-                dependencies: ["CBLAS", "CPNG", "CJPEG", .product(name: "Yams", package: "Yams")],
+                dependencies: ["CBLAS", "CPNG", "CJPEG", "CTurboJPEG", .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .executableTarget(name: "Launcher",

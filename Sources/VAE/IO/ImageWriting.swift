@@ -1,0 +1,88 @@
+import Foundation
+import CPNG
+
+/// Converts channel-first floats in [-1, 1] (the model's image space) to 8-bit RGB:
+/// clamped, then (v+1)/2·255 rounded to nearest. NaN becomes 0 so a diverged model still gives a picture.
+public func rgb8FromCHW(_ values: UnsafePointer<Float>, width: Int, height: Int) -> RGB8Image {
+    let plane = width * height
+    var image = RGB8Image(width: width, height: height)
+    image.pixels.withUnsafeMutableBufferPointer { dst in
+        for i in 0..<plane {
+            for c in 0..<3 { dst[3 * i + c] = byteFromSigned(values[c * plane + i]) }
+        }
+    }
+    return image
+}
+
+public func rgb8FromCHW(_ values: [Float], width: Int, height: Int) -> RGB8Image {
+    precondition(values.count == 3 * width * height, "\(values.count) values for a 3x\(height)x\(width) image")
+    return values.withUnsafeBufferPointer { rgb8FromCHW($0.baseAddress!, width: width, height: height) }
+}
+
+@inline(__always)
+private func byteFromSigned(_ v: Float) -> UInt8 {
+    // Written so that NaN fails both comparisons and lands on -1.
+    let clamped: Float = v > 1 ? 1 : (v >= -1 ? v : -1)
+    return UInt8(((clamped + 1) / 2 * 255).rounded())
+}
+
+/// Encodes 8-bit RGB as PNG with libpng's simplified API (which reports errors instead of aborting)
+/// and writes it atomically.
+public func writePNG(_ image: RGB8Image, to path: String) throws {
+    guard image.width > 0, image.height > 0 else {
+        throw IOFailure("\(path): cannot write an empty \(image.width)x\(image.height) image as PNG")
+    }
+    try writeFileAtomically(try encodePNG(image, path: path), to: path)
+}
+
+private func encodePNG(_ image: RGB8Image, path: String) throws -> [UInt8] {
+    var png = png_image()
+    png.version = UInt32(PNG_IMAGE_VERSION)
+    png.width = UInt32(image.width)
+    png.height = UInt32(image.height)
+    png.format = UInt32(PNG_FORMAT_RGB)
+    func failure() -> IOFailure {
+        let message = withUnsafeBytes(of: &png.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        return IOFailure("\(path): cannot encode the image as PNG: \(message)")
+    }
+    return try image.pixels.withUnsafeBytes { pixels -> [UInt8] in
+        // The first call only measures; the second fills a buffer of that size.
+        var size = 0
+        guard png_image_write_to_memory(&png, nil, &size, 0, pixels.baseAddress, 0, nil) != 0 else { throw failure() }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let ok = bytes.withUnsafeMutableBytes { png_image_write_to_memory(&png, $0.baseAddress, &size, 0, pixels.baseAddress, 0, nil) }
+        guard ok != 0 else { throw failure() }
+        return Array(bytes.prefix(size))
+    }
+}
+
+/// Tiles images in rows on a `background` grey, `padding` pixels around and between cells. Every cell
+/// has the size of the largest tile and its tile is centred in it; short rows leave empty cells at the
+/// end. Used for "originals above reconstructions" and "original | reconstruction" pictures.
+public func composeGrid(_ rows: [[RGB8Image]], padding: Int = 2, background: UInt8 = 255) -> RGB8Image {
+    precondition(padding >= 0, "negative padding \(padding)")
+    let tiles = rows.joined()
+    let cellWidth = tiles.map(\.width).max() ?? 0
+    let cellHeight = tiles.map(\.height).max() ?? 0
+    let columns = rows.map(\.count).max() ?? 0
+    let width = padding + columns * (cellWidth + padding)
+    let height = padding + rows.count * (cellHeight + padding)
+    var grid = RGB8Image(width: width, height: height,
+                         pixels: [UInt8](repeating: background, count: width * height * 3))
+    for (r, row) in rows.enumerated() {
+        for (c, tile) in row.enumerated() {
+            let x = padding + c * (cellWidth + padding) + (cellWidth - tile.width) / 2
+            let y = padding + r * (cellHeight + padding) + (cellHeight - tile.height) / 2
+            paste(tile, into: &grid, x: x, y: y)
+        }
+    }
+    return grid
+}
+
+private func paste(_ tile: RGB8Image, into grid: inout RGB8Image, x: Int, y: Int) {
+    let rowBytes = tile.width * 3
+    for row in 0..<tile.height {
+        let to = ((y + row) * grid.width + x) * 3
+        grid.pixels.replaceSubrange(to..<to + rowBytes, with: tile.pixels[row * rowBytes..<(row + 1) * rowBytes])
+    }
+}
