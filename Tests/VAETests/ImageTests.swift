@@ -275,17 +275,6 @@ final class ImageTests: XCTestCase {
         }
     }
 
-    func testLargeShrinkIsFast() {
-        let side = 2000
-        let image = RGB8Image(width: side, height: side, pixels: (0..<side * side * 3).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) })
-        let start = Date()
-        let out = resizeBilinearPIL(image, width: 256, height: 256)
-        let seconds = Date().timeIntervalSince(start)
-        print("2000x2000 -> 256x256: \(seconds) s")
-        XCTAssertEqual(out.width, 256)
-        XCTAssertLessThan(seconds, 1)
-    }
-
     // MARK: Writing
 
     func testWrittenPNGReadsBackIdentically() throws {

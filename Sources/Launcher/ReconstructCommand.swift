@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import VAE
+
+struct Reconstruct: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Encode images, decode the posterior mode and write reconstructions, side-by-side comparisons and latents.",
+        discussion: """
+            Writes DIR/<stem>_recon.png, DIR/<stem>_side_by_side.png (original | reconstruction) and
+            DIR/latents.safetensors (the posterior means, keyed by stem).
+            """)
+
+    @Option(help: "Weights: a vae-dist checkpoint or any ldm / diffusers / full SD safetensors file.")
+    var checkpoint: String
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "Output directory.")
+    var output: String
+
+    @Argument(help: "Images (png, jpg, jpeg).")
+    var images: [String]
+
+    func validate() throws {
+        if images.isEmpty { throw ValidationError("give at least one image to reconstruct") }
+    }
+
+    func run() throws {
+        try reportingFailures {
+            model.applyThreads()
+            let vae = AutoencoderKL(try model.loadConfig())
+            try vae.loadWeights(path: checkpoint)
+            let job = ReconstructionJob(model: vae, imageSize: model.imgSize, outputDirectory: output)
+            let written = try job.run(images: images) { print($0) }
+            print("wrote \(written.count) files to \(output)")
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// `vae-dist reconstruct`: encode each image, decode the posterior mode, write the reconstruction, a side-by-side
+/// comparison and the latent means.
+public struct ReconstructionJob {
+    public let model: AutoencoderKL
+    public let imageSize: Int
+    public let outputDirectory: String
+
+    public init(model: AutoencoderKL, imageSize: Int, outputDirectory: String) {
+        self.model = model
+        self.imageSize = imageSize
+        self.outputDirectory = outputDirectory
+    }
+
+    /// Output stems must be unique: two inputs named a.png and a.jpg would overwrite each other.
+    public static func stems(of paths: [String]) throws -> [String] {
+        let stems = paths.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
+        var seen: [String: String] = [:]
+        for (stem, path) in zip(stems, paths) {
+            if let other = seen[stem] {
+                throw IOFailure("\(other) and \(path) share the name '\(stem)': their outputs would overwrite each other")
+            }
+            seen[stem] = path
+        }
+        return stems
+    }
+
+    /// Processes images one at a time (memory stays that of one image); returns the files written.
+    @discardableResult
+    public func run(images: [String], log: (String) -> Void = { _ in }) throws -> [String] {
+        let stems = try Self.stems(of: images)
+        var latents = SafeTensors()
+        var written: [String] = []
+        for (path, stem) in zip(images, stems) {
+            let original = resizeBilinearPIL(try loadImage(path: path), width: imageSize, height: imageSize)
+            let x = Tensor(shape: [1, 3, imageSize, imageSize], values: normalizedCHW(original))
+            let posterior = model.encode(x, train: false)
+            let rec = model.decode(posterior.mode, train: false)
+            let recImage = rgb8FromCHW(rec.array, width: imageSize, height: imageSize)
+            let recPath = "\(outputDirectory)/\(stem)_recon.png"
+            let pairPath = "\(outputDirectory)/\(stem)_side_by_side.png"
+            try writePNG(recImage, to: recPath)
+            try writePNG(composeGrid([[original, recImage]]), to: pairPath)
+            latents.add(stem, posterior.mean.reshaped(Array(posterior.mean.shape.dropFirst())))
+            written += [recPath, pairPath]
+            log("\(path) → \(recPath)")
+        }
+        latents.metadata = ["content": "posterior means (latents) keyed by image stem", "img_size": "\(imageSize)"]
+        let latentPath = "\(outputDirectory)/latents.safetensors"
+        try latents.write(path: latentPath)
+        return written + [latentPath]
+    }
+}
