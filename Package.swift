@@ -33,6 +33,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "VAETests", dependencies: ["VAE"]),
+        .testTarget(name: "LauncherTests", dependencies: ["VAE", "Launcher"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+
+/// Runs the built `vae-dist` (it sits beside the test bundle) and captures its output.
+struct CommandResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+    var output: String { stdout + stderr }
+}
+
+enum VAEDistBinary {
+    static var productsDirectory: URL {
+        Bundle.main.executableURL!.deletingLastPathComponent()
+    }
+
+    static var path: String { productsDirectory.appendingPathComponent("vae-dist").path }
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures")
+
+    static func fixture(_ relative: String) -> String { fixtures.appendingPathComponent(relative).path }
+
+    /// Runs `vae-dist args…`, or `mpirun -np N vae-dist args…` when `ranks` is given.
+    @discardableResult
+    static func run(_ args: [String], ranks: Int? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+        let process = Process()
+        if let ranks {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["mpirun", "--oversubscribe", "-np", "\(ranks)", path] + args
+        } else {
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = args
+        }
+        var env = ProcessInfo.processInfo.environment
+        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes concurrently so that a chatty process cannot block on a full pipe.
+        let errData = DataBox()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { errData.data = err.fileHandleForReading.readDataToEndOfFile() }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                             stderr: String(decoding: errData.data, as: UTF8.self))
+    }
+}
+
+/// Filled by one thread, read by another after a DispatchGroup wait (which orders the accesses).
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
+}
+
+/// A fresh temporary directory per test.
+func temporaryDirectory(_ name: String) throws -> String {
+    let dir = NSTemporaryDirectory() + "vae-dist-\(name)-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+func assertMentions(_ text: String, _ parts: [String], file: StaticString = #filePath, line: UInt = #line) {
+    for part in parts {
+        XCTAssertTrue(text.contains(part), "output should mention '\(part)':\n\(text)", file: file, line: line)
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import XCTest
+import VAE
+
+final class ReconstructCommandTests: XCTestCase {
+    let config = VAEDistBinary.fixture("vae-tiny-g8/config.yaml")
+    let weights = VAEDistBinary.fixture("vae-tiny-g8/weights.ldm.safetensors")
+    let images = ["images-64/astronaut_rgb8.png", "images-64/camera_gray.jpg"].map(VAEDistBinary.fixture)
+
+    func testWritesReconstructionsSideBySideAndLatentsMatchingTheModel() throws {
+        let out = try temporaryDirectory("reconstruct")
+        let r = try VAEDistBinary.run(["reconstruct", "--checkpoint", weights, "--config", config, "--img_size", "32",
+                                       "--output", out] + images)
+        XCTAssertEqual(r.status, 0, r.output)
+
+        let model = AutoencoderKL(try VAEConfig.load(path: config))
+        try model.loadWeights(path: weights)
+        let latents = try SafeTensors.read(path: "\(out)/latents.safetensors")
+        XCTAssertEqual(latents.names, ["astronaut_rgb8", "camera_gray"])
+        for (path, stem) in zip(images, ["astronaut_rgb8", "camera_gray"]) {
+            let original = resizeBilinearPIL(try loadImage(path: path), width: 32, height: 32)
+            let x = Tensor(shape: [1, 3, 32, 32], values: normalizedCHW(original))
+            let posterior = model.encode(x, train: false)
+            let expected = rgb8FromCHW(model.decode(posterior.mode, train: false).array, width: 32, height: 32)
+            XCTAssertEqual(try loadImage(path: "\(out)/\(stem)_recon.png"), expected, stem)
+            let pair = try loadImage(path: "\(out)/\(stem)_side_by_side.png")
+            XCTAssertEqual(pair, composeGrid([[original, expected]]), stem)
+            XCTAssertEqual(latents[stem]?.shape, [4, 16, 16])
+            XCTAssertEqual(latents[stem]?.values, posterior.mean.array)
+        }
+    }
+
+    func testBadInputsGetMessagesAndNonZeroExit() throws {
+        let out = try temporaryDirectory("reconstruct-bad")
+        let missingWeights = try VAEDistBinary.run(["reconstruct", "--checkpoint", "\(out)/none.safetensors", "--config", config,
+                                                    "--output", out, images[0]])
+        XCTAssertNotEqual(missingWeights.status, 0)
+        assertMentions(missingWeights.stderr, ["none.safetensors", "cannot read"])
+
+        let wrongSize = try VAEDistBinary.run(["reconstruct", "--checkpoint", weights, "--config", config, "--img_size", "33",
+                                               "--output", out, images[0]])
+        XCTAssertNotEqual(wrongSize.status, 0)
+        assertMentions(wrongSize.stderr, ["--img_size 33", "divisible by 2"])
+
+        let notImage = "\(out)/notes.png"
+        try "hello".write(toFile: notImage, atomically: true, encoding: .utf8)
+        let bad = try VAEDistBinary.run(["reconstruct", "--checkpoint", weights, "--config", config, "--img_size", "16",
+                                         "--output", out, notImage])
+        XCTAssertNotEqual(bad.status, 0)
+        assertMentions(bad.stderr, ["notes.png"])
+
+        let wrongConfig = try VAEDistBinary.run(["reconstruct", "--checkpoint", weights, "--img_size", "16", "--output", out, images[0]])
+        XCTAssertNotEqual(wrongConfig.status, 0)
+        assertMentions(wrongConfig.stderr, [weights, "ch 128"])
+
+        let clash = try VAEDistBinary.run(["reconstruct", "--checkpoint", weights, "--config", config, "--img_size", "16",
+                                           "--output", out, images[0], images[0]])
+        XCTAssertNotEqual(clash.status, 0)
+        assertMentions(clash.stderr, ["astronaut_rgb8", "overwrite"])
+    }
+
+    func testHelpDocumentsEveryOption() throws {
+        let r = try VAEDistBinary.run(["reconstruct", "--help"])
+        XCTAssertEqual(r.status, 0)
+        assertMentions(r.stdout, ["--checkpoint", "--config", "--img_size", "--output", "--threads"])
+        let root = try VAEDistBinary.run(["--help"])
+        assertMentions(root.stdout, ["reconstruct"])
+    }
+}
