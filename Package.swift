@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "vae-dist", targets: ["Launcher"]),
         .library(name: "VAE", targets: ["VAE"]),
         .library(name: "Distributed", targets: ["Distributed"]),
+        // Multi-rank checks of Distributed, run under mpirun by DistributedTests.
+        .executable(name: "mpi-selftest", targets: ["MPISelfTest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,8 +34,10 @@ let package = Package(
                           dependencies: ["VAE", "Distributed",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "MPISelfTest", dependencies: ["Distributed"]),
         .testTarget(name: "VAETests", dependencies: ["VAE"]),
         .testTarget(name: "LauncherTests", dependencies: ["VAE", "Launcher"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
     ],
     swiftLanguageModes: [.v5]
 )
