@@ -51,19 +51,25 @@ extension Communicator {
 
     /// Overwrites `buffer` on every rank with root's; all ranks must pass the same count.
     public func broadcast<T: MPIElement>(_ buffer: UnsafeMutableBufferPointer<T>, from root: Int) throws {
-        try validateRoot(root, "MPI_Bcast")
-        guard size > 1, let base = buffer.baseAddress else { return }
-        var offset = 0
-        while offset < buffer.count {
-            let n = min(buffer.count - offset, Self.maxCount)
-            try check(MPI_Bcast(base + offset, Int32(n), T.mpiDatatype, Int32(root), handle), "MPI_Bcast")
-            offset += n
-        }
+        try broadcast(UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count,
+                      type: T.mpiDatatype, stride: MemoryLayout<T>.stride, from: root)
     }
 
-    /// Fixed-size raw bytes (e.g. a POD struct); all ranks must pass the same byte count.
+    /// Fixed-size raw bytes (e.g. a plain struct); all ranks must pass the same byte count.
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, from root: Int) throws {
-        try broadcast(bytes.bindMemory(to: UInt8.self), from: root)
+        try broadcast(bytes.baseAddress, count: bytes.count, type: vd_byte(), stride: 1, from: root)
+    }
+
+    private func broadcast(_ base: UnsafeMutableRawPointer?, count: Int, type: MPI_Datatype, stride: Int,
+                           from root: Int) throws {
+        try validateRoot(root, "MPI_Bcast")
+        guard size > 1, let base else { return }
+        var offset = 0
+        while offset < count {
+            let n = min(count - offset, Self.maxCount)
+            try check(MPI_Bcast(base + offset * stride, Int32(n), type, Int32(root), handle), "MPI_Bcast")
+            offset += n
+        }
     }
 
     /// Replaces `values` on every rank with root's array, whose length the others need not know.

@@ -48,8 +48,9 @@ public final class GradientBucketReducer {
             throw DistributedError("gradient bucket \(index) was started twice in one step")
         }
         started[index] = true
-        guard communicator.size > 1 else { return }
         let bucket = buckets[index]
+        // An empty bucket is empty on every rank, so every rank skips the same call.
+        guard communicator.size > 1, !bucket.isEmpty else { return }
         try check(MPI_Iallreduce(UnsafeRawPointer(vd_in_place()), bucket.baseAddress, Int32(bucket.count),
                                  vd_float(), vd_sum(), communicator.handle, &requests[index]),
                   "MPI_Iallreduce(bucket \(index))")
@@ -83,7 +84,10 @@ public final class GradientBucketReducer {
     }
 
     deinit {
-        // MPI would otherwise write into the buffers after their owner freed them.
-        if communicator.size > 1 { MPI_Waitall(Int32(requests.count), &requests, vd_statuses_ignore()) }
+        // MPI would otherwise write into the buffers after their owner freed them. Only with
+        // reductions in flight: any MPI call after MPI_Finalize is an error.
+        if requests.contains(where: { $0 != vd_request_null() }) {
+            MPI_Waitall(Int32(requests.count), &requests, vd_statuses_ignore())
+        }
     }
 }

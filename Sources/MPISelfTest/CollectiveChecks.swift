@@ -135,10 +135,11 @@ private func checkBucketReducer(_ comm: Communicator, _ checks: CheckRecorder) t
     let gradients = UnsafeMutableBufferPointer<Float>.allocate(capacity: sizes.reduce(0, +))
     defer { gradients.deallocate() }
     var offset = 0
+    // Plus a bucket with no memory at all (nil base address).
     let buckets = sizes.map { count -> UnsafeMutableBufferPointer<Float> in
         defer { offset += count }
         return UnsafeMutableBufferPointer(rebasing: gradients[offset..<offset + count])
-    }
+    } + [UnsafeMutableBufferPointer(start: nil, count: 0)]
     let reducer = try GradientBucketReducer(communicator: comm, buckets: buckets)
     let rankSum = Float(comm.size * (comm.size + 1) / 2)
     for step in 0..<3 {
