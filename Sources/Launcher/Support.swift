@@ -44,15 +44,20 @@ struct ModelOptions: ParsableArguments {
 
     func loadConfig() throws -> VAEConfig {
         let cfg = try config.map { try VAEConfig.load(path: $0) } ?? .sdV1
-        let factor = 1 << (cfg.chMult.count - 1)
-        guard imgSize % factor == 0 else {
-            throw ValidationError("--img_size \(imgSize) is not divisible by \(factor) = 2^(levels-1) for ch_mult \(cfg.chMult)")
-        }
+        try checkImageSize(imgSize, config: cfg, option: "--img_size")
         return cfg
     }
 
     func applyThreads() {
         if let threads { Threads.set(threads) } else { Threads.set(Threads.count) }
+    }
+}
+
+/// The encoder halves the image at each level but the last, so the size must divide evenly.
+func checkImageSize(_ size: Int, config: VAEConfig, option: String) throws {
+    let factor = 1 << (config.chMult.count - 1)
+    guard size % factor == 0 else {
+        throw ValidationError("\(option) \(size) is not divisible by \(factor) = 2^(levels-1) for ch_mult \(config.chMult)")
     }
 }
 
@@ -62,3 +67,5 @@ func validateDevice(_ device: String) throws {
         throw ValidationError("--device \(device): this build runs on CPUs only and scales with mpirun ranks; use --device cpu (or omit it)")
     }
 }
+
+extension KLReduction: ExpressibleByArgument {}

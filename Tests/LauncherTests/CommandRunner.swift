@@ -21,9 +21,14 @@ enum VAEDistBinary {
 
     static func fixture(_ relative: String) -> String { fixtures.appendingPathComponent(relative).path }
 
-    /// Runs `vae-dist args…`, or `mpirun -np N vae-dist args…` when `ranks` is given.
+    /// Runs `vae-dist args…`, or `mpirun -np N vae-dist args…` when `ranks` is given, to completion.
     @discardableResult
     static func run(_ args: [String], ranks: Int? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+        try start(args, ranks: ranks, environment: environment).finish()
+    }
+
+    /// Starts the command; `finish()` collects its output and status.
+    static func start(_ args: [String], ranks: Int? = nil, environment: [String: String] = [:]) throws -> RunningCommand {
         let process = Process()
         if let ranks {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -41,14 +46,30 @@ enum VAEDistBinary {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        // Read both pipes concurrently so that a chatty process cannot block on a full pipe.
-        let errData = DataBox()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { errData.data = err.fileHandleForReading.readDataToEndOfFile() }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        return RunningCommand(process: process, out: out, err: err)
+    }
+}
+
+/// A started command whose output is drained in the background, so it never blocks on a full pipe.
+final class RunningCommand {
+    let process: Process
+    private let group = DispatchGroup()
+    private let outData = DataBox(), errData = DataBox()
+
+    init(process: Process, out: Pipe, err: Pipe) {
+        self.process = process
+        let (o, e) = (outData, errData)
+        DispatchQueue.global().async(group: group) { o.data = out.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: group) { e.data = err.fileHandleForReading.readDataToEndOfFile() }
+    }
+
+    var isRunning: Bool { process.isRunning }
+    var processIdentifier: Int32 { process.processIdentifier }
+
+    func finish() -> CommandResult {
         group.wait()
         process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData.data, as: UTF8.self),
                              stderr: String(decoding: errData.data, as: UTF8.self))
     }
 }

@@ -21,16 +21,20 @@ public final class CachedImages: ImageSource {
         (self.size, self.count, self.bytes) = (size, count, bytes)
     }
 
-    /// Decodes in parallel; returns the usable images' cache, the paths kept, and the failures.
-    public static func decode(_ paths: [String], size: Int) -> (cache: CachedImages, kept: [String], failures: [ImageFailure]) {
+    /// Decodes in parallel; returns the usable images' bytes (none unless `keep`), the paths kept, and the
+    /// failures. With `keep` false it only validates, holding one image per thread at a time.
+    public static func decode(_ paths: [String], size: Int, keep: Bool = true) -> (bytes: [UInt8], kept: [String], failures: [ImageFailure]) {
         var results = [Result<RGB8Image, Error>?](repeating: nil, count: paths.count)
         results.withUnsafeMutableBufferPointer { slots in
             DispatchQueue.concurrentPerform(iterations: paths.count) { i in
-                slots[i] = Result { try loadResized(paths[i], size: size) }
+                slots[i] = Result {
+                    let image = try loadResized(paths[i], size: size)
+                    return keep ? image : RGB8Image(width: 0, height: 0)
+                }
             }
         }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(paths.count * size * size * 3)
+        if keep { bytes.reserveCapacity(paths.count * size * size * 3) }
         var kept: [String] = [], failures: [ImageFailure] = []
         for (path, result) in zip(paths, results) {
             switch result! {
@@ -41,7 +45,7 @@ public final class CachedImages: ImageSource {
                 failures.append(ImageFailure(path: path, reason: "\(error)"))
             }
         }
-        return (CachedImages(size: size, count: kept.count, bytes: bytes), kept, failures)
+        return (bytes, kept, failures)
     }
 
     public func image(_ index: Int) -> RGB8Image {
@@ -63,7 +67,7 @@ public final class StreamingImages: ImageSource {
     public let paths: [String]
     public var count: Int { paths.count }
     private let queue = DispatchQueue(label: "vae-dist.prefetch")
-    private var pending: (indices: [Int], work: DispatchWorkItem, result: Result<[RGB8Image], Error>?)?
+    private var pending: (indices: [Int], done: DispatchGroup, result: Result<[RGB8Image], Error>?)?
     private let lock = NSLock()
 
     public init(paths: [String], size: Int) {
@@ -76,8 +80,9 @@ public final class StreamingImages: ImageSource {
 
     public func batch(_ indices: [Int], upcoming: [Int]) throws -> Tensor {
         // Wait for any prefetch first: it writes into `pending`, which is replaced below.
-        pending?.work.wait()
+        pending?.done.wait()
         let prefetched = lock.withLock { pending }
+        pending = nil
         let images: [RGB8Image]
         if let p = prefetched, p.indices == indices, let result = p.result {
             images = try result.get()
@@ -85,12 +90,12 @@ public final class StreamingImages: ImageSource {
             images = try load(indices).get()
         }
         if !upcoming.isEmpty {
-            let work = DispatchWorkItem { [self] in
+            let done = DispatchGroup()
+            pending = (upcoming, done, nil)
+            queue.async(group: done) { [self] in
                 let r = load(upcoming)
                 lock.withLock { pending?.result = r }
             }
-            pending = (upcoming, work, nil)
-            queue.async(execute: work)
         }
         let t = Tensor(shape: [indices.count, 3, size, size])
         fillBatch(t, with: images)

@@ -9,13 +9,12 @@ public final class GradientBuckets {
     }
 
     private let buckets: [Bucket]
-    private let group: ReplicaGroup
+    private let sums: BucketSums
     private var readyGroups = 0
     private var started = 0
 
     /// `capacity` is the bucket size in floats (DDP's default 25 MB is ~6.5 M floats).
     public init(groups: [[Parameter]], replicas: ReplicaGroup, capacity: Int = 6_500_000) {
-        group = replicas
         var built: [Bucket] = []
         var pending: [Parameter] = []
         var pendingCount = 0
@@ -30,6 +29,7 @@ public final class GradientBuckets {
             }
         }
         buckets = built
+        sums = replicas.bucketSums(built.map(\.buffer))
     }
 
     deinit { for b in buckets { b.buffer.deallocate() } }
@@ -40,7 +40,7 @@ public final class GradientBuckets {
     public func groupReady() {
         if started < buckets.count && buckets[started].lastGroup == readyGroups { start(started) }
         readyGroups += 1
-        group.progress()
+        sums.progress()
     }
 
     private func start(_ index: Int) {
@@ -50,7 +50,7 @@ public final class GradientBuckets {
             (bucket.buffer.baseAddress! + offset).update(from: p.grad.data, count: p.grad.count)
             offset += p.grad.count
         }
-        group.startSum(bucket.buffer)
+        sums.start(bucket: index)
         started += 1
     }
 
@@ -58,7 +58,7 @@ public final class GradientBuckets {
     /// and writes them back into the gradients. Returns the seconds spent waiting.
     public func finish() -> Double {
         while started < buckets.count { start(started) }
-        let waited = group.finishSums()
+        let waited = sums.finish()
         for bucket in buckets {
             var offset = 0
             for p in bucket.parameters {

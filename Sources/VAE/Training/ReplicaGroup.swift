@@ -11,13 +11,19 @@ public protocol ReplicaGroup: AnyObject {
     func broadcast(_ bytes: inout [UInt8], from root: Int)
     /// Replaces `values` on every replica with the root's; all replicas pass buffers of one size.
     func broadcast(_ values: UnsafeMutableBufferPointer<Float>, from root: Int)
-    /// Starts summing a gradient bucket over replicas without blocking; the buffer must stay untouched until
-    /// `finishSums` returns. Buckets are started in the same order on every replica.
-    func startSum(_ bucket: UnsafeMutableBufferPointer<Float>)
+    /// Non-blocking sums over these buffers (the gradient buckets), set up once and reused every step.
+    func bucketSums(_ buckets: [UnsafeMutableBufferPointer<Float>]) -> BucketSums
+}
+
+/// Sums of gradient buckets over replicas, overlapping computation.
+public protocol BucketSums: AnyObject {
+    /// Starts summing bucket `index` in place without blocking; its buffer stays untouched until `finish`.
+    /// Buckets are started in the same order on every replica.
+    func start(bucket index: Int)
     /// Lets outstanding sums progress (MPI often advances non-blocking collectives only inside MPI calls).
     func progress()
     /// Waits for every started sum; returns the seconds spent blocked.
-    func finishSums() -> Double
+    func finish() -> Double
 }
 
 /// A group of one: every collective is the identity.
@@ -29,7 +35,11 @@ public final class SingleReplica: ReplicaGroup {
     public func any(_ flag: Bool) -> Bool { flag }
     public func broadcast(_ bytes: inout [UInt8], from root: Int) {}
     public func broadcast(_ values: UnsafeMutableBufferPointer<Float>, from root: Int) {}
-    public func startSum(_ bucket: UnsafeMutableBufferPointer<Float>) {}
-    public func progress() {}
-    public func finishSums() -> Double { 0 }
+    public func bucketSums(_ buckets: [UnsafeMutableBufferPointer<Float>]) -> BucketSums { LocalSums() }
+
+    private final class LocalSums: BucketSums {
+        func start(bucket index: Int) {}
+        func progress() {}
+        func finish() -> Double { 0 }
+    }
 }

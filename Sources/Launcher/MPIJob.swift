@@ -1,0 +1,58 @@
+import ArgumentParser
+import Distributed
+import Foundation
+import Logging
+import VAE
+
+/// A command running on every MPI rank (or alone, as an MPI singleton): sets threads, gives the body the
+/// replica group and a rank-0 logger, and turns failures into one clear message and a non-zero exit.
+struct MPIJob {
+    let communicator: Communicator
+
+    static func start(threads: Int?) throws -> MPIJob {
+        let communicator = try Communicator()
+        let locality = try communicator.nodeLocality()
+        Threads.set(threads ?? locality.defaultThreadCount)
+        return MPIJob(communicator: communicator)
+    }
+
+    func run(_ body: (MPIReplicaGroup, @escaping (String) -> Void) throws -> Void) throws {
+        var logger = Logger(label: "vae-dist")
+        logger.logLevel = .info
+        let rank = communicator.rank
+        let say: (String) -> Void = { message in if rank == 0 { logger.info("\(message)") } }
+        do {
+            try body(MPIReplicaGroup(communicator), say)
+            try communicator.finalize()
+        } catch {
+            let message = (error as? ValidationError)?.message ?? "\(error)"
+            guard communicator.size > 1 else {
+                FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+                try? communicator.finalize()
+                throw ExitCode.failure
+            }
+            // Other ranks may be waiting in a collective for this one: end the whole job.
+            communicator.abort(rank == 0 ? message : "rank \(rank): \(message)")
+        }
+    }
+}
+
+/// The one-line progress display on rank 0: redrawn in place on a terminal, silent otherwise
+/// (the trainer logs one line per epoch).
+enum ProgressLine {
+    static let isTerminal = isatty(STDOUT_FILENO) != 0
+
+    static func show(_ p: StepProgress) {
+        guard isTerminal else { return }
+        let eta = p.etaSeconds < 3600 ? String(format: "%dm%02ds", Int(p.etaSeconds) / 60, Int(p.etaSeconds) % 60)
+                                      : String(format: "%dh%02dm", Int(p.etaSeconds) / 3600, Int(p.etaSeconds) % 3600 / 60)
+        let line = String(format: "epoch %d/%d  step %d/%d  loss %.5f  %.2f img/s  ETA %@",
+                          p.epoch, p.epochs, p.step, p.steps, p.loss, p.imagesPerSecond, eta)
+        print("\r\u{1B}[2K" + line, terminator: "")
+        fflush(stdout)
+    }
+
+    static func finish() {
+        if isTerminal { print("") }
+    }
+}
