@@ -20,7 +20,11 @@ struct MPIJob {
         var logger = Logger(label: "vae-dist")
         logger.logLevel = .info
         let rank = communicator.rank
-        let say: (String) -> Void = { message in if rank == 0 { logger.info("\(message)") } }
+        let say: (String) -> Void = { message in
+            guard rank == 0 else { return }
+            ProgressLine.clear()
+            logger.info("\(message)")
+        }
         do {
             try body(MPIReplicaGroup(communicator), say)
             try communicator.finalize()
@@ -42,8 +46,11 @@ struct MPIJob {
 enum ProgressLine {
     static let isTerminal = isatty(STDOUT_FILENO) != 0
 
+    nonisolated(unsafe) private static var drawn = false
+
     static func show(_ p: StepProgress) {
         guard isTerminal else { return }
+        drawn = true
         let eta = p.etaSeconds < 3600 ? String(format: "%dm%02ds", Int(p.etaSeconds) / 60, Int(p.etaSeconds) % 60)
                                       : String(format: "%dh%02dm", Int(p.etaSeconds) / 3600, Int(p.etaSeconds) % 3600 / 60)
         let line = String(format: "epoch %d/%d  step %d/%d  loss %.5f  %.2f img/s  ETA %@",
@@ -52,7 +59,11 @@ enum ProgressLine {
         fflush(stdout)
     }
 
-    static func finish() {
-        if isTerminal { print("") }
+    /// Erases the progress line so that a log message starts on a clean line.
+    static func clear() {
+        guard drawn else { return }
+        print("\r\u{1B}[2K", terminator: "")
+        fflush(stdout)
+        drawn = false
     }
 }

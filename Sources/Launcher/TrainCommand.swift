@@ -7,11 +7,14 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a VAE from scratch (or from given weights), data-parallel over MPI ranks.",
         discussion: """
-            Run as `vae-dist train …` (one process) or `mpirun -np N vae-dist train …`. --batch_size is the global
-            batch, split over the ranks; every rank count gives the same run up to float summation order.
-            Outputs (rank 0): OUTPUT/checkpoints/vae_epoch_N.safetensors, OUTPUT/reconstructions/recon_epoch_N.png,
-            OUTPUT/training_history.json, OUTPUT/training_curves.png, OUTPUT/vae_final.safetensors.
-            SIGUSR1 (to mpirun or a rank), SIGTERM or SIGINT stop at the next step with a resumable checkpoint.
+            Run as `vae-dist train …` (one process) or `mpirun -np N vae-dist train …`. --batch_size is the \
+            global batch, split over the ranks; every rank count gives the same run up to float summation order.
+
+            Outputs (rank 0): checkpoints/vae_epoch_N.safetensors, reconstructions/recon_epoch_N.png, \
+            training_history.json, training_curves.png and vae_final.safetensors in --output_dir.
+
+            SIGUSR1 (to mpirun or to the process), SIGTERM or SIGINT stop training at the next step with a \
+            resumable checkpoint; continue with --resume auto.
             """)
 
     @Option(name: [.customLong("train_dir"), .customLong("train-dir")], help: "Folder of training images (png/jpg/jpeg, not recursive).")
@@ -142,7 +145,6 @@ struct Train: ParsableCommand {
                                       stopRequested: { SignalFlag.isRaised }, log: say,
                                       progress: replicas.rank == 0 ? ProgressLine.show : { _ in })
             let outcome = try trainer.run()
-            ProgressLine.finish()
             switch outcome {
             case .completed(let final):
                 say("done: outputs in \(outputDir) (final weights \(final))")
