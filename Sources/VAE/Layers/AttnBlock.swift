@@ -35,10 +35,10 @@ public final class AttnBlock: ParameterOwner {
             let w = weights.data + (train ? n * hw * hw : 0)
             let off = n * c * hw
             // w = qᵀ k · scale, then softmax over keys
-            sgemm(transA: true, m: hw, n: hw, k: c, alpha: scale, a: qt.data + off, b: kt.data + off, c: w)
+            sgemm(transA: true, m: hw, n: hw, k: c, alpha: scale, a: qt.data + off, b: kt.data + off, c: w, kind: .attention)
             Elementwise.softmaxRows(w, rows: hw, columns: hw)
             // attended[c, i] = Σ_j v[c, j] w[i, j]  →  v · wᵀ
-            sgemm(transB: true, m: c, n: hw, k: hw, a: vt.data + off, b: w, c: attended.data + off)
+            sgemm(transB: true, m: c, n: hw, k: hw, a: vt.data + off, b: w, c: attended.data + off, kind: .attention)
         }
         cache = train ? (qt, kt, vt, weights) : nil
         let out = projOut.forward(attended, train: train)
@@ -58,12 +58,12 @@ public final class AttnBlock: ParameterOwner {
             let w = weights.data + n * hw * hw
             let off = n * c * hw
             // dv = dA · w ;  dw = dAᵀ · v
-            sgemm(m: c, n: hw, k: hw, a: dAttended.data + off, b: w, c: dv.data + off)
-            sgemm(transA: true, m: hw, n: hw, k: c, a: dAttended.data + off, b: vt.data + off, c: dw.data)
+            sgemm(m: c, n: hw, k: hw, a: dAttended.data + off, b: w, c: dv.data + off, kind: .attention)
+            sgemm(transA: true, m: hw, n: hw, k: c, a: dAttended.data + off, b: vt.data + off, c: dw.data, kind: .attention)
             Elementwise.softmaxRowsBackward(w, dw.data, rows: hw, columns: hw)
             // dq = scale · k · dsᵀ ;  dk = scale · q · ds
-            sgemm(transB: true, m: c, n: hw, k: hw, alpha: scale, a: kt.data + off, b: dw.data, c: dq.data + off)
-            sgemm(m: c, n: hw, k: hw, alpha: scale, a: qt.data + off, b: dw.data, c: dk.data + off)
+            sgemm(transB: true, m: c, n: hw, k: hw, alpha: scale, a: kt.data + off, b: dw.data, c: dq.data + off, kind: .attention)
+            sgemm(m: c, n: hw, k: hw, alpha: scale, a: qt.data + off, b: dw.data, c: dk.data + off, kind: .attention)
         }
         let dh = q.backward(dq)
         Elementwise.accumulate(k.backward(dk), into: dh)

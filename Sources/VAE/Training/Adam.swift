@@ -29,21 +29,24 @@ public final class Adam {
     }
 
     public func update() {
-        step += 1
-        let biasCorrection1 = 1 - pow(beta1, Double(step))
-        let biasCorrection2Sqrt = (1 - pow(beta2, Double(step))).squareRoot()
-        let stepSize = Float(lr / biasCorrection1)
-        let (b1, b2) = (Float(beta1), Float(beta2))
-        let invBc2 = Float(1 / biasCorrection2Sqrt), e = Float(eps)
-        for (i, p) in parameters.enumerated() {
-            let w = p.value.data, g = p.grad.data, m = expAvg[i].data, v = expAvgSq[i].data
-            parallelFor(p.value.count) { r in
-                for j in r {
-                    m[j] = b1 * m[j] + (1 - b1) * g[j]
-                    v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j]
-                    w[j] -= stepSize * m[j] / (v[j].squareRoot() * invBc2 + e)
+        Profile.measure(.optimizer) {
+            step += 1
+            let biasCorrection1 = 1 - pow(beta1, Double(step))
+            let biasCorrection2Sqrt = (1 - pow(beta2, Double(step))).squareRoot()
+            let stepSize = Float(lr / biasCorrection1)
+            let (b1, b2) = (Float(beta1), Float(beta2))
+            let invBc2 = Float(1 / biasCorrection2Sqrt), e = Float(eps)
+            for (i, p) in parameters.enumerated() {
+                let w = p.value.data, g = p.grad.data, m = expAvg[i].data, v = expAvgSq[i].data
+                parallelFor(p.value.count) { r in
+                    for j in r {
+                        m[j] = b1 * m[j] + (1 - b1) * g[j]
+                        v[j] = b2 * v[j] + (1 - b2) * g[j] * g[j]
+                        w[j] -= stepSize * m[j] / (v[j].squareRoot() * invBc2 + e)
+                    }
                 }
             }
+    
         }
     }
 }

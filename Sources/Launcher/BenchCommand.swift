@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import VAE
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure training speed on synthetic data: time per step, by phase and by kind of work, GFLOP/s, peak memory.",
+        discussion: "Works under mpirun (the global batch is split as in training; every rank's all-reduce wait is reported). Benchmarks are for people, not tests: scripts/bench.sh runs the reference configurations next to PyTorch.")
+
+    @Option(name: [.customLong("config"), .customLong("config_path"), .customLong("config-path")], help: "Model config yaml.")
+    var config: String?
+
+    @Option(help: "A built-in model instead of --config: sd-v1 (the Stable Diffusion v1 VAE).")
+    var preset: String?
+
+    @Option(name: [.customLong("img_size"), .customLong("img-size")], help: "Image side.")
+    var imgSize = 128
+
+    @Option(name: [.customLong("batch_size"), .customLong("batch-size")], help: "Global batch size.")
+    var batchSize = 2
+
+    @Option(help: "Measured steps (after one warm-up step).")
+    var steps = 3
+
+    @Option(help: "What to measure: train.")
+    var mode = "train"
+
+    @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
+    var threads: Int?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        if config != nil && preset != nil { throw ValidationError("give --config or --preset, not both") }
+        if let preset, preset != "sd-v1" { throw ValidationError("--preset \(preset): the built-in preset is sd-v1") }
+        if mode != "train" { throw ValidationError("--mode \(mode): supported is train") }
+        if steps < 1 || batchSize < 1 || imgSize < 1 { throw ValidationError("--steps, --batch_size and --img_size must be positive") }
+    }
+
+    func run() throws {
+        let mpi = try MPIJob.start(threads: threads)
+        try mpi.run { replicas, _ in
+            let cfg = try config.map { try VAEConfig.load(path: $0) } ?? .sdV1
+            try checkImageSize(imgSize, config: cfg, option: "--img_size")
+            let result = Benchmark.train(model: AutoencoderKL(cfg), imgSize: imgSize, batchSize: batchSize,
+                                         steps: steps, replicas: replicas)
+            guard replicas.rank == 0 else { return }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            } else {
+                print(Self.table(result, model: cfg.yamlDescription))
+            }
+        }
+    }
+
+    static func table(_ r: BenchmarkResult, model: String) -> String {
+        var lines = [
+            "model: \(model) (\(r.parameters) parameters)",
+            "\(r.mode): img \(r.imgSize), global batch \(r.batchSize), \(r.ranks) rank(s) × \(r.threads) thread(s), \(r.steps) steps",
+            String(format: "  %.3f s/step   %.3f img/s   %.1f GFLOP/step   %.1f GFLOP/s   peak RSS %.0f MB (rank 0)",
+                   r.secondsPerStep, r.itemsPerSecond, r.gflopPerStep, r.gflopsPerSecond, r.peakResidentMB),
+            "  phases (median s/step):",
+        ]
+        for phase in ["forward", "backward", "allreduce_wait", "optimizer"] {
+            lines.append("    " + phase.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%8.3f", r.phases[phase] ?? 0))
+        }
+        lines.append("  by kind (s/step, rank 0):")
+        for (kind, seconds) in r.kinds.sorted(by: { $0.value > $1.value }) {
+            lines.append("    " + kind.padding(toLength: 18, withPad: " ", startingAt: 0)
+                         + String(format: "%8.3f  %5.1f%%", seconds, 100 * seconds / max(r.secondsPerStep, 1e-12)))
+        }
+        if r.ranks > 1 {
+            lines.append("  all-reduce wait by rank (s/step): " + r.waitByRank.map { String(format: "%.3f", $0) }.joined(separator: " "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

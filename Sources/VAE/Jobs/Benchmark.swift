@@ -1,0 +1,109 @@
+import Foundation
+
+/// `vae-dist bench`: training steps on synthetic data, timed by phase and by kind of work.
+public struct BenchmarkResult: Codable, Sendable {
+    public var mode: String
+    public var ranks: Int
+    public var threads: Int
+    public var imgSize: Int
+    public var batchSize: Int
+    public var steps: Int
+    public var parameters: Int
+    /// Median seconds per step (per pair in analyze mode).
+    public var secondsPerStep: Double
+    public var itemsPerSecond: Double
+    /// Median seconds per phase: forward, backward, allreduce_wait, optimizer.
+    public var phases: [String: Double]
+    /// Seconds per step by kind of work (this rank), averaged over the measured steps.
+    public var kinds: [String: Double]
+    /// Analytic FLOPs of convolutions and matmuls per step, and their rate.
+    public var gflopPerStep: Double
+    public var gflopsPerSecond: Double
+    public var peakResidentMB: Double
+    /// Every rank's median all-reduce wait (seconds per step), rank 0 first.
+    public var waitByRank: [Double]
+
+    enum CodingKeys: String, CodingKey {
+        case mode, ranks, threads, steps, parameters, phases, kinds
+        case imgSize = "img_size", batchSize = "batch_size", secondsPerStep = "seconds_per_step"
+        case itemsPerSecond = "items_per_second", gflopPerStep = "gflop_per_step", gflopsPerSecond = "gflops_per_second"
+        case peakResidentMB = "peak_resident_mb", waitByRank = "allreduce_wait_by_rank"
+    }
+}
+
+public enum Benchmark {
+    /// Peak resident set size of this process in MB (Linux reports KiB).
+    public static var peakResidentMB: Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        guard !s.isEmpty else { return 0 }
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// Runs one warm-up step and `steps` measured training steps of the global batch `batchSize`, split over
+    /// the replicas as in training.
+    public static func train(model: AutoencoderKL, imgSize: Int, batchSize: Int, steps: Int,
+                             replicas: ReplicaGroup) -> BenchmarkResult {
+        model.initialize(seed: 0)
+        let share = SampleOrder.share(of: batchSize, rank: replicas.rank, ranks: replicas.size)
+        let n = share.count
+        let x = Tensor(shape: [n, 3, imgSize, imgSize])
+        var rng = SplitMix64(seed: UInt64(replicas.rank + 1))
+        for i in 0..<x.count { x.data[i] = Float(rng.nextUniform() * 2 - 1) }
+        let side = imgSize >> (model.config.chMult.count - 1)
+        let eps = Tensor(shape: [n, model.config.embedDim, side, side])
+        for i in 0..<eps.count { eps.data[i] = Float(rng.nextNormal()) }
+        let loss = VAELoss(klWeight: 1e-6)
+        let adam = Adam(parameters: model.namedParameters.map(\.parameter), lr: 1e-5)
+        let buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
+        var phases: [String: [Double]] = [:]
+        var totals: [Double] = []
+        func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+        for step in 0...steps {
+            if step == 1 { Profile.reset(); Profile.enabled = true }
+            let t0 = clock()
+            model.zeroGradients()
+            var t1 = t0, t2 = t0
+            if n > 0 {
+                let posterior = model.encode(x, train: true)
+                let z = posterior.sample(eps: eps)
+                let rec = model.decode(z, train: true)
+                let (_, dRec) = loss.evaluate(rec: rec, input: x, posterior: posterior, batchTotal: batchSize)
+                t1 = clock()
+                let dz = model.decodeBackward(dRec, ready: buckets.groupReady)
+                model.encodeBackward(posterior.momentsGradient(dz: dz, eps: eps, klScale: loss.klGradientScale(posterior, batchTotal: batchSize)),
+                                     ready: buckets.groupReady)
+                t2 = clock()
+            }
+            let waited = buckets.finish()
+            let t3 = clock()
+            adam.update()
+            let t4 = clock()
+            guard step > 0 else { continue }
+            phases["forward", default: []].append(t1 - t0)
+            phases["backward", default: []].append(t2 - t1)
+            phases["allreduce_wait", default: []].append(waited)
+            phases["optimizer", default: []].append(t4 - t3)
+            totals.append(t4 - t0)
+        }
+        Profile.enabled = false
+        let perStep = median(totals)
+        var flops = [Profile.flops / Double(steps)]
+        replicas.sum(&flops)
+        var waits = [Double](repeating: 0, count: replicas.size)
+        waits[replicas.rank] = median(phases["allreduce_wait"] ?? [])
+        replicas.sum(&waits)
+        return BenchmarkResult(
+            mode: "train", ranks: replicas.size, threads: Threads.count, imgSize: imgSize, batchSize: batchSize,
+            steps: steps, parameters: model.parameterCount, secondsPerStep: perStep,
+            itemsPerSecond: Double(batchSize) / perStep, phases: phases.mapValues(median),
+            kinds: Dictionary(uniqueKeysWithValues: Profile.breakdown.map { ($0.kind.rawValue, $0.seconds / Double(steps)) }),
+            gflopPerStep: flops[0] / 1e9, gflopsPerSecond: flops[0] / 1e9 / max(perStep, 1e-12),
+            peakResidentMB: peakResidentMB, waitByRank: waits)
+    }
+}
