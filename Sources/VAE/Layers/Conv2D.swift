@@ -1,5 +1,6 @@
 /// 2-D convolution with bias (PyTorch's Conv2d), weight [Cout, Cin, K, K].
-/// K×K kernels go through im2col + GEMM; 1×1 stride-1 kernels are a plain GEMM on the input.
+/// 3×3 stride-1 pad-1 kernels (most of the VAE's work) go through Winograd F(2×2, 3×3); 1×1 stride-1 kernels
+/// are a plain GEMM on the input; the rest (the stride-2 downsampling) through im2col + GEMM.
 public final class Conv2D: ParameterOwner {
     public let inChannels, outChannels, kernel, stride: Int
     /// (top, left, bottom, right) zero padding; ldm's Downsample pads (0, 1, 0, 1) asymmetrically.
@@ -23,6 +24,7 @@ public final class Conv2D: ParameterOwner {
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
 
     private var isPointwise: Bool { kernel == 1 && stride == 1 && padding == (0, 0, 0, 0) }
+    private var isWinograd: Bool { kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) }
 
     private func geometry(_ d: Dims4) -> ConvGeometry {
         ConvGeometry(channels: d.c, height: d.h, width: d.w, kernel: kernel, stride: stride,
@@ -32,6 +34,8 @@ public final class Conv2D: ParameterOwner {
     public func forward(_ x: Tensor, train: Bool) -> Tensor {
         let d = x.dims
         precondition(d.c == inChannels, "Conv2D expects \(inChannels) channels, got \(d.c)")
+        input = train ? x : nil
+        if isWinograd { return winogradForward(x) }
         let g = geometry(d)
         let (ho, wo) = (g.outHeight, g.outWidth)
         let y = Tensor(shape: [d.n, outChannels, ho, wo])
@@ -50,27 +54,22 @@ public final class Conv2D: ParameterOwner {
             }
             sgemm(m: outChannels, n: ho * wo, k: g.colRows, a: weight.value.data, b: b, beta: 1, c: yn)
         }
-        input = train ? x : nil
         return y
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("Conv2D.backward without a training forward") }
         input = nil
+        if isWinograd { return winogradBackward(x, dy) }
         let d = x.dims
         let g = geometry(d)
         let hw = g.colColumns
         let dx = Tensor(shape: d.shape)
         let col = isPointwise ? nil : Tensor(shape: [g.colRows, hw])
+        accumulateBiasGradient(dy)
         for n in 0..<d.n {
             let xn = x.data + n * d.c * d.plane
             let dyn = dy.data + n * outChannels * hw
-            for o in 0..<outChannels {
-                var s: Float = 0
-                let row = dyn + o * hw
-                for i in 0..<hw { s += row[i] }
-                bias.grad.data[o] += s
-            }
             let colData: UnsafePointer<Float>
             if let col {
                 im2col(xn, g, col.data)
@@ -90,5 +89,63 @@ public final class Conv2D: ParameterOwner {
             }
         }
         return dx
+    }
+
+    private func winogradForward(_ x: Tensor) -> Tensor {
+        let d = x.dims
+        let g = WinogradGeometry(batch: d.n, height: d.h, width: d.w)
+        let (o, i, t) = (outChannels, inChannels, g.tiles)
+        let u = Tensor(uninitializedShape: [16, o, i])
+        let v = Tensor(uninitializedShape: [16, i, t])
+        let m = Tensor(uninitializedShape: [16, o, t])
+        Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: false, into: u.data)
+        Winograd.transformInput(x.data, channels: i, g, into: v.data)
+        for xi in 0..<16 {
+            sgemm(m: o, n: t, k: i, a: u.data + xi * o * i, b: v.data + xi * i * t, c: m.data + xi * o * t)
+        }
+        let y = Tensor(uninitializedShape: [d.n, o, d.h, d.w])
+        Winograd.inverseOutput(m.data, channels: o, g, bias: bias.value.data, into: y.data)
+        return y
+    }
+
+    private func winogradBackward(_ x: Tensor, _ dy: Tensor) -> Tensor {
+        let d = x.dims
+        let g = WinogradGeometry(batch: d.n, height: d.h, width: d.w)
+        let (o, i, t) = (outChannels, inChannels, g.tiles)
+        accumulateBiasGradient(dy)
+        // dW: Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ x B), one GEMM per ξ over all tiles, folded back by Gᵀ · G.
+        let vx = Tensor(uninitializedShape: [16, i, t])
+        Winograd.transformInput(x.data, channels: i, g, into: vx.data)
+        let wdy = Tensor(uninitializedShape: [16, o, t])
+        Winograd.transformOutputGradient(dy.data, channels: o, g, into: wdy.data)
+        let mw = Tensor(uninitializedShape: [16, o, i])
+        for xi in 0..<16 {
+            sgemm(transB: true, m: o, n: i, k: t, a: wdy.data + xi * o * t, b: vx.data + xi * i * t, c: mw.data + xi * o * i)
+        }
+        Winograd.accumulateWeightGradient(mw.data, outChannels: o, inChannels: i, into: weight.grad.data)
+        // dX: the convolution of dY with the flipped, transposed kernel — the forward transforms again.
+        let u = Tensor(uninitializedShape: [16, i, o])
+        Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: true, into: u.data)
+        let vdy = Tensor(uninitializedShape: [16, o, t])
+        Winograd.transformInput(dy.data, channels: o, g, into: vdy.data)
+        let mx = Tensor(uninitializedShape: [16, i, t])
+        for xi in 0..<16 {
+            sgemm(m: i, n: t, k: o, a: u.data + xi * i * o, b: vdy.data + xi * o * t, c: mx.data + xi * i * t)
+        }
+        let dx = Tensor(uninitializedShape: d.shape)
+        Winograd.inverseOutput(mx.data, channels: i, g, bias: nil, into: dx.data)
+        return dx
+    }
+
+    private func accumulateBiasGradient(_ dy: Tensor) {
+        let d = dy.dims
+        for n in 0..<d.n {
+            for o in 0..<outChannels {
+                var s: Float = 0
+                let row = dy.data + (n * outChannels + o) * d.plane
+                for j in 0..<d.plane { s += row[j] }
+                bias.grad.data[o] += s
+            }
+        }
     }
 }

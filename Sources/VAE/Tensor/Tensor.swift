@@ -16,6 +16,14 @@ public final class Tensor {
         data.initialize(repeating: 0, count: max(count, 1))
     }
 
+    /// A tensor whose every element the caller is about to write: skips zero-filling.
+    public init(uninitializedShape shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        count = shape.reduce(1, *)
+        data = .allocate(capacity: max(count, 1))
+    }
+
     public convenience init(shape: [Int], values: [Float]) {
         self.init(shape: shape)
         precondition(values.count == count, "\(values.count) values for shape \(shape)")

@@ -1,0 +1,197 @@
+/// Winograd F(2×2, 3×3) for stride-1, pad-1 3×3 convolutions (Lavin & Gray, 2015): each 2×2 output tile is
+/// computed from a 4×4 input tile with 16 multiplications instead of 36, as 16 GEMMs over all tiles of the
+/// batch. The same transforms give the input gradient (a convolution with the flipped kernel) and the weight
+/// gradient (Σ_tiles of the transformed input times the transformed output gradient).
+///
+///   forward:  Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+///   weights:  dg = Gᵀ [ Σ_t (Bᵀ d_t B) ⊙ (A dY_t Aᵀ) ] G
+public struct WinogradGeometry: Sendable {
+    public let batch, height, width: Int
+    public var tilesHigh: Int { (height + 1) / 2 }
+    public var tilesWide: Int { (width + 1) / 2 }
+    /// Tiles over the whole batch: the GEMMs' N dimension.
+    public var tiles: Int { batch * tilesHigh * tilesWide }
+
+    public init(batch: Int, height: Int, width: Int) {
+        (self.batch, self.height, self.width) = (batch, height, width)
+    }
+}
+
+public enum Winograd {
+    /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3]. With `flipped`, the kernel of the input
+    /// gradient instead: g'[i][o] = g[o][i] rotated by 180°, giving U[ξ][i][o].
+    public static func transformWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                        flipped: Bool, into u: UnsafeMutablePointer<Float>) {
+        let pairs = outChannels * inChannels
+        Profile.measure(.layout) {
+            parallelFor(pairs, grain: 64) { range in
+                for pair in range {
+                    let o = pair / inChannels, i = pair % inChannels
+                    let g = w + pair * 9
+                    var k = [Float](repeating: 0, count: 9)
+                    for r in 0..<9 { k[r] = flipped ? g[8 - r] : g[r] }
+                    // t = G g (4×3), then u = t Gᵀ (4×4)
+                    var t = [Float](repeating: 0, count: 12)
+                    for c in 0..<3 {
+                        let (a, b, d) = (k[c], k[3 + c], k[6 + c])
+                        t[c] = a
+                        t[3 + c] = 0.5 * (a + b + d)
+                        t[6 + c] = 0.5 * (a - b + d)
+                        t[9 + c] = d
+                    }
+                    let dst = flipped ? i * outChannels + o : o * inChannels + i
+                    for r in 0..<4 {
+                        let (a, b, d) = (t[3 * r], t[3 * r + 1], t[3 * r + 2])
+                        u[(4 * r + 0) * pairs + dst] = a
+                        u[(4 * r + 1) * pairs + dst] = 0.5 * (a + b + d)
+                        u[(4 * r + 2) * pairs + dst] = 0.5 * (a - b + d)
+                        u[(4 * r + 3) * pairs + dst] = d
+                    }
+                }
+            }
+        }
+    }
+
+    /// V[ξ][c][t] = (Bᵀ d_t B)[ξ] for the 4×4 input tile d_t of channel c (pad 1, zeros outside the image).
+    public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
+                                      into v: UnsafeMutablePointer<Float>) {
+        let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
+        let stride = channels * g.tiles
+        Profile.measure(.layout) {
+            parallelFor(g.batch * channels, grain: 1) { range in
+                for nc in range {
+                    let n = nc / channels, c = nc % channels
+                    let plane = x + nc * h * w
+                    let base = c * g.tiles + n * th * tw
+                    for ty in 0..<th {
+                        for tx in 0..<tw {
+                            let y0 = 2 * ty - 1, x0 = 2 * tx - 1
+                            // The tile's four rows, zero outside the image.
+                            func row(_ r: Int) -> SIMD4<Float> {
+                                let yy = y0 + r
+                                guard yy >= 0 && yy < h else { return .zero }
+                                let p = plane + yy * w
+                                if x0 >= 0 && x0 + 3 < w { return SIMD4(p[x0], p[x0 + 1], p[x0 + 2], p[x0 + 3]) }
+                                var v = SIMD4<Float>.zero
+                                for s in 0..<4 where x0 + s >= 0 && x0 + s < w { v[s] = p[x0 + s] }
+                                return v
+                            }
+                            let (d0, d1, d2, d3) = (row(0), row(1), row(2), row(3))
+                            // Bᵀ d: rows (d0 − d2, d1 + d2, d2 − d1, d1 − d3); then the same on each row's columns.
+                            let t = base + ty * tw + tx
+                            func emit(_ r: Int, _ m: SIMD4<Float>) {
+                                v[(4 * r + 0) * stride + t] = m[0] - m[2]
+                                v[(4 * r + 1) * stride + t] = m[1] + m[2]
+                                v[(4 * r + 2) * stride + t] = m[2] - m[1]
+                                v[(4 * r + 3) * stride + t] = m[1] - m[3]
+                            }
+                            emit(0, d0 - d2)
+                            emit(1, d1 + d2)
+                            emit(2, d2 - d1)
+                            emit(3, d1 - d3)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// y[n][c] = Aᵀ M_t A (+ bias) for every tile, cropped to the image: M is [16][channels][tiles].
+    public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
+                                     bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+        let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
+        let stride = channels * g.tiles
+        Profile.measure(.layout) {
+            parallelFor(g.batch * channels, grain: 1) { range in
+                for nc in range {
+                    let n = nc / channels, c = nc % channels
+                    let plane = y + nc * h * w
+                    let b0 = bias.map { $0[c] } ?? 0
+                    let base = c * g.tiles + n * th * tw
+                    for ty in 0..<th {
+                        for tx in 0..<tw {
+                            let t = base + ty * tw + tx
+                            func row(_ r: Int) -> SIMD4<Float> {
+                                SIMD4(mt[(4 * r) * stride + t], mt[(4 * r + 1) * stride + t],
+                                      mt[(4 * r + 2) * stride + t], mt[(4 * r + 3) * stride + t])
+                            }
+                            let (m0, m1, m2, m3) = (row(0), row(1), row(2), row(3))
+                            // Aᵀ m: rows (m0 + m1 + m2, m1 − m2 − m3), then the same on columns.
+                            let r0 = m0 + m1 + m2, r1 = m1 - m2 - m3
+                            let oy = 2 * ty, ox = 2 * tx
+                            plane[oy * w + ox] = r0[0] + r0[1] + r0[2] + b0
+                            if ox + 1 < w { plane[oy * w + ox + 1] = r0[1] - r0[2] - r0[3] + b0 }
+                            if oy + 1 < h {
+                                plane[(oy + 1) * w + ox] = r1[0] + r1[1] + r1[2] + b0
+                                if ox + 1 < w { plane[(oy + 1) * w + ox + 1] = r1[1] - r1[2] - r1[3] + b0 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// W[ξ][c][t] = (A dY_t Aᵀ)[ξ] for the 2×2 output-gradient tile dY_t (zeros outside the image).
+    public static func transformOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
+                                               into out: UnsafeMutablePointer<Float>) {
+        let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
+        let stride = channels * g.tiles
+        Profile.measure(.layout) {
+            parallelFor(g.batch * channels, grain: 1) { range in
+                for nc in range {
+                    let n = nc / channels, c = nc % channels
+                    let plane = dy + nc * h * w
+                    let base = c * g.tiles + n * th * tw
+                    for ty in 0..<th {
+                        for tx in 0..<tw {
+                            let oy = 2 * ty, ox = 2 * tx
+                            let a = plane[oy * w + ox]
+                            let b = ox + 1 < w ? plane[oy * w + ox + 1] : 0
+                            let e = oy + 1 < h ? plane[(oy + 1) * w + ox] : 0
+                            let f = (oy + 1 < h && ox + 1 < w) ? plane[(oy + 1) * w + ox + 1] : 0
+                            // A dY (4×2): rows (a, b), (a + e, b + f), (a − e, b − f), (−e, −f); then · Aᵀ.
+                            let p = SIMD4<Float>(a, a + e, a - e, -e), q = SIMD4<Float>(b, b + f, b - f, -f)
+                            let t = base + ty * tw + tx
+                            for r in 0..<4 {
+                                out[(4 * r + 0) * stride + t] = p[r]
+                                out[(4 * r + 1) * stride + t] = p[r] + q[r]
+                                out[(4 * r + 2) * stride + t] = p[r] - q[r]
+                                out[(4 * r + 3) * stride + t] = -q[r]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dg[o][i] += Gᵀ M[·][o][i] G for M of shape [16][O][I].
+    public static func accumulateWeightGradient(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                                into dw: UnsafeMutablePointer<Float>) {
+        let pairs = outChannels * inChannels
+        Profile.measure(.layout) {
+            parallelFor(pairs, grain: 64) { range in
+                for pair in range {
+                    var m = [Float](repeating: 0, count: 16)
+                    for xi in 0..<16 { m[xi] = mt[xi * pairs + pair] }
+                    // Gᵀ m (3×4): rows (m0 + ½(m1 + m2), ½(m1 − m2), ½(m1 + m2) + m3), then · G.
+                    var t = [Float](repeating: 0, count: 12)
+                    for s in 0..<4 {
+                        let (a, b, c, d) = (m[s], m[4 + s], m[8 + s], m[12 + s])
+                        t[s] = a + 0.5 * (b + c)
+                        t[4 + s] = 0.5 * (b - c)
+                        t[8 + s] = 0.5 * (b + c) + d
+                    }
+                    let out = dw + pair * 9
+                    for r in 0..<3 {
+                        let (a, b, c, d) = (t[4 * r], t[4 * r + 1], t[4 * r + 2], t[4 * r + 3])
+                        out[3 * r] += a + 0.5 * (b + c)
+                        out[3 * r + 1] += 0.5 * (b - c)
+                        out[3 * r + 2] += 0.5 * (b + c) + d
+                    }
+                }
+            }
+        }
+    }
+}

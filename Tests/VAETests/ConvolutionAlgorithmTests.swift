@@ -1,0 +1,71 @@
+import XCTest
+import VAE
+
+/// Every convolution algorithm (Winograd for 3×3 stride 1, GEMM for 1×1, im2col for stride 2) against a
+/// plain direct convolution written out in loops: output, input gradient and weight gradient.
+final class ConvolutionAlgorithmTests: XCTestCase {
+    var rng = SplitMix64(seed: 9)
+
+    func random(_ shape: [Int]) -> Tensor {
+        let t = Tensor(shape: shape)
+        for i in 0..<t.count { t.data[i] = Float(rng.nextUniform() * 2 - 1) }
+        return t
+    }
+
+    /// y[n,o,y,x] = b[o] + Σ w[o,i,ky,kx] · x[n,i,y·s+ky−pt, x·s+kx−pl], and its adjoints for dy.
+    func direct(_ conv: Conv2D, _ x: Tensor, _ dy: Tensor?) -> (y: Tensor, dx: Tensor, dw: [Double]) {
+        let d = x.dims, k = conv.kernel, s = conv.stride, (pt, pl) = (conv.padding.top, conv.padding.left)
+        let ho = (d.h + conv.padding.top + conv.padding.bottom - k) / s + 1
+        let wo = (d.w + conv.padding.left + conv.padding.right - k) / s + 1
+        let y = Tensor(shape: [d.n, conv.outChannels, ho, wo]), dx = Tensor(shape: d.shape)
+        var dw = [Double](repeating: 0, count: conv.weight.value.count)
+        let w = conv.weight.value.data
+        for n in 0..<d.n { for o in 0..<conv.outChannels { for oy in 0..<ho { for ox in 0..<wo {
+            var acc = Double(conv.bias.value.data[o])
+            let yIndex = ((n * conv.outChannels + o) * ho + oy) * wo + ox
+            let g = dy.map { Double($0.data[yIndex]) } ?? 0
+            for i in 0..<d.c { for ky in 0..<k { for kx in 0..<k {
+                let iy = oy * s + ky - pt, ix = ox * s + kx - pl
+                guard iy >= 0 && iy < d.h && ix >= 0 && ix < d.w else { continue }
+                let xIndex = ((n * d.c + i) * d.h + iy) * d.w + ix
+                let wIndex = ((o * d.c + i) * k + ky) * k + kx
+                acc += Double(w[wIndex]) * Double(x.data[xIndex])
+                dx.data[xIndex] += Float(Double(w[wIndex]) * g)
+                dw[wIndex] += g * Double(x.data[xIndex])
+            } } }
+            y.data[yIndex] = Float(acc)
+        } } } }
+        return (y, dx, dw)
+    }
+
+    func check(_ conv: Conv2D, input shape: [Int], file: StaticString = #filePath, line: UInt = #line) {
+        let w = random(conv.weight.value.shape), b = random([conv.outChannels])
+        conv.weight.value.copy(from: w)
+        conv.bias.value.copy(from: b)
+        let x = random(shape)
+        let y = conv.forward(x, train: true)
+        let dy = random(y.shape)
+        let reference = direct(conv, x, dy)
+        XCTAssertEqual(y.shape, reference.y.shape, file: file, line: line)
+        let dx = conv.backward(dy)
+        let scale = Float(conv.inChannels * conv.kernel * conv.kernel)
+        XCTAssertLessThan(maxAbsDifference(y, reference.y), 1e-5 * scale, "output", file: file, line: line)
+        XCTAssertLessThan(maxAbsDifference(dx, reference.dx), 1e-5 * scale, "input gradient", file: file, line: line)
+        var worst = 0.0
+        for (a, b) in zip(conv.weight.grad.array, reference.dw) { worst = max(worst, abs(Double(a) - b)) }
+        XCTAssertLessThan(worst, 1e-5 * Double(shape[0] * shape[2] * shape[3]), "weight gradient", file: file, line: line)
+    }
+
+    func testWinograd3x3OnEvenOddAndTinyImages() {
+        for shape in [[2, 3, 8, 8], [1, 5, 7, 9], [3, 2, 1, 1], [1, 4, 2, 3], [2, 6, 5, 4]] {
+            check(Conv2D(shape[1], 4, kernel: 3), input: shape)
+        }
+    }
+
+    func testPointwiseAndStridedConvolutions() {
+        check(Conv2D(5, 3, kernel: 1), input: [2, 5, 4, 6])
+        for shape in [[2, 3, 8, 8], [1, 3, 7, 5]] {
+            check(Conv2D(3, 4, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1)), input: shape)
+        }
+    }
+}
