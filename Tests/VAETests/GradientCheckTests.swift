@@ -101,10 +101,11 @@ final class GradientCheckTests: XCTestCase {
                                  parameters: norm.namedParameters), input: random([2, 6, 3, 4]))
     }
 
-    func testSwish() {
-        let act = Swish()
-        check("swish", Probe(forward: { act.forward($0, train: true) }, backward: act.backward, parameters: []),
-              input: random([2, 3, 4, 4], scale: 3))
+    func testGroupNormFusedWithSwish() {
+        let norm = GroupNorm(channels: 6, groups: 2, swish: true)
+        randomize(norm.namedParameters)
+        check("groupnorm+swish", Probe(forward: { norm.forward($0, train: true) }, backward: norm.backward,
+                                       parameters: norm.namedParameters), input: random([2, 6, 3, 4], scale: 3))
     }
 
     func testResnetBlockWithShortcut() {

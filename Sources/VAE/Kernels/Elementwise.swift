@@ -2,30 +2,6 @@ import Foundation
 
 /// Elementwise kernels over flat buffers, spread over threads.
 public enum Elementwise {
-    /// y = x · sigmoid(x)
-    public static func swishForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        Profile.measure(.elementwise) {
-            parallelFor(count) { r in
-                for i in r { let v = x[i]; y[i] = v / (1 + exp(-v)) }
-            }
-    
-        }
-    }
-
-    /// dx = dy · (s + x · s · (1 − s)), s = sigmoid(x)
-    public static func swishBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
-                                     _ dx: UnsafeMutablePointer<Float>, count: Int) {
-        Profile.measure(.elementwise) {
-            parallelFor(count) { r in
-                for i in r {
-                    let v = x[i], s = 1 / (1 + exp(-v))
-                    dx[i] = dy[i] * (s + v * s * (1 - s))
-                }
-            }
-    
-        }
-    }
-
     /// y += x. Takes tensors, not pointers, so that both stay alive for the whole call.
     public static func accumulate(_ x: Tensor, into y: Tensor) {
         Profile.measure(.elementwise) {

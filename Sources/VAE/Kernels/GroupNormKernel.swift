@@ -1,11 +1,15 @@
 import Foundation
 
-/// Group normalisation over NCHW: each (sample, group) is normalised over its C/G channels and H·W pixels,
-/// then scaled and shifted per channel. Statistics are accumulated in double.
+/// Group normalisation over NCHW, optionally fused with the swish that follows it in ldm's blocks: each
+/// (sample, group) is normalised over its C/G channels and H·W pixels, then scaled and shifted per channel,
+/// then (fused) y·sigmoid(y). Statistics are accumulated in double. The fused backward recomputes the
+/// pre-activation from x, so neither the normalised nor the activated tensor needs keeping for backward.
 public enum GroupNormKernel {
     /// Writes y and the per-(n, group) mean and reciprocal standard deviation (needed by backward).
+    /// With `swish`, y is the activation and `preActivation` (if given) receives the normalised values.
     public static func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, dims: Dims4, groups: Int,
-                               gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
+                               gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float, swish: Bool,
+                               preActivation: UnsafeMutablePointer<Float>? = nil,
                                mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>) {
         Profile.measure(.groupNorm) {
             let cpg = dims.c / groups
@@ -25,65 +29,95 @@ public enum GroupNormKernel {
                         let scale = Float(r) * gamma[c0 + cl]
                         let shift = beta[c0 + cl] - Float(mu) * scale
                         let off = base + cl * dims.plane
-                        for i in 0..<dims.plane { y[off + i] = x[off + i] * scale + shift }
+                        if !swish {
+                            for i in 0..<dims.plane { y[off + i] = x[off + i] * scale + shift }
+                        } else if let pre = preActivation {
+                            for i in 0..<dims.plane {
+                                let v = x[off + i] * scale + shift
+                                pre[off + i] = v
+                                y[off + i] = v / (1 + exp(-v))
+                            }
+                        } else {
+                            for i in 0..<dims.plane {
+                                let v = x[off + i] * scale + shift
+                                y[off + i] = v / (1 + exp(-v))
+                            }
+                        }
                     }
                 }
             }
-    
         }
     }
 
-    /// dx = rstd · (dxhat − mean(dxhat) − xhat · mean(dxhat · xhat)) with dxhat = dy · gamma, means over the group;
-    /// dgamma and dbeta are accumulated (+=).
+    /// dx = rstd · (dxhat − mean(dxhat) − xhat · mean(dxhat · xhat)) with dxhat = g · gamma, means over the group,
+    /// where g = dy (plain) or dy · swish'(pre-activation) (fused); dgamma and dbeta are accumulated (+=).
     public static func backward(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
-                                dims: Dims4, groups: Int, gamma: UnsafePointer<Float>,
-                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+                                dims: Dims4, groups: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                swish: Bool, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                                 dgamma: UnsafeMutablePointer<Float>, dbeta: UnsafeMutablePointer<Float>) {
         Profile.measure(.groupNorm) {
             let cpg = dims.c / groups
             let span = cpg * dims.plane
-            // Per-(n, channel) sums of dy and dy·xhat, then reduced over n serially (no write races).
-            let sumDy = UnsafeMutablePointer<Double>.allocate(capacity: dims.n * dims.c)
-            let sumDyXhat = UnsafeMutablePointer<Double>.allocate(capacity: dims.n * dims.c)
-            defer { sumDy.deallocate(); sumDyXhat.deallocate() }
+            // Per-(n, channel) sums of g and g·xhat, then reduced over n serially (no write races).
+            let sumG = UnsafeMutablePointer<Double>.allocate(capacity: dims.n * dims.c)
+            let sumGXhat = UnsafeMutablePointer<Double>.allocate(capacity: dims.n * dims.c)
+            defer { sumG.deallocate(); sumGXhat.deallocate() }
             parallelFor(dims.n * groups, grain: 1) { range in
+                // The gradient at the normalised output, one group at a time.
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: swish ? span : 0)
+                defer { scratch.deallocate() }
                 for ng in range {
                     let n = ng / groups, c0 = (ng % groups) * cpg
                     let mu = mean[ng], r = rstd[ng]
+                    let g: UnsafePointer<Float>
+                    if swish {
+                        for cl in 0..<cpg {
+                            let c = c0 + cl
+                            let off = ng * span + cl * dims.plane
+                            let scale = r * gamma[c], shift = beta[c] - mu * scale
+                            for i in 0..<dims.plane {
+                                let v = x[off + i] * scale + shift
+                                let s = 1 / (1 + exp(-v))
+                                scratch[cl * dims.plane + i] = dy[off + i] * (s + v * s * (1 - s))
+                            }
+                        }
+                        g = UnsafePointer(scratch)
+                    } else {
+                        g = dy + ng * span
+                    }
                     var groupDxhat = 0.0, groupDxhatXhat = 0.0
                     for cl in 0..<cpg {
                         let c = c0 + cl
-                        let off = ng * span + cl * dims.plane
+                        let off = ng * span + cl * dims.plane, goff = cl * dims.plane
                         var a = 0.0, b = 0.0
                         for i in 0..<dims.plane {
-                            let g = Double(dy[off + i])
-                            a += g
-                            b += g * Double((x[off + i] - mu) * r)
+                            let gi = Double(g[goff + i])
+                            a += gi
+                            b += gi * Double((x[off + i] - mu) * r)
                         }
-                        sumDy[n * dims.c + c] = a
-                        sumDyXhat[n * dims.c + c] = b
+                        sumG[n * dims.c + c] = a
+                        sumGXhat[n * dims.c + c] = b
                         groupDxhat += a * Double(gamma[c])
                         groupDxhatXhat += b * Double(gamma[c])
                     }
                     let m1 = Float(groupDxhat / Double(span)), m2 = Float(groupDxhatXhat / Double(span))
                     for cl in 0..<cpg {
                         let c = c0 + cl
-                        let off = ng * span + cl * dims.plane
+                        let off = ng * span + cl * dims.plane, goff = cl * dims.plane
                         let gr = gamma[c] * r
                         for i in 0..<dims.plane {
                             let xhat = (x[off + i] - mu) * r
-                            dx[off + i] = gr * dy[off + i] - r * (m1 + xhat * m2)
+                            dx[off + i] = gr * g[goff + i] - r * (m1 + xhat * m2)
                         }
                     }
                 }
             }
             for n in 0..<dims.n {
                 for c in 0..<dims.c {
-                    dgamma[c] += Float(sumDyXhat[n * dims.c + c])
-                    dbeta[c] += Float(sumDy[n * dims.c + c])
+                    dgamma[c] += Float(sumGXhat[n * dims.c + c])
+                    dbeta[c] += Float(sumG[n * dims.c + c])
                 }
             }
-    
         }
     }
 }

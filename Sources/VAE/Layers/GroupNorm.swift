@@ -1,16 +1,20 @@
-/// torch.nn.GroupNorm(num_groups, C, eps=1e-6, affine=True) as ldm's Normalize builds it.
+/// torch.nn.GroupNorm(num_groups, C, eps=1e-6, affine=True) as ldm's Normalize builds it, optionally fused
+/// with the swish (`nonlinearity`) that follows it in res blocks and before conv_out.
 public final class GroupNorm: ParameterOwner {
     public let channels, groups: Int
     public let eps: Float
+    /// Whether the layer outputs swish(norm(x)) (ldm: `nonlinearity(self.norm(x))`).
+    public let swish: Bool
     public let weight: Parameter
     public let bias: Parameter
     private var input: Tensor?
     private var mean = Tensor(shape: [0]), rstd = Tensor(shape: [0])
 
-    public init(channels: Int, groups: Int, eps: Float = 1e-6) {
+    public init(channels: Int, groups: Int, swish: Bool = false, eps: Float = 1e-6) {
         precondition(channels % groups == 0, "\(channels) channels do not split into \(groups) groups")
         self.channels = channels
         self.groups = groups
+        self.swish = swish
         self.eps = eps
         weight = Parameter(shape: [channels])
         bias = Parameter(shape: [channels])
@@ -19,14 +23,19 @@ public final class GroupNorm: ParameterOwner {
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
 
-    public func forward(_ x: Tensor, train: Bool) -> Tensor {
+    /// `preActivation`, for a fused layer, is shown the normalised values before the swish (the output of
+    /// ldm's norm module, which the layer analysis reports).
+    public func forward(_ x: Tensor, train: Bool, preActivation: ((Tensor) -> Void)? = nil) -> Tensor {
         let d = x.dims
         precondition(d.c == channels, "GroupNorm expects \(channels) channels, got \(d.c)")
-        let y = Tensor(shape: d.shape)
+        let y = Tensor(uninitializedShape: d.shape)
+        let pre = swish && preActivation != nil ? Tensor(uninitializedShape: d.shape) : nil
         mean = Tensor(shape: [d.n * groups])
         rstd = Tensor(shape: [d.n * groups])
         GroupNormKernel.forward(x: x.data, y: y.data, dims: d, groups: groups, gamma: weight.value.data,
-                                beta: bias.value.data, eps: eps, mean: mean.data, rstd: rstd.data)
+                                beta: bias.value.data, eps: eps, swish: swish, preActivation: pre?.data,
+                                mean: mean.data, rstd: rstd.data)
+        if let preActivation { preActivation(pre ?? y) }
         input = train ? x : nil
         return y
     }
@@ -34,10 +43,10 @@ public final class GroupNorm: ParameterOwner {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("GroupNorm.backward without a training forward") }
         input = nil
-        let dx = Tensor(shape: x.shape)
+        let dx = Tensor(uninitializedShape: x.shape)
         GroupNormKernel.backward(x: x.data, dy: dy.data, dx: dx.data, dims: x.dims, groups: groups,
-                                 gamma: weight.value.data, mean: mean.data, rstd: rstd.data,
-                                 dgamma: weight.grad.data, dbeta: bias.grad.data)
+                                 gamma: weight.value.data, beta: bias.value.data, swish: swish,
+                                 mean: mean.data, rstd: rstd.data, dgamma: weight.grad.data, dbeta: bias.grad.data)
         return dx
     }
 }

@@ -1,15 +1,14 @@
 /// ldm's ResnetBlock without time embedding and with dropout 0:
-/// h = conv2(swish(norm2(conv1(swish(norm1(x)))))), out = shortcut(x) + h,
+/// h = conv2(swish(norm2(conv1(swish(norm1(x)))))), out = shortcut(x) + h (norm and swish fused),
 /// where the shortcut is a 1×1 `nin_shortcut` when the channel count changes.
 public final class ResnetBlock: ParameterOwner {
     public let norm1: GroupNorm, conv1: Conv2D, norm2: GroupNorm, conv2: Conv2D
     public let ninShortcut: Conv2D?
-    private let act1 = Swish(), act2 = Swish()
 
     public init(_ inChannels: Int, _ outChannels: Int, groups: Int) {
-        norm1 = GroupNorm(channels: inChannels, groups: groups)
+        norm1 = GroupNorm(channels: inChannels, groups: groups, swish: true)
         conv1 = Conv2D(inChannels, outChannels, kernel: 3)
-        norm2 = GroupNorm(channels: outChannels, groups: groups)
+        norm2 = GroupNorm(channels: outChannels, groups: groups, swish: true)
         conv2 = Conv2D(outChannels, outChannels, kernel: 3)
         ninShortcut = inChannels == outChannels ? nil : Conv2D(inChannels, outChannels, kernel: 1)
     }
@@ -22,10 +21,8 @@ public final class ResnetBlock: ParameterOwner {
 
     public func forward(_ x: Tensor, train: Bool) -> Tensor {
         var h = norm1.forward(x, train: train)
-        h = act1.forward(h, train: train)
         h = conv1.forward(h, train: train)
         h = norm2.forward(h, train: train)
-        h = act2.forward(h, train: train)
         h = conv2.forward(h, train: train)
         let skip = ninShortcut?.forward(x, train: train) ?? x
         Elementwise.accumulate(skip, into: h)
@@ -34,10 +31,8 @@ public final class ResnetBlock: ParameterOwner {
 
     public func backward(_ dy: Tensor) -> Tensor {
         var g = conv2.backward(dy)
-        g = act2.backward(g)
         g = norm2.backward(g)
         g = conv1.backward(g)
-        g = act1.backward(g)
         let dx = norm1.backward(g)
         if let ninShortcut {
             let ds = ninShortcut.backward(dy)

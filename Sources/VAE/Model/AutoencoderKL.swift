@@ -43,7 +43,7 @@ public final class AutoencoderKL: ParameterOwner {
     /// Parameter groups in the order backward completes them: after the k-th call of a backward's
     /// `ready` callback, the gradients of groups 0...k are final (what bucketed all-reduce needs).
     public var backwardGroups: [[Parameter]] {
-        (decodeBackwardSteps + encodeBackwardSteps).map(\.parameters).filter { !$0.isEmpty }
+        (decodeBackwardSteps + encodeBackwardSteps).map(\.parameters)
     }
 
     /// Backward through decode: returns the gradient with respect to z.

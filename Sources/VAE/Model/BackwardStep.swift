@@ -8,18 +8,12 @@ struct BackwardStep {
         self.run = run
     }
 
-    /// A step without parameters (an activation).
-    init(_ run: @escaping (Tensor) -> Tensor) {
-        parameters = []
-        self.run = run
-    }
-
-    /// Runs the steps in order; `ready` is called after each step that completed parameters.
+    /// Runs the steps in order; `ready` is called after each step.
     static func run(_ steps: [BackwardStep], _ gradient: Tensor, ready: () -> Void) -> Tensor {
         var g = gradient
         for step in steps {
             g = step.run(g)
-            if !step.parameters.isEmpty { ready() }
+            ready()
         }
         return g
     }

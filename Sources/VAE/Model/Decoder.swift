@@ -26,7 +26,6 @@ public final class Decoder: ParameterOwner {
     public let up: [DecoderLevel]
     public let normOut: GroupNorm
     public let convOut: Conv2D
-    private let actOut = Swish()
 
     public init(_ cfg: VAEConfig) {
         let groups = cfg.normNumGroups
@@ -50,7 +49,7 @@ public final class Decoder: ParameterOwner {
             if i != 0 { resolution *= 2 }
         }
         up = built
-        normOut = GroupNorm(channels: blockIn, groups: groups)
+        normOut = GroupNorm(channels: blockIn, groups: groups, swish: true)
         convOut = Conv2D(blockIn, cfg.outCh, kernel: 3)
     }
 
@@ -100,9 +99,7 @@ public final class Decoder: ParameterOwner {
                 observe?("decoder.up.\(i).upsample", h)
             }
         }
-        h = normOut.forward(h, train: train)
-        observe?("decoder.norm_out", h)
-        h = actOut.forward(h, train: train)
+        h = normOut.forward(h, train: train, preActivation: observe.map { o in { o("decoder.norm_out", $0) } })
         h = convOut.forward(h, train: train)
         observe?("decoder.conv_out", h)
         return h
@@ -110,8 +107,7 @@ public final class Decoder: ParameterOwner {
 
     /// The backward pass as a sequence of steps, forward's order reversed (up[0] was decoded last).
     var backwardSteps: [BackwardStep] {
-        var steps = [BackwardStep(convOut, convOut.backward), BackwardStep(actOut.backward),
-                     BackwardStep(normOut, normOut.backward)]
+        var steps = [BackwardStep(convOut, convOut.backward), BackwardStep(normOut, normOut.backward)]
         for level in up {
             if let us = level.upsample { steps.append(BackwardStep(us, us.backward)) }
             for (j, block) in level.block.enumerated().reversed() {

@@ -24,7 +24,6 @@ public final class Encoder: ParameterOwner {
     public let midBlock1: ResnetBlock, midAttn1: AttnBlock, midBlock2: ResnetBlock
     public let normOut: GroupNorm
     public let convOut: Conv2D
-    private let actOut = Swish()
 
     public init(_ cfg: VAEConfig) {
         let groups = cfg.normNumGroups
@@ -48,7 +47,7 @@ public final class Encoder: ParameterOwner {
         midBlock1 = ResnetBlock(blockIn, blockIn, groups: groups)
         midAttn1 = AttnBlock(channels: blockIn, groups: groups)
         midBlock2 = ResnetBlock(blockIn, blockIn, groups: groups)
-        normOut = GroupNorm(channels: blockIn, groups: groups)
+        normOut = GroupNorm(channels: blockIn, groups: groups, swish: true)
         convOut = Conv2D(blockIn, 2 * cfg.zChannels, kernel: 3)
     }
 
@@ -73,14 +72,12 @@ public final class Encoder: ParameterOwner {
         h = midAttn1.forward(h, train: train)
         h = midBlock2.forward(h, train: train)
         h = normOut.forward(h, train: train)
-        h = actOut.forward(h, train: train)
         return convOut.forward(h, train: train)
     }
 
     /// The backward pass as a sequence of steps, forward's order reversed.
     var backwardSteps: [BackwardStep] {
-        var steps = [BackwardStep(convOut, convOut.backward), BackwardStep(actOut.backward),
-                     BackwardStep(normOut, normOut.backward), BackwardStep(midBlock2, midBlock2.backward),
+        var steps = [BackwardStep(convOut, convOut.backward), BackwardStep(normOut, normOut.backward), BackwardStep(midBlock2, midBlock2.backward),
                      BackwardStep(midAttn1, midAttn1.backward), BackwardStep(midBlock1, midBlock1.backward)]
         for level in down.reversed() {
             if let ds = level.downsample { steps.append(BackwardStep(ds, ds.backward)) }
