@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 # Open MPI refuses to run as root without these; CI and containers run as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 swift build --build-tests
-swift test --skip-build "$@"
+# Every test is XCTest; without this flag swift-testing would close the log with "0 tests".
+swift test --skip-build --disable-swift-testing "$@"
