@@ -1,20 +1,82 @@
 import CBLAS
+import Foundation
 
 /// C = alpha · op(A) · op(B) + beta · C, row-major, through OpenBLAS.
 /// op(A) is M×K, op(B) is K×N, C is M×N; lda/ldb/ldc default to the dense row lengths.
+///
+/// OpenBLAS itself runs single-threaded (see `Threads.set`): its idle workers spin in sched_yield and took
+/// a fifth of the CPU from our own loops on two cores. Large products are split here instead, by blocks of
+/// C's columns (or rows, whichever is longer), one block per thread; the split depends only on the thread
+/// count, so results are reproducible.
 @inline(__always)
 public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
                   b: UnsafePointer<Float>, ldb: Int? = nil,
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil, kind: Profile.Kind = .conv) {
     guard m > 0, n > 0 else { return }
-    let lda = lda ?? (transA ? m : k)
-    let ldb = ldb ?? (transB ? k : n)
-    let ldc = ldc ?? n
+    let p = GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
+                        lda: lda ?? (transA ? m : k), b: b, ldb: ldb ?? (transB ? k : n), beta: beta, c: c, ldc: ldc ?? n)
     Profile.measure(kind, flops: 2 * Double(m) * Double(n) * Double(k)) {
-        cblas_sgemm(CblasRowMajor,
-                    transA ? CblasTrans : CblasNoTrans,
-                    transB ? CblasTrans : CblasNoTrans,
+        let threads = min(Threads.count, max(1, (m * n * k) / 2_000_000))
+        guard threads > 1 else { return p.run() }
+        let splitColumns = n >= m
+        let extent = splitColumns ? n : m
+        // Blocks of whole 16-column (or -row) panels keep each thread's kernel on full vector widths.
+        let block = (extent + threads - 1) / threads
+        let aligned = (block + 15) / 16 * 16
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = t * aligned, hi = min(extent, lo + aligned)
+            guard lo < hi else { return }
+            (splitColumns ? p.columns(lo..<hi) : p.rows(lo..<hi)).run()
+        }
+    }
+}
+
+/// `count` independent products of one shape whose operands lie `stride` apart (e.g. Winograd's 16), one
+/// product per thread at a time: better than splitting each of them.
+public func sgemmBatch(count: Int, transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                       a: UnsafePointer<Float>, strideA: Int, b: UnsafePointer<Float>, strideB: Int,
+                       c: UnsafeMutablePointer<Float>, strideC: Int, kind: Profile.Kind = .conv) {
+    guard m > 0, n > 0, count > 0 else { return }
+    Profile.measure(kind, flops: 2 * Double(m) * Double(n) * Double(k) * Double(count)) {
+        parallelFor(count, grain: 1) { range in
+            for i in range {
+                GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a + i * strideA,
+                            lda: transA ? m : k, b: b + i * strideB, ldb: transB ? k : n, beta: 0,
+                            c: c + i * strideC, ldc: n).run()
+            }
+        }
+    }
+}
+
+/// One call of cblas_sgemm, and its restriction to a block of C's rows or columns.
+struct GemmProblem {
+    var transA, transB: Bool
+    var m, n, k: Int
+    var alpha: Float
+    var a: UnsafePointer<Float>, lda: Int
+    var b: UnsafePointer<Float>, ldb: Int
+    var beta: Float
+    var c: UnsafeMutablePointer<Float>, ldc: Int
+
+    func run() {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    func columns(_ r: Range<Int>) -> GemmProblem {
+        var p = self
+        p.n = r.count
+        p.b = transB ? b + r.lowerBound * ldb : b + r.lowerBound
+        p.c = c + r.lowerBound
+        return p
+    }
+
+    func rows(_ r: Range<Int>) -> GemmProblem {
+        var p = self
+        p.m = r.count
+        p.a = transA ? a + r.lowerBound : a + r.lowerBound * lda
+        p.c = c + r.lowerBound * ldc
+        return p
     }
 }

@@ -91,18 +91,20 @@ public final class Conv2D: ParameterOwner {
         return dx
     }
 
+    /// 16 transformed matrices of rows × columns, `Winograd.stride` apart.
+    private func winogradBuffer(_ rows: Int, _ columns: Int) -> (Tensor, Int) {
+        let stride = Winograd.stride(rows * columns)
+        return (Tensor(uninitializedShape: [16 * stride]), stride)
+    }
+
     private func winogradForward(_ x: Tensor) -> Tensor {
         let d = x.dims
         let g = WinogradGeometry(batch: d.n, height: d.h, width: d.w)
         let (o, i, t) = (outChannels, inChannels, g.tiles)
-        let u = Tensor(uninitializedShape: [16, o, i])
-        let v = Tensor(uninitializedShape: [16, i, t])
-        let m = Tensor(uninitializedShape: [16, o, t])
+        let (u, su) = winogradBuffer(o, i), (v, sv) = winogradBuffer(i, t), (m, sm) = winogradBuffer(o, t)
         Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: false, into: u.data)
         Winograd.transformInput(x.data, channels: i, g, into: v.data)
-        for xi in 0..<16 {
-            sgemm(m: o, n: t, k: i, a: u.data + xi * o * i, b: v.data + xi * i * t, c: m.data + xi * o * t)
-        }
+        sgemmBatch(count: 16, m: o, n: t, k: i, a: u.data, strideA: su, b: v.data, strideB: sv, c: m.data, strideC: sm)
         let y = Tensor(uninitializedShape: [d.n, o, d.h, d.w])
         Winograd.inverseOutput(m.data, channels: o, g, bias: bias.value.data, into: y.data)
         return y
@@ -114,24 +116,17 @@ public final class Conv2D: ParameterOwner {
         let (o, i, t) = (outChannels, inChannels, g.tiles)
         accumulateBiasGradient(dy)
         // dW: Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ x B), one GEMM per ξ over all tiles, folded back by Gᵀ · G.
-        let vx = Tensor(uninitializedShape: [16, i, t])
+        let (vx, svx) = winogradBuffer(i, t), (wdy, swdy) = winogradBuffer(o, t), (mw, smw) = winogradBuffer(o, i)
         Winograd.transformInput(x.data, channels: i, g, into: vx.data)
-        let wdy = Tensor(uninitializedShape: [16, o, t])
         Winograd.transformOutputGradient(dy.data, channels: o, g, into: wdy.data)
-        let mw = Tensor(uninitializedShape: [16, o, i])
-        for xi in 0..<16 {
-            sgemm(transB: true, m: o, n: i, k: t, a: wdy.data + xi * o * t, b: vx.data + xi * i * t, c: mw.data + xi * o * i)
-        }
+        sgemmBatch(count: 16, transB: true, m: o, n: i, k: t, a: wdy.data, strideA: swdy, b: vx.data, strideB: svx,
+                   c: mw.data, strideC: smw)
         Winograd.accumulateWeightGradient(mw.data, outChannels: o, inChannels: i, into: weight.grad.data)
         // dX: the convolution of dY with the flipped, transposed kernel — the forward transforms again.
-        let u = Tensor(uninitializedShape: [16, i, o])
+        let (u, su) = winogradBuffer(i, o), (vdy, svdy) = winogradBuffer(o, t), (mx, smx) = winogradBuffer(i, t)
         Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: true, into: u.data)
-        let vdy = Tensor(uninitializedShape: [16, o, t])
         Winograd.transformInput(dy.data, channels: o, g, into: vdy.data)
-        let mx = Tensor(uninitializedShape: [16, i, t])
-        for xi in 0..<16 {
-            sgemm(m: i, n: t, k: o, a: u.data + xi * i * o, b: vdy.data + xi * o * t, c: mx.data + xi * i * t)
-        }
+        sgemmBatch(count: 16, m: i, n: t, k: o, a: u.data, strideA: su, b: vdy.data, strideB: svdy, c: mx.data, strideC: smx)
         let dx = Tensor(uninitializedShape: d.shape)
         Winograd.inverseOutput(mx.data, channels: i, g, bias: nil, into: dx.data)
         return dx

@@ -7,9 +7,10 @@ public enum Threads {
 
     public static var count: Int { current }
 
+    /// OpenBLAS stays single-threaded: `sgemm` splits products over these threads itself.
     public static func set(_ n: Int) {
         current = max(1, n)
-        openblas_set_num_threads(Int32(current))
+        openblas_set_num_threads(1)
     }
 }
 

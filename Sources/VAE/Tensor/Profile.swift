@@ -6,6 +6,7 @@ public enum Profile {
     public enum Kind: String, CaseIterable, Sendable {
         case conv = "conv (GEMM)"
         case layout = "im2col / layout"
+        case winograd = "winograd transforms"
         case groupNorm = "group norm"
         case attention = "attention"
         case elementwise = "elementwise"
