@@ -42,9 +42,10 @@ struct MPIJob {
 }
 
 /// The one-line progress display on rank 0: redrawn in place on a terminal, silent otherwise
-/// (the trainer logs one line per epoch).
+/// (the trainer logs one line per epoch). Under mpirun a rank's stdout is a pseudo-terminal even when mpirun's
+/// own output goes to a file, so there it counts as not a terminal.
 enum ProgressLine {
-    static let isTerminal = isatty(STDOUT_FILENO) != 0
+    static let isTerminal = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] == nil
 
     nonisolated(unsafe) private static var drawn = false
 
