@@ -53,6 +53,19 @@ final class TrainCommandTests: XCTestCase {
         }
     }
 
+    /// A run checkpointed with 2 ranks and resumed with 3 ends where a 1-rank run of the same length ends.
+    func testResumingWithAnotherRankCountGivesTheSameTraining() throws {
+        XCTAssertEqual(try VAEDistBinary.run(args("whole", epochs: 4), ranks: 1).status, 0)
+        XCTAssertEqual(try VAEDistBinary.run(args("moved", epochs: 2), ranks: 2).status, 0)
+        let resumed = try VAEDistBinary.run(args("moved", epochs: 4, extra: ["--resume", "\(dir!)/moved/checkpoints/vae_epoch_2.safetensors"]), ranks: 3)
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        let (a, b) = (try finalWeights("whole"), try finalWeights("moved"))
+        var worst: Float = 0
+        for (name, values) in a { for (x, y) in zip(values, b[name]!) { worst = max(worst, abs(x - y)) } }
+        XCTAssertLessThanOrEqual(worst, 1e-4, "max weight difference \(worst)")
+        XCTAssertEqual(try TrainingReport.readHistory(path: "\(dir!)/moved/training_history.json").map(\.epoch), [1, 2, 3, 4])
+    }
+
     func testOutputsAreCompleteAndParse() throws {
         let r = try VAEDistBinary.run(args("out"), ranks: 2)
         XCTAssertEqual(r.status, 0, r.output)

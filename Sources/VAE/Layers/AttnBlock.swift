@@ -67,6 +67,10 @@ public final class AttnBlock: ParameterOwner {
         }
         let dh = q.backward(dq)
         Elementwise.accumulate(k.backward(dk), into: dh)
+        // The key bias adds the same constant to every logit of a query's row, which softmax ignores: its
+        // gradient is exactly zero. Computed, it is rounding noise that Adam (normalising by its own size)
+        // would turn into steps of up to lr, making runs differ with the summation order.
+        k.bias.grad.zero()
         Elementwise.accumulate(v.backward(dv), into: dh)
         let dx = norm.backward(dh)
         Elementwise.accumulate(dy, into: dx)
