@@ -47,8 +47,8 @@ struct AnalysisOptions: ParsableArguments {
         if imgSize < 1 { throw ValidationError("--img_size must be positive, got \(imgSize)") }
         if checkpoint == nil && !allowRandomWeights {
             throw ValidationError("""
-                no --checkpoint given. With random weights every decoder layer differs by noise, not by what the \
-                images show, so the differences would mean nothing. Pass --checkpoint W.safetensors (a vae-dist \
+                no --checkpoint given. With random weights the layer differences are meaningless: every decoder \
+                layer differs by noise, not by what the images show. Pass --checkpoint W.safetensors (a vae-dist \
                 checkpoint or any ldm / diffusers / SD safetensors), or --allow_random_weights to analyse an \
                 untrained model anyway.
                 """)

@@ -97,7 +97,12 @@ public func analyzePair(image1: String, image2: String, settings: AnalysisSettin
                         outputDirectory directory: String) throws -> PairAnalysis {
     let images = (try loadResized(image1, size: settings.imageSize), try loadResized(image2, size: settings.imageSize))
     let analysis = PairAnalysis(images: images, with: model)
-    let title = "\((image1 as NSString).lastPathComponent) vs \((image2 as NSString).lastPathComponent)"
+    // The parent folder too: pairs often share a file name (positive/case1.png vs negative/case1.png).
+    let shortName = { (path: String) -> String in
+        let components = (path as NSString).pathComponents.filter { $0 != "/" }
+        return components.suffix(2).joined(separator: "/")
+    }
+    let title = "\(shortName(image1)) vs \(shortName(image2))"
     try AnalysisReport.writePair(analysis, images: images, inputs: (image1, image2), title: title, settings: settings,
                                  model: model, to: directory)
     return analysis
