@@ -15,7 +15,7 @@ struct AnalysisOptions: ParsableArguments {
     var method: AnalysisMethod = .both
 
     @Option(name: [.customLong("config"), .customLong("config_path"), .customLong("config-path")],
-            help: "Model config: an SD yaml (model.params.first_stage_config.params) or a yaml of just those params. Default: the SD v1 VAE.")
+            help: "Model config: an SD yaml (model.params.first_stage_config.params) or a yaml of just those params. Default: the config stored in a vae-dist checkpoint, else the SD v1 VAE.")
     var config: String?
 
     @Option(help: "Weights: a vae-dist checkpoint or any ldm / diffusers / full SD safetensors file.")
@@ -55,25 +55,32 @@ struct AnalysisOptions: ParsableArguments {
         }
     }
 
-    var settings: AnalysisSettings {
-        AnalysisSettings(method: method, imageSize: imgSize, checkpoint: checkpoint, seed: seed, config: config)
-    }
-
-    func loadModel(say: (String) -> Void) throws -> AutoencoderKL {
-        let model = try settings.makeModel(try loadModelConfig(config, imageSize: imgSize))
+    /// The settings and the model: --config, else the config a vae-dist checkpoint was trained with (so its
+    /// weights load without repeating the config), else the SD v1 VAE.
+    func loadModel(say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
+        var settings = AnalysisSettings(method: method, imageSize: imgSize, checkpoint: checkpoint, seed: seed, config: config)
+        let modelConfig: VAEConfig
+        if config == nil, let checkpoint, let stored = try Checkpoint.storedConfig(path: checkpoint) {
+            try checkImageSize(imgSize, config: stored, option: "--img_size")
+            modelConfig = stored
+            settings.config = "stored in \(checkpoint)"
+        } else {
+            modelConfig = try loadModelConfig(config, imageSize: imgSize)
+        }
+        let model = try settings.makeModel(modelConfig)
         if let checkpoint {
             say("model: \(model.config.yamlDescription); weights \(checkpoint)")
         } else {
-            say("warning: random weights (--allow_random_weights, seed \(seed)): the differences say nothing about what a trained VAE sees")
+            say("warning: random weights (--allow_random_weights, seed \(seed)): the differences are meaningless, they say nothing about what a trained VAE sees")
         }
-        return model
+        return (settings, model)
     }
 
     /// `analyze-folder`: rank 0 prints the tables of the means once every rank is done.
     func runFolder(_ folder: String) throws {
         let mpi = try MPIJob.start(threads: threads)
         try mpi.run { replicas, say in
-            let model = try loadModel(say: say)
+            let (settings, model) = try loadModel(say: say)
             let output = (self.output as NSString).appendingPathComponent("batch")
             let job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas, log: say)
             if let result = try job.run(folder: folder) {
@@ -89,7 +96,7 @@ struct AnalysisOptions: ParsableArguments {
         try mpi.run { replicas, say in
             if replicas.size > 1 { say("one pair: ranks 1…\(replicas.size - 1) have nothing to do (use analyze-folder to spread pairs)") }
             guard replicas.rank == 0 else { return }
-            let model = try loadModel(say: say)
+            let (settings, model) = try loadModel(say: say)
             let output = (self.output as NSString).appendingPathComponent("single")
             let analysis = try analyzePair(image1: image1, image2: image2, settings: settings, model: model,
                                            outputDirectory: output)

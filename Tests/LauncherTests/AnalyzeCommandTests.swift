@@ -117,6 +117,22 @@ final class AnalyzeCommandTests: XCTestCase {
         }
     }
 
+    /// A vae-dist checkpoint carries its config: no --config is needed, and the numbers are those of the weights.
+    func testTrainingCheckpointBringsItsConfig() throws {
+        let model = try model()
+        let checkpoint = "\(dir!)/vae_epoch_1.safetensors"
+        try Checkpoint.save(model: model, adam: Adam(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
+                            position: TrainingPosition(), options: TrainingOptions(trainDir: dir), to: checkpoint)
+        let pair = ["--img1", "\(dir!)/pairs/positive/case_2.png", "--img2", "\(dir!)/pairs/negative/case_2.png", "--img_size", "32"]
+        let fromCheckpoint = try VAEDistBinary.run(["analyze", "--checkpoint", checkpoint, "--output", "\(dir!)/ckpt"] + pair)
+        XCTAssertEqual(fromCheckpoint.status, 0, fromCheckpoint.output)
+        let fromWeights = try VAEDistBinary.run(["analyze", "--checkpoint", weights, "--config", config, "--output", "\(dir!)/plain"] + pair)
+        XCTAssertEqual(fromWeights.status, 0, fromWeights.output)
+        XCTAssertEqual(try String(contentsOfFile: "\(dir!)/ckpt/single/layer_differences.json", encoding: .utf8),
+                       try String(contentsOfFile: "\(dir!)/plain/single/layer_differences.json", encoding: .utf8))
+        XCTAssertEqual(try parseJSON("\(dir!)/ckpt/single/summary.json")["config"] as? String, "stored in \(checkpoint)")
+    }
+
     struct Aggregated {
         let pairs: [String]
         let layers: [String: [String: Double]]

@@ -106,7 +106,7 @@ public enum AggregateReport {
             AnalysisReport.topTable(metric, rows: topAggregates(aggregates, by: metric).map {
                 ($0.layer, $0.mean[metric]!, $0.std[metric]!)
             })
-        }.joined(separator: "\n")
+        }.joined(separator: "\n\n")
     }
 
     /// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.

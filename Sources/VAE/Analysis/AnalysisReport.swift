@@ -88,7 +88,7 @@ public enum AnalysisReport {
     public static func topTables(_ layers: [LayerDifference], method: AnalysisMethod) -> String {
         method.metrics.map { metric in
             topTable(metric, rows: topLayers(layers, by: metric, count: topCount).map { ($0.layer, $0.value(of: metric), nil) })
-        }.joined(separator: "\n")
+        }.joined(separator: "\n\n")
     }
 }
 

@@ -7,7 +7,7 @@ public struct AnalysisSettings: Sendable {
     /// The weights file; nil means random weights drawn from `seed` (differences then mean nothing).
     public var checkpoint: String?
     public var seed: UInt64
-    /// The model config file; nil means the SD v1 VAE.
+    /// Where the model config came from (a file); nil means the SD v1 VAE.
     public var config: String?
 
     public init(method: AnalysisMethod = .both, imageSize: Int = 512, checkpoint: String? = nil, seed: UInt64 = 0,
