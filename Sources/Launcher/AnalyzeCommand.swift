@@ -59,14 +59,10 @@ struct AnalysisOptions: ParsableArguments {
     /// weights load without repeating the config), else the SD v1 VAE.
     func loadModel(say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
         var settings = AnalysisSettings(method: method, imageSize: imgSize, checkpoint: checkpoint, seed: seed, config: config)
-        let modelConfig: VAEConfig
-        if config == nil, let checkpoint, let stored = try Checkpoint.storedConfig(path: checkpoint) {
-            try checkImageSize(imgSize, config: stored, option: "--img_size")
-            modelConfig = stored
-            settings.config = "stored in \(checkpoint)"
-        } else {
-            modelConfig = try loadModelConfig(config, imageSize: imgSize)
-        }
+        let stored = try config == nil ? checkpoint.flatMap { try Checkpoint.storedConfig(path: $0) } : nil
+        if stored != nil, let checkpoint { settings.config = "stored in \(checkpoint)" }
+        let modelConfig = try stored ?? config.map { try VAEConfig.load(path: $0) } ?? .sdV1
+        try checkImageSize(imgSize, config: modelConfig, option: "--img_size")
         let model = try settings.makeModel(modelConfig)
         if let checkpoint {
             say("model: \(model.config.yamlDescription); weights \(checkpoint)")

@@ -43,19 +43,14 @@ struct ModelOptions: ParsableArguments {
     }
 
     func loadConfig() throws -> VAEConfig {
-        try loadModelConfig(config, imageSize: imgSize)
+        let cfg = try config.map { try VAEConfig.load(path: $0) } ?? .sdV1
+        try checkImageSize(imgSize, config: cfg, option: "--img_size")
+        return cfg
     }
 
     func applyThreads() {
         if let threads { Threads.set(threads) } else { Threads.set(Threads.count) }
     }
-}
-
-/// The config file's model (the SD v1 VAE without one), checked against the image size.
-func loadModelConfig(_ path: String?, imageSize: Int) throws -> VAEConfig {
-    let config = try path.map { try VAEConfig.load(path: $0) } ?? .sdV1
-    try checkImageSize(imageSize, config: config, option: "--img_size")
-    return config
 }
 
 /// The encoder halves the image at each level but the last, so the size must divide evenly.
