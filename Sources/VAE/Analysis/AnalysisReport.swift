@@ -16,6 +16,8 @@ public enum AnalysisReport {
                                  title: String, settings: AnalysisSettings, model: AutoencoderKL,
                                  to directory: String) throws -> [String] {
         let path = { (name: String) in (directory as NSString).appendingPathComponent(name) }
+        // The maps are per-pixel l2, so they are drawn for the top layers by l2_value.
+        let mapped = largestIndices(analysis.layers.map(\.l2), count: topCount)
         try writeFileAtomically(layerDifferencesJSON(analysis.layers, method: settings.method).text,
                                 to: path(layerDifferencesFile))
         let summary = OrderedJSON.object([("image1", .string(inputs.0)), ("image2", .string(inputs.1))]
@@ -24,7 +26,7 @@ public enum AnalysisReport {
                ("top5", topJSON(settings.method.metrics.map { metric in
                    (metric, topLayers(analysis.layers, by: metric, count: topCount).map { ($0.layer, $0.value(of: metric)) })
                })),
-               ("difference_maps", .array(mapLayers(analysis).map { .string(analysis.layers[$0].layer) }))])
+               ("difference_maps", .array(mapped.map { .string(analysis.layers[$0].layer) }))])
         try writeFileAtomically(summary.text, to: path(summaryFile))
         try writeBarChart(path: path(plotFile), title: "Decoder layer differences: \(title)",
                           labels: analysis.layers.map(\.layer),
@@ -39,7 +41,7 @@ public enum AnalysisReport {
         // magnitudes differ too much to share one colour scale.
         try writeHeatmapOverlays(path: path(differenceMapsFile),
                                  base: (images.0.width, images.0.height, images.0.pixels),
-                                 maps: mapLayers(analysis).map { index in
+                                 maps: mapped.map { index in
                                      let map = analysis.maps[index]
                                      let peak = map.values.filter(\.isFinite).max() ?? 0
                                      return (title: "\(analysis.layers[index].layer)  (max \(String(format: "%.3g", peak)))",
@@ -48,11 +50,6 @@ public enum AnalysisReport {
                                  },
                                  colorBarLabel: "per-pixel ‖a − b‖ / layer max")
         return [layerDifferencesFile, summaryFile, plotFile, reconstructionsFile, differenceMapsFile].map(path)
-    }
-
-    /// The layers whose difference maps are drawn: the top ones by l2_value (the maps are per-pixel l2).
-    static func mapLayers(_ analysis: PairAnalysis) -> [Int] {
-        largestIndices(analysis.layers.map(\.l2), count: topCount)
     }
 
     /// `{ "<layer>": {<the method's metrics>, "shape": [1, C, H, W]}, … }` in decoder order.

@@ -171,7 +171,7 @@ public struct FolderAnalysisJob {
         return stride(from: 0, to: values.count, by: perPair).map { start in
             layerNames.enumerated().map { index, name in
                 let at = start + index * packedWidth
-                return LayerDifference(layer: name, shape: values[at + 2..<at + 6].map { Int($0) },
+                return LayerDifference(layer: name, shape: values[at + 2..<at + packedWidth].map { Int($0) },
                                        l2: values[at], cosine: values[at + 1])
             }
         }
