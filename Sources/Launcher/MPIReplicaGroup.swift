@@ -32,6 +32,14 @@ final class MPIReplicaGroup: ReplicaGroup {
         attempt { try communicator.broadcast(values, from: root) }
     }
 
+    func gather(_ values: [Double], to root: Int) -> [[Double]]? {
+        attempt { try communicator.gather(values, to: root) }
+    }
+
+    func gather(_ bytes: [UInt8], to root: Int) -> [[UInt8]]? {
+        attempt { try communicator.gather(bytes, to: root) }
+    }
+
     func bucketSums(_ buckets: [UnsafeMutableBufferPointer<Float>]) -> BucketSums {
         MPIBucketSums(attempt { try GradientBucketReducer(communicator: communicator, buckets: buckets) })
     }

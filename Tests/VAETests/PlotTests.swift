@@ -87,6 +87,26 @@ final class PlotTests: XCTestCase {
         XCTAssertGreaterThan(highlighted.count(of: PlotColor(40, 40, 40), tolerance: 6), 50, "error bars")
     }
 
+    /// Each metric has its own top layers: a series' highlight replaces the chart's for that panel only.
+    func testBarChartHighlightsPerSeries() throws {
+        let directory = try makeScratchDirectory(self)
+        let labels = (0..<6).map { "layer \($0)" }
+        let values = (0..<6).map { Double($0) + 1 }
+        try writeBarChart(path: directory + "/one.png", title: "t", labels: labels,
+                          series: [BarSeries(name: "a", values: values, highlight: [0]), BarSeries(name: "b", values: values)])
+        try writeBarChart(path: directory + "/both.png", title: "t", labels: labels,
+                          series: [BarSeries(name: "a", values: values, highlight: [0]),
+                                   BarSeries(name: "b", values: values, highlight: [0])])
+        let one = try DecodedPNG(path: directory + "/one.png").count(of: PlotStyle.highlightColor)
+        let both = try DecodedPNG(path: directory + "/both.png").count(of: PlotStyle.highlightColor)
+        XCTAssertGreaterThan(one, 100)
+        XCTAssertEqual(both, 2 * one)
+        XCTAssertThrowsError(try writeBarChart(path: directory + "/bad.png", title: "t", labels: labels,
+                                               series: [BarSeries(name: "a", values: values, highlight: [6])])) {
+            XCTAssertTrue("\($0)".contains("highlighted index 6"), "\($0)")
+        }
+    }
+
     func testBarChartRejectsInconsistentInput() throws {
         let path = try makeScratchDirectory(self) + "/bad.png"
         XCTAssertThrowsError(try writeBarChart(path: path, title: "t", labels: ["a", "b"],

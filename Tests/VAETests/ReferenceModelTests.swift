@@ -104,17 +104,23 @@ final class ReferenceModelTests: XCTestCase {
     /// The fixtures' `act.` tensors (and their pair metrics) are not what reference.json describes (decoding the
     /// posterior mean at the initial weights): the generator's forward hooks stayed registered, so they hold the
     /// layer outputs of the last forward it ran — the second training step, decoding z = mean + std·eps at the
-    /// weights after one Adam step. That is what we replay (for tiny, decode(z) at the stored adam1 weights
-    /// equals act.decoder.conv_out to 1.3e-6). The Adam step is taken from the reference gradients, since small
-    /// does not store its adam1 weights and a first Adam step moves every weight by ±lr whatever the gradient's
-    /// size: where the reference gradient is ~0, float32 noise in ours would flip the sign.
-    func checkDecoderLayers(_ r: Reference) throws {
+    /// weights after one Adam step. This puts the model in that state and returns that z (for tiny, decode(z)
+    /// at the stored adam1 weights equals act.decoder.conv_out to 1.3e-6). The Adam step is taken from the
+    /// reference gradients, since small does not store its adam1 weights and a first Adam step moves every weight
+    /// by ±lr whatever the gradient's size: where the reference gradient is ~0, float32 noise in ours would flip
+    /// the sign.
+    func stateOfTheLayerFixtures(_ r: Reference) throws -> (posterior: DiagonalGaussian, z: Tensor) {
         let adam = try adam(for: r)
         for (name, p) in r.model.namedParameters { p.grad.copy(from: try Fixtures.tensor(r.tensors, "grad.\(name)")) }
         adam.update()
-        var layers: [String: Tensor] = [:]
         let posterior = r.model.encode(r.input, train: false)
-        _ = r.model.decode(posterior.sample(eps: r.eps), train: false) { name, t in layers[name] = t.clone() }
+        return (posterior, posterior.sample(eps: r.eps))
+    }
+
+    func checkDecoderLayers(_ r: Reference) throws {
+        let (posterior, z) = try stateOfTheLayerFixtures(r)
+        var layers: [String: Tensor] = [:]
+        _ = r.model.decode(z, train: false) { name, t in layers[name] = t.clone() }
         let order = try XCTUnwrap(r.json["decoder_layers"] as? [String])
         XCTAssertEqual(r.model.decoder.layerNames, order)
         for name in order {

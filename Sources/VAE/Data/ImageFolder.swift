@@ -4,6 +4,15 @@ import Foundation
 /// other files ignored, sorted by name so every rank sees the same list.
 public enum ImageFolder {
     public static func list(_ dir: String, option: String) throws -> [String] {
+        let images = try imageNames(in: dir, option: option).map { (dir as NSString).appendingPathComponent($0) }
+        guard !images.isEmpty else {
+            throw IOFailure("\(option) \(dir): no images (png, jpg or jpeg) in the directory")
+        }
+        return images
+    }
+
+    /// The image file names in `dir`, sorted; empty if it holds none.
+    public static func imageNames(in dir: String, option: String) throws -> [String] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) else {
             throw IOFailure("\(option) \(dir): no such directory")
@@ -15,11 +24,7 @@ public enum ImageFolder {
         } catch {
             throw IOFailure("\(option) \(dir): cannot list the directory (\(error.localizedDescription))")
         }
-        let images = names.filter(isImageFile).sorted().map { (dir as NSString).appendingPathComponent($0) }
-        guard !images.isEmpty else {
-            throw IOFailure("\(option) \(dir): no images (png, jpg or jpeg) in the directory")
-        }
-        return images
+        return names.filter(isImageFile).sorted()
     }
 }
 

@@ -35,25 +35,23 @@ public enum Winograd {
                 for pair in range {
                     let o = pair / inChannels, i = pair % inChannels
                     let g = w + pair * 9
-                    var k = [Float](repeating: 0, count: 9)
-                    for r in 0..<9 { k[r] = flipped ? g[8 - r] : g[r] }
-                    // t = G g (4×3), then u = t Gᵀ (4×4)
-                    var t = [Float](repeating: 0, count: 12)
-                    for c in 0..<3 {
-                        let (a, b, d) = (k[c], k[3 + c], k[6 + c])
-                        t[c] = a
-                        t[3 + c] = 0.5 * (a + b + d)
-                        t[6 + c] = 0.5 * (a - b + d)
-                        t[9 + c] = d
+                    // The kernel's rows (rotated by 180° for the flipped kernel).
+                    func kernelRow(_ r: Int) -> SIMD3<Float> {
+                        flipped ? SIMD3(g[8 - 3 * r], g[7 - 3 * r], g[6 - 3 * r]) : SIMD3(g[3 * r], g[3 * r + 1], g[3 * r + 2])
                     }
+                    let (k0, k1, k2) = (kernelRow(0), kernelRow(1), kernelRow(2))
+                    // t = G g (rows k0, ½(k0 + k1 + k2), ½(k0 − k1 + k2), k2), then u = t Gᵀ row by row.
                     let dst = flipped ? i * outChannels + o : o * inChannels + i
-                    for r in 0..<4 {
-                        let (a, b, d) = (t[3 * r], t[3 * r + 1], t[3 * r + 2])
-                        u[(4 * r + 0) * step + dst] = a
-                        u[(4 * r + 1) * step + dst] = 0.5 * (a + b + d)
-                        u[(4 * r + 2) * step + dst] = 0.5 * (a - b + d)
-                        u[(4 * r + 3) * step + dst] = d
+                    func emit(_ r: Int, _ t: SIMD3<Float>) {
+                        u[(4 * r + 0) * step + dst] = t[0]
+                        u[(4 * r + 1) * step + dst] = 0.5 * (t[0] + t[1] + t[2])
+                        u[(4 * r + 2) * step + dst] = 0.5 * (t[0] - t[1] + t[2])
+                        u[(4 * r + 3) * step + dst] = t[2]
                     }
+                    emit(0, k0)
+                    emit(1, 0.5 * (k0 + k1 + k2))
+                    emit(2, 0.5 * (k0 - k1 + k2))
+                    emit(3, k2)
                 }
             }
         }
@@ -180,23 +178,21 @@ public enum Winograd {
         Profile.measure(.winograd) {
             parallelFor(pairs, grain: 64) { range in
                 for pair in range {
-                    var m = [Float](repeating: 0, count: 16)
-                    for xi in 0..<16 { m[xi] = mt[xi * step + pair] }
-                    // Gᵀ m (3×4): rows (m0 + ½(m1 + m2), ½(m1 − m2), ½(m1 + m2) + m3), then · G.
-                    var t = [Float](repeating: 0, count: 12)
-                    for s in 0..<4 {
-                        let (a, b, c, d) = (m[s], m[4 + s], m[8 + s], m[12 + s])
-                        t[s] = a + 0.5 * (b + c)
-                        t[4 + s] = 0.5 * (b - c)
-                        t[8 + s] = 0.5 * (b + c) + d
+                    func row(_ r: Int) -> SIMD4<Float> {
+                        SIMD4(mt[(4 * r) * step + pair], mt[(4 * r + 1) * step + pair],
+                              mt[(4 * r + 2) * step + pair], mt[(4 * r + 3) * step + pair])
                     }
+                    let (m0, m1, m2, m3) = (row(0), row(1), row(2), row(3))
+                    // Gᵀ m: rows (m0 + ½(m1 + m2), ½(m1 − m2), ½(m1 + m2) + m3), then · G on each row.
                     let out = dw + pair * 9
-                    for r in 0..<3 {
-                        let (a, b, c, d) = (t[4 * r], t[4 * r + 1], t[4 * r + 2], t[4 * r + 3])
-                        out[3 * r] += a + 0.5 * (b + c)
-                        out[3 * r + 1] += 0.5 * (b - c)
-                        out[3 * r + 2] += 0.5 * (b + c) + d
+                    func emit(_ r: Int, _ t: SIMD4<Float>) {
+                        out[3 * r] += t[0] + 0.5 * (t[1] + t[2])
+                        out[3 * r + 1] += 0.5 * (t[1] - t[2])
+                        out[3 * r + 2] += 0.5 * (t[1] + t[2]) + t[3]
                     }
+                    emit(0, m0 + 0.5 * (m1 + m2))
+                    emit(1, 0.5 * (m1 - m2))
+                    emit(2, 0.5 * (m1 + m2) + m3)
                 }
             }
         }

@@ -2,7 +2,8 @@ import Foundation
 
 /// Writes a PNG with one bar panel per metric (e.g. l2 and cosine), stacked over a shared row of
 /// labels drawn vertically so long names like `decoder.up.3.block.0` stay readable. Bars start at
-/// zero; `errors` become ±1 whiskers; bars whose index is in `highlight` use the highlight colour.
+/// zero; `errors` become ±1 whiskers; bars whose index is in `highlight` (or in the series' own
+/// `highlight`, which replaces it for that panel) use the highlight colour.
 public func writeBarChart(path: String, title: String, labels: [String], series: [BarSeries],
                           highlight: Set<Int> = []) throws {
     guard !labels.isEmpty else { throw PlotError("bar chart \(path): no labels") }
@@ -15,8 +16,10 @@ public func writeBarChart(path: String, title: String, labels: [String], series:
             throw PlotError("bar chart \(path): '\(metric.name)' has \(errors.count) errors for \(labels.count) labels")
         }
     }
-    if let outside = highlight.first(where: { !labels.indices.contains($0) }) {
-        throw PlotError("bar chart \(path): highlighted index \(outside) is not among the \(labels.count) labels")
+    for marked in [highlight] + series.compactMap(\.highlight) {
+        if let outside = marked.first(where: { !labels.indices.contains($0) }) {
+            throw PlotError("bar chart \(path): highlighted index \(outside) is not among the \(labels.count) labels")
+        }
     }
 
     let left = 84.0, right = 24.0, titleHeight = 46.0, panelHeight = 280.0
@@ -34,7 +37,7 @@ public func writeBarChart(path: String, title: String, labels: [String], series:
     var plot = PlotFrame(x: left, y: 0, width: slot * Double(labels.count), height: panelHeight - 36 - 14)
     for (index, metric) in series.enumerated() {
         plot.y = titleHeight + Double(index) * panelHeight + 36
-        drawBars(metric, highlight: highlight, on: canvas, plot: plot, slot: slot)
+        drawBars(metric, highlight: metric.highlight ?? highlight, on: canvas, plot: plot, slot: slot)
     }
     for (index, label) in labels.enumerated() {
         let x = plot.x + slot * (Double(index) + 0.5)

@@ -3,9 +3,11 @@ import Foundation
 /// Writes a PNG with a row of tiles: the base image, then each map bilinearly enlarged to the
 /// image's size, coloured with an inferno ramp and blended over the image, each under its title;
 /// a colour bar on the right. All maps share one value range so their tiles compare directly.
-/// Opacity grows with the value, so the image shows through where a map is low.
+/// Opacity grows with the value, so the image shows through where a map is low. `colorBarLabel`, if given,
+/// is written beside the colour bar (what its values mean).
 public func writeHeatmapOverlays(path: String, base: (width: Int, height: Int, rgb: [UInt8]),
-                                 maps: [(title: String, values: [Float], width: Int, height: Int)]) throws {
+                                 maps: [(title: String, values: [Float], width: Int, height: Int)],
+                                 colorBarLabel: String? = nil) throws {
     guard base.width > 0, base.height > 0, base.rgb.count == base.width * base.height * 3 else {
         throw PlotError("heatmap \(path): base image has \(base.rgb.count) bytes, not 3 × \(base.width) × \(base.height)")
     }
@@ -34,6 +36,11 @@ public func writeHeatmapOverlays(path: String, base: (width: Int, height: Int, r
     }
     drawColorBar(range, on: canvas, frame: PlotFrame(x: Double(canvas.width) - barArea + 8, y: gap + titleHeight,
                                                      width: 22, height: tileHeight))
+    if let colorBarLabel {
+        canvas.text(canvas.fitted(colorBarLabel, size: 11, maxWidth: tileHeight), x: Double(canvas.width) - 12,
+                    y: gap + titleHeight + tileHeight / 2, size: 11, align: .center, vertical: .middle,
+                    rotation: -Double.pi / 2)
+    }
     try canvas.writePNG(to: path)
 }
 

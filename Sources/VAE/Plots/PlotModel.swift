@@ -32,16 +32,19 @@ public enum PlotLayout: Sendable {
     case sideBySide
 }
 
-/// One metric of a bar chart (one panel): a value per label and, optionally, its standard deviation.
+/// One metric of a bar chart (one panel): a value per label and, optionally, its standard deviation and
+/// the bars to highlight in this panel alone (each metric has its own largest values).
 public struct BarSeries: Equatable, Sendable {
     public var name: String
     public var values: [Double]
     public var errors: [Double]?
+    public var highlight: Set<Int>?
 
-    public init(name: String, values: [Double], errors: [Double]? = nil) {
+    public init(name: String, values: [Double], errors: [Double]? = nil, highlight: Set<Int>? = nil) {
         self.name = name
         self.values = values
         self.errors = errors
+        self.highlight = highlight
     }
 }
 

@@ -44,6 +44,18 @@ public enum Checkpoint {
                         position: try decode(TrainingPosition.self, file, "position", path))
     }
 
+    /// The model config a vae-dist checkpoint was trained with, read from its header alone; nil for any other
+    /// safetensors file (plain ldm / diffusers / SD weights carry no config).
+    public static func storedConfig(path: String) throws -> VAEConfig? {
+        let metadata = try SafeTensors.readMetadata(path: path)
+        guard metadata["format"] == format, let text = metadata["config"] else { return nil }
+        do {
+            return try JSONDecoder().decode(VAEConfig.self, from: Data(text.utf8))
+        } catch {
+            throw IOFailure("\(path): checkpoint metadata 'config' is unreadable: \(error)")
+        }
+    }
+
     /// Puts the checkpoint's weights into the model and its moments into Adam.
     public static func restore(_ contents: Contents, path: String, into model: AutoencoderKL, adam: Adam) throws {
         try model.loadWeights(contents.file, path: path)

@@ -11,6 +11,11 @@ public protocol ReplicaGroup: AnyObject {
     func broadcast(_ bytes: inout [UInt8], from root: Int)
     /// Replaces `values` on every replica with the root's; all replicas pass buffers of one size.
     func broadcast(_ values: UnsafeMutableBufferPointer<Float>, from root: Int)
+    /// Collects every replica's values, each of any length, on `root`: one array per replica in rank order
+    /// there, nil on the others.
+    func gather(_ values: [Double], to root: Int) -> [[Double]]?
+    /// The same for bytes (messages, lists of names).
+    func gather(_ bytes: [UInt8], to root: Int) -> [[UInt8]]?
     /// Non-blocking sums over these buffers (the gradient buckets), set up once and reused every step.
     func bucketSums(_ buckets: [UnsafeMutableBufferPointer<Float>]) -> BucketSums
 }
@@ -35,6 +40,8 @@ public final class SingleReplica: ReplicaGroup {
     public func any(_ flag: Bool) -> Bool { flag }
     public func broadcast(_ bytes: inout [UInt8], from root: Int) {}
     public func broadcast(_ values: UnsafeMutableBufferPointer<Float>, from root: Int) {}
+    public func gather(_ values: [Double], to root: Int) -> [[Double]]? { [values] }
+    public func gather(_ bytes: [UInt8], to root: Int) -> [[UInt8]]? { [bytes] }
     public func bucketSums(_ buckets: [UnsafeMutableBufferPointer<Float>]) -> BucketSums { LocalSums() }
 
     private final class LocalSums: BucketSums {

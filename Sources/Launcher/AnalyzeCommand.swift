@@ -1,0 +1,178 @@
+import ArgumentParser
+import Foundation
+import VAE
+
+extension AnalysisMethod: ExpressibleByArgument {}
+
+/// The original tool's `--mode`.
+enum AnalysisMode: String, CaseIterable, ExpressibleByArgument {
+    case single, folder
+}
+
+/// Options shared by `analyze` and `analyze-folder`.
+struct AnalysisOptions: ParsableArguments {
+    @Option(help: "Metrics to report: l2 (l2_value, l2_per_element), cosine (cosine_value) or both.")
+    var method: AnalysisMethod = .both
+
+    @Option(name: [.customLong("config"), .customLong("config_path"), .customLong("config-path")],
+            help: "Model config: an SD yaml (model.params.first_stage_config.params) or a yaml of just those params. Default: the config stored in a vae-dist checkpoint, else the SD v1 VAE.")
+    var config: String?
+
+    @Option(help: "Weights: a vae-dist checkpoint or any ldm / diffusers / full SD safetensors file.")
+    var checkpoint: String?
+
+    @Flag(name: [.customLong("allow_random_weights"), .customLong("allow-random-weights")],
+          help: "Analyse randomly initialised weights when no --checkpoint is given (differences then reflect noise, not what a trained VAE sees).")
+    var allowRandomWeights = false
+
+    @Option(help: "Seed of the random weights (with --allow_random_weights).")
+    var seed: UInt64 = 0
+
+    @Option(name: [.customLong("img_size"), .customLong("img-size")],
+            help: "Images are resized to img_size × img_size (PIL bilinear). Must be divisible by 2^(levels-1).")
+    var imgSize = 512
+
+    @Option(help: "Output directory: results go to OUTPUT/single or OUTPUT/batch.")
+    var output = "outputs"
+
+    @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
+    var threads: Int?
+
+    @Option(help: "Accepted for the original tool's scripts; only 'cpu' is valid (scale with mpirun instead).")
+    var device = "cpu"
+
+    func validate() throws {
+        try validateDevice(device)
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if imgSize < 1 { throw ValidationError("--img_size must be positive, got \(imgSize)") }
+        if checkpoint == nil && !allowRandomWeights {
+            throw ValidationError("""
+                no --checkpoint given. With random weights the layer differences are meaningless: every decoder \
+                layer differs by noise, not by what the images show. Pass --checkpoint W.safetensors (a vae-dist \
+                checkpoint or any ldm / diffusers / SD safetensors), or --allow_random_weights to analyse an \
+                untrained model anyway.
+                """)
+        }
+    }
+
+    /// The settings and the model: --config, else the config a vae-dist checkpoint was trained with (so its
+    /// weights load without repeating the config), else the SD v1 VAE.
+    func loadModel(say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
+        var settings = AnalysisSettings(method: method, imageSize: imgSize, checkpoint: checkpoint, seed: seed, config: config)
+        let stored = try config == nil ? checkpoint.flatMap { try Checkpoint.storedConfig(path: $0) } : nil
+        if stored != nil, let checkpoint { settings.config = "stored in \(checkpoint)" }
+        let modelConfig = try stored ?? config.map { try VAEConfig.load(path: $0) } ?? .sdV1
+        try checkImageSize(imgSize, config: modelConfig, option: "--img_size")
+        let model = try settings.makeModel(modelConfig)
+        if let checkpoint {
+            say("model: \(model.config.yamlDescription); weights \(checkpoint)")
+        } else {
+            say("warning: random weights (--allow_random_weights, seed \(seed)): the differences are meaningless, they say nothing about what a trained VAE sees")
+        }
+        return (settings, model)
+    }
+
+    /// `analyze-folder`: rank 0 prints the tables of the means once every rank is done.
+    func runFolder(_ folder: String) throws {
+        let mpi = try MPIJob.start(threads: threads)
+        try mpi.run { replicas, say in
+            let (settings, model) = try loadModel(say: say)
+            let output = (self.output as NSString).appendingPathComponent("batch")
+            let job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas, log: say)
+            if let result = try job.run(folder: folder) {
+                print(AggregateReport.topTables(result.aggregates, method: method))
+                say("analysed \(result.pairs.count) pair(s) on \(replicas.size) rank(s); results in \(output)")
+            }
+        }
+    }
+
+    /// `analyze`: one pair, on rank 0 (other ranks have nothing to do).
+    func runSingle(image1: String, image2: String) throws {
+        let mpi = try MPIJob.start(threads: threads)
+        try mpi.run { replicas, say in
+            if replicas.size > 1 { say("one pair: ranks 1…\(replicas.size - 1) have nothing to do (use analyze-folder to spread pairs)") }
+            guard replicas.rank == 0 else { return }
+            let (settings, model) = try loadModel(say: say)
+            let output = (self.output as NSString).appendingPathComponent("single")
+            let analysis = try analyzePair(image1: image1, image2: image2, settings: settings, model: model,
+                                           outputDirectory: output)
+            print(AnalysisReport.topTables(analysis.layers, method: method))
+            say("results in \(output)")
+        }
+    }
+}
+
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare how every decoder layer responds to two images (e.g. a tumour image and the same image with the tumour masked).",
+        discussion: """
+            Both images are resized to img_size, encoded together, and the posterior mode decoded; each decoder \
+            layer's output for image 1 is compared with image 2's: l2_value = ‖a − b‖₂, l2_per_element = \
+            l2_value/√numel, cosine_value = 1 − cos(a, b).
+
+            Writes to OUTPUT/single: layer_differences.json (per layer, decoder order), summary.json (inputs, \
+            weights, top 5 layers per metric), layer_differences_plot.png, reconstructed_images.png and \
+            difference_maps.png (per-pixel ‖a − b‖ of the top 5 layers by l2_value over image 1).
+
+            --mode folder --folder DIR runs analyze-folder (the original tool's spelling).
+            """)
+
+    @Option(help: "First image (e.g. with the tumour).")
+    var img1: String?
+
+    @Option(help: "Second image (e.g. the tumour masked).")
+    var img2: String?
+
+    @Option(help: "single (--img1/--img2) or folder (--folder). Default: folder when --folder is given, else single.")
+    var mode: AnalysisMode?
+
+    @Option(help: "Folder with positive/ and negative/ sub-folders (with --mode folder).")
+    var folder: String?
+
+    @OptionGroup var options: AnalysisOptions
+
+    var resolvedMode: AnalysisMode { mode ?? (folder != nil ? .folder : .single) }
+
+    func validate() throws {
+        switch resolvedMode {
+        case .single:
+            if img1 == nil || img2 == nil { throw ValidationError("--mode single needs --img1 and --img2 (or use --mode folder --folder DIR)") }
+            if folder != nil { throw ValidationError("--folder is for --mode folder; --mode single compares --img1 with --img2") }
+        case .folder:
+            if folder == nil { throw ValidationError("--mode folder needs --folder DIR (with positive/ and negative/ inside)") }
+            if img1 != nil || img2 != nil { throw ValidationError("--img1/--img2 are for --mode single; --mode folder reads pairs from --folder") }
+        }
+    }
+
+    func run() throws {
+        switch resolvedMode {
+        case .single: try options.runSingle(image1: img1!, image2: img2!)
+        case .folder: try options.runFolder(folder!)
+        }
+    }
+}
+
+struct AnalyzeFolder: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "analyze-folder",
+        abstract: "Analyse every image pair of a folder (positive/ vs negative/, paired by file name), spread over MPI ranks.",
+        discussion: """
+            Run as `vae-dist analyze-folder …` or `mpirun -np N vae-dist analyze-folder …`: pairs are sorted by \
+            name and split into contiguous blocks over the ranks; each rank writes its pairs' OUTPUT/batch/<stem>/ \
+            (the files of analyze), rank 0 writes OUTPUT/batch/aggregated_results.json (per layer mean and std, \
+            ddof 0, over pairs), aggregated_differences.png and pair_metrics.csv (one row per pair and layer). \
+            The aggregates do not depend on the rank count.
+
+            Images without a namesake in the other sub-folder are listed and skipped. If any image of a pair \
+            cannot be read, every unreadable file is listed and nothing is analysed.
+            """)
+
+    @Option(help: "Folder with positive/ (e.g. with tumours) and negative/ (the same images masked) sub-folders.")
+    var folder: String
+
+    @OptionGroup var options: AnalysisOptions
+
+    func run() throws {
+        try options.runFolder(folder)
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// What an analysis run was asked to do, recorded beside its numbers.
+public struct AnalysisSettings: Sendable {
+    public var method: AnalysisMethod
+    public var imageSize: Int
+    /// The weights file; nil means random weights drawn from `seed` (differences then mean nothing).
+    public var checkpoint: String?
+    public var seed: UInt64
+    /// Where the model config came from (a file); nil means the SD v1 VAE.
+    public var config: String?
+
+    public init(method: AnalysisMethod = .both, imageSize: Int = 512, checkpoint: String? = nil, seed: UInt64 = 0,
+                config: String? = nil) {
+        self.method = method
+        self.imageSize = imageSize
+        self.checkpoint = checkpoint
+        self.seed = seed
+        self.config = config
+    }
+
+    /// The model for these settings: the checkpoint's weights, or random ones from the seed.
+    /// The analysis feeds RGB images and draws RGB reconstructions, so the model must have 3 channels each way.
+    public func makeModel(_ config: VAEConfig) throws -> AutoencoderKL {
+        guard config.inChannels == 3, config.outCh == 3 else {
+            throw IOFailure("the analysis compares RGB images: the model needs in_channels 3 and out_ch 3, the config has \(config.inChannels) and \(config.outCh)")
+        }
+        let model = AutoencoderKL(config)
+        if let checkpoint {
+            try model.loadWeights(path: checkpoint)
+        } else {
+            model.initialize(seed: seed)
+        }
+        return model
+    }
+
+    /// The settings as JSON members, for summary.json and aggregated_results.json.
+    func jsonMembers(model: AutoencoderKL) -> [(key: String, value: OrderedJSON)] {
+        var members: [(key: String, value: OrderedJSON)] = [
+            ("checkpoint", checkpoint.map(OrderedJSON.string) ?? .null),
+        ]
+        if checkpoint == nil {
+            members.append(("random_weights_seed", seed <= UInt64(Int.max) ? .integer(Int(seed)) : .string("\(seed)")))
+        }
+        members += [
+            ("config", .string(config ?? "SD v1 VAE (default)")),
+            ("model", .string(model.config.yamlDescription)),
+            ("img_size", .integer(imageSize)),
+            ("method", .string(method.rawValue)),
+        ]
+        return members
+    }
+}

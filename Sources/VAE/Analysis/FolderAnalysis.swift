@@ -1,0 +1,179 @@
+import Foundation
+
+/// One pair of a folder analysis: the same file name under positive/ and negative/.
+public struct ImagePair: Equatable, Sendable {
+    /// The pair's sub-folder and its name in the aggregates: the file's stem, or its whole name when two
+    /// pairs share a stem (case1.png and case1.jpg).
+    public let name: String
+    public let positive: String
+    public let negative: String
+}
+
+/// DIR/positive (images with the finding) and DIR/negative (the same images without it), paired by
+/// identical file names and sorted by name.
+public struct PairFolder: Equatable, Sendable {
+    public let pairs: [ImagePair]
+    /// Images without a namesake in the other sub-folder, as paths.
+    public let unpaired: [String]
+
+    public static func scan(_ folder: String, option: String = "--folder") throws -> PairFolder {
+        let layout = "expected \(folder)/positive (images with the finding) and \(folder)/negative (the same images without it), paired by identical file names"
+        guard isDirectory(folder) else { throw IOFailure("\(option) \(folder): no such directory; \(layout)") }
+        let positiveDir = (folder as NSString).appendingPathComponent("positive")
+        let negativeDir = (folder as NSString).appendingPathComponent("negative")
+        for dir in [positiveDir, negativeDir] where !isDirectory(dir) {
+            throw IOFailure("\(option) \(folder): no \((dir as NSString).lastPathComponent)/ sub-folder; \(layout)")
+        }
+        let positives = try ImageFolder.imageNames(in: positiveDir, option: option)
+        let negatives = try ImageFolder.imageNames(in: negativeDir, option: option)
+        let common = Set(positives).intersection(negatives)
+        let names = positives.filter(common.contains)
+        guard !names.isEmpty else {
+            throw IOFailure("\(option) \(folder): no pairs: no file name is in both positive/ (\(positives.count) images) and negative/ (\(negatives.count) images); \(layout)")
+        }
+        let stems = names.map { ($0 as NSString).deletingPathExtension }
+        let sharedStems = Set(Dictionary(grouping: stems, by: { $0 }).filter { $0.value.count > 1 }.keys)
+        let pairs = zip(names, stems).map { name, stem in
+            ImagePair(name: sharedStems.contains(stem) ? name : stem,
+                      positive: (positiveDir as NSString).appendingPathComponent(name),
+                      negative: (negativeDir as NSString).appendingPathComponent(name))
+        }
+        let unpaired = positives.filter { !common.contains($0) }.map { (positiveDir as NSString).appendingPathComponent($0) }
+            + negatives.filter { !common.contains($0) }.map { (negativeDir as NSString).appendingPathComponent($0) }
+        return PairFolder(pairs: pairs, unpaired: unpaired)
+    }
+
+    /// The warning for unpaired images, nil when every image has its pair.
+    public var unpairedWarning: String? {
+        guard !unpaired.isEmpty else { return nil }
+        return "warning: \(unpaired.count) image(s) have no file of the same name in the other sub-folder and are skipped:\n"
+            + unpaired.map { "  \($0)" }.joined(separator: "\n")
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+    }
+}
+
+/// The outcome of a folder analysis, on rank 0.
+public struct FolderResult {
+    /// In pair-name order.
+    public let pairs: [(name: String, layers: [LayerDifference])]
+    public let aggregates: [LayerAggregate]
+    /// The folder-wide files.
+    public let files: [String]
+}
+
+/// `vae-dist analyze-folder`: every pair of a folder, spread over the replicas; rank 0 writes the aggregates.
+public struct FolderAnalysisJob {
+    public let model: AutoencoderKL
+    public let settings: AnalysisSettings
+    /// OUTPUT/batch: a sub-folder per pair, the aggregates beside them.
+    public let outputDirectory: String
+    public let replicas: ReplicaGroup
+    /// Progress and warnings, shown on rank 0.
+    public let log: (String) -> Void
+
+    public init(model: AutoencoderKL, settings: AnalysisSettings, outputDirectory: String, replicas: ReplicaGroup,
+                log: @escaping (String) -> Void) {
+        self.model = model
+        self.settings = settings
+        self.outputDirectory = outputDirectory
+        self.replicas = replicas
+        self.log = log
+    }
+
+    /// The contiguous block of `count` pairs that `rank` analyses; block sizes differ by at most one, and
+    /// ranks beyond the pair count get none.
+    public static func share(of count: Int, rank: Int, size: Int) -> Range<Int> {
+        (rank * count / size)..<((rank + 1) * count / size)
+    }
+
+    /// Lists the pairs on rank 0, checks every image can be read (all unreadable files are listed before any
+    /// work starts, and the run fails), analyses this rank's share and gathers the metrics to rank 0, which
+    /// writes the aggregates and returns the result; other ranks return nil.
+    public func run(folder: String) throws -> FolderResult? {
+        let pairs = try listPairs(folder)
+        let mine = Array(pairs[Self.share(of: pairs.count, rank: replicas.rank, size: replicas.size)])
+        try checkReadable(mine, total: pairs.count)
+
+        var metrics: [Double] = []
+        for (index, pair) in mine.enumerated() {
+            let images = (try loadResized(pair.positive, size: settings.imageSize),
+                          try loadResized(pair.negative, size: settings.imageSize))
+            let analysis = PairAnalysis(images: images, with: model)
+            try AnalysisReport.writePair(analysis, images: images, inputs: (pair.positive, pair.negative), title: pair.name,
+                                         settings: settings, model: model,
+                                         to: (outputDirectory as NSString).appendingPathComponent(pair.name))
+            metrics += Self.packed(analysis.layers)
+            log("\(pair.name): done (\(index + 1)/\(mine.count) on rank \(replicas.rank))")
+        }
+
+        let gathered = replicas.gather(metrics, to: 0)
+        return try replicas.rootOnly { () throws -> FolderResult in
+            let all = Array((gathered ?? []).joined())
+            let layers = Self.unpacked(all, layerNames: model.decoder.layerNames)
+            guard layers.count == pairs.count else {
+                throw IOFailure("gathered the metrics of \(layers.count) pairs, expected \(pairs.count)")
+            }
+            let results = zip(pairs, layers).map { (name: $0.name, layers: $1) }
+            let files = try AggregateReport.write(pairs: results, settings: settings, model: model, to: outputDirectory)
+            return FolderResult(pairs: results, aggregates: aggregateLayers(layers), files: files)
+        }
+    }
+
+    /// The pairs, found on rank 0 and sent to every rank (name, positive, negative, NUL-separated:
+    /// the one byte file names cannot hold).
+    private func listPairs(_ folder: String) throws -> [ImagePair] {
+        let found = try replicas.rootOnly { () throws -> PairFolder in
+            let found = try PairFolder.scan(folder)
+            if let warning = found.unpairedWarning { log(warning) }
+            log("\(found.pairs.count) pair(s) in \(folder), over \(replicas.size) rank(s)")
+            return found
+        }
+        var bytes = Array((found?.pairs ?? []).flatMap { [$0.name, $0.positive, $0.negative] }.joined(separator: "\0").utf8)
+        replicas.broadcast(&bytes, from: 0)
+        let fields = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        return stride(from: 0, to: fields.count - 2, by: 3).map {
+            ImagePair(name: fields[$0], positive: fields[$0 + 1], negative: fields[$0 + 2])
+        }
+    }
+
+    /// Every rank decodes its pairs' images; rank 0 collects the failures and, if there are any, every rank
+    /// stops with the full list.
+    private func checkReadable(_ mine: [ImagePair], total: Int) throws {
+        var failures: [String] = []
+        for pair in mine {
+            for path in [pair.positive, pair.negative] {
+                do { _ = try loadImage(path: path) } catch { failures.append("  \(error)") }
+            }
+        }
+        let gathered = replicas.gather(Array(failures.joined(separator: "\n").utf8), to: 0)
+        _ = try replicas.rootOnly {
+            let lines = (gathered ?? []).filter { !$0.isEmpty }.map { String(decoding: $0, as: UTF8.self) }
+            guard lines.isEmpty else {
+                throw IOFailure("cannot read these images, so no pair was analysed (fix or remove the pairs, \(total) in all):\n"
+                                + lines.joined(separator: "\n"))
+            }
+        }
+    }
+
+    /// Per layer: l2, cosine, then the 4-D shape (what rank 0 needs to rebuild each `LayerDifference`).
+    static let packedWidth = 6
+
+    static func packed(_ layers: [LayerDifference]) -> [Double] {
+        layers.flatMap { [$0.l2, $0.cosine] + $0.shape.map(Double.init) }
+    }
+
+    static func unpacked(_ values: [Double], layerNames: [String]) -> [[LayerDifference]] {
+        let perPair = packedWidth * layerNames.count
+        return stride(from: 0, to: values.count, by: perPair).map { start in
+            layerNames.enumerated().map { index, name in
+                let at = start + index * packedWidth
+                return LayerDifference(layer: name, shape: values[at + 2..<at + packedWidth].map { Int($0) },
+                                       l2: values[at], cosine: values[at + 1])
+            }
+        }
+    }
+}

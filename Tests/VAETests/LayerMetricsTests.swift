@@ -1,0 +1,122 @@
+import Foundation
+import XCTest
+@testable import VAE
+
+/// The per-layer metrics on outputs small enough to work out by hand.
+final class LayerMetricsTests: XCTestCase {
+    /// Items 0 and 1 of [2, C, H, W] as given per item in CHW order.
+    func pairOutput(_ a: [Float], _ b: [Float], c: Int, h: Int, w: Int) -> Tensor {
+        Tensor(shape: [2, c, h, w], values: a + b)
+    }
+
+    func testL2CosineAndPerElementOnAHandMadePair() {
+        // a: channel 0 = [1, 2], channel 1 = [3, 4]; b: [1, 0], [0, 4] (one row of two pixels).
+        let output = pairOutput([1, 2, 3, 4], [1, 0, 0, 4], c: 2, h: 1, w: 2)
+        let (difference, map) = compareBatchItems(output, layer: "decoder.conv_in")
+        XCTAssertEqual(difference.layer, "decoder.conv_in")
+        XCTAssertEqual(difference.shape, [1, 2, 1, 2])
+        XCTAssertEqual(difference.elementCount, 4)
+        // a − b = [0, 2, 3, 0]: ‖·‖² = 13.
+        XCTAssertEqual(difference.l2, 13.0.squareRoot(), accuracy: 1e-15)
+        XCTAssertEqual(difference.l2PerElement, 13.0.squareRoot() / 2, accuracy: 1e-15)
+        // a·b = 1 + 16 = 17, ‖a‖² = 30, ‖b‖² = 17.
+        XCTAssertEqual(difference.cosine, 1 - 17 / (30.0.squareRoot() * 17.0.squareRoot()), accuracy: 1e-15)
+        XCTAssertEqual(difference.value(of: .l2Value), difference.l2)
+        XCTAssertEqual(difference.value(of: .l2PerElement), difference.l2PerElement)
+        XCTAssertEqual(difference.value(of: .cosineValue), difference.cosine)
+        // Per pixel over channels: (0, 3) → 3 and (2, 0) → 2.
+        XCTAssertEqual(map, DifferenceMap(width: 2, height: 1, values: [3, 2]))
+    }
+
+    func testMapIsRowMajorAndZeroOutputsHaveDefinedCosine() {
+        let zeros = [Float](repeating: 0, count: 2 * 2 * 3)
+        var b = zeros
+        b[1 * 6 + 1 * 3 + 0] = 5  // channel 1, row 1, column 0
+        let (difference, map) = compareBatchItems(pairOutput(zeros, b, c: 2, h: 2, w: 3), layer: "x")
+        XCTAssertEqual(map.values, [0, 0, 0, 5, 0, 0])
+        XCTAssertEqual(difference.l2, 5)
+        XCTAssertEqual(difference.cosine, 1, "a zero output against a non-zero one counts as orthogonal")
+        let same = compareBatchItems(pairOutput(zeros, zeros, c: 2, h: 2, w: 3), layer: "x").difference
+        XCTAssertEqual(same.l2, 0)
+        XCTAssertEqual(same.cosine, 0, "two zero outputs are identical")
+        let opposite = compareBatchItems(pairOutput([1, -2], [-1, 2], c: 1, h: 1, w: 2), layer: "x").difference
+        XCTAssertEqual(opposite.cosine, 2, accuracy: 1e-15)
+    }
+
+    /// Large enough that rows are split over threads: the sums must not depend on how.
+    func testResultsAreTheSameForAnyThreadCountAndMatchAPlainDoubleSum() {
+        var rng = SplitMix64(seed: 11)
+        let (c, h, w) = (64, 64, 64)
+        let values = (0..<2 * c * h * w).map { _ in Float(rng.nextUniform() * 2 - 1) }
+        let output = Tensor(shape: [2, c, h, w], values: values)
+        let saved = Threads.count
+        defer { Threads.set(saved) }
+        Threads.set(1)
+        let one = compareBatchItems(output, layer: "x")
+        Threads.set(3)
+        let three = compareBatchItems(output, layer: "x")
+        XCTAssertEqual(one.difference, three.difference)
+        XCTAssertEqual(one.map, three.map)
+
+        let item = c * h * w
+        var dd = 0.0, ab = 0.0, aa = 0.0, bb = 0.0
+        for i in 0..<item {
+            let a = Double(values[i]), b = Double(values[item + i])
+            dd += (a - b) * (a - b)
+            ab += a * b
+            aa += a * a
+            bb += b * b
+        }
+        XCTAssertEqual(one.difference.l2, dd.squareRoot(), accuracy: 1e-12 * dd.squareRoot())
+        XCTAssertEqual(one.difference.cosine, 1 - ab / (aa.squareRoot() * bb.squareRoot()), accuracy: 1e-12)
+    }
+
+    func testLargestIndicesRankLargestFirstKeepTiesInOrderAndPutNaNLast() {
+        XCTAssertEqual(largestIndices([1, 5, 3, 5, .nan, 2, 0], count: 5), [1, 3, 2, 5, 0])
+        XCTAssertEqual(largestIndices([.nan, 1], count: 5), [1, 0])
+        XCTAssertEqual(largestIndices([], count: 5), [])
+        let layers = [("a", 1.0), ("b", 3.0), ("c", 2.0)].map { LayerDifference(layer: $0.0, shape: [1, 1, 1, 1], l2: $0.1, cosine: -$0.1) }
+        XCTAssertEqual(topLayers(layers, by: .l2Value, count: 2).map(\.layer), ["b", "c"])
+        XCTAssertEqual(topLayers(layers, by: .cosineValue, count: 2).map(\.layer), ["a", "c"])
+    }
+
+    func testMethodsReportTheirMetrics() {
+        XCTAssertEqual(AnalysisMethod.l2.metrics.map(\.rawValue), ["l2_value", "l2_per_element"])
+        XCTAssertEqual(AnalysisMethod.cosine.metrics.map(\.rawValue), ["cosine_value"])
+        XCTAssertEqual(AnalysisMethod.both.metrics.map(\.rawValue), ["l2_value", "l2_per_element", "cosine_value"])
+    }
+
+    func testAggregatesAreMeanAndPopulationStdPerLayer() {
+        // Four pairs, two layers of 4 elements: l2 of the first layer 1, 2, 3, 4; cosine constant.
+        let pairs = (1...4).map { k in
+            [LayerDifference(layer: "first", shape: [1, 1, 2, 2], l2: Double(k), cosine: 0.25),
+             LayerDifference(layer: "second", shape: [1, 1, 2, 2], l2: 10, cosine: Double(k) / 10)]
+        }
+        let aggregates = aggregateLayers(pairs)
+        XCTAssertEqual(aggregates.map(\.layer), ["first", "second"])
+        XCTAssertEqual(aggregates.map(\.n), [4, 4])
+        let first = aggregates[0], second = aggregates[1]
+        XCTAssertEqual(first.mean[.l2Value], 2.5)
+        // numpy.std([1, 2, 3, 4]) (ddof 0) = √1.25.
+        XCTAssertEqual(first.std[.l2Value]!, 1.25.squareRoot(), accuracy: 1e-15)
+        XCTAssertEqual(first.mean[.l2PerElement], 1.25)
+        XCTAssertEqual(first.std[.l2PerElement]!, 1.25.squareRoot() / 2, accuracy: 1e-15)
+        XCTAssertEqual(first.mean[.cosineValue], 0.25)
+        XCTAssertEqual(first.std[.cosineValue], 0)
+        XCTAssertEqual(second.mean[.cosineValue]!, 0.25, accuracy: 1e-15)
+        XCTAssertEqual(second.std[.cosineValue]!, 1.25.squareRoot() / 10, accuracy: 1e-15)
+        XCTAssertEqual(second.std[.l2Value], 0)
+        XCTAssertEqual(aggregateLayers([]), [])
+    }
+
+    func testRanksShareThePairsInContiguousBalancedBlocks() {
+        for count in 0...9 {
+            for size in 1...6 {
+                let shares = (0..<size).map { FolderAnalysisJob.share(of: count, rank: $0, size: size) }
+                XCTAssertEqual(shares.flatMap { Array($0) }, Array(0..<count), "\(count) pairs on \(size) ranks")
+                let sizes = shares.map(\.count)
+                XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 1, "\(count) pairs on \(size) ranks: \(sizes)")
+            }
+        }
+    }
+}
