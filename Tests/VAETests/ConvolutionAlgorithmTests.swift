@@ -69,3 +69,28 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         }
     }
 }
+
+/// Work is split by shape, never by thread count: a training step is bitwise the same with 1, 2 or 3 threads
+/// (so results do not depend on --threads, and resumed runs match).
+final class ThreadIndependenceTests: XCTestCase {
+    func testATrainingStepIsBitwiseTheSameWithAnyThreadCount() throws {
+        var cfg = VAEConfig.sdV1
+        (cfg.ch, cfg.chMult, cfg.numResBlocks, cfg.normNumGroups) = (32, [1, 2], 1, 8)
+        var gradients: [[[Float]]] = []
+        let saved = Threads.count
+        defer { Threads.set(saved) }
+        for threads in [1, 2, 3] {
+            Threads.set(threads)
+            let model = AutoencoderKL(cfg)
+            model.initialize(seed: 1)
+            let x = Tensor(shape: [2, 3, 48, 48]), eps = Tensor(shape: [2, 4, 24, 24])
+            var rng = SplitMix64(seed: 2)
+            for i in 0..<x.count { x.data[i] = Float(rng.nextUniform() * 2 - 1) }
+            for i in 0..<eps.count { eps.data[i] = Float(rng.nextNormal()) }
+            model.forwardBackward(input: x, eps: eps, loss: VAELoss(klWeight: 0.1))
+            gradients.append(model.namedParameters.map { $0.parameter.grad.array })
+        }
+        XCTAssertEqual(gradients[0], gradients[1])
+        XCTAssertEqual(gradients[0], gradients[2])
+    }
+}

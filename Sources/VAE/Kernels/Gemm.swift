@@ -5,9 +5,9 @@ import Foundation
 /// op(A) is M×K, op(B) is K×N, C is M×N; lda/ldb/ldc default to the dense row lengths.
 ///
 /// OpenBLAS itself runs single-threaded (see `Threads.set`): its idle workers spin in sched_yield and took
-/// a fifth of the CPU from our own loops on two cores. Large products are split here instead, by blocks of
-/// C's columns (or rows, whichever is longer), one block per thread; the split depends only on the thread
-/// count, so results are reproducible.
+/// a fifth of the CPU from our own loops on two cores. Large products are split here instead, into blocks of
+/// 256 of C's columns (or rows, whichever is longer) shared out over the threads. The blocks depend only on
+/// the shape, never on the thread count, so results are bitwise the same with any number of threads.
 @inline(__always)
 public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
@@ -17,20 +17,22 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     let p = GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
                         lda: lda ?? (transA ? m : k), b: b, ldb: ldb ?? (transB ? k : n), beta: beta, c: c, ldc: ldc ?? n)
     Profile.measure(kind, flops: 2 * Double(m) * Double(n) * Double(k)) {
-        let threads = min(Threads.count, max(1, (m * n * k) / 2_000_000))
-        guard threads > 1 else { return p.run() }
         let splitColumns = n >= m
         let extent = splitColumns ? n : m
-        // Blocks of whole 16-column (or -row) panels keep each thread's kernel on full vector widths.
-        let block = (extent + threads - 1) / threads
-        let aligned = (block + 15) / 16 * 16
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let lo = t * aligned, hi = min(extent, lo + aligned)
-            guard lo < hi else { return }
-            (splitColumns ? p.columns(lo..<hi) : p.rows(lo..<hi)).run()
+        let blocks = (extent + gemmBlock - 1) / gemmBlock
+        guard blocks > 1 else { return p.run() }
+        parallelFor(blocks, grain: 1) { range in
+            for block in range {
+                let lo = block * gemmBlock, hi = min(extent, lo + gemmBlock)
+                (splitColumns ? p.columns(lo..<hi) : p.rows(lo..<hi)).run()
+            }
         }
     }
 }
+
+/// Columns (or rows) of C per block of a split product: whole 16-wide panels for the vector kernels, and
+/// enough work per block that re-packing A for each block costs little.
+let gemmBlock = 256
 
 /// `count` independent products of one shape whose operands lie `stride` apart (e.g. Winograd's 16), one
 /// product per thread at a time: better than splitting each of them.
@@ -59,7 +61,11 @@ struct GemmProblem {
     var beta: Float
     var c: UnsafeMutablePointer<Float>, ldc: Int
 
+    /// OpenBLAS's own threads are switched off once, before its first use, whoever calls first.
+    private static let singleThreaded: Void = openblas_set_num_threads(1)
+
     func run() {
+        Self.singleThreaded
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }

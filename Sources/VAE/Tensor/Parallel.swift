@@ -1,5 +1,4 @@
 import Foundation
-import CBLAS
 
 /// How many threads this process uses for its own loops and inside OpenBLAS.
 public enum Threads {
@@ -10,7 +9,6 @@ public enum Threads {
     /// OpenBLAS stays single-threaded: `sgemm` splits products over these threads itself.
     public static func set(_ n: Int) {
         current = max(1, n)
-        openblas_set_num_threads(1)
     }
 }
 
