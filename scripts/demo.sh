@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The embedded default job: generate breast-ultrasound-like phantoms, train a small VAE on them with two MPI
-# ranks, reconstruct a few images and analyse the lesion pairs. Outputs go to ./demo (override: DEMO_DIR).
+# ranks, reconstruct a few images and analyse, layer by layer, how the decoder responds to the lesion pairs.
+# Outputs go to ./demo (override: DEMO_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$(swift build -c release --show-bin-path)/vae-dist"
@@ -15,9 +16,12 @@ mpirun "${mpirun_flags[@]}" -np 2 "$bin" train --train_dir "$out/phantoms/train"
     --save_interval 3 --threads 1
 "$bin" reconstruct --checkpoint "$out/vae_output/vae_final.safetensors" --config configs/demo-small.yaml \
     --img_size 64 --output "$out/reconstructions" "$out"/phantoms/pairs/positive/case_000{1,2,3}.png
+mpirun "${mpirun_flags[@]}" -np 2 "$bin" analyze-folder --folder "$out/phantoms/pairs" \
+    --checkpoint "$out/vae_output/vae_final.safetensors" --img_size 64 --method both --output "$out/analysis" --threads 1
 
 echo
 echo "demo outputs:"
 echo "  phantoms:         $out/phantoms (train/, pairs/positive, pairs/negative, pairs/lesions.json)"
 echo "  training:         $out/vae_output (checkpoints/, reconstructions/, training_history.json, training_curves.png, vae_final.safetensors)"
 echo "  reconstructions:  $out/reconstructions"
+echo "  layer analysis:   $out/analysis/batch (aggregated_results.json, aggregated_differences.png, pair_metrics.csv, one folder per pair)"
