@@ -58,42 +58,58 @@ public enum Winograd {
     }
 
     /// V[ξ][c][t] = (Bᵀ d_t B)[ξ] for the 4×4 input tile d_t of channel c (pad 1, zeros outside the image).
+    /// Eight horizontally adjacent tiles are transformed at once: their columns are the even and odd lanes of
+    /// two 16-wide loads from a zero-padded copy of the plane, and each ξ is stored as 8 consecutive tiles.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                       into v: UnsafeMutablePointer<Float>) {
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
         let stride = Winograd.stride(channels * g.tiles)
+        // Padded plane: one zero row and column before the image, enough after it for whole 8-tile groups.
+        let groups = (tw + 7) / 8
+        let pw = 16 * groups + 2 + 16, ph = 2 * th + 2
         Profile.measure(.winograd) {
             parallelFor(g.batch * channels, grain: 1) { range in
+                let padded = UnsafeMutablePointer<Float>.allocate(capacity: pw * ph)
+                defer { padded.deallocate() }
+                padded.initialize(repeating: 0, count: pw * ph)
                 for nc in range {
                     let n = nc / channels, c = nc % channels
                     let plane = x + nc * h * w
+                    for y in 0..<h { (padded + (y + 1) * pw + 1).update(from: plane + y * w, count: w) }
                     let base = c * g.tiles + n * th * tw
                     for ty in 0..<th {
-                        for tx in 0..<tw {
-                            let y0 = 2 * ty - 1, x0 = 2 * tx - 1
-                            // The tile's four rows, zero outside the image.
-                            func row(_ r: Int) -> SIMD4<Float> {
-                                let yy = y0 + r
-                                guard yy >= 0 && yy < h else { return .zero }
-                                let p = plane + yy * w
-                                if x0 >= 0 && x0 + 3 < w { return SIMD4(p[x0], p[x0 + 1], p[x0 + 2], p[x0 + 3]) }
-                                var v = SIMD4<Float>.zero
-                                for s in 0..<4 where x0 + s >= 0 && x0 + s < w { v[s] = p[x0 + s] }
-                                return v
+                        let top = padded + 2 * ty * pw
+                        for group in 0..<groups {
+                            let col = 16 * group
+                            // Column s of the 8 tiles, row r: lanes of the loads at col and col + 2.
+                            func columns(_ r: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                                let row = UnsafeRawPointer(top + r * pw + col)
+                                let a = row.loadUnaligned(as: SIMD16<Float>.self)
+                                let b = row.loadUnaligned(fromByteOffset: 8, as: SIMD16<Float>.self)
+                                return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
                             }
-                            let (d0, d1, d2, d3) = (row(0), row(1), row(2), row(3))
-                            // Bᵀ d: rows (d0 − d2, d1 + d2, d2 − d1, d1 − d3); then the same on each row's columns.
-                            let t = base + ty * tw + tx
-                            func emit(_ r: Int, _ m: SIMD4<Float>) {
-                                v[(4 * r + 0) * stride + t] = m[0] - m[2]
-                                v[(4 * r + 1) * stride + t] = m[1] + m[2]
-                                v[(4 * r + 2) * stride + t] = m[2] - m[1]
-                                v[(4 * r + 3) * stride + t] = m[1] - m[3]
+                            let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
+                            let t = base + ty * tw + 8 * group
+                            let count = min(8, tw - 8 * group)
+                            func store(_ xi: Int, _ value: SIMD8<Float>) {
+                                let out = v + xi * stride + t
+                                if count == 8 {
+                                    UnsafeMutableRawPointer(out).storeBytes(of: value, as: SIMD8<Float>.self)
+                                } else {
+                                    for j in 0..<count { out[j] = value[j] }
+                                }
                             }
-                            emit(0, d0 - d2)
-                            emit(1, d1 + d2)
-                            emit(2, d2 - d1)
-                            emit(3, d1 - d3)
+                            // Bᵀ d on rows: (d0 − d2, d1 + d2, d2 − d1, d1 − d3); then the same on columns.
+                            func emit(_ r: Int, _ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                                store(4 * r + 0, m.0 - m.2)
+                                store(4 * r + 1, m.1 + m.2)
+                                store(4 * r + 2, m.2 - m.1)
+                                store(4 * r + 3, m.1 - m.3)
+                            }
+                            emit(0, (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3))
+                            emit(1, (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3))
+                            emit(2, (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3))
+                            emit(3, (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3))
                         }
                     }
                 }
@@ -102,6 +118,7 @@ public enum Winograd {
     }
 
     /// y[n][c] = Aᵀ M_t A (+ bias) for every tile, cropped to the image: M is [16][channels][tiles].
+    /// Eight tiles at a time, read as 8 consecutive values of each ξ.
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                      bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
@@ -111,24 +128,36 @@ public enum Winograd {
                 for nc in range {
                     let n = nc / channels, c = nc % channels
                     let plane = y + nc * h * w
-                    let b0 = bias.map { $0[c] } ?? 0
+                    let b0 = SIMD8<Float>(repeating: bias.map { $0[c] } ?? 0)
                     let base = c * g.tiles + n * th * tw
                     for ty in 0..<th {
-                        for tx in 0..<tw {
-                            let t = base + ty * tw + tx
-                            func row(_ r: Int) -> SIMD4<Float> {
-                                SIMD4(mt[(4 * r) * stride + t], mt[(4 * r + 1) * stride + t],
-                                      mt[(4 * r + 2) * stride + t], mt[(4 * r + 3) * stride + t])
+                        for tx0 in Swift.stride(from: 0, to: tw, by: 8) {
+                            let t = base + ty * tw + tx0
+                            let count = min(8, tw - tx0)
+                            func load(_ xi: Int) -> SIMD8<Float> {
+                                let p = mt + xi * stride + t
+                                if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+                                var v = SIMD8<Float>.zero
+                                for j in 0..<count { v[j] = p[j] }
+                                return v
                             }
-                            let (m0, m1, m2, m3) = (row(0), row(1), row(2), row(3))
-                            // Aᵀ m: rows (m0 + m1 + m2, m1 − m2 − m3), then the same on columns.
-                            let r0 = m0 + m1 + m2, r1 = m1 - m2 - m3
-                            let oy = 2 * ty, ox = 2 * tx
-                            plane[oy * w + ox] = r0[0] + r0[1] + r0[2] + b0
-                            if ox + 1 < w { plane[oy * w + ox + 1] = r0[1] - r0[2] - r0[3] + b0 }
-                            if oy + 1 < h {
-                                plane[(oy + 1) * w + ox] = r1[0] + r1[1] + r1[2] + b0
-                                if ox + 1 < w { plane[(oy + 1) * w + ox + 1] = r1[1] - r1[2] - r1[3] + b0 }
+                            // Aᵀ m: rows (m0 + m1 + m2, m1 − m2 − m3) for each column s, then the same on columns.
+                            func rows(_ s: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+                                let (m0, m1, m2, m3) = (load(s), load(4 + s), load(8 + s), load(12 + s))
+                                return (m0 + m1 + m2, m1 - m2 - m3)
+                            }
+                            let c0 = rows(0), c1 = rows(1), c2 = rows(2), c3 = rows(3)
+                            let y00 = c0.0 + c1.0 + c2.0 + b0, y01 = c1.0 - c2.0 - c3.0 + b0
+                            let y10 = c0.1 + c1.1 + c2.1 + b0, y11 = c1.1 - c2.1 - c3.1 + b0
+                            let oy = 2 * ty
+                            for j in 0..<count {
+                                let ox = 2 * (tx0 + j)
+                                plane[oy * w + ox] = y00[j]
+                                if ox + 1 < w { plane[oy * w + ox + 1] = y01[j] }
+                                if oy + 1 < h {
+                                    plane[(oy + 1) * w + ox] = y10[j]
+                                    if ox + 1 < w { plane[(oy + 1) * w + ox + 1] = y11[j] }
+                                }
                             }
                         }
                     }
@@ -137,33 +166,51 @@ public enum Winograd {
         }
     }
 
-    /// W[ξ][c][t] = (A dY_t Aᵀ)[ξ] for the 2×2 output-gradient tile dY_t (zeros outside the image).
+    /// W[ξ][c][t] = (A dY_t Aᵀ)[ξ] for the 2×2 output-gradient tile dY_t (zeros outside the image),
+    /// eight tiles at a time from a zero-padded copy of the plane.
     public static func transformOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                                into out: UnsafeMutablePointer<Float>) {
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
         let stride = Winograd.stride(channels * g.tiles)
+        let groups = (tw + 7) / 8
+        let pw = 16 * groups, ph = 2 * th
         Profile.measure(.winograd) {
             parallelFor(g.batch * channels, grain: 1) { range in
+                let padded = UnsafeMutablePointer<Float>.allocate(capacity: pw * ph)
+                defer { padded.deallocate() }
+                padded.initialize(repeating: 0, count: pw * ph)
                 for nc in range {
                     let n = nc / channels, c = nc % channels
                     let plane = dy + nc * h * w
+                    for y in 0..<h { (padded + y * pw).update(from: plane + y * w, count: w) }
                     let base = c * g.tiles + n * th * tw
                     for ty in 0..<th {
-                        for tx in 0..<tw {
-                            let oy = 2 * ty, ox = 2 * tx
-                            let a = plane[oy * w + ox]
-                            let b = ox + 1 < w ? plane[oy * w + ox + 1] : 0
-                            let e = oy + 1 < h ? plane[(oy + 1) * w + ox] : 0
-                            let f = (oy + 1 < h && ox + 1 < w) ? plane[(oy + 1) * w + ox + 1] : 0
-                            // A dY (4×2): rows (a, b), (a + e, b + f), (a − e, b − f), (−e, −f); then · Aᵀ.
-                            let p = SIMD4<Float>(a, a + e, a - e, -e), q = SIMD4<Float>(b, b + f, b - f, -f)
-                            let t = base + ty * tw + tx
-                            for r in 0..<4 {
-                                out[(4 * r + 0) * stride + t] = p[r]
-                                out[(4 * r + 1) * stride + t] = p[r] + q[r]
-                                out[(4 * r + 2) * stride + t] = p[r] - q[r]
-                                out[(4 * r + 3) * stride + t] = -q[r]
+                        for group in 0..<groups {
+                            let row0 = UnsafeRawPointer(padded + 2 * ty * pw + 16 * group)
+                            let top = row0.loadUnaligned(as: SIMD16<Float>.self)
+                            let bottom = row0.loadUnaligned(fromByteOffset: 4 * pw, as: SIMD16<Float>.self)
+                            let (a, b, e, f) = (top.evenHalf, top.oddHalf, bottom.evenHalf, bottom.oddHalf)
+                            let t = base + ty * tw + 8 * group
+                            let count = min(8, tw - 8 * group)
+                            func store(_ xi: Int, _ value: SIMD8<Float>) {
+                                let p = out + xi * stride + t
+                                if count == 8 {
+                                    UnsafeMutableRawPointer(p).storeBytes(of: value, as: SIMD8<Float>.self)
+                                } else {
+                                    for j in 0..<count { p[j] = value[j] }
+                                }
                             }
+                            // A dY (4×2): rows (a, b), (a + e, b + f), (a − e, b − f), (−e, −f); then · Aᵀ.
+                            func emit(_ r: Int, _ p: SIMD8<Float>, _ q: SIMD8<Float>) {
+                                store(4 * r + 0, p)
+                                store(4 * r + 1, p + q)
+                                store(4 * r + 2, p - q)
+                                store(4 * r + 3, -q)
+                            }
+                            emit(0, a, b)
+                            emit(1, a + e, b + f)
+                            emit(2, a - e, b - f)
+                            emit(3, -e, -f)
                         }
                     }
                 }

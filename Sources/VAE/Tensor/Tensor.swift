@@ -12,7 +12,7 @@ public final class Tensor {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         count = shape.reduce(1, *)
-        data = .allocate(capacity: max(count, 1))
+        data = StoragePool.take(max(count, 1))
         data.initialize(repeating: 0, count: max(count, 1))
     }
 
@@ -21,7 +21,7 @@ public final class Tensor {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         count = shape.reduce(1, *)
-        data = .allocate(capacity: max(count, 1))
+        data = StoragePool.take(max(count, 1))
     }
 
     public convenience init(shape: [Int], values: [Float]) {
@@ -30,7 +30,7 @@ public final class Tensor {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }
 
-    deinit { data.deallocate() }
+    deinit { StoragePool.give(data, count: max(count, 1)) }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
     public var array: [Float] { Array(buffer) }
