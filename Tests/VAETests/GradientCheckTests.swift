@@ -66,14 +66,14 @@ final class GradientCheckTests: XCTestCase {
     func testConv3x3() {
         let conv = Conv2D(3, 4, kernel: 3)
         randomize(conv.namedParameters)
-        check("conv3x3", Probe(forward: { conv.forward($0, train: true) }, backward: conv.backward,
+        check("conv3x3", Probe(forward: { conv.forward($0, train: true) }, backward: { conv.backward($0) },
                                parameters: conv.namedParameters), input: random([2, 3, 5, 6]))
     }
 
     func testConv1x1() {
         let conv = Conv2D(4, 3, kernel: 1)
         randomize(conv.namedParameters)
-        check("conv1x1", Probe(forward: { conv.forward($0, train: true) }, backward: conv.backward,
+        check("conv1x1", Probe(forward: { conv.forward($0, train: true) }, backward: { conv.backward($0) },
                                parameters: conv.namedParameters), input: random([2, 4, 3, 5]))
     }
 

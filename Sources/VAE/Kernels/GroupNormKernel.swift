@@ -12,8 +12,7 @@ public enum GroupNormKernel {
                                preActivation: UnsafeMutablePointer<Float>? = nil,
                                mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>) {
         Profile.measure(.groupNorm) {
-            let cpg = dims.c / groups
-            let span = cpg * dims.plane
+            let span = dims.c / groups * dims.plane
             parallelFor(dims.n * groups, grain: 1) { range in
                 for ng in range {
                     let base = ng * span
@@ -21,29 +20,51 @@ public enum GroupNormKernel {
                     for i in 0..<span { let v = Double(x[base + i]); s += v; ss += v * v }
                     let mu = s / Double(span)
                     let variance = max(ss / Double(span) - mu * mu, 0)
-                    let r = 1 / (variance + Double(eps)).squareRoot()
                     mean[ng] = Float(mu)
-                    rstd[ng] = Float(r)
-                    let c0 = (ng % groups) * cpg
-                    for cl in 0..<cpg {
-                        let scale = Float(r) * gamma[c0 + cl]
-                        let shift = beta[c0 + cl] - Float(mu) * scale
-                        let off = base + cl * dims.plane
-                        if !swish {
-                            for i in 0..<dims.plane { y[off + i] = x[off + i] * scale + shift }
-                        } else if let pre = preActivation {
-                            for i in 0..<dims.plane {
-                                let v = x[off + i] * scale + shift
-                                pre[off + i] = v
-                                y[off + i] = v / (1 + exp(-v))
-                            }
-                        } else {
-                            for i in 0..<dims.plane {
-                                let v = x[off + i] * scale + shift
-                                y[off + i] = v / (1 + exp(-v))
-                            }
-                        }
-                    }
+                    rstd[ng] = Float(1 / (variance + Double(eps)).squareRoot())
+                    normalizeGroup(ng, x: x, y: y, dims: dims, groups: groups, gamma: gamma, beta: beta, swish: swish,
+                                   preActivation: preActivation, mean: mean[ng], rstd: rstd[ng])
+                }
+            }
+        }
+    }
+
+    /// The output from known statistics (a forward again, without the statistics pass).
+    public static func normalize(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, dims: Dims4, groups: Int,
+                                 gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, swish: Bool,
+                                 mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>) {
+        Profile.measure(.groupNorm) {
+            parallelFor(dims.n * groups, grain: 1) { range in
+                for ng in range {
+                    normalizeGroup(ng, x: x, y: y, dims: dims, groups: groups, gamma: gamma, beta: beta, swish: swish,
+                                   preActivation: nil, mean: mean[ng], rstd: rstd[ng])
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func normalizeGroup(_ ng: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, dims: Dims4,
+                                       groups: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, swish: Bool,
+                                       preActivation pre: UnsafeMutablePointer<Float>?, mean mu: Float, rstd r: Float) {
+        let cpg = dims.c / groups
+        let c0 = (ng % groups) * cpg
+        for cl in 0..<cpg {
+            let scale = r * gamma[c0 + cl]
+            let shift = beta[c0 + cl] - mu * scale
+            let off = ng * cpg * dims.plane + cl * dims.plane
+            if !swish {
+                for i in 0..<dims.plane { y[off + i] = x[off + i] * scale + shift }
+            } else if let pre {
+                for i in 0..<dims.plane {
+                    let v = x[off + i] * scale + shift
+                    pre[off + i] = v
+                    y[off + i] = v / (1 + exp(-v))
+                }
+            } else {
+                for i in 0..<dims.plane {
+                    let v = x[off + i] * scale + shift
+                    y[off + i] = v / (1 + exp(-v))
                 }
             }
         }

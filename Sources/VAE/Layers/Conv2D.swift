@@ -31,10 +31,12 @@ public final class Conv2D: ParameterOwner {
                      padTop: padding.top, padLeft: padding.left, padBottom: padding.bottom, padRight: padding.right)
     }
 
-    public func forward(_ x: Tensor, train: Bool) -> Tensor {
+    /// With `retainInput` false a training forward keeps nothing: the caller recomputes the input and hands it
+    /// to `backward` (cheaper in memory when the input is cheap to rebuild, e.g. an activation).
+    public func forward(_ x: Tensor, train: Bool, retainInput: Bool = true) -> Tensor {
         let d = x.dims
         precondition(d.c == inChannels, "Conv2D expects \(inChannels) channels, got \(d.c)")
-        input = train ? x : nil
+        input = train && retainInput ? x : nil
         if isWinograd { return winogradForward(x) }
         let g = geometry(d)
         let (ho, wo) = (g.outHeight, g.outWidth)
@@ -57,8 +59,8 @@ public final class Conv2D: ParameterOwner {
         return y
     }
 
-    public func backward(_ dy: Tensor) -> Tensor {
-        guard let x = input else { preconditionFailure("Conv2D.backward without a training forward") }
+    public func backward(_ dy: Tensor, input recomputed: Tensor? = nil) -> Tensor {
+        guard let x = recomputed ?? input else { preconditionFailure("Conv2D.backward without a training forward") }
         input = nil
         if isWinograd { return winogradBackward(x, dy) }
         let d = x.dims

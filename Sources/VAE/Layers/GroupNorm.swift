@@ -40,6 +40,15 @@ public final class GroupNorm: ParameterOwner {
         return y
     }
 
+    /// The training forward's output again, from the kept input and statistics (for layers that did not keep it).
+    public func recomputeOutput() -> Tensor {
+        guard let x = input else { preconditionFailure("GroupNorm.recomputeOutput without a training forward") }
+        let y = Tensor(uninitializedShape: x.shape)
+        GroupNormKernel.normalize(x: x.data, y: y.data, dims: x.dims, groups: groups, gamma: weight.value.data,
+                                  beta: bias.value.data, swish: swish, mean: mean.data, rstd: rstd.data)
+        return y
+    }
+
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("GroupNorm.backward without a training forward") }
         input = nil

@@ -1,11 +1,17 @@
 /// A trainable tensor and its gradient (accumulated by backward, cleared by the optimiser's caller).
 public final class Parameter {
     public let value: Tensor
-    public let grad: Tensor
+    public private(set) var grad: Tensor
 
     public init(shape: [Int]) {
         value = Tensor(shape: shape)
         grad = Tensor(shape: shape)
+    }
+
+    /// Moves the gradient into `storage` (kept alive by `owner`), e.g. a flat buffer that is all-reduced whole.
+    public func placeGradient(at storage: UnsafeMutablePointer<Float>, owner: AnyObject) {
+        storage.update(from: grad.data, count: grad.count)
+        grad = Tensor(viewing: storage, shape: grad.shape, owner: owner)
     }
 }
 

@@ -22,15 +22,25 @@ public final class Upsample: ParameterOwner {
 
     public var namedParameters: [(name: String, parameter: Parameter)] { prefixed([("conv", conv)]) }
 
-    public func forward(_ x: Tensor, train: Bool) -> Tensor {
+    private var input: Tensor?
+
+    private func upsampled(_ x: Tensor) -> Tensor {
         let d = x.dims
-        let up = Tensor(shape: [d.n, d.c, 2 * d.h, 2 * d.w])
+        let up = Tensor(uninitializedShape: [d.n, d.c, 2 * d.h, 2 * d.w])
         Elementwise.upsampleNearest2x(x.data, up.data, planes: d.n * d.c, height: d.h, width: d.w)
-        return conv.forward(up, train: train)
+        return up
+    }
+
+    /// Keeps x, not the 4× larger upsampled tensor: backward upsamples again.
+    public func forward(_ x: Tensor, train: Bool) -> Tensor {
+        input = train ? x : nil
+        return conv.forward(upsampled(x), train: train, retainInput: false)
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
-        let dUp = conv.backward(dy)
+        guard let x = input else { preconditionFailure("Upsample.backward without a training forward") }
+        input = nil
+        let dUp = conv.backward(dy, input: upsampled(x))
         let d = dUp.dims
         let dx = Tensor(shape: [d.n, d.c, d.h / 2, d.w / 2])
         Elementwise.upsampleNearest2xBackward(dUp.data, dx.data, planes: d.n * d.c, height: d.h / 2, width: d.w / 2)

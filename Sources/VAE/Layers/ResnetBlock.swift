@@ -20,19 +20,20 @@ public final class ResnetBlock: ParameterOwner {
     }
 
     public func forward(_ x: Tensor, train: Bool) -> Tensor {
+        // The activations feeding conv1 and conv2 are not kept: backward rebuilds them from the norms' inputs.
         var h = norm1.forward(x, train: train)
-        h = conv1.forward(h, train: train)
+        h = conv1.forward(h, train: train, retainInput: false)
         h = norm2.forward(h, train: train)
-        h = conv2.forward(h, train: train)
+        h = conv2.forward(h, train: train, retainInput: false)
         let skip = ninShortcut?.forward(x, train: train) ?? x
         Elementwise.accumulate(skip, into: h)
         return h
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
-        var g = conv2.backward(dy)
+        var g = conv2.backward(dy, input: norm2.recomputeOutput())
         g = norm2.backward(g)
-        g = conv1.backward(g)
+        g = conv1.backward(g, input: norm1.recomputeOutput())
         let dx = norm1.backward(g)
         if let ninShortcut {
             let ds = ninShortcut.backward(dy)

@@ -33,11 +33,11 @@ public final class AutoencoderKL: ParameterOwner {
     }
 
     private var decodeBackwardSteps: [BackwardStep] {
-        decoder.backwardSteps + [BackwardStep(postQuantConv, postQuantConv.backward)]
+        decoder.backwardSteps + [BackwardStep(postQuantConv) { self.postQuantConv.backward($0) }]
     }
 
     private var encodeBackwardSteps: [BackwardStep] {
-        [BackwardStep(quantConv, quantConv.backward)] + encoder.backwardSteps
+        [BackwardStep(quantConv) { self.quantConv.backward($0) }] + encoder.backwardSteps
     }
 
     /// Parameter groups in the order backward completes them: after the k-th call of a backward's

@@ -77,15 +77,15 @@ public final class Encoder: ParameterOwner {
 
     /// The backward pass as a sequence of steps, forward's order reversed.
     var backwardSteps: [BackwardStep] {
-        var steps = [BackwardStep(convOut, convOut.backward), BackwardStep(normOut, normOut.backward), BackwardStep(midBlock2, midBlock2.backward),
-                     BackwardStep(midAttn1, midAttn1.backward), BackwardStep(midBlock1, midBlock1.backward)]
+        var steps = [BackwardStep(convOut) { self.convOut.backward($0) }, BackwardStep(normOut) { self.normOut.backward($0) }, BackwardStep(midBlock2) { self.midBlock2.backward($0) },
+                     BackwardStep(midAttn1) { self.midAttn1.backward($0) }, BackwardStep(midBlock1) { self.midBlock1.backward($0) }]
         for level in down.reversed() {
-            if let ds = level.downsample { steps.append(BackwardStep(ds, ds.backward)) }
+            if let ds = level.downsample { steps.append(BackwardStep(ds) { ds.backward($0) }) }
             for (j, block) in level.block.enumerated().reversed() {
-                if !level.attn.isEmpty { steps.append(BackwardStep(level.attn[j], level.attn[j].backward)) }
-                steps.append(BackwardStep(block, block.backward))
+                if !level.attn.isEmpty { steps.append(BackwardStep(level.attn[j]) { level.attn[j].backward($0) }) }
+                steps.append(BackwardStep(block) { block.backward($0) })
             }
         }
-        return steps + [BackwardStep(convIn, convIn.backward)]
+        return steps + [BackwardStep(convIn) { self.convIn.backward($0) }]
     }
 }

@@ -6,6 +6,8 @@ public final class Tensor {
     public let shape: [Int]
     public let count: Int
     public let data: UnsafeMutablePointer<Float>
+    /// What keeps a view's memory alive; nil when the tensor owns its buffer.
+    private let owner: AnyObject?
 
     /// A zero-filled tensor.
     public init(shape: [Int]) {
@@ -13,6 +15,7 @@ public final class Tensor {
         self.shape = shape
         count = shape.reduce(1, *)
         data = StoragePool.take(max(count, 1))
+        owner = nil
         data.initialize(repeating: 0, count: max(count, 1))
     }
 
@@ -22,6 +25,15 @@ public final class Tensor {
         self.shape = shape
         count = shape.reduce(1, *)
         data = StoragePool.take(max(count, 1))
+        owner = nil
+    }
+
+    /// A view of memory that `owner` keeps alive (e.g. one parameter's gradient inside a flat bucket).
+    public init(viewing data: UnsafeMutablePointer<Float>, shape: [Int], owner: AnyObject) {
+        self.shape = shape
+        count = shape.reduce(1, *)
+        self.data = data
+        self.owner = owner
     }
 
     public convenience init(shape: [Int], values: [Float]) {
@@ -30,7 +42,9 @@ public final class Tensor {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }
 
-    deinit { StoragePool.give(data, count: max(count, 1)) }
+    deinit {
+        if owner == nil { StoragePool.give(data, count: max(count, 1)) }
+    }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
     public var array: [Float] { Array(buffer) }

@@ -1,12 +1,19 @@
-/// Gradients grouped into buckets in the order backward completes them. When a bucket's last group is ready,
-/// its gradients are copied into the bucket's flat buffer and its sum over replicas starts, so communication
-/// overlaps the rest of backward (what PyTorch DDP does); `finish` waits and copies the sums back.
+/// Gradients grouped into buckets in the order backward completes them. Each bucket's gradients live side by
+/// side in one flat buffer (the parameters' gradients are views into it), so when a bucket's last group is
+/// ready its sum over replicas starts at once, overlapping the rest of backward (what PyTorch DDP does).
 public final class GradientBuckets {
     private struct Bucket {
-        let parameters: [Parameter]
         let lastGroup: Int
         let buffer: UnsafeMutableBufferPointer<Float>
     }
+
+    /// Owns the flat buffers the gradient views point into.
+    private final class Storage {
+        var buffers: [UnsafeMutableBufferPointer<Float>] = []
+        deinit { for b in buffers { b.deallocate() } }
+    }
+
+    private let storage = Storage()
 
     private let buckets: [Bucket]
     private let sums: BucketSums
@@ -22,8 +29,14 @@ public final class GradientBuckets {
             pending += parameters
             pendingCount += parameters.reduce(0) { $0 + $1.grad.count }
             if pendingCount >= capacity || index == groups.count - 1 {
-                built.append(Bucket(parameters: pending, lastGroup: index,
-                                    buffer: .allocate(capacity: pendingCount)))
+                let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: pendingCount)
+                storage.buffers.append(buffer)
+                var offset = 0
+                for p in pending {
+                    p.placeGradient(at: buffer.baseAddress! + offset, owner: storage)
+                    offset += p.grad.count
+                }
+                built.append(Bucket(lastGroup: index, buffer: buffer))
                 pending = []
                 pendingCount = 0
             }
@@ -31,8 +44,6 @@ public final class GradientBuckets {
         buckets = built
         sums = replicas.bucketSums(built.map(\.buffer))
     }
-
-    deinit { for b in buckets { b.buffer.deallocate() } }
 
     public var count: Int { buckets.count }
 
@@ -44,28 +55,15 @@ public final class GradientBuckets {
     }
 
     private func start(_ index: Int) {
-        let bucket = buckets[index]
-        var offset = 0
-        for p in bucket.parameters {
-            (bucket.buffer.baseAddress! + offset).update(from: p.grad.data, count: p.grad.count)
-            offset += p.grad.count
-        }
         sums.start(bucket: index)
         started += 1
     }
 
-    /// Starts what backward did not (a replica without samples this step contributes zeros), waits for all sums
-    /// and writes them back into the gradients. Returns the seconds spent waiting.
+    /// Starts what backward did not (a replica without samples this step contributes zeros) and waits for all
+    /// sums. Returns the seconds spent waiting.
     public func finish() -> Double {
         while started < buckets.count { start(started) }
         let waited = sums.finish()
-        for bucket in buckets {
-            var offset = 0
-            for p in bucket.parameters {
-                p.grad.data.update(from: bucket.buffer.baseAddress! + offset, count: p.grad.count)
-                offset += p.grad.count
-            }
-        }
         readyGroups = 0
         started = 0
         return waited
