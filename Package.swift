@@ -26,10 +26,11 @@ let package = Package(
         // TurboJPEG catches libjpeg errors with setjmp inside C; Swift cannot call setjmp.
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
                        providers: [.apt(["libcairo2-dev"])]),
         .target(name: "VAE",
-                dependencies: ["CBLAS", "CPNG", "CTurboJPEG", "CCairo", .product(name: "Yams", package: "Yams")],
+                dependencies: ["CBLAS", "CPNG", "CTurboJPEG", "CCairo", "CMalloc", .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .executableTarget(name: "Launcher",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VAE
 
 @main
 struct VAEDist: ParsableCommand {
@@ -6,4 +7,9 @@ struct VAEDist: ParsableCommand {
         commandName: "vae-dist",
         abstract: "Train Stable-Diffusion-layout VAEs on CPU clusters with MPI and analyse their decoder layer by layer.",
         subcommands: [Train.self, Analyze.self, AnalyzeFolder.self, Reconstruct.self, SynthData.self, Bench.self])
+
+    static func main() {
+        MemoryPolicy.keepFreedMemory()
+        main(nil)
+    }
 }

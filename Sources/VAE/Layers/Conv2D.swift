@@ -93,22 +93,22 @@ public final class Conv2D: ParameterOwner {
         return dx
     }
 
-    /// 16 transformed matrices of rows × columns, `Winograd.stride` apart.
-    private func winogradBuffer(_ rows: Int, _ columns: Int) -> (Tensor, Int) {
+    /// 16 transformed matrices of rows × columns, `Winograd.stride` apart, in scratch slot `slot`.
+    private func winogradBuffer(_ slot: Int, _ rows: Int, _ columns: Int) -> (UnsafeMutablePointer<Float>, Int) {
         let stride = Winograd.stride(rows * columns)
-        return (Tensor(uninitializedShape: [16 * stride]), stride)
+        return (Scratch.buffer(slot, count: 16 * stride), stride)
     }
 
     private func winogradForward(_ x: Tensor) -> Tensor {
         let d = x.dims
         let g = WinogradGeometry(batch: d.n, height: d.h, width: d.w)
         let (o, i, t) = (outChannels, inChannels, g.tiles)
-        let (u, su) = winogradBuffer(o, i), (v, sv) = winogradBuffer(i, t), (m, sm) = winogradBuffer(o, t)
-        Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: false, into: u.data)
-        Winograd.transformInput(x.data, channels: i, g, into: v.data)
-        sgemmBatch(count: 16, m: o, n: t, k: i, a: u.data, strideA: su, b: v.data, strideB: sv, c: m.data, strideC: sm)
+        let (u, su) = winogradBuffer(0, o, i), (v, sv) = winogradBuffer(1, i, t), (m, sm) = winogradBuffer(2, o, t)
+        Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: false, into: u)
+        Winograd.transformInput(x.data, channels: i, g, into: v)
+        sgemmBatch(count: 16, m: o, n: t, k: i, a: u, strideA: su, b: v, strideB: sv, c: m, strideC: sm)
         let y = Tensor(uninitializedShape: [d.n, o, d.h, d.w])
-        Winograd.inverseOutput(m.data, channels: o, g, bias: bias.value.data, into: y.data)
+        Winograd.inverseOutput(m, channels: o, g, bias: bias.value.data, into: y.data)
         return y
     }
 
@@ -118,19 +118,18 @@ public final class Conv2D: ParameterOwner {
         let (o, i, t) = (outChannels, inChannels, g.tiles)
         accumulateBiasGradient(dy)
         // dW: Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ x B), one GEMM per ξ over all tiles, folded back by Gᵀ · G.
-        let (vx, svx) = winogradBuffer(i, t), (wdy, swdy) = winogradBuffer(o, t), (mw, smw) = winogradBuffer(o, i)
-        Winograd.transformInput(x.data, channels: i, g, into: vx.data)
-        Winograd.transformOutputGradient(dy.data, channels: o, g, into: wdy.data)
-        sgemmBatch(count: 16, transB: true, m: o, n: i, k: t, a: wdy.data, strideA: swdy, b: vx.data, strideB: svx,
-                   c: mw.data, strideC: smw)
-        Winograd.accumulateWeightGradient(mw.data, outChannels: o, inChannels: i, into: weight.grad.data)
+        let (vx, svx) = winogradBuffer(1, i, t), (wdy, swdy) = winogradBuffer(2, o, t), (mw, smw) = winogradBuffer(0, o, i)
+        Winograd.transformInput(x.data, channels: i, g, into: vx)
+        Winograd.transformOutputGradient(dy.data, channels: o, g, into: wdy)
+        sgemmBatch(count: 16, transB: true, m: o, n: i, k: t, a: wdy, strideA: swdy, b: vx, strideB: svx, c: mw, strideC: smw)
+        Winograd.accumulateWeightGradient(mw, outChannels: o, inChannels: i, into: weight.grad.data)
         // dX: the convolution of dY with the flipped, transposed kernel — the forward transforms again.
-        let (u, su) = winogradBuffer(i, o), (vdy, svdy) = winogradBuffer(o, t), (mx, smx) = winogradBuffer(i, t)
-        Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: true, into: u.data)
-        Winograd.transformInput(dy.data, channels: o, g, into: vdy.data)
-        sgemmBatch(count: 16, m: i, n: t, k: o, a: u.data, strideA: su, b: vdy.data, strideB: svdy, c: mx.data, strideC: smx)
+        let (u, su) = winogradBuffer(0, i, o), (vdy, svdy) = winogradBuffer(1, o, t), (mx, smx) = winogradBuffer(2, i, t)
+        Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: true, into: u)
+        Winograd.transformInput(dy.data, channels: o, g, into: vdy)
+        sgemmBatch(count: 16, m: i, n: t, k: o, a: u, strideA: su, b: vdy, strideB: svdy, c: mx, strideC: smx)
         let dx = Tensor(uninitializedShape: d.shape)
-        Winograd.inverseOutput(mx.data, channels: i, g, bias: nil, into: dx.data)
+        Winograd.inverseOutput(mx, channels: i, g, bias: nil, into: dx.data)
         return dx
     }
 

@@ -14,7 +14,7 @@ public final class Tensor {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         count = shape.reduce(1, *)
-        data = StoragePool.take(max(count, 1))
+        data = .allocate(capacity: max(count, 1))
         owner = nil
         data.initialize(repeating: 0, count: max(count, 1))
     }
@@ -24,7 +24,7 @@ public final class Tensor {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         count = shape.reduce(1, *)
-        data = StoragePool.take(max(count, 1))
+        data = .allocate(capacity: max(count, 1))
         owner = nil
     }
 
@@ -43,7 +43,7 @@ public final class Tensor {
     }
 
     deinit {
-        if owner == nil { StoragePool.give(data, count: max(count, 1)) }
+        if owner == nil { data.deallocate() }
     }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
