@@ -22,7 +22,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Measured steps (after one warm-up step).")
     var steps = 3
 
-    @Option(help: "What to measure: train.")
+    @Option(help: "What to measure: train (steps of --batch_size images) or analyze (one image pair per step).")
     var mode = "train"
 
     @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
@@ -34,7 +34,7 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if config != nil && preset != nil { throw ValidationError("give --config or --preset, not both") }
         if let preset, preset != "sd-v1" { throw ValidationError("--preset \(preset): the built-in preset is sd-v1") }
-        if mode != "train" { throw ValidationError("--mode \(mode): supported is train") }
+        if mode != "train" && mode != "analyze" { throw ValidationError("--mode \(mode): use train or analyze") }
         if steps < 1 || batchSize < 1 || imgSize < 1 { throw ValidationError("--steps, --batch_size and --img_size must be positive") }
     }
 
@@ -43,8 +43,9 @@ struct Bench: ParsableCommand {
         try mpi.run { replicas, _ in
             let cfg = try config.map { try VAEConfig.load(path: $0) } ?? .sdV1
             try checkImageSize(imgSize, config: cfg, option: "--img_size")
-            let result = Benchmark.train(model: AutoencoderKL(cfg), imgSize: imgSize, batchSize: batchSize,
-                                         steps: steps, replicas: replicas)
+            let result = mode == "train"
+                ? Benchmark.train(model: AutoencoderKL(cfg), imgSize: imgSize, batchSize: batchSize, steps: steps, replicas: replicas)
+                : Benchmark.analyze(model: AutoencoderKL(cfg), imgSize: imgSize, steps: steps, replicas: replicas)
             guard replicas.rank == 0 else { return }
             if json {
                 let encoder = JSONEncoder()
@@ -57,14 +58,15 @@ struct Bench: ParsableCommand {
     }
 
     static func table(_ r: BenchmarkResult, model: String) -> String {
+        let unit = r.mode == "train" ? ("step", "img") : ("pair", "pairs")
         var lines = [
             "model: \(model) (\(r.parameters) parameters)",
-            "\(r.mode): img \(r.imgSize), global batch \(r.batchSize), \(r.ranks) rank(s) × \(r.threads) thread(s), \(r.steps) steps",
-            String(format: "  %.3f s/step   %.3f img/s   %.1f GFLOP/step   %.1f GFLOP/s   peak RSS %.0f MB (rank 0)",
-                   r.secondsPerStep, r.itemsPerSecond, r.gflopPerStep, r.gflopsPerSecond, r.peakResidentMB),
-            "  phases (median s/step):",
+            "\(r.mode): img \(r.imgSize), batch \(r.batchSize), \(r.ranks) rank(s) × \(r.threads) thread(s), \(r.steps) measured",
+            String(format: "  %.3f s/%@   %.3f %@/s   %.1f GFLOP/%@   %.1f GFLOP/s   peak RSS %.0f MB (rank 0)",
+                   r.secondsPerStep, unit.0, r.itemsPerSecond, unit.1, r.gflopPerStep, unit.0, r.gflopsPerSecond, r.peakResidentMB),
+            "  phases (median s/\(unit.0)):",
         ]
-        for phase in ["forward", "backward", "allreduce_wait", "optimizer"] {
+        for phase in r.phases.keys.sorted() {
             lines.append("    " + phase.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%8.3f", r.phases[phase] ?? 0))
         }
         lines.append("  by kind (s/step, rank 0):")

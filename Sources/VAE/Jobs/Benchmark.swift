@@ -106,4 +106,39 @@ public enum Benchmark {
             gflopPerStep: flops[0] / 1e9, gflopsPerSecond: flops[0] / 1e9 / max(perStep, 1e-12),
             peakResidentMB: peakResidentMB, waitByRank: waits)
     }
+
+    /// Analysis of one image pair per step (random images): encode both, decode the posterior mode measuring every
+    /// decoder layer. Each replica analyses its own pair, as analyze-folder spreads pairs over ranks.
+    public static func analyze(model: AutoencoderKL, imgSize: Int, steps: Int, replicas: ReplicaGroup) -> BenchmarkResult {
+        model.initialize(seed: 0)
+        let x = Tensor(shape: [2, 3, imgSize, imgSize])
+        var rng = SplitMix64(seed: UInt64(replicas.rank + 1))
+        for i in 0..<x.count { x.data[i] = Float(rng.nextUniform() * 2 - 1) }
+        var encodeTimes: [Double] = [], decodeTimes: [Double] = [], totals: [Double] = []
+        func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+        for step in 0...steps {
+            if step == 1 { Profile.reset(); Profile.enabled = true }
+            let t0 = clock()
+            let mode = model.encode(x, train: false).mode
+            let t1 = clock()
+            _ = PairAnalysis(decoding: mode, with: model)
+            let t2 = clock()
+            guard step > 0 else { continue }
+            encodeTimes.append(t1 - t0)
+            decodeTimes.append(t2 - t1)
+            totals.append(t2 - t0)
+        }
+        Profile.enabled = false
+        let perPair = median(totals)
+        var flops = [Profile.flops / Double(steps)]
+        replicas.sum(&flops)
+        return BenchmarkResult(
+            mode: "analyze", ranks: replicas.size, threads: Threads.count, imgSize: imgSize, batchSize: 2,
+            steps: steps, parameters: model.parameterCount, secondsPerStep: perPair,
+            itemsPerSecond: Double(replicas.size) / perPair,
+            phases: ["encode": median(encodeTimes), "decode + metrics": median(decodeTimes)],
+            kinds: Dictionary(uniqueKeysWithValues: Profile.breakdown.map { ($0.kind.rawValue, $0.seconds / Double(steps)) }),
+            gflopPerStep: flops[0] / 1e9, gflopsPerSecond: flops[0] / 1e9 / max(perPair, 1e-12),
+            peakResidentMB: peakResidentMB, waitByRank: [Double](repeating: 0, count: replicas.size))
+    }
 }
