@@ -62,6 +62,13 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         }
     }
 
+    /// Many channels make Winograd work in several chunks of tile rows (here 29 rows, then 1).
+    func testWinogradOverSeveralChunks() {
+        let g = WinogradGeometry(batch: 2, height: 30, width: 30)
+        XCTAssertEqual(g.chunks(channels: 600), [0..<29, 29..<30])
+        check(Conv2D(600, 2, kernel: 3), input: [2, 600, 30, 30])
+    }
+
     func testPointwiseAndStridedConvolutions() {
         check(Conv2D(5, 3, kernel: 1), input: [2, 5, 4, 6])
         for shape in [[2, 3, 8, 8], [1, 3, 7, 5]] {

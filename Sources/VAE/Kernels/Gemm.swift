@@ -38,13 +38,13 @@ let gemmBlock = 256
 /// product per thread at a time: better than splitting each of them.
 public func sgemmBatch(count: Int, transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                        a: UnsafePointer<Float>, strideA: Int, b: UnsafePointer<Float>, strideB: Int,
-                       c: UnsafeMutablePointer<Float>, strideC: Int, kind: Profile.Kind = .conv) {
+                       beta: Float = 0, c: UnsafeMutablePointer<Float>, strideC: Int, kind: Profile.Kind = .conv) {
     guard m > 0, n > 0, count > 0 else { return }
     Profile.measure(kind, flops: 2 * Double(m) * Double(n) * Double(k) * Double(count)) {
         parallelFor(count, grain: 1) { range in
             for i in range {
                 GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a + i * strideA,
-                            lda: transA ? m : k, b: b + i * strideB, ldb: transB ? k : n, beta: 0,
+                            lda: transA ? m : k, b: b + i * strideB, ldb: transB ? k : n, beta: beta,
                             c: c + i * strideC, ldc: n).run()
             }
         }

@@ -1,7 +1,10 @@
 /// Winograd F(2×2, 3×3) for stride-1, pad-1 3×3 convolutions (Lavin & Gray, 2015): each 2×2 output tile is
-/// computed from a 4×4 input tile with 16 multiplications instead of 36, as 16 GEMMs over all tiles of the
-/// batch. The same transforms give the input gradient (a convolution with the flipped kernel) and the weight
+/// computed from a 4×4 input tile with 16 multiplications instead of 36, as 16 GEMMs over a chunk of tiles.
+/// The same transforms give the input gradient (a convolution with the flipped kernel) and the weight
 /// gradient (Σ_tiles of the transformed input times the transformed output gradient).
+///
+/// Tiles are processed in chunks of whole tile rows (`WinogradGeometry.chunks`): the transformed chunk stays
+/// in cache for its GEMMs, and the scratch memory is bounded whatever the image size.
 ///
 ///   forward:  Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
 ///   weights:  dg = Gᵀ [ Σ_t (Bᵀ d_t B) ⊙ (A dY_t Aᵀ) ] G
@@ -9,18 +12,26 @@ public struct WinogradGeometry: Sendable {
     public let batch, height, width: Int
     public var tilesHigh: Int { (height + 1) / 2 }
     public var tilesWide: Int { (width + 1) / 2 }
-    /// Tiles over the whole batch: the GEMMs' N dimension.
-    public var tiles: Int { batch * tilesHigh * tilesWide }
+    /// Tile rows over the whole batch (row r is tile row r % tilesHigh of image r / tilesHigh).
+    public var tileRows: Int { batch * tilesHigh }
 
     public init(batch: Int, height: Int, width: Int) {
         (self.batch, self.height, self.width) = (batch, height, width)
+    }
+
+    /// Ranges of tile rows whose transformed tiles for `channels` channels take about 4 MiB per ξ-matrix set
+    /// (16 × channels × tiles floats ≈ 16 MiB): decided by the shape alone, so results do not depend on threads.
+    public func chunks(channels: Int) -> [Range<Int>] {
+        let tilesPerChunk = max(tilesWide, (1 << 18) / max(channels, 1))
+        let rowsPerChunk = max(1, tilesPerChunk / tilesWide)
+        return Swift.stride(from: 0, to: tileRows, by: rowsPerChunk).map { $0..<min(tileRows, $0 + rowsPerChunk) }
     }
 }
 
 public enum Winograd {
     /// Distance between consecutive ξ matrices of a transformed tensor. Padded so that the 16 matrices do not
-    /// start at addresses 4 KiB apart: a tile's 16 values go to 16 streams, which would otherwise all map to the
-    /// same cache sets and evict each other (a 6× slowdown of the transforms, measured).
+    /// start at addresses a multiple of 4 KiB apart: a tile's 16 values go to 16 streams, which would otherwise
+    /// all map to the same cache sets.
     public static func stride(_ elements: Int) -> Int { (elements + 15) / 16 * 16 + 16 }
 
     /// All transformed tensors are 16 matrices `stride(rows · columns)` apart.
@@ -57,39 +68,46 @@ public enum Winograd {
         }
     }
 
-    /// V[ξ][c][t] = (Bᵀ d_t B)[ξ] for the 4×4 input tile d_t of channel c (pad 1, zeros outside the image).
-    /// Eight horizontally adjacent tiles are transformed at once: their columns are the even and odd lanes of
-    /// two 16-wide loads from a zero-padded copy of the plane, and each ξ is stored as 8 consecutive tiles.
+    /// V[ξ][c][t] = (Bᵀ d_t B)[ξ] for the 4×4 input tiles d_t of the tile rows `rows`, channel c (pad 1, zeros
+    /// outside the image); t counts the chunk's tiles. Eight horizontally adjacent tiles are transformed at once:
+    /// their columns are the even and odd lanes of two 16-wide loads from zero-padded copies of the four rows.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
-                                      into v: UnsafeMutablePointer<Float>) {
+                                      rows: Range<Int>, into v: UnsafeMutablePointer<Float>) {
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
-        let stride = Winograd.stride(channels * g.tiles)
-        // Padded plane: one zero row and column before the image, enough after it for whole 8-tile groups.
+        let tiles = rows.count * tw
+        let stride = Winograd.stride(channels * tiles)
+        // Padded rows: one zero column before the image, enough after it for whole 8-tile groups.
         let groups = (tw + 7) / 8
-        let pw = 16 * groups + 2 + 16, ph = 2 * th + 2
+        let pw = 16 * groups + 2 + 16
         Profile.measure(.winograd) {
-            parallelFor(g.batch * channels, grain: 1) { range in
-                let padded = UnsafeMutablePointer<Float>.allocate(capacity: pw * ph)
+            parallelFor(channels, grain: 1) { range in
+                let padded = UnsafeMutablePointer<Float>.allocate(capacity: 4 * pw)
                 defer { padded.deallocate() }
-                padded.initialize(repeating: 0, count: pw * ph)
-                for nc in range {
-                    let n = nc / channels, c = nc % channels
-                    let plane = x + nc * h * w
-                    for y in 0..<h { (padded + (y + 1) * pw + 1).update(from: plane + y * w, count: w) }
-                    let base = c * g.tiles + n * th * tw
-                    for ty in 0..<th {
-                        let top = padded + 2 * ty * pw
+                padded.initialize(repeating: 0, count: 4 * pw)
+                for c in range {
+                    for row in rows {
+                        let n = row / th, ty = row % th
+                        let plane = x + (n * channels + c) * h * w
+                        for r in 0..<4 {
+                            let y = 2 * ty - 1 + r, line = padded + r * pw
+                            if y >= 0 && y < h {
+                                (line + 1).update(from: plane + y * w, count: w)
+                            } else {
+                                (line + 1).update(repeating: 0, count: w)
+                            }
+                        }
+                        let base = c * tiles + (row - rows.lowerBound) * tw
                         for group in 0..<groups {
                             let col = 16 * group
                             // Column s of the 8 tiles, row r: lanes of the loads at col and col + 2.
                             func columns(_ r: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                                let row = UnsafeRawPointer(top + r * pw + col)
-                                let a = row.loadUnaligned(as: SIMD16<Float>.self)
-                                let b = row.loadUnaligned(fromByteOffset: 8, as: SIMD16<Float>.self)
+                                let line = UnsafeRawPointer(padded + r * pw + col)
+                                let a = line.loadUnaligned(as: SIMD16<Float>.self)
+                                let b = line.loadUnaligned(fromByteOffset: 8, as: SIMD16<Float>.self)
                                 return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
                             }
                             let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
-                            let t = base + ty * tw + 8 * group
+                            let t = base + 8 * group
                             let count = min(8, tw - 8 * group)
                             func store(_ xi: Int, _ value: SIMD8<Float>) {
                                 let out = v + xi * stride + t
@@ -117,22 +135,23 @@ public enum Winograd {
         }
     }
 
-    /// y[n][c] = Aᵀ M_t A (+ bias) for every tile, cropped to the image: M is [16][channels][tiles].
-    /// Eight tiles at a time, read as 8 consecutive values of each ξ.
+    /// y[n][c] = Aᵀ M_t A (+ bias) for the tiles of the tile rows `rows`, cropped to the image: M is
+    /// [16][channels][chunk tiles]. Eight tiles at a time, read as 8 consecutive values of each ξ.
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
-                                     bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+                                     rows: Range<Int>, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
-        let stride = Winograd.stride(channels * g.tiles)
+        let tiles = rows.count * tw
+        let stride = Winograd.stride(channels * tiles)
         Profile.measure(.winograd) {
-            parallelFor(g.batch * channels, grain: 1) { range in
-                for nc in range {
-                    let n = nc / channels, c = nc % channels
-                    let plane = y + nc * h * w
+            parallelFor(channels, grain: 1) { range in
+                for c in range {
                     let b0 = SIMD8<Float>(repeating: bias.map { $0[c] } ?? 0)
-                    let base = c * g.tiles + n * th * tw
-                    for ty in 0..<th {
+                    for row in rows {
+                        let n = row / th, ty = row % th
+                        let plane = y + (n * channels + c) * h * w
+                        let base = c * tiles + (row - rows.lowerBound) * tw
                         for tx0 in Swift.stride(from: 0, to: tw, by: 8) {
-                            let t = base + ty * tw + tx0
+                            let t = base + tx0
                             let count = min(8, tw - tx0)
                             func load(_ xi: Int) -> SIMD8<Float> {
                                 let p = mt + xi * stride + t
@@ -166,31 +185,35 @@ public enum Winograd {
         }
     }
 
-    /// W[ξ][c][t] = (A dY_t Aᵀ)[ξ] for the 2×2 output-gradient tile dY_t (zeros outside the image),
-    /// eight tiles at a time from a zero-padded copy of the plane.
+    /// W[ξ][c][t] = (A dY_t Aᵀ)[ξ] for the 2×2 output-gradient tiles dY_t of the tile rows `rows` (zeros outside
+    /// the image), eight tiles at a time from zero-padded copies of the two rows.
     public static func transformOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
-                                               into out: UnsafeMutablePointer<Float>) {
+                                               rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
-        let stride = Winograd.stride(channels * g.tiles)
+        let tiles = rows.count * tw
+        let stride = Winograd.stride(channels * tiles)
         let groups = (tw + 7) / 8
-        let pw = 16 * groups, ph = 2 * th
+        let pw = 16 * groups
         Profile.measure(.winograd) {
-            parallelFor(g.batch * channels, grain: 1) { range in
-                let padded = UnsafeMutablePointer<Float>.allocate(capacity: pw * ph)
+            parallelFor(channels, grain: 1) { range in
+                let padded = UnsafeMutablePointer<Float>.allocate(capacity: 2 * pw)
                 defer { padded.deallocate() }
-                padded.initialize(repeating: 0, count: pw * ph)
-                for nc in range {
-                    let n = nc / channels, c = nc % channels
-                    let plane = dy + nc * h * w
-                    for y in 0..<h { (padded + y * pw).update(from: plane + y * w, count: w) }
-                    let base = c * g.tiles + n * th * tw
-                    for ty in 0..<th {
+                padded.initialize(repeating: 0, count: 2 * pw)
+                for c in range {
+                    for row in rows {
+                        let n = row / th, ty = row % th
+                        let plane = dy + (n * channels + c) * h * w
+                        for r in 0..<2 {
+                            let y = 2 * ty + r
+                            if y < h { (padded + r * pw).update(from: plane + y * w, count: w) } else { (padded + r * pw).update(repeating: 0, count: w) }
+                        }
+                        let base = c * tiles + (row - rows.lowerBound) * tw
                         for group in 0..<groups {
-                            let row0 = UnsafeRawPointer(padded + 2 * ty * pw + 16 * group)
-                            let top = row0.loadUnaligned(as: SIMD16<Float>.self)
-                            let bottom = row0.loadUnaligned(fromByteOffset: 4 * pw, as: SIMD16<Float>.self)
+                            let line = UnsafeRawPointer(padded + 16 * group)
+                            let top = line.loadUnaligned(as: SIMD16<Float>.self)
+                            let bottom = line.loadUnaligned(fromByteOffset: 4 * pw, as: SIMD16<Float>.self)
                             let (a, b, e, f) = (top.evenHalf, top.oddHalf, bottom.evenHalf, bottom.oddHalf)
-                            let t = base + ty * tw + 8 * group
+                            let t = base + 8 * group
                             let count = min(8, tw - 8 * group)
                             func store(_ xi: Int, _ value: SIMD8<Float>) {
                                 let p = out + xi * stride + t

@@ -102,34 +102,48 @@ public final class Conv2D: ParameterOwner {
     private func winogradForward(_ x: Tensor) -> Tensor {
         let d = x.dims
         let g = WinogradGeometry(batch: d.n, height: d.h, width: d.w)
-        let (o, i, t) = (outChannels, inChannels, g.tiles)
-        let (u, su) = winogradBuffer(0, o, i), (v, sv) = winogradBuffer(1, i, t), (m, sm) = winogradBuffer(2, o, t)
-        Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: false, into: u)
-        Winograd.transformInput(x.data, channels: i, g, into: v)
-        sgemmBatch(count: 16, m: o, n: t, k: i, a: u, strideA: su, b: v, strideB: sv, c: m, strideC: sm)
+        let (o, i) = (outChannels, inChannels)
         let y = Tensor(uninitializedShape: [d.n, o, d.h, d.w])
-        Winograd.inverseOutput(m, channels: o, g, bias: bias.value.data, into: y.data)
+        let (u, su) = winogradBuffer(0, o, i)
+        Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: false, into: u)
+        for rows in g.chunks(channels: max(o, i)) {
+            let t = rows.count * g.tilesWide
+            let (v, sv) = winogradBuffer(1, i, t), (m, sm) = winogradBuffer(2, o, t)
+            Winograd.transformInput(x.data, channels: i, g, rows: rows, into: v)
+            sgemmBatch(count: 16, m: o, n: t, k: i, a: u, strideA: su, b: v, strideB: sv, c: m, strideC: sm)
+            Winograd.inverseOutput(m, channels: o, g, rows: rows, bias: bias.value.data, into: y.data)
+        }
         return y
     }
 
     private func winogradBackward(_ x: Tensor, _ dy: Tensor) -> Tensor {
         let d = x.dims
         let g = WinogradGeometry(batch: d.n, height: d.h, width: d.w)
-        let (o, i, t) = (outChannels, inChannels, g.tiles)
+        let (o, i) = (outChannels, inChannels)
         accumulateBiasGradient(dy)
-        // dW: Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ x B), one GEMM per ξ over all tiles, folded back by Gᵀ · G.
-        let (vx, svx) = winogradBuffer(1, i, t), (wdy, swdy) = winogradBuffer(2, o, t), (mw, smw) = winogradBuffer(0, o, i)
-        Winograd.transformInput(x.data, channels: i, g, into: vx)
-        Winograd.transformOutputGradient(dy.data, channels: o, g, into: wdy)
-        sgemmBatch(count: 16, transB: true, m: o, n: i, k: t, a: wdy, strideA: swdy, b: vx, strideB: svx, c: mw, strideC: smw)
+        let chunks = g.chunks(channels: max(o, i))
+        // dW: Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ x B), one GEMM per ξ per chunk summed over chunks, folded back by Gᵀ · G.
+        let (mw, smw) = winogradBuffer(0, o, i)
+        for (k, rows) in chunks.enumerated() {
+            let t = rows.count * g.tilesWide
+            let (vx, svx) = winogradBuffer(1, i, t), (wdy, swdy) = winogradBuffer(2, o, t)
+            Winograd.transformInput(x.data, channels: i, g, rows: rows, into: vx)
+            Winograd.transformOutputGradient(dy.data, channels: o, g, rows: rows, into: wdy)
+            sgemmBatch(count: 16, transB: true, m: o, n: i, k: t, a: wdy, strideA: swdy, b: vx, strideB: svx,
+                       beta: k == 0 ? 0 : 1, c: mw, strideC: smw)
+        }
         Winograd.accumulateWeightGradient(mw, outChannels: o, inChannels: i, into: weight.grad.data)
         // dX: the convolution of dY with the flipped, transposed kernel — the forward transforms again.
-        let (u, su) = winogradBuffer(0, i, o), (vdy, svdy) = winogradBuffer(1, o, t), (mx, smx) = winogradBuffer(2, i, t)
-        Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: true, into: u)
-        Winograd.transformInput(dy.data, channels: o, g, into: vdy)
-        sgemmBatch(count: 16, m: i, n: t, k: o, a: u, strideA: su, b: vdy, strideB: svdy, c: mx, strideC: smx)
         let dx = Tensor(uninitializedShape: d.shape)
-        Winograd.inverseOutput(mx, channels: i, g, bias: nil, into: dx.data)
+        let (u, su) = winogradBuffer(0, i, o)
+        Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: true, into: u)
+        for rows in chunks {
+            let t = rows.count * g.tilesWide
+            let (vdy, svdy) = winogradBuffer(1, o, t), (mx, smx) = winogradBuffer(2, i, t)
+            Winograd.transformInput(dy.data, channels: o, g, rows: rows, into: vdy)
+            sgemmBatch(count: 16, m: i, n: t, k: o, a: u, strideA: su, b: vdy, strideB: svdy, c: mx, strideC: smx)
+            Winograd.inverseOutput(mx, channels: i, g, rows: rows, bias: nil, into: dx.data)
+        }
         return dx
     }
 
