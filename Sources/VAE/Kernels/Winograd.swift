@@ -71,9 +71,12 @@ public enum Winograd {
     /// V[ξ][c][t] = (Bᵀ d_t B)[ξ] for the 4×4 input tiles d_t of the tile rows `rows`, channel c (pad 1, zeros
     /// outside the image); t counts the chunk's tiles. Eight horizontally adjacent tiles are transformed at once:
     /// their columns are the even and odd lanes of two 16-wide loads from zero-padded copies of the four rows.
+    /// With `upsampledFrom2x`, x is half the geometry's size and the convolution sees its nearest-neighbour ×2
+    /// upsampling (ldm's Upsample), read on the fly instead of materialised at 4× the memory.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
-                                      rows: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+                                      rows: Range<Int>, upsampledFrom2x: Bool = false, into v: UnsafeMutablePointer<Float>) {
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
+        let (sh, sw) = upsampledFrom2x ? (h / 2, w / 2) : (h, w)
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
         // Padded rows: one zero column before the image, enough after it for whole 8-tile groups.
@@ -87,13 +90,16 @@ public enum Winograd {
                 for c in range {
                     for row in rows {
                         let n = row / th, ty = row % th
-                        let plane = x + (n * channels + c) * h * w
+                        let plane = x + (n * channels + c) * sh * sw
                         for r in 0..<4 {
                             let y = 2 * ty - 1 + r, line = padded + r * pw
-                            if y >= 0 && y < h {
-                                (line + 1).update(from: plane + y * w, count: w)
-                            } else {
+                            if y < 0 || y >= h {
                                 (line + 1).update(repeating: 0, count: w)
+                            } else if upsampledFrom2x {
+                                let source = plane + (y / 2) * sw
+                                for i in 0..<sw { line[1 + 2 * i] = source[i]; line[2 + 2 * i] = source[i] }
+                            } else {
+                                (line + 1).update(from: plane + y * w, count: w)
                             }
                         }
                         let base = c * tiles + (row - rows.lowerBound) * tw
@@ -137,8 +143,11 @@ public enum Winograd {
 
     /// y[n][c] = Aᵀ M_t A (+ bias) for the tiles of the tile rows `rows`, cropped to the image: M is
     /// [16][channels][chunk tiles]. Eight tiles at a time, read as 8 consecutive values of each ξ.
+    /// With `pooledTo2x` (the adjoint of the ×2 upsampling, for the input gradient of an upsampling convolution)
+    /// each tile's four outputs are summed into the one pixel of the half-size y they all came from.
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
-                                     rows: Range<Int>, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
+                                     rows: Range<Int>, bias: UnsafePointer<Float>?, pooledTo2x: Bool = false,
+                                     into y: UnsafeMutablePointer<Float>) {
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
@@ -148,7 +157,7 @@ public enum Winograd {
                     let b0 = SIMD8<Float>(repeating: bias.map { $0[c] } ?? 0)
                     for row in rows {
                         let n = row / th, ty = row % th
-                        let plane = y + (n * channels + c) * h * w
+                        let plane = y + (n * channels + c) * (pooledTo2x ? th * tw : h * w)
                         let base = c * tiles + (row - rows.lowerBound) * tw
                         for tx0 in Swift.stride(from: 0, to: tw, by: 8) {
                             let t = base + tx0
@@ -168,6 +177,11 @@ public enum Winograd {
                             let c0 = rows(0), c1 = rows(1), c2 = rows(2), c3 = rows(3)
                             let y00 = c0.0 + c1.0 + c2.0 + b0, y01 = c1.0 - c2.0 - c3.0 + b0
                             let y10 = c0.1 + c1.1 + c2.1 + b0, y11 = c1.1 - c2.1 - c3.1 + b0
+                            if pooledTo2x {
+                                let sum = y00 + y01 + y10 + y11
+                                for j in 0..<count { plane[ty * tw + tx0 + j] = sum[j] }
+                                continue
+                            }
                             let oy = 2 * ty
                             for j in 0..<count {
                                 let ox = 2 * (tx0 + j)

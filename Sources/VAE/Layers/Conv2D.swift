@@ -8,6 +8,8 @@ public final class Conv2D: ParameterOwner {
     public let weight: Parameter
     public let bias: Parameter
     private var input: Tensor?
+    /// Whether the kept input is the low-resolution tensor of an upsampling forward.
+    private var inputUpsampled = false
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
                 padding: (top: Int, left: Int, bottom: Int, right: Int)? = nil) {
@@ -33,11 +35,15 @@ public final class Conv2D: ParameterOwner {
 
     /// With `retainInput` false a training forward keeps nothing: the caller recomputes the input and hands it
     /// to `backward` (cheaper in memory when the input is cheap to rebuild, e.g. an activation).
-    public func forward(_ x: Tensor, train: Bool, retainInput: Bool = true) -> Tensor {
+    /// With `upsampling`, the convolution is applied to the nearest-neighbour ×2 upsampling of x without
+    /// building it (3×3 stride-1 convolutions only); backward then returns the gradient of the small x.
+    public func forward(_ x: Tensor, train: Bool, retainInput: Bool = true, upsampling: Bool = false) -> Tensor {
         let d = x.dims
         precondition(d.c == inChannels, "Conv2D expects \(inChannels) channels, got \(d.c)")
+        precondition(!upsampling || isWinograd, "only 3×3 stride-1 convolutions fuse the upsampling")
         input = train && retainInput ? x : nil
-        if isWinograd { return winogradForward(x) }
+        inputUpsampled = upsampling
+        if isWinograd { return winogradForward(x, upsampled: upsampling) }
         let g = geometry(d)
         let (ho, wo) = (g.outHeight, g.outWidth)
         let y = Tensor(shape: [d.n, outChannels, ho, wo])
@@ -62,7 +68,7 @@ public final class Conv2D: ParameterOwner {
     public func backward(_ dy: Tensor, input recomputed: Tensor? = nil) -> Tensor {
         guard let x = recomputed ?? input else { preconditionFailure("Conv2D.backward without a training forward") }
         input = nil
-        if isWinograd { return winogradBackward(x, dy) }
+        if isWinograd { return winogradBackward(x, dy, upsampled: inputUpsampled) }
         let d = x.dims
         let g = geometry(d)
         let hw = g.colColumns
@@ -99,8 +105,9 @@ public final class Conv2D: ParameterOwner {
         return (Scratch.buffer(slot, count: 16 * stride), stride)
     }
 
-    private func winogradForward(_ x: Tensor) -> Tensor {
-        let d = x.dims
+    private func winogradForward(_ x: Tensor, upsampled: Bool) -> Tensor {
+        let s = x.dims
+        let d = upsampled ? Dims4(s.n, s.c, 2 * s.h, 2 * s.w) : s
         let g = WinogradGeometry(batch: d.n, height: d.h, width: d.w)
         let (o, i) = (outChannels, inChannels)
         let y = Tensor(uninitializedShape: [d.n, o, d.h, d.w])
@@ -109,15 +116,16 @@ public final class Conv2D: ParameterOwner {
         for rows in g.chunks(channels: max(o, i)) {
             let t = rows.count * g.tilesWide
             let (v, sv) = winogradBuffer(1, i, t), (m, sm) = winogradBuffer(2, o, t)
-            Winograd.transformInput(x.data, channels: i, g, rows: rows, into: v)
+            Winograd.transformInput(x.data, channels: i, g, rows: rows, upsampledFrom2x: upsampled, into: v)
             sgemmBatch(count: 16, m: o, n: t, k: i, a: u, strideA: su, b: v, strideB: sv, c: m, strideC: sm)
             Winograd.inverseOutput(m, channels: o, g, rows: rows, bias: bias.value.data, into: y.data)
         }
         return y
     }
 
-    private func winogradBackward(_ x: Tensor, _ dy: Tensor) -> Tensor {
-        let d = x.dims
+    private func winogradBackward(_ x: Tensor, _ dy: Tensor, upsampled: Bool) -> Tensor {
+        let s = x.dims
+        let d = upsampled ? Dims4(s.n, s.c, 2 * s.h, 2 * s.w) : s
         let g = WinogradGeometry(batch: d.n, height: d.h, width: d.w)
         let (o, i) = (outChannels, inChannels)
         accumulateBiasGradient(dy)
@@ -127,14 +135,14 @@ public final class Conv2D: ParameterOwner {
         for (k, rows) in chunks.enumerated() {
             let t = rows.count * g.tilesWide
             let (vx, svx) = winogradBuffer(1, i, t), (wdy, swdy) = winogradBuffer(2, o, t)
-            Winograd.transformInput(x.data, channels: i, g, rows: rows, into: vx)
+            Winograd.transformInput(x.data, channels: i, g, rows: rows, upsampledFrom2x: upsampled, into: vx)
             Winograd.transformOutputGradient(dy.data, channels: o, g, rows: rows, into: wdy)
             sgemmBatch(count: 16, transB: true, m: o, n: i, k: t, a: wdy, strideA: swdy, b: vx, strideB: svx,
                        beta: k == 0 ? 0 : 1, c: mw, strideC: smw)
         }
         Winograd.accumulateWeightGradient(mw, outChannels: o, inChannels: i, into: weight.grad.data)
         // dX: the convolution of dY with the flipped, transposed kernel — the forward transforms again.
-        let dx = Tensor(uninitializedShape: d.shape)
+        let dx = Tensor(uninitializedShape: s.shape)
         let (u, su) = winogradBuffer(0, i, o)
         Winograd.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: true, into: u)
         for rows in chunks {
@@ -142,7 +150,7 @@ public final class Conv2D: ParameterOwner {
             let (vdy, svdy) = winogradBuffer(1, o, t), (mx, smx) = winogradBuffer(2, i, t)
             Winograd.transformInput(dy.data, channels: o, g, rows: rows, into: vdy)
             sgemmBatch(count: 16, m: i, n: t, k: o, a: u, strideA: su, b: vdy, strideB: svdy, c: mx, strideC: smx)
-            Winograd.inverseOutput(mx, channels: i, g, rows: rows, bias: nil, into: dx.data)
+            Winograd.inverseOutput(mx, channels: i, g, rows: rows, bias: nil, pooledTo2x: upsampled, into: dx.data)
         }
         return dx
     }

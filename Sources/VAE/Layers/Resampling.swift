@@ -12,7 +12,8 @@ public final class Downsample: ParameterOwner {
     public func backward(_ dy: Tensor) -> Tensor { conv.backward(dy) }
 }
 
-/// ldm's Upsample with conv: nearest-neighbour ×2, then a 3×3 convolution.
+/// ldm's Upsample with conv: nearest-neighbour ×2, then a 3×3 convolution — fused: the convolution reads the
+/// upsampled image on the fly, and its input gradient is summed back over each 2×2 block as it is produced.
 public final class Upsample: ParameterOwner {
     public let conv: Conv2D
 
@@ -22,28 +23,6 @@ public final class Upsample: ParameterOwner {
 
     public var namedParameters: [(name: String, parameter: Parameter)] { prefixed([("conv", conv)]) }
 
-    private var input: Tensor?
-
-    private func upsampled(_ x: Tensor) -> Tensor {
-        let d = x.dims
-        let up = Tensor(uninitializedShape: [d.n, d.c, 2 * d.h, 2 * d.w])
-        Elementwise.upsampleNearest2x(x.data, up.data, planes: d.n * d.c, height: d.h, width: d.w)
-        return up
-    }
-
-    /// Keeps x, not the 4× larger upsampled tensor: backward upsamples again.
-    public func forward(_ x: Tensor, train: Bool) -> Tensor {
-        input = train ? x : nil
-        return conv.forward(upsampled(x), train: train, retainInput: false)
-    }
-
-    public func backward(_ dy: Tensor) -> Tensor {
-        guard let x = input else { preconditionFailure("Upsample.backward without a training forward") }
-        input = nil
-        let dUp = conv.backward(dy, input: upsampled(x))
-        let d = dUp.dims
-        let dx = Tensor(shape: [d.n, d.c, d.h / 2, d.w / 2])
-        Elementwise.upsampleNearest2xBackward(dUp.data, dx.data, planes: d.n * d.c, height: d.h / 2, width: d.w / 2)
-        return dx
-    }
+    public func forward(_ x: Tensor, train: Bool) -> Tensor { conv.forward(x, train: train, upsampling: true) }
+    public func backward(_ dy: Tensor) -> Tensor { conv.backward(dy) }
 }
