@@ -1,17 +1,25 @@
 /// A trainable tensor and its gradient (accumulated by backward, cleared by the optimiser's caller).
 public final class Parameter {
     public let value: Tensor
-    public private(set) var grad: Tensor
+    private var storedGrad: Tensor?
 
     public init(shape: [Int]) {
         value = Tensor(shape: shape)
-        grad = Tensor(shape: shape)
+    }
+
+    /// Allocated (zeroed) on first use: a model that only runs forward (analysis, reconstruction) never pays
+    /// for a gradient per weight.
+    public var grad: Tensor {
+        if let storedGrad { return storedGrad }
+        let g = Tensor(shape: value.shape)
+        storedGrad = g
+        return g
     }
 
     /// Moves the gradient into `storage` (kept alive by `owner`), e.g. a flat buffer that is all-reduced whole.
     public func placeGradient(at storage: UnsafeMutablePointer<Float>, owner: AnyObject) {
         storage.update(from: grad.data, count: grad.count)
-        grad = Tensor(viewing: storage, shape: grad.shape, owner: owner)
+        storedGrad = Tensor(viewing: storage, shape: value.shape, owner: owner)
     }
 }
 
