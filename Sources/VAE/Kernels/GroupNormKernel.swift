@@ -2,7 +2,7 @@ import Foundation
 
 /// Group normalisation over NCHW, optionally fused with the swish that follows it in ldm's blocks: each
 /// (sample, group) is normalised over its C/G channels and H·W pixels, then scaled and shifted per channel,
-/// then (fused) y·sigmoid(y). Statistics are accumulated in double. The fused backward recomputes the
+/// then (fused) y·sigmoid(y). Statistics are summed in float lanes over blocks and in double across blocks. The fused backward recomputes the
 /// pre-activation from x, so neither the normalised nor the activated tensor needs keeping for backward.
 public enum GroupNormKernel {
     /// Writes y and the per-(n, group) mean and reciprocal standard deviation (needed by backward).
@@ -16,8 +16,7 @@ public enum GroupNormKernel {
             parallelFor(dims.n * groups, grain: 1) { range in
                 for ng in range {
                     let base = ng * span
-                    var s = 0.0, ss = 0.0
-                    for i in 0..<span { let v = Double(x[base + i]); s += v; ss += v * v }
+                    let (s, ss) = VectorMath.sumAndSquares(x + base, count: span)
                     let mu = s / Double(span)
                     let variance = max(ss / Double(span) - mu * mu, 0)
                     mean[ng] = Float(mu)
@@ -55,17 +54,20 @@ public enum GroupNormKernel {
             let off = ng * cpg * dims.plane + cl * dims.plane
             if !swish {
                 for i in 0..<dims.plane { y[off + i] = x[off + i] * scale + shift }
-            } else if let pre {
-                for i in 0..<dims.plane {
-                    let v = x[off + i] * scale + shift
-                    pre[off + i] = v
-                    y[off + i] = v / (1 + exp(-v))
-                }
-            } else {
-                for i in 0..<dims.plane {
-                    let v = x[off + i] * scale + shift
-                    y[off + i] = v / (1 + exp(-v))
-                }
+                continue
+            }
+            var i = 0
+            while i + 8 <= dims.plane {
+                let v = VectorMath.load(x + off + i) * scale + shift
+                if let pre { VectorMath.store(v, pre + off + i) }
+                VectorMath.store(v * VectorMath.sigmoid(v), y + off + i)
+                i += 8
+            }
+            while i < dims.plane {
+                let v = x[off + i] * scale + shift
+                pre?[off + i] = v
+                y[off + i] = v / (1 + exp(-v))
+                i += 1
             }
         }
     }
@@ -96,10 +98,19 @@ public enum GroupNormKernel {
                             let c = c0 + cl
                             let off = ng * span + cl * dims.plane
                             let scale = r * gamma[c], shift = beta[c] - mu * scale
-                            for i in 0..<dims.plane {
+                            let out = scratch + cl * dims.plane
+                            var i = 0
+                            while i + 8 <= dims.plane {
+                                let v = VectorMath.load(x + off + i) * scale + shift
+                                let s = VectorMath.sigmoid(v)
+                                VectorMath.store(VectorMath.load(dy + off + i) * (s + v * s * (1 - s)), out + i)
+                                i += 8
+                            }
+                            while i < dims.plane {
                                 let v = x[off + i] * scale + shift
                                 let s = 1 / (1 + exp(-v))
-                                scratch[cl * dims.plane + i] = dy[off + i] * (s + v * s * (1 - s))
+                                out[i] = dy[off + i] * (s + v * s * (1 - s))
+                                i += 1
                             }
                         }
                         g = UnsafePointer(scratch)
@@ -110,12 +121,7 @@ public enum GroupNormKernel {
                     for cl in 0..<cpg {
                         let c = c0 + cl
                         let off = ng * span + cl * dims.plane, goff = cl * dims.plane
-                        var a = 0.0, b = 0.0
-                        for i in 0..<dims.plane {
-                            let gi = Double(g[goff + i])
-                            a += gi
-                            b += gi * Double((x[off + i] - mu) * r)
-                        }
+                        let (a, b) = VectorMath.gradientSums(g + goff, x + off, mean: mu, rstd: r, count: dims.plane)
                         sumG[n * dims.c + c] = a
                         sumGXhat[n * dims.c + c] = b
                         groupDxhat += a * Double(gamma[c])
