@@ -1,10 +1,14 @@
 /// Vectorised building blocks for the elementwise kernels: 8 floats at a time.
 public enum VectorMath {
     /// e^x to about 2 ulp: 2^n · p(r) with x = n·ln 2 + r, |r| ≤ ln2/2, p a degree-6 Taylor polynomial.
+    /// Written with lane-wise arithmetic only: Swift's generic SIMD conversions and rounding run lane by lane.
     @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let clamped = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.3))
-        let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+        var clamped = x.replacing(with: -87.3, where: x .< -87.3)
+        clamped.replace(with: 88.3, where: clamped .> 88.3)
+        // Adding 1.5·2^23 rounds to an integer (to nearest) and leaves it in the low mantissa bits.
+        let shifted = clamped * 1.442_695_04 + 12_582_912
+        let n = shifted - 12_582_912
         // ln 2 split in two so that n·ln2 is exact to float precision
         let r = clamped - n * 0.693_145_75 - n * 1.428_606_8e-6
         var p = SIMD8<Float>(repeating: 1.0 / 720)
@@ -14,7 +18,8 @@ public enum VectorMath {
         p = p * r + 0.5
         p = p * r + 1
         p = p * r + 1
-        let exponent = (SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int32>(n)) &+ 127) &<< 23
+        let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        let exponent = (integer &+ 127) &<< 23
         return p * unsafeBitCast(exponent, to: SIMD8<Float>.self)
     }
 
