@@ -37,7 +37,10 @@ enum VAEDistBinary {
             process.executableURL = URL(fileURLWithPath: path)
             process.arguments = args
         }
-        var env = ProcessInfo.processInfo.environment
+        // An MPI singleton started in this test process (DistributedTests) leaves its job's PMIx/ORTE
+        // variables in our environment; a child mpirun or vae-dist that inherited them would join that job.
+        let jobVariables = ["PMIX_", "ORTE_", "OMPI_COMM_WORLD_", "OMPI_APP_CTX_", "OMPI_MCA_ess", "OMPI_MCA_orte_", "OMPI_MCA_pmix"]
+        var env = ProcessInfo.processInfo.environment.filter { key, _ in !jobVariables.contains { key.hasPrefix($0) } }
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         for (k, v) in environment { env[k] = v }
