@@ -183,6 +183,17 @@ public enum Winograd {
                                 continue
                             }
                             let oy = 2 * ty
+                            if count == 8 && 2 * tx0 + 16 <= w && oy + 1 < h {
+                                // Whole tiles inside the image: interleave without per-pixel bounds checks.
+                                let top = plane + oy * w + 2 * tx0, bottom = top + w
+                                for j in 0..<8 {
+                                    top[2 * j] = y00[j]
+                                    top[2 * j + 1] = y01[j]
+                                    bottom[2 * j] = y10[j]
+                                    bottom[2 * j + 1] = y11[j]
+                                }
+                                continue
+                            }
                             for j in 0..<count {
                                 let ox = 2 * (tx0 + j)
                                 plane[oy * w + ox] = y00[j]
