@@ -115,14 +115,7 @@ public enum Winograd {
                             let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
                             let t = base + 8 * group
                             let count = min(8, tw - 8 * group)
-                            func store(_ xi: Int, _ value: SIMD8<Float>) {
-                                let out = v + xi * stride + t
-                                if count == 8 {
-                                    UnsafeMutableRawPointer(out).storeBytes(of: value, as: SIMD8<Float>.self)
-                                } else {
-                                    for j in 0..<count { out[j] = value[j] }
-                                }
-                            }
+                            func store(_ xi: Int, _ value: SIMD8<Float>) { storeTiles(value, v + xi * stride + t, count: count) }
                             // Bᵀ d on rows: (d0 − d2, d1 + d2, d2 − d1, d1 − d3); then the same on columns.
                             func emit(_ r: Int, _ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
                                 store(4 * r + 0, m.0 - m.2)
@@ -240,14 +233,7 @@ public enum Winograd {
                             let (a, b, e, f) = (top.evenHalf, top.oddHalf, bottom.evenHalf, bottom.oddHalf)
                             let t = base + 8 * group
                             let count = min(8, tw - 8 * group)
-                            func store(_ xi: Int, _ value: SIMD8<Float>) {
-                                let p = out + xi * stride + t
-                                if count == 8 {
-                                    UnsafeMutableRawPointer(p).storeBytes(of: value, as: SIMD8<Float>.self)
-                                } else {
-                                    for j in 0..<count { p[j] = value[j] }
-                                }
-                            }
+                            func store(_ xi: Int, _ value: SIMD8<Float>) { storeTiles(value, out + xi * stride + t, count: count) }
                             // A dY (4×2): rows (a, b), (a + e, b + f), (a − e, b − f), (−e, −f); then · Aᵀ.
                             func emit(_ r: Int, _ p: SIMD8<Float>, _ q: SIMD8<Float>) {
                                 store(4 * r + 0, p)
@@ -291,5 +277,15 @@ public enum Winograd {
                 }
             }
         }
+    }
+}
+
+/// Stores the first `count` lanes (8: one vector store) — the tiles of a group, fewer at a row's end.
+@inline(__always)
+private func storeTiles(_ value: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+    if count == 8 {
+        VectorMath.store(value, p)
+    } else {
+        for j in 0..<count { p[j] = value[j] }
     }
 }
