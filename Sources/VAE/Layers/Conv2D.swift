@@ -48,21 +48,24 @@ public final class Conv2D: ParameterOwner {
         let (ho, wo) = (g.outHeight, g.outWidth)
         let y = Tensor(shape: [d.n, outChannels, ho, wo])
         let col = isPointwise ? nil : Tensor(shape: [g.colRows, g.colColumns])
-        for n in 0..<d.n {
-            let xn = x.data + n * d.c * d.plane
-            let yn = y.data + n * outChannels * ho * wo
-            // Bias first, then accumulate the GEMM onto it (beta = 1).
-            for o in 0..<outChannels { (yn + o * ho * wo).update(repeating: bias.value.data[o], count: ho * wo) }
-            let b: UnsafePointer<Float>
-            if let col {
-                im2col(xn, g, col.data)
-                b = UnsafePointer(col.data)
-            } else {
-                b = UnsafePointer(xn)
+        // col outlives every pointer `columns` hands out.
+        withExtendedLifetime(col) {
+            for n in 0..<d.n {
+                let xn = x.data + n * d.c * d.plane
+                let yn = y.data + n * outChannels * ho * wo
+                // Bias first, then accumulate the GEMM onto it (beta = 1).
+                for o in 0..<outChannels { (yn + o * ho * wo).update(repeating: bias.value.data[o], count: ho * wo) }
+                sgemm(m: outChannels, n: ho * wo, k: g.colRows, a: weight.value.data, b: columns(xn, g, col), beta: 1, c: yn)
             }
-            sgemm(m: outChannels, n: ho * wo, k: g.colRows, a: weight.value.data, b: b, beta: 1, c: yn)
         }
         return y
+    }
+
+    /// The column matrix of one image: im2col into `col`, or the image itself for a 1×1 convolution.
+    private func columns(_ xn: UnsafePointer<Float>, _ g: ConvGeometry, _ col: Tensor?) -> UnsafePointer<Float> {
+        guard let col else { return xn }
+        im2col(xn, g, col.data)
+        return UnsafePointer(col.data)
     }
 
     public func backward(_ dy: Tensor, input recomputed: Tensor? = nil) -> Tensor {
@@ -75,25 +78,21 @@ public final class Conv2D: ParameterOwner {
         let dx = Tensor(shape: d.shape)
         let col = isPointwise ? nil : Tensor(shape: [g.colRows, hw])
         accumulateBiasGradient(dy)
-        for n in 0..<d.n {
-            let xn = x.data + n * d.c * d.plane
-            let dyn = dy.data + n * outChannels * hw
-            let colData: UnsafePointer<Float>
-            if let col {
-                im2col(xn, g, col.data)
-                colData = UnsafePointer(col.data)
-            } else {
-                colData = UnsafePointer(xn)
-            }
-            // dW += dY · colᵀ
-            sgemm(transB: true, m: outChannels, n: g.colRows, k: hw, a: dyn, b: colData, beta: 1, c: weight.grad.data)
-            // dcol = Wᵀ · dY, folded back onto the image
-            let dxn = dx.data + n * d.c * d.plane
-            if let col {
-                sgemm(transA: true, m: g.colRows, n: hw, k: outChannels, a: weight.value.data, b: dyn, c: col.data)
-                col2im(col.data, g, dxn)
-            } else {
-                sgemm(transA: true, m: g.colRows, n: hw, k: outChannels, a: weight.value.data, b: dyn, c: dxn)
+        withExtendedLifetime(col) {
+            for n in 0..<d.n {
+                let xn = x.data + n * d.c * d.plane
+                let dyn = dy.data + n * outChannels * hw
+                // dW += dY · colᵀ
+                sgemm(transB: true, m: outChannels, n: g.colRows, k: hw, a: dyn, b: columns(xn, g, col), beta: 1,
+                      c: weight.grad.data)
+                // dcol = Wᵀ · dY, folded back onto the image
+                let dxn = dx.data + n * d.c * d.plane
+                if let col {
+                    sgemm(transA: true, m: g.colRows, n: hw, k: outChannels, a: weight.value.data, b: dyn, c: col.data)
+                    col2im(col.data, g, dxn)
+                } else {
+                    sgemm(transA: true, m: g.colRows, n: hw, k: outChannels, a: weight.value.data, b: dyn, c: dxn)
+                }
             }
         }
         return dx
