@@ -1,4 +1,3 @@
 #include <cblas.h>
-// OpenBLAS extension: threads used inside one sgemm call.
+// OpenBLAS extension: threads used inside one sgemm call (we keep it at one).
 void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);

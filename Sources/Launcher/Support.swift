@@ -1,14 +1,6 @@
 import ArgumentParser
 import Foundation
-import Logging
 import VAE
-
-/// Logs to stderr with the rank in front when there are several.
-func makeLogger(_ label: String) -> Logger {
-    var logger = Logger(label: label)
-    logger.logLevel = .info
-    return logger
-}
 
 /// Runs a job; a failure the user can act on is printed as one clear message and exits non-zero.
 func reportingFailures(_ body: () throws -> Void) throws {
@@ -49,7 +41,7 @@ struct ModelOptions: ParsableArguments {
     }
 
     func applyThreads() {
-        if let threads { Threads.set(threads) } else { Threads.set(Threads.count) }
+        if let threads { Threads.set(threads) }
     }
 }
 
