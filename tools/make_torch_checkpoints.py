@@ -2,7 +2,7 @@
 """Writes the small PyTorch checkpoints of Tests/Fixtures/torch-checkpoints/ that TorchCheckpointTests reads.
 
 Needs: torch (CPU is enough: `pip install torch --index-url https://download.pytorch.org/whl/cpu`, or the CPU
-wheel from PyPI) and safetensors (`pip install safetensors`). Run from the repository root:
+wheel from PyPI), numpy and safetensors (`pip install numpy safetensors`). Run from the repository root:
 
     python tools/make_torch_checkpoints.py
 
@@ -13,8 +13,11 @@ tensors of sd_style.ckpt must decode to.
 import collections
 import io
 import os
+import sys
+import types
 import zipfile
 
+import numpy
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -79,6 +82,23 @@ def top_level():
     torch.save(collections.OrderedDict((k, w[k]) for k in names), os.path.join(OUT, "top_level.pt"))
 
 
+def lightning_style():
+    """What PyTorch Lightning checkpoints (e.g. Stable Diffusion's) carry beside the weights: the callback class
+    as a dict key and numpy scalars and arrays in its state. A stand-in class is pickled under Lightning's name
+    so that Lightning need not be installed."""
+    module_name = "pytorch_lightning.callbacks.model_checkpoint"
+    for name in ["pytorch_lightning", "pytorch_lightning.callbacks", module_name]:
+        sys.modules.setdefault(name, types.ModuleType(name))
+    ModelCheckpoint = type("ModelCheckpoint", (), {"__module__": module_name})
+    sys.modules[module_name].ModelCheckpoint = ModelCheckpoint
+    sd = collections.OrderedDict(("first_stage_model." + k, v) for k, v in list(weights().items())[:2])
+    callbacks = {ModelCheckpoint: {"monitor": "val/loss", "best_model_score": numpy.float64(0.25),
+                                   "kth_value": numpy.array([1.0, 2.0]), "best_k_models": {}}}
+    torch.save({"epoch": 3, "global_step": 100, "pytorch-lightning_version": "1.4.2", "state_dict": sd,
+                "callbacks": callbacks, "optimizer_states": [], "lr_schedulers": []},
+               os.path.join(OUT, "lightning_style.ckpt"))
+
+
 class RunsACommand:
     """What an attacker pickles: unpickling it in Python would call os.system."""
     def __reduce__(self):
@@ -137,6 +157,7 @@ if __name__ == "__main__":
     sd_style()
     original_tool_style()
     top_level()
+    lightning_style()
     compressed()
     malicious()
     legacy()

@@ -87,6 +87,17 @@ final class TorchCheckpointTests: XCTestCase {
         XCTAssertEqual(dict.tensors["extra.shared_part"]?.values, Array(dict.tensors["extra.shared_whole"]!.values[10..<22]))
     }
 
+    /// Lightning checkpoints hold the callback class as a dict key and numpy values: data, read as opaque.
+    func testLightningCallbackStateBesideTheWeightsIsIgnored() throws {
+        let dict = try TorchCheckpoint.read(path: Self.fixture("lightning_style.ckpt")) { _ in true }
+        XCTAssertEqual(dict.location, "state_dict")
+        let weights = try tinyWeights
+        XCTAssertEqual(dict.tensors.count, 2)
+        for (name, entry) in dict.tensors {
+            XCTAssertEqual(entry.values, weights[String(name.dropFirst("first_stage_model.".count))]?.values, name)
+        }
+    }
+
     func testBigEndianCheckpointInAZip64ArchiveWithAnotherFolderName() throws {
         let dict = try TorchCheckpoint.read(path: Self.fixture("big_endian.pt")) { _ in true }
         XCTAssertEqual(dict.location, "the top level")
