@@ -178,6 +178,20 @@ final class TorchCheckpointTests: XCTestCase {
         assertFails(missing, mentioning: ["data/0", "lacks"])
     }
 
+    func testZip64DirectoryAndArchivesNotWrittenByTorch() throws {
+        let floats: [UInt8] = [0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64]   // 1, 2, 3, 4
+        let pickle = Self.statePickle(shape: [4], strides: [1])
+        let zip64 = try write(StoredZip.torchArchive(pickle: pickle, storages: ["0": floats], zip64: true), "zip64.pt")
+        XCTAssertEqual(try TorchCheckpoint.read(path: zip64) { _ in true }.tensors["w"]?.values, [1, 2, 3, 4])
+        let noPickle = try write(StoredZip.archive([("archive/data/0", floats)]), "nopickle.pt")
+        assertFails(noPickle, mentioning: ["data.pkl", "not written by torch.save"])
+        let twoPickles = try write(StoredZip.archive([("a/data.pkl", pickle), ("b/data.pkl", pickle)]), "two.pt")
+        assertFails(twoPickles, mentioning: ["a/data.pkl, b/data.pkl"])
+        var corrupt = StoredZip.torchArchive(pickle: pickle, storages: ["0": floats])
+        corrupt[30 + "archive/data.pkl".utf8.count + 5] ^= 0xFF   // inside data.pkl: the CRC no longer matches
+        assertFails(try write(corrupt, "crc.pt"), mentioning: ["archive/data.pkl", "CRC-32"])
+    }
+
     /// `{"w": _rebuild_tensor_v2(storage 0 (FloatStorage of storageCount), offset, shape, strides, False, OrderedDict())}`
     /// as protocol 2, with the integers as LONG1 so that any value can be written.
     static func statePickle(shape: [Int], strides: [Int], offset: Int = 0, storageCount: Int = 4) -> [UInt8] {
@@ -210,25 +224,40 @@ final class TorchCheckpointTests: XCTestCase {
 
 /// A minimal writer of stored zip archives laid out like torch.save's, for hand-built hostile checkpoints.
 enum StoredZip {
-    static func torchArchive(pickle: [UInt8], storages: [String: [UInt8]], byteorder: String = "little") -> [UInt8] {
+    static func torchArchive(pickle: [UInt8], storages: [String: [UInt8]], byteorder: String = "little",
+                             zip64: Bool = false) -> [UInt8] {
         var files = [("archive/data.pkl", pickle), ("archive/byteorder", Array(byteorder.utf8))]
         files += storages.sorted { $0.key < $1.key }.map { ("archive/data/\($0.key)", $0.value) }
-        return archive(files)
+        return archive(files, zip64: zip64)
     }
 
-    static func archive(_ files: [(String, [UInt8])]) -> [UInt8] {
+    /// With `zip64`, every size and offset of the central directory moves to zip64 extra fields and the end
+    /// record to a zip64 one, as writers do for files past 4 GiB.
+    static func archive(_ files: [(String, [UInt8])], zip64: Bool = false) -> [UInt8] {
         func le(_ v: Int, _ width: Int) -> [UInt8] { (0..<width).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+        let big = 0xFFFF_FFFF
         var out: [UInt8] = [], directory: [UInt8] = []
         for (name, data) in files {
             let crc = Int(crc32(data)), offset = out.count, nameBytes = Array(name.utf8)
-            let common = le(0, 2) + le(0, 2) + le(0, 4) + le(crc, 4) + le(data.count, 4) + le(data.count, 4) + le(nameBytes.count, 2) + le(0, 2)
-            out += le(0x0403_4b50, 4) + le(20, 2) + common + nameBytes + data
-            directory += le(0x0201_4b50, 4) + le(20, 2) + le(20, 2) + common + le(0, 2) + le(0, 2) + le(0, 2) + le(0, 4) + le(offset, 4) + nameBytes
+            let head = le(0, 2) + le(0, 2) + le(0, 4) + le(crc, 4)
+            out += le(0x0403_4b50, 4) + le(20, 2) + head + le(data.count, 4) + le(data.count, 4) + le(nameBytes.count, 2) + le(0, 2)
+                + nameBytes + data
+            let extra = zip64 ? le(1, 2) + le(24, 2) + le(data.count, 8) + le(data.count, 8) + le(offset, 8) : []
+            directory += le(0x0201_4b50, 4) + le(45, 2) + le(45, 2) + head + le(zip64 ? big : data.count, 4)
+                + le(zip64 ? big : data.count, 4) + le(nameBytes.count, 2) + le(extra.count, 2) + le(0, 2) + le(0, 2) + le(0, 2)
+                + le(0, 4) + le(zip64 ? big : offset, 4) + nameBytes + extra
         }
         let directoryOffset = out.count
         out += directory
-        out += le(0x0605_4b50, 4) + le(0, 4) + le(files.count, 2) + le(files.count, 2) + le(directory.count, 4) + le(directoryOffset, 4) + le(0, 2)
-        return out
+        if zip64 {
+            let endOffset = out.count
+            out += le(0x0606_4b50, 4) + le(44, 8) + le(45, 2) + le(45, 2) + le(0, 4) + le(0, 4) + le(files.count, 8)
+                + le(files.count, 8) + le(directory.count, 8) + le(directoryOffset, 8)
+            out += le(0x0706_4b50, 4) + le(0, 4) + le(endOffset, 8) + le(1, 4)
+            return out + le(0x0605_4b50, 4) + le(0, 4) + le(0xFFFF, 2) + le(0xFFFF, 2) + le(big, 4) + le(big, 4) + le(0, 2)
+        }
+        return out + le(0x0605_4b50, 4) + le(0, 4) + le(files.count, 2) + le(files.count, 2) + le(directory.count, 4)
+            + le(directoryOffset, 4) + le(0, 2)
     }
 
     static func crc32(_ bytes: [UInt8]) -> UInt32 {
