@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import VAE
+@testable import VAE
 
 /// The torch.save reader against checkpoints written by PyTorch (tools/make_torch_checkpoints.py) and against
 /// hand-built and mutated hostile files.
@@ -210,7 +210,7 @@ final class TorchCheckpointTests: XCTestCase {
     func testMutatedCheckpointsAreAcceptedOrRefusedWithoutCrashing() throws {
         var mutator = FuzzMutator(seed: 8)
         var refused = 0, total = 0
-        for fixture in ["top_level.pt", "big_endian.pt", "malicious.pt"] {
+        for fixture in ["top_level.pt", "big_endian.pt", "malicious.pt", "lightning_style.ckpt"] {
             let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.fixture(fixture))))
             for _ in 0..<FuzzMutator.iterations(120) {
                 let path = try write(mutator.mutate(bytes), "mutant.pt")
@@ -219,6 +219,28 @@ final class TorchCheckpointTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(refused, total / 4, "most mutants should be refused: the reader must check what it reads")
+    }
+}
+
+extension TorchCheckpointTests {
+    /// Mutations of the pickle alone, re-zipped with a valid CRC, so that they reach the unpickler instead of
+    /// stopping at the checksum.
+    func testMutatedPicklesAreAcceptedOrRefusedWithoutCrashing() throws {
+        var mutator = FuzzMutator(seed: 9)
+        var refused = 0, total = 0
+        for fixture in ["lightning_style.ckpt", "top_level.pt", "malicious.pt"] {
+            let archive = try ZipArchive(file: RandomAccessFile(path: Self.fixture(fixture)))
+            var files = try archive.entries.values.sorted { $0.name < $1.name }.map { ($0.name, try archive.read($0)) }
+            let pickleAt = try XCTUnwrap(files.firstIndex { $0.0.hasSuffix("/data.pkl") })
+            let pickle = files[pickleAt].1
+            for _ in 0..<FuzzMutator.iterations(150) {
+                files[pickleAt].1 = mutator.mutate(pickle)
+                let path = try write(StoredZip.archive(files), "mutant.pt")
+                total += 1
+                do { _ = try TorchCheckpoint.read(path: path) { _ in true } } catch { refused += 1 }
+            }
+        }
+        XCTAssertGreaterThan(refused, total / 4, "most mutated pickles should be refused")
     }
 }
 
