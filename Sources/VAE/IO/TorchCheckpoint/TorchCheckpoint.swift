@@ -44,8 +44,8 @@ public enum TorchCheckpoint {
         var unpickler = Unpickler(pickle, context: "\(path): data.pkl", rules: TorchPickleRules())
         let root = try unpickler.load()
         let heap = unpickler.heap
-        if let (global, where_) = PickleSearch.firstRefused(from: root, heap: heap) {
-            throw IOFailure("\(path): the checkpoint's pickle uses \(global)\(where_.map { " (under \($0))" } ?? ""), "
+        if let (global, keyPath) = PickleSearch.firstRefused(from: root, heap: heap) {
+            throw IOFailure("\(path): the checkpoint's pickle uses \(global)\(keyPath.map { " (under \($0))" } ?? ""), "
                 + "which a state dict never needs; refused (nothing from the file is executed). Save only the "
                 + "state dict: torch.save({\"state_dict\": model.state_dict()}, path)")
         }

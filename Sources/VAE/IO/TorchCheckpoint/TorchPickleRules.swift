@@ -38,11 +38,12 @@ struct TorchTensorReference {
 struct TorchPickleRules {
     private static let storageSuffix = "Storage"
 
-    /// Modules whose globals real training checkpoints carry next to the weights and that are pure data.
+    /// Globals that training checkpoints carry beside the weights (Lightning callbacks and hyper-parameters, numpy
+    /// values): pure data, so reading around them is safe; never called.
     private static let harmless: Set<String> = [
         "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype",
         "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray",
-        "_codecs.encode", "builtins.set", "builtins.frozenset", "builtins.slice", "torch.device",
+        "_codecs.encode", "builtins.set", "builtins.frozenset", "builtins.slice", "torch.device", "argparse.Namespace",
     ]
     private static let harmlessPrefixes = ["pytorch_lightning.callbacks.", "lightning.pytorch.callbacks."]
 
