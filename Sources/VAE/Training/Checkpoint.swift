@@ -1,20 +1,21 @@
 import Foundation
 
-/// A training checkpoint: the weights under ldm names (loadable by PyTorch as they are), Adam's moments as
-/// `optimizer.exp_avg.NAME` / `optimizer.exp_avg_sq.NAME`, and in the header metadata the position, history,
+/// A training checkpoint: the weights under ldm names (loadable by PyTorch as they are), the optimizer's state as
+/// `optimizer.STATE.NAME` (torch's state names: `exp_avg`, `exp_avg_sq`, `momentum_buffer`), and in the header metadata the position, history,
 /// config and options. Randomness needs no saved generator state: every draw derives from (seed, epoch, index).
 public enum Checkpoint {
     static let format = "vae-dist-checkpoint-1"
 
-    public static func save(model: AutoencoderKL, adam: Adam, position: TrainingPosition, options: TrainingOptions,
-                            to path: String) throws {
+    public static func save(model: AutoencoderKL, optimizer: Optimizer, position: TrainingPosition,
+                            options: TrainingOptions, to path: String) throws {
         var file = model.weightsFile()
-        for ((name, _), (m, v)) in zip(model.namedParameters, zip(adam.expAvg, adam.expAvgSq)) {
-            file.add("optimizer.exp_avg.\(name)", m)
-            file.add("optimizer.exp_avg_sq.\(name)", v)
+        for stateName in optimizer.settings.stateNames {
+            for ((name, _), tensor) in zip(model.namedParameters, optimizer.state[stateName]!) {
+                file.add("optimizer.\(stateName).\(name)", tensor)
+            }
         }
         var position = position
-        position.adamStep = adam.step
+        position.adamStep = optimizer.step
         file.metadata = [
             "format": format,
             "config": try json(model.config),
@@ -56,20 +57,20 @@ public enum Checkpoint {
         }
     }
 
-    /// Puts the checkpoint's weights into the model and its moments into Adam.
-    public static func restore(_ contents: Contents, path: String, into model: AutoencoderKL, adam: Adam) throws {
+    /// Puts the checkpoint's weights into the model and its state into the optimizer.
+    public static func restore(_ contents: Contents, path: String, into model: AutoencoderKL, optimizer: Optimizer) throws {
         try model.loadWeights(contents.file, path: path)
-        var m: [Tensor] = [], v: [Tensor] = []
-        for (name, p) in model.namedParameters {
-            for (prefix, list) in [("optimizer.exp_avg.", 0), ("optimizer.exp_avg_sq.", 1)] {
-                guard let e = contents.file[prefix + name], e.shape == p.value.shape else {
-                    throw IOFailure("\(path): optimizer state '\(prefix + name)' is missing or mis-shaped")
+        var saved: [String: [Tensor]] = [:]
+        for stateName in optimizer.settings.stateNames {
+            saved[stateName] = try model.namedParameters.map { name, p in
+                let key = "optimizer.\(stateName).\(name)"
+                guard let e = contents.file[key], e.shape == p.value.shape else {
+                    throw IOFailure("\(path): optimizer state '\(key)' is missing or mis-shaped")
                 }
-                let t = Tensor(shape: e.shape, values: e.values)
-                if list == 0 { m.append(t) } else { v.append(t) }
+                return Tensor(shape: e.shape, values: e.values)
             }
         }
-        adam.restore(step: contents.position.adamStep, expAvg: m, expAvgSq: v)
+        try optimizer.restore(step: contents.position.adamStep, saved: saved)
     }
 
     /// The checkpoint furthest along among output_dir/checkpoints/*.safetensors and output_dir/vae_final.safetensors.

@@ -28,7 +28,7 @@ public final class Trainer {
     /// Dataset indices of the images shown in the reconstruction grids.
     public let reconIndices: [Int]
     let replicas: ReplicaGroup
-    let adam: Adam
+    let optimizer: Optimizer
     let buckets: GradientBuckets
     var position: TrainingPosition
     let loss: VAELoss
@@ -51,21 +51,20 @@ public final class Trainer {
         self.progress = progress
         reconIndices = Array(0..<min(options.numRecon, images.count))
         loss = VAELoss(klWeight: options.klWeight, klReduction: options.klReduction)
-        adam = Adam(parameters: model.namedParameters.map(\.parameter), lr: options.lr,
-                    beta1: options.beta1, beta2: options.beta2)
+        var settings = OptimizerSettings()
+        (settings.beta1, settings.beta2) = (options.beta1, options.beta2)
+        optimizer = Optimizer(parameters: model.namedParameters.map(\.parameter), lr: options.lr, settings: settings)
         buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
         if let (contents, path) = resumeFrom {
-            try Checkpoint.restore(contents, path: path, into: model, adam: adam)
+            try Checkpoint.restore(contents, path: path, into: model, optimizer: optimizer)
             position = contents.position
             lastCheckpoint = path
         } else {
             position = TrainingPosition()
         }
         // Every replica starts from rank 0's parameters (and optimizer state, when resuming).
-        for (i, (_, p)) in model.namedParameters.enumerated() {
-            replicas.broadcast(p.value.buffer, from: 0)
-            replicas.broadcast(adam.expAvg[i].buffer, from: 0)
-            replicas.broadcast(adam.expAvgSq[i].buffer, from: 0)
+        for tensor in model.namedParameters.map(\.parameter.value) + optimizer.stateTensors {
+            replicas.broadcast(tensor.buffer, from: 0)
         }
     }
 
@@ -113,7 +112,7 @@ public final class Trainer {
                     let kept = lastCheckpoint.map { "the last checkpoint \($0) is intact" } ?? "no checkpoint was written yet"
                     throw TrainingFailure(description: "the loss became non-finite (total \(sums[0]), reconstruction \(sums[1]), KL \(sums[2])) at epoch \(epoch + 1), step \(step + 1); training stopped before the update; \(kept). Try a lower --lr or --kl_weight.")
                 }
-                adam.update()
+                optimizer.update()
                 let seconds = Date().timeIntervalSince(started)
                 position.totalSum += sums[0] * Double(batch.count)
                 position.reconSum += sums[1] * Double(batch.count)
@@ -133,7 +132,7 @@ public final class Trainer {
         }
         let final = "\(output)/vae_final.safetensors"
         if isRoot {
-            try Checkpoint.save(model: model, adam: adam, position: position, options: options, to: final)
+            try Checkpoint.save(model: model, optimizer: optimizer, position: position, options: options, to: final)
             log("final weights: \(final)")
         }
         return .completed(finalWeights: final)
@@ -158,7 +157,7 @@ public final class Trainer {
         if record.epoch % options.saveInterval == 0 || record.epoch == options.epochs {
             if record.epoch % options.saveInterval == 0 {
                 let path = "\(output)/checkpoints/vae_epoch_\(record.epoch).safetensors"
-                try Checkpoint.save(model: model, adam: adam, position: position, options: options, to: path)
+                try Checkpoint.save(model: model, optimizer: optimizer, position: position, options: options, to: path)
                 lastCheckpoint = path
                 log("checkpoint: \(path)")
             }
@@ -181,7 +180,7 @@ public final class Trainer {
     private func interrupt() throws -> String {
         let path = "\(output)/checkpoints/vae_epoch_\(position.epoch)_step_\(position.step).safetensors"
         if isRoot {
-            try Checkpoint.save(model: model, adam: adam, position: position, options: options, to: path)
+            try Checkpoint.save(model: model, optimizer: optimizer, position: position, options: options, to: path)
         }
         return path
     }
