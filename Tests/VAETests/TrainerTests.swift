@@ -35,12 +35,12 @@ final class TrainerTests: XCTestCase {
 
     func train(_ o: TrainingOptions, resume: String? = nil, stopAfterSteps: Int? = nil) throws -> (TrainingOutcome, AutoencoderKL) {
         let replicas = SingleReplica()
-        let images = try TrainingData.prepare(o, replicas: replicas, log: { _ in })
+        let data = try TrainingData.prepare(o, replicas: replicas, log: { _ in })
         let model = AutoencoderKL(config)
         model.initialize(seed: o.seed)
         let resumed = try resume.map { (try Checkpoint.read(path: $0), path: $0) }
         var steps = 0
-        let trainer = try Trainer(model: model, options: o, images: images, replicas: replicas, resumeFrom: resumed,
+        let trainer = try Trainer(model: model, options: o, data: data, replicas: replicas, resumeFrom: resumed,
                                   stopRequested: {
                                       defer { steps += 1 }
                                       return stopAfterSteps.map { steps >= $0 } ?? false
@@ -118,7 +118,7 @@ final class TrainerTests: XCTestCase {
         let keep = try Data(contentsOf: URL(fileURLWithPath: "\(o.outputDir)/checkpoints/vae_epoch_2.safetensors"))
         let model = AutoencoderKL(config)
         let resumed = (try Checkpoint.read(path: "\(o.outputDir)/checkpoints/vae_epoch_2.safetensors"), path: "\(o.outputDir)/checkpoints/vae_epoch_2.safetensors")
-        let trainer = try Trainer(model: model, options: o, images: PoisonedImages(), replicas: SingleReplica(), resumeFrom: resumed)
+        let trainer = try Trainer(model: model, options: o, data: TrainingSets(train: PoisonedImages()), replicas: SingleReplica(), resumeFrom: resumed)
         XCTAssertThrowsError(try trainer.run()) { error in
             let message = "\(error)"
             for part in ["non-finite", "epoch 3, step 1", "vae_epoch_2.safetensors is intact"] {
@@ -150,9 +150,9 @@ final class TrainerTests: XCTestCase {
             XCTAssertTrue(message.contains(part), "'\(message)' should mention \(part)")
         }
         o.skipBadImages = true
-        XCTAssertEqual(try TrainingData.prepare(o, replicas: SingleReplica(), log: { _ in }).count, 7)
+        XCTAssertEqual(try TrainingData.prepare(o, replicas: SingleReplica(), log: { _ in }).train.count, 7)
         o.cacheImages = false
-        XCTAssertTrue(try TrainingData.prepare(o, replicas: SingleReplica(), log: { _ in }) is StreamingImages)
+        XCTAssertTrue(try TrainingData.prepare(o, replicas: SingleReplica(), log: { _ in }).train is StreamingImages)
     }
 
     func testStreamingImagesGiveTheSameRunAsTheCache() throws {

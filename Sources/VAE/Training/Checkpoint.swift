@@ -5,15 +5,19 @@ import Foundation
 /// config and options. Randomness needs no saved generator state: every draw derives from (seed, epoch, index).
 public enum Checkpoint {
     static let format = "vae-dist-checkpoint-1"
+    /// Weights with their config and nothing else (the averaged weights of --ema_decay).
+    static let weightsFormat = "vae-dist-weights-1"
 
-    public static func save(model: AutoencoderKL, optimizer: Optimizer, position: TrainingPosition,
-                            options: TrainingOptions, to path: String) throws {
+    public static func save(model: AutoencoderKL, optimizer: Optimizer, ema: ExponentialMovingAverage? = nil,
+                            position: TrainingPosition, options: TrainingOptions, to path: String) throws {
         var file = model.weightsFile()
+        let names = model.namedParameters.map(\.name)
         for stateName in optimizer.settings.stateNames {
-            for ((name, _), tensor) in zip(model.namedParameters, optimizer.state[stateName]!) {
+            for (name, tensor) in zip(names, optimizer.state[stateName]!) {
                 file.add("optimizer.\(stateName).\(name)", tensor)
             }
         }
+        for (name, tensor) in zip(names, ema?.shadow ?? []) { file.add("ema.\(name)", tensor) }
         var position = position
         position.adamStep = optimizer.step
         file.metadata = [
@@ -45,11 +49,18 @@ public enum Checkpoint {
                         position: try decode(TrainingPosition.self, file, "position", path))
     }
 
+    /// Weights and the config they need, so that every command loads them without --config.
+    public static func saveWeights(_ weights: SafeTensors, config: VAEConfig, to path: String) throws {
+        var file = weights
+        file.metadata = ["format": weightsFormat, "config": try json(config)]
+        try file.write(path: path)
+    }
+
     /// The model config a vae-dist checkpoint was trained with, read from its header alone; nil for any other
     /// safetensors file (plain ldm / diffusers / SD weights carry no config).
     public static func storedConfig(path: String) throws -> VAEConfig? {
         let metadata = try SafeTensors.readMetadata(path: path)
-        guard metadata["format"] == format, let text = metadata["config"] else { return nil }
+        guard metadata["format"] == format || metadata["format"] == weightsFormat, let text = metadata["config"] else { return nil }
         do {
             return try JSONDecoder().decode(VAEConfig.self, from: Data(text.utf8))
         } catch {
@@ -71,6 +82,16 @@ public enum Checkpoint {
             }
         }
         try optimizer.restore(step: contents.position.adamStep, saved: saved)
+    }
+
+    /// The averaged weights of --ema_decay, saved as `ema.NAME`.
+    public static func restore(_ contents: Contents, path: String, into ema: ExponentialMovingAverage, model: AutoencoderKL) throws {
+        for ((name, _), shadow) in zip(model.namedParameters, ema.shadow) {
+            guard let e = contents.file["ema.\(name)"], e.shape == shadow.shape else {
+                throw IOFailure("\(path): has no averaged weights 'ema.\(name)' (was it trained without --ema_decay?)")
+            }
+            e.values.withUnsafeBufferPointer { shadow.data.update(from: $0.baseAddress!, count: shadow.count) }
+        }
     }
 
     /// The checkpoint furthest along among output_dir/checkpoints/*.safetensors and output_dir/vae_final.safetensors.
