@@ -7,7 +7,7 @@ public enum Checkpoint {
     static let format = "vae-dist-checkpoint-1"
 
     public static func save(model: AutoencoderKL, adam: Adam, position: TrainingPosition, options: TrainingOptions,
-                            to path: String) throws {
+                            runID: String, to path: String) throws {
         var file = model.weightsFile()
         for ((name, _), (m, v)) in zip(model.namedParameters, zip(adam.expAvg, adam.expAvgSq)) {
             file.add("optimizer.exp_avg.\(name)", m)
@@ -22,6 +22,7 @@ public enum Checkpoint {
             "position": try json(position),
             "epoch": "\(position.epoch)",
             "step": "\(position.step)",
+            "run_id": runID,
             "rng": "order and noise derive from (seed \(options.seed), epoch, sample index)",
         ]
         try file.write(path: path)
@@ -32,16 +33,22 @@ public enum Checkpoint {
         public let config: VAEConfig
         public let options: TrainingOptions
         public let position: TrainingPosition
+        /// The identity of the run that wrote it (made at a fresh start, kept across resumes); nil in older files.
+        public let runID: String?
     }
 
+    /// Reads a checkpoint and checks that its metadata is consistent (`CheckpointValidation`).
     public static func read(path: String) throws -> Contents {
         let file = try SafeTensors.read(path: path)
         guard file.metadata["format"] == format else {
             throw IOFailure("\(path): not a vae-dist training checkpoint (no '\(format)' format in its metadata); to start from plain weights use --init_weights")
         }
-        return Contents(file: file, config: try decode(VAEConfig.self, file, "config", path),
-                        options: try decode(TrainingOptions.self, file, "options", path),
-                        position: try decode(TrainingPosition.self, file, "position", path))
+        let contents = Contents(file: file, config: try decode(VAEConfig.self, file, "config", path),
+                                options: try decode(TrainingOptions.self, file, "options", path),
+                                position: try decode(TrainingPosition.self, file, "position", path),
+                                runID: file.metadata["run_id"])
+        try CheckpointValidation.check(contents, path: path)
+        return contents
     }
 
     /// The model config a vae-dist checkpoint was trained with, read from its header alone; nil for any other
@@ -72,20 +79,40 @@ public enum Checkpoint {
         adam.restore(step: contents.position.adamStep, expAvg: m, expAvgSq: v)
     }
 
-    /// The checkpoint furthest along among output_dir/checkpoints/*.safetensors and output_dir/vae_final.safetensors.
-    public static func newest(in outputDir: String) throws -> String? {
+    /// A checkpoint found in an output directory, by its header alone (the tensors are not read).
+    public struct Candidate: Equatable, Sendable {
+        public let path: String
+        public let epoch: Int, step: Int
+        public let runID: String?
+    }
+
+    /// The vae-dist checkpoints among output_dir/checkpoints/*.safetensors and output_dir/vae_final.safetensors,
+    /// furthest along first; `unreadable` lists the files whose header cannot be read, with the reason.
+    public static func candidates(in outputDir: String) -> (found: [Candidate], unreadable: [String]) {
         let dir = (outputDir as NSString).appendingPathComponent("checkpoints")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        var candidates = names.filter { $0.hasSuffix(".safetensors") }.map { (dir as NSString).appendingPathComponent($0) }
+        var paths = names.filter { $0.hasSuffix(".safetensors") }.sorted().map { (dir as NSString).appendingPathComponent($0) }
         let final = (outputDir as NSString).appendingPathComponent("vae_final.safetensors")
-        if FileManager.default.fileExists(atPath: final) { candidates.append(final) }
-        var best: (path: String, epoch: Int, step: Int)?
-        for path in candidates {
-            let meta = try SafeTensors.readMetadata(path: path)
-            guard meta["format"] == format, let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else { continue }
-            if best == nil || (e, s) > (best!.epoch, best!.step) { best = (path, e, s) }
+        if FileManager.default.fileExists(atPath: final) { paths.append(final) }
+        var found: [Candidate] = [], unreadable: [String] = []
+        for path in paths {
+            do {
+                let meta = try SafeTensors.readMetadata(path: path)
+                guard meta["format"] == format, let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else {
+                    unreadable.append("\(path): no vae-dist position in its metadata")
+                    continue
+                }
+                found.append(Candidate(path: path, epoch: e, step: s, runID: meta["run_id"]))
+            } catch {
+                unreadable.append("\(error)")
+            }
         }
-        return best?.path
+        return (found.sorted { ($0.epoch, $0.step) > ($1.epoch, $1.step) }, unreadable)
+    }
+
+    /// The checkpoint furthest along in `outputDir` by its header, whatever run wrote it.
+    public static func newest(in outputDir: String) -> String? {
+        candidates(in: outputDir).found.first?.path
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {

@@ -23,8 +23,11 @@ public struct TrainingFailure: Error, CustomStringConvertible {
 /// replicas in buckets during backward, every replica applies the same Adam step. Rank 0 writes the outputs.
 public final class Trainer {
     public let model: AutoencoderKL
+    /// The given options, with the data set's fingerprint filled in from `images`.
     public let options: TrainingOptions
     public let images: ImageSource
+    /// Kept in every checkpoint, so that `--resume auto` continues only this run.
+    public let runID: String
     /// Dataset indices of the images shown in the reconstruction grids.
     public let reconIndices: [Int]
     let replicas: ReplicaGroup
@@ -38,13 +41,17 @@ public final class Trainer {
     let progress: (StepProgress) -> Void
     private var lastCheckpoint: String?
 
+    /// `runID` defaults to the resumed checkpoint's, or a new one at a fresh start.
     public init(model: AutoencoderKL, options: TrainingOptions, images: ImageSource, replicas: ReplicaGroup,
-                resumeFrom: (Checkpoint.Contents, path: String)? = nil,
+                resumeFrom: (Checkpoint.Contents, path: String)? = nil, runID: String? = nil,
                 stopRequested: @escaping () -> Bool = { false }, log: @escaping (String) -> Void = { _ in },
                 progress: @escaping (StepProgress) -> Void = { _ in }) throws {
         self.model = model
+        var options = options
+        options.dataset = images.fingerprint ?? options.dataset
         self.options = options
         self.images = images
+        self.runID = runID ?? resumeFrom?.0.runID ?? UUID().uuidString
         self.replicas = replicas
         self.stopRequested = stopRequested
         self.log = log
@@ -55,7 +62,10 @@ public final class Trainer {
                     beta1: options.beta1, beta2: options.beta2)
         buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
         if let (contents, path) = resumeFrom {
+            let changes = try CheckpointValidation.checkResume(contents, path: path, given: options, imageCount: images.count)
             try Checkpoint.restore(contents, path: path, into: model, adam: adam)
+            log("resuming from \(path) at epoch \(contents.position.epoch + 1), step \(contents.position.step + 1)")
+            changes.forEach(log)
             position = contents.position
             lastCheckpoint = path
         } else {
@@ -75,8 +85,8 @@ public final class Trainer {
 
     public func run() throws -> TrainingOutcome {
         if isRoot {
-            try FileManager.default.createDirectory(atPath: "\(output)/checkpoints", withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: "\(output)/reconstructions", withIntermediateDirectories: true)
+            try createOutputDirectory("\(output)/checkpoints")
+            try createOutputDirectory("\(output)/reconstructions")
         }
         let latentSide = options.imgSize >> (model.config.chMult.count - 1)
         let latentPerSample = model.config.embedDim * latentSide * latentSide
@@ -133,7 +143,7 @@ public final class Trainer {
         }
         let final = "\(output)/vae_final.safetensors"
         if isRoot {
-            try Checkpoint.save(model: model, adam: adam, position: position, options: options, to: final)
+            try Checkpoint.save(model: model, adam: adam, position: position, options: options, runID: runID, to: final)
             log("final weights: \(final)")
         }
         return .completed(finalWeights: final)
@@ -158,7 +168,7 @@ public final class Trainer {
         if record.epoch % options.saveInterval == 0 || record.epoch == options.epochs {
             if record.epoch % options.saveInterval == 0 {
                 let path = "\(output)/checkpoints/vae_epoch_\(record.epoch).safetensors"
-                try Checkpoint.save(model: model, adam: adam, position: position, options: options, to: path)
+                try Checkpoint.save(model: model, adam: adam, position: position, options: options, runID: runID, to: path)
                 lastCheckpoint = path
                 log("checkpoint: \(path)")
             }
@@ -181,7 +191,7 @@ public final class Trainer {
     private func interrupt() throws -> String {
         let path = "\(output)/checkpoints/vae_epoch_\(position.epoch)_step_\(position.step).safetensors"
         if isRoot {
-            try Checkpoint.save(model: model, adam: adam, position: position, options: options, to: path)
+            try Checkpoint.save(model: model, adam: adam, position: position, options: options, runID: runID, to: path)
         }
         return path
     }
