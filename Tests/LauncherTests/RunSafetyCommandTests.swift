@@ -65,7 +65,7 @@ final class RunSafetyCommandTests: XCTestCase {
         XCTAssertEqual(try VAEDistBinary.run(train()).status, 0)
         let r = try VAEDistBinary.run(train(epochs: 2, imgSize: 32, extra: ["--resume", "auto"]))
         XCTAssertNotEqual(r.status, 0)
-        assertMentions(r.stderr, ["vae_final.safetensors", "--img_size: checkpoint 16, now 32"])
+        assertMentions(r.stderr, ["cannot resume from \(dir!)/out/", "--img_size: checkpoint 16, now 32"])
         let lr = try VAEDistBinary.run(train(epochs: 2, extra: ["--resume", "auto", "--lr", "5e-5"]))
         XCTAssertEqual(lr.status, 0, lr.output)
         assertMentions(lr.output, ["resuming from \(dir!)/out/", "--lr: checkpoint 0.0001, now 5e-05", "--epochs: checkpoint 1, now 2"])

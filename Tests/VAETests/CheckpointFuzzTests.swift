@@ -71,7 +71,7 @@ final class CheckpointFuzzTests: XCTestCase {
                           "\"history\":[],", "\"history\":[{\"epoch\":0}],", "\"batch_size\":0,", "\"img_size\":-16,", "true", ","]
         let keys = metadata.keys.sorted()
         var accepted = 0
-        let iterations = FuzzMutator.iterations(1500)
+        let iterations = FuzzMutator.iterations(1000)
         for i in 0..<iterations {
             var mutant = metadata
             let key = keys[i % keys.count]
@@ -86,7 +86,7 @@ final class CheckpointFuzzTests: XCTestCase {
     func testMutatedHeaderBytesAreAcceptedOrRefusedWithAnError() throws {
         var mutator = FuzzMutator(seed: 91)
         let original = try small(metadata)
-        for _ in 0..<FuzzMutator.iterations(1500) {
+        for _ in 0..<FuzzMutator.iterations(1000) {
             try exercise(mutator.mutate(original))
         }
     }

@@ -111,7 +111,8 @@ final class RunSafetyTests: XCTestCase {
                 records[0]["epoch"] = 7
                 p["history"] = records
             }, ["position.history[0].epoch", "7"]),
-            ("sum", { $0["totalSum"] = "x" }, ["'position' is unreadable"]),
+            ("sum", { $0["totalSum"] = "x" }, ["'position' is unreadable: the field 'totalSum' is not of type Double"]),
+            ("missing", { $0["samples"] = nil }, ["'position' is unreadable: the field 'samples' is missing"]),
         ]
         for (name, edit, parts) in cases {
             let path = "\(dir!)/\(name).safetensors"

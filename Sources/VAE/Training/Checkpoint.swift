@@ -59,7 +59,7 @@ public enum Checkpoint {
         do {
             return try JSONDecoder().decode(VAEConfig.self, from: Data(text.utf8))
         } catch {
-            throw IOFailure("\(path): checkpoint metadata 'config' is unreadable: \(error)")
+            throw IOFailure("\(path): checkpoint metadata 'config' is unreadable: \(describe(error))")
         }
     }
 
@@ -107,7 +107,8 @@ public enum Checkpoint {
                 unreadable.append("\(error)")
             }
         }
-        return (found.sorted { ($0.epoch, $0.step) > ($1.epoch, $1.step) }, unreadable)
+        // Ties (vae_final and the last epoch's checkpoint) go to the earlier path, so the choice is reproducible.
+        return (found.sorted { ($0.epoch, $0.step, $1.path) > ($1.epoch, $1.step, $0.path) }, unreadable)
     }
 
     /// The checkpoint furthest along in `outputDir` by its header, whatever run wrote it.
@@ -126,7 +127,22 @@ public enum Checkpoint {
         do {
             return try JSONDecoder().decode(T.self, from: Data(text.utf8))
         } catch {
-            throw IOFailure("\(path): checkpoint metadata '\(key)' is unreadable: \(error)")
+            throw IOFailure("\(path): checkpoint metadata '\(key)' is unreadable: \(describe(error))")
+        }
+    }
+
+    /// A JSON decoding error in words naming the field (its description is a nested dump of contexts).
+    private static func describe(_ error: Error) -> String {
+        func field(_ path: [CodingKey]) -> String {
+            path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?: return "the field '\(field(context.codingPath + [key]))' is missing"
+        case .typeMismatch(let type, let context)?: return "the field '\(field(context.codingPath))' is not of type \(type)"
+        case .valueNotFound(let type, let context)?: return "the field '\(field(context.codingPath))' is null, expected \(type)"
+        case .dataCorrupted(let context)?:
+            return context.codingPath.isEmpty ? "not valid JSON" : "the field '\(field(context.codingPath))': \(context.debugDescription)"
+        default: return "\(error)"
         }
     }
 }
