@@ -51,7 +51,7 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of initialisation, data order and noise.")
     var seed: UInt64 = 0
 
-    @Option(help: "Resume from a checkpoint PATH, or 'auto' = the newest checkpoint in --output_dir.")
+    @Option(help: "Resume from a checkpoint PATH, or 'auto' = the newest readable checkpoint of --output_dir's run.")
     var resume: String?
 
     @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs.")

@@ -93,7 +93,11 @@ final class TrainerTests: XCTestCase {
         }
         let contents = try Checkpoint.read(path: "\(out)/vae_final.safetensors")
         XCTAssertEqual(contents.config, config)
-        XCTAssertEqual(contents.options, o)
+        // The options as given, plus the fingerprint of the images trained on.
+        var stored = contents.options
+        XCTAssertEqual(stored.dataset, ImageFolder.fingerprint(try ImageFolder.list(o.trainDir, option: "--train_dir")))
+        stored.dataset = nil
+        XCTAssertEqual(stored, o)
         XCTAssertEqual(contents.position.epoch, 2)
         XCTAssertEqual(contents.position.adamStep, 6)
         XCTAssertEqual(contents.position.history, history)
