@@ -45,9 +45,9 @@ public final class RunDirectory {
                     log("removed \(removed.count) temporary file(s) left by interrupted writes:\n" + removed.map { "  " + $0 }.joined(separator: "\n"))
                 }
                 let decision = try decide(outputDir, start: start, previousRun: previous?.runID, log: log)
-                rootContents = decision.contents
+                rootContents = decision.resume?.contents
                 try writeHolder(Holder(runID: decision.runID), to: descriptor)
-                return (decision.runID, decision.contents.map { _ in decision.checkpoint })
+                return (decision.runID, decision.resume?.path)
             } catch {
                 close(descriptor)
                 lock = -1
@@ -65,7 +65,7 @@ public final class RunDirectory {
 
     /// The run id, and the checkpoint to continue from (with its path) if any.
     private static func decide(_ outputDir: String, start: RunStart, previousRun: String?,
-                               log: (String) -> Void) throws -> (runID: String, contents: Checkpoint.Contents?, checkpoint: String) {
+                               log: (String) -> Void) throws -> (runID: String, resume: (contents: Checkpoint.Contents, path: String)?) {
         let (found, unreadable) = Checkpoint.candidates(in: outputDir)
         switch start {
         case .fresh(let overwrite):
@@ -76,13 +76,13 @@ public final class RunDirectory {
                 }
                 log("--overwrite: removed \(try removePreviousOutputs(outputDir)) file(s) of the earlier run in \(outputDir)")
             }
-            return (UUID().uuidString, nil, "")
+            return (UUID().uuidString, nil)
         case .resume(let path):
             let contents = try Checkpoint.read(path: path)
             if let other = found.first(where: { $0.runID != contents.runID }) {
                 throw IOFailure("--output_dir \(outputDir) holds checkpoints of another run (e.g. \(other.path), run \(other.runID ?? "unknown")) than \(path) (run \(contents.runID ?? "unknown")); resuming there would mix two runs: choose another --output_dir")
             }
-            return (contents.runID ?? UUID().uuidString, contents, path)
+            return (contents.runID ?? UUID().uuidString, (contents, path))
         case .resumeLatest:
             for line in unreadable { log("--resume auto: skipping \(line)") }
             for candidate in found {
@@ -92,7 +92,7 @@ public final class RunDirectory {
                 }
                 do {
                     let contents = try Checkpoint.read(path: candidate.path)
-                    return (contents.runID ?? UUID().uuidString, contents, candidate.path)
+                    return (contents.runID ?? UUID().uuidString, (contents, candidate.path))
                 } catch {
                     log("--resume auto: skipping \(error)\n  trying the previous checkpoint")
                 }
@@ -101,7 +101,7 @@ public final class RunDirectory {
                 throw IOFailure("--resume auto: no readable checkpoint of this directory's run in \(outputDir) (see the skipped files above); start a new run there with --overwrite, or give --resume PATH")
             }
             log("--resume auto: no checkpoint in \(outputDir), starting fresh")
-            return (UUID().uuidString, nil, "")
+            return (UUID().uuidString, nil)
         }
     }
 
