@@ -267,5 +267,10 @@ final class RunSafetyTests: XCTestCase {
         assertMentions(message { try job.run(images: ["\(dir!)/images/img0.png", "\(dir!)/images/junk.png"]) },
                        ["junk.png", "nothing was written"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/recon"))
+        // An unusable output directory is reported before any image is read (the junk image would fail too).
+        try "x".write(toFile: "\(dir!)/file", atomically: true, encoding: .utf8)
+        let blocked = ReconstructionJob(model: AutoencoderKL(config), imageSize: 16, outputDirectory: "\(dir!)/file/recon")
+        assertMentions(message { try blocked.run(images: ["\(dir!)/images/junk.png"]) },
+                       ["cannot create output directory \(dir!)/file/recon: \(dir!)/file is a file, not a directory"])
     }
 }

@@ -1,28 +1,48 @@
 import Foundation
 
-/// Creates `path` and its missing parents (mkdir -p) and checks it can be written, saying in words what is in the
-/// way: Foundation's errors would print as `NSCocoaErrorDomain Code=… UserInfo={…}`.
-public func createOutputDirectory(_ path: String) throws {
-    let failure = { (reason: String) in IOFailure("cannot create output directory \(path): \(reason)") }
-    var prefix = path.hasPrefix("/") ? "/" : ""
-    for component in (path as NSString).pathComponents where component != "/" {
-        prefix = (prefix as NSString).appendingPathComponent(component)
+/// Says, without writing anything, why `path` cannot be made or written as an output directory: a file where a
+/// directory should be, or no permission where it must be created or written. Lets a command fail before work
+/// that would be wasted.
+public func checkOutputDirectory(_ path: String) throws {
+    var parent = path.hasPrefix("/") ? "/" : "."
+    for prefix in directoryPrefixes(path) {
         var info = stat()
-        if stat(prefix, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else {
-                throw failure(prefix == path ? "a file of that name exists" : "\(prefix) is a file, not a directory")
-            }
-            continue
+        guard stat(prefix, &info) == 0 else {
+            guard errno == ENOENT else { throw cannotCreate(path, "\(prefix): \(String(cString: strerror(errno)))") }
+            guard access(parent, W_OK | X_OK) == 0 else { throw cannotCreate(path, "permission denied in \(parent)") }
+            return
         }
-        guard errno == ENOENT else { throw failure("\(prefix): \(String(cString: strerror(errno)))") }
-        // EEXIST: another process created it meanwhile, which is fine if it is a directory (checked next loop).
-        if mkdir(prefix, 0o777) != 0 && errno != EEXIST {
-            throw failure(errno == EACCES ? "permission denied" : String(cString: strerror(errno)))
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw cannotCreate(path, prefix == path ? "a file of that name exists" : "\(prefix) is a file, not a directory")
         }
+        parent = prefix
     }
     guard access(path, W_OK | X_OK) == 0 else {
         throw IOFailure("cannot write to output directory \(path): \(String(cString: strerror(errno)))")
     }
+}
+
+/// Creates `path` and its missing parents (mkdir -p) after `checkOutputDirectory`, saying in words what is in the
+/// way: Foundation's errors would print as `NSCocoaErrorDomain Code=… UserInfo={…}`.
+public func createOutputDirectory(_ path: String) throws {
+    try checkOutputDirectory(path)
+    // EEXIST: made meanwhile by another process, or already there.
+    for prefix in directoryPrefixes(path) where mkdir(prefix, 0o777) != 0 && errno != EEXIST {
+        throw cannotCreate(path, errno == EACCES ? "permission denied" : String(cString: strerror(errno)))
+    }
+}
+
+/// "a/b/c" → ["a", "a/b", "a/b/c"]; an absolute path's prefixes are absolute.
+private func directoryPrefixes(_ path: String) -> [String] {
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    return (path as NSString).pathComponents.filter { $0 != "/" }.map { component in
+        prefix = (prefix as NSString).appendingPathComponent(component)
+        return prefix
+    }
+}
+
+private func cannotCreate(_ path: String, _ reason: String) -> IOFailure {
+    IOFailure("cannot create output directory \(path): \(reason)")
 }
 
 /// A file-system error in words, for messages that name the file themselves.

@@ -26,11 +26,12 @@ public struct ReconstructionJob {
         return stems
     }
 
-    /// Processes images one at a time (memory stays that of one image); returns the files written. Every image is
-    /// checked first, so that a bad one fails the command before anything is written.
+    /// Processes images one at a time (memory stays that of one image); returns the files written. The output
+    /// directory and every image are checked first, so that a problem fails the command before anything is written.
     @discardableResult
     public func run(images: [String], log: (String) -> Void = { _ in }) throws -> [String] {
         let stems = try Self.stems(of: images)
+        try checkOutputDirectory(outputDirectory)
         let failures = images.compactMap { path -> String? in
             do { _ = try loadImage(path: path); return nil } catch { return "  \(error)" }
         }
