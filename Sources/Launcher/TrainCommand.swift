@@ -51,8 +51,11 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of initialisation, data order and noise.")
     var seed: UInt64 = 0
 
-    @Option(help: "Resume from a checkpoint PATH, or 'auto' = the newest checkpoint in --output_dir.")
+    @Option(help: "Resume from a checkpoint PATH, or 'auto' = the newest readable checkpoint of --output_dir's run.")
     var resume: String?
+
+    @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs.")
+    var overwrite = false
 
     @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
@@ -89,6 +92,7 @@ struct Train: ParsableCommand {
         if saveInterval < 1 { throw ValidationError("--save_interval must be at least 1, got \(saveInterval)") }
         if numRecon < 0 { throw ValidationError("--num_recon must not be negative, got \(numRecon)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if overwrite && resume != nil { throw ValidationError("--overwrite starts a new run; it cannot be combined with --resume") }
         if (trainDir == nil) == (dataFlags.trainList == nil) {
             throw ValidationError("give the training images with --train_dir DIR or --train_list FILE (one of them)")
         }
@@ -122,8 +126,8 @@ struct Train: ParsableCommand {
         try mpi.run { replicas, say in
             try SignalFlag.install()
             let options = try trainingOptions()
-            let resumed = try resumeCheckpoint()
-            if resume == "auto" && resumed == nil { say("--resume auto: no checkpoint in \(outputDir), starting fresh") }
+            let run = try RunDirectory.begin(outputDir, start: runStart, replicas: replicas, log: say)
+            let resumed = run.resumeFrom
             let config = try resumed?.contents.config ?? (configPath.map { try VAEConfig.load(path: $0) } ?? .sdV1)
             if let resumed, let configPath, try VAEConfig.load(path: configPath) != config {
                 throw ValidationError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
@@ -140,10 +144,11 @@ struct Train: ParsableCommand {
             }
             say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
             let trainer = try Trainer(model: model, options: options, data: data, replicas: replicas,
-                                      resumeFrom: resumed.map { ($0.contents, $0.path) },
+                                      resumeFrom: resumed.map { ($0.contents, $0.path) }, runID: run.runID,
                                       stopRequested: { SignalFlag.isRaised }, log: say,
                                       progress: replicas.rank == 0 ? ProgressLine.show : { _ in })
-            let outcome = try trainer.run()
+            // The directory stays locked until training ends.
+            let outcome = try withExtendedLifetime(run) { try trainer.run() }
             switch outcome {
             case .completed(let final):
                 say("done: outputs in \(outputDir) (final weights \(final))")
@@ -154,16 +159,11 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// The checkpoint to resume from, read on every rank (it must be on a file system all ranks see).
-    func resumeCheckpoint() throws -> (contents: Checkpoint.Contents, path: String)? {
-        guard let resume else { return nil }
-        let path: String
-        if resume == "auto" {
-            guard let newest = try Checkpoint.newest(in: outputDir) else { return nil }
-            path = newest
-        } else {
-            path = resume
+    var runStart: RunStart {
+        switch resume {
+        case nil: return .fresh(overwrite: overwrite)
+        case "auto": return .resumeLatest
+        case let path?: return .resume(path: path)
         }
-        return (try Checkpoint.read(path: path), path)
     }
 }

@@ -68,8 +68,8 @@ final class TrainerTests: XCTestCase {
         let (outcome, _) = try train(options("cut", epochs: 3), stopAfterSteps: 4)
         let checkpoint = "\(dir!)/cut/checkpoints/vae_epoch_1_step_1.safetensors"
         XCTAssertEqual(outcome, .interrupted(checkpoint: checkpoint))
-        XCTAssertEqual(try Checkpoint.newest(in: "\(dir!)/cut"), checkpoint)
-        let (_, resumed) = try train(options("cut", epochs: 3), resume: try Checkpoint.newest(in: "\(dir!)/cut"))
+        XCTAssertEqual(Checkpoint.newest(in: "\(dir!)/cut"), checkpoint)
+        let (_, resumed) = try train(options("cut", epochs: 3), resume: Checkpoint.newest(in: "\(dir!)/cut"))
         XCTAssertEqual(weights(straight), weights(resumed))
     }
 
@@ -93,7 +93,11 @@ final class TrainerTests: XCTestCase {
         }
         let contents = try Checkpoint.read(path: "\(out)/vae_final.safetensors")
         XCTAssertEqual(contents.config, config)
-        XCTAssertEqual(contents.options, o)
+        // The options as given, plus the fingerprint of the images trained on.
+        var stored = contents.options
+        XCTAssertEqual(stored.dataset, ImageFolder.fingerprint(try ImageFolder.list(o.trainDir, option: "--train_dir")))
+        stored.dataset = nil
+        XCTAssertEqual(stored, o)
         XCTAssertEqual(contents.position.epoch, 2)
         XCTAssertEqual(contents.position.adamStep, 6)
         XCTAssertEqual(contents.position.history, history)

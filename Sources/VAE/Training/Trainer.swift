@@ -23,8 +23,11 @@ public struct TrainingFailure: Error, CustomStringConvertible {
 /// replicas in buckets during backward, every replica applies the same optimizer step. Rank 0 writes the outputs.
 public final class Trainer {
     public let model: AutoencoderKL
+    /// The given options, with the data set's fingerprint filled in from the training images.
     public let options: TrainingOptions
     public let images: ImageSource
+    /// Kept in every checkpoint, so that `--resume auto` continues only this run.
+    public let runID: String
     let validator: Validator?
     /// Dataset indices of the images shown in the reconstruction grids.
     public let reconIndices: [Int]
@@ -41,13 +44,17 @@ public final class Trainer {
     let stepLog: StepLog?
     private var lastCheckpoint: String?
 
+    /// `runID` defaults to the resumed checkpoint's, or a new one at a fresh start.
     public init(model: AutoencoderKL, options: TrainingOptions, data: TrainingSets, replicas: ReplicaGroup,
-                resumeFrom: (Checkpoint.Contents, path: String)? = nil,
+                resumeFrom: (Checkpoint.Contents, path: String)? = nil, runID: String? = nil,
                 stopRequested: @escaping () -> Bool = { false }, log: @escaping (String) -> Void = { _ in },
                 progress: @escaping (StepProgress) -> Void = { _ in }) throws {
         self.model = model
+        var options = options
+        options.dataset = data.train.fingerprint ?? options.dataset
         self.options = options
         self.images = data.train
+        self.runID = runID ?? resumeFrom?.0.runID ?? UUID().uuidString
         self.replicas = replicas
         self.stopRequested = stopRequested
         self.log = log
@@ -60,7 +67,10 @@ public final class Trainer {
         optimizer = Optimizer(parameters: parameters, lr: options.lr, settings: options.optimizer)
         buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
         if let (contents, path) = resumeFrom {
+            let changes = try CheckpointValidation.checkResume(contents, path: path, given: options, imageCount: data.train.count)
             try Checkpoint.restore(contents, path: path, into: model, optimizer: optimizer)
+            log("resuming from \(path) at epoch \(contents.position.epoch + 1), step \(contents.position.step + 1)")
+            changes.forEach(log)
             position = contents.position
             lastCheckpoint = path
         } else {
@@ -90,8 +100,8 @@ public final class Trainer {
 
     public func run() throws -> TrainingOutcome {
         if isRoot {
-            try FileManager.default.createDirectory(atPath: "\(output)/checkpoints", withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: "\(output)/reconstructions", withIntermediateDirectories: true)
+            try createOutputDirectory("\(output)/checkpoints")
+            try createOutputDirectory("\(output)/reconstructions")
         }
         while position.epoch < options.epochs {
             let order = SampleOrder.permutation(count: images.count, seed: options.seed, epoch: position.epoch)
@@ -105,7 +115,7 @@ public final class Trainer {
         }
         let final = "\(output)/vae_final.safetensors"
         if isRoot {
-            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, to: final)
+            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: final)
             log("final weights: \(final)")
             if let ema {
                 let averaged = "\(output)/vae_final_ema.safetensors"
@@ -226,13 +236,13 @@ public final class Trainer {
         try TrainingReport.writeCurves(position.history, to: "\(output)/training_curves.png")
         if isBest && options.validation.keepBest {
             let path = "\(output)/vae_best.safetensors"
-            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, to: path)
+            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
             log("best validation loss so far: \(path)")
         }
         if record.epoch % options.saveInterval == 0 || record.epoch == options.epochs {
             if record.epoch % options.saveInterval == 0 {
                 let path = "\(output)/checkpoints/vae_epoch_\(record.epoch).safetensors"
-                try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, to: path)
+                try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
                 try stepLog?.flush()
                 lastCheckpoint = path
                 log("checkpoint: \(path)")
@@ -254,7 +264,7 @@ public final class Trainer {
 
     /// The held-out files, so the split can be reused (e.g. as --val_dir contents or a --train_list filter).
     private func writeValidationList(_ paths: [String]) throws {
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        try createOutputDirectory(output)
         try writeFileAtomically(Array((paths.joined(separator: "\n") + "\n").utf8), to: "\(output)/validation_images.txt")
     }
 
@@ -262,7 +272,7 @@ public final class Trainer {
     private func interrupt() throws -> String {
         let path = "\(output)/checkpoints/vae_epoch_\(position.epoch)_step_\(position.step).safetensors"
         if isRoot {
-            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, to: path)
+            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
             try stepLog?.flush()
         }
         return path

@@ -65,7 +65,7 @@ public enum TrainingData {
                                log: (String) -> Void) throws -> (paths: [String], bytes: [UInt8]) {
         let (bytes, kept, failures) = CachedImages.decode(paths, size: options.imgSize, keep: options.cacheImages)
         if !failures.isEmpty {
-            let lines = failures.map { "  \($0.path): \($0.reason)" }.joined(separator: "\n")
+            let lines = failures.map { "  " + $0.line }.joined(separator: "\n")
             guard options.skipBadImages else {
                 throw TrainingFailure(description: "\(failures.count) of \(paths.count) images in \(source) cannot be used:\n\(lines)\nFix or remove them, or pass --skip_bad_images to train without them.")
             }
@@ -84,15 +84,18 @@ public enum TrainingData {
         return (chosen, chosen.flatMap { set.bytes[index[$0]! * n..<(index[$0]! + 1) * n] })
     }
 
-    /// Rank 0's list (and bytes) on every rank, as an image source.
+    /// Rank 0's list (and bytes) on every rank, as an image source carrying the files' fingerprint.
     private static func share(_ set: (paths: [String], bytes: [UInt8])?, replicas: ReplicaGroup, size: Int,
                               cached: Bool) -> (paths: [String], source: ImageSource) {
-        var list = Array((set?.paths ?? []).joined(separator: "\n").utf8)
+        // The fingerprint, then the paths, one a line.
+        let header = set.map { $0.paths.isEmpty ? "" : ImageFolder.fingerprint($0.paths) } ?? ""
+        var list = Array(([header] + (set?.paths ?? [])).joined(separator: "\n").utf8)
         replicas.broadcast(&list, from: 0)
-        let paths = String(decoding: list, as: UTF8.self).split(separator: "\n").map(String.init)
-        guard cached else { return (paths, StreamingImages(paths: paths, size: size)) }
+        let lines = String(decoding: list, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let (fingerprint, paths) = (lines[0], lines.dropFirst().filter { !$0.isEmpty })
+        guard cached else { return (paths, StreamingImages(paths: paths, size: size, fingerprint: fingerprint)) }
         var bytes = set?.bytes ?? []
         replicas.broadcast(&bytes, from: 0)
-        return (paths, CachedImages(size: size, count: paths.count, bytes: bytes))
+        return (paths, CachedImages(size: size, count: paths.count, bytes: bytes, fingerprint: fingerprint))
     }
 }
