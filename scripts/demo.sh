@@ -13,7 +13,7 @@ mpirun_flags=(--oversubscribe)
 "$bin" synth-data --output "$out/phantoms" --count 64 --pairs 8 --img_size 64 --seed 0
 mpirun "${mpirun_flags[@]}" -np 2 "$bin" train --train_dir "$out/phantoms/train" --config_path configs/demo-small.yaml \
     --output_dir "$out/vae_output" --img_size 64 --batch_size 8 --epochs 6 --lr 1e-3 --kl_weight 1e-6 \
-    --save_interval 3 --threads 1
+    --save_interval 3 --threads 1 --overwrite
 "$bin" reconstruct --checkpoint "$out/vae_output/vae_final.safetensors" --config configs/demo-small.yaml \
     --img_size 64 --output "$out/reconstructions" "$out"/phantoms/pairs/positive/case_000{1,2,3}.png
 mpirun "${mpirun_flags[@]}" -np 2 "$bin" analyze-folder --folder "$out/phantoms/pairs" \

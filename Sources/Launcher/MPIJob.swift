@@ -42,7 +42,7 @@ struct MPIJob {
 }
 
 /// The one-line progress display on rank 0: redrawn in place on a terminal, silent otherwise
-/// (the trainer logs one line per epoch). Under mpirun a rank's stdout is a pseudo-terminal even when mpirun's
+/// (the trainer logs a line every --log_every steps and per epoch). Under mpirun a rank's stdout is a pseudo-terminal even when mpirun's
 /// own output goes to a file, so there it counts as not a terminal.
 enum ProgressLine {
     static let isTerminal = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] == nil
@@ -52,10 +52,8 @@ enum ProgressLine {
     static func show(_ p: StepProgress) {
         guard isTerminal else { return }
         drawn = true
-        let eta = p.etaSeconds < 3600 ? String(format: "%dm%02ds", Int(p.etaSeconds) / 60, Int(p.etaSeconds) % 60)
-                                      : String(format: "%dh%02dm", Int(p.etaSeconds) / 3600, Int(p.etaSeconds) % 3600 / 60)
-        let line = String(format: "epoch %d/%d  step %d/%d  loss %.5f  %.2f img/s  ETA %@",
-                          p.epoch, p.epochs, p.step, p.steps, p.loss, p.imagesPerSecond, eta)
+        let line = String(format: "epoch %d/%d  step %d/%d  loss %.5f  %.2f img/s",
+                          p.epoch, p.epochs, p.step, p.steps, p.loss, p.imagesPerSecond) + "  ETA \(formatDuration(p.etaSeconds))"
         print("\r\u{1B}[2K" + line, terminator: "")
         fflush(stdout)
     }

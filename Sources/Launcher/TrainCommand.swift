@@ -17,8 +17,8 @@ struct Train: ParsableCommand {
             resumable checkpoint; continue with --resume auto.
             """)
 
-    @Option(name: [.customLong("train_dir"), .customLong("train-dir")], help: "Folder of training images (png/jpg/jpeg, not recursive).")
-    var trainDir: String
+    @Option(name: [.customLong("train_dir"), .customLong("train-dir")], help: "Folder of training images (png/jpg/jpeg; --recursive for sub-folders).")
+    var trainDir: String?
 
     @Option(name: [.customLong("config_path"), .customLong("config-path"), .customLong("config")],
             help: "Model config (SD yaml or its first_stage_config params). Default: the SD v1 VAE.")
@@ -33,7 +33,7 @@ struct Train: ParsableCommand {
     @Option(help: "Number of epochs.")
     var epochs = 100
 
-    @Option(help: "Adam learning rate.")
+    @Option(help: "Learning rate (the base of --lr_schedule).")
     var lr = 1e-4
 
     @Option(name: [.customLong("kl_weight"), .customLong("kl-weight")], help: "Weight of the KL term.")
@@ -51,8 +51,11 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of initialisation, data order and noise.")
     var seed: UInt64 = 0
 
-    @Option(help: "Resume from a checkpoint PATH, or 'auto' = the newest checkpoint in --output_dir.")
+    @Option(help: "Resume from a checkpoint PATH, or 'auto' = the newest readable checkpoint of --output_dir's run.")
     var resume: String?
+
+    @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs.")
+    var overwrite = false
 
     @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
@@ -60,9 +63,6 @@ struct Train: ParsableCommand {
     @Option(name: [.customLong("kl_reduction"), .customLong("kl-reduction")],
             help: "sum (ldm: KL summed over the latent) or mean (divided by the latent elements of one sample).")
     var klReduction: KLReduction = .sum
-
-    @Option(name: [.customLong("adam_betas"), .customLong("adam-betas")], help: "Adam betas as 'beta1,beta2'.")
-    var adamBetas = "0.9,0.999"
 
     @Option(name: [.customLong("num_recon"), .customLong("num-recon")], help: "Training images shown in the reconstruction grids.")
     var numRecon = 8
@@ -78,6 +78,10 @@ struct Train: ParsableCommand {
             help: "Keep decoded images in memory (true) or load them on demand with prefetching (false).")
     var cacheImages = true
 
+    @OptionGroup(title: "Optimization") var optimization: OptimizationFlags
+
+    @OptionGroup(title: "Data, validation and logging") var dataFlags: DataFlags
+
     func validate() throws {
         try validateDevice(device)
         if batchSize < 1 { throw ValidationError("--batch_size must be at least 1, got \(batchSize)") }
@@ -88,19 +92,15 @@ struct Train: ParsableCommand {
         if saveInterval < 1 { throw ValidationError("--save_interval must be at least 1, got \(saveInterval)") }
         if numRecon < 0 { throw ValidationError("--num_recon must not be negative, got \(numRecon)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        _ = try betas()
-    }
-
-    func betas() throws -> (Double, Double) {
-        let parts = adamBetas.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard parts.count == 2, let b1 = parts[0], let b2 = parts[1], (0..<1).contains(b1), (0..<1).contains(b2) else {
-            throw ValidationError("--adam_betas must be two numbers in [0, 1) like 0.9,0.999, got '\(adamBetas)'")
+        if overwrite && resume != nil { throw ValidationError("--overwrite starts a new run; it cannot be combined with --resume") }
+        if (trainDir == nil) == (dataFlags.trainList == nil) {
+            throw ValidationError("give the training images with --train_dir DIR or --train_list FILE (one of them)")
         }
-        return (b1, b2)
+        _ = try optimization.schedule(baseLR: lr)
     }
 
     func trainingOptions() throws -> TrainingOptions {
-        var o = TrainingOptions(trainDir: trainDir)
+        var o = TrainingOptions(trainDir: trainDir ?? "")
         o.outputDir = outputDir
         o.batchSize = batchSize
         o.epochs = epochs
@@ -110,7 +110,10 @@ struct Train: ParsableCommand {
         o.saveInterval = saveInterval
         o.seed = seed
         o.klReduction = klReduction
-        (o.beta1, o.beta2) = try betas()
+        o.optimizer = try optimization.settings()
+        o.schedule = try optimization.schedule(baseLR: lr)
+        (o.gradClip, o.emaDecay, o.gradAccum) = (optimization.gradClip, optimization.emaDecay, optimization.gradAccum)
+        dataFlags.apply(to: &o)
         o.numRecon = numRecon
         o.initWeights = initWeights
         o.skipBadImages = skipBadImages
@@ -123,14 +126,14 @@ struct Train: ParsableCommand {
         try mpi.run { replicas, say in
             try SignalFlag.install()
             let options = try trainingOptions()
-            let resumed = try resumeCheckpoint()
-            if resume == "auto" && resumed == nil { say("--resume auto: no checkpoint in \(outputDir), starting fresh") }
+            let run = try RunDirectory.begin(outputDir, start: runStart, replicas: replicas, log: say)
+            let resumed = run.resumeFrom
             let config = try resumed?.contents.config ?? (configPath.map { try VAEConfig.load(path: $0) } ?? .sdV1)
             if let resumed, let configPath, try VAEConfig.load(path: configPath) != config {
                 throw ValidationError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
             }
             try checkImageSize(imgSize, config: config, option: "--img_size")
-            let images = try TrainingData.prepare(options, replicas: replicas, log: say)
+            let data = try TrainingData.prepare(options, replicas: replicas, log: say)
             let model = AutoencoderKL(config)
             if resumed == nil {
                 model.initialize(seed: options.seed)
@@ -140,11 +143,12 @@ struct Train: ParsableCommand {
                 }
             }
             say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
-            let trainer = try Trainer(model: model, options: options, images: images, replicas: replicas,
-                                      resumeFrom: resumed.map { ($0.contents, $0.path) },
+            let trainer = try Trainer(model: model, options: options, data: data, replicas: replicas,
+                                      resumeFrom: resumed.map { ($0.contents, $0.path) }, runID: run.runID,
                                       stopRequested: { SignalFlag.isRaised }, log: say,
                                       progress: replicas.rank == 0 ? ProgressLine.show : { _ in })
-            let outcome = try trainer.run()
+            // The directory stays locked until training ends.
+            let outcome = try withExtendedLifetime(run) { try trainer.run() }
             switch outcome {
             case .completed(let final):
                 say("done: outputs in \(outputDir) (final weights \(final))")
@@ -155,16 +159,11 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// The checkpoint to resume from, read on every rank (it must be on a file system all ranks see).
-    func resumeCheckpoint() throws -> (contents: Checkpoint.Contents, path: String)? {
-        guard let resume else { return nil }
-        let path: String
-        if resume == "auto" {
-            guard let newest = try Checkpoint.newest(in: outputDir) else { return nil }
-            path = newest
-        } else {
-            path = resume
+    var runStart: RunStart {
+        switch resume {
+        case nil: return .fresh(overwrite: overwrite)
+        case "auto": return .resumeLatest
+        case let path?: return .resume(path: path)
         }
-        return (try Checkpoint.read(path: path), path)
     }
 }

@@ -29,14 +29,22 @@ enum VAEDistBinary {
 
     /// Starts the command; `finish()` collects its output and status.
     static func start(_ args: [String], ranks: Int? = nil, environment: [String: String] = [:]) throws -> RunningCommand {
-        let process = Process()
         if let ranks {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["mpirun", "--oversubscribe", "-np", "\(ranks)", path] + args
-        } else {
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = args
+            return try launch("/usr/bin/env", ["mpirun", "--oversubscribe", "-np", "\(ranks)", path] + args, environment: environment)
         }
+        return try launch(path, args, environment: environment)
+    }
+
+    /// Runs one of the repository's scripts (scripts/NAME) with this build's binary as VAE_DIST.
+    static func runScript(_ name: String, _ args: [String], environment: [String: String] = [:]) throws -> CommandResult {
+        let script = fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("scripts/\(name)").path
+        return try launch("/bin/bash", [script] + args, environment: environment.merging(["VAE_DIST": path]) { a, _ in a }).finish()
+    }
+
+    private static func launch(_ executable: String, _ args: [String], environment: [String: String]) throws -> RunningCommand {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = args
         // An MPI singleton started in this test process (DistributedTests) leaves its job's PMIx/ORTE
         // variables in our environment; a child mpirun or vae-dist that inherited them would join that job.
         let jobVariables = ["PMIX_", "ORTE_", "OMPI_COMM_WORLD_", "OMPI_APP_CTX_", "OMPI_MCA_ess", "OMPI_MCA_orte_", "OMPI_MCA_pmix"]

@@ -110,7 +110,7 @@ final class TrainCommandTests: XCTestCase {
         let result = process.finish()
         XCTAssertEqual(result.status, 0, result.output)
         assertMentions(result.output, ["stopped", "--resume"])
-        let interrupted = try XCTUnwrap(try Checkpoint.newest(in: "\(dir!)/\(cut)"))
+        let interrupted = try XCTUnwrap(Checkpoint.newest(in: "\(dir!)/\(cut)"))
         let position = try Checkpoint.read(path: interrupted).position
         XCTAssertLessThan(position.epoch, epochs, "stopped before the end")
         let resumed = try VAEDistBinary.run(args(cut, epochs: epochs, extra: ["--resume", "auto"]), ranks: ranks)

@@ -79,10 +79,11 @@ final class ReferenceModelTests: XCTestCase {
         try checkForwardAndGradients(try load("vae-small-g32"))
     }
 
-    func adam(for r: Reference) throws -> Adam {
+    func adam(for r: Reference) throws -> Optimizer {
         let json = try XCTUnwrap(r.json["adam"] as? [String: Double])
-        return Adam(parameters: r.model.namedParameters.map { $0.parameter }, lr: json["lr"]!, beta1: json["beta1"]!,
-                    beta2: json["beta2"]!, eps: json["eps"]!)
+        var settings = OptimizerSettings()
+        (settings.beta1, settings.beta2, settings.eps) = (json["beta1"]!, json["beta2"]!, json["eps"]!)
+        return Optimizer(parameters: r.model.namedParameters.map { $0.parameter }, lr: json["lr"]!, settings: settings)
     }
 
     func testTwoAdamStepsMatchReference() throws {

@@ -35,12 +35,12 @@ final class TrainerTests: XCTestCase {
 
     func train(_ o: TrainingOptions, resume: String? = nil, stopAfterSteps: Int? = nil) throws -> (TrainingOutcome, AutoencoderKL) {
         let replicas = SingleReplica()
-        let images = try TrainingData.prepare(o, replicas: replicas, log: { _ in })
+        let data = try TrainingData.prepare(o, replicas: replicas, log: { _ in })
         let model = AutoencoderKL(config)
         model.initialize(seed: o.seed)
         let resumed = try resume.map { (try Checkpoint.read(path: $0), path: $0) }
         var steps = 0
-        let trainer = try Trainer(model: model, options: o, images: images, replicas: replicas, resumeFrom: resumed,
+        let trainer = try Trainer(model: model, options: o, data: data, replicas: replicas, resumeFrom: resumed,
                                   stopRequested: {
                                       defer { steps += 1 }
                                       return stopAfterSteps.map { steps >= $0 } ?? false
@@ -68,8 +68,8 @@ final class TrainerTests: XCTestCase {
         let (outcome, _) = try train(options("cut", epochs: 3), stopAfterSteps: 4)
         let checkpoint = "\(dir!)/cut/checkpoints/vae_epoch_1_step_1.safetensors"
         XCTAssertEqual(outcome, .interrupted(checkpoint: checkpoint))
-        XCTAssertEqual(try Checkpoint.newest(in: "\(dir!)/cut"), checkpoint)
-        let (_, resumed) = try train(options("cut", epochs: 3), resume: try Checkpoint.newest(in: "\(dir!)/cut"))
+        XCTAssertEqual(Checkpoint.newest(in: "\(dir!)/cut"), checkpoint)
+        let (_, resumed) = try train(options("cut", epochs: 3), resume: Checkpoint.newest(in: "\(dir!)/cut"))
         XCTAssertEqual(weights(straight), weights(resumed))
     }
 
@@ -93,7 +93,11 @@ final class TrainerTests: XCTestCase {
         }
         let contents = try Checkpoint.read(path: "\(out)/vae_final.safetensors")
         XCTAssertEqual(contents.config, config)
-        XCTAssertEqual(contents.options, o)
+        // The options as given, plus the fingerprint of the images trained on.
+        var stored = contents.options
+        XCTAssertEqual(stored.dataset, ImageFolder.fingerprint(try ImageFolder.list(o.trainDir, option: "--train_dir")))
+        stored.dataset = nil
+        XCTAssertEqual(stored, o)
         XCTAssertEqual(contents.position.epoch, 2)
         XCTAssertEqual(contents.position.adamStep, 6)
         XCTAssertEqual(contents.position.history, history)
@@ -118,7 +122,7 @@ final class TrainerTests: XCTestCase {
         let keep = try Data(contentsOf: URL(fileURLWithPath: "\(o.outputDir)/checkpoints/vae_epoch_2.safetensors"))
         let model = AutoencoderKL(config)
         let resumed = (try Checkpoint.read(path: "\(o.outputDir)/checkpoints/vae_epoch_2.safetensors"), path: "\(o.outputDir)/checkpoints/vae_epoch_2.safetensors")
-        let trainer = try Trainer(model: model, options: o, images: PoisonedImages(), replicas: SingleReplica(), resumeFrom: resumed)
+        let trainer = try Trainer(model: model, options: o, data: TrainingSets(train: PoisonedImages()), replicas: SingleReplica(), resumeFrom: resumed)
         XCTAssertThrowsError(try trainer.run()) { error in
             let message = "\(error)"
             for part in ["non-finite", "epoch 3, step 1", "vae_epoch_2.safetensors is intact"] {
@@ -150,9 +154,9 @@ final class TrainerTests: XCTestCase {
             XCTAssertTrue(message.contains(part), "'\(message)' should mention \(part)")
         }
         o.skipBadImages = true
-        XCTAssertEqual(try TrainingData.prepare(o, replicas: SingleReplica(), log: { _ in }).count, 7)
+        XCTAssertEqual(try TrainingData.prepare(o, replicas: SingleReplica(), log: { _ in }).train.count, 7)
         o.cacheImages = false
-        XCTAssertTrue(try TrainingData.prepare(o, replicas: SingleReplica(), log: { _ in }) is StreamingImages)
+        XCTAssertTrue(try TrainingData.prepare(o, replicas: SingleReplica(), log: { _ in }).train is StreamingImages)
     }
 
     func testStreamingImagesGiveTheSameRunAsTheCache() throws {

@@ -3,7 +3,7 @@ import Foundation
 /// One pair of a folder analysis: the same file name under positive/ and negative/.
 public struct ImagePair: Equatable, Sendable {
     /// The pair's sub-folder and its name in the aggregates: the file's stem, or its whole name when two
-    /// pairs share a stem (case1.png and case1.jpg).
+    /// pairs share a stem (case1.png and case1.jpg) or the stem is `.` or `..` (`...png`).
     public let name: String
     public let positive: String
     public let negative: String
@@ -31,7 +31,8 @@ public struct PairFolder: Equatable, Sendable {
         guard !names.isEmpty else {
             throw IOFailure("\(option) \(folder): no pairs: no file name is in both positive/ (\(positives.count) images) and negative/ (\(negatives.count) images); \(layout)")
         }
-        let stems = names.map { ($0 as NSString).deletingPathExtension }
+        // Pair names become folder names: never `.` or `..` (outputStem), so nothing is written outside OUTPUT.
+        let stems = names.map(outputStem)
         let sharedStems = Set(Dictionary(grouping: stems, by: { $0 }).filter { $0.value.count > 1 }.keys)
         let pairs = zip(names, stems).map { name, stem in
             ImagePair(name: sharedStems.contains(stem) ? name : stem,

@@ -7,6 +7,13 @@ public protocol ImageSource: AnyObject {
     /// The batch for these dataset indices. `upcoming` are the indices of the next call, which a source may
     /// start loading in the background.
     func batch(_ indices: [Int], upcoming: [Int]) throws -> Tensor
+    /// `ImageFolder.fingerprint` of the files, recorded in checkpoints so that a resume on other data is refused;
+    /// nil when the images come from no files.
+    var fingerprint: String? { get }
+}
+
+extension ImageSource {
+    public var fingerprint: String? { nil }
 }
 
 /// Every image decoded and resized once, kept as uint8 (3·S² bytes each).
@@ -15,10 +22,11 @@ public final class CachedImages: ImageSource {
     public let count: Int
     /// count · S · S · 3 bytes, interleaved RGB per image.
     public private(set) var bytes: [UInt8]
+    public let fingerprint: String?
 
-    public init(size: Int, count: Int, bytes: [UInt8]) {
+    public init(size: Int, count: Int, bytes: [UInt8], fingerprint: String? = nil) {
         precondition(bytes.count == count * size * size * 3, "image cache of \(bytes.count) bytes for \(count) images of \(size)²")
-        (self.size, self.count, self.bytes) = (size, count, bytes)
+        (self.size, self.count, self.bytes, self.fingerprint) = (size, count, bytes, fingerprint)
     }
 
     /// Decodes in parallel; returns the usable images' bytes (none unless `keep`), the paths kept, and the
@@ -42,7 +50,7 @@ public final class CachedImages: ImageSource {
                 bytes += image.pixels
                 kept.append(path)
             case .failure(let error):
-                failures.append(ImageFailure(path: path, reason: "\(error)"))
+                failures.append(ImageFailure(path: path, error: error))
             }
         }
         return (bytes, kept, failures)
@@ -66,12 +74,13 @@ public final class StreamingImages: ImageSource {
     public let size: Int
     public let paths: [String]
     public var count: Int { paths.count }
+    public let fingerprint: String?
     private let queue = DispatchQueue(label: "vae-dist.prefetch")
     private var pending: (indices: [Int], done: DispatchGroup, result: Result<[RGB8Image], Error>?)?
     private let lock = NSLock()
 
-    public init(paths: [String], size: Int) {
-        (self.paths, self.size) = (paths, size)
+    public init(paths: [String], size: Int, fingerprint: String? = nil) {
+        (self.paths, self.size, self.fingerprint) = (paths, size, fingerprint)
     }
 
     private func load(_ indices: [Int]) -> Result<[RGB8Image], Error> {

@@ -30,6 +30,16 @@ public enum SampleOrder {
         for i in 0..<count { out[i] = Float(rng.nextNormal()) }
     }
 
+    /// The `held` indices of 0..<count set aside for validation by `seed` (independent of any epoch's order).
+    public static func holdOut(count: Int, held: Int, seed: UInt64) -> [Int] {
+        Array(permutation(count: count, seed: mix(seed, 0x484F_4C44), epoch: 0).prefix(held))
+    }
+
+    /// Whether `--augment hflip` flips this sample in this epoch.
+    public static func flips(seed: UInt64, epoch: Int, sample: Int) -> Bool {
+        mix(seed, UInt64(epoch), UInt64(sample), 0x464C_4950) & 1 == 1
+    }
+
     /// This rank's share of a global batch of `total` samples: contiguous, sizes differing by at most one.
     public static func share(of total: Int, rank: Int, ranks: Int) -> Range<Int> {
         let base = total / ranks, extra = total % ranks

@@ -4,8 +4,8 @@ import Foundation
 /// a temporary file beside it, fsync, then rename (a crash never leaves a half-written file).
 public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
     let dir = (path as NSString).deletingLastPathComponent
-    if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-    let tmp = path + ".tmp-\(getpid())"
+    if !dir.isEmpty { try createOutputDirectory(dir) }
+    let tmp = path + temporarySuffix + "\(getpid())"
     let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard fd >= 0 else { throw IOFailure("cannot create \(tmp): \(String(cString: strerror(errno)))") }
     var written = 0
@@ -28,6 +28,26 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
         unlink(tmp)
         throw IOFailure("cannot rename \(tmp) to \(path): \(String(cString: strerror(e)))")
     }
+}
+
+/// Temporary files are named `FILE.tmp-PID`; a process killed while writing leaves one behind.
+private let temporarySuffix = ".tmp-"
+
+/// Removes the temporary files that killed writes left under `directory` (recursively), only files named like ours;
+/// returns their paths. Call it only while no other process writes there (the run lock is held).
+@discardableResult
+public func removeLeftoverTemporaryFiles(under directory: String) -> [String] {
+    guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
+    var removed: [String] = []
+    for case let relative as String in walker {
+        guard let range = relative.range(of: temporarySuffix, options: .backwards),
+              relative[range.upperBound...].allSatisfy(\.isASCII), Int(relative[range.upperBound...]) != nil else { continue }
+        let path = (directory as NSString).appendingPathComponent(relative)
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, unlink(path) == 0 else { continue }
+        removed.append(path)
+    }
+    return removed
 }
 
 public func writeFileAtomically(_ text: String, to path: String) throws {

@@ -44,15 +44,27 @@ public func loadImage(path: String) throws -> RGB8Image {
     throw IOFailure("\(path): not a PNG or JPEG file (the file starts with bytes \(head))")
 }
 
-/// Reads a file with POSIX calls so that the error names the reason (missing, permission, directory).
+/// Image files above this size are refused before reading: no PNG or JPEG a VAE trains on comes near it, and a
+/// mislabelled huge file (or a symlink to one) would otherwise be read into memory whole.
+let maxImageFileBytes = 512 << 20
+
+/// Reads a file with POSIX calls so that the error names the reason (missing, permission, directory). Only regular
+/// files (symlinks followed) are opened: a FIFO would block the open forever and a device like /dev/zero never ends.
 private func readWholeFile(_ path: String) throws -> [UInt8] {
     func failure(_ err: Int32) -> IOFailure {
         IOFailure("\(path): cannot read the file: \(String(cString: strerror(err)))")
     }
-    let fd = open(path, O_RDONLY)
+    var info = stat()
+    guard stat(path, &info) == 0 else { throw failure(errno) }
+    try checkImageFile(info, path: path)
+    // Non-blocking, so that a file swapped for a FIFO after the check cannot block the open; checked again below.
+    let fd = open(path, O_RDONLY | O_NONBLOCK)
     guard fd >= 0 else { throw failure(errno) }
     defer { close(fd) }
+    guard fstat(fd, &info) == 0 else { throw failure(errno) }
+    try checkImageFile(info, path: path)
     var bytes = [UInt8]()
+    bytes.reserveCapacity(Int(info.st_size))
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
@@ -62,7 +74,24 @@ private func readWholeFile(_ path: String) throws -> [UInt8] {
         }
         if n == 0 { return bytes }
         bytes.append(contentsOf: chunk[0..<n])
+        if bytes.count > maxImageFileBytes { throw tooLarge(path) }
     }
+}
+
+/// Refuses anything but a regular file of at most `maxImageFileBytes`.
+private func checkImageFile(_ info: stat, path: String) throws {
+    let kinds: [mode_t: String] = [S_IFIFO: "a FIFO (named pipe)", S_IFCHR: "a character device", S_IFBLK: "a block device",
+                                   S_IFSOCK: "a socket"]
+    let kind = info.st_mode & S_IFMT
+    if kind == S_IFDIR { throw IOFailure("\(path): cannot read the file: \(String(cString: strerror(EISDIR)))") }
+    guard kind == S_IFREG else {
+        throw IOFailure("\(path): not a regular file (it is \(kinds[kind] ?? "not a file")); images are read only from regular files")
+    }
+    guard info.st_size <= maxImageFileBytes else { throw tooLarge(path) }
+}
+
+private func tooLarge(_ path: String) -> IOFailure {
+    IOFailure("\(path): the file is larger than \(maxImageFileBytes >> 20) MB, the most accepted for an image")
 }
 
 private func checkPixelCount(width: Int, height: Int, path: String) throws {

@@ -59,7 +59,7 @@ public enum Benchmark {
         let eps = Tensor(shape: [n, model.config.embedDim, side, side])
         for i in 0..<eps.count { eps.data[i] = Float(rng.nextNormal()) }
         let loss = VAELoss(klWeight: 1e-6)
-        let adam = Adam(parameters: model.namedParameters.map(\.parameter), lr: 1e-5)
+        let optimizer = Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-5)
         let buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
         var phases: [String: [Double]] = [:]
         var totals: [Double] = []
@@ -82,7 +82,7 @@ public enum Benchmark {
             }
             let waited = buckets.finish()
             let t3 = clock()
-            adam.update()
+            optimizer.update()
             let t4 = clock()
             guard step > 0 else { continue }
             phases["forward", default: []].append(t1 - t0)

@@ -15,7 +15,7 @@ public struct ReconstructionJob {
 
     /// Output stems must be unique: two inputs named a.png and a.jpg would overwrite each other.
     public static func stems(of paths: [String]) throws -> [String] {
-        let stems = paths.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
+        let stems = paths.map(outputStem)
         var seen: [String: String] = [:]
         for (stem, path) in zip(stems, paths) {
             if let other = seen[stem] {
@@ -26,10 +26,19 @@ public struct ReconstructionJob {
         return stems
     }
 
-    /// Processes images one at a time (memory stays that of one image); returns the files written.
+    /// Processes images one at a time (memory stays that of one image); returns the files written. The output
+    /// directory and every image are checked first, so that a problem fails the command before anything is written.
     @discardableResult
     public func run(images: [String], log: (String) -> Void = { _ in }) throws -> [String] {
         let stems = try Self.stems(of: images)
+        try checkOutputDirectory(outputDirectory)
+        let failures = images.compactMap { path -> String? in
+            do { _ = try loadImage(path: path); return nil } catch { return "  \(error)" }
+        }
+        guard failures.isEmpty else {
+            throw IOFailure("cannot read these images, so nothing was written:\n" + failures.joined(separator: "\n"))
+        }
+        try createOutputDirectory(outputDirectory)
         var latents = SafeTensors()
         var written: [String] = []
         for (path, stem) in zip(images, stems) {

@@ -1,20 +1,25 @@
 import Foundation
 
-/// A training checkpoint: the weights under ldm names (loadable by PyTorch as they are), Adam's moments as
-/// `optimizer.exp_avg.NAME` / `optimizer.exp_avg_sq.NAME`, and in the header metadata the position, history,
+/// A training checkpoint: the weights under ldm names (loadable by PyTorch as they are), the optimizer's state as
+/// `optimizer.STATE.NAME` (torch's state names: `exp_avg`, `exp_avg_sq`, `momentum_buffer`), and in the header metadata the position, history,
 /// config and options. Randomness needs no saved generator state: every draw derives from (seed, epoch, index).
 public enum Checkpoint {
     static let format = "vae-dist-checkpoint-1"
+    /// Weights with their config and nothing else (the averaged weights of --ema_decay).
+    static let weightsFormat = "vae-dist-weights-1"
 
-    public static func save(model: AutoencoderKL, adam: Adam, position: TrainingPosition, options: TrainingOptions,
-                            to path: String) throws {
+    public static func save(model: AutoencoderKL, optimizer: Optimizer, ema: ExponentialMovingAverage? = nil,
+                            position: TrainingPosition, options: TrainingOptions, runID: String, to path: String) throws {
         var file = model.weightsFile()
-        for ((name, _), (m, v)) in zip(model.namedParameters, zip(adam.expAvg, adam.expAvgSq)) {
-            file.add("optimizer.exp_avg.\(name)", m)
-            file.add("optimizer.exp_avg_sq.\(name)", v)
+        let names = model.namedParameters.map(\.name)
+        for stateName in optimizer.settings.stateNames {
+            for (name, tensor) in zip(names, optimizer.state[stateName]!) {
+                file.add("optimizer.\(stateName).\(name)", tensor)
+            }
         }
+        for (name, tensor) in zip(names, ema?.shadow ?? []) { file.add("ema.\(name)", tensor) }
         var position = position
-        position.adamStep = adam.step
+        position.adamStep = optimizer.step
         file.metadata = [
             "format": format,
             "config": try json(model.config),
@@ -22,6 +27,7 @@ public enum Checkpoint {
             "position": try json(position),
             "epoch": "\(position.epoch)",
             "step": "\(position.step)",
+            "run_id": runID,
             "rng": "order and noise derive from (seed \(options.seed), epoch, sample index)",
         ]
         try file.write(path: path)
@@ -32,60 +38,104 @@ public enum Checkpoint {
         public let config: VAEConfig
         public let options: TrainingOptions
         public let position: TrainingPosition
+        /// The identity of the run that wrote it (made at a fresh start, kept across resumes); nil in older files.
+        public let runID: String?
     }
 
+    /// Reads a checkpoint and checks that its metadata is consistent (`CheckpointValidation`).
     public static func read(path: String) throws -> Contents {
         let file = try SafeTensors.read(path: path)
         guard file.metadata["format"] == format else {
             throw IOFailure("\(path): not a vae-dist training checkpoint (no '\(format)' format in its metadata); to start from plain weights use --init_weights")
         }
-        return Contents(file: file, config: try decode(VAEConfig.self, file, "config", path),
-                        options: try decode(TrainingOptions.self, file, "options", path),
-                        position: try decode(TrainingPosition.self, file, "position", path))
+        let contents = Contents(file: file, config: try decode(VAEConfig.self, file, "config", path),
+                                options: try decode(TrainingOptions.self, file, "options", path),
+                                position: try decode(TrainingPosition.self, file, "position", path),
+                                runID: file.metadata["run_id"])
+        try CheckpointValidation.check(contents, path: path)
+        return contents
+    }
+
+    /// Weights and the config they need, so that every command loads them without --config.
+    public static func saveWeights(_ weights: SafeTensors, config: VAEConfig, to path: String) throws {
+        var file = weights
+        file.metadata = ["format": weightsFormat, "config": try json(config)]
+        try file.write(path: path)
     }
 
     /// The model config a vae-dist checkpoint was trained with, read from its header alone; nil for any other
     /// safetensors file (plain ldm / diffusers / SD weights carry no config).
     public static func storedConfig(path: String) throws -> VAEConfig? {
         let metadata = try SafeTensors.readMetadata(path: path)
-        guard metadata["format"] == format, let text = metadata["config"] else { return nil }
+        guard metadata["format"] == format || metadata["format"] == weightsFormat, let text = metadata["config"] else { return nil }
         do {
             return try JSONDecoder().decode(VAEConfig.self, from: Data(text.utf8))
         } catch {
-            throw IOFailure("\(path): checkpoint metadata 'config' is unreadable: \(error)")
+            throw IOFailure("\(path): checkpoint metadata 'config' is unreadable: \(describe(error))")
         }
     }
 
-    /// Puts the checkpoint's weights into the model and its moments into Adam.
-    public static func restore(_ contents: Contents, path: String, into model: AutoencoderKL, adam: Adam) throws {
+    /// Puts the checkpoint's weights into the model and its state into the optimizer.
+    public static func restore(_ contents: Contents, path: String, into model: AutoencoderKL, optimizer: Optimizer) throws {
         try model.loadWeights(contents.file, path: path)
-        var m: [Tensor] = [], v: [Tensor] = []
-        for (name, p) in model.namedParameters {
-            for (prefix, list) in [("optimizer.exp_avg.", 0), ("optimizer.exp_avg_sq.", 1)] {
-                guard let e = contents.file[prefix + name], e.shape == p.value.shape else {
-                    throw IOFailure("\(path): optimizer state '\(prefix + name)' is missing or mis-shaped")
+        var saved: [String: [Tensor]] = [:]
+        for stateName in optimizer.settings.stateNames {
+            saved[stateName] = try model.namedParameters.map { name, p in
+                let key = "optimizer.\(stateName).\(name)"
+                guard let e = contents.file[key], e.shape == p.value.shape else {
+                    throw IOFailure("\(path): optimizer state '\(key)' is missing or mis-shaped")
                 }
-                let t = Tensor(shape: e.shape, values: e.values)
-                if list == 0 { m.append(t) } else { v.append(t) }
+                return Tensor(shape: e.shape, values: e.values)
             }
         }
-        adam.restore(step: contents.position.adamStep, expAvg: m, expAvgSq: v)
+        try optimizer.restore(step: contents.position.adamStep, saved: saved)
     }
 
-    /// The checkpoint furthest along among output_dir/checkpoints/*.safetensors and output_dir/vae_final.safetensors.
-    public static func newest(in outputDir: String) throws -> String? {
+    /// The averaged weights of --ema_decay, saved as `ema.NAME`.
+    public static func restore(_ contents: Contents, path: String, into ema: ExponentialMovingAverage, model: AutoencoderKL) throws {
+        for ((name, _), shadow) in zip(model.namedParameters, ema.shadow) {
+            guard let e = contents.file["ema.\(name)"], e.shape == shadow.shape else {
+                throw IOFailure("\(path): has no averaged weights 'ema.\(name)' (was it trained without --ema_decay?)")
+            }
+            e.values.withUnsafeBufferPointer { shadow.data.update(from: $0.baseAddress!, count: shadow.count) }
+        }
+    }
+
+    /// A checkpoint found in an output directory, by its header alone (the tensors are not read).
+    public struct Candidate: Equatable, Sendable {
+        public let path: String
+        public let epoch: Int, step: Int
+        public let runID: String?
+    }
+
+    /// The vae-dist checkpoints among output_dir/checkpoints/*.safetensors and output_dir/vae_final.safetensors,
+    /// furthest along first; `unreadable` lists the files whose header cannot be read, with the reason.
+    public static func candidates(in outputDir: String) -> (found: [Candidate], unreadable: [String]) {
         let dir = (outputDir as NSString).appendingPathComponent("checkpoints")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        var candidates = names.filter { $0.hasSuffix(".safetensors") }.map { (dir as NSString).appendingPathComponent($0) }
+        var paths = names.filter { $0.hasSuffix(".safetensors") }.sorted().map { (dir as NSString).appendingPathComponent($0) }
         let final = (outputDir as NSString).appendingPathComponent("vae_final.safetensors")
-        if FileManager.default.fileExists(atPath: final) { candidates.append(final) }
-        var best: (path: String, epoch: Int, step: Int)?
-        for path in candidates {
-            let meta = try SafeTensors.readMetadata(path: path)
-            guard meta["format"] == format, let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else { continue }
-            if best == nil || (e, s) > (best!.epoch, best!.step) { best = (path, e, s) }
+        if FileManager.default.fileExists(atPath: final) { paths.append(final) }
+        var found: [Candidate] = [], unreadable: [String] = []
+        for path in paths {
+            do {
+                let meta = try SafeTensors.readMetadata(path: path)
+                guard meta["format"] == format, let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else {
+                    unreadable.append("\(path): no vae-dist position in its metadata")
+                    continue
+                }
+                found.append(Candidate(path: path, epoch: e, step: s, runID: meta["run_id"]))
+            } catch {
+                unreadable.append("\(error)")
+            }
         }
-        return best?.path
+        // Ties (vae_final and the last epoch's checkpoint) go to the earlier path, so the choice is reproducible.
+        return (found.sorted { ($0.epoch, $0.step, $1.path) > ($1.epoch, $1.step, $0.path) }, unreadable)
+    }
+
+    /// The checkpoint furthest along in `outputDir` by its header, whatever run wrote it.
+    public static func newest(in outputDir: String) -> String? {
+        candidates(in: outputDir).found.first?.path
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {
@@ -99,7 +149,22 @@ public enum Checkpoint {
         do {
             return try JSONDecoder().decode(T.self, from: Data(text.utf8))
         } catch {
-            throw IOFailure("\(path): checkpoint metadata '\(key)' is unreadable: \(error)")
+            throw IOFailure("\(path): checkpoint metadata '\(key)' is unreadable: \(describe(error))")
+        }
+    }
+
+    /// A JSON decoding error in words naming the field (its description is a nested dump of contexts).
+    private static func describe(_ error: Error) -> String {
+        func field(_ path: [CodingKey]) -> String {
+            path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?: return "the field '\(field(context.codingPath + [key]))' is missing"
+        case .typeMismatch(let type, let context)?: return "the field '\(field(context.codingPath))' is not of type \(type)"
+        case .valueNotFound(let type, let context)?: return "the field '\(field(context.codingPath))' is null, expected \(type)"
+        case .dataCorrupted(let context)?:
+            return context.codingPath.isEmpty ? "not valid JSON" : "the field '\(field(context.codingPath))': \(context.debugDescription)"
+        default: return "\(error)"
         }
     }
 }

@@ -47,6 +47,37 @@ public final class GradientBuckets {
 
     public var count: Int { buckets.count }
 
+    /// The L2 norm of every gradient (after `finish`, the same on every replica). Summed in fixed blocks, so
+    /// the value does not depend on the thread count.
+    public func globalNorm() -> Double {
+        let block = 1 << 16
+        var total = 0.0
+        for bucket in buckets {
+            let blocks = (bucket.buffer.count + block - 1) / block
+            var partial = [Double](repeating: 0, count: blocks)
+            partial.withUnsafeMutableBufferPointer { out in
+                parallelFor(blocks, grain: 1) { r in
+                    for b in r {
+                        var s = 0.0
+                        for g in bucket.buffer[(b * block)..<min((b + 1) * block, bucket.buffer.count)] { s += Double(g) * Double(g) }
+                        out[b] = s
+                    }
+                }
+            }
+            total += partial.reduce(0, +)
+        }
+        return total.squareRoot()
+    }
+
+    /// Multiplies every gradient by `factor` (clipping).
+    public func scale(by factor: Float) {
+        for bucket in buckets {
+            parallelFor(bucket.buffer.count) { r in
+                for i in r { bucket.buffer[i] *= factor }
+            }
+        }
+    }
+
     /// Called as backward completes each group (the model's `ready` callback).
     public func groupReady() {
         if started < buckets.count && buckets[started].lastGroup == readyGroups { start(started) }

@@ -20,15 +20,20 @@ public struct TrainingFailure: Error, CustomStringConvertible {
 }
 
 /// Data-parallel training: each replica computes its share of every global batch, gradients are summed over
-/// replicas in buckets during backward, every replica applies the same Adam step. Rank 0 writes the outputs.
+/// replicas in buckets during backward, every replica applies the same optimizer step. Rank 0 writes the outputs.
 public final class Trainer {
     public let model: AutoencoderKL
+    /// The given options, with the data set's fingerprint filled in from the training images.
     public let options: TrainingOptions
     public let images: ImageSource
+    /// Kept in every checkpoint, so that `--resume auto` continues only this run.
+    public let runID: String
+    let validator: Validator?
     /// Dataset indices of the images shown in the reconstruction grids.
     public let reconIndices: [Int]
     let replicas: ReplicaGroup
-    let adam: Adam
+    let optimizer: Optimizer
+    let ema: ExponentialMovingAverage?
     let buckets: GradientBuckets
     var position: TrainingPosition
     let loss: VAELoss
@@ -36,129 +41,209 @@ public final class Trainer {
     let stopRequested: () -> Bool
     let log: (String) -> Void
     let progress: (StepProgress) -> Void
+    let stepLog: StepLog?
     private var lastCheckpoint: String?
 
-    public init(model: AutoencoderKL, options: TrainingOptions, images: ImageSource, replicas: ReplicaGroup,
-                resumeFrom: (Checkpoint.Contents, path: String)? = nil,
+    /// `runID` defaults to the resumed checkpoint's, or a new one at a fresh start.
+    public init(model: AutoencoderKL, options: TrainingOptions, data: TrainingSets, replicas: ReplicaGroup,
+                resumeFrom: (Checkpoint.Contents, path: String)? = nil, runID: String? = nil,
                 stopRequested: @escaping () -> Bool = { false }, log: @escaping (String) -> Void = { _ in },
                 progress: @escaping (StepProgress) -> Void = { _ in }) throws {
         self.model = model
+        var options = options
+        options.dataset = data.train.fingerprint ?? options.dataset
         self.options = options
-        self.images = images
+        self.images = data.train
+        self.runID = runID ?? resumeFrom?.0.runID ?? UUID().uuidString
         self.replicas = replicas
         self.stopRequested = stopRequested
         self.log = log
         self.progress = progress
-        reconIndices = Array(0..<min(options.numRecon, images.count))
-        loss = VAELoss(klWeight: options.klWeight, klReduction: options.klReduction)
-        adam = Adam(parameters: model.namedParameters.map(\.parameter), lr: options.lr,
-                    beta1: options.beta1, beta2: options.beta2)
+        reconIndices = Array(0..<min(options.numRecon, data.train.count))
+        let loss = VAELoss(klWeight: options.klWeight, klReduction: options.klReduction)
+        self.loss = loss
+        validator = data.validation.map { Validator(images: $0, loss: loss, batchSize: options.batchSize) }
+        let parameters = model.namedParameters.map(\.parameter)
+        optimizer = Optimizer(parameters: parameters, lr: options.lr, settings: options.optimizer)
         buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
         if let (contents, path) = resumeFrom {
-            try Checkpoint.restore(contents, path: path, into: model, adam: adam)
+            let changes = try CheckpointValidation.checkResume(contents, path: path, given: options, imageCount: data.train.count)
+            try Checkpoint.restore(contents, path: path, into: model, optimizer: optimizer)
+            log("resuming from \(path) at epoch \(contents.position.epoch + 1), step \(contents.position.step + 1)")
+            changes.forEach(log)
             position = contents.position
             lastCheckpoint = path
         } else {
             position = TrainingPosition()
         }
+        ema = try options.emaDecay.map { decay in
+            let average = ExponentialMovingAverage(parameters: parameters, decay: decay)
+            if let (contents, path) = resumeFrom { try Checkpoint.restore(contents, path: path, into: average, model: model) }
+            return average
+        }
         // Every replica starts from rank 0's parameters (and optimizer state, when resuming).
-        for (i, (_, p)) in model.namedParameters.enumerated() {
-            replicas.broadcast(p.value.buffer, from: 0)
-            replicas.broadcast(adam.expAvg[i].buffer, from: 0)
-            replicas.broadcast(adam.expAvgSq[i].buffer, from: 0)
+        for tensor in parameters.map(\.value) + optimizer.stateTensors + (ema?.shadow ?? []) {
+            replicas.broadcast(tensor.buffer, from: 0)
+        }
+        stepLog = replicas.rank == 0
+            ? try StepLog(path: "\(options.outputDir)/metrics.jsonl", resumingAt: position.adamStep, every: options.logEvery, log: log)
+            : nil
+        if replicas.rank == 0 && !data.validationPaths.isEmpty {
+            try writeValidationList(data.validationPaths)
         }
     }
 
     var isRoot: Bool { replicas.rank == 0 }
-    var stepsPerEpoch: Int { (images.count + options.batchSize - 1) / options.batchSize }
+    var stepsPerEpoch: Int { (images.count + options.stepBatch - 1) / options.stepBatch }
     var output: String { options.outputDir }
+    var latentSide: Int { options.imgSize >> (model.config.chMult.count - 1) }
 
     public func run() throws -> TrainingOutcome {
         if isRoot {
-            try FileManager.default.createDirectory(atPath: "\(output)/checkpoints", withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: "\(output)/reconstructions", withIntermediateDirectories: true)
+            try createOutputDirectory("\(output)/checkpoints")
+            try createOutputDirectory("\(output)/reconstructions")
         }
-        let latentSide = options.imgSize >> (model.config.chMult.count - 1)
-        let latentPerSample = model.config.embedDim * latentSide * latentSide
         while position.epoch < options.epochs {
-            let epoch = position.epoch
-            let order = SampleOrder.permutation(count: images.count, seed: options.seed, epoch: epoch)
-            let batches = (0..<stepsPerEpoch).map { s in Array(order[(s * options.batchSize)..<min((s + 1) * options.batchSize, order.count)]) }
-            func myShare(_ step: Int) -> [Int] {
-                guard step < batches.count else { return [] }
-                return Array(batches[step][SampleOrder.share(of: batches[step].count, rank: replicas.rank, ranks: replicas.size)])
-            }
+            let order = SampleOrder.permutation(count: images.count, seed: options.seed, epoch: position.epoch)
             while position.step < stepsPerEpoch {
                 if replicas.any(stopRequested()) { return .interrupted(checkpoint: try interrupt()) }
-                let step = position.step
-                let started = Date()
-                let batch = batches[step]
-                let mine = myShare(step)
-                model.zeroGradients()
-                var sums = [0.0, 0.0, 0.0]
-                if !mine.isEmpty {
-                    let x = try images.batch(mine, upcoming: myShare(step + 1))
-                    let eps = Tensor(shape: [mine.count, model.config.embedDim, latentSide, latentSide])
-                    for (slot, sample) in mine.enumerated() {
-                        SampleOrder.noise(count: latentPerSample, seed: options.seed, epoch: epoch, sample: sample,
-                                          into: eps.data + slot * latentPerSample)
-                    }
-                    let result = model.forwardBackward(input: x, eps: eps, loss: loss, batchTotal: batch.count,
-                                                       ready: buckets.groupReady)
-                    sums = [result.losses.total, result.losses.reconstruction, result.losses.kl]
-                }
-                let waited = buckets.finish()
-                replicas.sum(&sums)
-                guard sums.allSatisfy(\.isFinite) else {
-                    let kept = lastCheckpoint.map { "the last checkpoint \($0) is intact" } ?? "no checkpoint was written yet"
-                    throw TrainingFailure(description: "the loss became non-finite (total \(sums[0]), reconstruction \(sums[1]), KL \(sums[2])) at epoch \(epoch + 1), step \(step + 1); training stopped before the update; \(kept). Try a lower --lr or --kl_weight.")
-                }
-                adam.update()
-                let seconds = Date().timeIntervalSince(started)
-                position.totalSum += sums[0] * Double(batch.count)
-                position.reconSum += sums[1] * Double(batch.count)
-                position.klSum += sums[2] * Double(batch.count)
-                position.samples += batch.count
-                position.seconds += seconds
-                position.waitSeconds += waited
-                position.step += 1
-                if isRoot {
-                    let rate = Double(position.samples) / max(position.seconds, 1e-9)
-                    let remaining = Double((options.epochs - epoch) * images.count - position.samples)
-                    progress(StepProgress(epoch: epoch + 1, epochs: options.epochs, step: step + 1, steps: stepsPerEpoch,
-                                          loss: sums[0], imagesPerSecond: rate, etaSeconds: remaining / max(rate, 1e-9)))
-                }
+                let s = position.step
+                try trainStep(Array(order[(s * options.stepBatch)..<min((s + 1) * options.stepBatch, order.count)]),
+                              next: Array(order[min((s + 1) * options.stepBatch, order.count)..<min((s + 2) * options.stepBatch, order.count)]))
             }
             try finishEpoch()
         }
         let final = "\(output)/vae_final.safetensors"
         if isRoot {
-            try Checkpoint.save(model: model, adam: adam, position: position, options: options, to: final)
+            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: final)
             log("final weights: \(final)")
+            if let ema {
+                let averaged = "\(output)/vae_final_ema.safetensors"
+                try Checkpoint.saveWeights(ema.weightsFile(names: model.namedParameters.map(\.name)), config: model.config, to: averaged)
+                log("averaged weights (--ema_decay \(ema.decay)): \(averaged)")
+            }
         }
         return .completed(finalWeights: final)
     }
 
+    /// One optimizer step over `batch` (dataset indices), in `gradAccum` micro-batches whose gradients add up;
+    /// `next` is the following step's batch, which a streaming source may start loading.
+    private func trainStep(_ batch: [Int], next: [Int]) throws {
+        let started = Date()
+        let epoch = position.epoch, step = position.step
+        let micro = stride(from: 0, to: batch.count, by: options.batchSize).map { Array(batch[$0..<min($0 + options.batchSize, batch.count)]) }
+        func myShare(_ samples: [Int]) -> [Int] {
+            Array(samples[SampleOrder.share(of: samples.count, rank: replicas.rank, ranks: replicas.size)])
+        }
+        model.zeroGradients()
+        var sums = [0.0, 0.0, 0.0]
+        for (k, samples) in micro.enumerated() {
+            let mine = myShare(samples)
+            guard !mine.isEmpty else { continue }
+            let upcoming = k + 1 < micro.count ? myShare(micro[k + 1]) : myShare(Array(next.prefix(options.batchSize)))
+            let x = try images.batch(mine, upcoming: upcoming)
+            if options.augment == .hflip {
+                for (slot, sample) in mine.enumerated() where SampleOrder.flips(seed: options.seed, epoch: epoch, sample: sample) {
+                    flipHorizontally(x, item: slot)
+                }
+            }
+            let eps = Tensor(shape: [mine.count, model.config.embedDim, latentSide, latentSide])
+            let perSample = eps.count / mine.count
+            for (slot, sample) in mine.enumerated() {
+                SampleOrder.noise(count: perSample, seed: options.seed, epoch: epoch, sample: sample, into: eps.data + slot * perSample)
+            }
+            // Only the last micro-batch hands gradients to the all-reduce: the earlier ones accumulate locally.
+            let last = k == micro.count - 1
+            let result = model.forwardBackward(input: x, eps: eps, loss: loss, batchTotal: batch.count,
+                                               ready: last ? buckets.groupReady : {})
+            sums[0] += result.losses.total
+            sums[1] += result.losses.reconstruction
+            sums[2] += result.losses.kl
+        }
+        let waited = buckets.finish()
+        replicas.sum(&sums)
+        guard sums.allSatisfy(\.isFinite) else {
+            let kept = lastCheckpoint.map { "the last checkpoint \($0) is intact" } ?? "no checkpoint was written yet"
+            throw TrainingFailure(description: "the loss became non-finite (total \(sums[0]), reconstruction \(sums[1]), KL \(sums[2])) at epoch \(epoch + 1), step \(step + 1); training stopped before the update; \(kept). Try a lower --lr or --kl_weight.")
+        }
+        if position.adamStep == 0 { noteKLDominance(reconstruction: sums[1], kl: sums[2]) }
+        let gradNorm = buckets.globalNorm()
+        if options.gradClip > 0 && gradNorm > options.gradClip {
+            // torch's clip_grad_norm_: scale by max_norm / (norm + 1e-6).
+            buckets.scale(by: Float(options.gradClip / (gradNorm + 1e-6)))
+        }
+        optimizer.lr = options.schedule.rate(base: options.lr, step: optimizer.step, totalSteps: options.epochs * stepsPerEpoch,
+                                             stepsPerEpoch: stepsPerEpoch)
+        optimizer.update()
+        ema?.update()
+        let seconds = Date().timeIntervalSince(started)
+        position.totalSum += sums[0] * Double(batch.count)
+        position.reconSum += sums[1] * Double(batch.count)
+        position.klSum += sums[2] * Double(batch.count)
+        position.samples += batch.count
+        position.seconds += seconds
+        position.waitSeconds += waited
+        position.step += 1
+        position.adamStep = optimizer.step
+        guard isRoot else { return }
+        let rate = Double(position.samples) / max(position.seconds, 1e-9)
+        let remaining = Double((options.epochs - epoch) * images.count - position.samples)
+        let report = StepProgress(epoch: epoch + 1, epochs: options.epochs, step: step + 1, steps: stepsPerEpoch,
+                                  loss: sums[0], imagesPerSecond: rate, etaSeconds: remaining / max(rate, 1e-9))
+        progress(report)
+        try stepLog?.record(StepMetrics(epoch: epoch + 1, step: step + 1, globalStep: optimizer.step, loss: sums[0],
+                                        reconLoss: sums[1], klLoss: sums[2], lr: optimizer.lr, gradNorm: gradNorm,
+                                        imagesPerSecond: Double(batch.count) / max(seconds, 1e-9), commWait: waited),
+                            progress: report)
+    }
+
+    /// ldm trains SD's VAE with kl_weight 1e-6; at the original tool's default of 1.0 the summed KL swamps the
+    /// reconstruction loss and reconstructions stay blurred. Said once, at the first step of a run.
+    private func noteKLDominance(reconstruction: Double, kl: Double) {
+        let weighted = options.klWeight * kl
+        guard isRoot, reconstruction > 0, weighted > 100 * reconstruction else { return }
+        log(String(format: "note: the weighted KL term (%.4g) is %.0f× the reconstruction loss (%.4g) at initialisation; "
+                   + "Stable Diffusion's VAE was trained with kl_weight 1e-6 (KL summed per sample, as --kl_reduction sum). "
+                   + "Consider --kl_weight 1e-6 if reconstructions stay blurred.", weighted, weighted / reconstruction, reconstruction))
+    }
+
     private func finishEpoch() throws {
         let n = Double(max(position.samples, 1))
-        let record = EpochRecord(epoch: position.epoch + 1, totalLoss: position.totalSum / n, reconLoss: position.reconSum / n,
-                                 klLoss: position.klSum / n, lr: options.lr, seconds: position.seconds,
+        let epoch = position.epoch + 1
+        let validates = validator != nil && (epoch % options.validation.interval == 0 || epoch == options.epochs)
+        let validation = try validates ? validator?.evaluate(model, replicas: replicas) : nil
+        let record = EpochRecord(epoch: epoch, totalLoss: position.totalSum / n, reconLoss: position.reconSum / n,
+                                 klLoss: position.klSum / n, lr: optimizer.lr, seconds: position.seconds,
                                  imagesPerSecond: Double(position.samples) / max(position.seconds, 1e-9),
-                                 commShare: position.waitSeconds / max(position.seconds, 1e-9))
+                                 commShare: position.waitSeconds / max(position.seconds, 1e-9), validation: validation)
         var next = TrainingPosition()
-        next.epoch = position.epoch + 1
+        next.epoch = epoch
+        next.adamStep = position.adamStep
         next.history = position.history + [record]
+        next.bestValidationLoss = position.bestValidationLoss
+        let isBest = validation.map { v in next.bestValidationLoss.map { v.total(klWeight: options.klWeight) < $0 } ?? true } ?? false
+        if isBest, let validation { next.bestValidationLoss = validation.total(klWeight: options.klWeight) }
         position = next
         guard isRoot else { return }
-        log(String(format: "epoch %d/%d  loss %.5f  recon %.5f  kl %.4f  %.2f img/s  %.1f s  comm %.1f%%",
-                   record.epoch, options.epochs, record.totalLoss, record.reconLoss, record.klLoss,
-                   record.imagesPerSecond, record.seconds, 100 * record.commShare))
+        var line = String(format: "epoch %d/%d  loss %.5f  recon %.5f  kl %.4f  %.2f img/s  %.1f s  comm %.1f%%",
+                          record.epoch, options.epochs, record.totalLoss, record.reconLoss, record.klLoss,
+                          record.imagesPerSecond, record.seconds, 100 * record.commShare)
+        if let v = validation {
+            line += String(format: "  | val recon %.5f  kl %.4f  PSNR %.2f dB  SSIM %.4f", v.reconLoss, v.klLoss, v.psnr, v.ssim)
+        }
+        log(line)
         try TrainingReport.writeHistory(position.history, to: "\(output)/training_history.json")
         try TrainingReport.writeCurves(position.history, to: "\(output)/training_curves.png")
+        if isBest && options.validation.keepBest {
+            let path = "\(output)/vae_best.safetensors"
+            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+            log("best validation loss so far: \(path)")
+        }
         if record.epoch % options.saveInterval == 0 || record.epoch == options.epochs {
             if record.epoch % options.saveInterval == 0 {
                 let path = "\(output)/checkpoints/vae_epoch_\(record.epoch).safetensors"
-                try Checkpoint.save(model: model, adam: adam, position: position, options: options, to: path)
+                try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+                try stepLog?.flush()
                 lastCheckpoint = path
                 log("checkpoint: \(path)")
             }
@@ -177,12 +262,37 @@ public final class Trainer {
         try writePNG(composeGrid([originals, decoded]), to: "\(output)/reconstructions/recon_epoch_\(epoch).png")
     }
 
+    /// The held-out files, so the split can be reused (e.g. as --val_dir contents or a --train_list filter).
+    private func writeValidationList(_ paths: [String]) throws {
+        try createOutputDirectory(output)
+        try writeFileAtomically(Array((paths.joined(separator: "\n") + "\n").utf8), to: "\(output)/validation_images.txt")
+    }
+
     /// All replicas agreed to stop before this step: save a checkpoint at this exact position.
     private func interrupt() throws -> String {
         let path = "\(output)/checkpoints/vae_epoch_\(position.epoch)_step_\(position.step).safetensors"
         if isRoot {
-            try Checkpoint.save(model: model, adam: adam, position: position, options: options, to: path)
+            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+            try stepLog?.flush()
         }
         return path
+    }
+}
+
+/// Mirrors one batch item left to right, in place.
+func flipHorizontally(_ batch: Tensor, item: Int) {
+    let (c, h, w) = (batch.shape[1], batch.shape[2], batch.shape[3])
+    let base = batch.data + item * c * h * w
+    for row in 0..<(c * h) {
+        let line = base + row * w
+        for x in 0..<(w / 2) { line.swapAt(x, w - 1 - x) }
+    }
+}
+
+extension UnsafeMutablePointer {
+    fileprivate func swapAt(_ i: Int, _ j: Int) {
+        let t = self[i]
+        self[i] = self[j]
+        self[j] = t
     }
 }

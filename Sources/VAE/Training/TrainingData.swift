@@ -15,31 +15,87 @@ extension ReplicaGroup {
     }
 }
 
+/// The images of a run: what it trains on and what it holds out.
+public struct TrainingSets {
+    public let train: ImageSource
+    public let validation: ImageSource?
+    /// The held-out files, in the order the validation source indexes them.
+    public let validationPaths: [String]
+
+    public init(train: ImageSource, validation: ImageSource? = nil, validationPaths: [String] = []) {
+        (self.train, self.validation, self.validationPaths) = (train, validation, validationPaths)
+    }
+}
+
 public enum TrainingData {
-    /// Lists and validates the training images on rank 0 (every unreadable file is listed with its reason),
-    /// then gives every rank the same dataset: decoded once on rank 0 and broadcast as uint8 when cached,
-    /// otherwise the list of usable files, loaded on demand by each rank.
-    public static func prepare(_ options: TrainingOptions, replicas: ReplicaGroup, log: (String) -> Void) throws -> ImageSource {
-        let root = try replicas.rootOnly { () throws -> (paths: [String], bytes: [UInt8]) in
-            let listed = try ImageFolder.list(options.trainDir, option: "--train_dir")
-            let (bytes, kept, failures) = CachedImages.decode(listed, size: options.imgSize, keep: options.cacheImages)
-            if !failures.isEmpty {
-                let lines = failures.map { "  \($0.path): \($0.reason)" }.joined(separator: "\n")
-                guard options.skipBadImages else {
-                    throw TrainingFailure(description: "\(failures.count) of \(listed.count) images in --train_dir cannot be used:\n\(lines)\nFix or remove them, or pass --skip_bad_images to train without them.")
-                }
-                log("skipping \(failures.count) unreadable images (--skip_bad_images):\n\(lines)")
+    /// Lists and validates the images on rank 0 (every unreadable file is listed with its reason), splits off
+    /// the validation set, then gives every rank the same data: decoded once on rank 0 and broadcast as uint8
+    /// when cached, otherwise the lists of usable files, loaded on demand by each rank.
+    public static func prepare(_ options: TrainingOptions, replicas: ReplicaGroup, log: (String) -> Void) throws -> TrainingSets {
+        let size = options.imgSize, keep = options.cacheImages
+        let root = try replicas.rootOnly { () throws -> [(paths: [String], bytes: [UInt8])] in
+            let source = options.data.trainList.map { "--train_list \($0)" } ?? "--train_dir \(options.trainDir)"
+            let listing = try TrainingImages.list(directory: options.trainDir, selection: options.data, option: "--train_dir")
+            if !listing.excluded.isEmpty {
+                log("left out \(listing.excluded.count) file(s) matching --exclude \(options.data.exclude.joined(separator: ","))")
             }
-            guard !kept.isEmpty else { throw TrainingFailure(description: "--train_dir \(options.trainDir): no readable images") }
-            log("\(kept.count) training images from \(options.trainDir) at \(options.imgSize)×\(options.imgSize)")
-            return (kept, bytes)
+            var train = try usable(listing.paths, source: source, options: options, log: log)
+            var validation: (paths: [String], bytes: [UInt8]) = ([], [])
+            if let dir = options.validation.directory {
+                let held = try TrainingImages.list(directory: dir, selection: DataSelection(), option: "--val_dir")
+                validation = try usable(held.paths, source: "--val_dir \(dir)", options: options, log: log)
+            } else if options.validation.fraction > 0 {
+                let (kept, held) = try TrainingImages.split(train.paths, fraction: options.validation.fraction, seed: options.seed)
+                validation = subset(train, held, size: size, keep: keep)
+                train = subset(train, kept, size: size, keep: keep)
+            }
+            log("\(train.paths.count) training images from \(source) at \(size)×\(size)"
+                + (validation.paths.isEmpty ? "" : "; \(validation.paths.count) held out for validation"))
+            return [train, validation]
         }
-        var list = Array((root?.paths ?? []).joined(separator: "\n").utf8)
+        let train = share(root?[0], replicas: replicas, size: size, cached: keep)
+        let validation = share(root?[1], replicas: replicas, size: size, cached: keep)
+        return TrainingSets(train: train.source, validation: validation.paths.isEmpty ? nil : validation.source,
+                            validationPaths: validation.paths)
+    }
+
+    /// The decodable images of `paths` (their bytes when cached); unreadable ones stop the run or, with
+    /// --skip_bad_images, are logged and left out.
+    private static func usable(_ paths: [String], source: String, options: TrainingOptions,
+                               log: (String) -> Void) throws -> (paths: [String], bytes: [UInt8]) {
+        let (bytes, kept, failures) = CachedImages.decode(paths, size: options.imgSize, keep: options.cacheImages)
+        if !failures.isEmpty {
+            let lines = failures.map { "  " + $0.line }.joined(separator: "\n")
+            guard options.skipBadImages else {
+                throw TrainingFailure(description: "\(failures.count) of \(paths.count) images in \(source) cannot be used:\n\(lines)\nFix or remove them, or pass --skip_bad_images to train without them.")
+            }
+            log("skipping \(failures.count) unreadable images (--skip_bad_images):\n\(lines)")
+        }
+        guard !kept.isEmpty else { throw TrainingFailure(description: "\(source): no readable images") }
+        return (kept, bytes)
+    }
+
+    /// The images of `set` whose paths are in `chosen`, in `chosen`'s order.
+    private static func subset(_ set: (paths: [String], bytes: [UInt8]), _ chosen: [String], size: Int,
+                               keep: Bool) -> (paths: [String], bytes: [UInt8]) {
+        guard keep else { return (chosen, []) }
+        let n = 3 * size * size
+        let index = Dictionary(uniqueKeysWithValues: set.paths.enumerated().map { ($1, $0) })
+        return (chosen, chosen.flatMap { set.bytes[index[$0]! * n..<(index[$0]! + 1) * n] })
+    }
+
+    /// Rank 0's list (and bytes) on every rank, as an image source carrying the files' fingerprint.
+    private static func share(_ set: (paths: [String], bytes: [UInt8])?, replicas: ReplicaGroup, size: Int,
+                              cached: Bool) -> (paths: [String], source: ImageSource) {
+        // The fingerprint, then the paths, one a line.
+        let header = set.map { $0.paths.isEmpty ? "" : ImageFolder.fingerprint($0.paths) } ?? ""
+        var list = Array(([header] + (set?.paths ?? [])).joined(separator: "\n").utf8)
         replicas.broadcast(&list, from: 0)
-        let paths = String(decoding: list, as: UTF8.self).split(separator: "\n").map(String.init)
-        guard options.cacheImages else { return StreamingImages(paths: paths, size: options.imgSize) }
-        var bytes = root?.bytes ?? []
+        let lines = String(decoding: list, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let (fingerprint, paths) = (lines[0], lines.dropFirst().filter { !$0.isEmpty })
+        guard cached else { return (paths, StreamingImages(paths: paths, size: size, fingerprint: fingerprint)) }
+        var bytes = set?.bytes ?? []
         replicas.broadcast(&bytes, from: 0)
-        return CachedImages(size: options.imgSize, count: paths.count, bytes: bytes)
+        return (paths, CachedImages(size: size, count: paths.count, bytes: bytes, fingerprint: fingerprint))
     }
 }

@@ -13,17 +13,28 @@ public enum TrainingReport {
         return try JSONDecoder().decode([EpochRecord].self, from: data)
     }
 
-    /// Total and reconstruction loss in one panel, KL (on its own scale) in a second.
+    /// Each quantity on its own axis (at kl_weight 1 the total is the KL's scale and the reconstruction loss
+    /// would be a flat line beside it); validation beside training where they share a unit, PSNR and SSIM alone.
     public static func writeCurves(_ history: [EpochRecord], to path: String) throws {
         let epochs = history.map { Double($0.epoch) }
-        try writeLinePlot(path: path, title: "VAE training", panels: [
-            PlotPanel(title: "Loss", xLabel: "epoch", yLabel: "loss", series: [
-                PlotSeries(label: "total", x: epochs, y: history.map(\.totalLoss)),
-                PlotSeries(label: "reconstruction (MSE)", x: epochs, y: history.map(\.reconLoss)),
-            ]),
-            PlotPanel(title: "KL divergence", xLabel: "epoch", yLabel: "KL", series: [
-                PlotSeries(label: "KL", x: epochs, y: history.map(\.klLoss)),
-            ]),
-        ])
+        let validated = history.filter { $0.validation != nil }
+        let valEpochs = validated.map { Double($0.epoch) }
+        func validation(_ value: (ValidationMetrics) -> Double) -> [Double] { validated.map { value($0.validation!) } }
+        func panel(_ title: String, _ axis: String, _ train: [Double]?, _ val: [Double]) -> PlotPanel {
+            var series = train.map { [PlotSeries(label: "train", x: epochs, y: $0)] } ?? []
+            if !validated.isEmpty { series.append(PlotSeries(label: "validation", x: valEpochs, y: val)) }
+            return PlotPanel(title: title, xLabel: "epoch", yLabel: axis, series: series)
+        }
+        var panels = [
+            PlotPanel(title: "Total loss", xLabel: "epoch", yLabel: "loss",
+                      series: [PlotSeries(label: "total", x: epochs, y: history.map(\.totalLoss))]),
+            panel("Reconstruction loss (MSE)", "MSE", history.map(\.reconLoss), validation(\.reconLoss)),
+            panel("KL divergence", "KL", history.map(\.klLoss), validation(\.klLoss)),
+        ]
+        if !validated.isEmpty {
+            panels.append(panel("Validation PSNR", "dB", nil, validation(\.psnr)))
+            panels.append(panel("Validation SSIM", "SSIM", nil, validation(\.ssim)))
+        }
+        try writeLinePlot(path: path, title: "VAE training", panels: panels)
     }
 }

@@ -1,0 +1,129 @@
+import Foundation
+import XCTest
+import VAE
+
+/// The run-safety promises as users meet them: one run per output directory, resume rules, odd input files,
+/// outputs only inside the output folder and only when the command succeeds.
+final class RunSafetyCommandTests: XCTestCase {
+    var dir: String!
+    let config = VAEDistBinary.fixture("vae-tiny-g8/config.yaml")
+    let weights = VAEDistBinary.fixture("vae-tiny-g8/weights.ldm.safetensors")
+
+    override func setUpWithError() throws {
+        dir = try temporaryDirectory("run-safety")
+        var rng = SplitMix64(seed: 8)
+        for i in 0..<5 {
+            let pixels = (0..<16 * 16 * 3).map { _ in UInt8(rng.next() % 256) }
+            try writePNG(RGB8Image(width: 16, height: 16, pixels: pixels), to: "\(dir!)/images/img\(i).png")
+        }
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func train(_ output: String = "out", epochs: Int = 1, imgSize: Int = 16, trainDir: String? = nil, extra: [String] = []) -> [String] {
+        ["train", "--train_dir", trainDir ?? "\(dir!)/images", "--config_path", config, "--output_dir", "\(dir!)/\(output)",
+         "--batch_size", "2", "--epochs", "\(epochs)", "--img_size", "\(imgSize)", "--save_interval", "1", "--num_recon", "2",
+         "--threads", "1"] + extra
+    }
+
+    func testASecondTrainIntoTheSameDirectoryRefusesWhileTheFirstRuns() throws {
+        let first = try VAEDistBinary.start(train(epochs: 10_000))
+        let checkpoint = "\(dir!)/out/checkpoints/vae_epoch_1.safetensors"
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: checkpoint) && first.isRunning && Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(first.isRunning, "the first run ended too early")
+        // Under mpirun: every rank fails with rank 0's message, none hangs.
+        let second = try VAEDistBinary.run(train(epochs: 10_000), ranks: 2)
+        XCTAssertNotEqual(second.status, 0)
+        assertMentions(second.output, ["another vae-dist train (pid \(first.processIdentifier)", "\(dir!)/out", "--output_dir"])
+        XCTAssertTrue(first.isRunning)
+        kill(first.processIdentifier, SIGTERM)
+        let stopped = first.finish()
+        XCTAssertEqual(stopped.status, 0, stopped.output)
+        // The first run's checkpoints are all its own.
+        let runs = Set(Checkpoint.candidates(in: "\(dir!)/out").found.map(\.runID))
+        XCTAssertEqual(runs.count, 1, "\(runs)")
+    }
+
+    func testAFreshRunIntoAnotherRunsDirectoryRefusesAndOverwriteStartsANewRun() throws {
+        XCTAssertEqual(try VAEDistBinary.run(train()).status, 0)
+        let before = try Checkpoint.read(path: "\(dir!)/out/vae_final.safetensors").runID
+        let refused = try VAEDistBinary.run(train())
+        XCTAssertNotEqual(refused.status, 0)
+        assertMentions(refused.stderr, ["\(dir!)/out", "earlier run", "--resume auto", "--overwrite"])
+        XCTAssertFalse(refused.stderr.contains("images from"), "refused before the images are decoded:\n\(refused.output)")
+        let overwritten = try VAEDistBinary.run(train(extra: ["--overwrite"]))
+        XCTAssertEqual(overwritten.status, 0, overwritten.output)
+        assertMentions(overwritten.output, ["--overwrite: removed"])
+        XCTAssertNotEqual(try Checkpoint.read(path: "\(dir!)/out/vae_final.safetensors").runID, before)
+        let both = try VAEDistBinary.run(train(extra: ["--overwrite", "--resume", "auto"]))
+        XCTAssertNotEqual(both.status, 0)
+        assertMentions(both.stderr, ["--overwrite", "--resume"])
+    }
+
+    func testResumeWithAChangedImageSizeRefusesWithBothValues() throws {
+        XCTAssertEqual(try VAEDistBinary.run(train()).status, 0)
+        let r = try VAEDistBinary.run(train(epochs: 2, imgSize: 32, extra: ["--resume", "auto"]))
+        XCTAssertNotEqual(r.status, 0)
+        assertMentions(r.stderr, ["cannot resume from \(dir!)/out/", "--img_size: checkpoint 16, now 32"])
+        let lr = try VAEDistBinary.run(train(epochs: 2, extra: ["--resume", "auto", "--lr", "5e-5"]))
+        XCTAssertEqual(lr.status, 0, lr.output)
+        assertMentions(lr.output, ["resuming from \(dir!)/out/", "--lr: checkpoint 0.0001, now 5e-05", "--epochs: checkpoint 1, now 2"])
+    }
+
+    func testResumeAutoSkipsACorruptNewestCheckpoint() throws {
+        XCTAssertEqual(try VAEDistBinary.run(train(epochs: 2)).status, 0)
+        for name in ["vae_final.safetensors", "checkpoints/vae_epoch_2.safetensors"] {
+            XCTAssertEqual(truncate("\(dir!)/out/\(name)", 4000), 0)
+        }
+        let r = try VAEDistBinary.run(train(epochs: 3, extra: ["--resume", "auto"]))
+        XCTAssertEqual(r.status, 0, r.output)
+        assertMentions(r.output, ["skipping", "vae_epoch_2.safetensors", "resuming from \(dir!)/out/checkpoints/vae_epoch_1.safetensors"])
+        XCTAssertEqual(try TrainingReport.readHistory(path: "\(dir!)/out/training_history.json").map(\.epoch), [1, 2, 3])
+    }
+
+    func testAFIFOAndADevSymlinkAmongTheImagesAreRefusedQuickly() throws {
+        XCTAssertEqual(mkfifo("\(dir!)/images/pipe.png", 0o644), 0)
+        try FileManager.default.createSymbolicLink(atPath: "\(dir!)/images/zero.png", withDestinationPath: "/dev/zero")
+        let started = Date()
+        let r = try VAEDistBinary.run(train())
+        XCTAssertNotEqual(r.status, 0)
+        assertMentions(r.stderr, ["pipe.png", "FIFO", "zero.png", "character device", "--skip_bad_images"])
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30)
+    }
+
+    func testAnOutputDirectoryThatIsAFileIsReportedInWordsBeforeDecoding() throws {
+        try "x".write(toFile: "\(dir!)/taken", atomically: true, encoding: .utf8)
+        let r = try VAEDistBinary.run(train("taken"))
+        XCTAssertNotEqual(r.status, 0)
+        assertMentions(r.stderr, ["cannot create output directory \(dir!)/taken: a file of that name exists"])
+        XCTAssertFalse(r.output.contains("NSCocoaErrorDomain") || r.output.contains("images from"), r.output)
+    }
+
+    func testAPairNamedDotDotPNGWritesNothingOutsideItsFolder() throws {
+        for side in ["positive", "negative"] {
+            try FileManager.default.createDirectory(atPath: "\(dir!)/pairs/\(side)", withIntermediateDirectories: true)
+            for name in ["...png", "case.png"] {
+                try FileManager.default.copyItem(atPath: "\(dir!)/images/img\(side == "positive" ? 0 : 1).png", toPath: "\(dir!)/pairs/\(side)/\(name)")
+            }
+        }
+        let out = "\(dir!)/analysis"
+        let r = try VAEDistBinary.run(["analyze-folder", "--folder", "\(dir!)/pairs", "--output", out, "--config", config,
+                                       "--checkpoint", weights, "--img_size", "16"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["batch"])
+        let batch = try FileManager.default.contentsOfDirectory(atPath: "\(out)/batch")
+        XCTAssertTrue(batch.contains("...png") && batch.contains("case"), "\(batch)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/batch/...png/layer_differences.json"))
+    }
+
+    func testReconstructWithABadImageWritesNothing() throws {
+        try "junk".write(toFile: "\(dir!)/images/junk.png", atomically: true, encoding: .utf8)
+        let out = "\(dir!)/recon"
+        let r = try VAEDistBinary.run(["reconstruct", "--checkpoint", weights, "--config", config, "--img_size", "16",
+                                       "--output", out, "\(dir!)/images/img0.png", "\(dir!)/images/junk.png"])
+        XCTAssertNotEqual(r.status, 0)
+        assertMentions(r.stderr, ["junk.png", "nothing was written"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+}

@@ -1,0 +1,48 @@
+import XCTest
+@testable import VAE
+
+final class LearningRateScheduleTests: XCTestCase {
+    func testWarmupThenConstant() {
+        var s = LearningRateSchedule()
+        s.warmupSteps = 4
+        let rates = (0..<6).map { s.rate(base: 1e-3, step: $0, totalSteps: 100, stepsPerEpoch: 10) }
+        XCTAssertEqual(rates, [2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    }
+
+    func testCosineFromBaseToMinimumAtTheLastStep() {
+        var s = LearningRateSchedule()
+        s.shape = .cosine
+        s.minLR = 1e-5
+        s.warmupSteps = 10
+        let total = 110
+        XCTAssertEqual(s.rate(base: 1e-3, step: 9, totalSteps: total, stepsPerEpoch: 11), 1e-3, accuracy: 1e-15)
+        XCTAssertEqual(s.rate(base: 1e-3, step: 10, totalSteps: total, stepsPerEpoch: 11), 1e-3, accuracy: 1e-15)
+        // Half way through the cosine part: the mean of base and minimum.
+        let middle = 10 + (total - 10 - 1) / 2
+        XCTAssertEqual(s.rate(base: 1e-3, step: middle, totalSteps: total, stepsPerEpoch: 11),
+                       1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + cos(Double.pi * Double(middle - 10) / 99)), accuracy: 1e-15)
+        XCTAssertEqual(s.rate(base: 1e-3, step: total - 1, totalSteps: total, stepsPerEpoch: 11), 1e-5, accuracy: 1e-15)
+    }
+
+    func testStepDecaysPerEpochBlockDownToMinimum() {
+        var s = LearningRateSchedule()
+        s.shape = .step
+        s.stepSizeEpochs = 2
+        s.gamma = 0.5
+        s.minLR = 0.2
+        let perEpoch = 3
+        XCTAssertEqual(s.rate(base: 1, step: 5, totalSteps: 30, stepsPerEpoch: perEpoch), 1)      // epoch 1
+        XCTAssertEqual(s.rate(base: 1, step: 6, totalSteps: 30, stepsPerEpoch: perEpoch), 0.5)    // epoch 2
+        XCTAssertEqual(s.rate(base: 1, step: 12, totalSteps: 30, stepsPerEpoch: perEpoch), 0.25)  // epoch 4
+        XCTAssertEqual(s.rate(base: 1, step: 18, totalSteps: 30, stepsPerEpoch: perEpoch), 0.2)   // floor
+    }
+
+    func testValidationNamesTheFlag() {
+        var s = LearningRateSchedule()
+        s.minLR = 1
+        XCTAssertThrowsError(try s.validate(baseLR: 1e-4)) { XCTAssertTrue("\($0)".contains("--min_lr")) }
+        s = LearningRateSchedule()
+        s.warmupSteps = -1
+        XCTAssertThrowsError(try s.validate(baseLR: 1e-4)) { XCTAssertTrue("\($0)".contains("--warmup_steps")) }
+    }
+}
