@@ -1,0 +1,120 @@
+import Foundation
+
+/// Which model a command works with: its config and, when given, the weights to load. Every command decides
+/// it here, the same way:
+/// - the config: an explicit `--config` (SD yaml, params yaml or diffusers config.json), else the config stored
+///   in a vae-dist checkpoint, else a diffusers folder's config.json, else the SD v1 VAE;
+/// - the weights: a directory is a diffusers folder, any other file safetensors (ldm, diffusers or full SD).
+public struct ModelSource {
+    public enum ConfigOrigin: Equatable, Sendable, CustomStringConvertible {
+        /// `--config`.
+        case file(String)
+        /// The metadata of a vae-dist checkpoint.
+        case storedInCheckpoint(String)
+        /// A diffusers folder's config.json.
+        case diffusersFolder(String)
+        case sdV1Default
+
+        public var description: String {
+            switch self {
+            case .file(let path): return path
+            case .storedInCheckpoint(let path): return "stored in \(path)"
+            case .diffusersFolder(let path): return "\(path) (diffusers)"
+            case .sdV1Default: return "SD v1 VAE (default)"
+            }
+        }
+    }
+
+    public let config: VAEConfig
+    public let configOrigin: ConfigOrigin
+    /// nil when no weights were given.
+    public let weights: WeightsFile?
+
+    /// Decides the config and finds the weights file; reads only headers and configs, not the weights.
+    public init(checkpoint: String?, config configPath: String?) throws {
+        weights = try checkpoint.map(WeightsFile.locate)
+        if let configPath {
+            (config, configOrigin) = (try Self.loadConfig(path: configPath), .file(configPath))
+        } else if let stored = try weights?.storedConfig() {
+            (config, configOrigin) = stored
+        } else {
+            (config, configOrigin) = (.sdV1, .sdV1Default)
+        }
+    }
+
+    /// A config file: Stable Diffusion yaml (or its params) or a diffusers config.json.
+    public static func loadConfig(path: String) throws -> VAEConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw IOFailure("\(path): cannot read the config (missing or unreadable)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw IOFailure("\(path): the config is not UTF-8 text")
+        }
+        return DiffusersConfig.isDiffusersConfig(text)
+            ? try DiffusersConfig.parse(json: text, source: path)
+            : try VAEConfig.parse(yaml: text, source: path)
+    }
+
+    /// Puts the weights into `model` (built from `config`) and returns one line saying what was loaded: the
+    /// file, its naming and where the config came from.
+    public func loadWeights(into model: AutoencoderKL) throws -> String {
+        guard let weights else { throw IOFailure("no weights file was given") }
+        let loaded = try model.loadWeights(tensors: try weights.readVAETensors(), path: weights.path)
+        return "loaded \(weights.path) (\(loaded.namingDescription)); "
+            + "config \(configOrigin): \(config.yamlDescription)"
+    }
+}
+
+/// A weights file, located from what the user gave (a file, or a diffusers folder).
+public struct WeightsFile: Equatable, Sendable {
+    /// The file that is read.
+    public let path: String
+    /// The diffusers folder it was found in (its config.json describes the model).
+    public let diffusersFolder: String?
+
+    /// diffusers' weight names in a model folder, preferred first (`variant="fp16"` files after the full ones).
+    static let diffusersWeightNames = ["diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"]
+
+    static func locate(_ path: String) throws -> WeightsFile {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw IOFailure("\(path): cannot read the weights (missing or unreadable)")
+        }
+        guard isDirectory.boolValue else { return WeightsFile(path: path, diffusersFolder: nil) }
+        for name in diffusersWeightNames {
+            let file = (path as NSString).appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: file) { return WeightsFile(path: file, diffusersFolder: path) }
+        }
+        // A whole pipeline folder keeps its VAE in vae/.
+        let vae = (path as NSString).appendingPathComponent("vae")
+        if FileManager.default.fileExists(atPath: vae, isDirectory: &isDirectory), isDirectory.boolValue {
+            return try locate(vae)
+        }
+        throw IOFailure("\(path): a folder given as weights must be a diffusers model folder (or a pipeline with a vae/ "
+                        + "folder) holding \(diffusersWeightNames.joined(separator: " or ")); none found")
+    }
+
+    /// The config that comes with the weights, if any.
+    func storedConfig() throws -> (VAEConfig, ModelSource.ConfigOrigin)? {
+        if let diffusersFolder {
+            let json = (diffusersFolder as NSString).appendingPathComponent("config.json")
+            guard FileManager.default.fileExists(atPath: json) else { return nil }
+            return (try ModelSource.loadConfig(path: json), .diffusersFolder(json))
+        }
+        return try Checkpoint.storedConfig(path: path).map { ($0, .storedInCheckpoint(path)) }
+    }
+
+    /// The file's tensors that can be VAE weights.
+    func readVAETensors() throws -> [String: SafeTensors.Entry] {
+        try SafeTensors.read(path: path).tensors
+    }
+}
+
+extension VAEConfig {
+    /// The encoder halves the image at each level but the last, so the side must divide evenly.
+    public func checkImageSize(_ size: Int, option: String) throws {
+        guard size % downsamplingFactor == 0 else {
+            throw IOFailure("\(option) \(size) is not divisible by \(downsamplingFactor) = 2^(levels-1) for ch_mult \(chMult)")
+        }
+    }
+}
