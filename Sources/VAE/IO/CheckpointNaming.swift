@@ -19,8 +19,7 @@ private let stableDiffusionVAEPrefix = "first_stage_model."
 /// decode only these, so a multi-gigabyte SD file costs the VAE's share of memory.
 public func isVAEKey(_ name: String) -> Bool {
     let name = name.hasPrefix(stableDiffusionVAEPrefix) ? name.dropFirst(stableDiffusionVAEPrefix.count) : Substring(name)
-    guard let root = name.split(separator: ".", maxSplits: 1).first else { return false }
-    return vaeRoots.contains(String(root))
+    return vaeRoots.contains { name.hasPrefix($0 + ".") }
 }
 
 /// The VAE tensors of a checkpoint under ldm names, the naming the file had, and whether they came from a full
