@@ -163,9 +163,12 @@ final class ModelSourceTests: XCTestCase {
         XCTAssertTrue(try source.loadWeights(into: reloaded).contains("ldm names"))
         XCTAssertEqual(parameters(reloaded), parameters(model))
 
-        let plain = try ModelSource(checkpoint: fixture("vae-tiny-g8/weights.ldm.safetensors"), config: nil)
+        let plainPath = fixture("vae-tiny-g8/weights.ldm.safetensors")
+        let plain = try ModelSource(checkpoint: plainPath, config: nil)
         XCTAssertEqual(plain.configOrigin, .sdV1Default)
         XCTAssertEqual(plain.config, .sdV1)
+        assertThrows(try plain.loadWeights(into: AutoencoderKL(plain.config)),
+                     containing: [plainPath, "does not fit the model (ch 128", "SD v1 VAE (default): no --config given and the weights carry none"])
         XCTAssertNil(try ModelSource(checkpoint: nil, config: tinyJSON).weights)
     }
 

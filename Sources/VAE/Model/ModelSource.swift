@@ -59,7 +59,9 @@ public struct ModelSource {
     /// file, its naming and where the config came from.
     public func loadWeights(into model: AutoencoderKL) throws -> String {
         guard let weights else { throw IOFailure("no weights file was given") }
-        let loaded = try model.loadWeights(tensors: try weights.readVAETensors(), path: weights.path)
+        // A mismatch under the default config most likely means a config was not given: say so.
+        let origin = configOrigin == .sdV1Default ? "\(configOrigin): no --config given and the weights carry none" : "\(configOrigin)"
+        let loaded = try model.loadWeights(tensors: try weights.readVAETensors(), path: weights.path, configOrigin: origin)
         return "loaded \(weights.path) (\(loaded.namingDescription)); "
             + "config \(configOrigin): \(config.yamlDescription)"
     }
