@@ -172,6 +172,28 @@ final class ModelSourceTests: XCTestCase {
         XCTAssertNil(try ModelSource(checkpoint: nil, config: tinyJSON).weights)
     }
 
+    func testFullStableDiffusionFilesContributeTheirVAEOnly() throws {
+        let ldm = try SafeTensors.read(path: fixture("vae-tiny-g8/weights.ldm.safetensors"))
+        var full = SafeTensors()
+        for name in ldm.names { full.add("first_stage_model." + name, shape: ldm[name]!.shape, values: ldm[name]!.values) }
+        full.add("model.diffusion_model.out.2.bias", shape: [2], values: [.nan, 1])  // not read, so not refused
+        full.add("first_stage_model.loss.logvar", shape: [1], values: [0])
+        let path = "\(dir!)/sd-full.safetensors"
+        try full.write(path: path)
+        let model = AutoencoderKL(try VAEConfig.load(path: tinyYAML))
+        let line = try ModelSource(checkpoint: path, config: tinyYAML).loadWeights(into: model)
+        XCTAssertTrue(line.contains("ldm names under first_stage_model. (a full SD checkpoint)"), line)
+        XCTAssertTrue(line.contains("config \(tinyYAML): ch 16"), line)
+        XCTAssertEqual(parameters(model), parameters(try ldmModel()))
+
+        var unet = SafeTensors()
+        unet.add("model.diffusion_model.out.2.bias", shape: [1], values: [0])
+        let unetPath = "\(dir!)/unet.safetensors"
+        try unet.write(path: unetPath)
+        assertThrows(try ModelSource(checkpoint: unetPath, config: tinyYAML).loadWeights(into: model),
+                     containing: [unetPath, "no VAE tensors", "1 tensor, e.g. model.diffusion_model.out.2.bias"])
+    }
+
     func testImageSizeMustDivideByTheDownsamplingFactor() throws {
         XCTAssertEqual(VAEConfig.sdV1.downsamplingFactor, 8)
         XCTAssertNoThrow(try VAEConfig.sdV1.checkImageSize(512, option: "--img_size"))

@@ -58,12 +58,7 @@ public func ldmTensors(from tensors: [String: SafeTensors.Entry], path: String) 
         guard isVAEKey(name) else { continue }
         vae[name] = entry
     }
-    guard !vae.isEmpty else {
-        let sample = tensors.keys.sorted().prefix(5).joined(separator: ", ")
-        throw IOFailure("\(path): no VAE tensors found: expected keys under encoder., decoder., quant_conv. and "
-                        + "post_quant_conv. (or the same under first_stage_model.); the file has "
-                        + "\(tensors.count) tensor\(tensors.count == 1 ? "" : "s")\(sample.isEmpty ? "" : ", e.g. \(sample)")")
-    }
+    guard !vae.isEmpty else { throw noVAETensors(path: path, names: Array(tensors.keys)) }
 
     switch try detectNaming(vae.keys, path: path) {
     case .ldm:
@@ -72,6 +67,14 @@ public func ldmTensors(from tensors: [String: SafeTensors.Entry], path: String) 
         return LDMTensors(tensors: try renameDiffusers(vae, path: path), naming: .diffusers,
                           fromFullStableDiffusion: isFullStableDiffusion)
     }
+}
+
+/// The error for a file without VAE weights (a UNet, a text encoder, …), with a sample of what it holds.
+func noVAETensors(path: String, names: [String]) -> IOFailure {
+    let sample = names.sorted().prefix(5).joined(separator: ", ")
+    return IOFailure("\(path): no VAE tensors found: expected keys under encoder., decoder., quant_conv. and "
+                     + "post_quant_conv. (or the same under first_stage_model.); the file has "
+                     + "\(names.count) tensor\(names.count == 1 ? "" : "s")\(sample.isEmpty ? "" : ", e.g. \(sample)")")
 }
 
 /// diffusers and ldm share conv_in, conv_out and the quant convs, so only the block containers tell them apart;

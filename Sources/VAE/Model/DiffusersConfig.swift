@@ -6,19 +6,25 @@ import Foundation
 enum DiffusersConfig {
     /// A JSON object with diffusers' `_class_name` or the VAE's `block_out_channels` (yaml configs are neither).
     static func isDiffusersConfig(_ text: String) -> Bool {
-        guard case .object(let map)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else { return false }
+        guard let map = try? object(text) else { return false }
         return map["_class_name"] != nil || map["block_out_channels"] != nil
     }
 
     static func parse(json text: String, source: String) throws -> VAEConfig {
-        let value: JSONValue
+        let map: [String: JSONValue]
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-        } catch {
-            throw IOFailure("\(source): invalid JSON: \(error)")
+            guard let object = try object(text) else { throw IOFailure("\(source): the config is not a JSON object") }
+            map = object
+        } catch let error as JSONSyntaxError {
+            throw IOFailure("\(source): invalid JSON: \(error.message)")
         }
-        guard case .object(let map) = value else { throw IOFailure("\(source): the config is not a JSON object") }
         return try Reader(map: map, source: source).config()
+    }
+
+    /// The members of a top-level JSON object (the strict reader refuses a key given twice); nil for other JSON.
+    private static func object(_ text: String) throws -> [String: JSONValue]? {
+        guard case .object(let members) = try StrictJSONReader.parse(Array(text.utf8)) else { return nil }
+        return Dictionary(members, uniquingKeysWith: { first, _ in first })
     }
 }
 
@@ -117,32 +123,35 @@ private struct Reader {
 
     /// `sample_size` is an int or [height, width]; only its divisibility matters here.
     private func sampleSize() throws -> Int {
-        switch map["sample_size"] {
-        case nil: return 32
-        case .int(let n)? where n > 0: return n
-        case .array(let sides)?:
-            let values = sides.compactMap { if case .int(let n) = $0, n > 0 { return n } else { return nil } }
-            if values.count == 2 && sides.count == 2 { return values.min()! }
-        default: break
+        guard let entry = map["sample_size"] else { return 32 }
+        if let n = positiveInt(entry) { return n }
+        if case .array(let sides) = entry, sides.count == 2, let h = positiveInt(sides[0]), let w = positiveInt(sides[1]) {
+            return min(h, w)
         }
-        throw IOFailure("\(source): sample_size must be a positive integer or [height, width], got \(map["sample_size"]!)")
+        throw IOFailure("\(source): sample_size must be a positive integer or [height, width], got \(entry.quoted())")
     }
 
     // MARK: Typed access
 
+    /// An integer literal (not 2.0 or 1e3) above zero.
+    private func positiveInt(_ value: JSONValue) -> Int? {
+        guard case .number(let literal) = value, let n = Int(literal), n > 0 else { return nil }
+        return n
+    }
+
     private func positiveInt(_ key: String, default value: Int) throws -> Int {
         guard let entry = map[key] else { return value }
-        guard case .int(let n) = entry, n > 0 else { throw IOFailure("\(source): \(key) must be a positive integer, got \(entry)") }
+        guard let n = positiveInt(entry) else { throw IOFailure("\(source): \(key) must be a positive integer, got \(entry.quoted())") }
         return n
     }
 
     private func positiveInts(_ key: String, default value: [Int]) throws -> [Int] {
         guard let entry = map[key] else { return value }
         if case .array(let items) = entry {
-            let values = items.compactMap { if case .int(let n) = $0, n > 0 { return n } else { return nil } }
+            let values = items.compactMap(positiveInt)
             if values.count == items.count && !values.isEmpty { return values }
         }
-        throw IOFailure("\(source): \(key) must be a non-empty list of positive integers, got \(entry)")
+        throw IOFailure("\(source): \(key) must be a non-empty list of positive integers, got \(entry.quoted())")
     }
 
     private func strings(_ key: String, default value: [String]) throws -> [String] {
@@ -151,47 +160,18 @@ private struct Reader {
             let values = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
             if values.count == items.count { return values }
         }
-        throw IOFailure("\(source): \(key) must be a list of block type names, got \(entry)")
+        throw IOFailure("\(source): \(key) must be a list of block type names, got \(entry.quoted())")
     }
 
     private func string(_ key: String, default value: String) throws -> String {
         guard let entry = map[key] else { return value }
-        guard case .string(let s) = entry else { throw IOFailure("\(source): \(key) must be a string, got \(entry)") }
+        guard case .string(let s) = entry else { throw IOFailure("\(source): \(key) must be a string, got \(entry.quoted())") }
         return s
     }
 
     private func bool(_ key: String, default value: Bool) throws -> Bool {
         guard let entry = map[key] else { return value }
-        guard case .bool(let b) = entry else { throw IOFailure("\(source): \(key) must be true or false, got \(entry)") }
+        guard case .bool(let b) = entry else { throw IOFailure("\(source): \(key) must be true or false, got \(entry.quoted())") }
         return b
-    }
-}
-
-/// A JSON value with integers told apart from other numbers and from booleans.
-private enum JSONValue: Decodable, CustomStringConvertible {
-    case null, bool(Bool), int(Int), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: Swift.Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Int.self) { self = .int(n) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    /// As written in JSON, for messages.
-    var description: String {
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return "\(b)"
-        case .int(let n): return "\(n)"
-        case .number(let d): return "\(d)"
-        case .string(let s): return "\"\(s)\""
-        case .array(let a): return "[" + a.map(\.description).joined(separator: ", ") + "]"
-        case .object: return "an object"
-        }
     }
 }

@@ -106,9 +106,12 @@ public struct WeightsFile: Equatable, Sendable {
         return try Checkpoint.storedConfig(path: path).map { ($0, .storedInCheckpoint(path)) }
     }
 
-    /// The file's tensors that can be VAE weights.
+    /// The file's tensors that can be VAE weights; the others (a full SD checkpoint's UNet, our optimizer
+    /// state) are not decoded.
     func readVAETensors() throws -> [String: SafeTensors.Entry] {
-        try SafeTensors.read(path: path).tensors
+        let tensors = try SafeTensors.read(path: path, keep: isVAEKey).tensors
+        if tensors.isEmpty { throw noVAETensors(path: path, names: try SafeTensors.readHeader(path: path).tensors.map(\.name)) }
+        return tensors
     }
 }
 
