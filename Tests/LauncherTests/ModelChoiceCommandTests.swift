@@ -45,6 +45,18 @@ final class ModelChoiceCommandTests: XCTestCase {
         XCTAssertEqual(try contents("folder").count, 5)
     }
 
+    func testReconstructReadsPyTorchCheckpoints() throws {
+        let fromLdm = try reconstruct(["--checkpoint", ldmWeights, "--config", yaml], into: "ldm")
+        XCTAssertEqual(fromLdm.status, 0, fromLdm.output)
+        for (file, location) in [("sd_style.ckpt", "state_dict"), ("vae_epoch_2.pt", "model_state_dict")] {
+            let path = VAEDistBinary.fixture("torch-checkpoints/\(file)")
+            let r = try reconstruct(["--checkpoint", path, "--config", yaml], into: file)
+            XCTAssertEqual(r.status, 0, r.output)
+            assertMentions(r.stdout, ["loaded \(path)", "PyTorch checkpoint, state dict at \(location)"])
+            XCTAssertEqual(try contents(file), try contents("ldm"), file)
+        }
+    }
+
     /// The case: our own vae_final.safetensors reconstructs without repeating the config.
     func testReconstructUsesTheConfigStoredInOurCheckpoint() throws {
         let train = "\(dir!)/train"

@@ -95,7 +95,8 @@ final class ModelSourceTests: XCTestCase {
         let empty = "\(dir!)/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         assertThrows(try ModelSource(checkpoint: empty, config: nil),
-                     containing: [empty, "diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"])
+                     containing: [empty, "diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
+                                  "diffusion_pytorch_model.bin"])
         assertThrows(try ModelSource(checkpoint: "\(dir!)/none.safetensors", config: nil), containing: ["none.safetensors", "cannot read"])
     }
 
@@ -192,6 +193,38 @@ final class ModelSourceTests: XCTestCase {
         try unet.write(path: unetPath)
         assertThrows(try ModelSource(checkpoint: unetPath, config: tinyYAML).loadWeights(into: model),
                      containing: [unetPath, "no VAE tensors", "1 tensor, e.g. model.diffusion_model.out.2.bias"])
+    }
+
+    // MARK: PyTorch checkpoints (fixtures of tools/make_torch_checkpoints.py: the tiny fixture's weights)
+
+    func testPyTorchCheckpointsLoadTheSameWeights() throws {
+        let expected = parameters(try ldmModel())
+        for (file, naming) in [("sd_style.ckpt", "ldm names under first_stage_model. (a full SD checkpoint), PyTorch checkpoint, state dict at state_dict"),
+                               ("vae_epoch_2.pt", "ldm names, PyTorch checkpoint, state dict at model_state_dict")] {
+            let path = fixture("torch-checkpoints/\(file)")
+            let source = try ModelSource(checkpoint: path, config: tinyYAML)
+            XCTAssertEqual(source.weights?.format, .torch, file)
+            let model = AutoencoderKL(source.config)
+            let line = try source.loadWeights(into: model)
+            XCTAssertTrue(line.contains("loaded \(path) (\(naming))"), line)
+            XCTAssertEqual(parameters(model), expected, file)
+        }
+        // Without --config a PyTorch file brings none: the SD v1 VAE is assumed.
+        XCTAssertEqual(try ModelSource(checkpoint: fixture("torch-checkpoints/vae_epoch_2.pt"), config: nil).configOrigin, .sdV1Default)
+
+        // A diffusers folder that holds only the pickled weights.
+        let folder = try diffusersFolder("bin", config: tinyJSON, weights: "torch-checkpoints/vae_epoch_2.pt",
+                                         weightsName: "diffusion_pytorch_model.bin")
+        let fromFolder = try ModelSource(checkpoint: folder, config: nil)
+        XCTAssertEqual(fromFolder.weights, WeightsFile(path: "\(folder)/diffusion_pytorch_model.bin", diffusersFolder: folder))
+        XCTAssertEqual(fromFolder.weights?.format, .torch)
+        let model = AutoencoderKL(fromFolder.config)
+        _ = try fromFolder.loadWeights(into: model)
+        XCTAssertEqual(parameters(model), expected)
+
+        // A pre-1.6 pickle gets the torch reader's explanation, not a safetensors complaint.
+        let legacy = fixture("torch-checkpoints/legacy.pt")
+        assertThrows(try ModelSource(checkpoint: legacy, config: tinyYAML).loadWeights(into: model), containing: [legacy, "legacy"])
     }
 
     func testImageSizeMustDivideByTheDownsamplingFactor() throws {
