@@ -46,7 +46,10 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
     var device = "cpu"
 
     func validate() throws {
-        try validateDevice(device)
+        // --device is accepted for the original tool's scripts; this build computes on CPUs.
+        guard device.lowercased() == "cpu" else {
+            throw ValidationError("--device \(device): this build runs on CPUs only and scales with mpirun ranks; use --device cpu (or omit it)")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if imgSize < 1 { throw ValidationError("--img_size must be positive, got \(imgSize)") }
     }
@@ -56,13 +59,6 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
         let source = try ModelSource(checkpoint: weights, config: config)
         try source.config.checkImageSize(imgSize, option: "--img_size")
         return source
-    }
-}
-
-/// `--device`: accepted for the original tool's scripts; this build computes on CPUs.
-func validateDevice(_ device: String) throws {
-    guard device.lowercased() == "cpu" else {
-        throw ValidationError("--device \(device): this build runs on CPUs only and scales with mpirun ranks; use --device cpu (or omit it)")
     }
 }
 

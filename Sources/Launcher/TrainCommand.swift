@@ -112,17 +112,17 @@ struct Train: ParsableCommand {
             let resumed = try resumeCheckpoint()
             if resume == "auto" && resumed == nil { say("--resume auto: no checkpoint in \(outputDir), starting fresh") }
             // Resuming keeps the checkpoint's model; otherwise --config, else the config stored with --init_weights.
-            let source = try modelOptions.source(weights: resumed == nil ? initWeights : nil)
-            let config = resumed?.contents.config ?? source.config
-            if let resumed, let configPath = modelOptions.config, source.config != config {
+            let fresh = resumed == nil ? try ModelSource(checkpoint: initWeights, config: modelOptions.config) : nil
+            let config = resumed?.contents.config ?? fresh!.config
+            if let resumed, let configPath = modelOptions.config, try ModelSource.loadConfig(path: configPath) != config {
                 throw ValidationError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
             }
             try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
             let images = try TrainingData.prepare(options, replicas: replicas, log: say)
             let model = AutoencoderKL(config)
-            if resumed == nil {
+            if let fresh {
                 model.initialize(seed: options.seed)
-                if initWeights != nil { say(try source.loadWeights(into: model)) }
+                if fresh.weights != nil { say(try fresh.loadWeights(into: model)) }
             }
             say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
             let trainer = try Trainer(model: model, options: options, images: images, replicas: replicas,

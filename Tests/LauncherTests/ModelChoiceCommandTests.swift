@@ -107,6 +107,10 @@ final class ModelChoiceCommandTests: XCTestCase {
                                                      "--config_path", VAEDistBinary.fixture("vae-small-g32/config.yaml")])
         XCTAssertNotEqual(conflict.status, 0)
         assertMentions(conflict.stderr, ["--config_path", "differs from the model in \(checkpoint)"])
+        // The image size is checked against the checkpoint's model (2 levels: divisible by 2), not the default's.
+        let oddSize = try VAEDistBinary.run(base + ["--epochs", "2", "--resume", checkpoint, "--img_size", "15"])
+        XCTAssertNotEqual(oddSize.status, 0)
+        assertMentions(oddSize.stderr, ["--img_size 15 is not divisible by 2 "])
         let resumed = try VAEDistBinary.run(base + ["--epochs", "2", "--resume", checkpoint])
         XCTAssertEqual(resumed.status, 0, resumed.output)
         assertMentions(resumed.output, ["model: ch 16"])

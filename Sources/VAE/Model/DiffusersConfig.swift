@@ -91,8 +91,7 @@ private struct Reader {
         // diffusers places attention by block type; ldm by resolution. Any resolution whose levels stay
         // distinct and halve evenly places it the same way, so an odd sample_size falls back to the factor.
         let sampleSize = try self.sampleSize()
-        let factor = 1 << (levels - 1)
-        config.resolution = sampleSize % factor == 0 ? sampleSize : factor
+        config.resolution = sampleSize % config.downsamplingFactor == 0 ? sampleSize : config.downsamplingFactor
         config.attnResolutions = downAttention.sorted().map { config.resolution >> $0 }
         do {
             try config.validate()
