@@ -14,7 +14,7 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "Metrics to report: l2 (l2_value, l2_per_element), cosine (cosine_value) or both.")
     var method: AnalysisMethod = .both
 
-    @Option(help: "Weights: a vae-dist checkpoint, an ldm / diffusers / full SD safetensors file, or a diffusers model folder.")
+    @Option(help: "Weights: a vae-dist checkpoint, an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder.")
     var checkpoint: String?
 
     @Flag(name: [.customLong("allow_random_weights"), .customLong("allow-random-weights")],
@@ -34,7 +34,7 @@ struct AnalysisOptions: ParsableArguments {
             throw ValidationError("""
                 no --checkpoint given. With random weights the layer differences are meaningless: every decoder \
                 layer differs by noise, not by what the images show. Pass --checkpoint W.safetensors (a vae-dist \
-                checkpoint, any ldm / diffusers / SD safetensors, or a diffusers model folder), or --allow_random_weights to analyse an \
+                checkpoint, any ldm / diffusers / SD safetensors, a PyTorch .ckpt/.pt, or a diffusers model folder), or --allow_random_weights to analyse an \
                 untrained model anyway.
                 """)
         }

@@ -10,7 +10,7 @@ struct Reconstruct: ParsableCommand {
             DIR/latents.safetensors (the posterior means, keyed by stem).
             """)
 
-    @Option(help: "Weights: a vae-dist checkpoint, an ldm / diffusers / full SD safetensors file, or a diffusers model folder.")
+    @Option(help: "Weights: a vae-dist checkpoint, an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder.")
     var checkpoint: String
 
     @OptionGroup var modelOptions: ModelOptions<TrainingImageSize>
