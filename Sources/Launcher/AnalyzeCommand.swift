@@ -14,11 +14,7 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "Metrics to report: l2 (l2_value, l2_per_element), cosine (cosine_value) or both.")
     var method: AnalysisMethod = .both
 
-    @Option(name: [.customLong("config"), .customLong("config_path"), .customLong("config-path")],
-            help: "Model config: an SD yaml (model.params.first_stage_config.params) or a yaml of just those params. Default: the config stored in a vae-dist checkpoint, else the SD v1 VAE.")
-    var config: String?
-
-    @Option(help: "Weights: a vae-dist checkpoint or any ldm / diffusers / full SD safetensors file.")
+    @Option(help: "Weights: a vae-dist checkpoint, an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder.")
     var checkpoint: String?
 
     @Flag(name: [.customLong("allow_random_weights"), .customLong("allow-random-weights")],
@@ -28,45 +24,30 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "Seed of the random weights (with --allow_random_weights).")
     var seed: UInt64 = 0
 
-    @Option(name: [.customLong("img_size"), .customLong("img-size")],
-            help: "Images are resized to img_size × img_size (PIL bilinear). Must be divisible by 2^(levels-1).")
-    var imgSize = 512
-
     @Option(help: "Output directory: results go to OUTPUT/single or OUTPUT/batch.")
     var output = "outputs"
 
-    @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
-    var threads: Int?
-
-    @Option(help: "Accepted for the original tool's scripts; only 'cpu' is valid (scale with mpirun instead).")
-    var device = "cpu"
+    @OptionGroup var modelOptions: ModelOptions<AnalysisImageSize>
 
     func validate() throws {
-        try validateDevice(device)
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if imgSize < 1 { throw ValidationError("--img_size must be positive, got \(imgSize)") }
         if checkpoint == nil && !allowRandomWeights {
             throw ValidationError("""
                 no --checkpoint given. With random weights the layer differences are meaningless: every decoder \
                 layer differs by noise, not by what the images show. Pass --checkpoint W.safetensors (a vae-dist \
-                checkpoint or any ldm / diffusers / SD safetensors), or --allow_random_weights to analyse an \
+                checkpoint, any ldm / diffusers / SD safetensors, a PyTorch .ckpt/.pt, or a diffusers model folder), or --allow_random_weights to analyse an \
                 untrained model anyway.
                 """)
         }
     }
 
-    /// The settings and the model: --config, else the config a vae-dist checkpoint was trained with (so its
-    /// weights load without repeating the config), else the SD v1 VAE.
+    /// The settings and the model (decided by `ModelSource`: --config, else the config stored with the weights,
+    /// else the SD v1 VAE).
     func loadModel(say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
-        var settings = AnalysisSettings(method: method, imageSize: imgSize, checkpoint: checkpoint, seed: seed, config: config)
-        let stored = try config == nil ? checkpoint.flatMap { try Checkpoint.storedConfig(path: $0) } : nil
-        if stored != nil, let checkpoint { settings.config = "stored in \(checkpoint)" }
-        let modelConfig = try stored ?? config.map { try VAEConfig.load(path: $0) } ?? .sdV1
-        try checkImageSize(imgSize, config: modelConfig, option: "--img_size")
-        let model = try settings.makeModel(modelConfig)
-        if let checkpoint {
-            say("model: \(model.config.yamlDescription); weights \(checkpoint)")
-        } else {
+        let source = try modelOptions.source(weights: checkpoint)
+        let settings = AnalysisSettings(method: method, imageSize: modelOptions.imgSize, checkpoint: checkpoint, seed: seed,
+                                        config: source.configOrigin == .sdV1Default ? nil : source.configOrigin.description)
+        let model = try settings.makeModel(source, log: say)
+        if checkpoint == nil {
             say("warning: random weights (--allow_random_weights, seed \(seed)): the differences are meaningless, they say nothing about what a trained VAE sees")
         }
         return (settings, model)
@@ -74,7 +55,7 @@ struct AnalysisOptions: ParsableArguments {
 
     /// `analyze-folder`: rank 0 prints the tables of the means once every rank is done.
     func runFolder(_ folder: String) throws {
-        let mpi = try MPIJob.start(threads: threads)
+        let mpi = try MPIJob.start(threads: modelOptions.threads)
         try mpi.run { replicas, say in
             let (settings, model) = try loadModel(say: say)
             let output = (self.output as NSString).appendingPathComponent("batch")
@@ -88,7 +69,7 @@ struct AnalysisOptions: ParsableArguments {
 
     /// `analyze`: one pair, on rank 0 (other ranks have nothing to do).
     func runSingle(image1: String, image2: String) throws {
-        let mpi = try MPIJob.start(threads: threads)
+        let mpi = try MPIJob.start(threads: modelOptions.threads)
         try mpi.run { replicas, say in
             if replicas.size > 1 { say("one pair: ranks 1…\(replicas.size - 1) have nothing to do (use analyze-folder to spread pairs)") }
             guard replicas.rank == 0 else { return }

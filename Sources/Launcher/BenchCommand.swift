@@ -2,19 +2,31 @@ import ArgumentParser
 import Foundation
 import VAE
 
+/// `bench --mode`: what one measured step is.
+enum BenchMode: String, CaseIterable, ExpressibleByArgument {
+    case train, analyze
+}
+
+/// `bench --preset`: built-in models.
+enum BenchPreset: String, CaseIterable, ExpressibleByArgument {
+    case sdV1 = "sd-v1"
+
+    var config: VAEConfig {
+        switch self {
+        case .sdV1: return .sdV1
+        }
+    }
+}
+
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training speed on synthetic data: time per step, by phase and by kind of work, GFLOP/s, peak memory.",
         discussion: "Works under mpirun (the global batch is split as in training; every rank's all-reduce wait is reported). Benchmarks are for people, not tests: scripts/bench.sh runs the reference configurations next to PyTorch.")
 
-    @Option(name: [.customLong("config"), .customLong("config_path"), .customLong("config-path")], help: "Model config yaml.")
-    var config: String?
+    @OptionGroup var modelOptions: ModelOptions<BenchImageSize>
 
     @Option(help: "A built-in model instead of --config: sd-v1 (the Stable Diffusion v1 VAE).")
-    var preset: String?
-
-    @Option(name: [.customLong("img_size"), .customLong("img-size")], help: "Image side.")
-    var imgSize = 128
+    var preset: BenchPreset?
 
     @Option(name: [.customLong("batch_size"), .customLong("batch-size")], help: "Global batch size.")
     var batchSize = 2
@@ -23,29 +35,26 @@ struct Bench: ParsableCommand {
     var steps = 3
 
     @Option(help: "What to measure: train (steps of --batch_size images) or analyze (one image pair per step).")
-    var mode = "train"
-
-    @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
-    var threads: Int?
+    var mode: BenchMode = .train
 
     @Flag(help: "Print the result as JSON.")
     var json = false
 
     func validate() throws {
-        if config != nil && preset != nil { throw ValidationError("give --config or --preset, not both") }
-        if let preset, preset != "sd-v1" { throw ValidationError("--preset \(preset): the built-in preset is sd-v1") }
-        if mode != "train" && mode != "analyze" { throw ValidationError("--mode \(mode): use train or analyze") }
-        if steps < 1 || batchSize < 1 || imgSize < 1 { throw ValidationError("--steps, --batch_size and --img_size must be positive") }
+        if modelOptions.config != nil && preset != nil { throw ValidationError("give --config or --preset, not both") }
+        if steps < 1 || batchSize < 1 { throw ValidationError("--steps and --batch_size must be positive") }
     }
 
     func run() throws {
-        let mpi = try MPIJob.start(threads: threads)
+        let mpi = try MPIJob.start(threads: modelOptions.threads)
         try mpi.run { replicas, _ in
-            let cfg = try config.map { try VAEConfig.load(path: $0) } ?? .sdV1
-            try checkImageSize(imgSize, config: cfg, option: "--img_size")
-            let result = mode == "train"
-                ? Benchmark.train(model: AutoencoderKL(cfg), imgSize: imgSize, batchSize: batchSize, steps: steps, replicas: replicas)
-                : Benchmark.analyze(model: AutoencoderKL(cfg), imgSize: imgSize, steps: steps, replicas: replicas)
+            let cfg = try preset?.config ?? ModelSource(checkpoint: nil, config: modelOptions.config).config
+            try cfg.checkImageSize(modelOptions.imgSize, option: "--img_size")
+            let vae = AutoencoderKL(cfg)
+            let result = switch mode {
+            case .train: Benchmark.train(model: vae, imgSize: modelOptions.imgSize, batchSize: batchSize, steps: steps, replicas: replicas)
+            case .analyze: Benchmark.analyze(model: vae, imgSize: modelOptions.imgSize, steps: steps, replicas: replicas)
+            }
             guard replicas.rank == 0 else { return }
             if json {
                 let encoder = JSONEncoder()

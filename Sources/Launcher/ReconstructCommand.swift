@@ -10,10 +10,10 @@ struct Reconstruct: ParsableCommand {
             DIR/latents.safetensors (the posterior means, keyed by stem).
             """)
 
-    @Option(help: "Weights: a vae-dist checkpoint or any ldm / diffusers / full SD safetensors file.")
+    @Option(help: "Weights: a vae-dist checkpoint, an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder.")
     var checkpoint: String
 
-    @OptionGroup var model: ModelOptions
+    @OptionGroup var modelOptions: ModelOptions<TrainingImageSize>
 
     @Option(help: "Output directory.")
     var output: String
@@ -27,10 +27,11 @@ struct Reconstruct: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            model.applyThreads()
-            let vae = AutoencoderKL(try model.loadConfig())
-            try vae.loadWeights(path: checkpoint)
-            let job = ReconstructionJob(model: vae, imageSize: model.imgSize, outputDirectory: output)
+            if let threads = modelOptions.threads { Threads.set(threads) }
+            let source = try modelOptions.source(weights: checkpoint)
+            let vae = AutoencoderKL(source.config)
+            print(try source.loadWeights(into: vae))
+            let job = ReconstructionJob(model: vae, imageSize: modelOptions.imgSize, outputDirectory: output)
             let written = try job.run(images: images) { print($0) }
             print("wrote \(written.count) files to \(output)")
         }

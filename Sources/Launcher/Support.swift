@@ -16,47 +16,49 @@ func reportingFailures(_ body: () throws -> Void) throws {
     }
 }
 
-/// The model options shared by the commands that load a model.
-struct ModelOptions: ParsableArguments {
+/// A command's default `--img_size` (an option group cannot take per-command defaults otherwise).
+protocol DefaultImageSize {
+    static var imageSize: Int { get }
+}
+
+/// Training and reconstruction work at 256 px, as the original tools.
+enum TrainingImageSize: DefaultImageSize { static let imageSize = 256 }
+/// The original analysis tool compares at 512 px.
+enum AnalysisImageSize: DefaultImageSize { static let imageSize = 512 }
+/// Small enough for a quick measurement on a laptop.
+enum BenchImageSize: DefaultImageSize { static let imageSize = 128 }
+
+/// The model options of every command that builds a model; `--checkpoint` (required or optional, or named
+/// `--init_weights`) is the command's own. The model itself is decided by `ModelSource`.
+struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
     @Option(name: [.customLong("config"), .customLong("config_path"), .customLong("config-path")],
-            help: "Model config: an SD yaml (model.params.first_stage_config.params) or a yaml of just those params. Default: the SD v1 VAE.")
+            help: "Model config: an SD yaml (model.params.first_stage_config.params), a yaml of just those params, or a diffusers config.json. Default: the config stored with the weights (a vae-dist checkpoint, a diffusers folder's config.json), else the SD v1 VAE.")
     var config: String?
 
     @Option(name: [.customLong("img_size"), .customLong("img-size")],
             help: "Images are resized to img_size × img_size (PIL bilinear). Must be divisible by 2^(levels-1).")
-    var imgSize: Int = 256
+    var imgSize: Int = ImageSize.imageSize
 
-    @Option(help: "Threads for this process (default: all cores of the node).")
+    @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
 
+    @Option(help: "Accepted for the original tool's scripts; only 'cpu' is valid (scale with mpirun instead).")
+    var device = "cpu"
+
     func validate() throws {
+        // --device is accepted for the original tool's scripts; this build computes on CPUs.
+        guard device.lowercased() == "cpu" else {
+            throw ValidationError("--device \(device): this build runs on CPUs only and scales with mpirun ranks; use --device cpu (or omit it)")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if imgSize < 1 { throw ValidationError("--img_size must be positive, got \(imgSize)") }
     }
 
-    func loadConfig() throws -> VAEConfig {
-        let cfg = try config.map { try VAEConfig.load(path: $0) } ?? .sdV1
-        try checkImageSize(imgSize, config: cfg, option: "--img_size")
-        return cfg
-    }
-
-    func applyThreads() {
-        if let threads { Threads.set(threads) }
-    }
-}
-
-/// The encoder halves the image at each level but the last, so the size must divide evenly.
-func checkImageSize(_ size: Int, config: VAEConfig, option: String) throws {
-    let factor = 1 << (config.chMult.count - 1)
-    guard size % factor == 0 else {
-        throw ValidationError("\(option) \(size) is not divisible by \(factor) = 2^(levels-1) for ch_mult \(config.chMult)")
-    }
-}
-
-/// `--device`: accepted for the original tool's scripts; this build computes on CPUs.
-func validateDevice(_ device: String) throws {
-    guard device.lowercased() == "cpu" else {
-        throw ValidationError("--device \(device): this build runs on CPUs only and scales with mpirun ranks; use --device cpu (or omit it)")
+    /// The model to use with these weights (nil: none), its config checked against --img_size.
+    func source(weights: String?) throws -> ModelSource {
+        let source = try ModelSource(checkpoint: weights, config: config)
+        try source.config.checkImageSize(imgSize, option: "--img_size")
+        return source
     }
 }
 

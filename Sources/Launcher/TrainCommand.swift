@@ -20,9 +20,7 @@ struct Train: ParsableCommand {
     @Option(name: [.customLong("train_dir"), .customLong("train-dir")], help: "Folder of training images (png/jpg/jpeg; --recursive for sub-folders).")
     var trainDir: String?
 
-    @Option(name: [.customLong("config_path"), .customLong("config-path"), .customLong("config")],
-            help: "Model config (SD yaml or its first_stage_config params). Default: the SD v1 VAE.")
-    var configPath: String?
+    @OptionGroup var modelOptions: ModelOptions<TrainingImageSize>
 
     @Option(name: [.customLong("output_dir"), .customLong("output-dir")], help: "Where outputs go.")
     var outputDir = "vae_output"
@@ -39,14 +37,8 @@ struct Train: ParsableCommand {
     @Option(name: [.customLong("kl_weight"), .customLong("kl-weight")], help: "Weight of the KL term.")
     var klWeight = 1.0
 
-    @Option(name: [.customLong("img_size"), .customLong("img-size")], help: "Images are resized to img_size × img_size.")
-    var imgSize = 256
-
     @Option(name: [.customLong("save_interval"), .customLong("save-interval")], help: "Checkpoint and reconstruction grid every N epochs.")
     var saveInterval = 10
-
-    @Option(help: "Accepted for the original tool's scripts; only 'cpu' is valid (scale with mpirun instead).")
-    var device = "cpu"
 
     @Option(help: "Seed of initialisation, data order and noise.")
     var seed: UInt64 = 0
@@ -57,9 +49,6 @@ struct Train: ParsableCommand {
     @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs.")
     var overwrite = false
 
-    @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
-    var threads: Int?
-
     @Option(name: [.customLong("kl_reduction"), .customLong("kl-reduction")],
             help: "sum (ldm: KL summed over the latent) or mean (divided by the latent elements of one sample).")
     var klReduction: KLReduction = .sum
@@ -68,7 +57,7 @@ struct Train: ParsableCommand {
     var numRecon = 8
 
     @Option(name: [.customLong("init_weights"), .customLong("init-weights")],
-            help: "Start from these weights (ldm, diffusers or SD safetensors) instead of random initialisation.")
+            help: "Start from these weights (a vae-dist checkpoint, ldm / diffusers / SD safetensors, a PyTorch .ckpt/.pt, or a diffusers model folder) instead of random initialisation; without --config their stored config is used.")
     var initWeights: String?
 
     @Flag(name: [.customLong("skip_bad_images"), .customLong("skip-bad-images")], help: "Log and skip unreadable images instead of stopping.")
@@ -83,15 +72,12 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Data, validation and logging") var dataFlags: DataFlags
 
     func validate() throws {
-        try validateDevice(device)
         if batchSize < 1 { throw ValidationError("--batch_size must be at least 1, got \(batchSize)") }
         if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
         if !(klWeight >= 0 && klWeight.isFinite) { throw ValidationError("--kl_weight must be non-negative, got \(klWeight)") }
-        if imgSize < 1 { throw ValidationError("--img_size must be positive, got \(imgSize)") }
         if saveInterval < 1 { throw ValidationError("--save_interval must be at least 1, got \(saveInterval)") }
         if numRecon < 0 { throw ValidationError("--num_recon must not be negative, got \(numRecon)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if overwrite && resume != nil { throw ValidationError("--overwrite starts a new run; it cannot be combined with --resume") }
         if (trainDir == nil) == (dataFlags.trainList == nil) {
             throw ValidationError("give the training images with --train_dir DIR or --train_list FILE (one of them)")
@@ -106,7 +92,7 @@ struct Train: ParsableCommand {
         o.epochs = epochs
         o.lr = lr
         o.klWeight = klWeight
-        o.imgSize = imgSize
+        o.imgSize = modelOptions.imgSize
         o.saveInterval = saveInterval
         o.seed = seed
         o.klReduction = klReduction
@@ -122,25 +108,24 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let mpi = try MPIJob.start(threads: threads)
+        let mpi = try MPIJob.start(threads: modelOptions.threads)
         try mpi.run { replicas, say in
             try SignalFlag.install()
             let options = try trainingOptions()
             let run = try RunDirectory.begin(outputDir, start: runStart, replicas: replicas, log: say)
             let resumed = run.resumeFrom
-            let config = try resumed?.contents.config ?? (configPath.map { try VAEConfig.load(path: $0) } ?? .sdV1)
-            if let resumed, let configPath, try VAEConfig.load(path: configPath) != config {
+            // Resuming keeps the checkpoint's model; otherwise --config, else the config stored with --init_weights.
+            let fresh = resumed == nil ? try ModelSource(checkpoint: initWeights, config: modelOptions.config) : nil
+            let config = resumed?.contents.config ?? fresh!.config
+            if let resumed, let configPath = modelOptions.config, try ModelSource.loadConfig(path: configPath) != config {
                 throw ValidationError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
             }
-            try checkImageSize(imgSize, config: config, option: "--img_size")
+            try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
             let data = try TrainingData.prepare(options, replicas: replicas, log: say)
             let model = AutoencoderKL(config)
-            if resumed == nil {
+            if let fresh {
                 model.initialize(seed: options.seed)
-                if let initWeights {
-                    try model.loadWeights(path: initWeights)
-                    say("starting from \(initWeights)")
-                }
+                if fresh.weights != nil { say(try fresh.loadWeights(into: model)) }
             }
             say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
             let trainer = try Trainer(model: model, options: options, data: data, replicas: replicas,

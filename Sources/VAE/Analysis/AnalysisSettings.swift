@@ -19,15 +19,17 @@ public struct AnalysisSettings: Sendable {
         self.config = config
     }
 
-    /// The model for these settings: the checkpoint's weights, or random ones from the seed.
-    /// The analysis feeds RGB images and draws RGB reconstructions, so the model must have 3 channels each way.
-    public func makeModel(_ config: VAEConfig) throws -> AutoencoderKL {
+    /// The model for these settings: the source's weights, or random ones from the seed; `log` gets the line
+    /// saying what was loaded. The analysis feeds RGB images and draws RGB reconstructions, so the model must
+    /// have 3 channels each way.
+    public func makeModel(_ source: ModelSource, log: (String) -> Void) throws -> AutoencoderKL {
+        let config = source.config
         guard config.inChannels == 3, config.outCh == 3 else {
             throw IOFailure("the analysis compares RGB images: the model needs in_channels 3 and out_ch 3, the config has \(config.inChannels) and \(config.outCh)")
         }
         let model = AutoencoderKL(config)
-        if let checkpoint {
-            try model.loadWeights(path: checkpoint)
+        if source.weights != nil {
+            log(try source.loadWeights(into: model))
         } else {
             model.initialize(seed: seed)
         }

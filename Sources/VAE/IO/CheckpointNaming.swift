@@ -15,35 +15,66 @@ private let vaeRoots: Set<String> = ["encoder", "decoder", "quant_conv", "post_q
 /// Where a full Stable Diffusion checkpoint keeps its VAE.
 private let stableDiffusionVAEPrefix = "first_stage_model."
 
-/// The VAE tensors of `file` under ldm names, whatever the file's naming, with the naming it had.
+/// Whether a tensor of some checkpoint can be a VAE weight (directly or inside a full SD checkpoint): readers
+/// decode only these, so a multi-gigabyte SD file costs the VAE's share of memory.
+public func isVAEKey(_ name: String) -> Bool {
+    let name = name.hasPrefix(stableDiffusionVAEPrefix) ? name.dropFirst(stableDiffusionVAEPrefix.count) : Substring(name)
+    return vaeRoots.contains { name.hasPrefix($0 + ".") }
+}
+
+/// The VAE tensors of a checkpoint under ldm names, the naming the file had, and whether they came from a full
+/// Stable Diffusion checkpoint (`first_stage_model.*`).
+public struct LDMTensors {
+    public let tensors: [String: SafeTensors.Entry]
+    public let naming: CheckpointNaming
+    public let fromFullStableDiffusion: Bool
+
+    /// "diffusers names", "ldm names", "ldm names under first_stage_model. (a full SD checkpoint)".
+    public var namingDescription: String {
+        switch naming {
+        case .diffusers: return "diffusers names"
+        case .ldm: return fromFullStableDiffusion ? "ldm names under first_stage_model. (a full SD checkpoint)" : "ldm names"
+        }
+    }
+}
+
+public func ldmTensors(from file: SafeTensors, path: String) throws -> LDMTensors {
+    try ldmTensors(from: file.tensors, path: path)
+}
+
+/// The VAE tensors of `tensors` under ldm names, whatever the file's naming, with the naming it had.
 /// A full SD checkpoint (keys `first_stage_model.*`) contributes only its VAE. diffusers' linear attention
 /// weights [C, C] become ldm's 1×1 convolutions [C, C, 1, 1]. A diffusers key with no ldm counterpart keeps
 /// its name, so that `matchParameters` reports it as unexpected.
-public func ldmTensors(from file: SafeTensors, path: String) throws -> (tensors: [String: SafeTensors.Entry], naming: CheckpointNaming) {
-    let isFullStableDiffusion = file.tensors.keys.contains { $0.hasPrefix(stableDiffusionVAEPrefix) }
+public func ldmTensors(from tensors: [String: SafeTensors.Entry], path: String) throws -> LDMTensors {
+    let isFullStableDiffusion = tensors.keys.contains { $0.hasPrefix(stableDiffusionVAEPrefix) }
     var vae: [String: SafeTensors.Entry] = [:]
-    for (name, entry) in file.tensors {
+    for (name, entry) in tensors {
         var name = name
         if isFullStableDiffusion {
             guard name.hasPrefix(stableDiffusionVAEPrefix) else { continue }
             name.removeFirst(stableDiffusionVAEPrefix.count)
         }
-        guard let root = name.split(separator: ".", maxSplits: 1).first, vaeRoots.contains(String(root)) else { continue }
+        guard isVAEKey(name) else { continue }
         vae[name] = entry
     }
-    guard !vae.isEmpty else {
-        let sample = file.names.prefix(5).joined(separator: ", ")
-        throw IOFailure("\(path): no VAE tensors found: expected keys under encoder., decoder., quant_conv. and "
-                        + "post_quant_conv. (or the same under first_stage_model.); the file has "
-                        + "\(file.tensors.count) tensor\(file.tensors.count == 1 ? "" : "s")\(sample.isEmpty ? "" : ", e.g. \(sample)")")
-    }
+    guard !vae.isEmpty else { throw noVAETensors(path: path, names: Array(tensors.keys)) }
 
     switch try detectNaming(vae.keys, path: path) {
     case .ldm:
-        return (vae, .ldm)
+        return LDMTensors(tensors: vae, naming: .ldm, fromFullStableDiffusion: isFullStableDiffusion)
     case .diffusers:
-        return (try renameDiffusers(vae, path: path), .diffusers)
+        return LDMTensors(tensors: try renameDiffusers(vae, path: path), naming: .diffusers,
+                          fromFullStableDiffusion: isFullStableDiffusion)
     }
+}
+
+/// The error for a file without VAE weights (a UNet, a text encoder, …), with a sample of what it holds.
+func noVAETensors(path: String, names: [String]) -> IOFailure {
+    let sample = names.sorted().prefix(5).joined(separator: ", ")
+    return IOFailure("\(path): no VAE tensors found: expected keys under encoder., decoder., quant_conv. and "
+                     + "post_quant_conv. (or the same under first_stage_model.); the file has "
+                     + "\(names.count) tensor\(names.count == 1 ? "" : "s")\(sample.isEmpty ? "" : ", e.g. \(sample)")")
 }
 
 /// diffusers and ldm share conv_in, conv_out and the quant convs, so only the block containers tell them apart;

@@ -26,99 +26,76 @@ public struct SafeTensors {
         add(name, shape: tensor.shape, values: tensor.array)
     }
 
-    /// Reads F32, F16 and BF16 tensors (converted to Float).
+    /// Reads every tensor whose dtype converts to Float (F32, F16, BF16, F64); tensors of other dtypes
+    /// (an SD checkpoint's int64 position ids, say) are validated and skipped.
     public static func read(path: String) throws -> SafeTensors {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw IOFailure("\(path): cannot read the file (missing or unreadable)")
-        }
-        return try parse([UInt8](data), path: path)
+        let file = try ReadOnlyFile(path: path)
+        return try decode(file.header(), path: path, keeping: { $0.dtype.isReadableAsFloat }, bytes: file.bytes)
+    }
+
+    /// Reads only the tensors `keep` accepts, as Float; the others are validated but their data is not even
+    /// read. A kept tensor of a dtype that does not convert to Float is an error naming it.
+    public static func read(path: String, keep: (String) -> Bool) throws -> SafeTensors {
+        let file = try ReadOnlyFile(path: path)
+        return try decode(file.header(), path: path, keeping: { keep($0.name) }, bytes: file.bytes)
+    }
+
+    /// The validated header (names, dtypes, shapes, offsets, metadata) without reading any tensor data.
+    public static func readHeader(path: String) throws -> Header {
+        try ReadOnlyFile(path: path).header()
     }
 
     /// Only the header's "__metadata__", without reading the tensors.
     public static func readMetadata(path: String) throws -> [String: String] {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw IOFailure("\(path): cannot read the file (missing or unreadable)")
-        }
-        defer { try? handle.close() }
-        let lengthBytes = [UInt8](handle.readData(ofLength: 8))
-        guard lengthBytes.count == 8 else { throw IOFailure("\(path): not a valid safetensors file: shorter than the 8-byte header length") }
-        var length: UInt64 = 0
-        for i in 0..<8 { length |= UInt64(lengthBytes[i]) << (8 * UInt64(i)) }
-        guard length < 100_000_000 else { throw IOFailure("\(path): not a valid safetensors file: header length \(length)") }
-        let header = [UInt8](handle.readData(ofLength: Int(length)))
-        // Parsing the header with no data: offsets are not checked here, only the metadata is wanted.
-        guard let json = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any] else {
-            throw IOFailure("\(path): not a valid safetensors file: the header is not JSON")
-        }
-        return (json["__metadata__"] as? [String: String]) ?? [:]
+        try readHeader(path: path).metadata
     }
 
+    /// The whole file already in memory (`read(path:)`'s rules and result).
     public static func parse(_ bytes: [UInt8], path: String) throws -> SafeTensors {
-        func fail(_ why: String) -> IOFailure { IOFailure("\(path): not a valid safetensors file: \(why)") }
-        guard bytes.count >= 8 else { throw fail("shorter than the 8-byte header length") }
-        var headerLength: UInt64 = 0
-        for i in 0..<8 { headerLength |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        guard headerLength <= UInt64(bytes.count - 8) else {
-            throw fail("header length \(headerLength) exceeds the file size \(bytes.count) (truncated or not safetensors)")
+        let length = try Header.length(prefix: Array(bytes.prefix(8)), fileSize: bytes.count, path: path)
+        let header = try Header(json: Array(bytes[8..<8 + length]), dataSize: bytes.count - 8 - length, path: path)
+        return try decode(header, path: path, keeping: { $0.dtype.isReadableAsFloat }) { range, convert in
+            try bytes.withUnsafeBytes { try convert(UnsafeRawBufferPointer(rebasing: $0[range])) }
         }
-        let headerEnd = 8 + Int(headerLength)
-        let json: Any
-        do {
-            json = try JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd]))
-        } catch {
-            throw fail("the header is not JSON")
-        }
-        guard let header = json as? [String: Any] else { throw fail("the header is not a JSON object") }
-        let dataSize = bytes.count - headerEnd
+    }
+
+    /// Hands the bytes at a file range to a converter.
+    typealias ByteSource = (Range<Int>, (UnsafeRawBufferPointer) -> [Float]?) throws -> [Float]?
+
+    private static func decode(_ header: Header, path: String, keeping keep: (TensorInfo) -> Bool,
+                               bytes: ByteSource) throws -> SafeTensors {
         var result = SafeTensors()
-        for (name, value) in header {
-            if name == "__metadata__" {
-                guard let meta = value as? [String: Any] else { throw fail("__metadata__ is not an object") }
-                for (k, v) in meta {
-                    guard let s = v as? String else { throw fail("__metadata__.\(k) is not a string") }
-                    result.metadata[k] = s
-                }
-                continue
+        result.metadata = header.metadata
+        for info in header.tensors where keep(info) {
+            let start = header.dataStart + info.dataOffsets.lowerBound
+            guard let values = try bytes(start..<start + info.dataOffsets.count, { floats($0, dtype: info.dtype, count: info.elementCount) }) else {
+                throw IOFailure("\(path): tensor '\(info.name)' has dtype \(info.dtype.rawValue), which cannot be read as "
+                                + "floating-point weights (readable: \(DType.readableAsFloat.map(\.rawValue).joined(separator: ", ")))")
             }
-            guard let info = value as? [String: Any],
-                  let dtype = info["dtype"] as? String,
-                  let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  offsets.count == 2
-            else { throw fail("tensor '\(name)' lacks dtype, shape or data_offsets") }
-            guard shape.allSatisfy({ $0 >= 0 }) else { throw fail("tensor '\(name)' has a negative dimension") }
-            let width: Int
-            switch dtype {
-            case "F32": width = 4
-            case "F16", "BF16": width = 2
-            default:
-                throw IOFailure("\(path): tensor '\(name)' has dtype \(dtype); supported are F32, F16 and BF16")
-            }
-            let count = shape.reduce(1, *)
-            let (begin, end) = (offsets[0], offsets[1])
-            guard begin >= 0, begin <= end, end <= dataSize else {
-                throw fail("tensor '\(name)' has data offsets [\(begin), \(end)] outside the \(dataSize) data bytes (truncated?)")
-            }
-            guard end - begin == count * width else {
-                throw fail("tensor '\(name)' has \(end - begin) bytes for shape \(shape) of \(dtype)")
-            }
-            let values = decode(bytes, from: headerEnd + begin, count: count, dtype: dtype)
-            result.tensors[name] = Entry(shape: shape, values: values)
+            result.tensors[info.name] = Entry(shape: info.shape, values: values)
         }
         return result
     }
 
-    private static func decode(_ bytes: [UInt8], from start: Int, count: Int, dtype: String) -> [Float] {
-        bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress! + start
-            switch dtype {
-            case "F32":
-                return (0..<count).map { Float(bitPattern: base.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self).littleEndian) }
-            case "F16":
-                return (0..<count).map { Float(Float16(bitPattern: base.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian)) }
-            default: // BF16: the high half of a float32
-                return (0..<count).map { Float(bitPattern: UInt32(base.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian) << 16) }
-            }
+    /// Little-endian F32, F16, BF16 or F64 to Float; nil for other dtypes.
+    private static func floats(_ raw: UnsafeRawBufferPointer, dtype: DType, count: Int) -> [Float]? {
+        switch dtype {
+        case .f32: return converted(raw, count: count) { Float(bitPattern: UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: 4 * $1, as: UInt32.self))) }
+        case .f16: return converted(raw, count: count) { Float(Float16(bitPattern: UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: 2 * $1, as: UInt16.self)))) }
+        // BF16 is the high half of a float32.
+        case .bf16: return converted(raw, count: count) { Float(bitPattern: UInt32(UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: 2 * $1, as: UInt16.self))) << 16) }
+        case .f64: return converted(raw, count: count) { Float(Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8 * $1, as: UInt64.self)))) }
+        default: return nil
+        }
+    }
+
+    /// One tight loop over raw memory (inlined so that each dtype gets its own specialised loop).
+    @inline(__always)
+    private static func converted(_ raw: UnsafeRawBufferPointer, count: Int, _ element: (UnsafeRawPointer, Int) -> Float) -> [Float] {
+        guard count > 0, let base = raw.baseAddress else { return [] }
+        return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            for i in 0..<count { out[i] = element(base, i) }
+            initialized = count
         }
     }
 
@@ -148,5 +125,16 @@ public struct SafeTensors {
     /// Writes the file atomically (temporary file, fsync, rename).
     public func write(path: String) throws {
         try writeFileAtomically(serialized(), to: path)
+    }
+}
+
+private extension ReadOnlyFile {
+    func header() throws -> SafeTensors.Header {
+        let length = try SafeTensors.Header.length(prefix: read(0..<min(8, size)), fileSize: size, path: path)
+        return try SafeTensors.Header(json: read(8..<8 + length), dataSize: size - 8 - length, path: path)
+    }
+
+    func bytes(_ range: Range<Int>, _ convert: (UnsafeRawBufferPointer) -> [Float]?) throws -> [Float]? {
+        try read(range).withUnsafeBytes(convert)
     }
 }

@@ -55,7 +55,7 @@ public enum Benchmark {
         let x = Tensor(shape: [n, 3, imgSize, imgSize])
         var rng = SplitMix64(seed: UInt64(replicas.rank + 1))
         for i in 0..<x.count { x.data[i] = Float(rng.nextUniform() * 2 - 1) }
-        let side = imgSize >> (model.config.chMult.count - 1)
+        let side = imgSize / model.config.downsamplingFactor
         let eps = Tensor(shape: [n, model.config.embedDim, side, side])
         for i in 0..<eps.count { eps.data[i] = Float(rng.nextNormal()) }
         let loss = VAELoss(klWeight: 1e-6)

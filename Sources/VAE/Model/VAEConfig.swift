@@ -43,6 +43,9 @@ public struct VAEConfig: Equatable, Codable, Sendable {
     /// Number of resolution levels (`len(ch_mult)`).
     public var levels: Int { chMult.count }
 
+    /// How many times smaller the latent is than the image: the encoder halves at every level but the last.
+    public var downsamplingFactor: Int { 1 << (levels - 1) }
+
     /// Output channels of each level's blocks: `ch · ch_mult[i]`.
     public var levelChannels: [Int] { chMult.map { ch * $0 } }
 
