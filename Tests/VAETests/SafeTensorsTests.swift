@@ -262,6 +262,18 @@ final class SafeTensorsTests: XCTestCase {
         assertThrows(try SafeTensors.readHeader(path: huge), mentioning: [huge, "header length 150000000 exceeds the 100000000-byte limit"])
     }
 
+    func testMessagesStayShortForForgedLongNamesAndValues() throws {
+        let name = String(repeating: "n", count: 100_000)
+        let shape = "[" + Array(repeating: "-1", count: 20_000).joined(separator: ",") + "]"
+        let path = try file(header: #"{"\#(name)":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,0]}}"#, data: [], name: "long.st")
+        XCTAssertThrowsError(try SafeTensors.read(path: path)) { error in
+            let message = "\(error)"
+            XCTAssertLessThan(message.count, path.count + 600, message)
+            XCTAssertTrue(message.contains("'" + String(repeating: "n", count: 200) + "…'"), message)
+            XCTAssertTrue(message.contains("has shape [-1, -1, "), message)
+        }
+    }
+
     func testMetadataMustMapStringsToStrings() throws {
         let tensor = #""t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#
         let data: [UInt8] = [0, 0, 0x80, 0x3F]
