@@ -3,8 +3,8 @@ import XCTest
 @testable import VAE
 import CTurboJPEG
 
-/// Image loading, Pillow-exact resizing, PNG writing and grids, against the PIL-made fixtures in
-/// Tests/Fixtures/images-64 and against small PNGs built byte by byte below.
+/// Image loading, the decode-and-resize pipeline, PNG writing and grids, against the PIL-made fixtures in
+/// Tests/Fixtures/images-64 and against small PNGs built byte by byte below (resizing itself: PILResizeTests).
 final class ImageTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -250,29 +250,6 @@ final class ImageTests: XCTestCase {
     func testJPEGWithGarbageAfterTheSignature() throws {
         let bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x02] + [UInt8](repeating: 0x55, count: 100)
         assertLoadFails(try scratchFile("garbage.jpg", bytes), mentioning: "invalid JPEG header")
-    }
-
-    // MARK: Resize
-
-    func testResizeToTheSameSizeIsTheIdentity() throws {
-        let image = try loadImage(path: fixture("small_upscale.png"))
-        XCTAssertEqual(resizeBilinearPIL(image, width: image.width, height: image.height), image)
-    }
-
-    func testShrinkWidensTheTriangleFilter() {
-        // 4 → 2 columns: scale 2, so each output averages three inputs with weights 3/7, 3/7, 1/7
-        // (a two-tap bilinear interpolation would give 35 and 175).
-        let row: [UInt8] = [0, 70, 140, 210].flatMap { [$0, $0 / 2, 255 - $0] }
-        let out = resizeBilinearPIL(RGB8Image(width: 4, height: 1, pixels: row), width: 2, height: 1)
-        XCTAssertEqual(out.pixels, [50, 25, 205, 160, 80, 95])
-    }
-
-    func testConstantImagesStayConstant() {
-        let image = RGB8Image(width: 37, height: 23, pixels: (0..<37 * 23).flatMap { _ in [255, 0, 77] as [UInt8] })
-        for (w, h) in [(5, 7), (64, 64), (100, 3), (37, 90)] {
-            let out = resizeBilinearPIL(image, width: w, height: h)
-            XCTAssertEqual(out, RGB8Image(width: w, height: h, pixels: (0..<w * h).flatMap { _ in [255, 0, 77] as [UInt8] }), "\(w)x\(h)")
-        }
     }
 
     // MARK: Writing
