@@ -262,6 +262,18 @@ final class SafeTensorsTests: XCTestCase {
         assertThrows(try SafeTensors.readHeader(path: huge), mentioning: [huge, "header length 150000000 exceeds the 100000000-byte limit"])
     }
 
+    func testMessagesStayShortForForgedLongNamesAndValues() throws {
+        let name = String(repeating: "n", count: 100_000)
+        let shape = "[" + Array(repeating: "-1", count: 20_000).joined(separator: ",") + "]"
+        let path = try file(header: #"{"\#(name)":{"dtype":"F32","shape":\#(shape),"data_offsets":[0,0]}}"#, data: [], name: "long.st")
+        XCTAssertThrowsError(try SafeTensors.read(path: path)) { error in
+            let message = "\(error)"
+            XCTAssertLessThan(message.count, path.count + 600, message)
+            XCTAssertTrue(message.contains("'" + String(repeating: "n", count: 200) + "…'"), message)
+            XCTAssertTrue(message.contains("has shape [-1, -1, "), message)
+        }
+    }
+
     func testMetadataMustMapStringsToStrings() throws {
         let tensor = #""t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}"#
         let data: [UInt8] = [0, 0, 0x80, 0x3F]
@@ -290,5 +302,23 @@ final class SafeTensorsTests: XCTestCase {
         for name in fromFile.names { XCTAssertEqual(fromBytes[name]?.values, fromFile[name]?.values, name) }
         assertThrows(try SafeTensors.parse(bytes + [0], path: "memory"), mentioning: ["memory", "1 trailing bytes"])
         assertThrows(try SafeTensors.parse(Array(bytes.prefix(5)), path: "memory"), mentioning: ["shorter than"])
+    }
+
+    func testFileWrittenByTheReferenceLibraryWithEveryDType() throws {
+        let path = Fixtures.path("safetensors-dtypes/all-dtypes.safetensors")
+        let expected = try XCTUnwrap(Fixtures.json("safetensors-dtypes/expected.json")["float_tensors"] as? [String: [String: Any]])
+        let read = try SafeTensors.read(path: path)
+        XCTAssertEqual(read.names, expected.keys.sorted())
+        for (name, entry) in expected {
+            XCTAssertEqual(read[name]?.shape, entry["shape"] as? [Int], name)
+            XCTAssertEqual(read[name]?.values, (entry["values"] as? [Double])?.map { Float($0) }, name)
+        }
+        XCTAssertEqual(read.metadata, ["format": "pt"])
+        let header = try SafeTensors.readHeader(path: path)
+        XCTAssertEqual(header.tensors.count, 18)
+        XCTAssertEqual(header.tensors.first { $0.name == "cond_stage_model.transformer.text_model.embeddings.position_ids" }?.dtype, .i64)
+        XCTAssertEqual(header.tensors.first { $0.name == "f8_e4m3" }?.shape, [2, 3])
+        XCTAssertEqual(try SafeTensors.read(path: path, keep: { $0.hasPrefix("f") && !$0.hasPrefix("f8") }).names, ["f16", "f32", "f64"])
+        assertThrows(try SafeTensors.read(path: path, keep: { $0 == "f8_e4m3" }), mentioning: ["'f8_e4m3'", "dtype F8_E4M3"])
     }
 }

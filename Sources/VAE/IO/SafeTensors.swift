@@ -60,7 +60,7 @@ public struct SafeTensors {
     }
 
     /// Hands the bytes at a file range to a converter.
-    typealias ByteSource = (Range<Int>, (UnsafeRawBufferPointer) -> [Float]?) throws -> [Float]?
+    private typealias ByteSource = (Range<Int>, (UnsafeRawBufferPointer) -> [Float]?) throws -> [Float]?
 
     private static func decode(_ header: Header, path: String, keeping keep: (TensorInfo) -> Bool,
                                bytes: ByteSource) throws -> SafeTensors {
@@ -69,7 +69,7 @@ public struct SafeTensors {
         for info in header.tensors where keep(info) {
             let start = header.dataStart + info.dataOffsets.lowerBound
             guard let values = try bytes(start..<start + info.dataOffsets.count, { floats($0, dtype: info.dtype, count: info.elementCount) }) else {
-                throw IOFailure("\(path): tensor '\(info.name)' has dtype \(info.dtype.rawValue), which cannot be read as "
+                throw IOFailure("\(path): tensor \(quotedName(info.name)) has dtype \(info.dtype.rawValue), which cannot be read as "
                                 + "floating-point weights (readable: \(DType.readableAsFloat.map(\.rawValue).joined(separator: ", ")))")
             }
             result.tensors[info.name] = Entry(shape: info.shape, values: values)

@@ -86,7 +86,7 @@ extension SafeTensors {
                 }
                 // The JSON reader refused byte-identical keys; this catches two Unicode spellings of one name.
                 guard names.insert(name).inserted else {
-                    throw notSafeTensors(path, "two tensors are named '\(name)' (the same text in different Unicode forms)")
+                    throw notSafeTensors(path, "two tensors are named \(quotedName(name)) (the same text in different Unicode forms)")
                 }
                 tensors.append(try Self.tensor(name, value, dataSize: dataSize, path: path))
             }
@@ -104,7 +104,7 @@ extension SafeTensors {
                 var metadata = [String: String]()
                 for (key, entry) in members {
                     guard case .string(let text) = entry else {
-                        throw notSafeTensors(path, "__metadata__ '\(key)' is \(entry.quoted(limit: 40)); metadata values must be strings")
+                        throw notSafeTensors(path, "__metadata__ \(quotedName(key)) is \(entry.quoted(limit: 40)); metadata values must be strings")
                     }
                     metadata[key] = text
                 }
@@ -116,35 +116,35 @@ extension SafeTensors {
 
         private static func tensor(_ name: String, _ value: JSONValue, dataSize: Int, path: String) throws -> TensorInfo {
             guard case .object(let fields) = value else {
-                throw notSafeTensors(path, "tensor '\(name)' is \(value.quoted(limit: 40)), not an object with dtype, shape and data_offsets")
+                throw notSafeTensors(path, "tensor \(quotedName(name)) is \(value.quoted(limit: 40)), not an object with dtype, shape and data_offsets")
             }
             func field(_ key: String) throws -> JSONValue {
-                guard let found = fields.first(where: { $0.key == key }) else { throw notSafeTensors(path, "tensor '\(name)' lacks \"\(key)\"") }
+                guard let found = fields.first(where: { $0.key == key }) else { throw notSafeTensors(path, "tensor \(quotedName(name)) lacks \"\(key)\"") }
                 return found.value
             }
             let dtypeValue = try field("dtype")
             guard case .string(let dtypeName) = dtypeValue else {
-                throw notSafeTensors(path, "tensor '\(name)' has dtype \(dtypeValue.quoted()): it must be a string such as \"F32\"")
+                throw notSafeTensors(path, "tensor \(quotedName(name)) has dtype \(dtypeValue.quoted()): it must be a string such as \"F32\"")
             }
             guard let dtype = DType(rawValue: dtypeName) else {
-                throw notSafeTensors(path, "tensor '\(name)' has dtype \(dtypeValue.quoted()), which the safetensors format does not define "
+                throw notSafeTensors(path, "tensor \(quotedName(name)) has dtype \(dtypeValue.quoted()), which the safetensors format does not define "
                               + "(known: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             let shapeValue = try field("shape")
-            let badShape = notSafeTensors(path, "tensor '\(name)' has shape \(shapeValue.quoted()): dimensions must be non-negative integers below 2^64")
+            let badShape = notSafeTensors(path, "tensor \(quotedName(name)) has shape \(shapeValue.quoted()): dimensions must be non-negative integers below 2^64")
             guard case .array(let dimensionValues) = shapeValue else { throw badShape }
             let dimensions = dimensionValues.compactMap(unsignedInteger)
             guard dimensions.count == dimensionValues.count else { throw badShape }
             let offsetsValue = try field("data_offsets")
             guard case .array(let offsetValues) = offsetsValue, offsetValues.count == 2,
                   let begin = unsignedInteger(offsetValues[0]), let end = unsignedInteger(offsetValues[1]) else {
-                throw notSafeTensors(path, "tensor '\(name)' has data_offsets \(offsetsValue.quoted()): they must be two non-negative integers below 2^64")
+                throw notSafeTensors(path, "tensor \(quotedName(name)) has data_offsets \(offsetsValue.quoted()): they must be two non-negative integers below 2^64")
             }
             guard begin <= end else {
-                throw notSafeTensors(path, "tensor '\(name)' has data_offsets \(offsetsValue.quoted()): the end comes before the beginning")
+                throw notSafeTensors(path, "tensor \(quotedName(name)) has data_offsets \(offsetsValue.quoted()): the end comes before the beginning")
             }
             guard end <= UInt64(dataSize) else {
-                throw notSafeTensors(path, "tensor '\(name)' has data offsets \(offsetsValue.quoted()) outside the \(dataSize) data bytes (truncated?)")
+                throw notSafeTensors(path, "tensor \(quotedName(name)) has data offsets \(offsetsValue.quoted()) outside the \(dataSize) data bytes (truncated?)")
             }
             let byteCount = Int(end - begin)
             let described = "shape \(shapeValue.quoted()) of \(dtypeName)"
@@ -154,17 +154,17 @@ extension SafeTensors {
             for d in dimensions where !overflow { (elements, overflow) = elements.multipliedReportingOverflow(by: d) }
             let (bits, bitsOverflow) = elements.multipliedReportingOverflow(by: UInt64(dtype.bitWidth))
             guard !overflow, !bitsOverflow else {
-                throw notSafeTensors(path, "tensor '\(name)' has \(described): its size overflows 64 bits and does not match its \(byteCount) bytes")
+                throw notSafeTensors(path, "tensor \(quotedName(name)) has \(described): its size overflows 64 bits and does not match its \(byteCount) bytes")
             }
             guard bits % 8 == 0 else {
-                throw notSafeTensors(path, "tensor '\(name)' has \(described): \(elements) elements of \(dtype.bitWidth) bits do not fill whole bytes")
+                throw notSafeTensors(path, "tensor \(quotedName(name)) has \(described): \(elements) elements of \(dtype.bitWidth) bits do not fill whole bytes")
             }
             guard bits / 8 == UInt64(byteCount) else {
-                throw notSafeTensors(path, "tensor '\(name)' has \(byteCount) bytes for \(described) (\(bits / 8) bytes needed)")
+                throw notSafeTensors(path, "tensor \(quotedName(name)) has \(byteCount) bytes for \(described) (\(bits / 8) bytes needed)")
             }
             // Only reachable with a zero dimension beside a huge one: valid for the format, not representable here.
             guard dimensions.allSatisfy({ $0 <= UInt64(Int.max) }) else {
-                throw notSafeTensors(path, "tensor '\(name)' has \(described): a dimension above \(Int.max) is not supported")
+                throw notSafeTensors(path, "tensor \(quotedName(name)) has \(described): a dimension above \(Int.max) is not supported")
             }
             return TensorInfo(name: name, dtype: dtype, shape: dimensions.map { Int($0) }, elementCount: Int(elements),
                               dataOffsets: Int(begin)..<Int(end))
@@ -177,13 +177,13 @@ extension SafeTensors {
             for tensor in tensors {
                 let range = tensor.dataOffsets
                 if range.lowerBound > position {
-                    let after = previous.map { " after tensor '\($0.name)'" } ?? ""
+                    let after = previous.map { " after tensor \(quotedName($0.name))" } ?? ""
                     throw notSafeTensors(path, "data bytes \(position)..<\(range.lowerBound)\(after) belong to no tensor "
-                                  + "(tensor '\(tensor.name)' starts at \(range.lowerBound)); tensors must fill the data without gaps")
+                                  + "(tensor \(quotedName(tensor.name)) starts at \(range.lowerBound)); tensors must fill the data without gaps")
                 }
                 if range.lowerBound < position, let previous {
-                    throw notSafeTensors(path, "tensor '\(tensor.name)' (data bytes \(range.lowerBound)..<\(range.upperBound)) overlaps tensor "
-                                  + "'\(previous.name)' (data bytes \(previous.dataOffsets.lowerBound)..<\(previous.dataOffsets.upperBound))")
+                    throw notSafeTensors(path, "tensor \(quotedName(tensor.name)) (data bytes \(range.lowerBound)..<\(range.upperBound)) overlaps tensor "
+                                  + "\(quotedName(previous.name)) (data bytes \(previous.dataOffsets.lowerBound)..<\(previous.dataOffsets.upperBound))")
                 }
                 position = range.upperBound
                 previous = tensor
@@ -204,4 +204,9 @@ private func unsignedInteger(_ value: JSONValue) -> UInt64? {
 
 func notSafeTensors(_ path: String, _ why: String) -> IOFailure {
     IOFailure("\(path): not a valid safetensors file: \(why)")
+}
+
+/// A name for an error message, in quotes and cut if long: a forged header must not turn into a huge message.
+func quotedName(_ name: String) -> String {
+    "'" + (name.count <= 200 ? name : name.prefix(200) + "…") + "'"
 }
