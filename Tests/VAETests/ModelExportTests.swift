@@ -203,4 +203,19 @@ final class ModelExportTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("is a directory"), "\(error)")
         }
     }
+
+    func testMissingFoldersAreCreatedAndAFileInTheWayIsNamed() throws {
+        let model = try fixtureModel("vae-small-g32")
+        try export(model, format: .diffusers, to: "\(scratch!)/new/nested/vae/")
+        XCTAssertEqual(try contents("\(scratch!)/new/nested"), ["vae"])
+        XCTAssertEqual(try contents("\(scratch!)/new/nested/vae"), ["config.json", "diffusion_pytorch_model.safetensors"])
+
+        try "x".write(toFile: "\(scratch!)/plain", atomically: true, encoding: .utf8)
+        for format in [ExportFormat.diffusers, .ldm] {
+            XCTAssertThrowsError(try export(model, format: format, to: "\(scratch!)/plain/sub/out")) { error in
+                XCTAssertTrue("\(error)".contains("\(self.scratch!)/plain is a file"), "\(error)")
+            }
+        }
+        XCTAssertEqual(try contents(scratch), ["new", "plain"])
+    }
 }

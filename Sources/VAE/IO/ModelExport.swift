@@ -35,6 +35,9 @@ private let torchMetadata = ["format": "pt"]
 /// Writes `model` to `path` in `format`. An existing `path` is refused unless `overwrite`; the file, or the
 /// whole diffusers folder, appears at once (temporary beside it, then renamed), so a failure leaves no half output.
 public func export(_ model: AutoencoderKL, format: ExportFormat, to path: String, overwrite: Bool = false) throws {
+    // "out/" names the folder out: the temporary sibling must sit beside it, not inside.
+    var path = path
+    while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
     if let problem = format.problem(with: model.config) {
         throw IOFailure("cannot export \(path) as \(format.rawValue): \(problem)")
     }
@@ -42,6 +45,7 @@ public func export(_ model: AutoencoderKL, format: ExportFormat, to path: String
     if exists && !overwrite {
         throw IOFailure("\(path) already exists; pass --overwrite to replace it")
     }
+    try createFolder((path as NSString).deletingLastPathComponent, for: path)
     switch format {
     case .diffusers:
         try writeDirectoryAtomically(path, replacing: exists) { dir in
@@ -93,12 +97,12 @@ func diffusersWeights(_ model: AutoencoderKL) throws -> SafeTensors {
 /// deleting it last when `replacing`); on any failure the temporary folder goes and `path` is as it was.
 private func writeDirectoryAtomically(_ path: String, replacing: Bool, fill: (String) throws -> Void) throws {
     let fm = FileManager.default
-    let parent = (path as NSString).deletingLastPathComponent
-    if !parent.isEmpty { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) }
     let temporary = path + ".tmp-\(getpid())", previous = path + ".old-\(getpid())"
     try? fm.removeItem(atPath: temporary)
+    guard mkdir(temporary, 0o755) == 0 else {
+        throw IOFailure("cannot create \(temporary) to write \(path): \(String(cString: strerror(errno)))")
+    }
     do {
-        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: false)
         try fill(temporary)
         if replacing { try move(path, to: previous) }
         do {
@@ -112,6 +116,20 @@ private func writeDirectoryAtomically(_ path: String, replacing: Bool, fill: (St
         throw error
     }
     if replacing { try? fm.removeItem(atPath: previous) }
+}
+
+/// The folder an output goes in, with its parents; a clear error when a file stands in the way.
+private func createFolder(_ folder: String, for path: String) throws {
+    guard !folder.isEmpty else { return }
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) {
+        guard isDirectory.boolValue else { throw IOFailure("cannot write \(path): \(folder) is a file, not a folder") }
+        return
+    }
+    try createFolder((folder as NSString).deletingLastPathComponent, for: path)
+    guard mkdir(folder, 0o755) == 0 || errno == EEXIST else {
+        throw IOFailure("cannot create the folder \(folder) for \(path): \(String(cString: strerror(errno)))")
+    }
 }
 
 private func move(_ source: String, to destination: String) throws {
