@@ -169,7 +169,7 @@ final class ModelExportTests: XCTestCase {
     }
 
     func testConfigJSONWithoutBlockAttention() throws {
-        let json = DiffusersConfig.json(for: try VAEConfig.load(path: Fixtures.path("vae-small-g32/config.yaml"))).text
+        let json = diffusersConfigJSON(for: try VAEConfig.load(path: Fixtures.path("vae-small-g32/config.yaml"))).text
         let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         XCTAssertEqual(parsed["down_block_types"] as? [String], ["DownEncoderBlock2D", "DownEncoderBlock2D"])
         XCTAssertEqual(parsed["up_block_types"] as? [String], ["UpDecoderBlock2D", "UpDecoderBlock2D"])

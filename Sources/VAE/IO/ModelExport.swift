@@ -17,7 +17,7 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     public func problem(with config: VAEConfig) -> String? {
         switch self {
         case .diffusers:
-            return DiffusersConfig.problem(with: config)
+            return diffusersProblem(with: config)
         case .ldm, .sd:
             guard config.normNumGroups == Self.ldmGroups else {
                 return "ldm's AutoencoderKL always uses \(Self.ldmGroups) GroupNorm groups, but this model has "
@@ -49,7 +49,7 @@ public func export(_ model: AutoencoderKL, format: ExportFormat, to path: String
     switch format {
     case .diffusers:
         try writeDirectoryAtomically(path, replacing: exists) { dir in
-            try writeFileAtomically(DiffusersConfig.json(for: model.config).text, to: dir + "/config.json")
+            try writeFileAtomically(diffusersConfigJSON(for: model.config).text, to: dir + "/config.json")
             try diffusersWeights(model).write(path: dir + "/diffusion_pytorch_model.safetensors")
         }
     case .ldm, .sd:
