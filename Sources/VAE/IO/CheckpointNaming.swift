@@ -138,85 +138,107 @@ private func index<S: StringProtocol>(_ text: S) -> Int? {
     return Int(text)
 }
 
-/// diffusers `AutoencoderKL` names → ldm names.
-private struct DiffusersRenamer {
+/// diffusers `AutoencoderKL` names ⇄ ldm names. One table serves loading (diffusers → ldm) and export
+/// (ldm → diffusers): each rule pairs a run of name components on both sides, "#" standing for a block index.
+struct DiffusersRenamer {
+    /// diffusers numbers decoder levels from the lowest resolution, ldm from the highest: up_blocks.K = up[n-1-K].
     let decoderLevels: Int
 
+    private enum Side { case diffusers, ldm }
+
     /// The ldm name, and whether it is an attention q/k/v/proj_out weight (linear in diffusers); nil if unknown.
-    func ldmName(_ name: String) -> (String, Bool)? {
+    func ldmName(_ name: String) -> (String, Bool)? { rename(name, from: .diffusers) }
+
+    /// The current diffusers name, and whether it is an attention weight diffusers keeps linear ([C, C] rather
+    /// than ldm's [C, C, 1, 1]); nil if ldm has no such tensor.
+    func diffusersName(_ name: String) -> (String, Bool)? { rename(name, from: .ldm) }
+
+    private func rename(_ name: String, from side: Side) -> (String, Bool)? {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard let root = parts.first else { return nil }
-        guard root == "encoder" || root == "decoder" else { return (name, false) }
-        guard let (body, inAttention) = module(root: root, Array(parts.dropFirst())) else { return nil }
-        let projections: Set<String> = ["q", "k", "v", "proj_out"]
-        let isProjectionWeight = inAttention && body.count >= 2 && projections.contains(body[body.count - 2])
-            && body.last == "weight"
-        return (([root] + body).joined(separator: "."), isProjectionWeight)
+        let scope: Scope
+        switch root {
+        case "encoder": scope = .encoder
+        case "decoder": scope = .decoder
+        default: return (name, false)  // quant_conv and post_quant_conv are named alike
+        }
+        return translate(parts.dropFirst(), from: side, in: scope).map { (([root] + $0.parts).joined(separator: "."), $0.isLinear) }
     }
 
-    /// Renames the part after `encoder.`/`decoder.`; the flag says it lies inside an attention block.
-    private func module(root: String, _ p: [String]) -> ([String], Bool)? {
-        guard let head = p.first else { return nil }
-        switch head {
-        case "conv_in", "conv_out":
-            return (p, false)
-        case "conv_norm_out":
-            return (["norm_out"] + p.dropFirst(), false)
-        case "mid_block":
-            guard p.count > 3, let i = index(p[2]) else { return nil }
-            if p[1] == "resnets", i < 2, let tail = resnet(Array(p[3...])) {
-                return (["mid", "block_\(i + 1)"] + tail, false)
+    /// Where in a name a rule applies: what the components before it have opened.
+    private enum Scope: Hashable { case encoder, decoder, encoderLevel, decoderLevel, resnet, attention, projection, leaf }
+
+    private enum IndexMap { case same, reversedDecoderLevel }
+
+    private struct Rule {
+        let diffusers: [String], ldm: [String], next: Scope
+        var index = IndexMap.same
+        /// diffusers before 0.14 (`query`, `proj_attn`): read, never written.
+        var readOnly = false
+    }
+
+    private static let rules: [Scope: [Rule]] = {
+        let body = [
+            Rule(diffusers: ["conv_in"], ldm: ["conv_in"], next: .leaf),
+            Rule(diffusers: ["conv_out"], ldm: ["conv_out"], next: .leaf),
+            Rule(diffusers: ["conv_norm_out"], ldm: ["norm_out"], next: .leaf),
+            Rule(diffusers: ["mid_block", "resnets", "0"], ldm: ["mid", "block_1"], next: .resnet),
+            Rule(diffusers: ["mid_block", "resnets", "1"], ldm: ["mid", "block_2"], next: .resnet),
+            Rule(diffusers: ["mid_block", "attentions", "0"], ldm: ["mid", "attn_1"], next: .attention),
+        ]
+        let level = [
+            Rule(diffusers: ["resnets", "#"], ldm: ["block", "#"], next: .resnet),
+            Rule(diffusers: ["attentions", "#"], ldm: ["attn", "#"], next: .attention),
+        ]
+        let attention = [("to_q", "q"), ("to_k", "k"), ("to_v", "v")].map {
+            Rule(diffusers: [$0.0], ldm: [$0.1], next: .projection)
+        } + [("query", "q"), ("key", "k"), ("value", "v"), ("proj_attn", "proj_out")].map {
+            Rule(diffusers: [$0.0], ldm: [$0.1], next: .projection, readOnly: true)
+        }
+        return [
+            .encoder: body + [Rule(diffusers: ["down_blocks", "#"], ldm: ["down", "#"], next: .encoderLevel)],
+            .decoder: body + [Rule(diffusers: ["up_blocks", "#"], ldm: ["up", "#"], next: .decoderLevel,
+                                   index: .reversedDecoderLevel)],
+            .encoderLevel: level + [Rule(diffusers: ["downsamplers", "0", "conv"], ldm: ["downsample", "conv"], next: .leaf)],
+            .decoderLevel: level + [Rule(diffusers: ["upsamplers", "0", "conv"], ldm: ["upsample", "conv"], next: .leaf)],
+            .resnet: ["norm1", "conv1", "norm2", "conv2"].map { Rule(diffusers: [$0], ldm: [$0], next: .leaf) }
+                + [Rule(diffusers: ["conv_shortcut"], ldm: ["nin_shortcut"], next: .leaf)],
+            .attention: [Rule(diffusers: ["group_norm"], ldm: ["norm"], next: .leaf),
+                         Rule(diffusers: ["to_out", "0"], ldm: ["proj_out"], next: .projection)] + attention,
+        ]
+    }()
+
+    /// `parts` renamed to the other side by the first rule of `scope` that matches, recursively; a rule needs at
+    /// least one component after its own (the parameter name at the end).
+    private func translate(_ parts: ArraySlice<String>, from side: Side, in scope: Scope) -> (parts: [String], isLinear: Bool)? {
+        switch scope {
+        case .leaf: return (Array(parts), false)
+        case .projection: return (Array(parts), parts.elementsEqual(["weight"]))
+        default: break
+        }
+        for rule in Self.rules[scope] ?? [] where side == .diffusers || !rule.readOnly {
+            let (pattern, replacement) = side == .diffusers ? (rule.diffusers, rule.ldm) : (rule.ldm, rule.diffusers)
+            guard parts.count > pattern.count else { continue }
+            var blockIndex: Int?
+            let matches = zip(pattern, parts).allSatisfy { expected, part in
+                guard expected == "#" else { return expected == part }
+                blockIndex = index(part)
+                return blockIndex != nil
             }
-            if p[1] == "attentions", i == 0, let tail = attention(Array(p[3...])) {
-                return (["mid", "attn_1"] + tail, true)
+            guard matches else { continue }
+            var indexText = ""
+            if let i = blockIndex {
+                switch rule.index {
+                case .same: indexText = String(i)
+                case .reversedDecoderLevel:
+                    guard i < decoderLevels else { return nil }
+                    indexText = String(decoderLevels - 1 - i)
+                }
             }
-            return nil
-        case "down_blocks" where root == "encoder":
-            guard p.count > 2, let level = index(p[1]) else { return nil }
-            return levelModule(["down", String(level)], Array(p[2...]), resampler: ("downsamplers", "downsample"))
-        case "up_blocks" where root == "decoder":
-            guard p.count > 2, let k = index(p[1]), k < decoderLevels else { return nil }
-            return levelModule(["up", String(decoderLevels - 1 - k)], Array(p[2...]), resampler: ("upsamplers", "upsample"))
-        default:
-            return nil
+            let head = replacement.map { $0 == "#" ? indexText : $0 }
+            return translate(parts.dropFirst(pattern.count), from: side, in: rule.next).map { (head + $0.parts, $0.isLinear) }
         }
-    }
-
-    /// `resnets.J`, `attentions.J` or `<resampler>.0` within one level.
-    private func levelModule(_ level: [String], _ p: [String], resampler: (diffusers: String, ldm: String)) -> ([String], Bool)? {
-        guard p.count > 2, let j = index(p[1]) else { return nil }
-        let tail = Array(p[2...])
-        switch p[0] {
-        case "resnets":
-            return resnet(tail).map { (level + ["block", String(j)] + $0, false) }
-        case "attentions":
-            return attention(tail).map { (level + ["attn", String(j)] + $0, true) }
-        case resampler.diffusers where j == 0 && tail.first == "conv":
-            return (level + [resampler.ldm] + tail, false)
-        default:
-            return nil
-        }
-    }
-
-    private func resnet(_ p: [String]) -> [String]? {
-        guard let head = p.first else { return nil }
-        switch head {
-        case "norm1", "conv1", "norm2", "conv2": return p
-        case "conv_shortcut": return ["nin_shortcut"] + p.dropFirst()
-        default: return nil
-        }
-    }
-
-    /// Current diffusers (`to_q`, `to_out.0`) and diffusers before 0.14 (`query`, `proj_attn`).
-    private func attention(_ p: [String]) -> [String]? {
-        guard let head = p.first else { return nil }
-        let renamed: [String: String] = ["group_norm": "norm", "to_q": "q", "query": "q", "to_k": "k", "key": "k",
-                                         "to_v": "v", "value": "v", "proj_attn": "proj_out"]
-        if head == "to_out" {
-            guard p.count > 1, p[1] == "0" else { return nil }
-            return ["proj_out"] + p.dropFirst(2)
-        }
-        return renamed[head].map { [$0] + p.dropFirst() }
+        return nil
     }
 }
 

@@ -1,0 +1,61 @@
+import Foundation
+import XCTest
+import VAE
+
+final class ExportCommandTests: XCTestCase {
+    let config = VAEDistBinary.fixture("vae-tiny-g8/config.yaml")
+    let weights = VAEDistBinary.fixture("vae-tiny-g8/weights.ldm.safetensors")
+
+    func testExportsADiffusersFolderThatReloadsToTheSameWeights() throws {
+        let out = try temporaryDirectory("export") + "/tiny-diffusers"
+        let r = try VAEDistBinary.run(["export", "--checkpoint", weights, "--config", config, "--format", "diffusers",
+                                       "--output", out])
+        XCTAssertEqual(r.status, 0, r.output)
+        assertMentions(r.stdout, [out, "diffusers"])
+
+        let model = AutoencoderKL(try VAEConfig.load(path: config))
+        XCTAssertEqual(try model.loadWeights(path: "\(out)/diffusion_pytorch_model.safetensors"), .diffusers)
+        let expected = try SafeTensors.read(path: weights)
+        let actual = model.weightsFile()
+        XCTAssertEqual(actual.names, expected.names)
+        for name in expected.names { XCTAssertEqual(actual[name]?.values, expected[name]?.values, name) }
+
+        let again = try VAEDistBinary.run(["export", "--checkpoint", weights, "--config", config, "--format", "diffusers",
+                                           "--output", out])
+        XCTAssertNotEqual(again.status, 0)
+        assertMentions(again.stderr, [out, "--overwrite"])
+        let replaced = try VAEDistBinary.run(["export", "--checkpoint", weights, "--config", config, "--format", "diffusers",
+                                              "--output", out, "--overwrite"])
+        XCTAssertEqual(replaced.status, 0, replaced.output)
+    }
+
+    func testRefusesLdmForEightGroupsAndUnknownFormats() throws {
+        let dir = try temporaryDirectory("export-refused")
+        let ldm = try VAEDistBinary.run(["export", "--checkpoint", weights, "--config", config, "--format", "ldm",
+                                         "--output", "\(dir)/tiny.safetensors"])
+        XCTAssertNotEqual(ldm.status, 0)
+        assertMentions(ldm.stderr, ["norm_num_groups 8", "--format diffusers"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/tiny.safetensors"))
+
+        let unknown = try VAEDistBinary.run(["export", "--checkpoint", weights, "--config", config, "--format", "onnx",
+                                             "--output", "\(dir)/x"])
+        XCTAssertNotEqual(unknown.status, 0)
+        assertMentions(unknown.stderr, ["onnx", "diffusers", "ldm", "sd"])
+    }
+
+    func testSmallG32ExportsAsSDWithoutConfigFlagFromItsOwnCheckpoint() throws {
+        // A vae-dist checkpoint carries its config: no --config needed.
+        let dir = try temporaryDirectory("export-sd")
+        let smallConfig = try VAEConfig.load(path: VAEDistBinary.fixture("vae-small-g32/config.yaml"))
+        let model = AutoencoderKL(smallConfig)
+        try model.loadWeights(path: VAEDistBinary.fixture("vae-small-g32/weights.ldm.safetensors"))
+        let checkpoint = "\(dir)/vae_final.safetensors"
+        try Checkpoint.save(model: model, adam: Adam(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
+                            position: TrainingPosition(), options: TrainingOptions(trainDir: "x"), to: checkpoint)
+        let out = "\(dir)/vae.sd.safetensors"
+        let r = try VAEDistBinary.run(["export", "--checkpoint", checkpoint, "--format", "sd", "--output", out])
+        XCTAssertEqual(r.status, 0, r.output)
+        let file = try SafeTensors.read(path: out)
+        XCTAssertEqual(file.names, model.weightsFile().names.map { "first_stage_model." + $0 })
+    }
+}
