@@ -15,10 +15,10 @@ struct Export: ParsableCommand {
             unless --overwrite is given; the output appears whole or not at all.
             """)
 
-    @Option(help: "Weights: a vae-dist checkpoint (its config comes with it) or any ldm / diffusers / full SD safetensors file.")
+    @Option(help: "Weights: a vae-dist checkpoint (its config comes with it), an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder.")
     var checkpoint: String
 
-    @OptionGroup var model: ModelOptions
+    @OptionGroup var modelOptions: ModelOptions<TrainingImageSize>
 
     @Option(help: "diffusers | ldm | sd.")
     var format: ExportFormat
@@ -31,11 +31,10 @@ struct Export: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            model.applyThreads()
-            // --config, else the config a vae-dist checkpoint was trained with, else the SD v1 VAE.
-            let stored = try model.config == nil ? Checkpoint.storedConfig(path: checkpoint) : nil
-            let vae = AutoencoderKL(try stored ?? model.loadConfig())
-            try vae.loadWeights(path: checkpoint)
+            if let threads = modelOptions.threads { Threads.set(threads) }
+            let source = try modelOptions.source(weights: checkpoint)
+            let vae = AutoencoderKL(source.config)
+            print(try source.loadWeights(into: vae))
             try export(vae, format: format, to: output, overwrite: overwrite)
             print("wrote \(output) (\(format.rawValue), \(vae.namedParameters.count) tensors; \(vae.config.yamlDescription))")
         }

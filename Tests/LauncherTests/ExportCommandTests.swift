@@ -19,6 +19,12 @@ final class ExportCommandTests: XCTestCase {
         let actual = model.weightsFile()
         XCTAssertEqual(actual.names, expected.names)
         for name in expected.names { XCTAssertEqual(actual[name]?.values, expected[name]?.values, name) }
+        // The folder is a model on its own: its config.json gives the config back, with no --config.
+        let source = try ModelSource(checkpoint: out, config: nil)
+        XCTAssertEqual(source.config, try VAEConfig.load(path: config))
+        let reloaded = AutoencoderKL(source.config)
+        _ = try source.loadWeights(into: reloaded)
+        XCTAssertEqual(reloaded.weightsFile().tensors.mapValues(\.values), expected.tensors.mapValues(\.values))
 
         let again = try VAEDistBinary.run(["export", "--checkpoint", weights, "--config", config, "--format", "diffusers",
                                            "--output", out])
@@ -50,8 +56,8 @@ final class ExportCommandTests: XCTestCase {
         let model = AutoencoderKL(smallConfig)
         try model.loadWeights(path: VAEDistBinary.fixture("vae-small-g32/weights.ldm.safetensors"))
         let checkpoint = "\(dir)/vae_final.safetensors"
-        try Checkpoint.save(model: model, adam: Adam(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
-                            position: TrainingPosition(), options: TrainingOptions(trainDir: "x"), to: checkpoint)
+        try Checkpoint.save(model: model, optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
+                            position: TrainingPosition(), options: TrainingOptions(trainDir: "x"), runID: "export-test", to: checkpoint)
         let out = "\(dir)/vae.sd.safetensors"
         let r = try VAEDistBinary.run(["export", "--checkpoint", checkpoint, "--format", "sd", "--output", out])
         XCTAssertEqual(r.status, 0, r.output)

@@ -56,7 +56,7 @@ final class TrainWorkflowTests: XCTestCase {
             }
         }
         // The EMA weights load without --config (their config travels with them).
-        let recon = try VAEDistBinary.run(["reconstruct", "--checkpoint", "\(dir!)/np1/vae_final_ema.safetensors", "--config", config,
+        let recon = try VAEDistBinary.run(["reconstruct", "--checkpoint", "\(dir!)/np1/vae_final_ema.safetensors",
                                            "--img_size", "16", "--output", "\(dir!)/recon", "\(dir!)/phantoms/pairs/positive/case_0001.png"])
         XCTAssertEqual(recon.status, 0, recon.output)
     }

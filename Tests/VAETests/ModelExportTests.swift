@@ -105,9 +105,9 @@ final class ModelExportTests: XCTestCase {
     func testOptimizerStateIsLeftOut() throws {
         let model = try fixtureModel("vae-small-g32")
         let checkpoint = "\(scratch!)/vae_final.safetensors"
-        let adam = Adam(parameters: model.namedParameters.map(\.parameter), lr: 1e-4)
-        try Checkpoint.save(model: model, adam: adam, position: TrainingPosition(), options: TrainingOptions(trainDir: "x"),
-                            to: checkpoint)
+        let optimizer = Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4)
+        try Checkpoint.save(model: model, optimizer: optimizer, position: TrainingPosition(), options: TrainingOptions(trainDir: "x"),
+                            runID: "export-test", to: checkpoint)
         XCTAssertEqual(try SafeTensors.read(path: checkpoint).tensors.count, 3 * model.namedParameters.count)
 
         let loaded = AutoencoderKL(try XCTUnwrap(Checkpoint.storedConfig(path: checkpoint)))
