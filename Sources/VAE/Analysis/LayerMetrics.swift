@@ -106,8 +106,9 @@ public func compareBatchItems(_ output: Tensor, layer: String) -> (difference: L
 
 /// 1 − cos. Two zero outputs are identical (0); a zero against a non-zero output has no direction and counts
 /// as orthogonal (1), as PyTorch's cosine_similarity gives 0 similarity there.
+/// √(‖a‖²‖b‖²) rather than ‖a‖‖b‖: √(x·x) is exactly x, so identical outputs give exactly 0.
 func cosineDissimilarity(dot: Double, normSquared: (Double, Double)) -> Double {
-    let norms = normSquared.0.squareRoot() * normSquared.1.squareRoot()
+    let norms = (normSquared.0 * normSquared.1).squareRoot()
     guard norms > 0 else { return normSquared.0 == 0 && normSquared.1 == 0 ? 0 : 1 }
     return 1 - dot / norms
 }
