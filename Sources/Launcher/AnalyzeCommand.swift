@@ -73,12 +73,13 @@ struct AnalysisOptions: ParsableArguments {
     }
 
     /// `analyze-folder`: rank 0 prints the tables of the means once every rank is done.
-    func runFolder(_ folder: String) throws {
+    func runFolder(_ folder: String, masks: String?) throws {
         let mpi = try MPIJob.start(threads: threads)
         try mpi.run { replicas, say in
             let (settings, model) = try loadModel(say: say)
             let output = (self.output as NSString).appendingPathComponent("batch")
-            let job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas, log: say)
+            let job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas,
+                                        maskFolder: masks, log: say)
             if let result = try job.run(folder: folder) {
                 print(AggregateReport.topTables(result.aggregates, method: method))
                 say("analysed \(result.pairs.count) pair(s) on \(replicas.size) rank(s); results in \(output)")
@@ -87,15 +88,15 @@ struct AnalysisOptions: ParsableArguments {
     }
 
     /// `analyze`: one pair, on rank 0 (other ranks have nothing to do).
-    func runSingle(image1: String, image2: String) throws {
+    func runSingle(image1: String, image2: String, mask: String?) throws {
         let mpi = try MPIJob.start(threads: threads)
         try mpi.run { replicas, say in
             if replicas.size > 1 { say("one pair: ranks 1…\(replicas.size - 1) have nothing to do (use analyze-folder to spread pairs)") }
             guard replicas.rank == 0 else { return }
             let (settings, model) = try loadModel(say: say)
             let output = (self.output as NSString).appendingPathComponent("single")
-            let analysis = try analyzePair(image1: image1, image2: image2, settings: settings, model: model,
-                                           outputDirectory: output)
+            let analysis = try analyzePair(image1: image1, image2: image2, mask: mask.map { [$0] } ?? [],
+                                           settings: settings, model: model, outputDirectory: output)
             print(AnalysisReport.topTables(analysis.layers, method: method))
             say("results in \(output)")
         }
@@ -114,6 +115,8 @@ struct Analyze: ParsableCommand {
             weights, top 5 layers per metric), layer_differences_plot.png, reconstructed_images.png and \
             difference_maps.png (per-pixel ‖a − b‖ of the top 5 layers by l2_value over image 1).
 
+            --mask PATH (the lesion of image 1, white on black) adds per layer lesion_energy_fraction (share of             Σ(a − b)² inside the mask, resized to the layer by area averaging), lesion_area_fraction,             lesion_enrichment (their ratio: 1 = no localisation) and energy_per_area_inside/outside; the             difference maps show the mask's contour.
+
             --mode folder --folder DIR runs analyze-folder (the original tool's spelling).
             """)
 
@@ -129,6 +132,12 @@ struct Analyze: ParsableCommand {
     @Option(help: "Folder with positive/ and negative/ sub-folders (with --mode folder).")
     var folder: String?
 
+    @Option(help: "The lesion mask of --img1 (white = lesion): adds the lesion metrics.")
+    var mask: String?
+
+    @Option(help: "With --mode folder: the folder of lesion masks (see analyze-folder --masks).")
+    var masks: String?
+
     @OptionGroup var options: AnalysisOptions
 
     var resolvedMode: AnalysisMode { mode ?? (folder != nil ? .folder : .single) }
@@ -138,16 +147,18 @@ struct Analyze: ParsableCommand {
         case .single:
             if img1 == nil || img2 == nil { throw ValidationError("--mode single needs --img1 and --img2 (or use --mode folder --folder DIR)") }
             if folder != nil { throw ValidationError("--folder is for --mode folder; --mode single compares --img1 with --img2") }
+            if masks != nil { throw ValidationError("--masks is for --mode folder; give --mask PATH for one pair") }
         case .folder:
             if folder == nil { throw ValidationError("--mode folder needs --folder DIR (with positive/ and negative/ inside)") }
             if img1 != nil || img2 != nil { throw ValidationError("--img1/--img2 are for --mode single; --mode folder reads pairs from --folder") }
+            if mask != nil { throw ValidationError("--mask is for --mode single; give --masks DIR for a folder") }
         }
     }
 
     func run() throws {
         switch resolvedMode {
-        case .single: try options.runSingle(image1: img1!, image2: img2!)
-        case .folder: try options.runFolder(folder!)
+        case .single: try options.runSingle(image1: img1!, image2: img2!, mask: mask)
+        case .folder: try options.runFolder(folder!, masks: masks)
         }
     }
 }
@@ -163,6 +174,8 @@ struct AnalyzeFolder: ParsableCommand {
             ddof 0, over pairs), aggregated_differences.png and pair_metrics.csv (one row per pair and layer). \
             The aggregates do not depend on the rank count.
 
+            Lesion masks (white = lesion) add the lesion metrics of analyze --mask to every file: from --masks             DIR (the image's file name or stem), else DIR/masks/ (as vae-dist synth-data writes), else BUSI-style             <stem>_mask.<ext> / <stem>_mask_N.<ext> files beside the positives (several are merged). Once masks             are found, every pair needs one.
+
             Images without a namesake in the other sub-folder are listed and skipped. If any image of a pair \
             cannot be read, every unreadable file is listed and nothing is analysed.
             """)
@@ -170,9 +183,12 @@ struct AnalyzeFolder: ParsableCommand {
     @Option(help: "Folder with positive/ (e.g. with tumours) and negative/ (the same images masked) sub-folders.")
     var folder: String
 
+    @Option(help: "Folder of lesion masks named like the images (default: FOLDER/masks/ or BUSI-style <stem>_mask files).")
+    var masks: String?
+
     @OptionGroup var options: AnalysisOptions
 
     func run() throws {
-        try options.runFolder(folder)
+        try options.runFolder(folder, masks: masks)
     }
 }

@@ -6,6 +6,15 @@ public struct LayerAggregate: Equatable, Sendable {
     public let n: Int
     public let mean: [DifferenceMetric: Double]
     public let std: [DifferenceMetric: Double]
+    /// Whether the pairs had masks (the lesion metrics are then defined).
+    public let masked: Bool
+}
+
+extension Array where Element == LayerAggregate {
+    /// The metrics the folder reports: the method's, and the lesion metrics when the pairs had masks.
+    func reportedMetrics(_ method: AnalysisMethod) -> [DifferenceMetric] {
+        DifferenceMetric.reported(method, masked: first?.masked ?? false)
+    }
 }
 
 /// Mean and std per layer over `pairs` (each pair's layers in decoder order). Sums run in the given pair order,
@@ -22,17 +31,18 @@ public func aggregateLayers(_ pairs: [[LayerDifference]]) -> [LayerAggregate] {
             mean[metric] = m
             std[metric] = (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / n).squareRoot()
         }
-        return LayerAggregate(layer: first[index].layer, n: pairs.count, mean: mean, std: std)
+        return LayerAggregate(layer: first[index].layer, n: pairs.count, mean: mean, std: std,
+                              masked: first[index].lesion != nil)
     }
 }
 
 extension DifferenceMetric {
-    /// The prefix of the aggregate keys: l2_mean, l2_per_element_std, cosine_mean, …
+    /// The prefix of the aggregate keys: l2_mean, l2_per_element_std, cosine_mean, lesion_enrichment_mean, …
     var aggregateKey: String {
         switch self {
         case .l2Value: return "l2"
-        case .l2PerElement: return "l2_per_element"
         case .cosineValue: return "cosine"
+        default: return rawValue
         }
     }
 }
@@ -53,7 +63,7 @@ public enum AggregateReport {
         try writeFileAtomically(pairMetricsCSV(pairs, method: settings.method), to: path(csvFile))
         try writeBarChart(path: path(plotFile), title: "Decoder layer differences: mean ± std over \(pairs.count) pairs",
                           labels: aggregates.map(\.layer),
-                          series: settings.method.metrics.map { metric in
+                          series: aggregates.reportedMetrics(settings.method).map { metric in
                               let means = aggregates.map { $0.mean[metric]! }
                               return BarSeries(name: "\(metric.rawValue) (mean)", values: means,
                                                errors: aggregates.map { $0.std[metric]! },
@@ -66,7 +76,7 @@ public enum AggregateReport {
     /// layers in decoder order, only the method's metrics.
     public static func resultsJSON(pairNames: [String], aggregates: [LayerAggregate], settings: AnalysisSettings,
                                    model: AutoencoderKL) -> OrderedJSON {
-        let metrics = settings.method.metrics
+        let metrics = aggregates.reportedMetrics(settings.method)
         let layers = OrderedJSON.object(aggregates.map { aggregate in
             var members: [(key: String, value: OrderedJSON)] = []
             for metric in metrics {
@@ -85,11 +95,12 @@ public enum AggregateReport {
 
     /// One row per pair and layer, pairs in name order and layers in decoder order, for pandas or R.
     public static func pairMetricsCSV(_ pairs: [(name: String, layers: [LayerDifference])], method: AnalysisMethod) -> String {
-        var lines = [(["pair", "layer"] + method.metrics.map(\.rawValue)).joined(separator: ",")]
+        let metrics = DifferenceMetric.reported(method, layers: pairs.first?.layers ?? [])
+        var lines = [(["pair", "layer"] + metrics.map(\.rawValue)).joined(separator: ",")]
         for pair in pairs {
             for layer in pair.layers {
                 lines.append(([csvField(pair.name), csvField(layer.layer)]
-                              + method.metrics.map { csvNumber(layer.value(of: $0)) }).joined(separator: ","))
+                              + metrics.map { csvNumber(layer.value(of: $0)) }).joined(separator: ","))
             }
         }
         return lines.joined(separator: "\n") + "\n"
@@ -102,7 +113,7 @@ public enum AggregateReport {
 
     /// The terminal tables of the means (± std), one per metric of the method.
     public static func topTables(_ aggregates: [LayerAggregate], method: AnalysisMethod) -> String {
-        method.metrics.map { metric in
+        aggregates.reportedMetrics(method).map { metric in
             AnalysisReport.topTable(metric, rows: topAggregates(aggregates, by: metric).map {
                 ($0.layer, $0.mean[metric]!, $0.std[metric]!)
             })

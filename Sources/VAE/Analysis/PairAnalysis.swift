@@ -9,15 +9,18 @@ public struct PairAnalysis {
     public let maps: [DifferenceMap]
     /// [2, 3, H, W]: item 0 reconstructs image 1.
     public let reconstruction: Tensor
+    /// The lesion of image 1 at the analysis size, if given.
+    public let mask: LesionMask?
 
     /// Decodes latents [2, E, h, w] (item 0 from image 1) as one batch. Each layer is measured in `observe`
     /// the moment its output appears and only its small difference map is kept, so memory stays that of one
     /// decode of a batch of two.
-    public init(decoding latents: Tensor, with model: AutoencoderKL) {
+    public init(decoding latents: Tensor, mask: LesionMask? = nil, with model: AutoencoderKL) {
         var layers: [LayerDifference] = []
         var maps: [DifferenceMap] = []
+        self.mask = mask
         reconstruction = model.decode(latents, train: false) { name, output in
-            let (difference, map) = compareBatchItems(output, layer: name)
+            let (difference, map) = compareBatchItems(output, layer: name, mask: mask)
             layers.append(difference)
             maps.append(map)
         }
@@ -26,12 +29,17 @@ public struct PairAnalysis {
     }
 
     /// Encodes both images (already at the analysis size) as one batch and decodes the posterior mode.
-    public init(images: (RGB8Image, RGB8Image), with model: AutoencoderKL) {
+    public init(images: (RGB8Image, RGB8Image), mask: LesionMask? = nil, with model: AutoencoderKL) {
         precondition(images.0.width == images.1.width && images.0.height == images.1.height,
                      "the images of a pair are resized to one size first")
         let batch = Tensor(shape: [2, 3, images.0.height, images.0.width])
         fillBatch(batch, with: [images.0, images.1])
-        self.init(decoding: model.encode(batch, train: false).mode, with: model)
+        self.init(decoding: model.encode(batch, train: false).mode, mask: mask, with: model)
+    }
+
+    /// The metrics its files report: the method's, and the lesion metrics with a mask.
+    public func reportedMetrics(_ method: AnalysisMethod) -> [DifferenceMetric] {
+        DifferenceMetric.reported(method, masked: mask != nil)
     }
 
     /// Reconstruction `item` (0 or 1) as an 8-bit image.
