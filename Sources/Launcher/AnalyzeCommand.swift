@@ -35,6 +35,9 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "Output directory: results go to OUTPUT/single or OUTPUT/batch.")
     var output = "outputs"
 
+    @Option(help: "Bootstrap resamples for the folder's 95 % confidence intervals and ranking (drawn from --seed).")
+    var bootstrap = 2000
+
     @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
 
@@ -45,6 +48,7 @@ struct AnalysisOptions: ParsableArguments {
         try validateDevice(device)
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if imgSize < 1 { throw ValidationError("--img_size must be positive, got \(imgSize)") }
+        if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1, got \(bootstrap)") }
         if checkpoint == nil && !allowRandomWeights {
             throw ValidationError("""
                 no --checkpoint given. With random weights the layer differences are meaningless: every decoder \
@@ -76,12 +80,13 @@ struct AnalysisOptions: ParsableArguments {
     func runFolder(_ folder: String, masks: String?) throws {
         let mpi = try MPIJob.start(threads: threads)
         try mpi.run { replicas, say in
-            let (settings, model) = try loadModel(say: say)
+            var (settings, model) = try loadModel(say: say)
+            settings.bootstrap = bootstrap
             let output = (self.output as NSString).appendingPathComponent("batch")
             let job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas,
                                         maskFolder: masks, log: say)
             if let result = try job.run(folder: folder) {
-                print(AggregateReport.topTables(result.aggregates, method: method))
+                print(AggregateReport.rankingTables(result.statistics))
                 say("analysed \(result.pairs.count) pair(s) on \(replicas.size) rank(s); results in \(output)")
             }
         }
@@ -171,8 +176,10 @@ struct AnalyzeFolder: ParsableCommand {
             Run as `vae-dist analyze-folder …` or `mpirun -np N vae-dist analyze-folder …`: pairs are sorted by \
             name and split into contiguous blocks over the ranks; each rank writes its pairs' OUTPUT/batch/<stem>/ \
             (the files of analyze), rank 0 writes OUTPUT/batch/aggregated_results.json (per layer mean and std, \
-            ddof 0, over pairs), aggregated_differences.png and pair_metrics.csv (one row per pair and layer). \
-            The aggregates do not depend on the rank count.
+            ddof 0, over pairs, with a bootstrap 95 % confidence interval of the mean, the median and IQR), \
+            aggregated_differences.png (means with their CIs), pair_metrics.csv (one row per pair and layer) and \
+            layer_ranking.csv (layers by mean, marking those the pairs cannot tell from the top layer by a paired \
+            bootstrap). The aggregates do not depend on the rank count.
 
             Lesion masks (white = lesion) add the lesion metrics of analyze --mask to every file: from --masks             DIR (the image's file name or stem), else DIR/masks/ (as vae-dist synth-data writes), else BUSI-style             <stem>_mask.<ext> / <stem>_mask_N.<ext> files beside the positives (several are merged). Once masks             are found, every pair needs one.
 

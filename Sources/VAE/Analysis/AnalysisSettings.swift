@@ -9,9 +9,12 @@ public struct AnalysisSettings: Sendable {
     public var seed: UInt64
     /// Where the model config came from (a file); nil means the SD v1 VAE.
     public var config: String?
+    /// Bootstrap resamples of a folder's confidence intervals (drawn from `seed`).
+    public var bootstrap: Int
 
     public init(method: AnalysisMethod = .both, imageSize: Int = 512, checkpoint: String? = nil, seed: UInt64 = 0,
-                config: String? = nil) {
+                config: String? = nil, bootstrap: Int = 2000) {
+        self.bootstrap = bootstrap
         self.method = method
         self.imageSize = imageSize
         self.checkpoint = checkpoint

@@ -68,6 +68,7 @@ public struct FolderResult {
     /// In pair-name order.
     public let pairs: [(name: String, layers: [LayerDifference])]
     public let aggregates: [LayerAggregate]
+    public let statistics: FolderStatistics
     /// The folder-wide files.
     public let files: [String]
 }
@@ -129,8 +130,11 @@ public struct FolderAnalysisJob {
                 throw IOFailure("gathered the metrics of \(layers.count) pairs, expected \(pairs.count)")
             }
             let results = zip(pairs, layers).map { (name: $0.name, layers: $1) }
-            let files = try AggregateReport.write(pairs: results, settings: settings, model: model, to: outputDirectory)
-            return FolderResult(pairs: results, aggregates: aggregateLayers(layers), files: files)
+            let statistics = FolderStatistics(pairs: layers, method: settings.method, resamples: settings.bootstrap,
+                                              seed: settings.seed)
+            let files = try AggregateReport.write(pairs: results, statistics: statistics, settings: settings, model: model,
+                                                  to: outputDirectory)
+            return FolderResult(pairs: results, aggregates: aggregateLayers(layers), statistics: statistics, files: files)
         }
     }
 
