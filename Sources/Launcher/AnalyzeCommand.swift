@@ -3,6 +3,7 @@ import Foundation
 import VAE
 
 extension AnalysisMethod: ExpressibleByArgument {}
+extension AnalysisLayers: ExpressibleByArgument {}
 
 /// The original tool's `--mode`.
 enum AnalysisMode: String, CaseIterable, ExpressibleByArgument {
@@ -29,7 +30,14 @@ struct AnalysisOptions: ParsableArguments {
 
     @OptionGroup var modelOptions: ModelOptions<AnalysisImageSize>
 
+    @Option(help: "Layers to compare, in forward order: encoder (encoder.conv_in … encoder.conv_out, then the moments quant_conv), decoder or both.")
+    var layers: AnalysisLayers = .decoder
+
+    @Option(help: "Bootstrap resamples for the folder's 95 % confidence intervals and ranking (drawn from --seed).")
+    var bootstrap = 2000
+
     func validate() throws {
+        if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1, got \(bootstrap)") }
         if checkpoint == nil && !allowRandomWeights {
             throw ValidationError("""
                 no --checkpoint given. With random weights the layer differences are meaningless: every decoder \
@@ -54,29 +62,33 @@ struct AnalysisOptions: ParsableArguments {
     }
 
     /// `analyze-folder`: rank 0 prints the tables of the means once every rank is done.
-    func runFolder(_ folder: String) throws {
+    func runFolder(_ folder: String, masks: String?) throws {
         let mpi = try MPIJob.start(threads: modelOptions.threads)
         try mpi.run { replicas, say in
-            let (settings, model) = try loadModel(say: say)
+            var (settings, model) = try loadModel(say: say)
+            settings.bootstrap = bootstrap
+            settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("batch")
-            let job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas, log: say)
+            let job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas,
+                                        maskFolder: masks, log: say)
             if let result = try job.run(folder: folder) {
-                print(AggregateReport.topTables(result.aggregates, method: method))
+                print(AggregateReport.rankingTables(result.statistics))
                 say("analysed \(result.pairs.count) pair(s) on \(replicas.size) rank(s); results in \(output)")
             }
         }
     }
 
     /// `analyze`: one pair, on rank 0 (other ranks have nothing to do).
-    func runSingle(image1: String, image2: String) throws {
+    func runSingle(image1: String, image2: String, mask: String?) throws {
         let mpi = try MPIJob.start(threads: modelOptions.threads)
         try mpi.run { replicas, say in
             if replicas.size > 1 { say("one pair: ranks 1…\(replicas.size - 1) have nothing to do (use analyze-folder to spread pairs)") }
             guard replicas.rank == 0 else { return }
-            let (settings, model) = try loadModel(say: say)
+            var (settings, model) = try loadModel(say: say)
+            settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("single")
-            let analysis = try analyzePair(image1: image1, image2: image2, settings: settings, model: model,
-                                           outputDirectory: output)
+            let analysis = try analyzePair(image1: image1, image2: image2, mask: mask.map { [$0] } ?? [],
+                                           settings: settings, model: model, outputDirectory: output)
             print(AnalysisReport.topTables(analysis.layers, method: method))
             say("results in \(output)")
         }
@@ -95,6 +107,8 @@ struct Analyze: ParsableCommand {
             weights, top 5 layers per metric), layer_differences_plot.png, reconstructed_images.png and \
             difference_maps.png (per-pixel ‖a − b‖ of the top 5 layers by l2_value over image 1).
 
+            --mask PATH (the lesion of image 1, white on black) adds per layer lesion_energy_fraction (share of             Σ(a − b)² inside the mask, resized to the layer by area averaging), lesion_area_fraction,             lesion_enrichment (their ratio: 1 = no localisation) and energy_per_area_inside/outside; the             difference maps show the mask's contour.
+
             --mode folder --folder DIR runs analyze-folder (the original tool's spelling).
             """)
 
@@ -110,6 +124,12 @@ struct Analyze: ParsableCommand {
     @Option(help: "Folder with positive/ and negative/ sub-folders (with --mode folder).")
     var folder: String?
 
+    @Option(help: "The lesion mask of --img1 (white = lesion): adds the lesion metrics.")
+    var mask: String?
+
+    @Option(help: "With --mode folder: the folder of lesion masks (see analyze-folder --masks).")
+    var masks: String?
+
     @OptionGroup var options: AnalysisOptions
 
     var resolvedMode: AnalysisMode { mode ?? (folder != nil ? .folder : .single) }
@@ -119,16 +139,18 @@ struct Analyze: ParsableCommand {
         case .single:
             if img1 == nil || img2 == nil { throw ValidationError("--mode single needs --img1 and --img2 (or use --mode folder --folder DIR)") }
             if folder != nil { throw ValidationError("--folder is for --mode folder; --mode single compares --img1 with --img2") }
+            if masks != nil { throw ValidationError("--masks is for --mode folder; give --mask PATH for one pair") }
         case .folder:
             if folder == nil { throw ValidationError("--mode folder needs --folder DIR (with positive/ and negative/ inside)") }
             if img1 != nil || img2 != nil { throw ValidationError("--img1/--img2 are for --mode single; --mode folder reads pairs from --folder") }
+            if mask != nil { throw ValidationError("--mask is for --mode single; give --masks DIR for a folder") }
         }
     }
 
     func run() throws {
         switch resolvedMode {
-        case .single: try options.runSingle(image1: img1!, image2: img2!)
-        case .folder: try options.runFolder(folder!)
+        case .single: try options.runSingle(image1: img1!, image2: img2!, mask: mask)
+        case .folder: try options.runFolder(folder!, masks: masks)
         }
     }
 }
@@ -141,8 +163,13 @@ struct AnalyzeFolder: ParsableCommand {
             Run as `vae-dist analyze-folder …` or `mpirun -np N vae-dist analyze-folder …`: pairs are sorted by \
             name and split into contiguous blocks over the ranks; each rank writes its pairs' OUTPUT/batch/<stem>/ \
             (the files of analyze), rank 0 writes OUTPUT/batch/aggregated_results.json (per layer mean and std, \
-            ddof 0, over pairs), aggregated_differences.png and pair_metrics.csv (one row per pair and layer). \
-            The aggregates do not depend on the rank count.
+            ddof 0, over pairs, with a bootstrap 95 % confidence interval of the mean, the median and IQR), \
+            aggregated_differences.png (means with their CIs), pair_metrics.csv (one row per pair and layer) and \
+            layer_ranking.csv (layers by mean, marking those the pairs cannot tell from the top layer by a paired \
+            bootstrap), and report.html (one self-contained page: plots, ranking, a sortable row per pair with \
+            thumbnails). The aggregates do not depend on the rank count.
+
+            Lesion masks (white = lesion) add the lesion metrics of analyze --mask to every file: from --masks             DIR (the image's file name or stem), else DIR/masks/ (as vae-dist synth-data writes), else BUSI-style             <stem>_mask.<ext> / <stem>_mask_N.<ext> files beside the positives (several are merged). Once masks             are found, every pair needs one.
 
             Images without a namesake in the other sub-folder are listed and skipped. If any image of a pair \
             cannot be read, every unreadable file is listed and nothing is analysed.
@@ -151,9 +178,12 @@ struct AnalyzeFolder: ParsableCommand {
     @Option(help: "Folder with positive/ (e.g. with tumours) and negative/ (the same images masked) sub-folders.")
     var folder: String
 
+    @Option(help: "Folder of lesion masks named like the images (default: FOLDER/masks/ or BUSI-style <stem>_mask files).")
+    var masks: String?
+
     @OptionGroup var options: AnalysisOptions
 
     func run() throws {
-        try options.runFolder(folder)
+        try options.runFolder(folder, masks: masks)
     }
 }

@@ -177,8 +177,9 @@ final class AnalyzeCommandTests: XCTestCase {
             XCTAssertEqual(other.pairs, reference.pairs)
             XCTAssertEqual(Set(other.layers.keys), Set(layerNames))
             for (layer, values) in reference.layers {
-                XCTAssertEqual(Set(values.keys), ["l2_mean", "l2_std", "cosine_mean", "cosine_std", "l2_per_element_mean",
-                                                  "l2_per_element_std", "n"])
+                XCTAssertEqual(Set(values.keys), Set(["l2", "cosine", "l2_per_element"].flatMap { metric in
+                    ["mean", "std", "ci95_low", "ci95_high", "median", "iqr"].map { "\(metric)_\($0)" }
+                } + ["n"]))
                 for (key, value) in values {
                     assertRelativelyClose(try XCTUnwrap(other.layers[layer]?[key]), value, "np \(ranks) \(layer) \(key)")
                 }

@@ -105,7 +105,7 @@ final class AnalysisReportTests: XCTestCase {
             let entry = try XCTUnwrap(perLayer[aggregate.layer])
             XCTAssertEqual(Set(entry.keys), ["l2_mean", "l2_std", "cosine_mean", "cosine_std", "l2_per_element_mean",
                                              "l2_per_element_std", "n"])
-            for metric in DifferenceMetric.allCases {
+            for metric in AnalysisMethod.both.metrics {
                 XCTAssertEqual(entry["\(metric.aggregateKey)_mean"], aggregate.mean[metric], "\(aggregate.layer) \(metric)")
                 XCTAssertEqual(entry["\(metric.aggregateKey)_std"], aggregate.std[metric], "\(aggregate.layer) \(metric)")
             }

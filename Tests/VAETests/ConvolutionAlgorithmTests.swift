@@ -62,10 +62,13 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         }
     }
 
-    /// Many channels make Winograd work in several chunks of tile rows (here 29 rows, then 1).
+    /// Many channels make Winograd work in several chunks of tile rows (with 1200 channels 14 rows, then 1,
+    /// per image); a chunk never spans two images, so each image is cut the same way.
     func testWinogradOverSeveralChunks() {
         let g = WinogradGeometry(batch: 2, height: 30, width: 30)
-        XCTAssertEqual(g.chunks(channels: 600), [0..<29, 29..<30])
+        XCTAssertEqual(g.chunks(channels: 1200), [0..<14, 14..<15, 15..<29, 29..<30])
+        XCTAssertEqual(g.chunks(channels: 600), [0..<15, 15..<30])
+        XCTAssertEqual(g.chunks(channels: 16), [0..<15, 15..<30])
         check(Conv2D(600, 2, kernel: 3), input: [2, 600, 30, 30])
     }
 

@@ -18,19 +18,20 @@ public enum AnalysisReport {
         let path = { (name: String) in (directory as NSString).appendingPathComponent(name) }
         // The maps are per-pixel l2, so they are drawn for the top layers by l2_value.
         let mapped = largestIndices(analysis.layers.map(\.l2), count: topCount)
+        let metrics = analysis.reportedMetrics(settings.method)
         try writeFileAtomically(layerDifferencesJSON(analysis.layers, method: settings.method).text,
                                 to: path(layerDifferencesFile))
         let summary = OrderedJSON.object([("image1", .string(inputs.0)), ("image2", .string(inputs.1))]
             + settings.jsonMembers(model: model)
             + [("layers", .integer(analysis.layers.count)),
-               ("top5", topJSON(settings.method.metrics.map { metric in
+               ("top5", topJSON(metrics.map { metric in
                    (metric, topLayers(analysis.layers, by: metric, count: topCount).map { ($0.layer, $0.value(of: metric)) })
                })),
                ("difference_maps", .array(mapped.map { .string(analysis.layers[$0].layer) }))])
         try writeFileAtomically(summary.text, to: path(summaryFile))
-        try writeBarChart(path: path(plotFile), title: "Decoder layer differences: \(title)",
+        try writeBarChart(path: path(plotFile), title: "Layer differences: \(title)",
                           labels: analysis.layers.map(\.layer),
-                          series: settings.method.metrics.map { metric in
+                          series: metrics.map { metric in
                               let values = analysis.layers.map { $0.value(of: metric) }
                               return BarSeries(name: metric.rawValue, values: values,
                                                highlight: Set(largestIndices(values, count: topCount)))
@@ -48,14 +49,16 @@ public enum AnalysisReport {
                                              values: peak > 0 ? map.values.map { $0 / peak } : map.values,
                                              width: map.width, height: map.height)
                                  },
-                                 colorBarLabel: "per-pixel ‖a − b‖ / layer max")
+                                 colorBarLabel: "per-pixel ‖a − b‖ / layer max", contour: analysis.mask?.contour)
         return [layerDifferencesFile, summaryFile, plotFile, reconstructionsFile, differenceMapsFile].map(path)
     }
 
-    /// `{ "<layer>": {<the method's metrics>, "shape": [1, C, H, W]}, … }` in decoder order.
+    /// `{ "<layer>": {<the method's metrics>, <the lesion metrics with a mask>, "shape": [1, C, H, W]}, … }`
+    /// in decoder order.
     public static func layerDifferencesJSON(_ layers: [LayerDifference], method: AnalysisMethod) -> OrderedJSON {
-        .object(layers.map { layer in
-            (layer.layer, .object(method.metrics.map { ($0.rawValue, .number(layer.value(of: $0))) }
+        let metrics = DifferenceMetric.reported(method, layers: layers)
+        return .object(layers.map { layer in
+            (layer.layer, .object(metrics.map { ($0.rawValue, .number(layer.value(of: $0))) }
                                   + [("shape", .array(layer.shape.map(OrderedJSON.integer)))]))
         })
     }
@@ -81,19 +84,21 @@ public enum AnalysisReport {
         return lines.joined(separator: "\n")
     }
 
-    /// The tables of one pair, one per metric of the method.
+    /// The tables of one pair, one per reported metric.
     public static func topTables(_ layers: [LayerDifference], method: AnalysisMethod) -> String {
-        method.metrics.map { metric in
+        DifferenceMetric.reported(method, layers: layers).map { metric in
             topTable(metric, rows: topLayers(layers, by: metric, count: topCount).map { ($0.layer, $0.value(of: metric), nil) })
         }.joined(separator: "\n\n")
     }
 }
 
 /// `vae-dist analyze`: one pair, image 1 against image 2, into `directory`.
-public func analyzePair(image1: String, image2: String, settings: AnalysisSettings, model: AutoencoderKL,
-                        outputDirectory directory: String) throws -> PairAnalysis {
+/// `mask`: the lesion's mask file(s) (merged), for the lesion metrics.
+public func analyzePair(image1: String, image2: String, mask: [String] = [], settings: AnalysisSettings,
+                        model: AutoencoderKL, outputDirectory directory: String) throws -> PairAnalysis {
     let images = (try loadResized(image1, size: settings.imageSize), try loadResized(image2, size: settings.imageSize))
-    let analysis = PairAnalysis(images: images, with: model)
+    let lesion = mask.isEmpty ? nil : try LesionMask.load(mask, size: settings.imageSize)
+    let analysis = PairAnalysis(images: images, mask: lesion, layers: settings.layers, with: model)
     // The parent folder too: pairs often share a file name (positive/case1.png vs negative/case1.png).
     let shortName = { (path: String) -> String in
         let components = (path as NSString).pathComponents.filter { $0 != "/" }

@@ -7,6 +7,8 @@ public struct ImagePair: Equatable, Sendable {
     public let name: String
     public let positive: String
     public let negative: String
+    /// The lesion's mask file(s) (several are merged); empty without masks.
+    public var masks: [String] = []
 }
 
 /// DIR/positive (images with the finding) and DIR/negative (the same images without it), paired by
@@ -16,7 +18,9 @@ public struct PairFolder: Equatable, Sendable {
     /// Images without a namesake in the other sub-folder, as paths.
     public let unpaired: [String]
 
-    public static func scan(_ folder: String, option: String = "--folder") throws -> PairFolder {
+    /// `masks`: the mask folder (`--masks`); without it DIR/masks/ is used when it exists, else BUSI-style
+    /// `<stem>_mask.<ext>` (and `<stem>_mask_N.<ext>`) files beside the positives, if there are any.
+    public static func scan(_ folder: String, masks maskFolder: String? = nil, option: String = "--folder") throws -> PairFolder {
         let layout = "expected \(folder)/positive (images with the finding) and \(folder)/negative (the same images without it), paired by identical file names"
         guard isDirectory(folder) else { throw IOFailure("\(option) \(folder): no such directory; \(layout)") }
         let positiveDir = (folder as NSString).appendingPathComponent("positive")
@@ -24,8 +28,10 @@ public struct PairFolder: Equatable, Sendable {
         for dir in [positiveDir, negativeDir] where !isDirectory(dir) {
             throw IOFailure("\(option) \(folder): no \((dir as NSString).lastPathComponent)/ sub-folder; \(layout)")
         }
-        let positives = try ImageFolder.imageNames(in: positiveDir, option: option)
-        let negatives = try ImageFolder.imageNames(in: negativeDir, option: option)
+        let positiveFiles = try ImageFolder.imageNames(in: positiveDir, option: option)
+        let positives = positiveFiles.filter { MaskFiles.maskedStem($0, among: positiveFiles) == nil }
+        let negativeFiles = try ImageFolder.imageNames(in: negativeDir, option: option)
+        let negatives = negativeFiles.filter { MaskFiles.maskedStem($0, among: negativeFiles) == nil }
         let common = Set(positives).intersection(negatives)
         let names = positives.filter(common.contains)
         guard !names.isEmpty else {
@@ -34,11 +40,12 @@ public struct PairFolder: Equatable, Sendable {
         // Pair names become folder names: never `.` or `..` (outputStem), so nothing is written outside OUTPUT.
         let stems = names.map(outputStem)
         let sharedStems = Set(Dictionary(grouping: stems, by: { $0 }).filter { $0.value.count > 1 }.keys)
-        let pairs = zip(names, stems).map { name, stem in
+        var pairs = zip(names, stems).map { name, stem in
             ImagePair(name: sharedStems.contains(stem) ? name : stem,
                       positive: (positiveDir as NSString).appendingPathComponent(name),
                       negative: (negativeDir as NSString).appendingPathComponent(name))
         }
+        try MaskFiles.attach(to: &pairs, folder: folder, maskFolder: maskFolder, positiveFiles: positiveFiles)
         let unpaired = positives.filter { !common.contains($0) }.map { (positiveDir as NSString).appendingPathComponent($0) }
             + negatives.filter { !common.contains($0) }.map { (negativeDir as NSString).appendingPathComponent($0) }
         return PairFolder(pairs: pairs, unpaired: unpaired)
@@ -62,6 +69,7 @@ public struct FolderResult {
     /// In pair-name order.
     public let pairs: [(name: String, layers: [LayerDifference])]
     public let aggregates: [LayerAggregate]
+    public let statistics: FolderStatistics
     /// The folder-wide files.
     public let files: [String]
 }
@@ -73,11 +81,14 @@ public struct FolderAnalysisJob {
     /// OUTPUT/batch: a sub-folder per pair, the aggregates beside them.
     public let outputDirectory: String
     public let replicas: ReplicaGroup
+    /// `--masks`: where the lesion masks are (nil: found in the folder, if there are any).
+    public let maskFolder: String?
     /// Progress and warnings, shown on rank 0.
     public let log: (String) -> Void
 
     public init(model: AutoencoderKL, settings: AnalysisSettings, outputDirectory: String, replicas: ReplicaGroup,
-                log: @escaping (String) -> Void) {
+                maskFolder: String? = nil, log: @escaping (String) -> Void) {
+        self.maskFolder = maskFolder
         self.model = model
         self.settings = settings
         self.outputDirectory = outputDirectory
@@ -99,46 +110,66 @@ public struct FolderAnalysisJob {
         let mine = Array(pairs[Self.share(of: pairs.count, rank: replicas.rank, size: replicas.size)])
         try checkReadable(mine, total: pairs.count)
 
-        var metrics: [Double] = []
+        var metrics: [Double] = [], maps: [Double] = []
         for (index, pair) in mine.enumerated() {
             let images = (try loadResized(pair.positive, size: settings.imageSize),
                           try loadResized(pair.negative, size: settings.imageSize))
-            let analysis = PairAnalysis(images: images, with: model)
+            let mask = pair.masks.isEmpty ? nil : try LesionMask.load(pair.masks, size: settings.imageSize)
+            let analysis = PairAnalysis(images: images, mask: mask, layers: settings.layers, with: model)
             try AnalysisReport.writePair(analysis, images: images, inputs: (pair.positive, pair.negative), title: pair.name,
                                          settings: settings, model: model,
                                          to: (outputDirectory as NSString).appendingPathComponent(pair.name))
             metrics += Self.packed(analysis.layers)
+            maps += HTMLReport.topMap(analysis)
             log("\(pair.name): done (\(index + 1)/\(mine.count) on rank \(replicas.rank))")
         }
 
         let gathered = replicas.gather(metrics, to: 0)
+        let gatheredMaps = replicas.gather(maps, to: 0)
         return try replicas.rootOnly { () throws -> FolderResult in
             let all = Array((gathered ?? []).joined())
-            let layers = Self.unpacked(all, layerNames: model.decoder.layerNames)
+            let layers = Self.unpacked(all, layerNames: settings.layerNames(model))
             guard layers.count == pairs.count else {
                 throw IOFailure("gathered the metrics of \(layers.count) pairs, expected \(pairs.count)")
             }
             let results = zip(pairs, layers).map { (name: $0.name, layers: $1) }
-            let files = try AggregateReport.write(pairs: results, settings: settings, model: model, to: outputDirectory)
-            return FolderResult(pairs: results, aggregates: aggregateLayers(layers), files: files)
+            let statistics = FolderStatistics(pairs: layers, method: settings.method, resamples: settings.bootstrap,
+                                              seed: settings.seed)
+            let files = try AggregateReport.write(pairs: results, statistics: statistics, settings: settings, model: model,
+                                                  to: outputDirectory)
+            let allMaps = Array((gatheredMaps ?? []).joined())
+            let mapSize = 1 + HTMLReport.thumbnailSize * HTMLReport.thumbnailSize
+            let pairMaps = stride(from: 0, to: allMaps.count, by: mapSize).map { Array(allMaps[$0..<min(allMaps.count, $0 + mapSize)]) }
+            let report = try HTMLReport.write(pairs: pairs, layers: layers, maps: pairMaps, statistics: statistics,
+                                              imageSize: settings.imageSize, to: outputDirectory)
+            return FolderResult(pairs: results, aggregates: aggregateLayers(layers), statistics: statistics,
+                                files: files + [report])
         }
     }
 
-    /// The pairs, found on rank 0 and sent to every rank (name, positive, negative, NUL-separated:
-    /// the one byte file names cannot hold).
+    /// The pairs, found on rank 0 and sent to every rank (name, positive, negative, mask count, masks,
+    /// NUL-separated: the one byte file names cannot hold).
     private func listPairs(_ folder: String) throws -> [ImagePair] {
         let found = try replicas.rootOnly { () throws -> PairFolder in
-            let found = try PairFolder.scan(folder)
+            let found = try PairFolder.scan(folder, masks: maskFolder)
             if let warning = found.unpairedWarning { log(warning) }
             log("\(found.pairs.count) pair(s) in \(folder), over \(replicas.size) rank(s)")
             return found
         }
-        var bytes = Array((found?.pairs ?? []).flatMap { [$0.name, $0.positive, $0.negative] }.joined(separator: "\0").utf8)
+        var bytes = Array((found?.pairs ?? []).flatMap { [$0.name, $0.positive, $0.negative, "\($0.masks.count)"] + $0.masks }
+            .joined(separator: "\0").utf8)
         replicas.broadcast(&bytes, from: 0)
-        let fields = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
-        return stride(from: 0, to: fields.count - 2, by: 3).map {
-            ImagePair(name: fields[$0], positive: fields[$0 + 1], negative: fields[$0 + 2])
+        var fields = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }[...]
+        var pairs: [ImagePair] = []
+        while fields.count >= 4 {
+            let count = Int(fields[fields.startIndex + 3]) ?? 0
+            var pair = ImagePair(name: fields.removeFirst(), positive: fields.removeFirst(), negative: fields.removeFirst())
+            fields.removeFirst()
+            pair.masks = Array(fields.prefix(count))
+            fields = fields.dropFirst(count)
+            pairs.append(pair)
         }
+        return pairs
     }
 
     /// Every rank decodes its pairs' images; rank 0 collects the failures and, if there are any, every rank
@@ -146,7 +177,7 @@ public struct FolderAnalysisJob {
     private func checkReadable(_ mine: [ImagePair], total: Int) throws {
         var failures: [String] = []
         for pair in mine {
-            for path in [pair.positive, pair.negative] {
+            for path in [pair.positive, pair.negative] + pair.masks {
                 do { _ = try loadImage(path: path) } catch { failures.append("  \(error)") }
             }
         }
@@ -160,11 +191,12 @@ public struct FolderAnalysisJob {
         }
     }
 
-    /// Per layer: l2, cosine, then the 4-D shape (what rank 0 needs to rebuild each `LayerDifference`).
-    static let packedWidth = 6
+    /// Per layer: l2, cosine, the lesion's inside energy and area fraction (NaN without a mask), then the 4-D
+    /// shape (what rank 0 needs to rebuild each `LayerDifference`).
+    static let packedWidth = 8
 
     static func packed(_ layers: [LayerDifference]) -> [Double] {
-        layers.flatMap { [$0.l2, $0.cosine] + $0.shape.map(Double.init) }
+        layers.flatMap { [$0.l2, $0.cosine, $0.lesion?.inside ?? .nan, $0.lesion?.areaFraction ?? .nan] + $0.shape.map(Double.init) }
     }
 
     static func unpacked(_ values: [Double], layerNames: [String]) -> [[LayerDifference]] {
@@ -172,8 +204,9 @@ public struct FolderAnalysisJob {
         return stride(from: 0, to: values.count, by: perPair).map { start in
             layerNames.enumerated().map { index, name in
                 let at = start + index * packedWidth
-                return LayerDifference(layer: name, shape: values[at + 2..<at + packedWidth].map { Int($0) },
-                                       l2: values[at], cosine: values[at + 1])
+                let lesion = values[at + 2].isNaN ? nil : LesionEnergy(inside: values[at + 2], areaFraction: values[at + 3])
+                return LayerDifference(layer: name, shape: values[at + 4..<at + packedWidth].map { Int($0) },
+                                       l2: values[at], cosine: values[at + 1], lesion: lesion)
             }
         }
     }

@@ -9,12 +9,15 @@ public struct LayerDifference: Equatable, Sendable {
     public let l2: Double
     /// 1 − a·b / (‖a‖‖b‖): 0 for outputs pointing the same way, larger = more different.
     public let cosine: Double
+    /// Where the difference lies relative to the lesion mask; nil without a mask.
+    public let lesion: LesionEnergy?
 
-    public init(layer: String, shape: [Int], l2: Double, cosine: Double) {
+    public init(layer: String, shape: [Int], l2: Double, cosine: Double, lesion: LesionEnergy? = nil) {
         self.layer = layer
         self.shape = shape
         self.l2 = l2
         self.cosine = cosine
+        self.lesion = lesion
     }
 
     public var elementCount: Int { shape.reduce(1, *) }
@@ -22,12 +25,30 @@ public struct LayerDifference: Equatable, Sendable {
     /// l2 / √numel: the root-mean-square element difference, comparable between layers of different sizes.
     public var l2PerElement: Double { l2 / Double(max(elementCount, 1)).squareRoot() }
 
+    /// The metric's value; the lesion metrics are NaN without a mask.
     public func value(of metric: DifferenceMetric) -> Double {
+        let energy = l2 * l2, pixels = Double(shape.count == 4 ? shape[2] * shape[3] : 0)
         switch metric {
         case .l2Value: return l2
         case .l2PerElement: return l2PerElement
         case .cosineValue: return cosine
+        case .lesionEnergyFraction: return lesion.map { $0.inside / energy } ?? .nan
+        case .lesionAreaFraction: return lesion?.areaFraction ?? .nan
+        case .lesionEnrichment: return lesion.map { $0.inside / energy / $0.areaFraction } ?? .nan
+        case .energyPerAreaInside: return lesion.map { $0.inside / ($0.areaFraction * pixels) } ?? .nan
+        case .energyPerAreaOutside: return lesion.map { (energy - $0.inside) / ((1 - $0.areaFraction) * pixels) } ?? .nan
         }
+    }
+}
+
+/// Σ(a − b)² inside the lesion (each pixel weighted by its mask coverage at the layer's resolution) and the
+/// mask's share of the layer's area; the outside is the rest of l2².
+public struct LesionEnergy: Equatable, Sendable {
+    public let inside: Double
+    public let areaFraction: Double
+
+    public init(inside: Double, areaFraction: Double) {
+        (self.inside, self.areaFraction) = (inside, areaFraction)
     }
 }
 
@@ -36,6 +57,28 @@ public enum DifferenceMetric: String, CaseIterable, Sendable {
     case l2Value = "l2_value"
     case l2PerElement = "l2_per_element"
     case cosineValue = "cosine_value"
+    /// Share of Σ(a − b)² inside the mask.
+    case lesionEnergyFraction = "lesion_energy_fraction"
+    /// The mask's share of the area.
+    case lesionAreaFraction = "lesion_area_fraction"
+    /// Energy fraction / area fraction: 1 = the difference is no denser in the lesion than elsewhere.
+    case lesionEnrichment = "lesion_enrichment"
+    /// Σ(a − b)² per pixel of the layer (channels summed), inside and outside the mask.
+    case energyPerAreaInside = "energy_per_area_inside"
+    case energyPerAreaOutside = "energy_per_area_outside"
+
+    /// Reported when the pairs have masks, whatever the method.
+    public static let lesionMetrics: [DifferenceMetric] = [.lesionEnergyFraction, .lesionAreaFraction, .lesionEnrichment,
+                                                           .energyPerAreaInside, .energyPerAreaOutside]
+
+    /// The method's metrics, and the lesion metrics for layers measured with a mask.
+    public static func reported(_ method: AnalysisMethod, masked: Bool) -> [DifferenceMetric] {
+        method.metrics + (masked ? lesionMetrics : [])
+    }
+
+    public static func reported(_ method: AnalysisMethod, layers: [LayerDifference]) -> [DifferenceMetric] {
+        reported(method, masked: layers.first?.lesion != nil)
+    }
 }
 
 /// `--method`: which metrics are reported (both are always computed; they cost one pass over the output).
@@ -46,7 +89,7 @@ public enum AnalysisMethod: String, CaseIterable, Sendable {
         switch self {
         case .l2: return [.l2Value, .l2PerElement]
         case .cosine: return [.cosineValue]
-        case .both: return DifferenceMetric.allCases
+        case .both: return [.l2Value, .l2PerElement, .cosineValue]
         }
     }
 }
@@ -60,7 +103,8 @@ public struct DifferenceMap: Equatable, Sendable {
 
 /// Compares items 0 and 1 of a layer output [2, C, H, W], accumulating in double. Rows are summed in
 /// parallel and their partial sums added in row order, so the result does not depend on the thread count.
-public func compareBatchItems(_ output: Tensor, layer: String) -> (difference: LayerDifference, map: DifferenceMap) {
+/// `mask` (the lesion at the analysis size) adds where the difference lies relative to it.
+public func compareBatchItems(_ output: Tensor, layer: String, mask: LesionMask? = nil) -> (difference: LayerDifference, map: DifferenceMap) {
     let d = output.dims
     precondition(d.n == 2, "\(layer): a pair analysis decodes a batch of 2, got \(d.n)")
     let item = d.c * d.plane
@@ -99,15 +143,21 @@ public func compareBatchItems(_ output: Tensor, layer: String) -> (difference: L
         aa += rowSums[4 * y + 2]
         bb += rowSums[4 * y + 3]
     }
+    let lesion = mask.map { mask in
+        let coverage = mask.resampled(width: d.w, height: d.h)
+        let inside = zip(coverage, pixelSquares).reduce(0) { $0 + $1.0 * $1.1 }
+        return LesionEnergy(inside: inside, areaFraction: coverage.reduce(0, +) / Double(d.plane))
+    }
     let difference = LayerDifference(layer: layer, shape: [1, d.c, d.h, d.w], l2: dd.squareRoot(),
-                                     cosine: cosineDissimilarity(dot: ab, normSquared: (aa, bb)))
+                                     cosine: cosineDissimilarity(dot: ab, normSquared: (aa, bb)), lesion: lesion)
     return (difference, DifferenceMap(width: d.w, height: d.h, values: pixelSquares.map { Float($0.squareRoot()) }))
 }
 
 /// 1 − cos. Two zero outputs are identical (0); a zero against a non-zero output has no direction and counts
 /// as orthogonal (1), as PyTorch's cosine_similarity gives 0 similarity there.
+/// √(‖a‖²‖b‖²) rather than ‖a‖‖b‖: √(x·x) is exactly x, so identical outputs give exactly 0.
 func cosineDissimilarity(dot: Double, normSquared: (Double, Double)) -> Double {
-    let norms = normSquared.0.squareRoot() * normSquared.1.squareRoot()
+    let norms = (normSquared.0 * normSquared.1).squareRoot()
     guard norms > 0 else { return normSquared.0 == 0 && normSquared.1 == 0 ? 0 : 1 }
     return 1 - dot / norms
 }

@@ -21,10 +21,16 @@ public struct WinogradGeometry: Sendable {
 
     /// Ranges of tile rows whose transformed tiles for `channels` channels take about 4 MiB per ξ-matrix set
     /// (16 × channels × tiles floats ≈ 16 MiB): decided by the shape alone, so results do not depend on threads.
+    /// A chunk never spans two images and every image is cut the same way: a tile's GEMM column, and with it
+    /// OpenBLAS's kernel and summation order, then depends on its place in its image only, so an image gives
+    /// bitwise the same output in any batch slot (the layer analysis compares slots 0 and 1).
     public func chunks(channels: Int) -> [Range<Int>] {
         let tilesPerChunk = max(tilesWide, (1 << 18) / max(channels, 1))
-        let rowsPerChunk = max(1, tilesPerChunk / tilesWide)
-        return Swift.stride(from: 0, to: tileRows, by: rowsPerChunk).map { $0..<min(tileRows, $0 + rowsPerChunk) }
+        let rowsPerChunk = max(1, min(tilesHigh, tilesPerChunk / tilesWide))
+        return (0..<batch).flatMap { n in
+            Swift.stride(from: n * tilesHigh, to: (n + 1) * tilesHigh, by: rowsPerChunk)
+                .map { $0..<min((n + 1) * tilesHigh, $0 + rowsPerChunk) }
+        }
     }
 }
 

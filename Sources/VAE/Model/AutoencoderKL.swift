@@ -14,6 +14,9 @@ public final class AutoencoderKL: ParameterOwner {
         postQuantConv = Conv2D(config.embedDim, config.zChannels, kernel: 1)
     }
 
+    /// The encoder's observed layers in forward order, ending with the moments (`quant_conv`).
+    public var encoderLayerNames: [String] { encoder.layerNames + ["quant_conv"] }
+
     public var namedParameters: [(name: String, parameter: Parameter)] {
         prefixed([("encoder", encoder), ("decoder", decoder), ("quant_conv", quantConv), ("post_quant_conv", postQuantConv)])
     }
@@ -21,10 +24,13 @@ public final class AutoencoderKL: ParameterOwner {
     /// Total number of trainable values.
     public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.parameter.value.count } }
 
-    public func encode(_ x: Tensor, train: Bool) -> DiagonalGaussian {
+    /// `observe` sees each encoder layer output as it appears (`encoderLayerNames` order), the moments last.
+    public func encode(_ x: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> DiagonalGaussian {
         precondition(x.dims.c == config.inChannels, "the model expects \(config.inChannels) input channels, got \(x.dims.c)")
-        let h = encoder.forward(x, train: train)
-        return DiagonalGaussian(moments: quantConv.forward(h, train: train))
+        let h = encoder.forward(x, train: train, observe: observe)
+        let moments = quantConv.forward(h, train: train)
+        observe?("quant_conv", moments)
+        return DiagonalGaussian(moments: moments)
     }
 
     public func decode(_ z: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> Tensor {

@@ -59,20 +59,47 @@ public final class Encoder: ParameterOwner {
         return prefixed(children)
     }
 
-    public func forward(_ x: Tensor, train: Bool) -> Tensor {
+    /// Layer names in the order their outputs appear (ldm's module names, used by the layer analysis).
+    public var layerNames: [String] {
+        var names = ["encoder.conv_in"]
+        for (i, level) in down.enumerated() {
+            for j in level.block.indices {
+                names.append("encoder.down.\(i).block.\(j)")
+                if !level.attn.isEmpty { names.append("encoder.down.\(i).attn.\(j)") }
+            }
+            if level.downsample != nil { names.append("encoder.down.\(i).downsample") }
+        }
+        return names + ["encoder.mid.block_1", "encoder.mid.attn_1", "encoder.mid.block_2", "encoder.norm_out", "encoder.conv_out"]
+    }
+
+    /// Encodes x; `observe` sees each named layer output as it appears (in `layerNames` order).
+    public func forward(_ x: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> Tensor {
         var h = convIn.forward(x, train: train)
-        for level in down {
+        observe?("encoder.conv_in", h)
+        for (i, level) in down.enumerated() {
             for (j, block) in level.block.enumerated() {
                 h = block.forward(h, train: train)
-                if !level.attn.isEmpty { h = level.attn[j].forward(h, train: train) }
+                observe?("encoder.down.\(i).block.\(j)", h)
+                if !level.attn.isEmpty {
+                    h = level.attn[j].forward(h, train: train)
+                    observe?("encoder.down.\(i).attn.\(j)", h)
+                }
             }
-            if let ds = level.downsample { h = ds.forward(h, train: train) }
+            if let ds = level.downsample {
+                h = ds.forward(h, train: train)
+                observe?("encoder.down.\(i).downsample", h)
+            }
         }
         h = midBlock1.forward(h, train: train)
+        observe?("encoder.mid.block_1", h)
         h = midAttn1.forward(h, train: train)
+        observe?("encoder.mid.attn_1", h)
         h = midBlock2.forward(h, train: train)
-        h = normOut.forward(h, train: train)
-        return convOut.forward(h, train: train)
+        observe?("encoder.mid.block_2", h)
+        h = normOut.forward(h, train: train, preActivation: observe.map { o in { o("encoder.norm_out", $0) } })
+        h = convOut.forward(h, train: train)
+        observe?("encoder.conv_out", h)
+        return h
     }
 
     /// The backward pass as a sequence of steps, forward's order reversed.

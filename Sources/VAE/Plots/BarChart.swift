@@ -15,6 +15,9 @@ public func writeBarChart(path: String, title: String, labels: [String], series:
         if let errors = metric.errors, errors.count != labels.count {
             throw PlotError("bar chart \(path): '\(metric.name)' has \(errors.count) errors for \(labels.count) labels")
         }
+        if let intervals = metric.intervals, intervals.count != labels.count {
+            throw PlotError("bar chart \(path): '\(metric.name)' has \(intervals.count) intervals for \(labels.count) labels")
+        }
     }
     for marked in [highlight] + series.compactMap(\.highlight) {
         if let outside = marked.first(where: { !labels.indices.contains($0) }) {
@@ -48,10 +51,9 @@ public func writeBarChart(path: String, title: String, labels: [String], series:
 }
 
 private func drawBars(_ metric: BarSeries, highlight: Set<Int>, on canvas: CairoCanvas, plot: PlotFrame, slot: Double) {
-    let errors = metric.errors ?? Array(repeating: 0, count: metric.values.count)
-    let finite = zip(metric.values, errors).filter { $0.0.isFinite }
-    let low = finite.map { $0.0 - abs($0.1.isFinite ? $0.1 : 0) }.min() ?? 0
-    let high = finite.map { $0.0 + abs($0.1.isFinite ? $0.1 : 0) }.max() ?? 0
+    let finite = metric.values.indices.filter { metric.values[$0].isFinite }
+    let low = finite.map { min(metric.values[$0], metric.whisker($0)?.low ?? .infinity) }.min() ?? 0
+    let high = finite.map { max(metric.values[$0], metric.whisker($0)?.high ?? -.infinity) }.max() ?? 0
     let scale = AxisScale(dataMin: min(0, low), dataMax: max(0, high), snapToTicks: true)
 
     canvas.text(metric.name, x: plot.x + plot.width / 2, y: plot.y - 18, size: 14, align: .center,
@@ -63,11 +65,10 @@ private func drawBars(_ metric: BarSeries, highlight: Set<Int>, on canvas: Cairo
         let top = scale.position(of: value, from: plot.maxY, to: plot.y)
         let color = highlight.contains(index) ? PlotStyle.highlightColor : PlotStyle.barColor
         canvas.fillRectangle(x: x + slot * 0.15, y: min(top, zero), width: slot * 0.7, height: abs(zero - top), color: color)
-        let error = abs(errors[index])
-        guard error > 0, error.isFinite else { continue }
+        guard let whisker = metric.whisker(index) else { continue }
         let center = x + slot / 2, cap = slot * 0.18
-        let upper = scale.position(of: value + error, from: plot.maxY, to: plot.y)
-        let lower = scale.position(of: value - error, from: plot.maxY, to: plot.y)
+        let upper = scale.position(of: whisker.high, from: plot.maxY, to: plot.y)
+        let lower = scale.position(of: whisker.low, from: plot.maxY, to: plot.y)
         canvas.line(from: (center, upper), to: (center, lower), color: PlotStyle.errorBar, width: 1.2)
         canvas.line(from: (center - cap, upper), to: (center + cap, upper), color: PlotStyle.errorBar, width: 1.2)
         canvas.line(from: (center - cap, lower), to: (center + cap, lower), color: PlotStyle.errorBar, width: 1.2)

@@ -4,14 +4,18 @@ import Foundation
 /// image's size, coloured with an inferno ramp and blended over the image, each under its title;
 /// a colour bar on the right. All maps share one value range so their tiles compare directly.
 /// Opacity grows with the value, so the image shows through where a map is low. `colorBarLabel`, if given,
-/// is written beside the colour bar (what its values mean).
+/// is written beside the colour bar (what its values mean). `contour` (pixels of the base image, e.g. a lesion
+/// mask's outline) is drawn in cyan on every tile.
 public func writeHeatmapOverlays(path: String, base: (width: Int, height: Int, rgb: [UInt8]),
                                  maps: [(title: String, values: [Float], width: Int, height: Int)],
-                                 colorBarLabel: String? = nil) throws {
+                                 colorBarLabel: String? = nil, contour: [Bool]? = nil) throws {
     guard base.width > 0, base.height > 0, base.rgb.count == base.width * base.height * 3 else {
         throw PlotError("heatmap \(path): base image has \(base.rgb.count) bytes, not 3 × \(base.width) × \(base.height)")
     }
     guard !maps.isEmpty else { throw PlotError("heatmap \(path): no maps") }
+    if let contour, contour.count != base.width * base.height {
+        throw PlotError("heatmap \(path): contour has \(contour.count) pixels, not \(base.width) × \(base.height)")
+    }
     for map in maps where map.width <= 0 || map.height <= 0 || map.values.count != map.width * map.height {
         throw PlotError("heatmap \(path): map '\(map.title)' has \(map.values.count) values, not \(map.width) × \(map.height)")
     }
@@ -23,9 +27,9 @@ public func writeHeatmapOverlays(path: String, base: (width: Int, height: Int, r
     let scale = longest < 256 ? (256 / longest).rounded(.down) : min(1, 512 / longest)
     let tileWidth = Double(base.width) * scale, tileHeight = Double(base.height) * scale
     let gap = 16.0, titleHeight = 34.0, barArea = 110.0
-    let tiles = [(title: "image", rgb: base.rgb)] + maps.map { map in
+    let tiles = ([(title: "image", rgb: base.rgb)] + maps.map { map in
         (title: map.title, rgb: overlay(map, on: base, range: range))
-    }
+    }).map { tile in (title: tile.title, rgb: contour.map { drawContour($0, on: tile.rgb) } ?? tile.rgb) }
     let canvas = try CairoCanvas(width: Int(gap + Double(tiles.count) * (tileWidth + gap) + barArea),
                                  height: Int(titleHeight + tileHeight + 2 * gap))
     for (index, tile) in tiles.enumerated() {
@@ -60,6 +64,14 @@ private func overlay(_ map: (title: String, values: [Float], width: Int, height:
         }
     }
     return rgb
+}
+
+private func drawContour(_ contour: [Bool], on rgb: [UInt8]) -> [UInt8] {
+    var out = rgb
+    for (pixel, on) in contour.enumerated() where on {
+        (out[3 * pixel], out[3 * pixel + 1], out[3 * pixel + 2]) = (0, 255, 255)
+    }
+    return out
 }
 
 private func drawColorBar(_ range: AxisScale, on canvas: CairoCanvas, frame: PlotFrame) {

@@ -39,13 +39,34 @@ public struct BarSeries: Equatable, Sendable {
     public var values: [Double]
     public var errors: [Double]?
     public var highlight: Set<Int>?
+    /// Whiskers from `low` to `high` per bar (e.g. a confidence interval), instead of ± `errors`.
+    public var intervals: [BarInterval]?
 
-    public init(name: String, values: [Double], errors: [Double]? = nil, highlight: Set<Int>? = nil) {
+    public init(name: String, values: [Double], errors: [Double]? = nil, highlight: Set<Int>? = nil,
+                intervals: [BarInterval]? = nil) {
         self.name = name
         self.values = values
         self.errors = errors
         self.highlight = highlight
+        self.intervals = intervals
     }
+
+    /// Bar `index`'s whisker ends, nil for none.
+    func whisker(_ index: Int) -> (low: Double, high: Double)? {
+        if let intervals {
+            let i = intervals[index]
+            return i.low.isFinite && i.high.isFinite && i.low < i.high ? (i.low, i.high) : nil
+        }
+        guard let error = errors.map({ abs($0[index]) }), error > 0, error.isFinite else { return nil }
+        return (values[index] - error, values[index] + error)
+    }
+}
+
+public struct BarInterval: Equatable, Sendable {
+    public var low: Double
+    public var high: Double
+
+    public init(low: Double, high: Double) { (self.low, self.high) = (low, high) }
 }
 
 /// An opaque 8-bit colour.
