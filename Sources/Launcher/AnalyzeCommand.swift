@@ -44,7 +44,7 @@ struct AnalysisOptions: ParsableArguments {
     func validate() throws {
         try validateDevice(device)
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if imgSize < 1 { throw ValidationError("--img_size must be positive, got \(imgSize)") }
+        try validateImageSize(imgSize)
         if checkpoint == nil && !allowRandomWeights {
             throw ValidationError("""
                 no --checkpoint given. With random weights the layer differences are meaningless: every decoder \

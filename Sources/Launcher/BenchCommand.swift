@@ -35,7 +35,8 @@ struct Bench: ParsableCommand {
         if config != nil && preset != nil { throw ValidationError("give --config or --preset, not both") }
         if let preset, preset != "sd-v1" { throw ValidationError("--preset \(preset): the built-in preset is sd-v1") }
         if mode != "train" && mode != "analyze" { throw ValidationError("--mode \(mode): use train or analyze") }
-        if steps < 1 || batchSize < 1 || imgSize < 1 { throw ValidationError("--steps, --batch_size and --img_size must be positive") }
+        if steps < 1 || batchSize < 1 { throw ValidationError("--steps and --batch_size must be positive") }
+        try validateImageSize(imgSize)
     }
 
     func run() throws {
@@ -43,7 +44,7 @@ struct Bench: ParsableCommand {
         try mpi.run { replicas, _ in
             let cfg = try config.map { try VAEConfig.load(path: $0) } ?? .sdV1
             try checkImageSize(imgSize, config: cfg, option: "--img_size")
-            let result = mode == "train"
+            let result = try mode == "train"
                 ? Benchmark.train(model: AutoencoderKL(cfg), imgSize: imgSize, batchSize: batchSize, steps: steps, replicas: replicas)
                 : Benchmark.analyze(model: AutoencoderKL(cfg), imgSize: imgSize, steps: steps, replicas: replicas)
             guard replicas.rank == 0 else { return }

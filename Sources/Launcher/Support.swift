@@ -31,7 +31,7 @@ struct ModelOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if imgSize < 1 { throw ValidationError("--img_size must be positive, got \(imgSize)") }
+        try validateImageSize(imgSize)
     }
 
     func loadConfig() throws -> VAEConfig {
@@ -43,6 +43,11 @@ struct ModelOptions: ParsableArguments {
     func applyThreads() {
         if let threads { Threads.set(threads) }
     }
+}
+
+/// --img_size within the sizes the jobs accept, refused before any file is read.
+func validateImageSize(_ size: Int) throws {
+    do { try MemoryEstimate.checkImageSize(size) } catch { throw ValidationError("\(error)") }
 }
 
 /// The encoder halves the image at each level but the last, so the size must divide evenly.

@@ -39,8 +39,10 @@ struct SynthData: ParsableCommand {
     var lesionFraction: Double?
 
     func validate() throws {
-        if count < 1 { throw ValidationError("--count must be at least 1 (training images to write), got \(count)") }
-        if pairs < 0 { throw ValidationError("--pairs must be 0 or more, got \(pairs)") }
+        if !(1...1_000_000).contains(count) {
+            throw ValidationError("--count must be between 1 and 1000000 (training images to write), got \(count)")
+        }
+        if !(0...1_000_000).contains(pairs) { throw ValidationError("--pairs must be between 0 and 1000000, got \(pairs)") }
         if imgSize < 16 {
             throw ValidationError("--img_size must be at least 16 pixels for the tissue layers and a lesion to fit, got \(imgSize)")
         }

@@ -84,7 +84,7 @@ struct Train: ParsableCommand {
         if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
         if !(klWeight >= 0 && klWeight.isFinite) { throw ValidationError("--kl_weight must be non-negative, got \(klWeight)") }
-        if imgSize < 1 { throw ValidationError("--img_size must be positive, got \(imgSize)") }
+        try validateImageSize(imgSize)
         if saveInterval < 1 { throw ValidationError("--save_interval must be at least 1, got \(saveInterval)") }
         if numRecon < 0 { throw ValidationError("--num_recon must not be negative, got \(numRecon)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }

@@ -92,6 +92,7 @@ public enum AnalysisReport {
 /// `vae-dist analyze`: one pair, image 1 against image 2, into `directory`.
 public func analyzePair(image1: String, image2: String, settings: AnalysisSettings, model: AutoencoderKL,
                         outputDirectory directory: String) throws -> PairAnalysis {
+    try MemoryEstimate.require(config: model.config, imageSize: settings.imageSize, batch: 2, work: .inference)
     let images = (try loadResized(image1, size: settings.imageSize), try loadResized(image2, size: settings.imageSize))
     let analysis = PairAnalysis(images: images, with: model)
     // The parent folder too: pairs often share a file name (positive/case1.png vs negative/case1.png).

@@ -22,9 +22,7 @@ public struct AnalysisSettings: Sendable {
     /// The model for these settings: the checkpoint's weights, or random ones from the seed.
     /// The analysis feeds RGB images and draws RGB reconstructions, so the model must have 3 channels each way.
     public func makeModel(_ config: VAEConfig) throws -> AutoencoderKL {
-        guard config.inChannels == 3, config.outCh == 3 else {
-            throw IOFailure("the analysis compares RGB images: the model needs in_channels 3 and out_ch 3, the config has \(config.inChannels) and \(config.outCh)")
-        }
+        try config.requireRGB(for: "the analysis")
         let model = AutoencoderKL(config)
         if let checkpoint {
             try model.loadWeights(path: checkpoint)

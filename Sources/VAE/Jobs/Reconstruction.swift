@@ -30,6 +30,8 @@ public struct ReconstructionJob {
     @discardableResult
     public func run(images: [String], log: (String) -> Void = { _ in }) throws -> [String] {
         let stems = try Self.stems(of: images)
+        try model.config.requireRGB(for: "reconstruct")
+        try MemoryEstimate.require(config: model.config, imageSize: imageSize, batch: 1, work: .inference)
         var latents = SafeTensors()
         var written: [String] = []
         for (path, stem) in zip(images, stems) {

@@ -59,8 +59,13 @@ public struct PhantomLesionsFile: Codable, Equatable, Sendable {
 /// OUT/pairs/{positive,negative,masks}/case_NNNN.png plus OUT/pairs/lesions.json. Pairs come from their own seed
 /// stream, so they are never training images. The same options always write the same bytes.
 public func writePhantoms(_ options: PhantomOptions) throws -> PhantomSummary {
-    precondition(options.trainingCount >= 1 && options.pairCount >= 0 && options.imageSize >= 16
-                 && (0...1).contains(options.lesionFraction), "invalid phantom options \(options)")
+    // Counts are bounded too: the file names are listed before the first image is drawn.
+    guard (1...1_000_000).contains(options.trainingCount), (0...1_000_000).contains(options.pairCount),
+          (16...4096).contains(options.imageSize), (0...1).contains(options.lesionFraction) else {
+        throw IOFailure("invalid phantom options: \(options.trainingCount) training images (1…1000000), "
+                        + "\(options.pairCount) pairs (0…1000000), \(options.imageSize) pixels (16…4096), "
+                        + "lesion fraction \(options.lesionFraction) (0…1)")
+    }
     let out = options.outputDirectory
     let train = "\(out)/train", positive = "\(out)/pairs/positive", negative = "\(out)/pairs/negative"
     let masks = "\(out)/pairs/masks"

@@ -1,0 +1,70 @@
+import Foundation
+import XCTest
+@testable import VAE
+
+final class MemoryEstimateTests: XCTestCase {
+    func testRefusesWhatCannotFitWithTheFigures() {
+        let estimate = MemoryEstimate(config: .sdV1, imageSize: 2048, batch: 8, work: .training)
+        XCTAssertThrowsError(try estimate.check(available: 22.9e9)) { error in
+            let message = "\(error)"
+            for part in ["img_size 2048, 8 images per process", "training needs about", "weights 335 MB",
+                         "gradients and Adam moments 1.0 GB", "activations", "this machine has 22.9 GB available",
+                         "--img_size, --batch_size or more ranks"] {
+                XCTAssertTrue(message.contains(part), "lacks \(part): \(message)")
+            }
+        }
+        XCTAssertNoThrow(try estimate.check(available: nil), "unknown availability (macOS) is not refused")
+    }
+
+    func testAcceptsWhatFits() {
+        let estimate = MemoryEstimate(config: .sdV1, imageSize: 256, batch: 1, work: .inference)
+        XCTAssertEqual(estimate.optimizerBytes, 0)
+        XCTAssertNoThrow(try estimate.check(available: 22.9e9))
+        XCTAssertThrowsError(try estimate.check(available: 100e6)) { error in
+            XCTAssertTrue("\(error)".contains("one image per process: encoding and decoding needs about"), "\(error)")
+        }
+    }
+
+    func testGrowsWithImageBatchAndTraining() {
+        func total(_ size: Int, _ batch: Int, _ work: MemoryEstimate.Work) -> Double {
+            MemoryEstimate(config: .sdV1, imageSize: size, batch: batch, work: work).totalBytes
+        }
+        XCTAssertLessThan(total(64, 1, .training), total(128, 1, .training))
+        XCTAssertLessThan(total(128, 1, .training), total(128, 2, .training))
+        XCTAssertLessThan(total(128, 2, .inference), total(128, 2, .training))
+        // Attention's weight matrix grows with the square of the pixels, the other activations linearly.
+        let attention = VAEConfig(ch: 32, chMult: [1, 2], attnResolutions: [128], resolution: 128)
+        let activations = { (config: VAEConfig, size: Int) in
+            MemoryEstimate(config: config, imageSize: size, batch: 1, work: .training).activationBytes
+        }
+        XCTAssertGreaterThan(activations(attention, 512) / activations(attention, 256), 8)
+        XCTAssertEqual(activations(.sdV1, 128) / activations(.sdV1, 64), 4, accuracy: 0.01)
+    }
+
+    func testImageSizeBounds() {
+        XCTAssertNoThrow(try MemoryEstimate.checkImageSize(1))
+        XCTAssertNoThrow(try MemoryEstimate.checkImageSize(MemoryEstimate.maxImageSize))
+        for size in [0, -8, MemoryEstimate.maxImageSize + 1, 100000, Int.max] {
+            XCTAssertThrowsError(try MemoryEstimate.checkImageSize(size)) { error in
+                XCTAssertTrue("\(error)".contains("--img_size \(size)"), "\(error)")
+            }
+        }
+    }
+
+    func testAvailableMemoryComesFromMemAvailable() throws {
+        let path = NSTemporaryDirectory() + "vae-dist-meminfo-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "MemTotal:       24576000 kB\nMemFree:         1000 kB\nMemAvailable:   22362500 kB\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(MemoryEstimate.availableBytes(meminfo: path), 22_362_500 * 1024)
+        XCTAssertNil(MemoryEstimate.availableBytes(meminfo: path + ".missing"))
+    }
+
+    func testByteCounts() {
+        XCTAssertEqual(ByteCount.text(999), "999 B")
+        XCTAssertEqual(ByteCount.text(334.6e6), "335 MB")
+        XCTAssertEqual(ByteCount.text(1.04e9), "1.0 GB")
+        XCTAssertEqual(ByteCount.text(22.9e9), "22.9 GB")
+        XCTAssertEqual(ByteCount.text(3.2e12), "3.2 TB")
+    }
+}
