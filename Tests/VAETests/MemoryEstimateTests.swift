@@ -67,4 +67,22 @@ final class MemoryEstimateTests: XCTestCase {
         XCTAssertEqual(ByteCount.text(22.9e9), "22.9 GB")
         XCTAssertEqual(ByteCount.text(3.2e12), "3.2 TB")
     }
+
+    /// Peak resident sizes (MiB, as ru_maxrss counts) measured with `vae-dist bench` (release build; see
+    /// docs/PERFORMANCE.md, "Memory estimate"): the estimate stays within 30 % of each.
+    func testAgreesWithMeasuredPeaks() throws {
+        let small = try VAEConfig.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("configs/bench-small.yaml").path)
+        let measured: [(VAEConfig, size: Int, batch: Int, MemoryEstimate.Work, mebibytes: Double)] = [
+            (.sdV1, 64, 1, .training, 1423), (.sdV1, 128, 2, .training, 1796), (.sdV1, 256, 1, .training, 2247),
+            (small, 64, 8, .training, 273), (small, 128, 8, .training, 606),
+            (.sdV1, 256, 2, .inference, 806), (small, 256, 2, .inference, 201),
+        ]
+        for (config, size, batch, work, mebibytes) in measured {
+            let estimate = MemoryEstimate(config: config, imageSize: size, batch: batch, work: work).totalBytes / 1_048_576
+            print(String(format: "estimate ch %d, %d px, batch %d, %@: %.0f MiB, measured %.0f MiB (%.2f×)",
+                         config.ch, size, batch, work.rawValue, estimate, mebibytes, estimate / mebibytes))
+            XCTAssertEqual(estimate / mebibytes, 1, accuracy: 0.3, "\(config.ch) \(size) \(batch) \(work)")
+        }
+    }
 }
