@@ -55,7 +55,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         let images = batch == 1 ? "one image" : "\(batch) images"
         throw IOFailure("img_size \(imageSize), \(images) per process: \(summary); this machine has "
                         + "\(ByteCount.text(available)) available. Use a smaller --img_size"
-                        + (work == .training ? ", --batch_size or more ranks" : "") + " or a machine with more memory")
+                        + (work == .training ? " or --batch_size, more ranks," : "") + " or a machine with more memory")
     }
 
     /// The check every job runs before it builds a batch: the image size is in bounds and the work fits here.
