@@ -352,4 +352,17 @@ final class ConfigTests: XCTestCase {
                        naming: ["bad-config.yaml:2:", "ddconfig.ch_mult", "…"])
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
     }
+
+    /// A one-channel model fed the RGB images a job reads is refused by name, not stopped by a precondition.
+    func testJobsRefuseModelsThatAreNotRGB() throws {
+        let grey = VAEConfig(ch: 8, chMult: [1], numResBlocks: 1, inChannels: 1, outCh: 1, resolution: 16, normNumGroups: 8)
+        XCTAssertNoThrow(try grey.validate())
+        let image = fixtures.appendingPathComponent("images-64/camera_gray8.png").path
+        let job = ReconstructionJob(model: AutoencoderKL(grey), imageSize: 16, outputDirectory: NSTemporaryDirectory())
+        XCTAssertThrowsError(try job.run(images: [image])) { error in
+            XCTAssertTrue("\(error)".contains("reconstruct works on RGB images"), "\(error)")
+            XCTAssertTrue("\(error)".contains("in_channels 3 and out_ch 3, the config has 1 and 1"), "\(error)")
+        }
+        XCTAssertThrowsError(try AnalysisSettings().makeModel(grey))
+    }
 }

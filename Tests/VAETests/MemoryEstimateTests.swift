@@ -85,4 +85,20 @@ final class MemoryEstimateTests: XCTestCase {
             XCTAssertEqual(estimate / mebibytes, 1, accuracy: 0.3, "\(config.ch) \(size) \(batch) \(work)")
         }
     }
+
+    /// The trainer checks before it allocates Adam's moments or a batch: a size that cannot fit is an error.
+    func testTrainerRefusesWhatCannotFit() throws {
+        guard MemoryEstimate.availableBytes() != nil else { throw XCTSkip("no /proc/meminfo here") }
+        let config = VAEConfig(ch: 8, chMult: [1, 2], numResBlocks: 1, resolution: 16, normNumGroups: 8)
+        var options = TrainingOptions(trainDir: NSTemporaryDirectory())
+        options.imgSize = 16384
+        options.batchSize = 64
+        let images = CachedImages(size: 1, count: 1, bytes: [0, 0, 0])
+        XCTAssertThrowsError(try Trainer(model: AutoencoderKL(config), options: options, images: images,
+                                         replicas: SingleReplica())) { error in
+            for part in ["img_size 16384, 64 images per process", "training needs about", "available"] {
+                XCTAssertTrue("\(error)".contains(part), "lacks \(part): \(error)")
+            }
+        }
+    }
 }
