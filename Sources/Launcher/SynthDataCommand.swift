@@ -39,10 +39,11 @@ struct SynthData: ParsableCommand {
     var lesionFraction: Double?
 
     func validate() throws {
-        if !(1...1_000_000).contains(count) {
-            throw ValidationError("--count must be at least 1 and at most 1000000 (training images to write), got \(count)")
+        let most = PhantomOptions.maxCount
+        if !(1...most).contains(count) {
+            throw ValidationError("--count must be at least 1 and at most \(most) (training images to write), got \(count)")
         }
-        if !(0...1_000_000).contains(pairs) { throw ValidationError("--pairs must be 0 or more and at most 1000000, got \(pairs)") }
+        if !(0...most).contains(pairs) { throw ValidationError("--pairs must be 0 or more and at most \(most), got \(pairs)") }
         if imgSize < 16 {
             throw ValidationError("--img_size must be at least 16 pixels for the tissue layers and a lesion to fit, got \(imgSize)")
         }

@@ -97,4 +97,17 @@ final class HostileInputTests: XCTestCase {
                                        "--img_size", "64", "--output", out])
         assertRefused(r, mentioning: [path, "metadata 'config'", "ddconfig.ch_mult has 65 entries"])
     }
+
+    /// The library refuses what synth-data's flags refuse, for callers other than the command.
+    func testPhantomWriterRefusesOutOfRangeOptions() throws {
+        let out = try temporaryDirectory("hostile-phantoms")
+        for options in [PhantomOptions(outputDirectory: out, trainingCount: 1, pairCount: 0, imageSize: 8),
+                        PhantomOptions(outputDirectory: out, trainingCount: Int.max, pairCount: 0, imageSize: 32)] {
+            XCTAssertThrowsError(try writePhantoms(options)) { error in
+                XCTAssertTrue("\(error)".contains("invalid phantom options"), "\(error)")
+            }
+        }
+        let r = try VAEDistBinary.run(["synth-data", "--output", out, "--count", "9223372036854775807"])
+        assertRefused(r, status: 64, mentioning: ["--count", "at most 1000000"])
+    }
 }

@@ -91,7 +91,7 @@ public struct VAEConfig: Equatable, Codable, Sendable {
     public static let maxAttentionResolutions = 64
     /// Most channels of one level (`ch · ch_mult[i]`): a 3×3 convolution of that width holds 2.4 G weights.
     public static let maxLevelChannels = 16384
-    /// Most parameters: 8.6 GB of float32 weights, a hundred times SD's VAE (83.7 M).
+    /// Most parameters: 8.6 GB of float32 weights, 25 times SD's VAE (83.7 M).
     public static let maxParameters = 1 << 31
 
     /// Everything wrong with the values, phrased with the yaml key names.
@@ -137,9 +137,12 @@ public struct VAEConfig: Equatable, Codable, Sendable {
         if widest > Self.maxLevelChannels {
             found.append("ddconfig.ch \(ch) × ddconfig.ch_mult \(chMult) gives \(widest) channels, more than the "
                          + "\(Self.maxLevelChannels) accepted")
-        } else if parameterCount > Self.maxParameters {
-            found.append("this model would have \(parameterCount) parameters, more than the \(Self.maxParameters) accepted "
-                         + "(\(ByteCount.text(4 * Double(Self.maxParameters))) of float32 weights)")
+        } else {
+            let parameters = parameterCount
+            if parameters > Self.maxParameters {
+                found.append("this model would have \(parameters) parameters, more than the \(Self.maxParameters) accepted "
+                             + "(\(ByteCount.text(4 * Double(Self.maxParameters))) of float32 weights)")
+            }
         }
         // conv_in yields ch channels and every level ch·mult; GroupNorm normalizes each of them.
         let channelCounts = [ch] + levelChannels
