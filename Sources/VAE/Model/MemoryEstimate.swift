@@ -3,7 +3,7 @@ import Foundation
 /// What a job will hold in memory, estimated from the config, image size and batch before anything is
 /// allocated, so that a size that cannot fit is refused with the figures instead of failing an allocation.
 /// Calibrated against the peak resident size `vae-dist bench` measures (docs/PERFORMANCE.md).
-public struct MemoryEstimate: Sendable, Equatable {
+public struct MemoryEstimate: Sendable {
     public enum Work: String, Sendable {
         /// Forward and backward with Adam: weights, gradients, two moments and every activation backward needs.
         case training
@@ -68,9 +68,9 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// alone is 550 GB.
     public static let maxImageSize = 32768
 
-    public static func checkImageSize(_ size: Int, option: String = "--img_size") throws {
+    public static func checkImageSize(_ size: Int) throws {
         guard size >= 1 && size <= maxImageSize else {
-            throw IOFailure("\(option) \(size): must be between 1 and \(maxImageSize) pixels")
+            throw IOFailure("--img_size \(size): must be between 1 and \(maxImageSize) pixels")
         }
     }
 
