@@ -52,8 +52,8 @@ struct Bench: ParsableCommand {
             try cfg.checkImageSize(modelOptions.imgSize, option: "--img_size")
             let vae = AutoencoderKL(cfg)
             let result = switch mode {
-            case .train: Benchmark.train(model: vae, imgSize: modelOptions.imgSize, batchSize: batchSize, steps: steps, replicas: replicas)
-            case .analyze: Benchmark.analyze(model: vae, imgSize: modelOptions.imgSize, steps: steps, replicas: replicas)
+            case .train: try Benchmark.train(model: vae, imgSize: modelOptions.imgSize, batchSize: batchSize, steps: steps, replicas: replicas)
+            case .analyze: try Benchmark.analyze(model: vae, imgSize: modelOptions.imgSize, steps: steps, replicas: replicas)
             }
             guard replicas.rank == 0 else { return }
             if json {

@@ -51,7 +51,7 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
             throw ValidationError("--device \(device): this build runs on CPUs only and scales with mpirun ranks; use --device cpu (or omit it)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if imgSize < 1 { throw ValidationError("--img_size must be positive, got \(imgSize)") }
+        try validateImageSize(imgSize)
     }
 
     /// The model to use with these weights (nil: none), its config checked against --img_size.
@@ -60,6 +60,11 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
         try source.config.checkImageSize(imgSize, option: "--img_size")
         return source
     }
+}
+
+/// --img_size within the sizes the jobs accept, refused before any file is read.
+func validateImageSize(_ size: Int) throws {
+    do { try MemoryEstimate.checkImageSize(size) } catch { throw ValidationError("\(error)") }
 }
 
 extension KLReduction: ExpressibleByArgument {}

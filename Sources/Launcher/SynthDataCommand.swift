@@ -39,8 +39,11 @@ struct SynthData: ParsableCommand {
     var lesionFraction: Double?
 
     func validate() throws {
-        if count < 1 { throw ValidationError("--count must be at least 1 (training images to write), got \(count)") }
-        if pairs < 0 { throw ValidationError("--pairs must be 0 or more, got \(pairs)") }
+        let most = PhantomOptions.maxCount
+        if !(1...most).contains(count) {
+            throw ValidationError("--count must be at least 1 and at most \(most) (training images to write), got \(count)")
+        }
+        if !(0...most).contains(pairs) { throw ValidationError("--pairs must be 0 or more and at most \(most), got \(pairs)") }
         if imgSize < 16 {
             throw ValidationError("--img_size must be at least 16 pixels for the tissue layers and a lesion to fit, got \(imgSize)")
         }

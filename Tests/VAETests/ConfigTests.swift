@@ -264,4 +264,105 @@ final class ConfigTests: XCTestCase {
     func testMessagesCarryTheLine() {
         assertRejected("embed_dim: 4\nddconfig:\n  ch: 16\n  ch_mult: abc\n", naming: ["bad-config.yaml:4:"])
     }
+
+    // MARK: Limits (values that crashed with a signal when they reached the model)
+
+    func testRejectsOversizedValuesWithFileLineAndKey() {
+        let levels65 = "[" + Array(repeating: "1", count: 65).joined(separator: ", ") + "]"
+        assertRejected("embed_dim: 4\nddconfig:\n  ch_mult: \(levels65)\n",
+                       naming: ["bad-config.yaml:3:", "ddconfig.ch_mult has 65 entries", "10 accepted"])
+        assertRejected("ddconfig:\n  ch: 4611686018427387904\n",
+                       naming: ["bad-config.yaml:2:", "ddconfig.ch is 4611686018427387904", "4096 accepted"])
+        assertRejected("ddconfig:\n  ch: 100000\n", naming: ["bad-config.yaml:2:", "ddconfig.ch is 100000"])
+        assertRejected("ddconfig:\n  num_res_blocks: 100000\n",
+                       naming: ["bad-config.yaml:2:", "ddconfig.num_res_blocks is 100000", "64 accepted"])
+        assertRejected("ddconfig: {ch_mult: [1, 65]}", naming: ["ddconfig.ch_mult has the entry 65", "64 accepted"])
+        assertRejected("ddconfig: {z_channels: 1025}", naming: ["ddconfig.z_channels is 1025"])
+        assertRejected("ddconfig: {in_channels: 99999}", naming: ["ddconfig.in_channels is 99999"])
+        assertRejected("ddconfig: {out_ch: 99999}", naming: ["ddconfig.out_ch is 99999"])
+        assertRejected("ddconfig: {resolution: 9223372036854775807}", naming: ["ddconfig.resolution is 9223372036854775807"])
+        assertRejected("ddconfig: {attn_resolutions: [16, 70000]}", naming: ["ddconfig.attn_resolutions has the entry 70000"])
+        let manyResolutions = "[" + (1...65).map(String.init).joined(separator: ", ") + "]"
+        assertRejected("ddconfig: {attn_resolutions: \(manyResolutions)}", naming: ["ddconfig.attn_resolutions has 65 entries"])
+        assertRejected("embed_dim: 5000\nddconfig: {}", naming: ["bad-config.yaml:1:", "embed_dim is 5000"])
+        assertRejected("norm_num_groups: 5000\nddconfig: {}", naming: ["norm_num_groups is 5000"])
+        assertRejected("ch: 64\nnorm_num_groups: 5000", naming: ["norm_num_groups is 5000"])
+    }
+
+    func testRejectsModelsTooWideOrTooLarge() {
+        assertRejected("ddconfig: {ch: 4096, ch_mult: [1, 8]}",
+                       naming: ["ddconfig.ch 4096", "32768 channels", "16384 accepted"])
+        // Every value in bounds, but 3×3 convolutions of 16384 channels: billions of parameters.
+        assertRejected("ddconfig: {ch: 2048, ch_mult: [1, 8]}", naming: ["parameters", "2147483648 accepted"])
+    }
+
+    /// The same bounds hold for a config decoded from JSON (a checkpoint's metadata), with the keys named.
+    func testDecodingValidatesTheBounds() throws {
+        var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(VAEConfig.sdV1)) as! [String: Any]
+        for (key, value, expected) in [("ch_mult", Array(repeating: 1, count: 65) as Any, "ddconfig.ch_mult has 65 entries"),
+                                       ("ch", 4611686018427387904 as Any, "ddconfig.ch is 4611686018427387904"),
+                                       ("num_res_blocks", 100000 as Any, "ddconfig.num_res_blocks is 100000")] {
+            let original = json[key]
+            json[key] = value
+            let data = try JSONSerialization.data(withJSONObject: json)
+            XCTAssertThrowsError(try JSONDecoder().decode(VAEConfig.self, from: data)) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+            }
+            json[key] = original
+        }
+    }
+
+    func testStoredCheckpointConfigIsValidated() throws {
+        let dir = NSTemporaryDirectory() + "vae-dist-stored-config-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/hostile.safetensors"
+        var file = SafeTensors()
+        file.add("x", shape: [1], values: [0])
+        let config = String(decoding: try JSONEncoder().encode(VAEConfig.sdV1), as: UTF8.self)
+            .replacingOccurrences(of: "\"num_res_blocks\":2", with: "\"num_res_blocks\":100000")
+        XCTAssertTrue(config.contains("100000"), config)
+        file.metadata = ["format": "vae-dist-checkpoint-1", "config": config]
+        try file.write(path: path)
+        XCTAssertThrowsError(try Checkpoint.storedConfig(path: path)) { error in
+            for part in [path, "metadata 'config'", "ddconfig.num_res_blocks is 100000"] {
+                XCTAssertTrue("\(error)".contains(part), "lacks \(part): \(error)")
+            }
+        }
+    }
+
+    /// The count the estimate uses, without building the model, is the model's.
+    func testParameterCountMatchesTheBuiltModel() throws {
+        var configs = [VAEConfig.sdV1, try VAEConfig.load(path: fixtureConfig("vae-tiny-g8")),
+                       try VAEConfig.load(path: fixtureConfig("vae-small-g32"))]
+        configs.append(VAEConfig(ch: 16, chMult: [1, 2, 3], numResBlocks: 2, attnResolutions: [32, 8], resolution: 32,
+                                 normNumGroups: 8))
+        for config in configs {
+            XCTAssertEqual(config.parameterCount, AutoencoderKL(config).parameterCount, config.yamlDescription)
+        }
+        XCTAssertEqual(VAEConfig.sdV1.parameterCount, 83_653_863)
+    }
+
+    /// Anchors let 40 short lines describe a list of 2^40 entries; refusing it must not walk them all.
+    func testRejectsAnAliasBombQuickly() {
+        var anchors = ["&a0 [1, 1]"]
+        for i in 1..<40 { anchors.append("&a\(i) [*a\(i - 1), *a\(i - 1)]") }
+        let started = Date()
+        assertRejected("ddconfig:\n  ch_mult: [" + anchors.joined(separator: ", ") + "]\n",
+                       naming: ["bad-config.yaml:2:", "ddconfig.ch_mult", "…"])
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
+    /// A one-channel model fed the RGB images a job reads is refused by name, not stopped by a precondition.
+    func testJobsRefuseModelsThatAreNotRGB() throws {
+        let grey = VAEConfig(ch: 8, chMult: [1], numResBlocks: 1, inChannels: 1, outCh: 1, resolution: 16, normNumGroups: 8)
+        XCTAssertNoThrow(try grey.validate())
+        let image = fixtures.appendingPathComponent("images-64/camera_gray8.png").path
+        let job = ReconstructionJob(model: AutoencoderKL(grey), imageSize: 16, outputDirectory: NSTemporaryDirectory())
+        XCTAssertThrowsError(try job.run(images: [image])) { error in
+            XCTAssertTrue("\(error)".contains("reconstruct works on RGB images"), "\(error)")
+            XCTAssertTrue("\(error)".contains("in_channels 3 and out_ch 3, the config has 1 and 1"), "\(error)")
+        }
+        XCTAssertThrowsError(try grey.requireRGB(for: "the analysis")) { XCTAssertTrue("\($0)".contains("the analysis works on RGB images"), "\($0)") }
+    }
 }

@@ -29,9 +29,7 @@ public struct AnalysisSettings: Sendable {
     /// have 3 channels each way.
     public func makeModel(_ source: ModelSource, log: (String) -> Void) throws -> AutoencoderKL {
         let config = source.config
-        guard config.inChannels == 3, config.outCh == 3 else {
-            throw IOFailure("the analysis compares RGB images: the model needs in_channels 3 and out_ch 3, the config has \(config.inChannels) and \(config.outCh)")
-        }
+        try config.requireRGB(for: "the analysis")
         let model = AutoencoderKL(config)
         if source.weights != nil {
             log(try source.loadWeights(into: model))

@@ -106,6 +106,7 @@ public struct FolderAnalysisJob {
     /// work starts, and the run fails), analyses this rank's share and gathers the metrics to rank 0, which
     /// writes the aggregates and returns the result; other ranks return nil.
     public func run(folder: String) throws -> FolderResult? {
+        try MemoryEstimate.require(config: model.config, imageSize: settings.imageSize, batch: 2, work: .inference)
         let pairs = try listPairs(folder)
         let mine = Array(pairs[Self.share(of: pairs.count, rank: replicas.rank, size: replicas.size)])
         try checkReadable(mine, total: pairs.count)

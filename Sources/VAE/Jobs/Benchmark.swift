@@ -48,10 +48,12 @@ public enum Benchmark {
     /// Runs one warm-up step and `steps` measured training steps of the global batch `batchSize`, split over
     /// the replicas as in training.
     public static func train(model: AutoencoderKL, imgSize: Int, batchSize: Int, steps: Int,
-                             replicas: ReplicaGroup) -> BenchmarkResult {
-        model.initialize(seed: 0)
+                             replicas: ReplicaGroup) throws -> BenchmarkResult {
         let share = SampleOrder.share(of: batchSize, rank: replicas.rank, ranks: replicas.size)
         let n = share.count
+        try model.config.requireRGB(for: "bench")
+        try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: n, work: .training)
+        model.initialize(seed: 0)
         let x = Tensor(shape: [n, 3, imgSize, imgSize])
         var rng = SplitMix64(seed: UInt64(replicas.rank + 1))
         for i in 0..<x.count { x.data[i] = Float(rng.nextUniform() * 2 - 1) }
@@ -109,7 +111,9 @@ public enum Benchmark {
 
     /// Analysis of one image pair per step (random images): encode both, decode the posterior mode measuring every
     /// decoder layer. Each replica analyses its own pair, as analyze-folder spreads pairs over ranks.
-    public static func analyze(model: AutoencoderKL, imgSize: Int, steps: Int, replicas: ReplicaGroup) -> BenchmarkResult {
+    public static func analyze(model: AutoencoderKL, imgSize: Int, steps: Int, replicas: ReplicaGroup) throws -> BenchmarkResult {
+        try model.config.requireRGB(for: "bench")
+        try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: 2, work: .inference)
         model.initialize(seed: 0)
         let x = Tensor(shape: [2, 3, imgSize, imgSize])
         var rng = SplitMix64(seed: UInt64(replicas.rank + 1))

@@ -31,6 +31,8 @@ public struct ReconstructionJob {
     @discardableResult
     public func run(images: [String], log: (String) -> Void = { _ in }) throws -> [String] {
         let stems = try Self.stems(of: images)
+        try model.config.requireRGB(for: "reconstruct")
+        try MemoryEstimate.require(config: model.config, imageSize: imageSize, batch: 1, work: .inference)
         try checkOutputDirectory(outputDirectory)
         let failures = images.compactMap { path -> String? in
             do { _ = try loadImage(path: path); return nil } catch { return "  \(error)" }

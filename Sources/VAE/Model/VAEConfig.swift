@@ -63,6 +63,14 @@ public struct VAEConfig: Equatable, Codable, Sendable {
         return parts.joined(separator: ", ")
     }
 
+    /// The jobs read RGB images and write RGB reconstructions.
+    public func requireRGB(for job: String) throws {
+        guard inChannels == 3, outCh == 3 else {
+            throw IOFailure("\(job) works on RGB images: the model needs in_channels 3 and out_ch 3, the config has "
+                            + "\(inChannels) and \(outCh)")
+        }
+    }
+
     public func validate() throws {
         let found = problems()
         if !found.isEmpty {
@@ -70,40 +78,96 @@ public struct VAEConfig: Equatable, Codable, Sendable {
         }
     }
 
+    // MARK: Limits
+
+    /// The largest value of each integer key, by its yaml name. Far beyond any published VAE (SD's: ch 128,
+    /// ch_mult [1,2,4,4], num_res_blocks 2, z_channels 4), yet small enough that every size derived from them
+    /// fits an Int, so that a typo such as `ch: 100000` is refused by name before anything is allocated.
+    public static let maxima: [String: Int] = [
+        "ch": 4096, "num_res_blocks": 64, "z_channels": 1024, "embed_dim": 1024, "in_channels": 1024,
+        "out_ch": 1024, "resolution": 65536, "norm_num_groups": 4096,
+        "ch_mult": 64, "attn_resolutions": 65536,
+    ]
+    /// Most `ch_mult` entries (levels): each level halves the image, 10 levels shrink it 512 times.
+    public static let maxLevels = 10
+    /// Most `attn_resolutions` entries.
+    public static let maxAttentionResolutions = 64
+    /// Most channels of one level (`ch · ch_mult[i]`): a 3×3 convolution of that width holds 2.4 G weights.
+    public static let maxLevelChannels = 16384
+    /// Most parameters: 8.6 GB of float32 weights, 25 times SD's VAE (83.7 M).
+    public static let maxParameters = 1 << 31
+
     /// Everything wrong with the values, phrased with the yaml key names.
     func problems() -> [String] {
         var found: [String] = []
-        let positive: [(String, Int)] = [
-            ("ddconfig.ch", ch), ("ddconfig.num_res_blocks", numResBlocks), ("ddconfig.z_channels", zChannels),
-            ("embed_dim", embedDim), ("ddconfig.in_channels", inChannels), ("ddconfig.out_ch", outCh),
-            ("ddconfig.resolution", resolution), ("norm_num_groups", normNumGroups),
+        let scalars: [(key: String, name: String, value: Int)] = [
+            ("ddconfig.ch", "ch", ch), ("ddconfig.num_res_blocks", "num_res_blocks", numResBlocks),
+            ("ddconfig.z_channels", "z_channels", zChannels), ("embed_dim", "embed_dim", embedDim),
+            ("ddconfig.in_channels", "in_channels", inChannels), ("ddconfig.out_ch", "out_ch", outCh),
+            ("ddconfig.resolution", "resolution", resolution), ("norm_num_groups", "norm_num_groups", normNumGroups),
         ]
-        for (key, value) in positive where value <= 0 {
-            found.append("\(key) must be a positive integer, got \(value)")
+        // Products of the values (channel and parameter counts) are computed only when every value is in bounds.
+        var withinLimits = true
+        for (key, name, value) in scalars {
+            if value <= 0 {
+                found.append("\(key) must be a positive integer, got \(value)")
+                withinLimits = false
+            }
+            if let limit = Self.maxima[name], value > limit {
+                found.append("\(key) is \(value), more than the \(limit) accepted")
+                withinLimits = false
+            }
         }
         if chMult.isEmpty || chMult.contains(where: { $0 <= 0 }) {
             found.append("ddconfig.ch_mult must be a non-empty list of positive integers, got \(chMult)")
+            withinLimits = false
+        }
+        if let problem = Self.listProblem("ddconfig.ch_mult", chMult, maxCount: Self.maxLevels) {
+            found.append(problem)
+            withinLimits = false
         }
         if attnResolutions.contains(where: { $0 <= 0 }) {
             found.append("ddconfig.attn_resolutions must be a list of positive integers, got \(attnResolutions)")
         }
+        if let problem = Self.listProblem("ddconfig.attn_resolutions", attnResolutions, maxCount: Self.maxAttentionResolutions) {
+            found.append(problem)
+        }
         if !doubleZ {
             found.append("ddconfig.double_z must be true (a KL VAE's encoder outputs mean and log-variance)")
         }
-        if normNumGroups > 0 && ch > 0 {
-            // conv_in yields ch channels and every level ch·mult; GroupNorm normalizes each of them.
-            let channelCounts = [ch] + levelChannels
-            let indivisible = channelCounts.reduce(into: [Int]()) { found, count in
-                if count % normNumGroups != 0 && !found.contains(count) { found.append(count) }
-            }
-            if !indivisible.isEmpty {
-                found.append("norm_num_groups \(normNumGroups) must divide every channel count, but ddconfig.ch \(ch) "
-                             + "with ddconfig.ch_mult \(chMult) gives \(channelCounts) and "
-                             + "\(indivisible.map(String.init).joined(separator: ", ")) "
-                             + "\(indivisible.count == 1 ? "is" : "are") not a multiple of \(normNumGroups)")
+        guard withinLimits else { return found }
+        let widest = levelChannels.max() ?? 0
+        if widest > Self.maxLevelChannels {
+            found.append("ddconfig.ch \(ch) × ddconfig.ch_mult \(chMult) gives \(widest) channels, more than the "
+                         + "\(Self.maxLevelChannels) accepted")
+        } else {
+            let parameters = parameterCount
+            if parameters > Self.maxParameters {
+                found.append("this model would have \(parameters) parameters, more than the \(Self.maxParameters) accepted "
+                             + "(\(ByteCount.text(4 * Double(Self.maxParameters))) of float32 weights)")
             }
         }
+        // conv_in yields ch channels and every level ch·mult; GroupNorm normalizes each of them.
+        let channelCounts = [ch] + levelChannels
+        let indivisible = channelCounts.reduce(into: [Int]()) { found, count in
+            if count % normNumGroups != 0 && !found.contains(count) { found.append(count) }
+        }
+        if !indivisible.isEmpty {
+            found.append("norm_num_groups \(normNumGroups) must divide every channel count, but ddconfig.ch \(ch) "
+                         + "with ddconfig.ch_mult \(chMult) gives \(channelCounts) and "
+                         + "\(indivisible.map(String.init).joined(separator: ", ")) "
+                         + "\(indivisible.count == 1 ? "is" : "are") not a multiple of \(normNumGroups)")
+        }
         return found
+    }
+
+    /// A list key's count and entries against its limits (the entry limit is `maxima` of the key's last part).
+    static func listProblem(_ key: String, _ values: [Int], maxCount: Int) -> String? {
+        if values.count > maxCount { return "\(key) has \(values.count) entries, more than the \(maxCount) accepted" }
+        if let limit = maxima[String(key.split(separator: ".").last ?? "")], let largest = values.max(), largest > limit {
+            return "\(key) has the entry \(largest), more than the \(limit) accepted"
+        }
+        return nil
     }
 
     // MARK: Codable (yaml key names, so stored configs read like the config files)
@@ -250,10 +314,12 @@ private struct ConfigReader {
         try int("out_ch", \.outCh)
         try int("resolution", \.resolution)
         if let entry = map["ch_mult"] {
-            config.chMult = try positiveInts(entry.node, at: join(path, "ch_mult"), allowEmpty: false)
+            config.chMult = try positiveInts(entry.node, at: join(path, "ch_mult"), allowEmpty: false,
+                                            maxCount: VAEConfig.maxLevels)
         }
         if let entry = map["attn_resolutions"] {
-            config.attnResolutions = try positiveInts(entry.node, at: join(path, "attn_resolutions"), allowEmpty: true)
+            config.attnResolutions = try positiveInts(entry.node, at: join(path, "attn_resolutions"), allowEmpty: true,
+                                                     maxCount: VAEConfig.maxAttentionResolutions)
         }
         if let entry = map["double_z"] {
             let key = join(path, "double_z")
@@ -346,20 +412,25 @@ private struct ConfigReader {
                                     + "\(known.sorted().joined(separator: ", ")))")
     }
 
+    /// A positive integer no larger than `VAEConfig.maxima` of the key's last part.
     private func positiveInt(_ node: Node, at key: String) throws -> Int {
         guard node.scalar != nil, let value = node.int, value > 0 else {
             throw fail(node, "\(key) must be a positive integer, got \(describe(node))")
         }
+        if let limit = VAEConfig.maxima[lastPart(key)], value > limit {
+            throw fail(node, "\(key) is \(value), more than the \(limit) accepted")
+        }
         return value
     }
 
-    private func positiveInts(_ node: Node, at key: String, allowEmpty: Bool) throws -> [Int] {
+    private func positiveInts(_ node: Node, at key: String, allowEmpty: Bool, maxCount: Int) throws -> [Int] {
         let what = allowEmpty ? "a list of positive integers" : "a non-empty list of positive integers"
         guard let sequence = node.sequence else { throw fail(node, "\(key) must be \(what), got \(describe(node))") }
         let values = sequence.compactMap { $0.scalar != nil ? $0.int : nil }
         guard values.count == sequence.count, values.allSatisfy({ $0 > 0 }), allowEmpty || !values.isEmpty else {
             throw fail(node, "\(key) must be \(what), got \(describe(node))")
         }
+        if let problem = VAEConfig.listProblem(key, values, maxCount: maxCount) { throw fail(node, problem) }
         return values
     }
 
@@ -374,23 +445,44 @@ private struct ConfigReader {
 
     private func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : path + "." + key }
 
+    private func lastPart(_ key: String) -> String { String(key.split(separator: ".").last ?? "") }
+
     private func fail(_ node: Node?, _ message: String) -> IOFailure {
         if let line = node?.mark?.line { return IOFailure("\(source):\(line): \(message)") }
         return IOFailure("\(source): \(message)")
     }
 
     /// The value as written, e.g. `-1`, `"abc"`, `[1, "x"]`, `a mapping`; numbers bare, anything else quoted.
+    /// Cut at about 100 characters: through aliases a small file can hold an exponentially large value.
     private func describe(_ node: Node) -> String {
+        var text = ""
+        describe(node, into: &text)
+        return text
+    }
+
+    private static let describedLength = 100
+
+    private func describe(_ node: Node, into text: inout String) {
         switch node {
         case .scalar(let scalar):
-            if scalar.string.isEmpty { return "nothing" }
-            return node.float != nil ? scalar.string : "\"\(scalar.string)\""
+            let value = scalar.string.count > Self.describedLength
+                ? String(scalar.string.prefix(Self.describedLength)) + "…" : scalar.string
+            if value.isEmpty { text += "nothing" } else { text += node.float != nil ? value : "\"\(value)\"" }
         case .sequence(let sequence):
-            return "[" + sequence.map(describe).joined(separator: ", ") + "]"
+            text += "["
+            for (i, item) in sequence.enumerated() {
+                guard text.count < Self.describedLength else {
+                    text += "…"
+                    break
+                }
+                if i > 0 { text += ", " }
+                describe(item, into: &text)
+            }
+            text += "]"
         case .mapping:
-            return "a mapping"
+            text += "a mapping"
         case .alias:
-            return "an alias"
+            text += "an alias"
         }
     }
 }

@@ -49,6 +49,10 @@ public final class Trainer {
                 resumeFrom: (Checkpoint.Contents, path: String)? = nil, runID: String? = nil,
                 stopRequested: @escaping () -> Bool = { false }, log: @escaping (String) -> Void = { _ in },
                 progress: @escaping (StepProgress) -> Void = { _ in }) throws {
+        // The largest share of a global batch any rank computes.
+        let perRank = (options.batchSize + replicas.size - 1) / replicas.size
+        try model.config.requireRGB(for: "training")
+        try MemoryEstimate.require(config: model.config, imageSize: options.imgSize, batch: perRank, work: .training)
         self.model = model
         var options = options
         options.dataset = data.train.fingerprint ?? options.dataset

@@ -2,6 +2,9 @@ import Foundation
 
 /// What `writePhantoms` writes.
 public struct PhantomOptions: Equatable, Sendable {
+    /// Most training images and most pairs: their file names are listed before the first image is drawn.
+    public static let maxCount = 1_000_000
+
     public var outputDirectory: String
     /// Images in OUT/train.
     public var trainingCount: Int
@@ -59,8 +62,13 @@ public struct PhantomLesionsFile: Codable, Equatable, Sendable {
 /// OUT/pairs/{positive,negative,masks}/case_NNNN.png plus OUT/pairs/lesions.json. Pairs come from their own seed
 /// stream, so they are never training images. The same options always write the same bytes.
 public func writePhantoms(_ options: PhantomOptions) throws -> PhantomSummary {
-    precondition(options.trainingCount >= 1 && options.pairCount >= 0 && options.imageSize >= 16
-                 && (0...1).contains(options.lesionFraction), "invalid phantom options \(options)")
+    let most = PhantomOptions.maxCount
+    guard (1...most).contains(options.trainingCount), (0...most).contains(options.pairCount),
+          (16...4096).contains(options.imageSize), (0...1).contains(options.lesionFraction) else {
+        throw IOFailure("invalid phantom options: \(options.trainingCount) training images (1…\(most)), "
+                        + "\(options.pairCount) pairs (0…\(most)), \(options.imageSize) pixels (16…4096), "
+                        + "lesion fraction \(options.lesionFraction) (0…1)")
+    }
     let out = options.outputDirectory
     let train = "\(out)/train", positive = "\(out)/pairs/positive", negative = "\(out)/pairs/negative"
     let masks = "\(out)/pairs/masks"
