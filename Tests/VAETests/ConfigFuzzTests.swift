@@ -39,7 +39,6 @@ final class ConfigFuzzTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(seeds.count, 4)
         var mutator = FuzzMutator(seed: 0xC0_4F16)
-        let started = Date()
         var accepted = 0, refused = 0
         for i in 0..<FuzzMutator.iterations(3000) {
             let yaml = mutator.mutate(seeds[i % seeds.count], vocabulary: Self.vocabulary)
@@ -64,6 +63,5 @@ final class ConfigFuzzTests: XCTestCase {
         // Both outcomes occur: the mutations neither leave every config intact nor break them all.
         XCTAssertGreaterThan(accepted, 0)
         XCTAssertGreaterThan(refused, 0)
-        XCTAssertLessThan(Date().timeIntervalSince(started), 20 * Double(FuzzMutator.iterations(1)))
     }
 }

@@ -202,8 +202,9 @@ final class RunSafetyTests: XCTestCase {
         let run = try RunDirectory.begin("\(dir!)/out", start: .resumeLatest, replicas: SingleReplica(), log: { lines.append($0) })
         XCTAssertEqual(run.resumeFrom?.path, "\(dir!)/out/checkpoints/vae_epoch_1.safetensors")
         XCTAssertEqual(run.runID, runID)
-        assertMentions(lines.joined(separator: "\n"), ["skipping \(dir!)/out/vae_final.safetensors", "skipping \(epoch2)",
-                                                       "trying the previous checkpoint"])
+        // Both are found unreadable by the strict header check of the directory scan, each named with its reason.
+        assertMentions(lines.joined(separator: "\n"), ["skipping \(dir!)/out/vae_final.safetensors", "header length",
+                                                       "skipping \(epoch2)", "outside the 100 data bytes"])
     }
 
     func testResumeAutoContinuesOnlyTheDirectorysOwnRun() throws {
