@@ -110,6 +110,7 @@ public struct FolderAnalysisJob {
         try checkReadable(mine, total: pairs.count)
 
         var metrics: [Double] = []
+        var reportImages: [ReportPairImages] = []
         for (index, pair) in mine.enumerated() {
             let images = (try loadResized(pair.positive, size: settings.imageSize),
                           try loadResized(pair.negative, size: settings.imageSize))
@@ -119,10 +120,12 @@ public struct FolderAnalysisJob {
                                          settings: settings, model: model,
                                          to: (outputDirectory as NSString).appendingPathComponent(pair.name))
             metrics += Self.packed(analysis.layers)
+            reportImages.append(try ReportPairImages(name: pair.name, analysis: analysis, images: images))
             log("\(pair.name): done (\(index + 1)/\(mine.count) on rank \(replicas.rank))")
         }
 
         let gathered = replicas.gather(metrics, to: 0)
+        let gatheredImages = replicas.gather(ReportPairImages.packed(reportImages), to: 0)
         return try replicas.rootOnly { () throws -> FolderResult in
             let all = Array((gathered ?? []).joined())
             let layers = Self.unpacked(all, layerNames: model.decoder.layerNames)
@@ -134,7 +137,10 @@ public struct FolderAnalysisJob {
                                               seed: settings.seed)
             let files = try AggregateReport.write(pairs: results, statistics: statistics, settings: settings, model: model,
                                                   to: outputDirectory)
-            return FolderResult(pairs: results, aggregates: aggregateLayers(layers), statistics: statistics, files: files)
+            let report = try HTMLReport.write(pairs: results, statistics: statistics, plots: files.filter { $0.hasSuffix(".png") },
+                                              images: ReportPairImages.unpacked(Array((gatheredImages ?? []).joined())),
+                                              settings: settings, to: outputDirectory)
+            return FolderResult(pairs: results, aggregates: aggregateLayers(layers), statistics: statistics, files: files + [report])
         }
     }
 
