@@ -3,6 +3,7 @@ import Foundation
 import VAE
 
 extension AnalysisMethod: ExpressibleByArgument {}
+extension AnalysisLayers: ExpressibleByArgument {}
 
 /// The original tool's `--mode`.
 enum AnalysisMode: String, CaseIterable, ExpressibleByArgument {
@@ -34,6 +35,9 @@ struct AnalysisOptions: ParsableArguments {
 
     @Option(help: "Output directory: results go to OUTPUT/single or OUTPUT/batch.")
     var output = "outputs"
+
+    @Option(help: "Layers to compare, in forward order: encoder (encoder.conv_in … encoder.conv_out, then the moments quant_conv), decoder or both.")
+    var layers: AnalysisLayers = .decoder
 
     @Option(help: "Bootstrap resamples for the folder's 95 % confidence intervals and ranking (drawn from --seed).")
     var bootstrap = 2000
@@ -82,6 +86,7 @@ struct AnalysisOptions: ParsableArguments {
         try mpi.run { replicas, say in
             var (settings, model) = try loadModel(say: say)
             settings.bootstrap = bootstrap
+            settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("batch")
             let job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas,
                                         maskFolder: masks, log: say)
@@ -98,7 +103,8 @@ struct AnalysisOptions: ParsableArguments {
         try mpi.run { replicas, say in
             if replicas.size > 1 { say("one pair: ranks 1…\(replicas.size - 1) have nothing to do (use analyze-folder to spread pairs)") }
             guard replicas.rank == 0 else { return }
-            let (settings, model) = try loadModel(say: say)
+            var (settings, model) = try loadModel(say: say)
+            settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("single")
             let analysis = try analyzePair(image1: image1, image2: image2, mask: mask.map { [$0] } ?? [],
                                            settings: settings, model: model, outputDirectory: output)

@@ -6,7 +6,7 @@ struct VAEDist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-dist",
         abstract: "Train Stable-Diffusion-layout VAEs on CPU clusters with MPI and analyse their decoder layer by layer.",
-        subcommands: [Train.self, Analyze.self, AnalyzeFolder.self, Reconstruct.self, SynthData.self, Bench.self])
+        subcommands: [Train.self, Analyze.self, AnalyzeFolder.self, Reconstruct.self, SynthData.self, MakePairs.self, Bench.self])
 
     static func main() {
         MemoryPolicy.keepFreedMemory()

@@ -52,14 +52,16 @@ extension AnalyzeCommandTests {
         assertMentions(bad.output, ["missing.png"])
     }
 
-    /// np 1, 2 and 5 with masks in pairs/masks/: the lesion aggregates exist and are bitwise the same.
+    /// np 1, 2 and 5 with masks in pairs/masks/ and the encoder's layers too: the lesion aggregates exist and
+    /// are bitwise the same.
     func testFolderWithMasksGivesTheSameLesionAggregatesOnAnyRankCount() throws {
         for (index, name) in pairNames.enumerated() { try writePNG(blobMask(seed: index), to: "\(dir!)/pairs/masks/\(name).png") }
         // lonely.png has no pair, so it needs no mask.
         var results: [Int: Aggregated] = [:]
         for ranks in [1, 2, 5] {
             let out = "\(dir!)/masked\(ranks)"
-            let r = try VAEDistBinary.run(["analyze-folder", "--folder", "\(dir!)/pairs", "--output", out] + modelArgs, ranks: ranks)
+            let r = try VAEDistBinary.run(["analyze-folder", "--folder", "\(dir!)/pairs", "--layers", "both", "--output", out] + modelArgs,
+                                          ranks: ranks)
             XCTAssertEqual(r.status, 0, "np \(ranks):\n\(r.output)")
             assertMentions(r.output, ["TOP 5 layers with largest differences (lesion_enrichment)"])
             results[ranks] = try readAggregates("\(out)/batch")
@@ -68,6 +70,8 @@ extension AnalyzeCommandTests {
                            "pair,layer,l2_value,l2_per_element,cosine_value,lesion_energy_fraction,lesion_area_fraction,lesion_enrichment,energy_per_area_inside,energy_per_area_outside")
         }
         let reference = try XCTUnwrap(results[1])
+        let model = try model()
+        XCTAssertEqual(Set(reference.layers.keys), Set(model.encoderLayerNames + model.decoder.layerNames))
         for (layer, values) in reference.layers {
             for key in ["lesion_energy_fraction", "lesion_area_fraction", "lesion_enrichment", "energy_per_area_inside",
                         "energy_per_area_outside"] {
@@ -76,5 +80,21 @@ extension AnalyzeCommandTests {
             }
             for ranks in [2, 5] { XCTAssertEqual(results[ranks]?.layers[layer], values, "np \(ranks) \(layer)") }
         }
+    }
+}
+
+extension AnalyzeCommandTests {
+    func testLayersBothReportsEncoderThenDecoderLayers() throws {
+        let r = try VAEDistBinary.run(["analyze", "--img1", "\(dir!)/pairs/positive/case_0.png", "--img2",
+                                       "\(dir!)/pairs/negative/case_0.png", "--layers", "both", "--output", "\(dir!)/both"] + modelArgs)
+        XCTAssertEqual(r.status, 0, r.output)
+        let model = try model()
+        let names = model.encoderLayerNames + model.decoder.layerNames
+        XCTAssertEqual(names.first, "encoder.conv_in")
+        XCTAssertEqual(try keysInFileOrder("\(dir!)/both/single/layer_differences.json", among: names), names)
+        XCTAssertEqual(try parseJSON("\(dir!)/both/single/summary.json")["layers"] as? Int, names.count)
+        let bad = try VAEDistBinary.run(["analyze", "--img1", "a.png", "--img2", "b.png", "--layers", "middle"] + modelArgs)
+        XCTAssertNotEqual(bad.status, 0)
+        assertMentions(bad.output, ["--layers", "middle"])
     }
 }

@@ -79,3 +79,31 @@ final class BatchSlotTests: XCTestCase {
         }
     }
 }
+
+/// `--layers`: the encoder's layers measured like the decoder's, in forward order.
+extension BatchSlotTests {
+    func testEncoderLayersAreMeasuredInForwardOrderBeforeTheDecoder() {
+        let model = model()
+        var rng = SplitMix64(seed: 8)
+        let images = (0..<2).map { _ in RGB8Image(width: 40, height: 40, pixels: (0..<40 * 40 * 3).map { _ in UInt8(rng.next() % 256) }) }
+        let both = PairAnalysis(images: (images[0], images[1]), layers: .both, with: model)
+        let decoder = PairAnalysis(images: (images[0], images[1]), with: model)
+        let encoder = PairAnalysis(images: (images[0], images[1]), layers: .encoder, with: model)
+        // One res block per encoder level (the decoder has one more), attention at 20 px.
+        let encoderNames = ["encoder.conv_in", "encoder.down.0.block.0", "encoder.down.0.downsample",
+                            "encoder.down.1.block.0", "encoder.down.1.attn.0", "encoder.mid.block_1", "encoder.mid.attn_1", "encoder.mid.block_2", "encoder.norm_out",
+                            "encoder.conv_out", "quant_conv"]
+        XCTAssertEqual(model.encoderLayerNames, encoderNames)
+        XCTAssertEqual(encoder.layers.map(\.layer), encoderNames)
+        XCTAssertEqual(both.layers.map(\.layer), encoderNames + model.decoder.layerNames)
+        XCTAssertEqual(Array(both.layers.suffix(decoder.layers.count)), decoder.layers)
+        XCTAssertEqual(Array(both.layers.prefix(encoderNames.count)), encoder.layers)
+        XCTAssertEqual(both.maps.count, both.layers.count)
+        // encoder.conv_in measured directly; quant_conv holds the moments (mean and log-variance channels).
+        let batch = Tensor(shape: [2, 3, 40, 40])
+        fillBatch(batch, with: images)
+        XCTAssertEqual(encoder.layers[0], compareBatchItems(model.encoder.convIn.forward(batch, train: false), layer: "encoder.conv_in").difference)
+        XCTAssertEqual(encoder.layers.last?.shape, [1, 8, 20, 20])
+        XCTAssertGreaterThan(encoder.layers.last!.l2, 0)
+    }
+}

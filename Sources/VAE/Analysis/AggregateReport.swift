@@ -65,7 +65,7 @@ public enum AggregateReport {
         try writeFileAtomically(pairMetricsCSV(pairs, method: settings.method), to: path(csvFile))
         try writeFileAtomically(rankingCSV(statistics), to: path(rankingFile))
         try writeBarChart(path: path(plotFile),
-                          title: "Decoder layer differences: mean and bootstrap 95 % CI over \(pairs.count) pairs",
+                          title: "Layer differences: mean and bootstrap 95 % CI over \(pairs.count) pairs",
                           labels: aggregates.map(\.layer),
                           series: statistics.metrics.map { metric in
                               let summaries = statistics.summaries[metric] ?? []

@@ -29,7 +29,7 @@ public enum AnalysisReport {
                })),
                ("difference_maps", .array(mapped.map { .string(analysis.layers[$0].layer) }))])
         try writeFileAtomically(summary.text, to: path(summaryFile))
-        try writeBarChart(path: path(plotFile), title: "Decoder layer differences: \(title)",
+        try writeBarChart(path: path(plotFile), title: "Layer differences: \(title)",
                           labels: analysis.layers.map(\.layer),
                           series: metrics.map { metric in
                               let values = analysis.layers.map { $0.value(of: metric) }
@@ -98,7 +98,7 @@ public func analyzePair(image1: String, image2: String, mask: [String] = [], set
                         model: AutoencoderKL, outputDirectory directory: String) throws -> PairAnalysis {
     let images = (try loadResized(image1, size: settings.imageSize), try loadResized(image2, size: settings.imageSize))
     let lesion = mask.isEmpty ? nil : try LesionMask.load(mask, size: settings.imageSize)
-    let analysis = PairAnalysis(images: images, mask: lesion, with: model)
+    let analysis = PairAnalysis(images: images, mask: lesion, layers: settings.layers, with: model)
     // The parent folder too: pairs often share a file name (positive/case1.png vs negative/case1.png).
     let shortName = { (path: String) -> String in
         let components = (path as NSString).pathComponents.filter { $0 != "/" }

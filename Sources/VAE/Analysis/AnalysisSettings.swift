@@ -11,6 +11,8 @@ public struct AnalysisSettings: Sendable {
     public var config: String?
     /// Bootstrap resamples of a folder's confidence intervals (drawn from `seed`).
     public var bootstrap: Int
+    /// Which layers are compared.
+    public var layers: AnalysisLayers = .decoder
 
     public init(method: AnalysisMethod = .both, imageSize: Int = 512, checkpoint: String? = nil, seed: UInt64 = 0,
                 config: String? = nil, bootstrap: Int = 2000) {
@@ -37,6 +39,11 @@ public struct AnalysisSettings: Sendable {
         return model
     }
 
+    /// The compared layers' names in forward order.
+    public func layerNames(_ model: AutoencoderKL) -> [String] {
+        (layers.encoder ? model.encoderLayerNames : []) + (layers.decoder ? model.decoder.layerNames : [])
+    }
+
     /// The settings as JSON members, for summary.json and aggregated_results.json.
     func jsonMembers(model: AutoencoderKL) -> [(key: String, value: OrderedJSON)] {
         var members: [(key: String, value: OrderedJSON)] = [
@@ -50,7 +57,17 @@ public struct AnalysisSettings: Sendable {
             ("model", .string(model.config.yamlDescription)),
             ("img_size", .integer(imageSize)),
             ("method", .string(method.rawValue)),
+            ("layers", .string(layers.rawValue)),
         ]
         return members
     }
+}
+
+/// `--layers`: the encoder's layers (`encoder.conv_in` … `encoder.conv_out`, then the moments `quant_conv`), the
+/// decoder's, or both, in forward order.
+public enum AnalysisLayers: String, CaseIterable, Sendable {
+    case encoder, decoder, both
+
+    public var encoder: Bool { self != .decoder }
+    public var decoder: Bool { self != .encoder }
 }

@@ -115,7 +115,7 @@ public struct FolderAnalysisJob {
             let images = (try loadResized(pair.positive, size: settings.imageSize),
                           try loadResized(pair.negative, size: settings.imageSize))
             let mask = pair.masks.isEmpty ? nil : try LesionMask.load(pair.masks, size: settings.imageSize)
-            let analysis = PairAnalysis(images: images, mask: mask, with: model)
+            let analysis = PairAnalysis(images: images, mask: mask, layers: settings.layers, with: model)
             try AnalysisReport.writePair(analysis, images: images, inputs: (pair.positive, pair.negative), title: pair.name,
                                          settings: settings, model: model,
                                          to: (outputDirectory as NSString).appendingPathComponent(pair.name))
@@ -128,7 +128,7 @@ public struct FolderAnalysisJob {
         let gatheredImages = replicas.gather(ReportPairImages.packed(reportImages), to: 0)
         return try replicas.rootOnly { () throws -> FolderResult in
             let all = Array((gathered ?? []).joined())
-            let layers = Self.unpacked(all, layerNames: model.decoder.layerNames)
+            let layers = Self.unpacked(all, layerNames: settings.layerNames(model))
             guard layers.count == pairs.count else {
                 throw IOFailure("gathered the metrics of \(layers.count) pairs, expected \(pairs.count)")
             }

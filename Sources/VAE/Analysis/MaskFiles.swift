@@ -21,10 +21,9 @@ enum MaskFiles {
         names.filter { maskedStem($0, among: names) == stem }.sorted()
     }
 
-    /// The masks of `pair` in a folder holding `names`: the same file name, else the same stem with any image
-    /// extension, else BUSI-style masks.
-    static func masks(of pair: ImagePair, in names: [String]) -> [String] {
-        let name = (pair.positive as NSString).lastPathComponent
+    /// The masks of image file `name` in a folder holding `names`: the same file name, else the same stem with
+    /// any image extension, else BUSI-style masks.
+    static func masks(ofFile name: String, in names: [String]) -> [String] {
         let stem = (name as NSString).deletingPathExtension
         if names.contains(name) { return [name] }
         let sameStem = names.filter { ($0 as NSString).deletingPathExtension == stem }
@@ -49,7 +48,7 @@ enum MaskFiles {
         for index in pairs.indices {
             let found = directory == nil
                 ? busiMasks(of: ((pairs[index].positive as NSString).lastPathComponent as NSString).deletingPathExtension, in: names)
-                : masks(of: pairs[index], in: names)
+                : masks(ofFile: (pairs[index].positive as NSString).lastPathComponent, in: names)
             pairs[index].masks = found.map { (base as NSString).appendingPathComponent($0) }
         }
         let missing = pairs.filter(\.masks.isEmpty)

@@ -3,7 +3,7 @@ import Foundation
 /// Two images analysed together: how every decoder layer's output differs between them, where in the image
 /// it differs, and the reconstructions.
 public struct PairAnalysis {
-    /// In decoder order (`Decoder.layerNames`).
+    /// In forward order: the encoder's (with `--layers encoder|both`), then the decoder's (`Decoder.layerNames`).
     public let layers: [LayerDifference]
     /// One per layer, aligned with `layers`.
     public let maps: [DifferenceMap]
@@ -28,13 +28,25 @@ public struct PairAnalysis {
         self.maps = maps
     }
 
-    /// Encodes both images (already at the analysis size) as one batch and decodes the posterior mode.
-    public init(images: (RGB8Image, RGB8Image), mask: LesionMask? = nil, with model: AutoencoderKL) {
+    /// Encodes both images (already at the analysis size) as one batch and decodes the posterior mode; with
+    /// `layers` including the encoder, its layers are measured too (first, in forward order).
+    public init(images: (RGB8Image, RGB8Image), mask: LesionMask? = nil, layers: AnalysisLayers = .decoder,
+                with model: AutoencoderKL) {
         precondition(images.0.width == images.1.width && images.0.height == images.1.height,
                      "the images of a pair are resized to one size first")
         let batch = Tensor(shape: [2, 3, images.0.height, images.0.width])
         fillBatch(batch, with: [images.0, images.1])
-        self.init(decoding: model.encode(batch, train: false).mode, mask: mask, with: model)
+        var encoderLayers: [LayerDifference] = [], encoderMaps: [DifferenceMap] = []
+        let observe: ((String, Tensor) -> Void)? = !layers.encoder ? nil : { name, output in
+            let (difference, map) = compareBatchItems(output, layer: name, mask: mask)
+            encoderLayers.append(difference)
+            encoderMaps.append(map)
+        }
+        let decoded = PairAnalysis(decoding: model.encode(batch, train: false, observe: observe).mode, mask: mask, with: model)
+        self.layers = encoderLayers + (layers.decoder ? decoded.layers : [])
+        maps = encoderMaps + (layers.decoder ? decoded.maps : [])
+        reconstruction = decoded.reconstruction
+        self.mask = mask
     }
 
     /// The metrics its files report: the method's, and the lesion metrics with a mask.
