@@ -53,19 +53,14 @@ private func overlay(_ map: (title: String, values: [Float], width: Int, height:
                      on base: (width: Int, height: Int, rgb: [UInt8]), range: AxisScale) -> [UInt8] {
     let values = bilinearResample(map.values, width: map.width, height: map.height,
                                   toWidth: base.width, toHeight: base.height)
-    return blendInferno(values.map { $0.isFinite ? (Double($0) - range.lower) / (range.upper - range.lower) : 0 },
-                        over: base.rgb)
-}
-
-/// `heat` (0…1 per pixel) as inferno colours over RGB pixels; opacity grows with the value.
-func blendInferno(_ heat: [Double], over base: [UInt8]) -> [UInt8] {
-    var rgb = base
-    for (pixel, t) in heat.enumerated() {
+    var rgb = base.rgb
+    for (pixel, value) in values.enumerated() {
+        let t = value.isFinite ? (Double(value) - range.lower) / (range.upper - range.lower) : 0
         let color = infernoColor(t)
         let alpha = 0.3 + 0.6 * min(1, max(0, t))
-        for (channel, value) in [color.r, color.g, color.b].enumerated() {
+        for (channel, heat) in [color.r, color.g, color.b].enumerated() {
             let i = pixel * 3 + channel
-            rgb[i] = UInt8((Double(rgb[i]) * (1 - alpha) + Double(value) * alpha).rounded())
+            rgb[i] = UInt8((Double(rgb[i]) * (1 - alpha) + Double(heat) * alpha).rounded())
         }
     }
     return rgb
