@@ -185,7 +185,8 @@ struct AnalyzeFolder: ParsableCommand {
             ddof 0, over pairs, with a bootstrap 95 % confidence interval of the mean, the median and IQR), \
             aggregated_differences.png (means with their CIs), pair_metrics.csv (one row per pair and layer) and \
             layer_ranking.csv (layers by mean, marking those the pairs cannot tell from the top layer by a paired \
-            bootstrap). The aggregates do not depend on the rank count.
+            bootstrap), and report.html (one self-contained page: plots, ranking, a sortable row per pair with \
+            thumbnails). The aggregates do not depend on the rank count.
 
             Lesion masks (white = lesion) add the lesion metrics of analyze --mask to every file: from --masks             DIR (the image's file name or stem), else DIR/masks/ (as vae-dist synth-data writes), else BUSI-style             <stem>_mask.<ext> / <stem>_mask_N.<ext> files beside the positives (several are merged). Once masks             are found, every pair needs one.
 

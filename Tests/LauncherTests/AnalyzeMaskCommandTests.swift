@@ -15,6 +15,29 @@ extension AnalyzeCommandTests {
         return RGB8Image(width: size, height: size, pixels: pixels)
     }
 
+    /// report.html: self-contained (no http, no external file), a row per pair with its thumbnails, every
+    /// inline image a decodable PNG, and the sorting script.
+    func checkReport(_ path: String, pairs: [String], imagesPerPair: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let html = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertFalse(html.contains("http://") || html.contains("https://") || html.contains("<link"), "external references", file: file, line: line)
+        XCTAssertTrue(html.contains("<script>") && html.contains("addEventListener('click'"), "sorting script", file: file, line: line)
+        let rows = html.components(separatedBy: "<tr data-pair=\"").dropFirst()
+        XCTAssertEqual(rows.map { String($0.prefix { $0 != "\"" }) }, pairs, file: file, line: line)
+        for row in rows {
+            XCTAssertEqual(row.prefix { $0 != "\n" }.components(separatedBy: "data:image/png;base64,").count - 1, imagesPerPair,
+                           "thumbnails of \(row.prefix(20))", file: file, line: line)
+        }
+        let images = html.components(separatedBy: "data:image/png;base64,").dropFirst().map { String($0.prefix { $0 != "\"" }) }
+        XCTAssertEqual(images.count, 1 + pairs.count * imagesPerPair, "the plot and the thumbnails", file: file, line: line)
+        let scratch = (path as NSString).deletingLastPathComponent + "/decoded.png"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        for encoded in images {
+            let data = try XCTUnwrap(Data(base64Encoded: encoded), "base64", file: file, line: line)
+            try data.write(to: URL(fileURLWithPath: scratch))
+            XCTAssertGreaterThan(try loadImage(path: scratch).width, 0, file: file, line: line)
+        }
+    }
+
     func testTheSameImageTwiceGivesExactlyZeroAtEveryLayer() throws {
         let image = "\(dir!)/pairs/positive/case_2.png"
         let r = try VAEDistBinary.run(["analyze", "--img1", image, "--img2", image, "--output", "\(dir!)/same"] + modelArgs)
@@ -65,6 +88,7 @@ extension AnalyzeCommandTests {
             XCTAssertEqual(r.status, 0, "np \(ranks):\n\(r.output)")
             assertMentions(r.output, ["TOP 5 layers with largest differences (lesion_enrichment)"])
             results[ranks] = try readAggregates("\(out)/batch")
+            try checkReport("\(out)/batch/report.html", pairs: pairNames, imagesPerPair: 4)
             let csv = try String(contentsOfFile: "\(out)/batch/pair_metrics.csv", encoding: .utf8)
             XCTAssertEqual(csv.split(separator: "\n").first.map(String.init),
                            "pair,layer,l2_value,l2_per_element,cosine_value,lesion_energy_fraction,lesion_area_fraction,lesion_enrichment,energy_per_area_inside,energy_per_area_outside")

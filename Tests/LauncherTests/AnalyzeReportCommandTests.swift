@@ -20,7 +20,7 @@ extension AnalyzeCommandTests {
         let page = try String(contentsOfFile: "\(out)/batch/report.html", encoding: .utf8)
 
         for name in names.map({ ($0 as NSString).deletingPathExtension }) {
-            XCTAssertTrue(page.contains("<tr><td data-v=\"\(name)\">\(name)</td>"), name)
+            XCTAssertTrue(page.contains("<tr data-pair=\"\(name)\"><td data-v=\"\(name)\">\(name)</td>"), name)
             for picture in ["positive", "negative", "mask", "difference map"] {
                 XCTAssertTrue(page.contains("alt=\"\(picture) of \(name)\""), "\(picture) of \(name)")
             }

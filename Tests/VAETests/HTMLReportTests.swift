@@ -69,7 +69,7 @@ final class HTMLReportTests: XCTestCase {
 
         // Every pair has its row, its name escaped: no name's markup leaks into the page.
         for name in awkwardNames {
-            XCTAssertTrue(page.contains("<tr><td data-v=\"\(HTMLReport.escaped(name))\">\(HTMLReport.escaped(name))</td>"), name)
+            XCTAssertTrue(page.contains("<tr data-pair=\"\(HTMLReport.escaped(name))\"><td data-v=\"\(HTMLReport.escaped(name))\">\(HTMLReport.escaped(name))</td>"), name)
         }
         XCTAssertFalse(page.contains("<script>alert"))
         XCTAssertEqual(page.components(separatedBy: "<script>").count, 2, "only the page's own script")

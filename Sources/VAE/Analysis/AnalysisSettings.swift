@@ -57,7 +57,7 @@ public struct AnalysisSettings: Sendable {
             ("model", .string(model.config.yamlDescription)),
             ("img_size", .integer(imageSize)),
             ("method", .string(method.rawValue)),
-            ("layers", .string(layers.rawValue)),
+            ("compared_layers", .string(layers.rawValue)),
         ]
         return members
     }

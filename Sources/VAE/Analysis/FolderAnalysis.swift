@@ -140,7 +140,8 @@ public struct FolderAnalysisJob {
             let report = try HTMLReport.write(pairs: results, statistics: statistics, plots: files.filter { $0.hasSuffix(".png") },
                                               images: ReportPairImages.unpacked(Array((gatheredImages ?? []).joined())),
                                               settings: settings, to: outputDirectory)
-            return FolderResult(pairs: results, aggregates: aggregateLayers(layers), statistics: statistics, files: files + [report])
+            return FolderResult(pairs: results, aggregates: aggregateLayers(layers), statistics: statistics,
+                                files: files + [report])
         }
     }
 

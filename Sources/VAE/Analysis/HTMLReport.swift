@@ -27,7 +27,7 @@ public enum HTMLReport {
 
     static func page(pairs: [(name: String, layers: [LayerDifference])], statistics: FolderStatistics,
                      plots: [(name: String, png: [UInt8])], images: [ReportPairImages], settings: AnalysisSettings) -> String {
-        let title = "vae-dist: decoder layer differences over \(pairs.count) pair\(pairs.count == 1 ? "" : "s")"
+        let title = "vae-dist: layer differences over \(pairs.count) pair\(pairs.count == 1 ? "" : "s")"
         let model = settings.checkpoint.map { "weights \(escaped($0))" } ?? "random weights (seed \(settings.seed))"
         return """
         <!DOCTYPE html>
@@ -85,7 +85,7 @@ public enum HTMLReport {
                 let value = pair.layers.first { $0.layer == column.layer }?.value(of: column.0) ?? .nan
                 return "<td data-v=\"\(value)\">\(number(value))</td>"
             }
-            return "<tr><td data-v=\"\(escaped(pair.name))\">\(escaped(pair.name))</td>" + cells.joined()
+            return "<tr data-pair=\"\(escaped(pair.name))\"><td data-v=\"\(escaped(pair.name))\">\(escaped(pair.name))</td>" + cells.joined()
                 + "<td data-v=\"\(escaped(image.mapLayer))\">\(escaped(image.mapLayer))</td>" + values.joined() + "</tr>"
         }
         return "<table id=\"pairs\"><thead><tr>\(header)</tr></thead><tbody>\n" + rows.joined(separator: "\n") + "\n</tbody></table>"
