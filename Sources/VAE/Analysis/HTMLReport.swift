@@ -115,7 +115,7 @@ public enum HTMLReport {
         body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0}\
         td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;vertical-align:middle}\
         th{text-align:center}td:first-child,.ranking td:nth-child(2){text-align:left}figure{margin:1em 0}figure img{max-width:100%}\
-        #pairs img{width:128px;image-rendering:auto}button.sort{font:inherit;font-weight:bold;cursor:pointer}\
+        #pairs img{width:128px}button.sort{font:inherit;font-weight:bold;cursor:pointer}\
         summary{cursor:pointer;font-weight:bold;margin-top:.5em}
         """
 
