@@ -111,7 +111,8 @@ public struct FolderAnalysisJob {
         let mine = Array(pairs[Self.share(of: pairs.count, rank: replicas.rank, size: replicas.size)])
         try checkReadable(mine, total: pairs.count)
 
-        var metrics: [Double] = [], maps: [Double] = []
+        var metrics: [Double] = []
+        var reportImages: [ReportPairImages] = []
         for (index, pair) in mine.enumerated() {
             let images = (try loadResized(pair.positive, size: settings.imageSize),
                           try loadResized(pair.negative, size: settings.imageSize))
@@ -121,12 +122,12 @@ public struct FolderAnalysisJob {
                                          settings: settings, model: model,
                                          to: (outputDirectory as NSString).appendingPathComponent(pair.name))
             metrics += Self.packed(analysis.layers)
-            maps += HTMLReport.topMap(analysis)
+            reportImages.append(try ReportPairImages(name: pair.name, analysis: analysis, images: images))
             log("\(pair.name): done (\(index + 1)/\(mine.count) on rank \(replicas.rank))")
         }
 
         let gathered = replicas.gather(metrics, to: 0)
-        let gatheredMaps = replicas.gather(maps, to: 0)
+        let gatheredImages = replicas.gather(ReportPairImages.packed(reportImages), to: 0)
         return try replicas.rootOnly { () throws -> FolderResult in
             let all = Array((gathered ?? []).joined())
             let layers = Self.unpacked(all, layerNames: settings.layerNames(model))
@@ -138,11 +139,9 @@ public struct FolderAnalysisJob {
                                               seed: settings.seed)
             let files = try AggregateReport.write(pairs: results, statistics: statistics, settings: settings, model: model,
                                                   to: outputDirectory)
-            let allMaps = Array((gatheredMaps ?? []).joined())
-            let mapSize = 1 + HTMLReport.thumbnailSize * HTMLReport.thumbnailSize
-            let pairMaps = stride(from: 0, to: allMaps.count, by: mapSize).map { Array(allMaps[$0..<min(allMaps.count, $0 + mapSize)]) }
-            let report = try HTMLReport.write(pairs: pairs, layers: layers, maps: pairMaps, statistics: statistics,
-                                              imageSize: settings.imageSize, to: outputDirectory)
+            let report = try HTMLReport.write(pairs: results, statistics: statistics, plots: files.filter { $0.hasSuffix(".png") },
+                                              images: ReportPairImages.unpacked(Array((gatheredImages ?? []).joined())),
+                                              settings: settings, to: outputDirectory)
             return FolderResult(pairs: results, aggregates: aggregateLayers(layers), statistics: statistics,
                                 files: files + [report])
         }

@@ -36,13 +36,30 @@ public func writePNG(_ image: RGB8Image, to path: String) throws {
 /// for speckle (phantoms), which deflate cannot shrink much, several times quicker than `writePNG`.
 /// `loadImage` replicates grey into RGB, so the file reads back as the same RGB8Image.
 public func writeGreyPNG(_ image: RGB8Image, to path: String) throws {
-    let grey = stride(from: 0, to: image.pixels.count, by: 3).map { image.pixels[$0] }
-    try writeEncodedPNG(grey, of: image, format: UInt32(PNG_FORMAT_GRAY), flags: UInt32(PNG_IMAGE_FLAG_FAST), to: path)
+    try writeEncodedPNG(greyChannel(image), of: image, format: UInt32(PNG_FORMAT_GRAY), flags: UInt32(PNG_IMAGE_FLAG_FAST), to: path)
 }
 
 private func writeEncodedPNG(_ samples: [UInt8], of image: RGB8Image, format: UInt32, flags: UInt32, to path: String) throws {
+    try writeFileAtomically(encodedPNG(samples, of: image, format: format, flags: flags, name: path), to: path)
+}
+
+/// The PNG file's bytes in memory (for pages that inline their images); a one-channel PNG when the image is
+/// grey (all channels equal), which keeps scans small.
+public func encodePNG(_ image: RGB8Image, name: String) throws -> [UInt8] {
+    let p = image.pixels
+    let isGrey = !stride(from: 0, to: p.count, by: 3).contains { (i: Int) -> Bool in p[i] != p[i + 1] || p[i] != p[i + 2] }
+    guard isGrey else { return try encodedPNG(p, of: image, format: PNG_FORMAT_RGB, flags: 0, name: name) }
+    return try encodedPNG(greyChannel(image), of: image, format: UInt32(PNG_FORMAT_GRAY), flags: 0, name: name)
+}
+
+private func greyChannel(_ image: RGB8Image) -> [UInt8] {
+    stride(from: 0, to: image.pixels.count, by: 3).map { image.pixels[$0] }
+}
+
+/// `name` says which image failed in the error.
+private func encodedPNG(_ samples: [UInt8], of image: RGB8Image, format: UInt32, flags: UInt32, name: String) throws -> [UInt8] {
     guard image.width > 0, image.height > 0 else {
-        throw IOFailure("\(path): cannot write an empty \(image.width)x\(image.height) image as PNG")
+        throw IOFailure("\(name): cannot write an empty \(image.width)x\(image.height) image as PNG")
     }
     var png = png_image()
     png.version = UInt32(PNG_IMAGE_VERSION)
@@ -52,9 +69,9 @@ private func writeEncodedPNG(_ samples: [UInt8], of image: RGB8Image, format: UI
     png.flags = flags
     func failure() -> IOFailure {
         let message = withUnsafeBytes(of: &png.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-        return IOFailure("\(path): cannot encode the image as PNG: \(message)")
+        return IOFailure("\(name): cannot encode the image as PNG: \(message)")
     }
-    let bytes = try samples.withUnsafeBytes { pixels -> [UInt8] in
+    return try samples.withUnsafeBytes { pixels -> [UInt8] in
         // The first call only measures; the second fills a buffer of that size.
         var size = 0
         guard png_image_write_to_memory(&png, nil, &size, 0, pixels.baseAddress, 0, nil) != 0 else { throw failure() }
@@ -63,7 +80,6 @@ private func writeEncodedPNG(_ samples: [UInt8], of image: RGB8Image, format: UI
         guard ok != 0 else { throw failure() }
         return Array(bytes.prefix(size))
     }
-    try writeFileAtomically(bytes, to: path)
 }
 
 /// Tiles images in rows on a `background` grey, `padding` pixels around and between cells. Every cell

@@ -66,7 +66,7 @@ private func overlay(_ map: (title: String, values: [Float], width: Int, height:
     return rgb
 }
 
-private func drawContour(_ contour: [Bool], on rgb: [UInt8]) -> [UInt8] {
+func drawContour(_ contour: [Bool], on rgb: [UInt8]) -> [UInt8] {
     var out = rgb
     for (pixel, on) in contour.enumerated() where on {
         (out[3 * pixel], out[3 * pixel + 1], out[3 * pixel + 2]) = (0, 255, 255)
