@@ -31,10 +31,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            if let threads = modelOptions.threads { Threads.set(threads) }
-            let source = try modelOptions.source(weights: checkpoint)
-            let vae = AutoencoderKL(source.config)
-            print(try source.loadWeights(into: vae))
+            let vae = try modelOptions.loadModel(weights: checkpoint) { print($0) }
             try export(vae, format: format, to: output, overwrite: overwrite)
             print("wrote \(output) (\(format.rawValue), \(vae.namedParameters.count) tensors; \(vae.config.yamlDescription))")
         }

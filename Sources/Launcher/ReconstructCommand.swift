@@ -27,10 +27,7 @@ struct Reconstruct: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            if let threads = modelOptions.threads { Threads.set(threads) }
-            let source = try modelOptions.source(weights: checkpoint)
-            let vae = AutoencoderKL(source.config)
-            print(try source.loadWeights(into: vae))
+            let vae = try modelOptions.loadModel(weights: checkpoint) { print($0) }
             let job = ReconstructionJob(model: vae, imageSize: modelOptions.imgSize, outputDirectory: output)
             let written = try job.run(images: images) { print($0) }
             print("wrote \(written.count) files to \(output)")

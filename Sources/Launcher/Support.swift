@@ -60,6 +60,16 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
         try source.config.checkImageSize(imgSize, option: "--img_size")
         return source
     }
+
+    /// For the commands that need weights: sets --threads, builds the model and loads `weights` into it; `say`
+    /// gets the line saying what was loaded.
+    func loadModel(weights: String, say: (String) -> Void) throws -> AutoencoderKL {
+        if let threads { Threads.set(threads) }
+        let source = try source(weights: weights)
+        let model = AutoencoderKL(source.config)
+        say(try source.loadWeights(into: model))
+        return model
+    }
 }
 
 /// --img_size within the sizes the jobs accept, refused before any file is read.

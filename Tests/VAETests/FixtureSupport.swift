@@ -35,3 +35,15 @@ func assertForwardClose(_ ours: Tensor, _ ref: Tensor, _ what: String, file: Sta
     let err = maxAbsDifference(ours, ref)
     XCTAssertLessThanOrEqual(err, 1e-4 * max(1, ref.maxAbs), "\(what): max error \(err)", file: file, line: line)
 }
+
+/// A test case with a fresh directory `dir` under the system's temporary folder, removed after each test.
+class TemporaryDirectoryTestCase: XCTestCase {
+    var dir: String!
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "\(type(of: self))-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+}

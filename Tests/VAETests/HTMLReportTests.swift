@@ -3,16 +3,7 @@ import XCTest
 @testable import VAE
 
 /// report.html, checked by parsing the page: phantoms with lesion masks, a random-weight model.
-final class HTMLReportTests: XCTestCase {
-    var dir: String!
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "report-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
-
+final class HTMLReportTests: TemporaryDirectoryTestCase {
     /// Names a user's files could have, with every character HTML gives a meaning to.
     let awkwardNames = ["benign (1)", "a<b>&\"c'", "</td><script>alert(1)</script>"]
 

@@ -4,16 +4,7 @@ import XCTest
 
 /// The lesion metrics: the mask at each layer's resolution, where the difference energy lies, mask discovery,
 /// and on phantoms with known lesions that the difference concentrates in them.
-final class LesionMetricsTests: XCTestCase {
-    var dir: String!
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "lesion-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
-
+final class LesionMetricsTests: TemporaryDirectoryTestCase {
     func testAreaAveragingKeepsTheAreaFractionAtAnyResolution() {
         // A 6×6 mask with a 2×3 block inside: 6 of 36 pixels.
         var coverage = [Double](repeating: 0, count: 36)

@@ -4,16 +4,7 @@ import XCTest
 
 /// make-pairs on phantoms whose lesion-free originals are known (`vae-dist synth-data` writes both): the filled
 /// region must look like the true background in brightness and in speckle texture.
-final class MakePairsTests: XCTestCase {
-    var dir: String!
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "make-pairs-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
-
+final class MakePairsTests: TemporaryDirectoryTestCase {
     /// Mean and speckle contrast (std of pixel − its 3×3 mean) of the grey values at `pixels`.
     func statistics(_ image: RGB8Image, at pixels: [Int]) -> (mean: Double, texture: Double) {
         let w = image.width

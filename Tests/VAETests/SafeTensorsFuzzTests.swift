@@ -5,16 +5,7 @@ import VAE
 /// Seeded mutants of valid safetensors files through every reading entry point: each must be read or refused
 /// with an error naming the file, never crash. Mutating the header text (then fixing the length prefix)
 /// reaches the validation rules; mutating raw bytes reaches the length and data handling.
-final class SafeTensorsFuzzTests: XCTestCase {
-    var dir: String!
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "safetensors-fuzz-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
-
+final class SafeTensorsFuzzTests: TemporaryDirectoryTestCase {
     /// Tokens that change the meaning of a safetensors header.
     static let vocabulary = [
         #""dtype""#, #""shape""#, #""data_offsets""#, #""__metadata__""#, #""F32""#, #""F16""#, #""BF16""#, #""F64""#,

@@ -2,16 +2,7 @@ import Foundation
 import XCTest
 import VAE
 
-final class SafeTensorsTests: XCTestCase {
-    var dir: String!
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "safetensors-tests-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
-
+final class SafeTensorsTests: TemporaryDirectoryTestCase {
     /// A file with a hand-written header, so that malformed cases can be built byte by byte.
     func file(header: String, data: [UInt8], name: String) throws -> String {
         var bytes = [UInt8]()

@@ -4,16 +4,7 @@ import XCTest
 
 /// The torch.save reader against checkpoints written by PyTorch (tools/make_torch_checkpoints.py) and against
 /// hand-built and mutated hostile files.
-final class TorchCheckpointTests: XCTestCase {
-    var dir: String!
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "torch-checkpoint-tests-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
-
+final class TorchCheckpointTests: TemporaryDirectoryTestCase {
     static func fixture(_ name: String) -> String { Fixtures.path("torch-checkpoints/\(name)") }
 
     func write(_ bytes: [UInt8], _ name: String) throws -> String {
