@@ -39,7 +39,7 @@ let package = Package(
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
                        providers: [.apt(["libcairo2-dev"])]),
-        // Every check stays on (overflow, bounds, preconditions): -Ounchecked measured no faster, within noise
+        // Every check stays on (overflow, bounds, preconditions): building without them measured no faster, within noise
         // (docs/PERFORMANCE.md, "Checks"). -O in debug builds too, so the numeric tests run at release speed.
         .target(name: "VAE",
                 dependencies: ["CBLAS", "CPNG", "CTurboJPEG", "CCairo", "CMalloc", .product(name: "Yams", package: "Yams")],
