@@ -19,8 +19,8 @@ if ! "$python" -c 'import torch, diffusers, safetensors, numpy, PIL' >/dev/null 
     echo "skipped: no torch+diffusers in $python (pip install torch --index-url https://download.pytorch.org/whl/cpu diffusers)"
     exit 0
 fi
+swift build -c release --product vae-dist >/dev/null   # up to date with the sources under test
 bin="$(swift build -c release --show-bin-path)/vae-dist"
-[ -x "$bin" ] || swift build -c release --product vae-dist
 # Everything is local: diffusers must not reach for the Hugging Face hub.
 export HF_HUB_OFFLINE=1
 work="$(mktemp -d)"

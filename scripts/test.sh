@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Open MPI refuses to run as root without these; CI and containers run as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# PyTorch loads what `vae-dist export` writes: checked where a Python has torch and diffusers (PYTHON, default
+# python3), otherwise skipped with a notice.
+bash scripts/check-pytorch-interop.sh
 swift build --build-tests
 # Every test is XCTest; without this flag swift-testing would close the log with "0 tests".
 swift test --skip-build --disable-swift-testing "$@"
