@@ -191,6 +191,20 @@ final class RunSafetyTests: XCTestCase {
         XCTAssertEqual(Checkpoint.candidates(in: "\(dir!)/out").found.map(\.runID), [secondRun, secondRun])
     }
 
+    /// Outputs only some runs write (averaged and best weights, the held-out list) go with the run they came from.
+    func testOverwriteRemovesTheOptionalOutputsOfTheEarlierRun() throws {
+        var first = options(epochs: 1)
+        first.emaDecay = 0.9
+        (first.validation.fraction, first.validation.keepBest) = (0.3, true)
+        try train(first)
+        let optional = ["vae_final_ema.safetensors", "vae_best.safetensors", "validation_images.txt"]
+        for name in optional { XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir!)/out/\(name)"), name) }
+        try train(options(epochs: 1), start: .fresh(overwrite: true))
+        for name in optional { XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/out/\(name)"), name) }
+        let steps = try String(contentsOfFile: "\(dir!)/out/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(steps.count, 3, "only the new run's steps (5 images, batches of 2)")
+    }
+
     func testResumeAutoFallsBackPastACorruptNewestCheckpointAndKeepsTheRunID() throws {
         let runID = try train(options(epochs: 2))
         // The final weights lose their header; epoch 2 keeps its header (it is still listed) but loses its tensors.

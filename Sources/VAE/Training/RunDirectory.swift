@@ -105,6 +105,11 @@ public final class RunDirectory {
         }
     }
 
+    /// The files a run writes at the top of its output directory.
+    static let runOutputs: Set<String> = ["vae_final.safetensors", "vae_final_ema.safetensors", "vae_best.safetensors",
+                                          "training_history.json", "training_curves.png", "metrics.jsonl",
+                                          "validation_images.txt"]
+
     /// What an earlier run wrote: its checkpoints, final weights, history, curves and reconstruction grids.
     private static func removePreviousOutputs(_ outputDir: String) throws -> Int {
         let fm = FileManager.default
@@ -114,7 +119,7 @@ public final class RunDirectory {
         }
         let paths = files("checkpoints") { $0.hasSuffix(".safetensors") }
             + files("reconstructions") { $0.hasPrefix("recon_epoch_") && $0.hasSuffix(".png") }
-            + files("") { ["vae_final.safetensors", "training_history.json", "training_curves.png"].contains($0) }
+            + files("") { runOutputs.contains($0) }
         for path in paths {
             guard unlink(path) == 0 else { throw IOFailure("--overwrite: cannot remove \(path): \(String(cString: strerror(errno)))") }
         }
