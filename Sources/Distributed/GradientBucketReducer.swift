@@ -37,8 +37,6 @@ public final class GradientBucketReducer {
         started = Array(repeating: false, count: buckets.count)
     }
 
-    public var bucketCount: Int { buckets.count }
-
     /// Begins summing bucket `index` over all ranks.
     public func start(bucket index: Int) throws {
         guard buckets.indices.contains(index) else {

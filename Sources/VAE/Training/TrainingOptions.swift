@@ -110,8 +110,6 @@ public struct ValidationOptions: Codable, Equatable, Sendable {
 
     public init() {}
 
-    public var isEnabled: Bool { directory != nil || fraction > 0 }
-
     enum CodingKeys: String, CodingKey { case directory = "val_dir", fraction = "val_fraction", interval = "val_interval", keepBest = "keep_best" }
 }
 
