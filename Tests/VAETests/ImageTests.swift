@@ -123,7 +123,7 @@ final class ImageTests: XCTestCase {
 
     func testTensorBatchStacksTheImages() throws {
         let names = ["small_upscale.png", "retina_rgb.jpg"]
-        let tensor = try loadImageTensor(paths: names.map(fixture), size: 64)
+        let tensor = try StreamingImages(paths: names.map(fixture), size: 64).batch([0, 1], upcoming: [])
         XCTAssertEqual(tensor.shape, [2, 3, 64, 64])
         let values = tensor.array
         for (n, name) in names.enumerated() {

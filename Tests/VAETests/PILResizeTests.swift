@@ -82,7 +82,7 @@ final class PILResizeTests: XCTestCase {
         }
     }
 
-    /// Training (cached and streaming), `loadImageTensor` and analysis all go through `loadResized` and the
+    /// Training (cached and streaming) and analysis all go through `loadResized` and the
     /// same normalisation; this checks them end to end from PNG files of shapes that resize in either order.
     func testTrainingPathFromPNGFilesMatchesPillow() throws {
         let (index, blob) = try Self.fixtures()
@@ -104,7 +104,6 @@ final class PILResizeTests: XCTestCase {
             let tensors = [
                 "cached": try CachedImages(size: size, count: 1, bytes: decoded.bytes).batch([0], upcoming: []),
                 "streaming": try StreamingImages(paths: [path], size: size).batch([0], upcoming: []),
-                "loadImageTensor": try loadImageTensor(paths: [path], size: size),
             ]
             for (name, got) in tensors {
                 XCTAssertEqual(got.shape, want.shape, "\(name) \(c)")

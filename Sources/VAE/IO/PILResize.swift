@@ -184,18 +184,3 @@ public func normalizedCHW(_ image: RGB8Image) -> [Float] {
     }
     return out
 }
-
-/// Loads, resizes to size×size with Pillow's bilinear filter (aspect ratio not kept, as the reference
-/// pipeline does) and normalises a batch into an [N, 3, size, size] tensor.
-public func loadImageTensor(paths: [String], size: Int) throws -> Tensor {
-    precondition(size > 0, "image size \(size)")
-    let tensor = Tensor(shape: [paths.count, 3, size, size])
-    let itemCount = 3 * size * size
-    for (n, path) in paths.enumerated() {
-        let image = resizeBilinearPIL(try loadImage(path: path), width: size, height: size)
-        normalizedCHW(image).withUnsafeBufferPointer {
-            (tensor.data + n * itemCount).update(from: $0.baseAddress!, count: itemCount)
-        }
-    }
-    return tensor
-}

@@ -56,24 +56,11 @@ public final class Tensor {
         data.update(from: other.data, count: count)
     }
 
-    public func clone() -> Tensor {
-        let t = Tensor(shape: shape)
-        t.copy(from: self)
-        return t
-    }
-
     /// Same values viewed under another shape (a copy: tensors own their buffers).
     public func reshaped(_ newShape: [Int]) -> Tensor {
         let t = Tensor(shape: newShape)
         t.copy(from: self)
         return t
-    }
-
-    /// Largest absolute value, 0 for an empty tensor.
-    public var maxAbs: Float {
-        var m: Float = 0
-        for i in 0..<count { m = max(m, abs(data[i])) }
-        return m
     }
 }
 
