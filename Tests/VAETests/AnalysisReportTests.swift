@@ -33,6 +33,14 @@ final class AnalysisReportTests: XCTestCase {
         let layers: [String: [String: Double]]
     }
 
+    struct TopLayers: Decodable {
+        struct Row: Decodable {
+            let layer: String
+            let l2_value: Double?
+        }
+        let top5_by_mean: [String: [Row]]
+    }
+
     /// Where each key appears in the text: increasing positions mean the keys are written in that order.
     func assertKeysInOrder(_ text: String, _ keys: [String], file: StaticString = #filePath, line: UInt = #line) {
         var position = text.startIndex
@@ -111,9 +119,12 @@ final class AnalysisReportTests: XCTestCase {
             }
             XCTAssertEqual(entry["n"], 2)
         }
-        let top = try XCTUnwrap((parsed["top5_by_mean"] as? [String: [[String: Any]]])?["l2_value"])
-        XCTAssertEqual(top.map { $0["layer"] as? String }, AggregateReport.topAggregates(aggregates, by: .l2Value).map(\.layer))
-        XCTAssertEqual(top.count, 5)
+        // The five largest mean l2 values, largest first, found here by sorting (no ties among them).
+        let expectedTop = aggregates.sorted { $0.mean[.l2Value]! > $1.mean[.l2Value]! }.prefix(5)
+        XCTAssertEqual(Set(expectedTop.map { $0.mean[.l2Value]! }).count, 5, "the fixture must not tie in the top 5")
+        let top = try XCTUnwrap(try JSONDecoder().decode(TopLayers.self, from: Data(text.utf8)).top5_by_mean["l2_value"])
+        XCTAssertEqual(top.map(\.layer), expectedTop.map(\.layer))
+        XCTAssertEqual(top.map(\.l2_value), expectedTop.map { $0.mean[.l2Value] })
     }
 
     func testPairMetricsCSVHasOneRowPerPairAndLayer() throws {

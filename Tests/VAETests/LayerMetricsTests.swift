@@ -80,10 +80,25 @@ final class LayerMetricsTests: XCTestCase {
         XCTAssertEqual(topLayers(layers, by: .cosineValue, count: 2).map(\.layer), ["a", "c"])
     }
 
-    func testMethodsReportTheirMetrics() {
-        XCTAssertEqual(AnalysisMethod.l2.metrics.map(\.rawValue), ["l2_value", "l2_per_element"])
-        XCTAssertEqual(AnalysisMethod.cosine.metrics.map(\.rawValue), ["cosine_value"])
-        XCTAssertEqual(AnalysisMethod.both.metrics.map(\.rawValue), ["l2_value", "l2_per_element", "cosine_value"])
+    /// Each method's columns, and the lesion columns only with a mask, read the numbers computed by hand.
+    func testReportedMetricsReadTheirValues() {
+        // 2 channels of 2×2: 8 elements, 4 pixels; l2² = 9, of which 3 inside a mask covering a quarter.
+        let masked = LayerDifference(layer: "x", shape: [1, 2, 2, 2], l2: 3, cosine: 0.25,
+                                     lesion: LesionEnergy(inside: 3, areaFraction: 0.25))
+        let plain = LayerDifference(layer: "x", shape: [1, 2, 2, 2], l2: 3, cosine: 0.25)
+        func reported(_ method: AnalysisMethod, _ layer: LayerDifference) -> [String: Double] {
+            Dictionary(uniqueKeysWithValues: DifferenceMetric.reported(method, layers: [layer]).map { ($0.rawValue, layer.value(of: $0)) })
+        }
+        let perElement = 3 / 8.0.squareRoot()
+        XCTAssertEqual(reported(.l2, plain), ["l2_value": 3, "l2_per_element": perElement])
+        XCTAssertEqual(reported(.cosine, plain), ["cosine_value": 0.25])
+        XCTAssertEqual(reported(.both, plain), ["l2_value": 3, "l2_per_element": perElement, "cosine_value": 0.25])
+        let lesion = ["lesion_energy_fraction": 1.0 / 3, "lesion_area_fraction": 0.25, "lesion_enrichment": 4.0 / 3,
+                      "energy_per_area_inside": 3, "energy_per_area_outside": 2]
+        let got = reported(.cosine, masked)
+        XCTAssertEqual(Set(got.keys), Set(lesion.keys).union(["cosine_value"]))
+        for (key, value) in lesion { XCTAssertEqual(got[key]!, value, accuracy: 1e-15, key) }
+        XCTAssertTrue(DifferenceMetric.lesionMetrics.allSatisfy { plain.value(of: $0).isNaN }, "no mask: no lesion numbers")
     }
 
     func testAggregatesAreMeanAndPopulationStdPerLayer() {
@@ -107,6 +122,24 @@ final class LayerMetricsTests: XCTestCase {
         XCTAssertEqual(second.std[.cosineValue]!, 1.25.squareRoot() / 10, accuracy: 1e-15)
         XCTAssertEqual(second.std[.l2Value], 0)
         XCTAssertEqual(aggregateLayers([]), [])
+    }
+
+    /// What ranks send to rank 0: pairs with and without masks, awkward doubles and zero shapes come back equal.
+    func testPackedMetricsUnpackToTheSameLayers() {
+        let names = ["decoder.conv_in", "decoder.mid.block_1", "decoder.conv_out"]
+        let awkward = [0.1, 1e-300, .leastNonzeroMagnitude, 123456789.123456789, 1e21, 0]
+        let pairs: [[LayerDifference]] = (0..<3).map { pair in
+            names.enumerated().map { index, name in
+                let k = pair * names.count + index
+                return LayerDifference(layer: name, shape: [1, 4 * (index + 1), 8 >> index, 16 >> index],
+                                       l2: awkward[k % awkward.count], cosine: awkward[(k + 2) % awkward.count] * 2,
+                                       lesion: pair == 1 ? nil : LesionEnergy(inside: awkward[(k + 1) % awkward.count], areaFraction: 0.125 * Double(k % 8)))
+            }
+        }
+        let packed = pairs.flatMap(FolderAnalysisJob.packed)
+        XCTAssertEqual(packed.count, pairs.count * names.count * FolderAnalysisJob.packedWidth)
+        XCTAssertEqual(FolderAnalysisJob.unpacked(packed, layerNames: names), pairs)
+        XCTAssertEqual(FolderAnalysisJob.unpacked([], layerNames: names), [])
     }
 
     func testRanksShareThePairsInContiguousBalancedBlocks() {
