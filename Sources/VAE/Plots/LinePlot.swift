@@ -1,28 +1,21 @@
 import Foundation
 
-/// Writes a PNG with one set of axes per panel (stacked or side by side), each with its own
+/// Writes a PNG with one set of axes per panel, stacked, each with its own
 /// scales, ticks, axis labels and legend: e.g. total and reconstruction loss over epochs in one
 /// panel, KL in another. Non-finite points are left out; a lone point is drawn as a marker.
-public func writeLinePlot(path: String, title: String, panels: [PlotPanel], layout: PlotLayout = .stacked) throws {
+public func writeLinePlot(path: String, title: String, panels: [PlotPanel]) throws {
     guard !panels.isEmpty else { throw PlotError("line plot \(path): no panels") }
     for panel in panels {
         for series in panel.series where series.x.count != series.y.count {
             throw PlotError("line plot \(path): series '\(series.label)' has \(series.x.count) x and \(series.y.count) y values")
         }
     }
-    let panelWidth = layout == .stacked ? 960.0 : 620.0
-    let panelHeight = layout == .stacked ? 340.0 : 420.0
-    let titleHeight = 46.0
-    let columns = layout == .stacked ? 1 : panels.count
-    let rows = layout == .stacked ? panels.count : 1
-    let canvas = try CairoCanvas(width: Int(panelWidth) * columns, height: Int(titleHeight + panelHeight * Double(rows)))
+    let panelWidth = 960.0, panelHeight = 340.0, titleHeight = 46.0
+    let canvas = try CairoCanvas(width: Int(panelWidth), height: Int(titleHeight + panelHeight * Double(panels.count)))
     canvas.text(title, x: Double(canvas.width) / 2, y: titleHeight / 2, size: 18, align: .center,
                 vertical: .middle, bold: true)
-    for (index, panel) in panels.enumerated() {
-        let column = layout == .stacked ? 0 : index
-        let row = layout == .stacked ? index : 0
-        drawLinePanel(panel, on: canvas, frame: PlotFrame(x: Double(column) * panelWidth,
-                                                           y: titleHeight + Double(row) * panelHeight,
+    for (row, panel) in panels.enumerated() {
+        drawLinePanel(panel, on: canvas, frame: PlotFrame(x: 0, y: titleHeight + Double(row) * panelHeight,
                                                            width: panelWidth, height: panelHeight))
     }
     try canvas.writePNG(to: path)

@@ -26,12 +26,6 @@ public struct PlotPanel: Equatable, Sendable {
     }
 }
 
-/// How the panels of one figure are arranged.
-public enum PlotLayout: Sendable {
-    case stacked
-    case sideBySide
-}
-
 /// One metric of a bar chart (one panel): a value per label and, optionally, its standard deviation and
 /// the bars to highlight in this panel alone (each metric has its own largest values).
 public struct BarSeries: Equatable, Sendable {

@@ -16,7 +16,6 @@ struct ZipArchive {
     let file: RandomAccessFile
     let entries: [String: Entry]
 
-    private static let endOfDirectorySignature: UInt64 = 0x0605_4b50
     private static let zip64LocatorSignature: UInt64 = 0x0706_4b50
     private static let zip64EndSignature: UInt64 = 0x0606_4b50
     private static let directoryEntrySignature: UInt64 = 0x0201_4b50
