@@ -1,5 +1,5 @@
-/// What data-parallel training needs from the group of model replicas. The launcher implements it over MPI;
-/// `SingleReplica` is the one-process group (the VAE library knows nothing of MPI).
+/// What data-parallel training needs from the group of model replicas. The launcher implements it over MPI
+/// (the VAE library knows nothing of MPI).
 public protocol ReplicaGroup: AnyObject {
     var rank: Int { get }
     var size: Int { get }
@@ -29,24 +29,4 @@ public protocol BucketSums: AnyObject {
     func progress()
     /// Waits for every started sum; returns the seconds spent blocked.
     func finish() -> Double
-}
-
-/// A group of one: every collective is the identity.
-public final class SingleReplica: ReplicaGroup {
-    public init() {}
-    public var rank: Int { 0 }
-    public var size: Int { 1 }
-    public func sum(_ values: inout [Double]) {}
-    public func any(_ flag: Bool) -> Bool { flag }
-    public func broadcast(_ bytes: inout [UInt8], from root: Int) {}
-    public func broadcast(_ values: UnsafeMutableBufferPointer<Float>, from root: Int) {}
-    public func gather(_ values: [Double], to root: Int) -> [[Double]]? { [values] }
-    public func gather(_ bytes: [UInt8], to root: Int) -> [[UInt8]]? { [bytes] }
-    public func bucketSums(_ buckets: [UnsafeMutableBufferPointer<Float>]) -> BucketSums { LocalSums() }
-
-    private final class LocalSums: BucketSums {
-        func start(bucket index: Int) {}
-        func progress() {}
-        func finish() -> Double { 0 }
-    }
 }
