@@ -78,6 +78,42 @@ final class ConvolutionAlgorithmTests: XCTestCase {
             check(Conv2D(3, 4, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1)), input: shape)
         }
     }
+
+    /// The blocked forward (`convolveBlocked`) over several blocks of 256 output pixels, one boundary inside
+    /// an output row: 20 × 18 outputs are 360 pixels, cut after row 14, column 4. Also symmetric padding and a
+    /// 3×3 stride-1 kernel without padding, which take the same path.
+    func testBlockedConvolutionOverSeveralBlocks() {
+        check(Conv2D(3, 5, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1)), input: [2, 3, 41, 37])
+        check(Conv2D(2, 3, kernel: 3, stride: 2, padding: (top: 1, left: 1, bottom: 1, right: 1)), input: [1, 2, 39, 34])
+        check(Conv2D(2, 3, kernel: 3, padding: (top: 0, left: 0, bottom: 0, right: 0)), input: [1, 2, 19, 20])
+    }
+
+    /// The blocks split over threads give bitwise the same output with 1, 2 or 3 threads, and an image gives
+    /// the same output in either batch slot.
+    func testBlockedConvolutionIsIndependentOfThreadsAndSlot() {
+        let conv = Conv2D(4, 6, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1))
+        conv.weight.value.copy(from: random(conv.weight.value.shape))
+        conv.bias.value.copy(from: random([6]))
+        let x = random([2, 4, 45, 47])
+        let saved = Threads.count
+        defer { Threads.set(saved) }
+        var outputs: [[Float]] = []
+        for threads in [1, 2, 3] {
+            Threads.set(threads)
+            outputs.append(conv.forward(x, train: false).array)
+        }
+        // Boolean checks: a failing XCTAssertEqual would print every element of both outputs.
+        XCTAssertTrue(outputs[0] == outputs[1], "1 and 2 threads differ")
+        XCTAssertTrue(outputs[0] == outputs[2], "1 and 3 threads differ")
+        let swapped = Tensor(shape: x.shape)
+        let image = x.count / 2
+        (swapped.data + image).update(from: x.data, count: image)
+        swapped.data.update(from: x.data + image, count: image)
+        let y = conv.forward(swapped, train: false).array
+        let half = y.count / 2
+        XCTAssertTrue(y[..<half] == outputs[0][half...], "image 2 differs between slots")
+        XCTAssertTrue(y[half...] == outputs[0][..<half], "image 1 differs between slots")
+    }
 }
 
 /// Work is split by shape, never by thread count: a training step is bitwise the same with 1, 2 or 3 threads

@@ -1,6 +1,7 @@
 /// 2-D convolution with bias (PyTorch's Conv2d), weight [Cout, Cin, K, K].
 /// 3×3 stride-1 pad-1 kernels (most of the VAE's work) go through Winograd F(2×2, 3×3); 1×1 stride-1 kernels
-/// are a plain GEMM on the input; the rest (the stride-2 downsampling) through im2col + GEMM.
+/// are a plain GEMM on the input; the rest (the stride-2 downsampling) through im2col + GEMM, in blocks of
+/// output pixels in forward (`convolveBlocked`).
 public final class Conv2D: ParameterOwner {
     public let inChannels, outChannels, kernel, stride: Int
     /// (top, left, bottom, right) zero padding; ldm's Downsample pads (0, 1, 0, 1) asymmetrically.
@@ -46,16 +47,16 @@ public final class Conv2D: ParameterOwner {
         if isWinograd { return winogradForward(x, upsampled: upsampling) }
         let g = geometry(d)
         let (ho, wo) = (g.outHeight, g.outWidth)
-        let y = Tensor(shape: [d.n, outChannels, ho, wo])
-        let col = isPointwise ? nil : Tensor(shape: [g.colRows, g.colColumns])
-        // col outlives every pointer `columns` hands out.
-        withExtendedLifetime(col) {
-            for n in 0..<d.n {
-                let xn = x.data + n * d.c * d.plane
-                let yn = y.data + n * outChannels * ho * wo
+        let y = Tensor(uninitializedShape: [d.n, outChannels, ho, wo])
+        for n in 0..<d.n {
+            let xn = x.data + n * d.c * d.plane
+            let yn = y.data + n * outChannels * ho * wo
+            if isPointwise {
                 // Bias first, then accumulate the GEMM onto it (beta = 1).
                 for o in 0..<outChannels { (yn + o * ho * wo).update(repeating: bias.value.data[o], count: ho * wo) }
-                sgemm(m: outChannels, n: ho * wo, k: g.colRows, a: weight.value.data, b: columns(xn, g, col), beta: 1, c: yn)
+                sgemm(m: outChannels, n: ho * wo, k: g.colRows, a: weight.value.data, b: xn, beta: 1, c: yn)
+            } else {
+                convolveBlocked(xn, g, weight: weight.value.data, bias: bias.value.data, outChannels: outChannels, into: yn)
             }
         }
         return y
