@@ -22,19 +22,7 @@ extension JSONValue: CustomStringConvertible {
             return "{" + members.map { JSONValue.string($0.key).description + ": " + $0.value.description }
                 .joined(separator: ", ") + "}"
         case .array(let items): return "[" + items.map(\.description).joined(separator: ", ") + "]"
-        case .string(let text):
-            var out = "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: scalar.value < 0x10 ? 3 : 2)
-                    + String(scalar.value, radix: 16)
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            return out + "\""
+        case .string(let text): return OrderedJSON.quoted(text)
         case .number(let literal): return literal
         case .bool(let value): return value ? "true" : "false"
         case .null: return "null"
