@@ -47,3 +47,13 @@ class TemporaryDirectoryTestCase: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 }
+
+/// `count` seeded side×side RGB noise images, `img0.png` … in `folder` (created).
+func writeNoiseImages(count: Int, side: Int, seed: UInt64, into folder: String) throws {
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    var rng = SplitMix64(seed: seed)
+    for i in 0..<count {
+        let pixels = (0..<side * side * 3).map { _ in UInt8(rng.next() % 256) }
+        try writePNG(RGB8Image(width: side, height: side, pixels: pixels), to: "\(folder)/img\(i).png")
+    }
+}

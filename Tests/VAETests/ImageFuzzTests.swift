@@ -4,16 +4,7 @@ import XCTest
 
 /// Seeded mutants of the PNG and JPEG fixtures through `loadImage(path:)`, the decoding training uses: each
 /// must decode to a consistent image within the pixel cap or be refused with an error naming the file.
-final class ImageFuzzTests: XCTestCase {
-    var scratch: String!
-
-    override func setUpWithError() throws {
-        scratch = NSTemporaryDirectory() + "image-fuzz-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: scratch) }
-
+final class ImageFuzzTests: TemporaryDirectoryTestCase {
     func fixtureBytes(_ name: String) throws -> [UInt8] {
         try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("images-64/\(name)"))))
     }
@@ -21,7 +12,7 @@ final class ImageFuzzTests: XCTestCase {
     struct Tally { var decoded = 0, refused = 0 }
 
     func load(_ bytes: [UInt8], tally: inout Tally) throws {
-        let path = "\(scratch!)/mutant.img"
+        let path = "\(dir!)/mutant.img"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         do {
             let image = try loadImage(path: path)
@@ -86,7 +77,7 @@ final class ImageFuzzTests: XCTestCase {
     /// A forged size must be refused from the header, before the pixel buffer (here 40 GB) is allocated.
     func testForgedHugeDimensionsAreRefusedBeforeDecoding() throws {
         let png = TestPNG.make(width: 100_000, height: 100_000, bitDepth: 8, colorType: 2, rows: [[0, 0, 0]])
-        let pngPath = "\(scratch!)/huge.png"
+        let pngPath = "\(dir!)/huge.png"
         try Data(png).write(to: URL(fileURLWithPath: pngPath))
         XCTAssertThrowsError(try loadImage(path: pngPath)) { error in
             XCTAssertTrue("\(error)".hasPrefix(pngPath))
@@ -96,7 +87,7 @@ final class ImageFuzzTests: XCTestCase {
         var jpeg = try fixtureBytes("retina_rgb.jpg")
         let sof = try XCTUnwrap((0..<jpeg.count - 9).first { jpeg[$0] == 0xFF && (jpeg[$0 + 1] == 0xC0 || jpeg[$0 + 1] == 0xC2) })
         jpeg.replaceSubrange(sof + 5..<sof + 9, with: [0xFD, 0xE8, 0xFD, 0xE8])  // 65000 × 65000
-        let jpegPath = "\(scratch!)/huge.jpg"
+        let jpegPath = "\(dir!)/huge.jpg"
         try Data(jpeg).write(to: URL(fileURLWithPath: jpegPath))
         XCTAssertThrowsError(try loadImage(path: jpegPath)) { error in
             XCTAssertTrue("\(error)".contains("65000x65000 pixels, more than the \(maxImagePixels) accepted"), "\(error)")

@@ -4,21 +4,13 @@ import VAE
 
 /// What keeps a run safe from odd inputs and other runs: image files by type and size, checkpoint metadata,
 /// output directories owned by one run, resume rules, output names.
-final class RunSafetyTests: XCTestCase {
-    var dir: String!
+final class RunSafetyTests: TemporaryDirectoryTestCase {
     let config = { try! VAEConfig.load(path: Fixtures.path("vae-tiny-g8/config.yaml")) }()
 
     override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "run-safety-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: "\(dir!)/images", withIntermediateDirectories: true)
-        var rng = SplitMix64(seed: 4)
-        for i in 0..<5 {
-            let pixels = (0..<16 * 16 * 3).map { _ in UInt8(rng.next() % 256) }
-            try writePNG(RGB8Image(width: 16, height: 16, pixels: pixels), to: "\(dir!)/images/img\(i).png")
-        }
+        try super.setUpWithError()
+        try writeNoiseImages(count: 5, side: 16, seed: 4, into: "\(dir!)/images")
     }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
     func options(_ output: String = "out", epochs: Int = 2) -> TrainingOptions {
         var o = TrainingOptions(trainDir: "\(dir!)/images")

@@ -4,18 +4,7 @@ import XCTest
 
 /// The phantom generator behind `vae-dist synth-data`: determinism, pairs that differ only around the lesion,
 /// plausible lesion and tissue statistics, and the files and lesions.json that `writePhantoms` writes.
-final class SynthPhantomTests: XCTestCase {
-    var scratch: String!
-
-    override func setUpWithError() throws {
-        scratch = NSTemporaryDirectory() + "SynthPhantomTests-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: scratch)
-    }
-
+final class SynthPhantomTests: TemporaryDirectoryTestCase {
     /// Enough seeds to meet every lesion kind, both posterior features and both probe shapes.
     let seeds: [UInt64] = Array(0..<24)
     let size = 128
@@ -161,7 +150,7 @@ final class SynthPhantomTests: XCTestCase {
     }
 
     func testWritesTrainingImagesPairsMasksAndLesionsJSON() throws {
-        let out = "\(scratch!)/phantoms"
+        let out = "\(dir!)/phantoms"
         let options = PhantomOptions(outputDirectory: out, trainingCount: 5, pairCount: 3, imageSize: 64, seed: 4)
         let summary = try writePhantoms(options)
         let names = ["case_0001.png", "case_0002.png", "case_0003.png"]
@@ -192,27 +181,27 @@ final class SynthPhantomTests: XCTestCase {
     }
 
     func testTheSameOptionsWriteTheSameBytesAndCountsDoNotChangeOtherImages() throws {
-        let first = try writePhantoms(PhantomOptions(outputDirectory: "\(scratch!)/a", trainingCount: 3, pairCount: 2, imageSize: 48))
-        _ = try writePhantoms(PhantomOptions(outputDirectory: "\(scratch!)/b", trainingCount: 3, pairCount: 2, imageSize: 48))
-        _ = try writePhantoms(PhantomOptions(outputDirectory: "\(scratch!)/more", trainingCount: 6, pairCount: 4, imageSize: 48))
-        _ = try writePhantoms(PhantomOptions(outputDirectory: "\(scratch!)/seed", trainingCount: 3, pairCount: 2, imageSize: 48, seed: 1))
-        let files = first.trainingImages.map { String($0.dropFirst("\(scratch!)/a/".count)) }
+        let first = try writePhantoms(PhantomOptions(outputDirectory: "\(dir!)/a", trainingCount: 3, pairCount: 2, imageSize: 48))
+        _ = try writePhantoms(PhantomOptions(outputDirectory: "\(dir!)/b", trainingCount: 3, pairCount: 2, imageSize: 48))
+        _ = try writePhantoms(PhantomOptions(outputDirectory: "\(dir!)/more", trainingCount: 6, pairCount: 4, imageSize: 48))
+        _ = try writePhantoms(PhantomOptions(outputDirectory: "\(dir!)/seed", trainingCount: 3, pairCount: 2, imageSize: 48, seed: 1))
+        let files = first.trainingImages.map { String($0.dropFirst("\(dir!)/a/".count)) }
             + first.pairNames.flatMap { ["pairs/positive/\($0)", "pairs/negative/\($0)", "pairs/masks/\($0)"] }
         for file in files {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(scratch!)/a/\(file)"))
-            XCTAssertTrue(try bytes == Data(contentsOf: URL(fileURLWithPath: "\(scratch!)/b/\(file)")), file)
-            XCTAssertTrue(try bytes == Data(contentsOf: URL(fileURLWithPath: "\(scratch!)/more/\(file)")), file)
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: "\(dir!)/a/\(file)"))
+            XCTAssertTrue(try bytes == Data(contentsOf: URL(fileURLWithPath: "\(dir!)/b/\(file)")), file)
+            XCTAssertTrue(try bytes == Data(contentsOf: URL(fileURLWithPath: "\(dir!)/more/\(file)")), file)
             if !file.hasPrefix("pairs/masks") {
-                XCTAssertFalse(try bytes == Data(contentsOf: URL(fileURLWithPath: "\(scratch!)/seed/\(file)")), file)
+                XCTAssertFalse(try bytes == Data(contentsOf: URL(fileURLWithPath: "\(dir!)/seed/\(file)")), file)
             }
         }
-        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(scratch!)/a/pairs/lesions.json")),
-                       try Data(contentsOf: URL(fileURLWithPath: "\(scratch!)/b/pairs/lesions.json")))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(dir!)/a/pairs/lesions.json")),
+                       try Data(contentsOf: URL(fileURLWithPath: "\(dir!)/b/pairs/lesions.json")))
     }
 
     /// Rerunning is fine; a smaller run into a bigger run's folder would leave images that get mixed in.
     func testRefusesToMixWithImagesOfAnotherRun() throws {
-        let out = "\(scratch!)/phantoms"
+        let out = "\(dir!)/phantoms"
         _ = try writePhantoms(PhantomOptions(outputDirectory: out, trainingCount: 4, pairCount: 2, imageSize: 32))
         _ = try writePhantoms(PhantomOptions(outputDirectory: out, trainingCount: 4, pairCount: 2, imageSize: 32))
         XCTAssertThrowsError(try writePhantoms(PhantomOptions(outputDirectory: out, trainingCount: 2, pairCount: 2, imageSize: 32))) {

@@ -3,21 +3,13 @@ import XCTest
 import VAE
 
 /// In-process training runs of the tiny model (one replica): resume, interruption, checkpoints, failures.
-final class TrainerTests: XCTestCase {
-    var dir: String!
+final class TrainerTests: TemporaryDirectoryTestCase {
     let config = { try! VAEConfig.load(path: Fixtures.path("vae-tiny-g8/config.yaml")) }()
 
     override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "trainer-tests-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: "\(dir!)/images", withIntermediateDirectories: true)
-        var rng = SplitMix64(seed: 11)
-        for i in 0..<7 {
-            let pixels = (0..<24 * 24 * 3).map { _ in UInt8(rng.next() % 256) }
-            try writePNG(RGB8Image(width: 24, height: 24, pixels: pixels), to: "\(dir!)/images/img\(i).png")
-        }
+        try super.setUpWithError()
+        try writeNoiseImages(count: 7, side: 24, seed: 11, into: "\(dir!)/images")
     }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
     func options(_ output: String, epochs: Int) -> TrainingOptions {
         var o = TrainingOptions(trainDir: "\(dir!)/images")

@@ -4,21 +4,13 @@ import XCTest
 
 /// The training options of a research workflow, run in process on the tiny model: accumulation, clipping,
 /// averaging, validation, step metrics, data selection, augmentation, and bitwise resume with all of them on.
-final class TrainingFeatureTests: XCTestCase {
-    var dir: String!
+final class TrainingFeatureTests: TemporaryDirectoryTestCase {
     let config = { try! VAEConfig.load(path: Fixtures.path("vae-tiny-g8/config.yaml")) }()
 
     override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "training-features-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: "\(dir!)/images", withIntermediateDirectories: true)
-        var rng = SplitMix64(seed: 21)
-        for i in 0..<8 {
-            let pixels = (0..<24 * 24 * 3).map { _ in UInt8(rng.next() % 256) }
-            try writePNG(RGB8Image(width: 24, height: 24, pixels: pixels), to: "\(dir!)/images/img\(i).png")
-        }
+        try super.setUpWithError()
+        try writeNoiseImages(count: 8, side: 24, seed: 21, into: "\(dir!)/images")
     }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
     func options(_ output: String, epochs: Int = 2) -> TrainingOptions {
         var o = TrainingOptions(trainDir: "\(dir!)/images")
