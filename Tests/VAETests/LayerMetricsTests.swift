@@ -141,15 +141,4 @@ final class LayerMetricsTests: XCTestCase {
         XCTAssertEqual(FolderAnalysisJob.unpacked(packed, layerNames: names), pairs)
         XCTAssertEqual(FolderAnalysisJob.unpacked([], layerNames: names), [])
     }
-
-    func testRanksShareThePairsInContiguousBalancedBlocks() {
-        for count in 0...9 {
-            for size in 1...6 {
-                let shares = (0..<size).map { FolderAnalysisJob.share(of: count, rank: $0, size: size) }
-                XCTAssertEqual(shares.flatMap { Array($0) }, Array(0..<count), "\(count) pairs on \(size) ranks")
-                let sizes = shares.map(\.count)
-                XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 1, "\(count) pairs on \(size) ranks: \(sizes)")
-            }
-        }
-    }
 }

@@ -69,4 +69,15 @@ final class SampleOrderTests: XCTestCase {
         SampleOrder.noise(count: count, seed: seed, epoch: epoch, sample: sample, into: &out)
         return out
     }
+
+    func testSharesAreContiguousBalancedBlocksForAnyCountAndRanks() {
+        for count in 0...9 {
+            for size in 1...6 {
+                let shares = (0..<size).map { SampleOrder.share(of: count, rank: $0, ranks: size) }
+                XCTAssertEqual(shares.flatMap { Array($0) }, Array(0..<count), "\(count) items on \(size) ranks")
+                let sizes = shares.map(\.count)
+                XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 1, "\(count) items on \(size) ranks: \(sizes)")
+            }
+        }
+    }
 }

@@ -96,19 +96,14 @@ public struct FolderAnalysisJob {
         self.log = log
     }
 
-    /// The contiguous block of `count` pairs that `rank` analyses; block sizes differ by at most one, and
-    /// ranks beyond the pair count get none.
-    public static func share(of count: Int, rank: Int, size: Int) -> Range<Int> {
-        (rank * count / size)..<((rank + 1) * count / size)
-    }
-
     /// Lists the pairs on rank 0, checks every image can be read (all unreadable files are listed before any
     /// work starts, and the run fails), analyses this rank's share and gathers the metrics to rank 0, which
     /// writes the aggregates and returns the result; other ranks return nil.
     public func run(folder: String) throws -> FolderResult? {
         try MemoryEstimate.require(config: model.config, imageSize: settings.imageSize, batch: 2, work: .inference)
         let pairs = try listPairs(folder)
-        let mine = Array(pairs[Self.share(of: pairs.count, rank: replicas.rank, size: replicas.size)])
+        // A contiguous, balanced block of pairs per rank (ranks beyond the pair count get none).
+        let mine = Array(pairs[SampleOrder.share(of: pairs.count, rank: replicas.rank, ranks: replicas.size)])
         try checkReadable(mine, total: pairs.count)
 
         var metrics: [Double] = []
