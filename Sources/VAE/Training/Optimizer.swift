@@ -102,6 +102,9 @@ public final class Optimizer {
         let biasCorrection2Sqrt = (1 - pow(s.beta2, Double(step))).squareRoot()
         let stepSize = Float(lr / biasCorrection1)
         let (b1, b2) = (Float(s.beta1), Float(s.beta2))
+        // 1 − β in double, as torch does: Float(0.999) is 1.3e-5 off 0.999, so 1 − Float(0.999) would be 1.3e-5
+        // short and make every step 6.4e-6 larger than torch's.
+        let (c1, c2) = (Float(1 - s.beta1), Float(1 - s.beta2))
         let invBc2 = Float(1 / biasCorrection2Sqrt), e = Float(s.eps)
         // Adam folds decay into the gradient; AdamW shrinks the weight first (decoupled).
         let l2 = s.kind == .adam ? Float(s.weightDecay) : 0
@@ -112,8 +115,8 @@ public final class Optimizer {
             parallelFor(p.value.count) { r in
                 for j in r {
                     let grad = g[j] + l2 * w[j]
-                    m[j] = b1 * m[j] + (1 - b1) * grad
-                    v[j] = b2 * v[j] + (1 - b2) * grad * grad
+                    m[j] = b1 * m[j] + c1 * grad
+                    v[j] = b2 * v[j] + c2 * grad * grad
                     w[j] = w[j] * shrink - stepSize * m[j] / (v[j].squareRoot() * invBc2 + e)
                 }
             }
