@@ -94,6 +94,13 @@ def ldm_name(diffusers_name, levels):
     return n.replace(".to_v.", ".v.").replace(".to_out.0.", ".proj_out.")
 
 
+def ldm_shaped(diffusers_name, tensor):
+    """ldm's attention projections are 1×1 convolutions where diffusers has linear layers."""
+    if re.search(r"attentions\.\d+\.(to_q|to_k|to_v|to_out\.0)\.weight$", diffusers_name):
+        return tensor[:, :, None, None]
+    return tensor
+
+
 def ldm_layer_modules(model, levels):
     """ldm layer name -> diffusers module, for the layers the analysis observes (norm_out: before its SiLU)."""
     modules = {}
@@ -101,6 +108,8 @@ def ldm_layer_modules(model, levels):
         if re.fullmatch(r"(encoder|decoder)\.(conv_in|conv_out|conv_norm_out|mid_block\.(resnets|attentions)\.\d+|"
                         r"(down|up)_blocks\.\d+\.(resnets\.\d+|attentions\.\d+|downsamplers\.0|upsamplers\.0))", name):
             modules[ldm_name(name + ".", levels).rstrip(".")] = module
+    # The moments, last of the encoder's layers as the analysis observes them.
+    modules["quant_conv"] = model.quant_conv
     return modules
 
 
@@ -178,7 +187,8 @@ TENSOR_SENTENCES = {
     "rec": "decoder(post_quant_conv(z))",
     "rec_mode": "decoder(post_quant_conv(mean)), the deterministic reconstruction",
     "grad.NAME": "d total_loss / d NAME at the initial weights, total_loss = mse_mean(rec, x) + kl_weight * kl_loss_sum",
-    "act.LAYER": "the output of LAYER (one of encoder_layers or decoder_layers; norm_out before its SiLU) at the "
+    "act.LAYER": "the output of LAYER (one of encoder_layers, ending with quant_conv = moments, or decoder_layers; "
+                 "norm_out before its SiLU) at the "
                  "initial weights, while encoding x and decoding post_quant_conv(mean) (the rec_mode decode); batch "
                  "items 0 and 1 are the pair of pair_metrics_item0_vs_item1",
 }
@@ -197,11 +207,7 @@ def generate(name, m):
     eps = torch.randn(latent_shape, generator=g).float().double()
 
     diffusers_weights = {k: v.float().contiguous() for k, v in model.state_dict().items()}
-    ldm_weights = {}
-    for k, v in diffusers_weights.items():
-        # ldm's attention projections are 1×1 convolutions where diffusers has linear layers.
-        is_attention_projection = re.search(r"attentions\.\d+\.(to_q|to_k|to_v|to_out\.0)\.weight$", k)
-        ldm_weights[ldm_name(k, levels)] = v[:, :, None, None].contiguous() if is_attention_projection else v
+    ldm_weights = {ldm_name(k, levels): ldm_shaped(k, v) for k, v in diffusers_weights.items()}
     save_file(ldm_weights, os.path.join(out_dir, "weights.ldm.safetensors"), metadata={"format": "pt"})
     save_file(diffusers_weights, os.path.join(out_dir, "weights.diffusers.safetensors"), metadata={"format": "pt"})
     if m["float16_weights"]:
@@ -214,17 +220,17 @@ def generate(name, m):
     with torch.no_grad(), Recorder(ldm_layer_modules(model, levels)) as outputs:
         _, mean, _ = posterior(model, x)
         rec_mode = decode(model, mean)
-    encoder_layers = [n for n in outputs if n.startswith("encoder.")]
-    decoder_layers = [n for n in outputs if n.startswith("decoder.")]
-    assert len(encoder_layers) + len(decoder_layers) == len(outputs)
+    layer_names = list(outputs)
+    boundary = layer_names.index("quant_conv") + 1
+    encoder_layers, decoder_layers = layer_names[:boundary], layer_names[boundary:]
 
-    params = collections.OrderedDict((ldm_name(k, levels), p) for k, p in model.named_parameters())
+    params = dict(model.named_parameters())
     optimizer = torch.optim.Adam(params.values(), lr=ADAM["lr"], betas=(ADAM["beta1"], ADAM["beta2"]), eps=ADAM["eps"])
     optimizer.zero_grad()
     forward, recon, kl_sum, total = losses(model, x, eps)
     total.backward()
     ref = {"input": x, "eps": eps, "rec_mode": rec_mode, **{k: v.detach() for k, v in forward.items()}}
-    ref.update({f"grad.{n}": p.grad.detach().clone() for n, p in params.items()})
+    ref.update({f"grad.{ldm_name(n, levels)}": ldm_shaped(n, p.grad.detach().clone()) for n, p in params.items()})
     ref.update({f"act.{n}": t for n, t in outputs.items()})
     scalars = {"recon_loss": recon.item(), "kl_loss_sum": kl_sum.item(),
                "kl_loss_mean": kl_sum.item() / (LATENT_CHANNELS * latent_shape[2] * latent_shape[3]),
@@ -233,7 +239,7 @@ def generate(name, m):
     # One step at least, for total_loss_after_adam1; the parameters are stored after `adam_steps` steps.
     for step in range(1, max(m["adam_steps"], 1) + 1):
         if step <= m["adam_steps"]:
-            ref.update({f"adam{step}.{n}": p.detach().clone() for n, p in params.items()})
+            ref.update({f"adam{step}.{ldm_name(n, levels)}": ldm_shaped(n, p.detach().clone()) for n, p in params.items()})
         optimizer.zero_grad()
         _, _, _, total = losses(model, x, eps)
         if step == 1:
