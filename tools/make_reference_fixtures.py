@@ -2,7 +2,7 @@
 """Writes the model reference fixtures Tests/Fixtures/vae-tiny-g8/ and Tests/Fixtures/vae-small-g32/.
 
 Needs: torch (the CPU build is enough: `pip install torch --index-url https://download.pytorch.org/whl/cpu`, or the
-CPU wheel from PyPI), plus `pip install diffusers safetensors pyyaml numpy`. Run from the repository root:
+CPU wheel from PyPI), plus `pip install diffusers safetensors`. Run from the repository root:
 
     python tools/make_reference_fixtures.py            # both models
     python tools/make_reference_fixtures.py vae-tiny-g8
