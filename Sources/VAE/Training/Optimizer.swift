@@ -102,8 +102,8 @@ public final class Optimizer {
         let biasCorrection2Sqrt = (1 - pow(s.beta2, Double(step))).squareRoot()
         let stepSize = Float(lr / biasCorrection1)
         let (b1, b2) = (Float(s.beta1), Float(s.beta2))
-        // 1 − β in double, as torch does: Float(0.999) is 1.3e-5 off 0.999, so 1 − Float(0.999) would be 1.3e-5
-        // short and make every step 6.4e-6 larger than torch's.
+        // 1 − β in double, as torch does: Float(0.999) is 1.3e-8 above 0.999, so 1 − Float(0.999) would fall
+        // 1.3e-5 (relative) short of 0.001 and make every step 6.4e-6 (relative) larger than torch's.
         let (c1, c2) = (Float(1 - s.beta1), Float(1 - s.beta2))
         let invBc2 = Float(1 / biasCorrection2Sqrt), e = Float(s.eps)
         // Adam folds decay into the gradient; AdamW shrinks the weight first (decoupled).
