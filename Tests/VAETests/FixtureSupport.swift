@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import VAE
 
-/// Paths into Tests/Fixtures (copied from the reference set so that a fresh clone can run the tests).
+/// Paths into Tests/Fixtures (see its README for what each folder holds and how it is made).
 enum Fixtures {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
@@ -26,14 +26,6 @@ func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
     var m: Float = 0
     for i in 0..<a.count { m = max(m, abs(a.data[i] - b.data[i])) }
     return m
-}
-
-/// The forward tolerance of the engine issue: max|ours − ref| ≤ 1e-4 · max(1, max|ref|).
-func assertForwardClose(_ ours: Tensor, _ ref: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(ours.shape, ref.shape, what, file: file, line: line)
-    guard ours.shape == ref.shape else { return }
-    let err = maxAbsDifference(ours, ref)
-    XCTAssertLessThanOrEqual(err, 1e-4 * max(1, ref.maxAbs), "\(what): max error \(err)", file: file, line: line)
 }
 
 /// A test case with a fresh directory `dir` under the system's temporary folder, removed after each test.
