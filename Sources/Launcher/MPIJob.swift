@@ -10,10 +10,12 @@ struct MPIJob {
     let communicator: Communicator
 
     static func start(threads: Int?) throws -> MPIJob {
-        let communicator = try Communicator()
-        let locality = try communicator.nodeLocality()
-        Threads.set(threads ?? locality.defaultThreadCount)
-        return MPIJob(communicator: communicator)
+        try reportingFailures {
+            let communicator = try Communicator()
+            let locality = try communicator.nodeLocality()
+            Threads.set(threads ?? locality.defaultThreadCount)
+            return MPIJob(communicator: communicator)
+        }
     }
 
     func run(_ body: (MPIReplicaGroup, @escaping (String) -> Void) throws -> Void) throws {

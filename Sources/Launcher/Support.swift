@@ -7,10 +7,12 @@ import VAE
 /// Under mpirun (a `communicator` of several ranks) a failure every rank threw alike is reported by rank 0 and
 /// every rank ends normally; a failure of one rank ends the whole job with "rank N failed: …", since the other
 /// ranks may be waiting for it in a collective.
-func reportingFailures(on communicator: Communicator? = nil, _ body: () throws -> Void) throws {
+@discardableResult
+func reportingFailures<T>(on communicator: Communicator? = nil, _ body: () throws -> T) throws -> T {
     do {
-        try body()
+        let value = try body()
         try communicator?.finalize()
+        return value
     } catch let error as ExitCode {
         throw error
     } catch let error as CleanExit {
