@@ -30,8 +30,9 @@ public protocol BucketSums: AnyObject {
     func finish() -> Double
 }
 
-/// Rank 0's failure, thrown alike by every replica (`rootOnly`): no replica is left waiting for another, so the
-/// launcher reports it once, on rank 0, and ends every rank normally.
+/// A failure every replica throws at the same point: rank 0's, shared by `rootOnly`, or a decision every replica
+/// takes from the same summed numbers. No replica is left waiting for another, so the launcher reports it once,
+/// on rank 0, and ends every rank normally.
 public struct FailureOnEveryReplica: Error, CustomStringConvertible, Equatable {
     public let description: String
 }

@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 import VAE
 
-/// analyze-folder's collectives under mpirun: pair names travel intact between ranks, and a failure is reported
-/// once, with the rank when only one rank failed.
+/// The collectives and failure reports under mpirun: pair names travel intact between ranks, and a failure is
+/// reported once, with the rank when only one rank failed.
 extension AnalyzeCommandTests {
     /// Three pairs over two ranks: rank 1 analyses the last, whose name holds a newline, and sends it to rank 0.
     func testPairNamesWithNewlinesAndSpacesCrossRanksIntact() throws {
@@ -36,5 +36,15 @@ extension AnalyzeCommandTests {
         XCTAssertNotEqual(r.status, 0, r.output)
         assertMentions(r.stderr, ["rank 1 failed: ", "case_3"])
         XCTAssertFalse(r.stderr.contains("rank 0 failed"), r.stderr)
+    }
+}
+
+extension TrainCommandTests {
+    /// Every rank sees the same summed loss; rank 0, which knows the checkpoints, reports it once.
+    func testANonFiniteLossUnderMpirunIsReportedOnce() throws {
+        let r = try VAEDistBinary.run(args("diverged", epochs: 3, extra: ["--lr", "1e30"]), ranks: 2)
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertEqual(r.stderr.components(separatedBy: "error: the loss became non-finite").count - 1, 1, r.stderr)
+        XCTAssertFalse(r.output.contains("failed:"), "no rank aborts the job:\n\(r.output)")
     }
 }
