@@ -24,9 +24,9 @@ public struct ReplicaMessageWriter {
 
     mutating func writeByte(_ byte: UInt8) { bytes.append(byte) }
 
-    mutating func writeBytes(_ raw: String.UTF8View) {
-        writeWord(UInt64(raw.count))
-        bytes.append(contentsOf: raw)
+    mutating func writeUTF8(_ text: String) {
+        writeWord(UInt64(text.utf8.count))
+        bytes.append(contentsOf: text.utf8)
     }
 }
 
@@ -55,10 +55,10 @@ public struct ReplicaMessageReader {
         return raw.reversed().reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    mutating func readBytes() throws -> ArraySlice<UInt8> {
+    mutating func readUTF8() throws -> String {
         let count = try readWord()
         guard count <= UInt64(bytes.count - at) else { throw cutOff(Int(clamping: count)) }
-        return try take(Int(count))
+        return String(decoding: try take(Int(count)), as: UTF8.self)
     }
 
     mutating func readByte() throws -> UInt8 { try take(1).first! }
@@ -85,8 +85,8 @@ extension Double: ReplicaMessage {
 }
 
 extension String: ReplicaMessage {
-    public func encode(to writer: inout ReplicaMessageWriter) { writer.writeBytes(utf8) }
-    public init(from reader: inout ReplicaMessageReader) throws { self = String(decoding: try reader.readBytes(), as: UTF8.self) }
+    public func encode(to writer: inout ReplicaMessageWriter) { writer.writeUTF8(self) }
+    public init(from reader: inout ReplicaMessageReader) throws { self = try reader.readUTF8() }
 }
 
 extension UInt8: ReplicaMessage {
