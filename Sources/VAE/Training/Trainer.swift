@@ -15,10 +15,6 @@ public enum TrainingOutcome: Equatable {
     case interrupted(checkpoint: String)
 }
 
-public struct TrainingFailure: Error, CustomStringConvertible {
-    public let description: String
-}
-
 /// Data-parallel training: each replica computes its share of every global batch, gradients are summed over
 /// replicas in buckets during backward, every replica applies the same optimizer step. Rank 0 writes the outputs.
 public final class Trainer {
@@ -168,7 +164,8 @@ public final class Trainer {
         replicas.sum(&sums)
         guard sums.allSatisfy(\.isFinite) else {
             let kept = lastCheckpoint.map { "the last checkpoint \($0) is intact" } ?? "no checkpoint was written yet"
-            throw TrainingFailure(description: "the loss became non-finite (total \(sums[0]), reconstruction \(sums[1]), KL \(sums[2])) at epoch \(epoch + 1), step \(step + 1); training stopped before the update; \(kept). Try a lower --lr or --kl_weight.")
+            // Every replica sees the same summed losses and stops here; rank 0's message (it knows the checkpoints) is the one reported.
+            throw FailureOnEveryReplica(description: "the loss became non-finite (total \(sums[0]), reconstruction \(sums[1]), KL \(sums[2])) at epoch \(epoch + 1), step \(step + 1); training stopped before the update; \(kept). Try a lower --lr or --kl_weight.")
         }
         if position.adamStep == 0 { noteKLDominance(reconstruction: sums[1], kl: sums[2]) }
         let gradNorm = buckets.globalNorm()
