@@ -58,7 +58,7 @@ final class ConvolutionAlgorithmTests: XCTestCase {
 
     func testWinograd3x3OnEvenOddAndTinyImages() {
         for shape in [[2, 3, 8, 8], [1, 5, 7, 9], [3, 2, 1, 1], [1, 4, 2, 3], [2, 6, 5, 4]] {
-            check(Conv2D(shape[1], 4, kernel: 3), input: shape)
+            check(Conv2D(inChannels: shape[1], outChannels: 4, kernel: 3), input: shape)
         }
     }
 
@@ -69,13 +69,13 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         XCTAssertEqual(g.chunks(channels: 1200), [0..<14, 14..<15, 15..<29, 29..<30])
         XCTAssertEqual(g.chunks(channels: 600), [0..<15, 15..<30])
         XCTAssertEqual(g.chunks(channels: 16), [0..<15, 15..<30])
-        check(Conv2D(600, 2, kernel: 3), input: [2, 600, 30, 30])
+        check(Conv2D(inChannels: 600, outChannels: 2, kernel: 3), input: [2, 600, 30, 30])
     }
 
     func testPointwiseAndStridedConvolutions() {
-        check(Conv2D(5, 3, kernel: 1), input: [2, 5, 4, 6])
+        check(Conv2D(inChannels: 5, outChannels: 3, kernel: 1), input: [2, 5, 4, 6])
         for shape in [[2, 3, 8, 8], [1, 3, 7, 5]] {
-            check(Conv2D(3, 4, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1)), input: shape)
+            check(Conv2D(inChannels: 3, outChannels: 4, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1)), input: shape)
         }
     }
 
@@ -83,15 +83,15 @@ final class ConvolutionAlgorithmTests: XCTestCase {
     /// an output row: 20 × 18 outputs are 360 pixels, cut after row 14, column 4. Also symmetric padding and a
     /// 3×3 stride-1 kernel without padding, which take the same path.
     func testBlockedConvolutionOverSeveralBlocks() {
-        check(Conv2D(3, 5, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1)), input: [2, 3, 41, 37])
-        check(Conv2D(2, 3, kernel: 3, stride: 2, padding: (top: 1, left: 1, bottom: 1, right: 1)), input: [1, 2, 39, 34])
-        check(Conv2D(2, 3, kernel: 3, padding: (top: 0, left: 0, bottom: 0, right: 0)), input: [1, 2, 19, 20])
+        check(Conv2D(inChannels: 3, outChannels: 5, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1)), input: [2, 3, 41, 37])
+        check(Conv2D(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: (top: 1, left: 1, bottom: 1, right: 1)), input: [1, 2, 39, 34])
+        check(Conv2D(inChannels: 2, outChannels: 3, kernel: 3, padding: (top: 0, left: 0, bottom: 0, right: 0)), input: [1, 2, 19, 20])
     }
 
     /// The blocks split over threads give bitwise the same output with 1, 2 or 3 threads, and an image gives
     /// the same output in either batch slot.
     func testBlockedConvolutionIsIndependentOfThreadsAndSlot() {
-        let conv = Conv2D(4, 6, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1))
+        let conv = Conv2D(inChannels: 4, outChannels: 6, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1))
         conv.weight.value.copy(from: random(conv.weight.value.shape))
         conv.bias.value.copy(from: random([6]))
         let x = random([2, 4, 45, 47])
