@@ -113,7 +113,7 @@ public final class Trainer {
                 if replicas.any(stopRequested()) { return .interrupted(checkpoint: try interrupt()) }
                 let s = position.step
                 try takeStep(Array(order[(s * options.stepBatch)..<min((s + 1) * options.stepBatch, order.count)]),
-                              next: Array(order[min((s + 1) * options.stepBatch, order.count)..<min((s + 2) * options.stepBatch, order.count)]))
+                             next: Array(order[min((s + 1) * options.stepBatch, order.count)..<min((s + 2) * options.stepBatch, order.count)]))
             }
             try finishEpoch()
         }
@@ -141,9 +141,9 @@ public final class Trainer {
             let kept = lastCheckpoint.map { "the last checkpoint \($0) is intact" } ?? "no checkpoint was written yet"
             throw TrainingFailure(description: "\(failure) at epoch \(epoch + 1), step \(step + 1); training stopped before the update; \(kept). Try a lower --lr or --kl_weight.")
         }
+        let seconds = Date().timeIntervalSince(started)
         let (losses, waited) = (outcome.losses, outcome.commWait)
         if position.adamStep == 0 { noteKLDominance(reconstruction: losses.reconstruction, kl: losses.kl) }
-        let seconds = Date().timeIntervalSince(started)
         position.totalSum += losses.total * Double(batch.count)
         position.reconSum += losses.reconstruction * Double(batch.count)
         position.klSum += losses.kl * Double(batch.count)
