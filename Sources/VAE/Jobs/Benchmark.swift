@@ -39,7 +39,7 @@ public enum Benchmark {
         return Double(usage.ru_maxrss) / 1024
     }
 
-    static func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+    private static func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
 
     static func median(_ values: [Double]) -> Double {
         let s = values.sorted()
@@ -47,7 +47,7 @@ public enum Benchmark {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
-    /// Random images of the same size, as they reach the model.
+    /// Noise images of one size: what the benchmarks feed the model, through the path real images take.
     private static func randomImages(count: Int, size: Int, seed: UInt64) -> [RGB8Image] {
         var rng = SplitMix64(seed: seed)
         return (0..<count).map { _ in RGB8Image(width: size, height: size, pixels: (0..<3 * size * size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }) }
