@@ -104,13 +104,12 @@ public struct FolderAnalysisJob {
         let pairs = try listPairs(folder)
         // A contiguous, balanced block of pairs per rank (ranks beyond the pair count get none).
         let mine = Array(pairs[SampleOrder.share(of: pairs.count, rank: replicas.rank, ranks: replicas.size)])
-        try checkReadable(mine, total: pairs.count)
+        let inputs = try loadInputs(mine, total: pairs.count)
 
         var analysed: [AnalysedPair] = []
-        for (index, pair) in mine.enumerated() {
-            let images = (try loadResized(pair.positive, size: settings.imageSize),
-                          try loadResized(pair.negative, size: settings.imageSize))
-            let mask = pair.masks.isEmpty ? nil : try LesionMask.load(pair.masks, size: settings.imageSize)
+        for (index, (pair, input)) in zip(mine, inputs).enumerated() {
+            let images = (input.positive, input.negative)
+            let mask = pair.masks.isEmpty ? nil : try LesionMask.merging(input.masks, files: pair.masks)
             let analysis = PairAnalysis(images: images, mask: mask, layers: settings.layers, with: model)
             try AnalysisReport.writePair(analysis, images: images, inputs: (pair.positive, pair.negative), title: pair.name,
                                          settings: settings, model: model,
@@ -151,13 +150,23 @@ public struct FolderAnalysisJob {
         return try replicas.broadcast(found?.pairs ?? [], from: 0)
     }
 
-    /// Every rank decodes its pairs' images; rank 0 collects the failures and, if there are any, every rank
-    /// stops with the full list.
-    private func checkReadable(_ mine: [ImagePair], total: Int) throws {
+    /// One pair's images at the analysis size, each file decoded once for the analysis and its pictures.
+    private struct PairInputs {
+        let positive: RGB8Image, negative: RGB8Image
+        let masks: [RGB8Image]
+    }
+
+    /// Every rank decodes and resizes its pairs' images and keeps them (3·S² bytes each); rank 0 collects the
+    /// failures and, if there are any, every rank stops with the full list.
+    private func loadInputs(_ mine: [ImagePair], total: Int) throws -> [PairInputs] {
         var failures: [String] = []
+        var inputs: [PairInputs] = []
         for pair in mine {
-            for path in [pair.positive, pair.negative] + pair.masks {
-                do { _ = try loadImage(path: path) } catch { failures.append("  \(error)") }
+            let images = ([pair.positive, pair.negative] + pair.masks).compactMap { path -> RGB8Image? in
+                do { return try loadResized(path, size: settings.imageSize) } catch { failures.append("  \(error)"); return nil }
+            }
+            if images.count == 2 + pair.masks.count {
+                inputs.append(PairInputs(positive: images[0], negative: images[1], masks: Array(images.dropFirst(2))))
             }
         }
         let gathered = try replicas.gather(failures, to: 0)
@@ -168,5 +177,6 @@ public struct FolderAnalysisJob {
                                 + lines.joined(separator: "\n"))
             }
         }
+        return inputs
     }
 }
