@@ -63,9 +63,9 @@ public final class Communicator {
     /// Reports "rank X failed: message" and ends every rank of the job: a rank that merely exited
     /// would leave the others blocked forever in their next collective.
     public func abort(_ message: String, exitCode: Int32 = 1) -> Never {
-        fputs("rank \(rank) failed: \(message)\n", stderr)
-        fflush(stderr)
-        fflush(stdout)
+        fflush(nil)  // what this rank printed so far comes out before the job ends
+        let line = Array("rank \(rank) failed: \(message)\n".utf8)
+        _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
         MPI_Abort(handle, exitCode)
         exit(exitCode)  // MPI_Abort does not return; this only satisfies the compiler.
     }

@@ -5,15 +5,17 @@ import Logging
 import VAE
 
 /// A command running on every MPI rank (or alone, as an MPI singleton): sets threads, gives the body the
-/// replica group and a rank-0 logger, and turns failures into one clear message and a non-zero exit.
+/// replica group and a rank-0 logger; failures are reported by `reportingFailures`.
 struct MPIJob {
     let communicator: Communicator
 
     static func start(threads: Int?) throws -> MPIJob {
-        let communicator = try Communicator()
-        let locality = try communicator.nodeLocality()
-        Threads.set(threads ?? locality.defaultThreadCount)
-        return MPIJob(communicator: communicator)
+        try reportingFailures {
+            let communicator = try Communicator()
+            let locality = try communicator.nodeLocality()
+            Threads.set(threads ?? locality.defaultThreadCount)
+            return MPIJob(communicator: communicator)
+        }
     }
 
     func run(_ body: (MPIReplicaGroup, @escaping (String) -> Void) throws -> Void) throws {
@@ -25,18 +27,8 @@ struct MPIJob {
             ProgressLine.clear()
             logger.info("\(message)")
         }
-        do {
+        try reportingFailures(on: communicator) {
             try body(MPIReplicaGroup(communicator), say)
-            try communicator.finalize()
-        } catch {
-            let message = (error as? ValidationError)?.message ?? "\(error)"
-            guard communicator.size > 1 else {
-                FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-                try? communicator.finalize()
-                throw ExitCode.failure
-            }
-            // Other ranks may be waiting in a collective for this one: end the whole job.
-            communicator.abort(rank == 0 ? message : "rank \(rank): \(message)")
         }
     }
 }
@@ -47,6 +39,7 @@ struct MPIJob {
 enum ProgressLine {
     static let isTerminal = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] == nil
 
+    // Unsynchronised on purpose: only the thread driving the job draws and logs (the trainer calls back on it).
     nonisolated(unsafe) private static var drawn = false
 
     static func show(_ p: StepProgress) {
@@ -55,14 +48,14 @@ enum ProgressLine {
         let line = String(format: "epoch %d/%d  step %d/%d  loss %.5f  %.2f img/s",
                           p.epoch, p.epochs, p.step, p.steps, p.loss, p.imagesPerSecond) + "  ETA \(formatDuration(p.etaSeconds))"
         print("\r\u{1B}[2K" + line, terminator: "")
-        fflush(stdout)
+        fflush(nil)
     }
 
     /// Erases the progress line so that a log message starts on a clean line.
     static func clear() {
         guard drawn else { return }
         print("\r\u{1B}[2K", terminator: "")
-        fflush(stdout)
+        fflush(nil)
         drawn = false
     }
 }

@@ -32,10 +32,6 @@ final class MPIReplicaGroup: ReplicaGroup {
         attempt { try communicator.broadcast(values, from: root) }
     }
 
-    func gather(_ values: [Double], to root: Int) -> [[Double]]? {
-        attempt { try communicator.gather(values, to: root) }
-    }
-
     func gather(_ bytes: [UInt8], to root: Int) -> [[UInt8]]? {
         attempt { try communicator.gather(bytes, to: root) }
     }

@@ -46,11 +46,13 @@ struct MakePairs: ParsableCommand {
     }
 
     func run() throws {
-        let summary = try makePairs(MakePairsOptions(images: images, masks: masks, output: output,
-                                                     inpainting: LesionInpainting(dilate: dilate, patch: patch, seed: seed)))
-        if !summary.skipped.isEmpty {
-            print("skipped \(summary.skipped.count) image(s):\n" + summary.skipped.map { "  \($0)" }.joined(separator: "\n"))
+        try reportingFailures {
+            let summary = try makePairs(MakePairsOptions(images: images, masks: masks, output: output,
+                                                         inpainting: LesionInpainting(dilate: dilate, patch: patch, seed: seed)))
+            if !summary.skipped.isEmpty {
+                print("skipped \(summary.skipped.count) image(s):\n" + summary.skipped.map { "  \($0)" }.joined(separator: "\n"))
+            }
+            print("wrote \(summary.pairs.count) pair(s) to \(output)/{positive,negative,masks}; next: vae-dist analyze-folder --folder \(output) ...")
         }
-        print("wrote \(summary.pairs.count) pair(s) to \(output)/{positive,negative,masks}; next: vae-dist analyze-folder --folder \(output) ...")
     }
 }

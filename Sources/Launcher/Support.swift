@@ -1,17 +1,30 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import VAE
 
-/// Runs a job; a failure the user can act on is printed as one clear message and exits non-zero.
-func reportingFailures(_ body: () throws -> Void) throws {
+/// The one way a command's failure reaches the user: one `error: …` line on stderr and exit status 1.
+/// Under mpirun (a `communicator` of several ranks) a failure every rank threw alike is reported by rank 0 and
+/// every rank ends normally; a failure of one rank ends the whole job with "rank N failed: …", since the other
+/// ranks may be waiting for it in a collective.
+@discardableResult
+func reportingFailures<T>(on communicator: Communicator? = nil, _ body: () throws -> T) throws -> T {
     do {
-        try body()
+        let value = try body()
+        try communicator?.finalize()
+        return value
     } catch let error as ExitCode {
         throw error
     } catch let error as CleanExit {
         throw error
     } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        if let communicator, communicator.size > 1, !(error is FailureOnEveryReplica) {
+            communicator.abort("\(error)")
+        }
+        if communicator?.rank ?? 0 == 0 {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        }
+        try? communicator?.finalize()
         throw ExitCode.failure
     }
 }

@@ -118,7 +118,7 @@ struct Train: ParsableCommand {
             let fresh = resumed == nil ? try ModelSource(checkpoint: initWeights, config: modelOptions.config) : nil
             let config = resumed?.contents.config ?? fresh!.config
             if let resumed, let configPath = modelOptions.config, try ModelSource.loadConfig(path: configPath) != config {
-                throw ValidationError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
+                throw IOFailure("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
             }
             try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
             let data = try TrainingData.prepare(options, replicas: replicas, log: say)
@@ -131,7 +131,7 @@ struct Train: ParsableCommand {
             let trainer = try Trainer(model: model, options: options, data: data, replicas: replicas,
                                       resumeFrom: resumed.map { ($0.contents, $0.path) }, runID: run.runID,
                                       stopRequested: { SignalFlag.isRaised }, log: say,
-                                      progress: replicas.rank == 0 ? ProgressLine.show : { _ in })
+                                      progress: { if replicas.rank == 0 { ProgressLine.show($0) } })
             // The directory stays locked until training ends.
             let outcome = try withExtendedLifetime(run) { try trainer.run() }
             switch outcome {

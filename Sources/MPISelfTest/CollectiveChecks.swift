@@ -9,7 +9,7 @@ import Darwin
 func runCollectiveChecks() {
     let communicator: Communicator
     do { communicator = try Communicator() } catch {
-        fputs("mpi-selftest: \(error)\n", stderr)
+        printError("mpi-selftest: \(error)")
         exit(1)
     }
     let checks = CheckRecorder(communicator)

@@ -10,14 +10,17 @@ import Darwin
 func runSignalWait() {
     let communicator: Communicator
     do { communicator = try Communicator() } catch {
-        fputs("mpi-selftest: \(error)\n", stderr)
+        printError("mpi-selftest: \(error)")
         exit(1)
     }
     do {
         try SignalFlag.install()
         // Every rank has its handler before anyone is told to send the signal.
         try communicator.barrier()
-        if communicator.isRoot { print("ready") }
+        if communicator.isRoot {
+            print("ready")
+            fflush(nil)  // at once: the test sends the signal when it reads this line
+        }
         var step = 0
         while try !SignalFlag.anyRankFlagged(communicator) {
             step += 1
@@ -51,7 +54,7 @@ func runAbort() {
 /// No MPI: a first SIGINT only raises the flag, a second ends the process with SIGINT.
 func runSignalTwice() {
     do { try SignalFlag.install() } catch {
-        fputs("mpi-selftest: \(error)\n", stderr)
+        printError("mpi-selftest: \(error)")
         exit(1)
     }
     raise(SIGINT)
@@ -60,6 +63,7 @@ func runSignalTwice() {
         exit(1)
     }
     print("first SIGINT recorded")
+    fflush(nil)  // the second SIGINT ends the process without flushing
     raise(SIGINT)
     print("survived a second SIGINT")
     exit(1)

@@ -5,9 +5,6 @@ import Glibc
 import Darwin
 #endif
 
-// Line-buffered so a test reading the pipe sees "ready" as soon as it is printed.
-setvbuf(stdout, nil, _IOLBF, 0)
-
 let usage = "usage: mpi-selftest [collectives | wait-for-signal | abort | signal-twice]"
 switch CommandLine.arguments.dropFirst().first ?? "collectives" {
 case "collectives": runCollectiveChecks()
@@ -15,6 +12,12 @@ case "wait-for-signal": runSignalWait()
 case "abort": runAbort()
 case "signal-twice": runSignalTwice()
 default:
-    fputs(usage + "\n", stderr)
+    printError(usage)
     exit(2)
+}
+
+/// One line on stderr (unbuffered, straight to the descriptor).
+func printError(_ message: String) {
+    let line = Array((message + "\n").utf8)
+    _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }

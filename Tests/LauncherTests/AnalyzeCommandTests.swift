@@ -67,7 +67,7 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertFalse(r.stdout.contains("cosine_value"), "--method l2 reports no cosine:\n\(r.stdout)")
 
         let model = try model()
-        let images = try [image1, image2].map { resizeBilinearPIL(try loadImage(path: $0), width: 32, height: 32) }
+        let images = try [image1, image2].map { try loadResized($0, size: 32) }
         let expected = PairAnalysis(images: (images[0], images[1]), with: model)
         let single = "\(out)/single"
         let layerNames = model.decoder.layerNames

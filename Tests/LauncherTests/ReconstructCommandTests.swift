@@ -18,10 +18,9 @@ final class ReconstructCommandTests: XCTestCase {
         let latents = try SafeTensors.read(path: "\(out)/latents.safetensors")
         XCTAssertEqual(latents.names, ["astronaut_rgb8", "camera_gray"])
         for (path, stem) in zip(images, ["astronaut_rgb8", "camera_gray"]) {
-            let original = resizeBilinearPIL(try loadImage(path: path), width: 32, height: 32)
-            let x = Tensor(shape: [1, 3, 32, 32], values: normalizedCHW(original))
-            let posterior = model.encode(x, train: false)
-            let expected = rgb8FromCHW(model.decode(posterior.mode, train: false).array, width: 32, height: 32)
+            let original = try loadResized(path, size: 32)
+            let posterior = model.encode(imageBatch([original]), train: false)
+            let expected = batchImages(model.decode(posterior.mode, train: false))[0]
             XCTAssertEqual(try loadImage(path: "\(out)/\(stem)_recon.png"), expected, stem)
             let pair = try loadImage(path: "\(out)/\(stem)_side_by_side.png")
             XCTAssertEqual(pair, composeGrid([[original, expected]]), stem)

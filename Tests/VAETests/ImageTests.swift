@@ -55,8 +55,9 @@ final class ImageTests: XCTestCase {
                         tensors: try SafeTensors.read(path: fixture("expected.safetensors")))
     }
 
+    /// What every command does to an image file: decode, resize, batch.
     func pipeline(_ name: String, size: Int) throws -> [Float] {
-        normalizedCHW(resizeBilinearPIL(try loadImage(path: fixture(name)), width: size, height: size))
+        imageBatch([try loadResized(fixture(name), size: size)]).array
     }
 
     func testEveryFixtureMatchesPILWithinTolerance() throws {
@@ -269,15 +270,15 @@ final class ImageTests: XCTestCase {
 
     func testCHWConversionRoundTripsAndClamps() throws {
         let image = try loadImage(path: fixture("small_upscale.png"))
-        XCTAssertEqual(rgb8FromCHW(normalizedCHW(image), width: image.width, height: image.height), image)
+        XCTAssertEqual(batchImages(imageBatch([image])), [image])
         // Planes R = (-2, 0, 1), G = (-1, NaN, 0.5), B = (1.5, 2, -0.999): clamping, NaN to 0,
         // 0 → 127.5 rounds up, 0.5 → 191.25 and -0.999 → 0.1275 round down.
         let values: [Float] = [-2, 0, 1, -1, .nan, 0.5, 1.5, 2, -0.999]
-        XCTAssertEqual(rgb8FromCHW(values, width: 3, height: 1).pixels, [0, 0, 255, 128, 0, 255, 255, 191, 0])
+        XCTAssertEqual(batchImages(Tensor(shape: [1, 3, 1, 3], values: values)).map(\.pixels), [[0, 0, 255, 128, 0, 255, 255, 191, 0]])
     }
 
     func testNormalizationMatchesTheReferenceFormula() {
-        let values = normalizedCHW(RGB8Image(width: 2, height: 1, pixels: [0, 127, 255, 1, 128, 254]))
+        let values = imageBatch([RGB8Image(width: 2, height: 1, pixels: [0, 127, 255, 1, 128, 254])]).array
         XCTAssertEqual(values, [0, 1, 127, 128, 255, 254].map { Float($0) / 255 * 2 - 1 })
         XCTAssertEqual(values[0], -1)
         XCTAssertEqual(values[4], 1)

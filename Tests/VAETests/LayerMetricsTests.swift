@@ -123,22 +123,4 @@ final class LayerMetricsTests: XCTestCase {
         XCTAssertEqual(second.std[.l2Value], 0)
         XCTAssertEqual(aggregateLayers([]), [])
     }
-
-    /// What ranks send to rank 0: pairs with and without masks, awkward doubles and zero shapes come back equal.
-    func testPackedMetricsUnpackToTheSameLayers() {
-        let names = ["decoder.conv_in", "decoder.mid.block_1", "decoder.conv_out"]
-        let awkward = [0.1, 1e-300, .leastNonzeroMagnitude, 123456789.123456789, 1e21, 0]
-        let pairs: [[LayerDifference]] = (0..<3).map { pair in
-            names.enumerated().map { index, name in
-                let k = pair * names.count + index
-                return LayerDifference(layer: name, shape: [1, 4 * (index + 1), 8 >> index, 16 >> index],
-                                       l2: awkward[k % awkward.count], cosine: awkward[(k + 2) % awkward.count] * 2,
-                                       lesion: pair == 1 ? nil : LesionEnergy(inside: awkward[(k + 1) % awkward.count], areaFraction: 0.125 * Double(k % 8)))
-            }
-        }
-        let packed = pairs.flatMap(FolderAnalysisJob.packed)
-        XCTAssertEqual(packed.count, pairs.count * names.count * FolderAnalysisJob.packedWidth)
-        XCTAssertEqual(FolderAnalysisJob.unpacked(packed, layerNames: names), pairs)
-        XCTAssertEqual(FolderAnalysisJob.unpacked([], layerNames: names), [])
-    }
 }

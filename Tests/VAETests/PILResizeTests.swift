@@ -82,8 +82,8 @@ final class PILResizeTests: XCTestCase {
         }
     }
 
-    /// Training (cached and streaming) and analysis all go through `loadResized` and the
-    /// same normalisation; this checks them end to end from PNG files of shapes that resize in either order.
+    /// Every command turns an image file into model input with `loadResized` and `imageBatch` (training's cached
+    /// and streaming sources too); this checks them end to end from PNG files of shapes that resize in either order.
     func testTrainingPathFromPNGFilesMatchesPillow() throws {
         let (index, blob) = try Self.fixtures()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("PILResizeTests-\(UUID().uuidString)")
@@ -97,8 +97,7 @@ final class PILResizeTests: XCTestCase {
             let pil = Self.expected(c, in: blob)
             assertSamePixels(try loadResized(path, size: size), pil, "loadResized \(c)")
 
-            let want = Tensor(shape: [1, 3, size, size])
-            fillBatch(want, with: [pil])
+            let want = imageBatch([pil])
             let decoded = CachedImages.decode([path], size: size)
             XCTAssertEqual(decoded.failures, [], "\(c)")
             let tensors = [

@@ -8,7 +8,6 @@ final class SingleReplica: ReplicaGroup {
     func any(_ flag: Bool) -> Bool { flag }
     func broadcast(_ bytes: inout [UInt8], from root: Int) {}
     func broadcast(_ values: UnsafeMutableBufferPointer<Float>, from root: Int) {}
-    func gather(_ values: [Double], to root: Int) -> [[Double]]? { [values] }
     func gather(_ bytes: [UInt8], to root: Int) -> [[UInt8]]? { [bytes] }
     func bucketSums(_ buckets: [UnsafeMutableBufferPointer<Float>]) -> BucketSums { LocalSums() }
 

@@ -39,11 +39,6 @@ public struct AnalysisSettings: Sendable {
         return model
     }
 
-    /// The compared layers' names in forward order.
-    public func layerNames(_ model: AutoencoderKL) -> [String] {
-        (layers.encoder ? model.encoderLayerNames : []) + (layers.decoder ? model.decoder.layerNames : [])
-    }
-
     /// The settings as JSON members, for summary.json and aggregated_results.json.
     func jsonMembers(model: AutoencoderKL) -> [(key: String, value: OrderedJSON)] {
         var members: [(key: String, value: OrderedJSON)] = [

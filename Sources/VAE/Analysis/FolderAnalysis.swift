@@ -104,46 +104,42 @@ public struct FolderAnalysisJob {
         let pairs = try listPairs(folder)
         // A contiguous, balanced block of pairs per rank (ranks beyond the pair count get none).
         let mine = Array(pairs[SampleOrder.share(of: pairs.count, rank: replicas.rank, ranks: replicas.size)])
-        try checkReadable(mine, total: pairs.count)
+        let inputs = try loadInputs(mine, total: pairs.count)
 
-        var metrics: [Double] = []
-        var reportImages: [ReportPairImages] = []
-        for (index, pair) in mine.enumerated() {
-            let images = (try loadResized(pair.positive, size: settings.imageSize),
-                          try loadResized(pair.negative, size: settings.imageSize))
-            let mask = pair.masks.isEmpty ? nil : try LesionMask.load(pair.masks, size: settings.imageSize)
+        var analysed: [AnalysedPair] = []
+        for (index, (pair, input)) in zip(mine, inputs).enumerated() {
+            let images = (input.positive, input.negative)
+            let mask = pair.masks.isEmpty ? nil : try LesionMask.merging(input.masks, files: pair.masks)
             let analysis = PairAnalysis(images: images, mask: mask, layers: settings.layers, with: model)
             try AnalysisReport.writePair(analysis, images: images, inputs: (pair.positive, pair.negative), title: pair.name,
                                          settings: settings, model: model,
                                          to: (outputDirectory as NSString).appendingPathComponent(pair.name))
-            metrics += Self.packed(analysis.layers)
-            reportImages.append(try ReportPairImages(name: pair.name, analysis: analysis, images: images))
+            analysed.append(AnalysedPair(layers: analysis.layers,
+                                         images: try ReportPairImages(name: pair.name, analysis: analysis, images: images)))
             log("\(pair.name): done (\(index + 1)/\(mine.count) on rank \(replicas.rank))")
         }
 
-        let gathered = replicas.gather(metrics, to: 0)
-        let gatheredImages = replicas.gather(ReportPairImages.packed(reportImages), to: 0)
+        let gathered = try replicas.gather(analysed, to: 0)
         return try replicas.rootOnly { () throws -> FolderResult in
             let all = Array((gathered ?? []).joined())
-            let layers = Self.unpacked(all, layerNames: settings.layerNames(model))
-            guard layers.count == pairs.count else {
-                throw IOFailure("gathered the metrics of \(layers.count) pairs, expected \(pairs.count)")
+            guard all.count == pairs.count else {
+                throw IOFailure("gathered the metrics of \(all.count) pairs, expected \(pairs.count)")
             }
+            let layers = all.map(\.layers)
             let results = zip(pairs, layers).map { (name: $0.name, layers: $1) }
             let statistics = FolderStatistics(pairs: layers, method: settings.method, resamples: settings.bootstrap,
                                               seed: settings.seed)
             let files = try AggregateReport.write(pairs: results, statistics: statistics, settings: settings, model: model,
                                                   to: outputDirectory)
             let report = try HTMLReport.write(pairs: results, statistics: statistics, plots: files.filter { $0.hasSuffix(".png") },
-                                              images: ReportPairImages.unpacked(Array((gatheredImages ?? []).joined())),
+                                              images: all.map(\.images),
                                               settings: settings, to: outputDirectory)
             return FolderResult(pairs: results, aggregates: aggregateLayers(layers), statistics: statistics,
                                 files: files + [report])
         }
     }
 
-    /// The pairs, found on rank 0 and sent to every rank (name, positive, negative, mask count, masks,
-    /// NUL-separated: the one byte file names cannot hold).
+    /// The pairs, found on rank 0 and sent to every rank.
     private func listPairs(_ folder: String) throws -> [ImagePair] {
         let found = try replicas.rootOnly { () throws -> PairFolder in
             let found = try PairFolder.scan(folder, masks: maskFolder)
@@ -151,58 +147,36 @@ public struct FolderAnalysisJob {
             log("\(found.pairs.count) pair(s) in \(folder), over \(replicas.size) rank(s)")
             return found
         }
-        var bytes = Array((found?.pairs ?? []).flatMap { [$0.name, $0.positive, $0.negative, "\($0.masks.count)"] + $0.masks }
-            .joined(separator: "\0").utf8)
-        replicas.broadcast(&bytes, from: 0)
-        var fields = bytes.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }[...]
-        var pairs: [ImagePair] = []
-        while fields.count >= 4 {
-            let count = Int(fields[fields.startIndex + 3]) ?? 0
-            var pair = ImagePair(name: fields.removeFirst(), positive: fields.removeFirst(), negative: fields.removeFirst())
-            fields.removeFirst()
-            pair.masks = Array(fields.prefix(count))
-            fields = fields.dropFirst(count)
-            pairs.append(pair)
-        }
-        return pairs
+        return try replicas.broadcast(found?.pairs ?? [], from: 0)
     }
 
-    /// Every rank decodes its pairs' images; rank 0 collects the failures and, if there are any, every rank
-    /// stops with the full list.
-    private func checkReadable(_ mine: [ImagePair], total: Int) throws {
+    /// One pair's images at the analysis size, each file decoded once for the analysis and its pictures.
+    private struct PairInputs {
+        let positive: RGB8Image, negative: RGB8Image
+        let masks: [RGB8Image]
+    }
+
+    /// Every rank decodes and resizes its pairs' images and keeps them (3·S² bytes each); rank 0 collects the
+    /// failures and, if there are any, every rank stops with the full list.
+    private func loadInputs(_ mine: [ImagePair], total: Int) throws -> [PairInputs] {
         var failures: [String] = []
+        var inputs: [PairInputs] = []
         for pair in mine {
-            for path in [pair.positive, pair.negative] + pair.masks {
-                do { _ = try loadImage(path: path) } catch { failures.append("  \(error)") }
+            let images = ([pair.positive, pair.negative] + pair.masks).compactMap { path -> RGB8Image? in
+                do { return try loadResized(path, size: settings.imageSize) } catch { failures.append("  \(error)"); return nil }
+            }
+            if images.count == 2 + pair.masks.count {
+                inputs.append(PairInputs(positive: images[0], negative: images[1], masks: Array(images.dropFirst(2))))
             }
         }
-        let gathered = replicas.gather(Array(failures.joined(separator: "\n").utf8), to: 0)
+        let gathered = try replicas.gather(failures, to: 0)
         _ = try replicas.rootOnly {
-            let lines = (gathered ?? []).filter { !$0.isEmpty }.map { String(decoding: $0, as: UTF8.self) }
+            let lines = Array((gathered ?? []).joined())
             guard lines.isEmpty else {
                 throw IOFailure("cannot read these images, so no pair was analysed (fix or remove the pairs, \(total) in all):\n"
                                 + lines.joined(separator: "\n"))
             }
         }
-    }
-
-    /// Per layer: l2, cosine, the lesion's inside energy and area fraction (NaN without a mask), then the 4-D
-    /// shape (what rank 0 needs to rebuild each `LayerDifference`).
-    static let packedWidth = 8
-
-    static func packed(_ layers: [LayerDifference]) -> [Double] {
-        layers.flatMap { [$0.l2, $0.cosine, $0.lesion?.inside ?? .nan, $0.lesion?.areaFraction ?? .nan] + $0.shape.map(Double.init) }
-    }
-
-    static func unpacked(_ values: [Double], layerNames: [String]) -> [[LayerDifference]] {
-        let perPair = packedWidth * layerNames.count
-        return stride(from: 0, to: values.count, by: perPair).map { start in
-            layerNames.enumerated().map { index, name in
-                let at = start + index * packedWidth
-                let lesion = values[at + 2].isNaN ? nil : LesionEnergy(inside: values[at + 2], areaFraction: values[at + 3])
-                return LayerDifference(layer: name, shape: values[at + 4..<at + packedWidth].map { Int($0) },
-                                       l2: values[at], cosine: values[at + 1], lesion: lesion)
-            }
-        }
+        return inputs
     }
 }

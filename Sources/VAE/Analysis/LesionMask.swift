@@ -16,10 +16,14 @@ public struct LesionMask: Equatable, Sendable {
     /// `<stem>_mask_1.png`), resized to size × size. A mask covering none or all of the image is refused: the
     /// lesion metrics compare inside with outside.
     public static func load(_ paths: [String], size: Int) throws -> LesionMask {
-        guard let first = paths.first else { throw IOFailure("no mask file given") }
+        try merging(paths.map { try loadResized($0, size: size) }, files: paths)
+    }
+
+    /// The mask of `load` from its files' images, already decoded and resized to one size × size.
+    static func merging(_ images: [RGB8Image], files paths: [String]) throws -> LesionMask {
+        guard let first = paths.first, let size = images.first?.width else { throw IOFailure("no mask file given") }
         var merged = [Double](repeating: 0, count: size * size)
-        for path in paths {
-            let image = try loadResized(path, size: size)
+        for image in images {
             for i in merged.indices {
                 let grey = max(image.pixels[3 * i], image.pixels[3 * i + 1], image.pixels[3 * i + 2])
                 merged[i] = max(merged[i], Double(grey) / 255)

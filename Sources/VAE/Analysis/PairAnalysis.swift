@@ -32,10 +32,7 @@ public struct PairAnalysis {
     /// `layers` including the encoder, its layers are measured too (first, in forward order).
     public init(images: (RGB8Image, RGB8Image), mask: LesionMask? = nil, layers: AnalysisLayers = .decoder,
                 with model: AutoencoderKL) {
-        precondition(images.0.width == images.1.width && images.0.height == images.1.height,
-                     "the images of a pair are resized to one size first")
-        let batch = Tensor(shape: [2, 3, images.0.height, images.0.width])
-        fillBatch(batch, with: [images.0, images.1])
+        let batch = imageBatch([images.0, images.1])
         var encoderLayers: [LayerDifference] = [], encoderMaps: [DifferenceMap] = []
         let observe: ((String, Tensor) -> Void)? = !layers.encoder ? nil : { name, output in
             let (difference, map) = compareBatchItems(output, layer: name, mask: mask)
@@ -56,10 +53,7 @@ public struct PairAnalysis {
 
     /// Reconstruction `item` (0 or 1) as an 8-bit image.
     public func reconstructedImage(_ item: Int) -> RGB8Image {
-        let d = reconstruction.dims
-        return withExtendedLifetime(reconstruction) {
-            rgb8FromCHW(reconstruction.data + item * d.c * d.plane, width: d.w, height: d.h)
-        }
+        batchImages(reconstruction)[item]
     }
 }
 

@@ -49,31 +49,4 @@ public struct ReportPairImages: Equatable, Sendable {
                   } ?? [],
                   map: try encodePNG(RGB8Image(width: width, height: height, pixels: heat), name: label("difference map")))
     }
-
-    private var fields: [[UInt8]] { [Array(name.utf8), Array(mapLayer.utf8), positive, negative, mask, map] }
-
-    /// Each field as a 4-byte little-endian length and its bytes, pair after pair: what `gather` sends.
-    public static func packed(_ pairs: [ReportPairImages]) -> [UInt8] {
-        pairs.flatMap { pair in
-            pair.fields.flatMap { field in withUnsafeBytes(of: UInt32(field.count).littleEndian, Array.init) + field }
-        }
-    }
-
-    public static func unpacked(_ bytes: [UInt8]) throws -> [ReportPairImages] {
-        var fields: [[UInt8]] = []
-        var at = 0
-        while at < bytes.count {
-            guard at + 4 <= bytes.count else { throw IOFailure("report images: a length is cut off at byte \(at)") }
-            let count = bytes[at..<at + 4].reversed().reduce(0) { $0 << 8 | Int($1) }
-            at += 4
-            guard at + count <= bytes.count else { throw IOFailure("report images: a field of \(count) bytes is cut off at byte \(at)") }
-            fields.append(Array(bytes[at..<at + count]))
-            at += count
-        }
-        guard fields.count % 6 == 0 else { throw IOFailure("report images: \(fields.count) fields, not 6 per pair") }
-        return stride(from: 0, to: fields.count, by: 6).map { i in
-            ReportPairImages(name: String(decoding: fields[i], as: UTF8.self), mapLayer: String(decoding: fields[i + 1], as: UTF8.self),
-                             positive: fields[i + 2], negative: fields[i + 3], mask: fields[i + 4], map: fields[i + 5])
-        }
-    }
 }

@@ -56,22 +56,3 @@ public struct ImageFailure: Equatable, Sendable {
 
     public var line: String { "\(path): \(reason)" }
 }
-
-/// Loads and resizes one image to S×S RGB8 (PIL bilinear), the unit both the cache and streaming use.
-func loadResized(_ path: String, size: Int) throws -> RGB8Image {
-    resizeBilinearPIL(try loadImage(path: path), width: size, height: size)
-}
-
-/// Writes images as normalised CHW floats into consecutive batch slots of `batch`.
-func fillBatch(_ batch: Tensor, with images: [RGB8Image]) {
-    let plane = batch.count / max(batch.shape[0], 1)
-    for (slot, image) in images.enumerated() {
-        let out = batch.data + slot * plane
-        let hw = image.width * image.height
-        image.pixels.withUnsafeBufferPointer { px in
-            for i in 0..<hw {
-                for c in 0..<3 { out[c * hw + i] = Float(px[3 * i + c]) / 255 * 2 - 1 }
-            }
-        }
-    }
-}

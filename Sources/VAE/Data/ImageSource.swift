@@ -62,9 +62,7 @@ public final class CachedImages: ImageSource {
     }
 
     public func batch(_ indices: [Int], upcoming: [Int]) throws -> Tensor {
-        let t = Tensor(shape: [indices.count, 3, size, size])
-        fillBatch(t, with: indices.map(image))
-        return t
+        imageBatch(indices.map(image))
     }
 }
 
@@ -106,8 +104,6 @@ public final class StreamingImages: ImageSource {
                 lock.withLock { pending?.result = r }
             }
         }
-        let t = Tensor(shape: [indices.count, 3, size, size])
-        fillBatch(t, with: images)
-        return t
+        return imageBatch(images)
     }
 }

@@ -53,9 +53,3 @@ public func removeLeftoverTemporaryFiles(under directory: String) -> [String] {
 public func writeFileAtomically(_ text: String, to path: String) throws {
     try writeFileAtomically(Array(text.utf8), to: path)
 }
-
-/// A failure to read or write a file, with a message meant for the user.
-public struct IOFailure: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ message: String) { description = message }
-}

@@ -1,31 +1,6 @@
 import Foundation
 import CPNG
 
-/// Converts channel-first floats in [-1, 1] (the model's image space) to 8-bit RGB:
-/// clamped, then (v+1)/2·255 rounded to nearest. NaN becomes 0 so a diverged model still gives a picture.
-public func rgb8FromCHW(_ values: UnsafePointer<Float>, width: Int, height: Int) -> RGB8Image {
-    let plane = width * height
-    var image = RGB8Image(width: width, height: height)
-    image.pixels.withUnsafeMutableBufferPointer { dst in
-        for i in 0..<plane {
-            for c in 0..<3 { dst[3 * i + c] = byteFromSigned(values[c * plane + i]) }
-        }
-    }
-    return image
-}
-
-public func rgb8FromCHW(_ values: [Float], width: Int, height: Int) -> RGB8Image {
-    precondition(values.count == 3 * width * height, "\(values.count) values for a 3x\(height)x\(width) image")
-    return values.withUnsafeBufferPointer { rgb8FromCHW($0.baseAddress!, width: width, height: height) }
-}
-
-@inline(__always)
-private func byteFromSigned(_ v: Float) -> UInt8 {
-    // Written so that NaN fails both comparisons and lands on -1.
-    let clamped: Float = v > 1 ? 1 : (v >= -1 ? v : -1)
-    return UInt8(((clamped + 1) / 2 * 255).rounded())
-}
-
 /// Encodes 8-bit RGB as PNG with libpng's simplified API (which reports errors instead of aborting)
 /// and writes it atomically.
 public func writePNG(_ image: RGB8Image, to path: String) throws {

@@ -169,18 +169,3 @@ private func resampleColumns(_ image: RGB8Image, taps: Taps) -> RGB8Image {
     }
     return out
 }
-
-/// Channel-first floats in [-1, 1]: v/255·2−1 computed in Float, as torchvision/numpy pipelines do.
-public func normalizedCHW(_ image: RGB8Image) -> [Float] {
-    let table = (0..<256).map { Float($0) / 255 * 2 - 1 }
-    let plane = image.width * image.height
-    var out = [Float](repeating: 0, count: 3 * plane)
-    image.pixels.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointer { dst in
-            for i in 0..<plane {
-                for c in 0..<3 { dst[c * plane + i] = table[Int(src[3 * i + c])] }
-            }
-        }
-    }
-    return out
-}

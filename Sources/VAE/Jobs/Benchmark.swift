@@ -39,59 +39,50 @@ public enum Benchmark {
         return Double(usage.ru_maxrss) / 1024
     }
 
+    private static func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
     static func median(_ values: [Double]) -> Double {
         let s = values.sorted()
         guard !s.isEmpty else { return 0 }
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
-    /// Runs one warm-up step and `steps` measured training steps of the global batch `batchSize`, split over
-    /// the replicas as in training.
+    /// Noise images of one size: what the benchmarks feed the model, through the path real images take.
+    private static func randomImages(count: Int, size: Int, seed: UInt64) -> [RGB8Image] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<count).map { _ in RGB8Image(width: size, height: size, pixels: (0..<3 * size * size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }) }
+    }
+
+    /// Runs one warm-up step and `steps` measured steps of the trainer (`TrainingStep`) on random images: a global
+    /// batch of `batchSize`, split over the replicas as in training.
     public static func train(model: AutoencoderKL, imgSize: Int, batchSize: Int, steps: Int,
                              replicas: ReplicaGroup) throws -> BenchmarkResult {
-        let share = SampleOrder.share(of: batchSize, rank: replicas.rank, ranks: replicas.size)
-        let n = share.count
+        let n = SampleOrder.share(of: batchSize, rank: replicas.rank, ranks: replicas.size).count
         try model.config.requireRGB(for: "bench")
         try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: n, work: .training)
         model.initialize(seed: 0)
-        let x = Tensor(shape: [n, 3, imgSize, imgSize])
-        var rng = SplitMix64(seed: UInt64(replicas.rank + 1))
-        for i in 0..<x.count { x.data[i] = Float(rng.nextUniform() * 2 - 1) }
-        let side = imgSize / model.config.downsamplingFactor
-        let eps = Tensor(shape: [n, model.config.embedDim, side, side])
-        for i in 0..<eps.count { eps.data[i] = Float(rng.nextNormal()) }
-        let loss = VAELoss(klWeight: 1e-6)
-        let optimizer = Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-5)
-        let buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
+        var options = TrainingOptions(trainDir: "random images")
+        (options.batchSize, options.imgSize, options.lr, options.klWeight) = (batchSize, imgSize, 1e-5, 1e-6)
+        let images = randomImages(count: batchSize, size: imgSize, seed: 1)
+        let step = TrainingStep(model: model, images: CachedImages(size: imgSize, count: batchSize, bytes: images.flatMap(\.pixels)),
+                                options: options, loss: VAELoss(klWeight: options.klWeight),
+                                optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: options.lr), ema: nil,
+                                buckets: GradientBuckets(groups: model.backwardGroups, replicas: replicas), replicas: replicas)
         var phases: [String: [Double]] = [:]
         var totals: [Double] = []
-        func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
-        for step in 0...steps {
-            if step == 1 { Profile.reset(); Profile.enabled = true }
-            let t0 = clock()
-            model.zeroGradients()
-            var t1 = t0, t2 = t0
-            if n > 0 {
-                let posterior = model.encode(x, train: true)
-                let z = posterior.sample(eps: eps)
-                let rec = model.decode(z, train: true)
-                let (_, dRec) = loss.evaluate(rec: rec, input: x, posterior: posterior, batchTotal: batchSize)
-                t1 = clock()
-                let dz = model.decodeBackward(dRec, ready: buckets.groupReady)
-                model.encodeBackward(posterior.momentsGradient(dz: dz, eps: eps, klScale: loss.klGradientScale(posterior, batchTotal: batchSize)),
-                                     ready: buckets.groupReady)
-                t2 = clock()
+        for index in 0...steps {
+            if index == 1 { Profile.reset(); Profile.enabled = true }
+            let started = clock()
+            var spent = Dictionary(uniqueKeysWithValues: StepPhase.allCases.map { ($0.rawValue, 0.0) })
+            var mark = started
+            _ = try step.run(Array(0..<batchSize), next: [], epoch: 0) { phase in
+                let now = clock()
+                spent[phase.rawValue, default: 0] += now - mark
+                mark = now
             }
-            let waited = buckets.finish()
-            let t3 = clock()
-            optimizer.update()
-            let t4 = clock()
-            guard step > 0 else { continue }
-            phases["forward", default: []].append(t1 - t0)
-            phases["backward", default: []].append(t2 - t1)
-            phases["allreduce_wait", default: []].append(waited)
-            phases["optimizer", default: []].append(t4 - t3)
-            totals.append(t4 - t0)
+            guard index > 0 else { continue }
+            for (phase, seconds) in spent { phases[phase, default: []].append(seconds) }
+            totals.append(mark - started)
         }
         Profile.enabled = false
         let perStep = median(totals)
@@ -115,11 +106,8 @@ public enum Benchmark {
         try model.config.requireRGB(for: "bench")
         try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: 2, work: .inference)
         model.initialize(seed: 0)
-        let x = Tensor(shape: [2, 3, imgSize, imgSize])
-        var rng = SplitMix64(seed: UInt64(replicas.rank + 1))
-        for i in 0..<x.count { x.data[i] = Float(rng.nextUniform() * 2 - 1) }
+        let x = imageBatch(randomImages(count: 2, size: imgSize, seed: UInt64(replicas.rank + 1)))
         var encodeTimes: [Double] = [], decodeTimes: [Double] = [], totals: [Double] = []
-        func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
         for step in 0...steps {
             if step == 1 { Profile.reset(); Profile.enabled = true }
             let t0 = clock()

@@ -26,16 +26,18 @@ public struct ReconstructionJob {
         return stems
     }
 
-    /// Processes images one at a time (memory stays that of one image); returns the files written. The output
-    /// directory and every image are checked first, so that a problem fails the command before anything is written.
+    /// Decodes every image first, so that a bad one fails the command before anything is written (the resized
+    /// images are kept, 3·S² bytes each, so each file is decoded once), then encodes and decodes them one at a
+    /// time (the model's memory stays that of one image); returns the files written.
     @discardableResult
     public func run(images: [String], log: (String) -> Void = { _ in }) throws -> [String] {
         let stems = try Self.stems(of: images)
         try model.config.requireRGB(for: "reconstruct")
         try MemoryEstimate.require(config: model.config, imageSize: imageSize, batch: 1, work: .inference)
         try checkOutputDirectory(outputDirectory)
-        let failures = images.compactMap { path -> String? in
-            do { _ = try loadImage(path: path); return nil } catch { return "  \(error)" }
+        var originals: [RGB8Image] = [], failures: [String] = []
+        for path in images {
+            do { originals.append(try loadResized(path, size: imageSize)) } catch { failures.append("  \(error)") }
         }
         guard failures.isEmpty else {
             throw IOFailure("cannot read these images, so nothing was written:\n" + failures.joined(separator: "\n"))
@@ -43,12 +45,9 @@ public struct ReconstructionJob {
         try createOutputDirectory(outputDirectory)
         var latents = SafeTensors()
         var written: [String] = []
-        for (path, stem) in zip(images, stems) {
-            let original = resizeBilinearPIL(try loadImage(path: path), width: imageSize, height: imageSize)
-            let x = Tensor(shape: [1, 3, imageSize, imageSize], values: normalizedCHW(original))
-            let posterior = model.encode(x, train: false)
-            let rec = model.decode(posterior.mode, train: false)
-            let recImage = rgb8FromCHW(rec.array, width: imageSize, height: imageSize)
+        for (original, (path, stem)) in zip(originals, zip(images, stems)) {
+            let posterior = model.encode(imageBatch([original]), train: false)
+            let recImage = batchImages(model.decode(posterior.mode, train: false))[0]
             let recPath = "\(outputDirectory)/\(stem)_recon.png"
             let pairPath = "\(outputDirectory)/\(stem)_side_by_side.png"
             try writePNG(recImage, to: recPath)

@@ -85,9 +85,3 @@ public enum PlotStyle {
     static let grid = PlotColor(225, 225, 225)
     static let errorBar = PlotColor(40, 40, 40)
 }
-
-/// Bad plot input or a plot that could not be written, with a message meant for the user.
-public struct PlotError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ message: String) { description = message }
-}

@@ -54,13 +54,10 @@ public final class RunDirectory {
                 throw error
             }
         }
-        // The run id and checkpoint path, NUL-separated (the one byte paths cannot hold).
-        var bytes = Array(([decided?.runID ?? ""] + (decided?.checkpoint.map { [$0] } ?? [])).joined(separator: "\0").utf8)
-        replicas.broadcast(&bytes, from: 0)
-        let fields = bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        let checkpoint = fields.count > 1 ? fields[1] : nil
+        let runID = try replicas.broadcast(decided?.runID ?? "", from: 0)
+        let checkpoint = try replicas.broadcast(decided?.checkpoint, from: 0)
         let contents = try rootContents ?? checkpoint.map { try Checkpoint.read(path: $0) }
-        return RunDirectory(path: outputDir, runID: fields[0], resumeFrom: contents.map { ($0, checkpoint!) }, lockDescriptor: lock)
+        return RunDirectory(path: outputDir, runID: runID, resumeFrom: contents.map { ($0, checkpoint!) }, lockDescriptor: lock)
     }
 
     /// The run id, and the checkpoint to continue from (with its path) if any.

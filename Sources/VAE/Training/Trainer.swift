@@ -15,10 +15,6 @@ public enum TrainingOutcome: Equatable {
     case interrupted(checkpoint: String)
 }
 
-public struct TrainingFailure: Error, CustomStringConvertible {
-    public let description: String
-}
-
 /// Data-parallel training: each replica computes its share of every global batch, gradients are summed over
 /// replicas in buckets during backward, every replica applies the same optimizer step. Rank 0 writes the outputs.
 public final class Trainer {
@@ -34,9 +30,9 @@ public final class Trainer {
     let replicas: ReplicaGroup
     let optimizer: Optimizer
     let ema: ExponentialMovingAverage?
-    let buckets: GradientBuckets
+    /// What one optimizer step does (TrainStep.swift); this type runs the epochs around it.
+    let trainingStep: TrainingStep
     var position: TrainingPosition
-    let loss: VAELoss
     /// Local stop request (a signal); replicas agree on it at each step boundary.
     let stopRequested: () -> Bool
     let log: (String) -> Void
@@ -65,11 +61,10 @@ public final class Trainer {
         self.progress = progress
         reconIndices = Array(0..<min(options.numRecon, data.train.count))
         let loss = VAELoss(klWeight: options.klWeight, klReduction: options.klReduction)
-        self.loss = loss
         validator = data.validation.map { Validator(images: $0, loss: loss, batchSize: options.batchSize) }
         let parameters = model.namedParameters.map(\.parameter)
         optimizer = Optimizer(parameters: parameters, lr: options.lr, settings: options.optimizer)
-        buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
+        let buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
         if let (contents, path) = resumeFrom {
             let changes = try CheckpointValidation.checkResume(contents, path: path, given: options, imageCount: data.train.count)
             try Checkpoint.restore(contents, path: path, into: model, optimizer: optimizer)
@@ -85,6 +80,8 @@ public final class Trainer {
             if let (contents, path) = resumeFrom { try Checkpoint.restore(contents, path: path, into: average, model: model) }
             return average
         }
+        trainingStep = TrainingStep(model: model, images: data.train, options: options, loss: loss, optimizer: optimizer, ema: ema,
+                                    buckets: buckets, replicas: replicas)
         // Every replica starts from rank 0's parameters (and optimizer state, when resuming).
         for tensor in parameters.map(\.value) + optimizer.stateTensors + (ema?.shadow ?? []) {
             replicas.broadcast(tensor.buffer, from: 0)
@@ -98,9 +95,8 @@ public final class Trainer {
     }
 
     var isRoot: Bool { replicas.rank == 0 }
-    var stepsPerEpoch: Int { (images.count + options.stepBatch - 1) / options.stepBatch }
+    var stepsPerEpoch: Int { trainingStep.stepsPerEpoch }
     var output: String { options.outputDir }
-    var latentSide: Int { options.imgSize >> (model.config.chMult.count - 1) }
 
     public func run() throws -> TrainingOutcome {
         if isRoot {
@@ -112,8 +108,8 @@ public final class Trainer {
             while position.step < stepsPerEpoch {
                 if replicas.any(stopRequested()) { return .interrupted(checkpoint: try interrupt()) }
                 let s = position.step
-                try trainStep(Array(order[(s * options.stepBatch)..<min((s + 1) * options.stepBatch, order.count)]),
-                              next: Array(order[min((s + 1) * options.stepBatch, order.count)..<min((s + 2) * options.stepBatch, order.count)]))
+                try takeStep(Array(order[(s * options.stepBatch)..<min((s + 1) * options.stepBatch, order.count)]),
+                             next: Array(order[min((s + 1) * options.stepBatch, order.count)..<min((s + 2) * options.stepBatch, order.count)]))
             }
             try finishEpoch()
         }
@@ -130,60 +126,24 @@ public final class Trainer {
         return .completed(finalWeights: final)
     }
 
-    /// One optimizer step over `batch` (dataset indices), in `gradAccum` micro-batches whose gradients add up;
-    /// `next` is the following step's batch, which a streaming source may start loading.
-    private func trainStep(_ batch: [Int], next: [Int]) throws {
+    /// One optimizer step over `batch` (dataset indices), and its bookkeeping: the position, progress and metrics.
+    private func takeStep(_ batch: [Int], next: [Int]) throws {
         let started = Date()
         let epoch = position.epoch, step = position.step
-        let micro = stride(from: 0, to: batch.count, by: options.batchSize).map { Array(batch[$0..<min($0 + options.batchSize, batch.count)]) }
-        func myShare(_ samples: [Int]) -> [Int] {
-            Array(samples[SampleOrder.share(of: samples.count, rank: replicas.rank, ranks: replicas.size)])
-        }
-        model.zeroGradients()
-        var sums = [0.0, 0.0, 0.0]
-        for (k, samples) in micro.enumerated() {
-            let mine = myShare(samples)
-            guard !mine.isEmpty else { continue }
-            let upcoming = k + 1 < micro.count ? myShare(micro[k + 1]) : myShare(Array(next.prefix(options.batchSize)))
-            let x = try images.batch(mine, upcoming: upcoming)
-            if options.augment == .hflip {
-                for (slot, sample) in mine.enumerated() where SampleOrder.flips(seed: options.seed, epoch: epoch, sample: sample) {
-                    flipHorizontally(x, item: slot)
-                }
-            }
-            let eps = Tensor(shape: [mine.count, model.config.embedDim, latentSide, latentSide])
-            let perSample = eps.count / mine.count
-            for (slot, sample) in mine.enumerated() {
-                SampleOrder.noise(count: perSample, seed: options.seed, epoch: epoch, sample: sample, into: eps.data + slot * perSample)
-            }
-            // Only the last micro-batch hands gradients to the all-reduce: the earlier ones accumulate locally.
-            let last = k == micro.count - 1
-            let result = model.forwardBackward(input: x, eps: eps, loss: loss, batchTotal: batch.count,
-                                               ready: last ? buckets.groupReady : {})
-            sums[0] += result.losses.total
-            sums[1] += result.losses.reconstruction
-            sums[2] += result.losses.kl
-        }
-        let waited = buckets.finish()
-        replicas.sum(&sums)
-        guard sums.allSatisfy(\.isFinite) else {
+        let outcome: TrainingStep.Outcome
+        do {
+            outcome = try trainingStep.run(batch, next: next, epoch: epoch)
+        } catch let failure as NonFiniteLoss {
             let kept = lastCheckpoint.map { "the last checkpoint \($0) is intact" } ?? "no checkpoint was written yet"
-            throw TrainingFailure(description: "the loss became non-finite (total \(sums[0]), reconstruction \(sums[1]), KL \(sums[2])) at epoch \(epoch + 1), step \(step + 1); training stopped before the update; \(kept). Try a lower --lr or --kl_weight.")
+            // Every replica sees the same summed losses and stops here; rank 0's message (it knows the checkpoints) is the one reported.
+            throw FailureOnEveryReplica(description: "\(failure) at epoch \(epoch + 1), step \(step + 1); training stopped before the update; \(kept). Try a lower --lr or --kl_weight.")
         }
-        if position.adamStep == 0 { noteKLDominance(reconstruction: sums[1], kl: sums[2]) }
-        let gradNorm = buckets.globalNorm()
-        if options.gradClip > 0 && gradNorm > options.gradClip {
-            // torch's clip_grad_norm_: scale by max_norm / (norm + 1e-6).
-            buckets.scale(by: Float(options.gradClip / (gradNorm + 1e-6)))
-        }
-        optimizer.lr = options.schedule.rate(base: options.lr, step: optimizer.step, totalSteps: options.epochs * stepsPerEpoch,
-                                             stepsPerEpoch: stepsPerEpoch)
-        optimizer.update()
-        ema?.update()
         let seconds = Date().timeIntervalSince(started)
-        position.totalSum += sums[0] * Double(batch.count)
-        position.reconSum += sums[1] * Double(batch.count)
-        position.klSum += sums[2] * Double(batch.count)
+        let (losses, waited) = (outcome.losses, outcome.commWait)
+        if position.adamStep == 0 { noteKLDominance(reconstruction: losses.reconstruction, kl: losses.kl) }
+        position.totalSum += losses.total * Double(batch.count)
+        position.reconSum += losses.reconstruction * Double(batch.count)
+        position.klSum += losses.kl * Double(batch.count)
         position.samples += batch.count
         position.seconds += seconds
         position.waitSeconds += waited
@@ -193,10 +153,10 @@ public final class Trainer {
         let rate = Double(position.samples) / max(position.seconds, 1e-9)
         let remaining = Double((options.epochs - epoch) * images.count - position.samples)
         let report = StepProgress(epoch: epoch + 1, epochs: options.epochs, step: step + 1, steps: stepsPerEpoch,
-                                  loss: sums[0], imagesPerSecond: rate, etaSeconds: remaining / max(rate, 1e-9))
+                                  loss: losses.total, imagesPerSecond: rate, etaSeconds: remaining / max(rate, 1e-9))
         progress(report)
-        try stepLog?.record(StepMetrics(epoch: epoch + 1, step: step + 1, globalStep: optimizer.step, loss: sums[0],
-                                        reconLoss: sums[1], klLoss: sums[2], lr: optimizer.lr, gradNorm: gradNorm,
+        try stepLog?.record(StepMetrics(epoch: epoch + 1, step: step + 1, globalStep: optimizer.step, loss: losses.total,
+                                        reconLoss: losses.reconstruction, klLoss: losses.kl, lr: optimizer.lr, gradNorm: outcome.gradNorm,
                                         imagesPerSecond: Double(batch.count) / max(seconds, 1e-9), commWait: waited),
                             progress: report)
     }
@@ -260,10 +220,7 @@ public final class Trainer {
         guard !reconIndices.isEmpty else { return }
         let x = try images.batch(reconIndices, upcoming: [])
         let rec = model.decode(model.encode(x, train: false).mode, train: false)
-        let s = options.imgSize, plane = 3 * s * s
-        let originals = reconIndices.indices.map { rgb8FromCHW(x.data + $0 * plane, width: s, height: s) }
-        let decoded = reconIndices.indices.map { rgb8FromCHW(rec.data + $0 * plane, width: s, height: s) }
-        try writePNG(composeGrid([originals, decoded]), to: "\(output)/reconstructions/recon_epoch_\(epoch).png")
+        try writePNG(composeGrid([batchImages(x), batchImages(rec)]), to: "\(output)/reconstructions/recon_epoch_\(epoch).png")
     }
 
     /// The held-out files, so the split can be reused (e.g. as --val_dir contents or a --train_list filter).
@@ -280,23 +237,5 @@ public final class Trainer {
             try stepLog?.flush()
         }
         return path
-    }
-}
-
-/// Mirrors one batch item left to right, in place.
-func flipHorizontally(_ batch: Tensor, item: Int) {
-    let (c, h, w) = (batch.shape[1], batch.shape[2], batch.shape[3])
-    let base = batch.data + item * c * h * w
-    for row in 0..<(c * h) {
-        let line = base + row * w
-        for x in 0..<(w / 2) { line.swapAt(x, w - 1 - x) }
-    }
-}
-
-extension UnsafeMutablePointer {
-    fileprivate func swapAt(_ i: Int, _ j: Int) {
-        let t = self[i]
-        self[i] = self[j]
-        self[j] = t
     }
 }

@@ -1,20 +1,5 @@
 import Foundation
 
-extension ReplicaGroup {
-    /// Runs `body` on rank 0 only and makes its failure everyone's: the message is broadcast and every rank
-    /// throws it, so no rank is left waiting in a collective for a rank that gave up.
-    func rootOnly<T>(_ body: () throws -> T) throws -> T? {
-        var value: T?
-        var status: [UInt8] = []
-        if rank == 0 {
-            do { value = try body() } catch { status = Array("\(error)".utf8) }
-        }
-        broadcast(&status, from: 0)
-        if !status.isEmpty { throw TrainingFailure(description: String(decoding: status, as: UTF8.self)) }
-        return value
-    }
-}
-
 /// The images of a run: what it trains on and what it holds out.
 public struct TrainingSets {
     public let train: ImageSource
@@ -53,8 +38,8 @@ public enum TrainingData {
                 + (validation.paths.isEmpty ? "" : "; \(validation.paths.count) held out for validation"))
             return [train, validation]
         }
-        let train = share(root?[0], replicas: replicas, size: size, cached: keep)
-        let validation = share(root?[1], replicas: replicas, size: size, cached: keep)
+        let train = try share(root?[0], replicas: replicas, size: size, cached: keep)
+        let validation = try share(root?[1], replicas: replicas, size: size, cached: keep)
         return TrainingSets(train: train.source, validation: validation.paths.isEmpty ? nil : validation.source,
                             validationPaths: validation.paths)
     }
@@ -67,11 +52,11 @@ public enum TrainingData {
         if !failures.isEmpty {
             let lines = failures.map { "  " + $0.line }.joined(separator: "\n")
             guard options.skipBadImages else {
-                throw TrainingFailure(description: "\(failures.count) of \(paths.count) images in \(source) cannot be used:\n\(lines)\nFix or remove them, or pass --skip_bad_images to train without them.")
+                throw IOFailure("\(failures.count) of \(paths.count) images in \(source) cannot be used:\n\(lines)\nFix or remove them, or pass --skip_bad_images to train without them.")
             }
             log("skipping \(failures.count) unreadable images (--skip_bad_images):\n\(lines)")
         }
-        guard !kept.isEmpty else { throw TrainingFailure(description: "\(source): no readable images") }
+        guard !kept.isEmpty else { throw IOFailure("\(source): no readable images") }
         return (kept, bytes)
     }
 
@@ -86,13 +71,9 @@ public enum TrainingData {
 
     /// Rank 0's list (and bytes) on every rank, as an image source carrying the files' fingerprint.
     private static func share(_ set: (paths: [String], bytes: [UInt8])?, replicas: ReplicaGroup, size: Int,
-                              cached: Bool) -> (paths: [String], source: ImageSource) {
-        // The fingerprint, then the paths, one a line.
-        let header = set.map { $0.paths.isEmpty ? "" : ImageFolder.fingerprint($0.paths) } ?? ""
-        var list = Array(([header] + (set?.paths ?? [])).joined(separator: "\n").utf8)
-        replicas.broadcast(&list, from: 0)
-        let lines = String(decoding: list, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let (fingerprint, paths) = (lines[0], lines.dropFirst().filter { !$0.isEmpty })
+                              cached: Bool) throws -> (paths: [String], source: ImageSource) {
+        let fingerprint = try replicas.broadcast(set.map { $0.paths.isEmpty ? "" : ImageFolder.fingerprint($0.paths) } ?? "", from: 0)
+        let paths = try replicas.broadcast(set?.paths ?? [], from: 0)
         guard cached else { return (paths, StreamingImages(paths: paths, size: size, fingerprint: fingerprint)) }
         var bytes = set?.bytes ?? []
         replicas.broadcast(&bytes, from: 0)
