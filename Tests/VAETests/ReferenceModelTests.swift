@@ -124,7 +124,7 @@ final class ReferenceModelTests: XCTestCase {
         var totals: [Double] = []
         for stepName in ["adam1", "adam2"] {
             r.model.zeroGradients()
-            totals.append(r.model.forwardBackward(input: r.input, eps: r.eps, loss: r.loss).losses.total)
+            totals.append(r.model.forwardBackward(input: r.input, eps: r.eps, loss: r.loss).total)
             adam.update()
             for (name, p) in r.model.namedParameters {
                 try assertMatchesReference(p.value, r, "\(stepName).\(name)", within: { _ in ReferenceTolerance.afterAdam })
@@ -141,7 +141,7 @@ final class ReferenceModelTests: XCTestCase {
         _ = r.model.forwardBackward(input: r.input, eps: r.eps, loss: r.loss)
         adam.update()
         r.model.zeroGradients()
-        try assertScalar(r.model.forwardBackward(input: r.input, eps: r.eps, loss: r.loss).losses.total, r, "total_loss_after_adam1")
+        try assertScalar(r.model.forwardBackward(input: r.input, eps: r.eps, loss: r.loss).total, r, "total_loss_after_adam1")
     }
 
     /// Encoder layers (ending with `quant_conv`, the moments) and decoder layers of the analysed forward: encoding
