@@ -24,5 +24,5 @@ func mpiErrorString(_ code: Int32) -> String {
     var buffer = [CChar](repeating: 0, count: Int(vd_max_error_string()) + 1)
     var length: Int32 = 0
     guard MPI_Error_string(code, &buffer, &length) == vd_success() else { return "unknown MPI error" }
-    return String(cString: buffer)
+    return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

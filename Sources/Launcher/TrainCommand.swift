@@ -118,7 +118,7 @@ struct Train: ParsableCommand {
             let fresh = resumed == nil ? try ModelSource(checkpoint: initWeights, config: modelOptions.config) : nil
             let config = resumed?.contents.config ?? fresh!.config
             if let resumed, let configPath = modelOptions.config, try ModelSource.loadConfig(path: configPath) != config {
-                throw IOFailure("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
+                throw VAEDistError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
             }
             try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
             let data = try TrainingData.prepare(options, replicas: replicas, log: say)

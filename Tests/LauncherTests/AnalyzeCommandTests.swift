@@ -121,7 +121,7 @@ final class AnalyzeCommandTests: XCTestCase {
     func testTrainingCheckpointBringsItsConfig() throws {
         let model = try model()
         let checkpoint = "\(dir!)/vae_epoch_1.safetensors"
-        try Checkpoint.save(model: model, optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
+        try TrainingCheckpoint.save(model: model, optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
                             position: TrainingPosition(), options: TrainingOptions(trainDir: dir), runID: "analyze-test", to: checkpoint)
         let pair = ["--img1", "\(dir!)/pairs/positive/case_2.png", "--img2", "\(dir!)/pairs/negative/case_2.png", "--img_size", "32"]
         let fromCheckpoint = try VAEDistBinary.run(["analyze", "--checkpoint", checkpoint, "--output", "\(dir!)/ckpt"] + pair)

@@ -56,7 +56,7 @@ final class ExportCommandTests: XCTestCase {
         let model = AutoencoderKL(smallConfig)
         try model.loadWeights(path: VAEDistBinary.fixture("vae-small-g32/weights.ldm.safetensors"))
         let checkpoint = "\(dir)/vae_final.safetensors"
-        try Checkpoint.save(model: model, optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
+        try TrainingCheckpoint.save(model: model, optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
                             position: TrainingPosition(), options: TrainingOptions(trainDir: "x"), runID: "export-test", to: checkpoint)
         let out = "\(dir)/vae.sd.safetensors"
         let r = try VAEDistBinary.run(["export", "--checkpoint", checkpoint, "--format", "sd", "--output", out])

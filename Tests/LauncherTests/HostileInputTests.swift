@@ -13,7 +13,7 @@ final class HostileInputTests: XCTestCase {
         let text = try String(contentsOfFile: VAEDistBinary.fixture("vae-tiny-g8/config.yaml"), encoding: .utf8)
         var lines = text.components(separatedBy: "\n")
         guard let index = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(key + ":") }) else {
-            throw IOFailure("the fixture config has no \(key)")
+            throw VAEDistError("the fixture config has no \(key)")
         }
         let indent = lines[index].prefix { $0 == " " }
         lines[index] = indent + line

@@ -100,7 +100,7 @@ final class ModelChoiceCommandTests: XCTestCase {
         assertMentions(started.output, ["loaded \(folder)/diffusion_pytorch_model.safetensors (diffusers names)",
                                         "config \(folder)/config.json (diffusers)", "model: ch 16"])
         let checkpoint = "\(dir!)/run/checkpoints/vae_epoch_1.safetensors"
-        XCTAssertEqual(try Checkpoint.storedConfig(path: checkpoint), try VAEConfig.load(path: yaml))
+        XCTAssertEqual(try TrainingCheckpoint.storedConfig(path: checkpoint), try VAEConfig.load(path: yaml))
 
         // --resume keeps the checkpoint's model; a --config_path describing another one is refused.
         let conflict = try VAEDistBinary.run(base + ["--epochs", "2", "--resume", checkpoint,

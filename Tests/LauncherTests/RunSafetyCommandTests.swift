@@ -41,13 +41,13 @@ final class RunSafetyCommandTests: XCTestCase {
         let stopped = first.finish()
         XCTAssertEqual(stopped.status, 0, stopped.output)
         // The first run's checkpoints are all its own.
-        let runs = Set(Checkpoint.candidates(in: "\(dir!)/out").found.map(\.runID))
+        let runs = Set(TrainingCheckpoint.candidates(in: "\(dir!)/out").found.map(\.runID))
         XCTAssertEqual(runs.count, 1, "\(runs)")
     }
 
     func testAFreshRunIntoAnotherRunsDirectoryRefusesAndOverwriteStartsANewRun() throws {
         XCTAssertEqual(try VAEDistBinary.run(train()).status, 0)
-        let before = try Checkpoint.read(path: "\(dir!)/out/vae_final.safetensors").runID
+        let before = try TrainingCheckpoint.read(path: "\(dir!)/out/vae_final.safetensors").runID
         let refused = try VAEDistBinary.run(train())
         XCTAssertNotEqual(refused.status, 0)
         assertMentions(refused.stderr, ["\(dir!)/out", "earlier run", "--resume auto", "--overwrite"])
@@ -55,7 +55,7 @@ final class RunSafetyCommandTests: XCTestCase {
         let overwritten = try VAEDistBinary.run(train(extra: ["--overwrite"]))
         XCTAssertEqual(overwritten.status, 0, overwritten.output)
         assertMentions(overwritten.output, ["--overwrite: removed"])
-        XCTAssertNotEqual(try Checkpoint.read(path: "\(dir!)/out/vae_final.safetensors").runID, before)
+        XCTAssertNotEqual(try TrainingCheckpoint.read(path: "\(dir!)/out/vae_final.safetensors").runID, before)
         let both = try VAEDistBinary.run(train(extra: ["--overwrite", "--resume", "auto"]))
         XCTAssertNotEqual(both.status, 0)
         assertMentions(both.stderr, ["--overwrite", "--resume"])

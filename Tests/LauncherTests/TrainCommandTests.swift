@@ -74,14 +74,14 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(history.map(\.epoch), [1, 2])
         XCTAssertTrue(history.allSatisfy { $0.commShare >= 0 && $0.commShare < 1 && $0.imagesPerSecond > 0 })
         for epoch in [1, 2] {
-            let contents = try Checkpoint.read(path: "\(out)/checkpoints/vae_epoch_\(epoch).safetensors")
+            let contents = try TrainingCheckpoint.read(path: "\(out)/checkpoints/vae_epoch_\(epoch).safetensors")
             XCTAssertEqual(contents.position.epoch, epoch)
             let grid = try loadImage(path: "\(out)/reconstructions/recon_epoch_\(epoch).png")
             XCTAssertEqual([grid.width, grid.height], [4 * 16 + 5 * 2, 2 * 16 + 3 * 2])
         }
         let curves = try loadImage(path: "\(out)/training_curves.png")
         XCTAssertGreaterThan(curves.width, 200)
-        XCTAssertEqual(try Checkpoint.read(path: "\(out)/vae_final.safetensors").position.epoch, 2)
+        XCTAssertEqual(try TrainingCheckpoint.read(path: "\(out)/vae_final.safetensors").position.epoch, 2)
         assertMentions(r.output, ["epoch 1/2", "epoch 2/2", "img/s", "vae_final.safetensors"])
     }
 
@@ -110,8 +110,8 @@ final class TrainCommandTests: XCTestCase {
         let result = process.finish()
         XCTAssertEqual(result.status, 0, result.output)
         assertMentions(result.output, ["stopped", "--resume"])
-        let interrupted = try XCTUnwrap(Checkpoint.newest(in: "\(dir!)/\(cut)"))
-        let position = try Checkpoint.read(path: interrupted).position
+        let interrupted = try XCTUnwrap(TrainingCheckpoint.newest(in: "\(dir!)/\(cut)"))
+        let position = try TrainingCheckpoint.read(path: interrupted).position
         XCTAssertLessThan(position.epoch, epochs, "stopped before the end")
         let resumed = try VAEDistBinary.run(args(cut, epochs: epochs, extra: ["--resume", "auto"]), ranks: ranks)
         XCTAssertEqual(resumed.status, 0, resumed.output)

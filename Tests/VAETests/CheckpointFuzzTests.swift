@@ -3,7 +3,7 @@ import XCTest
 import VAE
 
 /// Seeded mutations of a real checkpoint's metadata (its JSON fields as text, and the header's bytes), through
-/// everything that reads a checkpoint before training: the directory scan of `--resume auto`, `Checkpoint.read`
+/// everything that reads a checkpoint before training: the directory scan of `--resume auto`, `TrainingCheckpoint.read`
 /// with its validation, and the resume checks against the options and data. Every mutant must be accepted or
 /// refused with a thrown error; a crash or a hang fails the run.
 final class CheckpointFuzzTests: XCTestCase {
@@ -28,7 +28,7 @@ final class CheckpointFuzzTests: XCTestCase {
         let optimizer = Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4)
         try optimizer.restore(step: 4, saved: optimizer.state)
         let real = "\(dir!)/real.safetensors"
-        try Checkpoint.save(model: model, optimizer: optimizer, position: position, options: options, runID: "fuzz-run", to: real)
+        try TrainingCheckpoint.save(model: model, optimizer: optimizer, position: position, options: options, runID: "fuzz-run", to: real)
         metadata = try SafeTensors.readMetadata(path: real)
         // The unmutated metadata passes every check: the mutants start from a valid checkpoint.
         XCTAssertEqual(try exercise(small(metadata)), true)
@@ -52,14 +52,14 @@ final class CheckpointFuzzTests: XCTestCase {
     func exercise(_ bytes: [UInt8]) throws -> Bool {
         let path = "\(dir!)/checkpoints/vae_epoch_1_step_1.safetensors"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        _ = Checkpoint.candidates(in: dir)
+        _ = TrainingCheckpoint.candidates(in: dir)
         do {
-            let contents = try Checkpoint.read(path: path)
+            let contents = try TrainingCheckpoint.read(path: path)
             var given = contents.options
             given.epochs = max(given.epochs, contents.position.epoch)
-            _ = try CheckpointValidation.checkResume(contents, path: path, given: given, imageCount: 5)
+            _ = try TrainingCheckpointValidation.checkResume(contents, path: path, given: given, imageCount: 5)
             return true
-        } catch is IOFailure {
+        } catch is VAEDistError {
             return false
         }
     }

@@ -324,7 +324,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(config.contains("100000"), config)
         file.metadata = ["format": "vae-dist-checkpoint-1", "config": config]
         try file.write(path: path)
-        XCTAssertThrowsError(try Checkpoint.storedConfig(path: path)) { error in
+        XCTAssertThrowsError(try TrainingCheckpoint.storedConfig(path: path)) { error in
             for part in [path, "metadata 'config'", "ddconfig.num_res_blocks is 100000"] {
                 XCTAssertTrue("\(error)".contains(part), "lacks \(part): \(error)")
             }

@@ -13,11 +13,11 @@ struct DecodedPNG {
         let surface = cairo_image_surface_create_from_png(path)
         defer { cairo_surface_destroy(surface) }
         guard cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS else {
-            throw IOFailure("cannot decode \(path): \(String(cString: cairo_status_to_string(cairo_surface_status(surface))))")
+            throw VAEDistError("cannot decode \(path): \(String(cString: cairo_status_to_string(cairo_surface_status(surface))))")
         }
         let format = cairo_image_surface_get_format(surface)
         guard format == CAIRO_FORMAT_RGB24 || format == CAIRO_FORMAT_ARGB32 else {
-            throw IOFailure("\(path) decoded to an unexpected pixel format")
+            throw VAEDistError("\(path) decoded to an unexpected pixel format")
         }
         width = Int(cairo_image_surface_get_width(surface))
         height = Int(cairo_image_surface_get_height(surface))

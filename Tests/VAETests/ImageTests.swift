@@ -194,7 +194,7 @@ final class ImageTests: XCTestCase {
     func assertLoadFails(_ path: String, mentioning reason: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try loadImage(path: path), file: file, line: line) { error in
             let message = String(describing: error)
-            XCTAssertTrue(error is IOFailure, "not an IOFailure: \(message)", file: file, line: line)
+            XCTAssertTrue(error is VAEDistError, "not an VAEDistError: \(message)", file: file, line: line)
             XCTAssertTrue(message.contains(path), "the path is missing from: \(message)", file: file, line: line)
             XCTAssertTrue(message.contains(reason), "'\(reason)' is missing from: \(message)", file: file, line: line)
         }

@@ -106,11 +106,11 @@ final class ModelExportTests: XCTestCase {
         let model = try fixtureModel("vae-small-g32")
         let checkpoint = "\(scratch!)/vae_final.safetensors"
         let optimizer = Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4)
-        try Checkpoint.save(model: model, optimizer: optimizer, position: TrainingPosition(), options: TrainingOptions(trainDir: "x"),
+        try TrainingCheckpoint.save(model: model, optimizer: optimizer, position: TrainingPosition(), options: TrainingOptions(trainDir: "x"),
                             runID: "export-test", to: checkpoint)
         XCTAssertEqual(try SafeTensors.read(path: checkpoint).tensors.count, 3 * model.namedParameters.count)
 
-        let loaded = AutoencoderKL(try XCTUnwrap(Checkpoint.storedConfig(path: checkpoint)))
+        let loaded = AutoencoderKL(try XCTUnwrap(TrainingCheckpoint.storedConfig(path: checkpoint)))
         try loaded.loadWeights(path: checkpoint)
         for format in ExportFormat.allCases {
             let out = "\(scratch!)/export-\(format.rawValue)"

@@ -155,7 +155,7 @@ final class ModelSourceTests: XCTestCase {
     func testVaeDistCheckpointsBringTheirConfigAndPlainFilesTheDefault() throws {
         let model = try ldmModel()
         let checkpoint = "\(dir!)/vae_epoch_1.safetensors"
-        try Checkpoint.save(model: model, optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
+        try TrainingCheckpoint.save(model: model, optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
                             position: TrainingPosition(), options: TrainingOptions(trainDir: dir), runID: "model-source-test", to: checkpoint)
         let source = try ModelSource(checkpoint: checkpoint, config: nil)
         XCTAssertEqual(source.config, model.config)

@@ -69,7 +69,7 @@ final class ReplicasTests: XCTestCase {
 
     func testARootFailureIsThrownByEveryRankAndTheRootKeepsItsValue() throws {
         let failed = ThreadReplica.run(size: 3) { replica in
-            try replica.rootOnly { () throws -> Int in throw IOFailure("--folder x: no such directory\nsecond line") }
+            try replica.rootOnly { () throws -> Int in throw VAEDistError("--folder x: no such directory\nsecond line") }
         }
         for result in failed {
             XCTAssertThrowsError(try result.get()) { error in

@@ -110,7 +110,7 @@ final class RunSafetyTests: TemporaryDirectoryTestCase {
             let path = "\(dir!)/\(name).safetensors"
             try FileManager.default.copyItem(atPath: source, toPath: path)
             try editPosition(path, edit)
-            assertMentions(message { _ = try Checkpoint.read(path: path) }, [path] + parts)
+            assertMentions(message { _ = try TrainingCheckpoint.read(path: path) }, [path] + parts)
         }
     }
 
@@ -118,12 +118,12 @@ final class RunSafetyTests: TemporaryDirectoryTestCase {
         try train(options(epochs: 1))
         let path = "\(dir!)/out/checkpoints/vae_epoch_1.safetensors"
         try editPosition(path) { $0["step"] = 3; $0["samples"] = 6 }
-        let contents = try Checkpoint.read(path: path)
-        assertMentions(message { _ = try CheckpointValidation.checkResume(contents, path: path, given: contents.options, imageCount: 5) },
+        let contents = try TrainingCheckpoint.read(path: path)
+        assertMentions(message { _ = try TrainingCheckpointValidation.checkResume(contents, path: path, given: contents.options, imageCount: 5) },
                        [path, "position.step", "beyond the 3 steps"])
         try editPosition(path) { $0["step"] = 1; $0["samples"] = 2; $0["adamStep"] = 99 }
-        let skewed = try Checkpoint.read(path: path)
-        assertMentions(message { _ = try CheckpointValidation.checkResume(skewed, path: path, given: skewed.options, imageCount: 5) },
+        let skewed = try TrainingCheckpoint.read(path: path)
+        assertMentions(message { _ = try TrainingCheckpointValidation.checkResume(skewed, path: path, given: skewed.options, imageCount: 5) },
                        ["position.adamStep", "99", "makes 4"])
     }
 
@@ -132,7 +132,7 @@ final class RunSafetyTests: TemporaryDirectoryTestCase {
     func testResumeRefusesTrajectoryChangesWithBothValuesAndLogsTheOthers() throws {
         try train(options(epochs: 1))
         let path = "\(dir!)/out/checkpoints/vae_epoch_1.safetensors"
-        let contents = try Checkpoint.read(path: path)
+        let contents = try TrainingCheckpoint.read(path: path)
         XCTAssertNotNil(contents.options.dataset)
         var given = contents.options
         given.imgSize = 32
@@ -179,8 +179,8 @@ final class RunSafetyTests: TemporaryDirectoryTestCase {
         let secondRun = try train(o, start: .fresh(overwrite: true), log: { lines.append($0) })
         XCTAssertNotEqual(firstRun, secondRun)
         assertMentions(lines.joined(separator: "\n"), ["--overwrite: removed"])
-        XCTAssertEqual(try Checkpoint.read(path: "\(dir!)/out/vae_final.safetensors").runID, secondRun)
-        XCTAssertEqual(Checkpoint.candidates(in: "\(dir!)/out").found.map(\.runID), [secondRun, secondRun])
+        XCTAssertEqual(try TrainingCheckpoint.read(path: "\(dir!)/out/vae_final.safetensors").runID, secondRun)
+        XCTAssertEqual(TrainingCheckpoint.candidates(in: "\(dir!)/out").found.map(\.runID), [secondRun, secondRun])
     }
 
     /// Outputs only some runs write (averaged and best weights, the held-out list) go with the run they came from.

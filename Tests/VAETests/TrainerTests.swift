@@ -30,7 +30,7 @@ final class TrainerTests: TemporaryDirectoryTestCase {
         let data = try TrainingData.prepare(o, replicas: replicas, log: { _ in })
         let model = AutoencoderKL(config)
         model.initialize(seed: o.seed)
-        let resumed = try resume.map { (try Checkpoint.read(path: $0), path: $0) }
+        let resumed = try resume.map { (try TrainingCheckpoint.read(path: $0), path: $0) }
         var steps = 0
         let trainer = try Trainer(model: model, options: o, data: data, replicas: replicas, resumeFrom: resumed,
                                   stopRequested: {
@@ -60,8 +60,8 @@ final class TrainerTests: TemporaryDirectoryTestCase {
         let (outcome, _) = try train(options("cut", epochs: 3), stopAfterSteps: 4)
         let checkpoint = "\(dir!)/cut/checkpoints/vae_epoch_1_step_1.safetensors"
         XCTAssertEqual(outcome, .interrupted(checkpoint: checkpoint))
-        XCTAssertEqual(Checkpoint.newest(in: "\(dir!)/cut"), checkpoint)
-        let (_, resumed) = try train(options("cut", epochs: 3), resume: Checkpoint.newest(in: "\(dir!)/cut"))
+        XCTAssertEqual(TrainingCheckpoint.newest(in: "\(dir!)/cut"), checkpoint)
+        let (_, resumed) = try train(options("cut", epochs: 3), resume: TrainingCheckpoint.newest(in: "\(dir!)/cut"))
         XCTAssertEqual(weights(straight), weights(resumed))
     }
 
@@ -83,7 +83,7 @@ final class TrainerTests: TemporaryDirectoryTestCase {
             XCTAssertGreaterThan(record.imagesPerSecond, 0)
             XCTAssertEqual(record.lr, o.lr)
         }
-        let contents = try Checkpoint.read(path: "\(out)/vae_final.safetensors")
+        let contents = try TrainingCheckpoint.read(path: "\(out)/vae_final.safetensors")
         XCTAssertEqual(contents.config, config)
         // The options as given, plus the fingerprint of the images trained on.
         var stored = contents.options
@@ -113,7 +113,7 @@ final class TrainerTests: TemporaryDirectoryTestCase {
         _ = try train(options("nan", epochs: 2))
         let keep = try Data(contentsOf: URL(fileURLWithPath: "\(o.outputDir)/checkpoints/vae_epoch_2.safetensors"))
         let model = AutoencoderKL(config)
-        let resumed = (try Checkpoint.read(path: "\(o.outputDir)/checkpoints/vae_epoch_2.safetensors"), path: "\(o.outputDir)/checkpoints/vae_epoch_2.safetensors")
+        let resumed = (try TrainingCheckpoint.read(path: "\(o.outputDir)/checkpoints/vae_epoch_2.safetensors"), path: "\(o.outputDir)/checkpoints/vae_epoch_2.safetensors")
         let trainer = try Trainer(model: model, options: o, data: TrainingSets(train: PoisonedImages()), replicas: SingleReplica(), resumeFrom: resumed)
         XCTAssertThrowsError(try trainer.run()) { error in
             let message = "\(error)"

@@ -44,7 +44,7 @@ final class TrainingFeatureTests: TemporaryDirectoryTestCase {
         let data = try TrainingData.prepare(o, replicas: replicas, log: log)
         let model = AutoencoderKL(config)
         model.initialize(seed: o.seed)
-        let resumed = try resume.map { (try Checkpoint.read(path: $0), path: $0) }
+        let resumed = try resume.map { (try TrainingCheckpoint.read(path: $0), path: $0) }
         let trainer = try Trainer(model: model, options: o, data: data, replicas: replicas, resumeFrom: resumed, log: log)
         _ = try trainer.run()
         return model
@@ -79,7 +79,7 @@ final class TrainingFeatureTests: TemporaryDirectoryTestCase {
             try SafeTensors.read(path: "\(dir!)/\(run)/vae_final_ema.safetensors").tensors.mapValues(\.values)
         }
         XCTAssertEqual(try averaged("straight"), try averaged("split"))
-        XCTAssertEqual(try Checkpoint.storedConfig(path: "\(dir!)/split/vae_final_ema.safetensors"), config)
+        XCTAssertEqual(try TrainingCheckpoint.storedConfig(path: "\(dir!)/split/vae_final_ema.safetensors"), config)
         // metrics.jsonl: one record per optimizer step, the resumed run continuing the first one's records.
         let records = StepLog.records(at: "\(dir!)/split/metrics.jsonl")
         XCTAssertEqual(records.map(\.globalStep), Array(1...records.count))

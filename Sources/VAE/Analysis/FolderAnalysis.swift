@@ -22,11 +22,11 @@ public struct PairFolder: Equatable, Sendable {
     /// `<stem>_mask.<ext>` (and `<stem>_mask_N.<ext>`) files beside the positives, if there are any.
     public static func scan(_ folder: String, masks maskFolder: String? = nil, option: String = "--folder") throws -> PairFolder {
         let layout = "expected \(folder)/positive (images with the finding) and \(folder)/negative (the same images without it), paired by identical file names"
-        guard isDirectory(folder) else { throw IOFailure("\(option) \(folder): no such directory; \(layout)") }
+        guard isDirectory(folder) else { throw VAEDistError("\(option) \(folder): no such directory; \(layout)") }
         let positiveDir = (folder as NSString).appendingPathComponent("positive")
         let negativeDir = (folder as NSString).appendingPathComponent("negative")
         for dir in [positiveDir, negativeDir] where !isDirectory(dir) {
-            throw IOFailure("\(option) \(folder): no \((dir as NSString).lastPathComponent)/ sub-folder; \(layout)")
+            throw VAEDistError("\(option) \(folder): no \((dir as NSString).lastPathComponent)/ sub-folder; \(layout)")
         }
         let positiveFiles = try ImageFolder.imageNames(in: positiveDir, option: option)
         let positives = positiveFiles.filter { MaskFiles.maskedStem($0, among: positiveFiles) == nil }
@@ -35,7 +35,7 @@ public struct PairFolder: Equatable, Sendable {
         let common = Set(positives).intersection(negatives)
         let names = positives.filter(common.contains)
         guard !names.isEmpty else {
-            throw IOFailure("\(option) \(folder): no pairs: no file name is in both positive/ (\(positives.count) images) and negative/ (\(negatives.count) images); \(layout)")
+            throw VAEDistError("\(option) \(folder): no pairs: no file name is in both positive/ (\(positives.count) images) and negative/ (\(negatives.count) images); \(layout)")
         }
         // Pair names become folder names: never `.` or `..` (outputStem), so nothing is written outside OUTPUT.
         let stems = names.map(outputStem)
@@ -123,7 +123,7 @@ public struct FolderAnalysisJob {
         return try replicas.rootOnly { () throws -> FolderResult in
             let all = Array((gathered ?? []).joined())
             guard all.count == pairs.count else {
-                throw IOFailure("gathered the metrics of \(all.count) pairs, expected \(pairs.count)")
+                throw VAEDistError("gathered the metrics of \(all.count) pairs, expected \(pairs.count)")
             }
             let layers = all.map(\.layers)
             let results = zip(pairs, layers).map { (name: $0.name, layers: $1) }
@@ -173,7 +173,7 @@ public struct FolderAnalysisJob {
         _ = try replicas.rootOnly {
             let lines = Array((gathered ?? []).joined())
             guard lines.isEmpty else {
-                throw IOFailure("cannot read these images, so no pair was analysed (fix or remove the pairs, \(total) in all):\n"
+                throw VAEDistError("cannot read these images, so no pair was analysed (fix or remove the pairs, \(total) in all):\n"
                                 + lines.joined(separator: "\n"))
             }
         }

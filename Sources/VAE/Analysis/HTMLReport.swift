@@ -13,10 +13,10 @@ public enum HTMLReport {
                              plots: [String], images: [ReportPairImages], settings: AnalysisSettings,
                              to directory: String) throws -> String {
         guard images.map(\.name) == pairs.map(\.name) else {
-            throw IOFailure("\(file): got the pictures of \(images.count) pairs for \(pairs.count) pairs, or in another order")
+            throw VAEDistError("\(file): got the pictures of \(images.count) pairs for \(pairs.count) pairs, or in another order")
         }
         let inlined = try plots.map { path -> (name: String, png: [UInt8]) in
-            guard let data = FileManager.default.contents(atPath: path) else { throw IOFailure("\(path): cannot read the plot for \(file)") }
+            guard let data = FileManager.default.contents(atPath: path) else { throw VAEDistError("\(path): cannot read the plot for \(file)") }
             return ((path as NSString).lastPathComponent, Array(data))
         }
         let path = (directory as NSString).appendingPathComponent(file)

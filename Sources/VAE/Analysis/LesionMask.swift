@@ -21,7 +21,7 @@ public struct LesionMask: Equatable, Sendable {
 
     /// The mask of `load` from its files' images, already decoded and resized to one size × size.
     static func merging(_ images: [RGB8Image], files paths: [String]) throws -> LesionMask {
-        guard let first = paths.first, let size = images.first?.width else { throw IOFailure("no mask file given") }
+        guard let first = paths.first, let size = images.first?.width else { throw VAEDistError("no mask file given") }
         var merged = [Double](repeating: 0, count: size * size)
         for image in images {
             for i in merged.indices {
@@ -31,9 +31,9 @@ public struct LesionMask: Equatable, Sendable {
         }
         let mask = LesionMask(width: size, height: size, coverage: merged)
         let names = paths.joined(separator: ", ")
-        guard mask.areaFraction > 0 else { throw IOFailure("mask \(names): no lesion pixel (all black) in \(first)") }
+        guard mask.areaFraction > 0 else { throw VAEDistError("mask \(names): no lesion pixel (all black) in \(first)") }
         guard mask.areaFraction < 1 else {
-            throw IOFailure("mask \(names): covers the whole image, nothing is left outside the lesion to compare with")
+            throw VAEDistError("mask \(names): covers the whole image, nothing is left outside the lesion to compare with")
         }
         return mask
     }

@@ -54,7 +54,7 @@ enum MaskFiles {
         let missing = pairs.filter(\.masks.isEmpty)
         guard directory != nil || missing.count < pairs.count else { return }
         guard missing.isEmpty else {
-            throw IOFailure("\(option): no mask for \(missing.count) of \(pairs.count) pair(s) (looked for the image's file name, its stem with any image extension, or <stem>_mask.<ext>): "
+            throw VAEDistError("\(option): no mask for \(missing.count) of \(pairs.count) pair(s) (looked for the image's file name, its stem with any image extension, or <stem>_mask.<ext>): "
                             + missing.map(\.name).joined(separator: ", "))
         }
     }

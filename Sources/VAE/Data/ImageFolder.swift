@@ -6,7 +6,7 @@ public enum ImageFolder {
     public static func list(_ dir: String, option: String) throws -> [String] {
         let images = try imageNames(in: dir, option: option).map { (dir as NSString).appendingPathComponent($0) }
         guard !images.isEmpty else {
-            throw IOFailure("\(option) \(dir): no images (png, jpg or jpeg) in the directory")
+            throw VAEDistError("\(option) \(dir): no images (png, jpg or jpeg) in the directory")
         }
         return images
     }
@@ -15,14 +15,14 @@ public enum ImageFolder {
     public static func imageNames(in dir: String, option: String) throws -> [String] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) else {
-            throw IOFailure("\(option) \(dir): no such directory")
+            throw VAEDistError("\(option) \(dir): no such directory")
         }
-        guard isDir.boolValue else { throw IOFailure("\(option) \(dir): not a directory") }
+        guard isDir.boolValue else { throw VAEDistError("\(option) \(dir): not a directory") }
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: dir)
         } catch {
-            throw IOFailure("\(option) \(dir): cannot list the directory: \(fileErrorReason(error))")
+            throw VAEDistError("\(option) \(dir): cannot list the directory: \(fileErrorReason(error))")
         }
         return names.filter(isImageFile).sorted()
     }

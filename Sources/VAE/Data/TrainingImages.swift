@@ -22,7 +22,7 @@ public enum TrainingImages {
         guard !kept.isEmpty else {
             let why = excluded.isEmpty ? "no images (png, jpg or jpeg)\(selection.recursive ? "" : "; pass --recursive to look in sub-folders")"
                                        : "all \(excluded.count) images match --exclude \(selection.exclude.joined(separator: ","))"
-            throw IOFailure("\(option) \(directory): \(why)")
+            throw VAEDistError("\(option) \(directory): \(why)")
         }
         return Listing(paths: kept, excluded: excluded)
     }
@@ -36,7 +36,7 @@ public enum TrainingImages {
     static func recursiveImageNames(in dir: String, option: String) throws -> [String] {
         _ = try ImageFolder.imageNames(in: dir, option: option)  // the folder exists and is readable
         guard let walk = FileManager.default.enumerator(atPath: dir) else {
-            throw IOFailure("\(option) \(dir): cannot list the directory")
+            throw VAEDistError("\(option) \(dir): cannot list the directory")
         }
         var names: [String] = []
         while let relative = walk.nextObject() as? String {
@@ -49,14 +49,14 @@ public enum TrainingImages {
     /// relative to the list's folder.
     static func read(list: String) throws -> [String] {
         guard let data = FileManager.default.contents(atPath: list) else {
-            throw IOFailure("--train_list \(list): cannot read the file (missing or unreadable)")
+            throw VAEDistError("--train_list \(list): cannot read the file (missing or unreadable)")
         }
         let folder = (list as NSString).deletingLastPathComponent
         let paths = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
             .map { $0.hasPrefix("/") ? $0 : (folder as NSString).appendingPathComponent($0) }
-        guard !paths.isEmpty else { throw IOFailure("--train_list \(list): lists no image") }
+        guard !paths.isEmpty else { throw VAEDistError("--train_list \(list): lists no image") }
         return paths
     }
 
@@ -65,7 +65,7 @@ public enum TrainingImages {
     public static func split(_ paths: [String], fraction: Double, seed: UInt64) throws -> (train: [String], validation: [String]) {
         let held = min(max(Int((fraction * Double(paths.count)).rounded()), 1), paths.count - 1)
         guard held >= 1 else {
-            throw IOFailure("--val_fraction \(fraction): \(paths.count) image(s) are too few to hold any out")
+            throw VAEDistError("--val_fraction \(fraction): \(paths.count) image(s) are too few to hold any out")
         }
         let chosen = Set(SampleOrder.holdOut(count: paths.count, held: held, seed: seed))
         let train = paths.indices.filter { !chosen.contains($0) }.map { paths[$0] }

@@ -7,7 +7,7 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
     if !dir.isEmpty { try createOutputDirectory(dir) }
     let tmp = path + temporarySuffix + "\(getpid())"
     let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw IOFailure("cannot create \(tmp): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw VAEDistError("cannot create \(tmp): \(String(cString: strerror(errno)))") }
     var written = 0
     let ok: Bool = bytes.withUnsafeBytes { raw in
         while written < raw.count {
@@ -21,12 +21,12 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
     close(fd)
     guard ok else {
         unlink(tmp)
-        throw IOFailure("cannot write \(path): \(String(cString: strerror(err)))")
+        throw VAEDistError("cannot write \(path): \(String(cString: strerror(err)))")
     }
     guard rename(tmp, path) == 0 else {
         let e = errno
         unlink(tmp)
-        throw IOFailure("cannot rename \(tmp) to \(path): \(String(cString: strerror(e)))")
+        throw VAEDistError("cannot rename \(tmp) to \(path): \(String(cString: strerror(e)))")
     }
 }
 

@@ -37,11 +37,11 @@ let maxImagePixels = 2 * 89_478_485
 /// 16-bit samples scaled to round(v·255/65535), embedded gamma and colour profiles ignored.
 public func loadImage(path: String) throws -> RGB8Image {
     let bytes = try readWholeFile(path)
-    if bytes.isEmpty { throw IOFailure("\(path): the file is empty, not an image") }
+    if bytes.isEmpty { throw VAEDistError("\(path): the file is empty, not an image") }
     if bytes.starts(with: pngSignature) { return try decodePNG(bytes, path: path) }
     if bytes.starts(with: [0xFF, 0xD8, 0xFF]) { return try decodeJPEG(bytes, path: path) }
     let head = bytes.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
-    throw IOFailure("\(path): not a PNG or JPEG file (the file starts with bytes \(head))")
+    throw VAEDistError("\(path): not a PNG or JPEG file (the file starts with bytes \(head))")
 }
 
 /// Image files above this size are refused before reading: no PNG or JPEG a VAE trains on comes near it, and a
@@ -51,8 +51,8 @@ let maxImageFileBytes = 512 << 20
 /// Reads a file with POSIX calls so that the error names the reason (missing, permission, directory). Only regular
 /// files (symlinks followed) are opened: a FIFO would block the open forever and a device like /dev/zero never ends.
 private func readWholeFile(_ path: String) throws -> [UInt8] {
-    func failure(_ err: Int32) -> IOFailure {
-        IOFailure("\(path): cannot read the file: \(String(cString: strerror(err)))")
+    func failure(_ err: Int32) -> VAEDistError {
+        VAEDistError("\(path): cannot read the file: \(String(cString: strerror(err)))")
     }
     var info = stat()
     guard stat(path, &info) == 0 else { throw failure(errno) }
@@ -83,21 +83,21 @@ private func checkImageFile(_ info: stat, path: String) throws {
     let kinds: [mode_t: String] = [S_IFIFO: "a FIFO (named pipe)", S_IFCHR: "a character device", S_IFBLK: "a block device",
                                    S_IFSOCK: "a socket"]
     let kind = info.st_mode & S_IFMT
-    if kind == S_IFDIR { throw IOFailure("\(path): cannot read the file: \(String(cString: strerror(EISDIR)))") }
+    if kind == S_IFDIR { throw VAEDistError("\(path): cannot read the file: \(String(cString: strerror(EISDIR)))") }
     guard kind == S_IFREG else {
-        throw IOFailure("\(path): not a regular file (it is \(kinds[kind] ?? "not a file")); images are read only from regular files")
+        throw VAEDistError("\(path): not a regular file (it is \(kinds[kind] ?? "not a file")); images are read only from regular files")
     }
     guard info.st_size <= maxImageFileBytes else { throw tooLarge(path) }
 }
 
-private func tooLarge(_ path: String) -> IOFailure {
-    IOFailure("\(path): the file is larger than \(maxImageFileBytes >> 20) MB, the most accepted for an image")
+private func tooLarge(_ path: String) -> VAEDistError {
+    VAEDistError("\(path): the file is larger than \(maxImageFileBytes >> 20) MB, the most accepted for an image")
 }
 
 private func checkPixelCount(width: Int, height: Int, path: String) throws {
-    guard width > 0, height > 0 else { throw IOFailure("\(path): the image has size \(width)x\(height)") }
+    guard width > 0, height > 0 else { throw VAEDistError("\(path): the image has size \(width)x\(height)") }
     guard width * height <= maxImagePixels else {
-        throw IOFailure("\(path): the image is \(width)x\(height) pixels, more than the \(maxImagePixels) accepted")
+        throw VAEDistError("\(path): the image is \(width)x\(height) pixels, more than the \(maxImagePixels) accepted")
     }
 }
 
@@ -112,8 +112,8 @@ private func decodePNG(_ bytes: [UInt8], path: String) throws -> RGB8Image {
     var image = png_image()
     image.version = UInt32(PNG_IMAGE_VERSION)
     defer { png_image_free(&image) }
-    func failure(_ what: String) -> IOFailure {
-        IOFailure("\(path): \(what): \(pngMessage(&image))")
+    func failure(_ what: String) -> VAEDistError {
+        VAEDistError("\(path): \(what): \(pngMessage(&image))")
     }
     // libpng keeps pointing into the buffer between begin and finish, so both happen inside one closure.
     return try stream.withUnsafeBytes { raw -> RGB8Image in
@@ -190,11 +190,11 @@ private func withoutColorManagementChunks(_ bytes: [UInt8]) -> [UInt8] {
 /// as PIL does (libjpeg defaults: accurate integer IDCT, fancy upsampling), and gray to RGB replicates.
 private func decodeJPEG(_ bytes: [UInt8], path: String) throws -> RGB8Image {
     guard let handle = tjInitDecompress() else {
-        throw IOFailure("\(path): cannot initialise the JPEG decoder: \(String(cString: tjGetErrorStr2(nil)))")
+        throw VAEDistError("\(path): cannot initialise the JPEG decoder: \(String(cString: tjGetErrorStr2(nil)))")
     }
     defer { tjDestroy(handle) }
-    func failure(_ what: String) -> IOFailure {
-        IOFailure("\(path): \(what): \(String(cString: tjGetErrorStr2(handle)))")
+    func failure(_ what: String) -> VAEDistError {
+        VAEDistError("\(path): \(what): \(String(cString: tjGetErrorStr2(handle)))")
     }
     return try bytes.withUnsafeBufferPointer { jpeg -> RGB8Image in
         var (w, h, subsampling, colorspace): (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
@@ -204,7 +204,7 @@ private func decodeJPEG(_ bytes: [UInt8], path: String) throws -> RGB8Image {
             throw failure("invalid JPEG header")
         }
         if colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue) {
-            throw IOFailure("\(path): CMYK JPEGs are not supported; convert the file to RGB")
+            throw VAEDistError("\(path): CMYK JPEGs are not supported; convert the file to RGB")
         }
         let (width, height) = (Int(w), Int(h))
         try checkPixelCount(width: width, height: height, path: path)

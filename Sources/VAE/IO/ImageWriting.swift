@@ -34,7 +34,7 @@ private func greyChannel(_ image: RGB8Image) -> [UInt8] {
 /// `name` says which image failed in the error.
 private func encodedPNG(_ samples: [UInt8], of image: RGB8Image, format: UInt32, flags: UInt32, name: String) throws -> [UInt8] {
     guard image.width > 0, image.height > 0 else {
-        throw IOFailure("\(name): cannot write an empty \(image.width)x\(image.height) image as PNG")
+        throw VAEDistError("\(name): cannot write an empty \(image.width)x\(image.height) image as PNG")
     }
     var png = png_image()
     png.version = UInt32(PNG_IMAGE_VERSION)
@@ -42,9 +42,9 @@ private func encodedPNG(_ samples: [UInt8], of image: RGB8Image, format: UInt32,
     png.height = UInt32(image.height)
     png.format = format
     png.flags = flags
-    func failure() -> IOFailure {
+    func failure() -> VAEDistError {
         let message = withUnsafeBytes(of: &png.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-        return IOFailure("\(name): cannot encode the image as PNG: \(message)")
+        return VAEDistError("\(name): cannot encode the image as PNG: \(message)")
     }
     return try samples.withUnsafeBytes { pixels -> [UInt8] in
         // The first call only measures; the second fills a buffer of that size.

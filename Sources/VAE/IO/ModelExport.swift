@@ -39,11 +39,11 @@ public func export(_ model: AutoencoderKL, format: ExportFormat, to path: String
     var path = path
     while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
     if let problem = format.problem(with: model.config) {
-        throw IOFailure("cannot export \(path) as \(format.rawValue): \(problem)")
+        throw VAEDistError("cannot export \(path) as \(format.rawValue): \(problem)")
     }
     let exists = FileManager.default.fileExists(atPath: path)
     if exists && !overwrite {
-        throw IOFailure("\(path) already exists; pass --overwrite to replace it")
+        throw VAEDistError("\(path) already exists; pass --overwrite to replace it")
     }
     try createFolder((path as NSString).deletingLastPathComponent, for: path)
     switch format {
@@ -55,7 +55,7 @@ public func export(_ model: AutoencoderKL, format: ExportFormat, to path: String
     case .ldm, .sd:
         var isDirectory: ObjCBool = false
         if exists && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue {
-            throw IOFailure("\(path) is a directory; --format \(format.rawValue) writes one safetensors file")
+            throw VAEDistError("\(path) is a directory; --format \(format.rawValue) writes one safetensors file")
         }
         try ldmWeights(model, prefix: format == .sd ? "first_stage_model." : "").write(path: path)
     }
@@ -80,7 +80,7 @@ func diffusersWeights(_ model: AutoencoderKL) throws -> SafeTensors {
     var file = SafeTensors()
     for (name, p) in model.namedParameters {
         guard let (diffusersName, isLinear) = renamer.diffusersName(name) else {
-            throw IOFailure("the model parameter \(name) has no diffusers counterpart")
+            throw VAEDistError("the model parameter \(name) has no diffusers counterpart")
         }
         let shape = p.value.shape
         if isLinear && shape.count == 4 && shape[2] == 1 && shape[3] == 1 {
@@ -100,7 +100,7 @@ private func writeDirectoryAtomically(_ path: String, replacing: Bool, fill: (St
     let temporary = path + ".tmp-\(getpid())", previous = path + ".old-\(getpid())"
     try? fm.removeItem(atPath: temporary)
     guard mkdir(temporary, 0o755) == 0 else {
-        throw IOFailure("cannot create \(temporary) to write \(path): \(String(cString: strerror(errno)))")
+        throw VAEDistError("cannot create \(temporary) to write \(path): \(String(cString: strerror(errno)))")
     }
     do {
         try fill(temporary)
@@ -123,17 +123,17 @@ private func createFolder(_ folder: String, for path: String) throws {
     guard !folder.isEmpty else { return }
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) {
-        guard isDirectory.boolValue else { throw IOFailure("cannot write \(path): \(folder) is a file, not a folder") }
+        guard isDirectory.boolValue else { throw VAEDistError("cannot write \(path): \(folder) is a file, not a folder") }
         return
     }
     try createFolder((folder as NSString).deletingLastPathComponent, for: path)
     guard mkdir(folder, 0o755) == 0 || errno == EEXIST else {
-        throw IOFailure("cannot create the folder \(folder) for \(path): \(String(cString: strerror(errno)))")
+        throw VAEDistError("cannot create the folder \(folder) for \(path): \(String(cString: strerror(errno)))")
     }
 }
 
 private func move(_ source: String, to destination: String) throws {
     guard rename(source, destination) == 0 else {
-        throw IOFailure("cannot rename \(source) to \(destination): \(String(cString: strerror(errno)))")
+        throw VAEDistError("cannot rename \(source) to \(destination): \(String(cString: strerror(errno)))")
     }
 }

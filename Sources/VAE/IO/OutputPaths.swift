@@ -18,7 +18,7 @@ public func checkOutputDirectory(_ path: String) throws {
         parent = prefix
     }
     guard access(path, W_OK | X_OK) == 0 else {
-        throw IOFailure("cannot write to output directory \(path): \(String(cString: strerror(errno)))")
+        throw VAEDistError("cannot write to output directory \(path): \(String(cString: strerror(errno)))")
     }
 }
 
@@ -41,13 +41,13 @@ private func directoryPrefixes(_ path: String) -> [String] {
     }
 }
 
-private func cannotCreate(_ path: String, _ reason: String) -> IOFailure {
-    IOFailure("cannot create output directory \(path): \(reason)")
+private func cannotCreate(_ path: String, _ reason: String) -> VAEDistError {
+    VAEDistError("cannot create output directory \(path): \(reason)")
 }
 
 /// A file-system error in words, for messages that name the file themselves.
 public func fileErrorReason(_ error: Error) -> String {
-    if let failure = error as? IOFailure { return failure.description }
+    if let failure = error as? VAEDistError { return failure.description }
     let ns = error as NSError
     if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
         return String(cString: strerror(Int32(underlying.code)))

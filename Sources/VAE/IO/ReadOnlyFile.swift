@@ -10,11 +10,11 @@ final class ReadOnlyFile {
     init(path: String) throws {
         // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as not a regular file).
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { throw IOFailure("\(path): cannot read the file: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw VAEDistError("\(path): cannot read the file: \(String(cString: strerror(errno)))") }
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
             close(descriptor)
-            throw IOFailure("\(path): cannot read the file: not a regular file")
+            throw VAEDistError("\(path): cannot read the file: not a regular file")
         }
         self.path = path
         self.size = Int(status.st_size)
@@ -31,7 +31,7 @@ final class ReadOnlyFile {
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else {
                     let reason = n == 0 ? "the file became shorter while being read" : String(cString: strerror(errno))
-                    throw IOFailure("\(path): cannot read bytes \(range.lowerBound)..<\(range.upperBound): \(reason)")
+                    throw VAEDistError("\(path): cannot read bytes \(range.lowerBound)..<\(range.upperBound): \(reason)")
                 }
                 initialized += n
             }

@@ -69,7 +69,7 @@ public struct SafeTensors {
         for info in header.tensors where keep(info) {
             let start = header.dataStart + info.dataOffsets.lowerBound
             guard let values = try bytes(start..<start + info.dataOffsets.count, { floats($0, dtype: info.dtype, count: info.elementCount) }) else {
-                throw IOFailure("\(path): tensor \(quotedName(info.name)) has dtype \(info.dtype.rawValue), which cannot be read as "
+                throw VAEDistError("\(path): tensor \(quotedName(info.name)) has dtype \(info.dtype.rawValue), which cannot be read as "
                                 + "floating-point weights (readable: \(DType.readableAsFloat.map(\.rawValue).joined(separator: ", ")))")
             }
             result.tensors[info.name] = Entry(shape: info.shape, values: values)

@@ -202,8 +202,8 @@ private func unsignedInteger(_ value: JSONValue) -> UInt64? {
     return UInt64(literal)
 }
 
-func notSafeTensors(_ path: String, _ why: String) -> IOFailure {
-    IOFailure("\(path): not a valid safetensors file: \(why)")
+func notSafeTensors(_ path: String, _ why: String) -> VAEDistError {
+    VAEDistError("\(path): not a valid safetensors file: \(why)")
 }
 
 /// A name for an error message, in quotes and cut if long: a forged header must not turn into a huge message.

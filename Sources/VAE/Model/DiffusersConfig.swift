@@ -13,10 +13,10 @@ enum DiffusersConfig {
     static func parse(json text: String, source: String) throws -> VAEConfig {
         let map: [String: JSONValue]
         do {
-            guard let object = try object(text) else { throw IOFailure("\(source): the config is not a JSON object") }
+            guard let object = try object(text) else { throw VAEDistError("\(source): the config is not a JSON object") }
             map = object
         } catch let error as JSONSyntaxError {
-            throw IOFailure("\(source): invalid JSON: \(error.message)")
+            throw VAEDistError("\(source): invalid JSON: \(error.message)")
         }
         return try Reader(map: map, source: source).config()
     }
@@ -49,28 +49,28 @@ private struct Reader {
     func config() throws -> VAEConfig {
         let className = try string("_class_name", default: "AutoencoderKL")
         guard className == "AutoencoderKL" else {
-            throw IOFailure("\(source): _class_name is \(className); vae-dist reads only AutoencoderKL configs "
+            throw VAEDistError("\(source): _class_name is \(className); vae-dist reads only AutoencoderKL configs "
                             + "(in a diffusers pipeline, the vae/ folder's config.json)")
         }
         let known = Self.architectureKeys.union(Self.ignoredKeys)
         let unknown = map.keys.filter { !known.contains($0) }.sorted()
         if !unknown.isEmpty {
-            throw IOFailure("\(source): unknown key\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) "
+            throw VAEDistError("\(source): unknown key\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) "
                             + "(a diffusers AutoencoderKL config has: \(known.sorted().joined(separator: ", ")))")
         }
         let activation = try string("act_fn", default: "silu")
         guard activation == "silu" else {
-            throw IOFailure("\(source): act_fn is \(activation); vae-dist implements the SD architecture, act_fn \"silu\"")
+            throw VAEDistError("\(source): act_fn is \(activation); vae-dist implements the SD architecture, act_fn \"silu\"")
         }
         for key in ["use_quant_conv", "use_post_quant_conv", "mid_block_add_attention"] where !(try bool(key, default: true)) {
-            throw IOFailure("\(source): \(key) must be true: vae-dist implements only the SD architecture")
+            throw VAEDistError("\(source): \(key) must be true: vae-dist implements only the SD architecture")
         }
 
         let blockChannels = try positiveInts("block_out_channels", default: [64])
         // diffusers' conv_in yields block_out_channels[0], ldm's yields ch: so ch = block_out_channels[0].
         let ch = blockChannels[0]
         if let notMultiple = blockChannels.first(where: { $0 % ch != 0 }) {
-            throw IOFailure("\(source): block_out_channels \(blockChannels): \(notMultiple) is not a multiple of the first "
+            throw VAEDistError("\(source): block_out_channels \(blockChannels): \(notMultiple) is not a multiple of the first "
                             + "entry \(ch); ldm's ch_mult needs every level's channels as a multiple of ch")
         }
         let levels = blockChannels.count
@@ -78,7 +78,7 @@ private struct Reader {
         // diffusers numbers up blocks from the lowest resolution: up block k is ldm level levels-1-k.
         let upAttention = Set(try attentionLevels("up_block_types", blocks: Self.upBlocks, levels: levels).map { levels - 1 - $0 })
         guard downAttention == upAttention else {
-            throw IOFailure("\(source): up_block_types puts attention at other levels than down_block_types; ldm's "
+            throw VAEDistError("\(source): up_block_types puts attention at other levels than down_block_types; ldm's "
                             + "AutoencoderKL has attention at the same resolutions in encoder and decoder")
         }
         var config = VAEConfig(ch: ch, chMult: blockChannels.map { $0 / ch },
@@ -96,7 +96,7 @@ private struct Reader {
         do {
             try config.validate()
         } catch {
-            throw IOFailure("\(source): \(error)")
+            throw VAEDistError("\(source): \(error)")
         }
         return config
     }
@@ -105,7 +105,7 @@ private struct Reader {
     private func attentionLevels(_ key: String, blocks: (plain: String, attention: String), levels: Int) throws -> Set<Int> {
         let types = try strings(key, default: [blocks.plain])
         guard types.count == levels else {
-            throw IOFailure("\(source): \(key) has \(types.count) entries but block_out_channels \(levels); "
+            throw VAEDistError("\(source): \(key) has \(types.count) entries but block_out_channels \(levels); "
                             + "diffusers needs one block type per level")
         }
         var attention = Set<Int>()
@@ -114,7 +114,7 @@ private struct Reader {
             case blocks.plain: continue
             case blocks.attention: attention.insert(i)
             default:
-                throw IOFailure("\(source): \(key)[\(i)] is \(type); vae-dist implements \(blocks.plain) and \(blocks.attention)")
+                throw VAEDistError("\(source): \(key)[\(i)] is \(type); vae-dist implements \(blocks.plain) and \(blocks.attention)")
             }
         }
         return attention
@@ -127,7 +127,7 @@ private struct Reader {
         if case .array(let sides) = entry, sides.count == 2, let h = positiveInt(sides[0]), let w = positiveInt(sides[1]) {
             return min(h, w)
         }
-        throw IOFailure("\(source): sample_size must be a positive integer or [height, width], got \(entry.quoted())")
+        throw VAEDistError("\(source): sample_size must be a positive integer or [height, width], got \(entry.quoted())")
     }
 
     // MARK: Typed access
@@ -140,7 +140,7 @@ private struct Reader {
 
     private func positiveInt(_ key: String, default value: Int) throws -> Int {
         guard let entry = map[key] else { return value }
-        guard let n = positiveInt(entry) else { throw IOFailure("\(source): \(key) must be a positive integer, got \(entry.quoted())") }
+        guard let n = positiveInt(entry) else { throw VAEDistError("\(source): \(key) must be a positive integer, got \(entry.quoted())") }
         return n
     }
 
@@ -150,7 +150,7 @@ private struct Reader {
             let values = items.compactMap(positiveInt)
             if values.count == items.count && !values.isEmpty { return values }
         }
-        throw IOFailure("\(source): \(key) must be a non-empty list of positive integers, got \(entry.quoted())")
+        throw VAEDistError("\(source): \(key) must be a non-empty list of positive integers, got \(entry.quoted())")
     }
 
     private func strings(_ key: String, default value: [String]) throws -> [String] {
@@ -159,18 +159,18 @@ private struct Reader {
             let values = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
             if values.count == items.count { return values }
         }
-        throw IOFailure("\(source): \(key) must be a list of block type names, got \(entry.quoted())")
+        throw VAEDistError("\(source): \(key) must be a list of block type names, got \(entry.quoted())")
     }
 
     private func string(_ key: String, default value: String) throws -> String {
         guard let entry = map[key] else { return value }
-        guard case .string(let s) = entry else { throw IOFailure("\(source): \(key) must be a string, got \(entry.quoted())") }
+        guard case .string(let s) = entry else { throw VAEDistError("\(source): \(key) must be a string, got \(entry.quoted())") }
         return s
     }
 
     private func bool(_ key: String, default value: Bool) throws -> Bool {
         guard let entry = map[key] else { return value }
-        guard case .bool(let b) = entry else { throw IOFailure("\(source): \(key) must be true or false, got \(entry.quoted())") }
+        guard case .bool(let b) = entry else { throw VAEDistError("\(source): \(key) must be true or false, got \(entry.quoted())") }
         return b
     }
 }

@@ -53,7 +53,7 @@ public struct MemoryEstimate: Sendable {
     public func check(available: Double?) throws {
         guard let available, totalBytes > available else { return }
         let images = batch == 1 ? "one image" : "\(batch) images"
-        throw IOFailure("img_size \(imageSize), \(images) per process: \(summary); this machine has "
+        throw VAEDistError("img_size \(imageSize), \(images) per process: \(summary); this machine has "
                         + "\(ByteCount.text(available)) available. Use a smaller --img_size"
                         + (work == .training ? " or --batch_size, more ranks," : "") + " or a machine with more memory")
     }
@@ -70,7 +70,7 @@ public struct MemoryEstimate: Sendable {
 
     public static func checkImageSize(_ size: Int) throws {
         guard size >= 1 && size <= maxImageSize else {
-            throw IOFailure("--img_size \(size): must be between 1 and \(maxImageSize) pixels")
+            throw VAEDistError("--img_size \(size): must be between 1 and \(maxImageSize) pixels")
         }
     }
 

@@ -46,10 +46,10 @@ public struct ModelSource {
     /// A config file: Stable Diffusion yaml (or its params) or a diffusers config.json.
     public static func loadConfig(path: String) throws -> VAEConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw IOFailure("\(path): cannot read the config (missing or unreadable)")
+            throw VAEDistError("\(path): cannot read the config (missing or unreadable)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw IOFailure("\(path): the config is not UTF-8 text")
+            throw VAEDistError("\(path): the config is not UTF-8 text")
         }
         return DiffusersConfig.isDiffusersConfig(text)
             ? try DiffusersConfig.parse(json: text, source: path)
@@ -59,7 +59,7 @@ public struct ModelSource {
     /// Puts the weights into `model` (built from `config`) and returns one line saying what was loaded: the
     /// file, its naming and where the config came from.
     public func loadWeights(into model: AutoencoderKL) throws -> String {
-        guard let weights else { throw IOFailure("no weights file was given") }
+        guard let weights else { throw VAEDistError("no weights file was given") }
         // A mismatch under the default config most likely means a config was not given: say so.
         let origin = configOrigin == .sdV1Default ? "\(configOrigin): no --config given and the weights carry none" : "\(configOrigin)"
         let read = try weights.readVAETensors()
@@ -73,7 +73,7 @@ extension VAEConfig {
     /// The encoder halves the image at each level but the last, so the side must divide evenly.
     public func checkImageSize(_ size: Int, option: String) throws {
         guard size % downsamplingFactor == 0 else {
-            throw IOFailure("\(option) \(size) is not divisible by \(downsamplingFactor) = 2^(levels-1) for ch_mult \(chMult)")
+            throw VAEDistError("\(option) \(size) is not divisible by \(downsamplingFactor) = 2^(levels-1) for ch_mult \(chMult)")
         }
     }
 }

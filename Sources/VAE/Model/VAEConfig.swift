@@ -66,7 +66,7 @@ public struct VAEConfig: Equatable, Codable, Sendable {
     /// The jobs read RGB images and write RGB reconstructions.
     public func requireRGB(for job: String) throws {
         guard inChannels == 3, outCh == 3 else {
-            throw IOFailure("\(job) works on RGB images: the model needs in_channels 3 and out_ch 3, the config has "
+            throw VAEDistError("\(job) works on RGB images: the model needs in_channels 3 and out_ch 3, the config has "
                             + "\(inChannels) and \(outCh)")
         }
     }
@@ -74,7 +74,7 @@ public struct VAEConfig: Equatable, Codable, Sendable {
     public func validate() throws {
         let found = problems()
         if !found.isEmpty {
-            throw IOFailure("invalid VAE config (\(yamlDescription)): " + found.joined(separator: "; "))
+            throw VAEDistError("invalid VAE config (\(yamlDescription)): " + found.joined(separator: "; "))
         }
     }
 
@@ -199,10 +199,10 @@ public struct VAEConfig: Equatable, Codable, Sendable {
 
     public static func load(path: String) throws -> VAEConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw IOFailure("\(path): cannot read the config (missing or unreadable)")
+            throw VAEDistError("\(path): cannot read the config (missing or unreadable)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw IOFailure("\(path): the config is not UTF-8 text")
+            throw VAEDistError("\(path): the config is not UTF-8 text")
         }
         return try parse(yaml: text, source: path)
     }
@@ -218,9 +218,9 @@ public struct VAEConfig: Equatable, Codable, Sendable {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch {
-            throw IOFailure("\(source): invalid YAML: \(error)")
+            throw VAEDistError("\(source): invalid YAML: \(error)")
         }
-        guard let root else { throw IOFailure("\(source): the config is empty") }
+        guard let root else { throw VAEDistError("\(source): the config is empty") }
         return try ConfigReader(source: source).config(root: root)
     }
 }
@@ -258,7 +258,7 @@ private struct ConfigReader {
         if top.keys.contains(where: Self.ddconfigKeys.contains) {
             return try bareConfig(top)
         }
-        throw IOFailure("\(source): no VAE config found: expected model.params.first_stage_config.params (a Stable "
+        throw VAEDistError("\(source): no VAE config found: expected model.params.first_stage_config.params (a Stable "
                         + "Diffusion config), a top-level ddconfig with embed_dim, or the ddconfig keys (ch, ch_mult, "
                         + "…) at the top level; found the keys \(top.keys.sorted())")
     }
@@ -373,7 +373,7 @@ private struct ConfigReader {
         let found = config.problems()
         guard found.isEmpty else {
             let location = path.map { $0.isEmpty ? "" : " (keys under \($0))" } ?? " (ddconfig keys at the top level)"
-            throw IOFailure("\(source): invalid VAE config\(location): " + found.joined(separator: "; "))
+            throw VAEDistError("\(source): invalid VAE config\(location): " + found.joined(separator: "; "))
         }
         return config
     }
@@ -399,7 +399,7 @@ private struct ConfigReader {
 
     private func required(_ map: Entries, _ key: String, in path: String) throws -> Node {
         guard let entry = map[key] else {
-            throw IOFailure("\(source): \(join(path, key)) is missing")
+            throw VAEDistError("\(source): \(join(path, key)) is missing")
         }
         return entry.node
     }
@@ -447,9 +447,9 @@ private struct ConfigReader {
 
     private func lastPart(_ key: String) -> String { String(key.split(separator: ".").last ?? "") }
 
-    private func fail(_ node: Node?, _ message: String) -> IOFailure {
-        if let line = node?.mark?.line { return IOFailure("\(source):\(line): \(message)") }
-        return IOFailure("\(source): \(message)")
+    private func fail(_ node: Node?, _ message: String) -> VAEDistError {
+        if let line = node?.mark?.line { return VAEDistError("\(source):\(line): \(message)") }
+        return VAEDistError("\(source): \(message)")
     }
 
     /// The value as written, e.g. `-1`, `"abc"`, `[1, "x"]`, `a mapping`; numbers bare, anything else quoted.

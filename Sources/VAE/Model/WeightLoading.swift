@@ -23,12 +23,12 @@ extension AutoencoderKL {
 
     /// Returns the naming that was detected.
     @discardableResult
-    public func loadWeights(_ file: SafeTensors, path: String) throws -> CheckpointNaming {
+    public func loadWeights(_ file: SafeTensors, path: String) throws -> WeightNaming {
         try loadWeights(tensors: file.tensors, path: path).naming
     }
 
     @discardableResult
-    public func loadWeights(path: String) throws -> CheckpointNaming {
+    public func loadWeights(path: String) throws -> WeightNaming {
         try loadWeights(SafeTensors.read(path: path), path: path)
     }
 
@@ -49,7 +49,7 @@ func rejectNonFinite(_ values: [String: [Float]], order: [String], path: String)
     guard !bad.isEmpty else { return }
     let shown = 5
     let more = bad.count > shown ? ", … and \(bad.count - shown) more" : ""
-    throw IOFailure("\(path): \(bad.count) tensor\(bad.count == 1 ? " holds" : "s hold") NaN or Inf: "
+    throw VAEDistError("\(path): \(bad.count) tensor\(bad.count == 1 ? " holds" : "s hold") NaN or Inf: "
                     + bad.prefix(shown).joined(separator: ", ") + more
                     + "; these weights are broken (a diverged or corrupted run) and cannot be used")
 }

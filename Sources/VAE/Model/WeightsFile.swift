@@ -33,7 +33,7 @@ public struct WeightsFile: Equatable, Sendable {
     static func locate(_ path: String) throws -> WeightsFile {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw IOFailure("\(path): cannot read the weights (missing or unreadable)")
+            throw VAEDistError("\(path): cannot read the weights (missing or unreadable)")
         }
         guard isDirectory.boolValue else { return WeightsFile(path: path) }
         for name in diffusersWeightNames {
@@ -45,7 +45,7 @@ public struct WeightsFile: Equatable, Sendable {
         if FileManager.default.fileExists(atPath: vae, isDirectory: &isDirectory), isDirectory.boolValue {
             return try locate(vae)
         }
-        throw IOFailure("\(path): a folder given as weights must be a diffusers model folder (or a pipeline with a vae/ "
+        throw VAEDistError("\(path): a folder given as weights must be a diffusers model folder (or a pipeline with a vae/ "
                         + "folder) holding \(diffusersWeightNames.joined(separator: " or ")); none found")
     }
 
@@ -57,7 +57,7 @@ public struct WeightsFile: Equatable, Sendable {
             return (try ModelSource.loadConfig(path: json), .diffusersFolder(json))
         }
         guard format == .safetensors else { return nil }
-        return try Checkpoint.storedConfig(path: path).map { ($0, .storedInCheckpoint(path)) }
+        return try TrainingCheckpoint.storedConfig(path: path).map { ($0, .storedInCheckpoint(path)) }
     }
 
     /// The file's tensors that can be VAE weights, and for a PyTorch checkpoint the dict they were found in

@@ -6,22 +6,22 @@ import Foundation
 /// `highlight`, which replaces it for that panel) use the highlight colour.
 public func writeBarChart(path: String, title: String, labels: [String], series: [BarSeries],
                           highlight: Set<Int> = []) throws {
-    guard !labels.isEmpty else { throw IOFailure("bar chart \(path): no labels") }
-    guard !series.isEmpty else { throw IOFailure("bar chart \(path): no series") }
+    guard !labels.isEmpty else { throw VAEDistError("bar chart \(path): no labels") }
+    guard !series.isEmpty else { throw VAEDistError("bar chart \(path): no series") }
     for metric in series {
         guard metric.values.count == labels.count else {
-            throw IOFailure("bar chart \(path): '\(metric.name)' has \(metric.values.count) values for \(labels.count) labels")
+            throw VAEDistError("bar chart \(path): '\(metric.name)' has \(metric.values.count) values for \(labels.count) labels")
         }
         if let errors = metric.errors, errors.count != labels.count {
-            throw IOFailure("bar chart \(path): '\(metric.name)' has \(errors.count) errors for \(labels.count) labels")
+            throw VAEDistError("bar chart \(path): '\(metric.name)' has \(errors.count) errors for \(labels.count) labels")
         }
         if let intervals = metric.intervals, intervals.count != labels.count {
-            throw IOFailure("bar chart \(path): '\(metric.name)' has \(intervals.count) intervals for \(labels.count) labels")
+            throw VAEDistError("bar chart \(path): '\(metric.name)' has \(intervals.count) intervals for \(labels.count) labels")
         }
     }
     for marked in [highlight] + series.compactMap(\.highlight) {
         if let outside = marked.first(where: { !labels.indices.contains($0) }) {
-            throw IOFailure("bar chart \(path): highlighted index \(outside) is not among the \(labels.count) labels")
+            throw VAEDistError("bar chart \(path): highlighted index \(outside) is not among the \(labels.count) labels")
         }
     }
 

@@ -15,7 +15,7 @@ final class CairoCanvas {
     init(width: Int, height: Int) throws {
         // Cairo's limit for image surfaces.
         guard (1...32767).contains(width), (1...32767).contains(height) else {
-            throw IOFailure("a \(width)×\(height) image is outside Cairo's 1...32767 pixel range")
+            throw VAEDistError("a \(width)×\(height) image is outside Cairo's 1...32767 pixel range")
         }
         self.width = width
         self.height = height
@@ -25,7 +25,7 @@ final class CairoCanvas {
             let message = String(cString: cairo_status_to_string(cairo_status(context)))
             cairo_destroy(context)
             cairo_surface_destroy(surface)
-            throw IOFailure("cannot create a \(width)×\(height) image: \(message)")
+            throw VAEDistError("cannot create a \(width)×\(height) image: \(message)")
         }
         cairo_select_font_face(context, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL)
         setColor(PlotStyle.background)
@@ -165,12 +165,12 @@ final class CairoCanvas {
             return CAIRO_STATUS_SUCCESS
         }, Unmanaged.passUnretained(sink).toOpaque())
         guard status == CAIRO_STATUS_SUCCESS else {
-            throw IOFailure("cannot encode plot \(path) as PNG: \(String(cString: cairo_status_to_string(status)))")
+            throw VAEDistError("cannot encode plot \(path) as PNG: \(String(cString: cairo_status_to_string(status)))")
         }
         do {
             try writeFileAtomically(sink.bytes, to: path)
         } catch {
-            throw IOFailure("cannot write plot \(path): \(error)")
+            throw VAEDistError("cannot write plot \(path): \(error)")
         }
     }
 

@@ -10,14 +10,14 @@ public func writeHeatmapOverlays(path: String, base: (width: Int, height: Int, r
                                  maps: [(title: String, values: [Float], width: Int, height: Int)],
                                  colorBarLabel: String? = nil, contour: [Bool]? = nil) throws {
     guard base.width > 0, base.height > 0, base.rgb.count == base.width * base.height * 3 else {
-        throw IOFailure("heatmap \(path): base image has \(base.rgb.count) bytes, not 3 × \(base.width) × \(base.height)")
+        throw VAEDistError("heatmap \(path): base image has \(base.rgb.count) bytes, not 3 × \(base.width) × \(base.height)")
     }
-    guard !maps.isEmpty else { throw IOFailure("heatmap \(path): no maps") }
+    guard !maps.isEmpty else { throw VAEDistError("heatmap \(path): no maps") }
     if let contour, contour.count != base.width * base.height {
-        throw IOFailure("heatmap \(path): contour has \(contour.count) pixels, not \(base.width) × \(base.height)")
+        throw VAEDistError("heatmap \(path): contour has \(contour.count) pixels, not \(base.width) × \(base.height)")
     }
     for map in maps where map.width <= 0 || map.height <= 0 || map.values.count != map.width * map.height {
-        throw IOFailure("heatmap \(path): map '\(map.title)' has \(map.values.count) values, not \(map.width) × \(map.height)")
+        throw VAEDistError("heatmap \(path): map '\(map.title)' has \(map.values.count) values, not \(map.width) × \(map.height)")
     }
     let finite = maps.flatMap { $0.values.lazy.filter(\.isFinite) }
     let range = AxisScale(dataMin: Double(finite.min() ?? 0), dataMax: Double(finite.max() ?? 1), snapToTicks: false)

@@ -4,10 +4,10 @@ import Foundation
 /// scales, ticks, axis labels and legend: e.g. total and reconstruction loss over epochs in one
 /// panel, KL in another. Non-finite points are left out; a lone point is drawn as a marker.
 public func writeLinePlot(path: String, title: String, panels: [PlotPanel]) throws {
-    guard !panels.isEmpty else { throw IOFailure("line plot \(path): no panels") }
+    guard !panels.isEmpty else { throw VAEDistError("line plot \(path): no panels") }
     for panel in panels {
         for series in panel.series where series.x.count != series.y.count {
-            throw IOFailure("line plot \(path): series '\(series.label)' has \(series.x.count) x and \(series.y.count) y values")
+            throw VAEDistError("line plot \(path): series '\(series.label)' has \(series.x.count) x and \(series.y.count) y values")
         }
     }
     let panelWidth = 960.0, panelHeight = 340.0, titleHeight = 46.0

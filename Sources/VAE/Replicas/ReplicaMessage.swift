@@ -41,7 +41,7 @@ public struct ReplicaMessageReader {
         var reader = ReplicaMessageReader(bytes)
         let value = try reader.read(Value.self)
         guard reader.at == bytes.count else {
-            throw IOFailure("replica message (\(Value.self)): \(bytes.count - reader.at) bytes left over after byte \(reader.at)")
+            throw VAEDistError("replica message (\(Value.self)): \(bytes.count - reader.at) bytes left over after byte \(reader.at)")
         }
         return value
     }
@@ -69,8 +69,8 @@ public struct ReplicaMessageReader {
         return bytes[at..<at + count]
     }
 
-    private func cutOff(_ count: Int) -> IOFailure {
-        IOFailure("replica message: \(count) bytes expected at byte \(at) of \(bytes.count): the message is cut off")
+    private func cutOff(_ count: Int) -> VAEDistError {
+        VAEDistError("replica message: \(count) bytes expected at byte \(at) of \(bytes.count): the message is cut off")
     }
 }
 
@@ -102,7 +102,7 @@ extension Array: ReplicaMessage where Element: ReplicaMessage {
 
     public init(from reader: inout ReplicaMessageReader) throws {
         let count: Int = try reader.read()
-        guard count >= 0 else { throw IOFailure("replica message: a list of \(count) elements") }
+        guard count >= 0 else { throw VAEDistError("replica message: a list of \(count) elements") }
         self = []
         for _ in 0..<count { append(try reader.read()) }
     }
@@ -118,7 +118,7 @@ extension Optional: ReplicaMessage where Wrapped: ReplicaMessage {
         switch try reader.read(Int.self) {
         case 0: self = nil
         case 1: self = try reader.read(Wrapped.self)
-        case let flag: throw IOFailure("replica message: \(flag) is not an optional's 0 or 1")
+        case let flag: throw VAEDistError("replica message: \(flag) is not an optional's 0 or 1")
         }
     }
 }

@@ -25,7 +25,7 @@ public enum ImageQuality {
     public static func ssim(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, channels: Int, height: Int, width: Int) throws -> Double {
         let k = window.count
         guard height >= k, width >= k else {
-            throw IOFailure("SSIM needs images of at least \(k)×\(k) pixels (an 11×11 Gaussian window), got \(width)×\(height)")
+            throw VAEDistError("SSIM needs images of at least \(k)×\(k) pixels (an 11×11 Gaussian window), got \(width)×\(height)")
         }
         let (c1, c2) = (0.01 * 0.01, 0.03 * 0.03)
         let (outH, outW) = (height - k + 1, width - k + 1)

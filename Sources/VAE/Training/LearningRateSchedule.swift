@@ -20,10 +20,10 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
     public init() {}
 
     public func validate(baseLR: Double) throws {
-        guard warmupSteps >= 0 else { throw IOFailure("--warmup_steps must be ≥ 0, got \(warmupSteps)") }
-        guard minLR >= 0, minLR <= baseLR else { throw IOFailure("--min_lr must lie in [0, --lr \(baseLR)], got \(minLR)") }
-        guard stepSizeEpochs >= 1 else { throw IOFailure("--lr_step_size must be at least 1 epoch, got \(stepSizeEpochs)") }
-        guard gamma > 0, gamma <= 1 else { throw IOFailure("--lr_gamma must lie in (0, 1], got \(gamma)") }
+        guard warmupSteps >= 0 else { throw VAEDistError("--warmup_steps must be ≥ 0, got \(warmupSteps)") }
+        guard minLR >= 0, minLR <= baseLR else { throw VAEDistError("--min_lr must lie in [0, --lr \(baseLR)], got \(minLR)") }
+        guard stepSizeEpochs >= 1 else { throw VAEDistError("--lr_step_size must be at least 1 epoch, got \(stepSizeEpochs)") }
+        guard gamma > 0, gamma <= 1 else { throw VAEDistError("--lr_gamma must lie in (0, 1], got \(gamma)") }
     }
 
     /// The rate of optimizer step `step` (0-based) in a run of `totalSteps` steps, `stepsPerEpoch` per epoch.

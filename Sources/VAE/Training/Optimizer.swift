@@ -30,7 +30,7 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
 
     /// The same combinations torch refuses, said in terms of the flags.
     public func validate() throws {
-        func fail(_ why: String) -> IOFailure { IOFailure(why) }
+        func fail(_ why: String) -> VAEDistError { VAEDistError(why) }
         guard weightDecay >= 0, weightDecay.isFinite else { throw fail("--weight_decay must be ≥ 0, got \(weightDecay)") }
         guard (0..<1).contains(beta1), (0..<1).contains(beta2) else {
             throw fail("--adam_betas must each lie in [0, 1), got \(beta1),\(beta2)")
@@ -79,7 +79,7 @@ public final class Optimizer {
     public func restore(step: Int, saved: [String: [Tensor]]) throws {
         for name in settings.stateNames {
             guard let tensors = saved[name], tensors.count == parameters.count else {
-                throw IOFailure("optimizer state '\(name)' is missing")
+                throw VAEDistError("optimizer state '\(name)' is missing")
             }
             for (mine, theirs) in zip(state[name]!, tensors) { mine.copy(from: theirs) }
         }

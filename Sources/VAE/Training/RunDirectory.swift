@@ -18,12 +18,12 @@ public final class RunDirectory {
     public let path: String
     public let runID: String
     /// The checkpoint to continue from (read on every rank), nil for a fresh start.
-    public let resumeFrom: (contents: Checkpoint.Contents, path: String)?
+    public let resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?
     private let lockDescriptor: Int32
 
     static let lockName = ".vae-dist.lock"
 
-    private init(path: String, runID: String, resumeFrom: (contents: Checkpoint.Contents, path: String)?, lockDescriptor: Int32) {
+    private init(path: String, runID: String, resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?, lockDescriptor: Int32) {
         (self.path, self.runID, self.resumeFrom, self.lockDescriptor) = (path, runID, resumeFrom, lockDescriptor)
     }
 
@@ -35,7 +35,7 @@ public final class RunDirectory {
     public static func begin(_ outputDir: String, start: RunStart, replicas: ReplicaGroup,
                              log: (String) -> Void) throws -> RunDirectory {
         var lock: Int32 = -1
-        var rootContents: Checkpoint.Contents?
+        var rootContents: TrainingCheckpoint.Contents?
         let decided = try replicas.rootOnly { () throws -> (runID: String, checkpoint: String?) in
             let (descriptor, previous) = try acquire(outputDir)
             lock = descriptor
@@ -56,28 +56,28 @@ public final class RunDirectory {
         }
         let runID = try replicas.broadcast(decided?.runID ?? "", from: 0)
         let checkpoint = try replicas.broadcast(decided?.checkpoint, from: 0)
-        let contents = try rootContents ?? checkpoint.map { try Checkpoint.read(path: $0) }
+        let contents = try rootContents ?? checkpoint.map { try TrainingCheckpoint.read(path: $0) }
         return RunDirectory(path: outputDir, runID: runID, resumeFrom: contents.map { ($0, checkpoint!) }, lockDescriptor: lock)
     }
 
     /// The run id, and the checkpoint to continue from (with its path) if any.
     private static func decide(_ outputDir: String, start: RunStart, previousRun: String?,
-                               log: (String) -> Void) throws -> (runID: String, resume: (contents: Checkpoint.Contents, path: String)?) {
-        let (found, unreadable) = Checkpoint.candidates(in: outputDir)
+                               log: (String) -> Void) throws -> (runID: String, resume: (contents: TrainingCheckpoint.Contents, path: String)?) {
+        let (found, unreadable) = TrainingCheckpoint.candidates(in: outputDir)
         switch start {
         case .fresh(let overwrite):
             if !found.isEmpty || !unreadable.isEmpty {
                 guard overwrite else {
                     let newest = found.first.map { " (newest: \($0.path), epoch \($0.epoch))" } ?? ""
-                    throw IOFailure("--output_dir \(outputDir) holds the checkpoints of an earlier run\(newest); continue that run with --resume auto, start a new run there with --overwrite (its outputs are removed), or choose another --output_dir")
+                    throw VAEDistError("--output_dir \(outputDir) holds the checkpoints of an earlier run\(newest); continue that run with --resume auto, start a new run there with --overwrite (its outputs are removed), or choose another --output_dir")
                 }
                 log("--overwrite: removed \(try removePreviousOutputs(outputDir)) file(s) of the earlier run in \(outputDir)")
             }
             return (UUID().uuidString, nil)
         case .resume(let path):
-            let contents = try Checkpoint.read(path: path)
+            let contents = try TrainingCheckpoint.read(path: path)
             if let other = found.first(where: { $0.runID != contents.runID }) {
-                throw IOFailure("--output_dir \(outputDir) holds checkpoints of another run (e.g. \(other.path), run \(other.runID ?? "unknown")) than \(path) (run \(contents.runID ?? "unknown")); resuming there would mix two runs: choose another --output_dir")
+                throw VAEDistError("--output_dir \(outputDir) holds checkpoints of another run (e.g. \(other.path), run \(other.runID ?? "unknown")) than \(path) (run \(contents.runID ?? "unknown")); resuming there would mix two runs: choose another --output_dir")
             }
             return (contents.runID ?? UUID().uuidString, (contents, path))
         case .resumeLatest:
@@ -88,14 +88,14 @@ public final class RunDirectory {
                     continue
                 }
                 do {
-                    let contents = try Checkpoint.read(path: candidate.path)
+                    let contents = try TrainingCheckpoint.read(path: candidate.path)
                     return (contents.runID ?? UUID().uuidString, (contents, candidate.path))
                 } catch {
                     log("--resume auto: skipping \(error)\n  trying the previous checkpoint")
                 }
             }
             guard found.isEmpty && unreadable.isEmpty else {
-                throw IOFailure("--resume auto: no readable checkpoint of this directory's run in \(outputDir) (see the skipped files above); start a new run there with --overwrite, or give --resume PATH")
+                throw VAEDistError("--resume auto: no readable checkpoint of this directory's run in \(outputDir) (see the skipped files above); start a new run there with --overwrite, or give --resume PATH")
             }
             log("--resume auto: no checkpoint in \(outputDir), starting fresh")
             return (UUID().uuidString, nil)
@@ -118,7 +118,7 @@ public final class RunDirectory {
             + files("reconstructions") { $0.hasPrefix("recon_epoch_") && $0.hasSuffix(".png") }
             + files("") { runOutputs.contains($0) }
         for path in paths {
-            guard unlink(path) == 0 else { throw IOFailure("--overwrite: cannot remove \(path): \(String(cString: strerror(errno)))") }
+            guard unlink(path) == 0 else { throw VAEDistError("--overwrite: cannot remove \(path): \(String(cString: strerror(errno)))") }
         }
         return paths.count
     }
@@ -140,14 +140,14 @@ public final class RunDirectory {
         try createOutputDirectory(outputDir)
         let lockPath = (outputDir as NSString).appendingPathComponent(lockName)
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw IOFailure("cannot create \(lockPath): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw VAEDistError("cannot create \(lockPath): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let err = errno
             let holder = readHolder(fd)
             close(fd)
-            guard err == EWOULDBLOCK else { throw IOFailure("cannot lock \(lockPath): \(String(cString: strerror(err)))") }
+            guard err == EWOULDBLOCK else { throw VAEDistError("cannot lock \(lockPath): \(String(cString: strerror(err)))") }
             let who = holder.map { "pid \($0.pid) on host \($0.host), started \($0.started)" } ?? "just starting"
-            throw IOFailure("another vae-dist train (\(who)) is writing to \(outputDir); wait for it to end or choose another --output_dir")
+            throw VAEDistError("another vae-dist train (\(who)) is writing to \(outputDir); wait for it to end or choose another --output_dir")
         }
         let previous = readHolder(fd)
         // Name this process at once, so that a run starting meanwhile can say who holds the directory.
@@ -163,10 +163,10 @@ public final class RunDirectory {
     }
 
     private static func writeHolder(_ holder: Holder, to fd: Int32) throws {
-        let bytes = Array(try Checkpoint.json(holder).utf8)
+        let bytes = Array(try TrainingCheckpoint.json(holder).utf8)
         let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
         guard written == bytes.count, ftruncate(fd, off_t(bytes.count)) == 0 else {
-            throw IOFailure("cannot write the lock file \(lockName): \(String(cString: strerror(errno)))")
+            throw VAEDistError("cannot write the lock file \(lockName): \(String(cString: strerror(errno)))")
         }
     }
 }

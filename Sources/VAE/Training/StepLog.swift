@@ -38,7 +38,7 @@ final class StepLog {
         let encoder = self.encoder
         let lines = try kept.map { String(decoding: try encoder.encode($0), as: UTF8.self) + "\n" }.joined()
         try writeFileAtomically(Array(lines.utf8), to: path)
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw IOFailure("\(path): cannot open for appending") }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw VAEDistError("\(path): cannot open for appending") }
         handle.seekToEndOfFile()
         self.handle = handle
     }

@@ -42,7 +42,7 @@ public final class Trainer {
 
     /// `runID` defaults to the resumed checkpoint's, or a new one at a fresh start.
     public init(model: AutoencoderKL, options: TrainingOptions, data: TrainingSets, replicas: ReplicaGroup,
-                resumeFrom: (Checkpoint.Contents, path: String)? = nil, runID: String? = nil,
+                resumeFrom: (TrainingCheckpoint.Contents, path: String)? = nil, runID: String? = nil,
                 stopRequested: @escaping () -> Bool = { false }, log: @escaping (String) -> Void = { _ in },
                 progress: @escaping (StepProgress) -> Void = { _ in }) throws {
         // The largest share of a global batch any rank computes.
@@ -66,8 +66,8 @@ public final class Trainer {
         optimizer = Optimizer(parameters: parameters, lr: options.lr, settings: options.optimizer)
         let buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
         if let (contents, path) = resumeFrom {
-            let changes = try CheckpointValidation.checkResume(contents, path: path, given: options, imageCount: data.train.count)
-            try Checkpoint.restore(contents, path: path, into: model, optimizer: optimizer)
+            let changes = try TrainingCheckpointValidation.checkResume(contents, path: path, given: options, imageCount: data.train.count)
+            try TrainingCheckpoint.restore(contents, path: path, into: model, optimizer: optimizer)
             log("resuming from \(path) at epoch \(contents.position.epoch + 1), step \(contents.position.step + 1)")
             changes.forEach(log)
             position = contents.position
@@ -77,7 +77,7 @@ public final class Trainer {
         }
         ema = try options.emaDecay.map { decay in
             let average = ExponentialMovingAverage(parameters: parameters, decay: decay)
-            if let (contents, path) = resumeFrom { try Checkpoint.restore(contents, path: path, into: average, model: model) }
+            if let (contents, path) = resumeFrom { try TrainingCheckpoint.restore(contents, path: path, into: average, model: model) }
             return average
         }
         trainingStep = TrainingStep(model: model, images: data.train, options: options, loss: loss, optimizer: optimizer, ema: ema,
@@ -115,11 +115,11 @@ public final class Trainer {
         }
         let final = "\(output)/vae_final.safetensors"
         if isRoot {
-            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: final)
+            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: final)
             log("final weights: \(final)")
             if let ema {
                 let averaged = "\(output)/vae_final_ema.safetensors"
-                try Checkpoint.saveWeights(ema.weightsFile(names: model.namedParameters.map(\.name)), config: model.config, to: averaged)
+                try TrainingCheckpoint.saveWeights(ema.weightsFile(names: model.namedParameters.map(\.name)), config: model.config, to: averaged)
                 log("averaged weights (--ema_decay \(ema.decay)): \(averaged)")
             }
         }
@@ -200,13 +200,13 @@ public final class Trainer {
         try TrainingReport.writeCurves(position.history, to: "\(output)/training_curves.png")
         if isBest && options.validation.keepBest {
             let path = "\(output)/vae_best.safetensors"
-            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
             log("best validation loss so far: \(path)")
         }
         if record.epoch % options.saveInterval == 0 || record.epoch == options.epochs {
             if record.epoch % options.saveInterval == 0 {
                 let path = "\(output)/checkpoints/vae_epoch_\(record.epoch).safetensors"
-                try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+                try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
                 try stepLog?.flush()
                 lastCheckpoint = path
                 log("checkpoint: \(path)")
@@ -233,7 +233,7 @@ public final class Trainer {
     private func interrupt() throws -> String {
         let path = "\(output)/checkpoints/vae_epoch_\(position.epoch)_step_\(position.step).safetensors"
         if isRoot {
-            try Checkpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
             try stepLog?.flush()
         }
         return path

@@ -52,11 +52,11 @@ public enum TrainingData {
         if !failures.isEmpty {
             let lines = failures.map { "  " + $0.line }.joined(separator: "\n")
             guard options.skipBadImages else {
-                throw IOFailure("\(failures.count) of \(paths.count) images in \(source) cannot be used:\n\(lines)\nFix or remove them, or pass --skip_bad_images to train without them.")
+                throw VAEDistError("\(failures.count) of \(paths.count) images in \(source) cannot be used:\n\(lines)\nFix or remove them, or pass --skip_bad_images to train without them.")
             }
             log("skipping \(failures.count) unreadable images (--skip_bad_images):\n\(lines)")
         }
-        guard !kept.isEmpty else { throw IOFailure("\(source): no readable images") }
+        guard !kept.isEmpty else { throw VAEDistError("\(source): no readable images") }
         return (kept, bytes)
     }
 

@@ -249,12 +249,12 @@ extension TrainingOptions {
             }
         }
         guard refused.isEmpty else {
-            throw IOFailure("cannot resume from \(checkpoint): these settings change the training itself and must stay as they were:\n"
+            throw VAEDistError("cannot resume from \(checkpoint): these settings change the training itself and must stay as they were:\n"
                             + refused.map { "  " + $0 }.joined(separator: "\n")
                             + "\nGive the checkpoint's values, or start a new run in another --output_dir.")
         }
         return accepted
     }
 
-    private func describe<T: Encodable>(_ value: T) -> String { (try? Checkpoint.json(value)) ?? "\(value)" }
+    private func describe<T: Encodable>(_ value: T) -> String { (try? TrainingCheckpoint.json(value)) ?? "\(value)" }
 }

@@ -9,7 +9,7 @@ public enum TrainingReport {
     }
 
     public static func readHistory(path: String) throws -> [EpochRecord] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw IOFailure("\(path): cannot read the file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw VAEDistError("\(path): cannot read the file") }
         return try JSONDecoder().decode([EpochRecord].self, from: data)
     }
 

@@ -11,12 +11,12 @@ final class RandomAccessFile {
         self.path = path
         descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else {
-            throw IOFailure("\(path): cannot open the file: \(String(cString: strerror(errno)))")
+            throw VAEDistError("\(path): cannot open the file: \(String(cString: strerror(errno)))")
         }
         var info = stat()
         guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             close(descriptor)
-            throw IOFailure("\(path): not a regular file")
+            throw VAEDistError("\(path): not a regular file")
         }
         size = Int(info.st_size)
     }
@@ -27,7 +27,7 @@ final class RandomAccessFile {
     func read(at offset: Int, count: Int, what: String) throws -> [UInt8] {
         let (end, overflow) = offset.addingReportingOverflow(count)
         guard offset >= 0, count >= 0, !overflow, end <= size else {
-            throw IOFailure("\(path): \(what) (bytes \(offset) to \(offset &+ count)) lies outside the \(size)-byte file (truncated or corrupt)")
+            throw VAEDistError("\(path): \(what) (bytes \(offset) to \(offset &+ count)) lies outside the \(size)-byte file (truncated or corrupt)")
         }
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
@@ -37,7 +37,7 @@ final class RandomAccessFile {
             }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
-                throw IOFailure("\(path): cannot read \(what): \(n < 0 ? String(cString: strerror(errno)) : "unexpected end of file")")
+                throw VAEDistError("\(path): cannot read \(what): \(n < 0 ? String(cString: strerror(errno)) : "unexpected end of file")")
             }
             done += n
         }
@@ -59,7 +59,7 @@ struct ByteCursor {
 
     mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
         guard count >= 0, position >= 0, count <= bytes.count - position else {
-            throw IOFailure("\(context) ends early (needs \(count) bytes at \(position) of \(bytes.count))")
+            throw VAEDistError("\(context) ends early (needs \(count) bytes at \(position) of \(bytes.count))")
         }
         defer { position += count }
         return bytes[position..<position + count]
@@ -77,7 +77,7 @@ struct ByteCursor {
     /// An 8-byte size or offset; refuses values that do not fit an Int (hostile zip64 fields).
     mutating func u64() throws -> Int {
         let value = try uint(8)
-        guard value <= UInt64(Int.max) else { throw IOFailure("\(context) holds an impossible size \(value)") }
+        guard value <= UInt64(Int.max) else { throw VAEDistError("\(context) holds an impossible size \(value)") }
         return Int(value)
     }
 }

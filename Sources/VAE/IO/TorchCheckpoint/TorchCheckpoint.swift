@@ -31,10 +31,10 @@ public enum TorchCheckpoint {
         let head = try file.read(at: 0, count: min(file.size, legacyMagic.count), what: "the start")
         guard head.starts(with: [0x50, 0x4B, 0x03, 0x04]) else {
             if head == legacyMagic {
-                throw IOFailure("\(path): this checkpoint uses PyTorch's legacy (pre-1.6, non-zip) format, which is not "
+                throw VAEDistError("\(path): this checkpoint uses PyTorch's legacy (pre-1.6, non-zip) format, which is not "
                     + "supported; re-save it with PyTorch ≥ 1.6: torch.save(torch.load(\"old.ckpt\", weights_only=False), \"new.ckpt\")")
             }
-            throw IOFailure("\(path): not a PyTorch checkpoint (torch.save writes a zip archive; this file does not start like one)")
+            throw VAEDistError("\(path): not a PyTorch checkpoint (torch.save writes a zip archive; this file does not start like one)")
         }
         let archive = try ZipArchive(file: file)
         let prefix = try pickleFolder(archive)
@@ -45,7 +45,7 @@ public enum TorchCheckpoint {
         let root = try unpickler.load()
         let heap = unpickler.heap
         if let (global, keyPath) = PickleSearch.firstRefused(from: root, heap: heap) {
-            throw IOFailure("\(path): the checkpoint's pickle uses \(global)\(keyPath.map { " (under \($0))" } ?? ""), "
+            throw VAEDistError("\(path): the checkpoint's pickle uses \(global)\(keyPath.map { " (under \($0))" } ?? ""), "
                 + "which a state dict never needs; refused (nothing from the file is executed). Save only the "
                 + "state dict: torch.save({\"state_dict\": model.state_dict()}, path)")
         }
@@ -71,7 +71,7 @@ public enum TorchCheckpoint {
             return name.dropLast("/data.pkl".count).firstIndex(of: "/") == nil
         }.sorted()
         guard pickles.count == 1 else {
-            throw IOFailure("\(archive.file.path): " + (pickles.isEmpty
+            throw VAEDistError("\(archive.file.path): " + (pickles.isEmpty
                 ? "a zip archive without <folder>/data.pkl, so not written by torch.save"
                 : "a zip archive with several pickles (\(pickles.joined(separator: ", "))), so not written by torch.save"))
         }
@@ -85,7 +85,7 @@ public enum TorchCheckpoint {
         switch order {
         case "little": return false
         case "big": return true
-        default: throw IOFailure("\(archive.file.path): \(prefix)byteorder says '\(order.prefix(40))', not 'little' or 'big'")
+        default: throw VAEDistError("\(archive.file.path): \(prefix)byteorder says '\(order.prefix(40))', not 'little' or 'big'")
         }
     }
 
@@ -93,7 +93,7 @@ public enum TorchCheckpoint {
     /// scripts' checkpoints) or the top level itself when it maps names to tensors.
     private static func locateStateDict(_ root: PickleValue, heap: PickleHeap, path: String) throws -> (dict: Int, location: String) {
         guard case .dict(let top) = root else {
-            throw IOFailure("\(path): the checkpoint holds \(root.kind), not a dict of weights")
+            throw VAEDistError("\(path): the checkpoint holds \(root.kind), not a dict of weights")
         }
         for key in ["state_dict", "model_state_dict"] {
             if case .dict(let inner)? = heap.dicts[top][key] { return (inner, key) }
@@ -105,7 +105,7 @@ public enum TorchCheckpoint {
             let keys = heap.dicts[top].items.prefix(12).map { item -> String in
                 if case .string(let s) = item.key { return "\"\(s)\"" } else { return item.key.kind }
             }
-            throw IOFailure("\(path): no state dict found: no \"state_dict\" or \"model_state_dict\" dict and no tensors at the top level (keys: \(keys.joined(separator: ", ")))")
+            throw VAEDistError("\(path): no state dict found: no \"state_dict\" or \"model_state_dict\" dict and no tensors at the top level (keys: \(keys.joined(separator: ", ")))")
         }
         return (top, "the top level")
     }

@@ -70,10 +70,10 @@ struct TorchPickleRules {
     func call(_ callable: PickleValue, _ arguments: PickleValue, heap: PickleHeap, context: String) throws -> PickleValue {
         guard case .global(let name) = callable else { return callable.calledOpaquely }
         guard let args = heap.tupleItems(arguments) else {
-            throw IOFailure("\(context): \(name) is called with \(arguments.kind) instead of an argument tuple")
+            throw VAEDistError("\(context): \(name) is called with \(arguments.kind) instead of an argument tuple")
         }
-        func bad() -> IOFailure {
-            IOFailure("\(context): \(name) is called with arguments (\(args.map(\.kind).joined(separator: ", "))) it does not take (corrupt checkpoint)")
+        func bad() -> VAEDistError {
+            VAEDistError("\(context): \(name) is called with arguments (\(args.map(\.kind).joined(separator: ", "))) it does not take (corrupt checkpoint)")
         }
         if let refused = args.first(where: { if case .refused = $0 { return true } else { return false } }) {
             return refused
@@ -115,7 +115,7 @@ struct TorchPickleRules {
     func build(_ target: PickleValue, state: PickleValue, context: String) throws {
         switch target {
         case .dict, .tensor, .opaque, .refused: return
-        default: throw IOFailure("\(context): BUILD on \(target.kind) (corrupt checkpoint)")
+        default: throw VAEDistError("\(context): BUILD on \(target.kind) (corrupt checkpoint)")
         }
     }
 
@@ -126,7 +126,7 @@ struct TorchPickleRules {
               case .global(let type) = items[1], let dtype = Self.storageType(type),
               case .string(let key) = items[2], case .int(let count) = items[4], count >= 0
         else {
-            throw IOFailure("\(context): a persistent id is not ('storage', type, key, location, size) (corrupt or unsupported checkpoint)")
+            throw VAEDistError("\(context): a persistent id is not ('storage', type, key, location, size) (corrupt or unsupported checkpoint)")
         }
         return .storage(TorchStorageReference(key: key, dtype: dtype, count: count))
     }

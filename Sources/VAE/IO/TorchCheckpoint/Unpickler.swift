@@ -20,8 +20,8 @@ struct Unpickler {
         self.rules = rules
     }
 
-    private func fail(_ why: String) -> IOFailure {
-        IOFailure("\(context): \(why) at byte \(position) (corrupt or not a PyTorch checkpoint)")
+    private func fail(_ why: String) -> VAEDistError {
+        VAEDistError("\(context): \(why) at byte \(position) (corrupt or not a PyTorch checkpoint)")
     }
 
     // MARK: reading the stream

@@ -30,7 +30,7 @@ struct ZipArchive {
         var entries: [String: Entry] = [:]
         for index in 0..<count {
             guard try cursor.uint(4) == Self.directoryEntrySignature else {
-                throw IOFailure("\(path): zip central directory entry \(index) has a bad signature (corrupt file)")
+                throw VAEDistError("\(path): zip central directory entry \(index) has a bad signature (corrupt file)")
             }
             _ = try cursor.take(4)                                   // versions made by / needed
             let flags = try cursor.u16()
@@ -71,7 +71,7 @@ struct ZipArchive {
         guard let recordAt = stride(from: tailLength - 22, through: 0, by: -1).first(where: {
             tail[$0] == 0x50 && tail[$0 + 1] == 0x4b && tail[$0 + 2] == 0x05 && tail[$0 + 3] == 0x06
         }) else {
-            throw IOFailure("\(path): no zip end-of-directory record (the file is truncated or not a zip archive)")
+            throw VAEDistError("\(path): no zip end-of-directory record (the file is truncated or not a zip archive)")
         }
         var record = ByteCursor(tail, at: recordAt + 10, context: "\(path): the zip end-of-directory record")
         var count = try record.u16()
@@ -82,14 +82,14 @@ struct ZipArchive {
             var locator = ByteCursor(try file.read(at: locatorAt, count: 20, what: "the zip64 locator"),
                                      context: "\(path): the zip64 locator")
             guard try locator.uint(4) == zip64LocatorSignature else {
-                throw IOFailure("\(path): the zip needs a zip64 locator but has none (corrupt file)")
+                throw VAEDistError("\(path): the zip needs a zip64 locator but has none (corrupt file)")
             }
             _ = try locator.take(4)
             let endAt = try locator.u64()
             var end = ByteCursor(try file.read(at: endAt, count: 56, what: "the zip64 end-of-directory record"),
                                  context: "\(path): the zip64 end-of-directory record")
             guard try end.uint(4) == zip64EndSignature else {
-                throw IOFailure("\(path): the zip64 end-of-directory record has a bad signature (corrupt file)")
+                throw VAEDistError("\(path): the zip64 end-of-directory record has a bad signature (corrupt file)")
             }
             _ = try end.take(28)
             count = try end.u64()
@@ -98,7 +98,7 @@ struct ZipArchive {
         }
         // Every directory entry takes at least 46 bytes: a count beyond that is corrupt (and would loop long).
         guard count <= size / 46 else {
-            throw IOFailure("\(path): the zip directory claims \(count) entries in \(size) bytes (corrupt file)")
+            throw VAEDistError("\(path): the zip directory claims \(count) entries in \(size) bytes (corrupt file)")
         }
         return (offset, size, count)
     }
@@ -109,25 +109,25 @@ struct ZipArchive {
     /// Where an entry's bytes start in the file, after checking that it is stored and lies inside the file.
     func dataRange(of entry: Entry) throws -> Range<Int> {
         let path = file.path
-        guard entry.flags & 1 == 0 else { throw IOFailure("\(path): zip entry \(entry.name) is encrypted") }
+        guard entry.flags & 1 == 0 else { throw VAEDistError("\(path): zip entry \(entry.name) is encrypted") }
         guard entry.method == 0 else {
-            throw IOFailure("\(path): zip entry \(entry.name) is compressed (method \(entry.method)); torch.save writes "
+            throw VAEDistError("\(path): zip entry \(entry.name) is compressed (method \(entry.method)); torch.save writes "
                 + "stored entries — re-save the checkpoint with torch.save instead of re-zipping it")
         }
         guard entry.compressedSize == entry.size else {
-            throw IOFailure("\(path): zip entry \(entry.name) is stored with \(entry.compressedSize) bytes for \(entry.size) (corrupt file)")
+            throw VAEDistError("\(path): zip entry \(entry.name) is stored with \(entry.compressedSize) bytes for \(entry.size) (corrupt file)")
         }
         var header = ByteCursor(try file.read(at: entry.localHeaderOffset, count: 30, what: "the zip header of \(entry.name)"),
                                 context: "\(path): the zip header of \(entry.name)")
         guard try header.uint(4) == Self.localHeaderSignature else {
-            throw IOFailure("\(path): the zip header of \(entry.name) has a bad signature (corrupt file)")
+            throw VAEDistError("\(path): the zip header of \(entry.name) has a bad signature (corrupt file)")
         }
         header.position = 26
         let skip = try header.u16() + header.u16()
         let start = entry.localHeaderOffset + 30 + skip  // cannot overflow: the offset was read inside the file
         let (end, overflow) = start.addingReportingOverflow(entry.size)
         guard !overflow, end <= file.size else {
-            throw IOFailure("\(path): zip entry \(entry.name) (\(entry.size) bytes at \(start)) runs past the end of the \(file.size)-byte file (truncated?)")
+            throw VAEDistError("\(path): zip entry \(entry.name) (\(entry.size) bytes at \(start)) runs past the end of the \(file.size)-byte file (truncated?)")
         }
         return start..<end
     }
@@ -137,7 +137,7 @@ struct ZipArchive {
         let range = try dataRange(of: entry)
         let bytes = try file.read(at: range.lowerBound, count: range.count, what: "zip entry \(entry.name)")
         guard CRC32.checksum(bytes) == entry.crc32 else {
-            throw IOFailure("\(file.path): zip entry \(entry.name) fails its CRC-32 check (corrupt file)")
+            throw VAEDistError("\(file.path): zip entry \(entry.name) fails its CRC-32 check (corrupt file)")
         }
         return bytes
     }

@@ -45,14 +45,14 @@ public struct LesionInpainting: Sendable {
         precondition(mask.count == w * h, "a mask of \(mask.count) pixels for a \(w)x\(h) image")
         let region = Self.dilated(mask, width: w, height: h, radius: dilate)
         let regionCount = region.filter { $0 }.count
-        guard regionCount > 0 else { throw IOFailure("the mask has no lesion pixel") }
-        guard regionCount < w * h else { throw IOFailure("the dilated mask covers the whole image: no tissue is left to fill from") }
+        guard regionCount > 0 else { throw VAEDistError("the mask has no lesion pixel") }
+        guard regionCount < w * h else { throw VAEDistError("the dilated mask covers the whole image: no tissue is left to fill from") }
         // The ring the texture comes from: as wide as the region's equivalent radius, at least a patch.
         let ringWidth = max(patch, Int((Double(regionCount) / Double.pi).squareRoot().rounded()))
         let ring = zip(Self.dilated(region, width: w, height: h, radius: ringWidth), region).map { $0 && !$1 }
         let sources = patchSources(ring: ring, region: region, width: w, height: h)
         guard !sources.isEmpty else {
-            throw IOFailure("no \(patch)×\(patch) patch of tissue around the lesion lies outside it: the lesion is too close to every border")
+            throw VAEDistError("no \(patch)×\(patch) patch of tissue around the lesion lies outside it: the lesion is too close to every border")
         }
         var pixels = image.pixels
         let channels = (0..<3).map { channel in

@@ -3,7 +3,7 @@ import Foundation
 /// A training checkpoint: the weights under ldm names (loadable by PyTorch as they are), the optimizer's state as
 /// `optimizer.STATE.NAME` (torch's state names: `exp_avg`, `exp_avg_sq`, `momentum_buffer`), and in the header metadata the position, history,
 /// config and options. Randomness needs no saved generator state: every draw derives from (seed, epoch, index).
-public enum Checkpoint {
+public enum TrainingCheckpoint {
     static let format = "vae-dist-checkpoint-1"
     /// Weights with their config and nothing else (the averaged weights of --ema_decay).
     static let weightsFormat = "vae-dist-weights-1"
@@ -42,17 +42,17 @@ public enum Checkpoint {
         public let runID: String?
     }
 
-    /// Reads a checkpoint and checks that its metadata is consistent (`CheckpointValidation`).
+    /// Reads a checkpoint and checks that its metadata is consistent (`TrainingCheckpointValidation`).
     public static func read(path: String) throws -> Contents {
         let file = try SafeTensors.read(path: path)
         guard file.metadata["format"] == format else {
-            throw IOFailure("\(path): not a vae-dist training checkpoint (no '\(format)' format in its metadata); to start from plain weights use --init_weights")
+            throw VAEDistError("\(path): not a vae-dist training checkpoint (no '\(format)' format in its metadata); to start from plain weights use --init_weights")
         }
         let contents = Contents(file: file, config: try decode(VAEConfig.self, file, "config", path),
                                 options: try decode(TrainingOptions.self, file, "options", path),
                                 position: try decode(TrainingPosition.self, file, "position", path),
                                 runID: file.metadata["run_id"])
-        try CheckpointValidation.check(contents, path: path)
+        try TrainingCheckpointValidation.check(contents, path: path)
         return contents
     }
 
@@ -71,7 +71,7 @@ public enum Checkpoint {
         do {
             return try JSONDecoder().decode(VAEConfig.self, from: Data(text.utf8))
         } catch {
-            throw IOFailure("\(path): checkpoint metadata 'config' is unreadable: \(describe(error))")
+            throw VAEDistError("\(path): checkpoint metadata 'config' is unreadable: \(describe(error))")
         }
     }
 
@@ -83,7 +83,7 @@ public enum Checkpoint {
             saved[stateName] = try model.namedParameters.map { name, p in
                 let key = "optimizer.\(stateName).\(name)"
                 guard let e = contents.file[key], e.shape == p.value.shape else {
-                    throw IOFailure("\(path): optimizer state '\(key)' is missing or mis-shaped")
+                    throw VAEDistError("\(path): optimizer state '\(key)' is missing or mis-shaped")
                 }
                 return Tensor(shape: e.shape, values: e.values)
             }
@@ -95,7 +95,7 @@ public enum Checkpoint {
     public static func restore(_ contents: Contents, path: String, into ema: ExponentialMovingAverage, model: AutoencoderKL) throws {
         for ((name, _), shadow) in zip(model.namedParameters, ema.shadow) {
             guard let e = contents.file["ema.\(name)"], e.shape == shadow.shape else {
-                throw IOFailure("\(path): has no averaged weights 'ema.\(name)' (was it trained without --ema_decay?)")
+                throw VAEDistError("\(path): has no averaged weights 'ema.\(name)' (was it trained without --ema_decay?)")
             }
             e.values.withUnsafeBufferPointer { shadow.data.update(from: $0.baseAddress!, count: shadow.count) }
         }
@@ -145,11 +145,11 @@ public enum Checkpoint {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ file: SafeTensors, _ key: String, _ path: String) throws -> T {
-        guard let text = file.metadata[key] else { throw IOFailure("\(path): checkpoint metadata lacks '\(key)'") }
+        guard let text = file.metadata[key] else { throw VAEDistError("\(path): checkpoint metadata lacks '\(key)'") }
         do {
             return try JSONDecoder().decode(T.self, from: Data(text.utf8))
         } catch {
-            throw IOFailure("\(path): checkpoint metadata '\(key)' is unreadable: \(describe(error))")
+            throw VAEDistError("\(path): checkpoint metadata '\(key)' is unreadable: \(describe(error))")
         }
     }
 

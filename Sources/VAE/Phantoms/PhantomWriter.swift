@@ -65,7 +65,7 @@ public func writePhantoms(_ options: PhantomOptions) throws -> PhantomSummary {
     let most = PhantomOptions.maxCount
     guard (1...most).contains(options.trainingCount), (0...most).contains(options.pairCount),
           (16...4096).contains(options.imageSize), (0...1).contains(options.lesionFraction) else {
-        throw IOFailure("invalid phantom options: \(options.trainingCount) training images (1…\(most)), "
+        throw VAEDistError("invalid phantom options: \(options.trainingCount) training images (1…\(most)), "
                         + "\(options.pairCount) pairs (0…\(most)), \(options.imageSize) pixels (16…4096), "
                         + "lesion fraction \(options.lesionFraction) (0…1)")
     }
@@ -147,7 +147,7 @@ private func createDirectory(_ path: String) throws {
         // Foundation wraps the POSIX error, whose text says what is wrong ("Not a directory").
         let underlying = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? Error).map { $0 as NSError }
         let reason = underlying.flatMap { $0.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32($0.code))) : nil }
-        throw IOFailure("cannot create the directory \(path): \(reason ?? error.localizedDescription)")
+        throw VAEDistError("cannot create the directory \(path): \(reason ?? error.localizedDescription)")
     }
 }
 
@@ -157,7 +157,7 @@ private func refuseForeignImages(in dir: String, keeping names: [String]) throws
     let keep = Set(names)
     let foreign = existing.filter { isImageFile($0) && !keep.contains($0) }.sorted()
     guard let first = foreign.first else { return }
-    throw IOFailure("\(dir) already holds \(foreign.count) image(s) this run would not write (\(first)…); they would be "
+    throw VAEDistError("\(dir) already holds \(foreign.count) image(s) this run would not write (\(first)…); they would be "
                     + "mixed with the new ones. Remove them or choose another output directory.")
 }
 

@@ -19,7 +19,7 @@ public struct ReconstructionJob {
         var seen: [String: String] = [:]
         for (stem, path) in zip(stems, paths) {
             if let other = seen[stem] {
-                throw IOFailure("\(other) and \(path) share the name '\(stem)': their outputs would overwrite each other")
+                throw VAEDistError("\(other) and \(path) share the name '\(stem)': their outputs would overwrite each other")
             }
             seen[stem] = path
         }
@@ -40,7 +40,7 @@ public struct ReconstructionJob {
             do { originals.append(try loadResized(path, size: imageSize)) } catch { failures.append("  \(error)") }
         }
         guard failures.isEmpty else {
-            throw IOFailure("cannot read these images, so nothing was written:\n" + failures.joined(separator: "\n"))
+            throw VAEDistError("cannot read these images, so nothing was written:\n" + failures.joined(separator: "\n"))
         }
         try createOutputDirectory(outputDirectory)
         var latents = SafeTensors()

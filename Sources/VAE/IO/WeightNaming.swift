@@ -1,7 +1,7 @@
 import Foundation
 
 /// How a checkpoint names the VAE's tensors.
-public enum CheckpointNaming: Sendable, Equatable {
+public enum WeightNaming: Sendable, Equatable {
     /// ldm's `AutoencoderKL`: Stable Diffusion's checkpoints and vae-dist's own files.
     case ldm
     /// diffusers' `AutoencoderKL` (`down_blocks`, `resnets`, `to_q`, …).
@@ -26,7 +26,7 @@ public func isVAEKey(_ name: String) -> Bool {
 /// Stable Diffusion checkpoint (`first_stage_model.*`).
 public struct LDMTensors {
     public let tensors: [String: SafeTensors.Entry]
-    public let naming: CheckpointNaming
+    public let naming: WeightNaming
     public let fromFullStableDiffusion: Bool
 
     /// "diffusers names", "ldm names", "ldm names under first_stage_model. (a full SD checkpoint)".
@@ -70,16 +70,16 @@ public func ldmTensors(from tensors: [String: SafeTensors.Entry], path: String) 
 }
 
 /// The error for a file without VAE weights (a UNet, a text encoder, …), with a sample of what it holds.
-func noVAETensors(path: String, names: [String]) -> IOFailure {
+func noVAETensors(path: String, names: [String]) -> VAEDistError {
     let sample = names.sorted().prefix(5).joined(separator: ", ")
-    return IOFailure("\(path): no VAE tensors found: expected keys under encoder., decoder., quant_conv. and "
+    return VAEDistError("\(path): no VAE tensors found: expected keys under encoder., decoder., quant_conv. and "
                      + "post_quant_conv. (or the same under first_stage_model.); the file has "
                      + "\(names.count) tensor\(names.count == 1 ? "" : "s")\(sample.isEmpty ? "" : ", e.g. \(sample)")")
 }
 
 /// diffusers and ldm share conv_in, conv_out and the quant convs, so only the block containers tell them apart;
 /// a file with none of them is read as ldm, which names those shared tensors identically.
-private func detectNaming(_ names: Dictionary<String, SafeTensors.Entry>.Keys, path: String) throws -> CheckpointNaming {
+private func detectNaming(_ names: Dictionary<String, SafeTensors.Entry>.Keys, path: String) throws -> WeightNaming {
     let diffusersContainers: Set<String> = ["down_blocks", "up_blocks", "mid_block", "conv_norm_out"]
     let ldmContainers: Set<String> = ["down", "up", "mid", "norm_out"]
     var diffusersExample: String?, ldmExample: String?
@@ -91,7 +91,7 @@ private func detectNaming(_ names: Dictionary<String, SafeTensors.Entry>.Keys, p
         if ldmContainers.contains(container) { ldmExample = ldmExample ?? name }
     }
     if let ldmExample, let diffusersExample {
-        throw IOFailure("\(path): mixes ldm names (e.g. \(ldmExample)) with diffusers names (e.g. \(diffusersExample)); "
+        throw VAEDistError("\(path): mixes ldm names (e.g. \(ldmExample)) with diffusers names (e.g. \(diffusersExample)); "
                         + "a checkpoint must use one naming")
     }
     return diffusersExample == nil ? .ldm : .diffusers
@@ -102,7 +102,7 @@ private func renameDiffusers(_ tensors: [String: SafeTensors.Entry], path: Strin
     let encoderLevels = levelCount(tensors.keys, container: "encoder.down_blocks.")
     let decoderLevels = levelCount(tensors.keys, container: "decoder.up_blocks.")
     if let encoderLevels, let decoderLevels, encoderLevels != decoderLevels {
-        throw IOFailure("\(path): the encoder has \(encoderLevels) down_blocks but the decoder \(decoderLevels) "
+        throw VAEDistError("\(path): the encoder has \(encoderLevels) down_blocks but the decoder \(decoderLevels) "
                         + "up_blocks; an AutoencoderKL has as many of each as ch_mult has entries")
     }
     let renamer = DiffusersRenamer(decoderLevels: decoderLevels ?? 0)
@@ -112,7 +112,7 @@ private func renameDiffusers(_ tensors: [String: SafeTensors.Entry], path: Strin
         let entry = tensors[name]!
         let (ldmName, isAttentionProjection) = renamer.ldmName(name) ?? (name, false)
         if let earlier = sourceOf[ldmName] {
-            throw IOFailure("\(path): \(earlier) and \(name) both stand for \(ldmName); keep only one of them")
+            throw VAEDistError("\(path): \(earlier) and \(name) both stand for \(ldmName); keep only one of them")
         }
         sourceOf[ldmName] = name
         if isAttentionProjection && entry.shape.count == 2 {
@@ -273,7 +273,7 @@ public func matchParameters(expected: [(name: String, shape: [Int])], loaded: [S
         message += section("missing (shape the model expects)", missing)
         message += section("unexpected (shape in the file)", unexpected)
         message += section("shape mismatch", mismatched)
-        throw IOFailure(message)
+        throw VAEDistError(message)
     }
     return values
 }

@@ -3,10 +3,10 @@ import Foundation
 /// Checks of a checkpoint's metadata: on read, that it is consistent in itself (a hand-edited or damaged header
 /// must not index out of range or train "epoch -4/3"); on resume, that its position fits the data and options.
 /// Every refusal names the checkpoint file and the field.
-public enum CheckpointValidation {
-    static func check(_ contents: Checkpoint.Contents, path: String) throws {
-        func refuse(_ field: String, _ problem: String) -> IOFailure {
-            IOFailure("\(path): checkpoint metadata '\(field)' \(problem); the file is damaged or was edited")
+public enum TrainingCheckpointValidation {
+    static func check(_ contents: TrainingCheckpoint.Contents, path: String) throws {
+        func refuse(_ field: String, _ problem: String) -> VAEDistError {
+            VAEDistError("\(path): checkpoint metadata '\(field)' \(problem); the file is damaged or was edited")
         }
         let o = contents.options
         for (field, value, least) in [("batch_size", o.batchSize, 1), ("epochs", o.epochs, 1), ("img_size", o.imgSize, 1),
@@ -57,12 +57,12 @@ public enum CheckpointValidation {
     /// Checks that `contents` can continue as a run with `given` options (the data set's fingerprint included) on
     /// `imageCount` images: the options that shape the training are unchanged (`TrainingOptions.resumeTerms`) and the
     /// position lies within an epoch of this data. Returns the accepted changes, to be logged.
-    public static func checkResume(_ contents: Checkpoint.Contents, path: String, given: TrainingOptions,
+    public static func checkResume(_ contents: TrainingCheckpoint.Contents, path: String, given: TrainingOptions,
                                    imageCount: Int) throws -> [String] {
         let changes = try contents.options.resumeChanges(given: given, checkpoint: path)
         let p = contents.position
-        func refuse(_ field: String, _ problem: String) -> IOFailure {
-            IOFailure("\(path): checkpoint metadata '\(field)' \(problem); cannot resume from it")
+        func refuse(_ field: String, _ problem: String) -> VAEDistError {
+            VAEDistError("\(path): checkpoint metadata '\(field)' \(problem); cannot resume from it")
         }
         let batch = given.stepBatch
         let steps = (imageCount + batch - 1) / batch
@@ -77,7 +77,7 @@ public enum CheckpointValidation {
             throw refuse("position.adamStep", "is \(p.adamStep), but epoch \(p.epoch) step \(p.step) at \(steps) steps per epoch makes \(p.epoch * steps + p.step)")
         }
         guard p.epoch <= given.epochs else {
-            throw IOFailure("--epochs \(given.epochs) is below the \(p.epoch) epochs \(path) has completed")
+            throw VAEDistError("--epochs \(given.epochs) is below the \(p.epoch) epochs \(path) has completed")
         }
         return changes
     }

@@ -29,14 +29,14 @@ public func makePairs(_ options: MakePairsOptions, log: (String) -> Void = { _ i
     let stems = images.map { ($0 as NSString).deletingPathExtension }
     let repeated = Dictionary(grouping: stems, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
     guard repeated.isEmpty else {
-        throw IOFailure("--images \(options.images): several images share the stem \(repeated.joined(separator: ", ")); the pairs are written as <stem>.png")
+        throw VAEDistError("--images \(options.images): several images share the stem \(repeated.joined(separator: ", ")); the pairs are written as <stem>.png")
     }
     let folders = ["positive", "negative", "masks"].map { (options.output as NSString).appendingPathComponent($0) }
     for folder in folders {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw IOFailure("--output \(options.output): cannot create \(folder) (\(error.localizedDescription))")
+            throw VAEDistError("--output \(options.output): cannot create \(folder) (\(error.localizedDescription))")
         }
     }
     var written: [String] = [], skipped: [String] = []
@@ -50,7 +50,7 @@ public func makePairs(_ options: MakePairsOptions, log: (String) -> Void = { _ i
             let path = (maskDirectory as NSString).appendingPathComponent(file)
             let m = try loadImage(path: path)
             guard m.width == image.width, m.height == image.height else {
-                throw IOFailure("mask \(path) is \(m.width)x\(m.height), its image \(name) \(image.width)x\(image.height)")
+                throw VAEDistError("mask \(path) is \(m.width)x\(m.height), its image \(name) \(image.width)x\(image.height)")
             }
             for i in mask.indices where max(m.pixels[3 * i], m.pixels[3 * i + 1], m.pixels[3 * i + 2]) >= 128 { mask[i] = true }
         }
@@ -59,7 +59,7 @@ public func makePairs(_ options: MakePairsOptions, log: (String) -> Void = { _ i
         do {
             negative = try options.inpainting.fill(image, mask: mask)
         } catch {
-            throw IOFailure("\(name): \(error)")
+            throw VAEDistError("\(name): \(error)")
         }
         let file = stem + ".png"
         try writePNG(image, to: (folders[0] as NSString).appendingPathComponent(file))
@@ -71,7 +71,7 @@ public func makePairs(_ options: MakePairsOptions, log: (String) -> Void = { _ i
         log("\(name): \(maskFiles.count) mask(s), \(mask.filter { $0 }.count) lesion pixels")
     }
     guard !written.isEmpty else {
-        throw IOFailure("--images \(options.images): no image has a non-empty mask (\(skipped.count) skipped: \(skipped.joined(separator: "; ")))")
+        throw VAEDistError("--images \(options.images): no image has a non-empty mask (\(skipped.count) skipped: \(skipped.joined(separator: "; ")))")
     }
     return MakePairsSummary(pairs: written, skipped: skipped)
 }

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import VAE
 
-final class CheckpointNamingTests: XCTestCase {
+final class WeightNamingTests: XCTestCase {
     private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fixtures")
 
