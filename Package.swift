@@ -44,16 +44,14 @@ let package = Package(
         .target(name: "VAE",
                 dependencies: ["CBLAS", "CPNG", "CTurboJPEG", "CCairo", "CMalloc", .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
-        .target(name: "Distributed", dependencies: ["CMPI"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Distributed", dependencies: ["CMPI"]),
         .executableTarget(name: "Launcher",
                           dependencies: ["VAE", "Distributed",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                                         .product(name: "Logging", package: "swift-log")],
-                          swiftSettings: [.swiftLanguageMode(.v6)]),
-        .executableTarget(name: "MPISelfTest", dependencies: ["Distributed"], swiftSettings: [.swiftLanguageMode(.v6)]),
+                                         .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "MPISelfTest", dependencies: ["Distributed"]),
         .testTarget(name: "VAETests", dependencies: ["VAE"]),
-        .testTarget(name: "LauncherTests", dependencies: ["VAE", "Launcher"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed"], swiftSettings: [.swiftLanguageMode(.v6)]),
-    ],
-    swiftLanguageModes: [.v5]
+        .testTarget(name: "LauncherTests", dependencies: ["VAE", "Launcher"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+    ]
 )

@@ -8,10 +8,11 @@ final class ReplicasTests: XCTestCase {
     let awkwardNames = ["", "a\nb", "nul\0inside", "\0", "\n", "Größe ✓", "trailing\n", ""]
 
     func testStringListsReachEveryRankFromAnyRoot() throws {
+        let awkwardNames = awkwardNames
         for root in 0..<3 {
             let results = ThreadReplica.run(size: 3) { replica in
                 // The other ranks pass lists of other lengths: only the root's counts.
-                try replica.broadcast(replica.rank == root ? self.awkwardNames : Array(repeating: "x", count: replica.rank), from: root)
+                try replica.broadcast(replica.rank == root ? awkwardNames : Array(repeating: "x", count: replica.rank), from: root)
             }
             for result in results { XCTAssertEqual(try result.get(), awkwardNames, "root \(root)") }
         }

@@ -3,7 +3,7 @@ import VAE
 
 /// `size` replicas in one process, one thread each: every collective meets at a rendezvous and exchanges real,
 /// differently sized buffers, so the typed collectives are tested as ranks meet them under MPI.
-final class ThreadReplica: ReplicaGroup {
+final class ThreadReplica: ReplicaGroup, Sendable {
     let rank: Int
     let size: Int
     private let meeting: Rendezvous
@@ -13,7 +13,7 @@ final class ThreadReplica: ReplicaGroup {
     }
 
     /// Runs `body` on `size` replicas at once; each replica's result or error, in rank order.
-    static func run<T>(size: Int, _ body: @escaping (ThreadReplica) throws -> T) -> [Result<T, Error>] {
+    static func run<T: Sendable>(size: Int, _ body: @escaping @Sendable (ThreadReplica) throws -> T) -> [Result<T, Error>] {
         let meeting = Rendezvous(size: size)
         let results = ResultSlots<T>(count: size)
         let group = DispatchGroup()
@@ -67,7 +67,8 @@ final class ThreadReplica: ReplicaGroup {
 }
 
 /// Where the replicas of one `ThreadReplica.run` meet: each collective is an all-gather of every replica's value.
-private final class Rendezvous {
+/// Unchecked: every field is read and written only under `condition`.
+private final class Rendezvous: @unchecked Sendable {
     let size: Int
     private let condition = NSCondition()
     private var deposited: [Any?]
@@ -104,8 +105,8 @@ private final class Rendezvous {
     }
 }
 
-/// One result per replica thread, read after they all finished.
-private final class ResultSlots<T> {
+/// One result per replica thread, read after they all finished. Unchecked: `slots` is only touched under `lock`.
+private final class ResultSlots<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [Result<T, Error>?]
     init(count: Int) { slots = Array(repeating: nil, count: count) }

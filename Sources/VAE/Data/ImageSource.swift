@@ -32,20 +32,17 @@ public final class CachedImages: ImageSource {
     /// Decodes in parallel; returns the usable images' bytes (none unless `keep`), the paths kept, and the
     /// failures. With `keep` false it only validates, holding one image per thread at a time.
     public static func decode(_ paths: [String], size: Int, keep: Bool = true) -> (bytes: [UInt8], kept: [String], failures: [ImageFailure]) {
-        var results = [Result<RGB8Image, Error>?](repeating: nil, count: paths.count)
-        results.withUnsafeMutableBufferPointer { slots in
-            DispatchQueue.concurrentPerform(iterations: paths.count) { i in
-                slots[i] = Result {
-                    let image = try loadResized(paths[i], size: size)
-                    return keep ? image : RGB8Image(width: 0, height: 0)
-                }
+        let results = concurrentMap(paths.count) { i in
+            Result<RGB8Image, Error> {
+                let image = try loadResized(paths[i], size: size)
+                return keep ? image : RGB8Image(width: 0, height: 0)
             }
         }
         var bytes: [UInt8] = []
         if keep { bytes.reserveCapacity(paths.count * size * size * 3) }
         var kept: [String] = [], failures: [ImageFailure] = []
         for (path, result) in zip(paths, results) {
-            switch result! {
+            switch result {
             case .success(let image):
                 bytes += image.pixels
                 kept.append(path)
@@ -74,36 +71,43 @@ public final class StreamingImages: ImageSource {
     public var count: Int { paths.count }
     public let fingerprint: String?
     private let queue = DispatchQueue(label: "vae-dist.prefetch")
-    private var pending: (indices: [Int], done: DispatchGroup, result: Result<[RGB8Image], Error>?)?
-    private let lock = NSLock()
+    /// The decode running in the background for the step that comes next, if any.
+    private var pending: Prefetch?
 
     public init(paths: [String], size: Int, fingerprint: String? = nil) {
         (self.paths, self.size, self.fingerprint) = (paths, size, fingerprint)
     }
 
-    private func load(_ indices: [Int]) -> Result<[RGB8Image], Error> {
+    private static func load(_ indices: [Int], paths: [String], size: Int) -> Result<[RGB8Image], Error> {
         Result { try indices.map { try loadResized(paths[$0], size: size) } }
     }
 
     public func batch(_ indices: [Int], upcoming: [Int]) throws -> Tensor {
-        // Wait for any prefetch first: it writes into `pending`, which is replaced below.
-        pending?.done.wait()
-        let prefetched = lock.withLock { pending }
+        let prefetched = pending
         pending = nil
+        prefetched?.done.wait()
         let images: [RGB8Image]
         if let p = prefetched, p.indices == indices, let result = p.result {
             images = try result.get()
         } else {
-            images = try load(indices).get()
+            images = try Self.load(indices, paths: paths, size: size).get()
         }
         if !upcoming.isEmpty {
-            let done = DispatchGroup()
-            pending = (upcoming, done, nil)
-            queue.async(group: done) { [self] in
-                let r = load(upcoming)
-                lock.withLock { pending?.result = r }
-            }
+            let prefetch = Prefetch(indices: upcoming)
+            pending = prefetch
+            let (paths, size) = (paths, size)
+            queue.async(group: prefetch.done) { prefetch.result = Self.load(upcoming, paths: paths, size: size) }
         }
         return imageBatch(images)
     }
+}
+
+/// One background decode. Its result is written by the prefetch thread before `done` is left and read only after
+/// `done` is waited on (the group orders the two), which the compiler cannot see.
+private final class Prefetch: @unchecked Sendable {
+    let indices: [Int]
+    let done = DispatchGroup()
+    var result: Result<[RGB8Image], Error>?
+
+    init(indices: [Int]) { self.indices = indices }
 }

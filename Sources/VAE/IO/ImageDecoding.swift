@@ -3,7 +3,7 @@ import CPNG
 import CTurboJPEG
 
 /// An 8-bit RGB image: interleaved R, G, B, rows top to bottom.
-public struct RGB8Image: Equatable {
+public struct RGB8Image: Equatable, Sendable {
     public let width: Int
     public let height: Int
     public var pixels: [UInt8]

@@ -22,9 +22,30 @@ public func parallelFor(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) ->
         return
     }
     let chunk = (count + threads - 1) / threads
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
-        let lo = t * chunk
-        let hi = min(count, lo + chunk)
-        if lo < hi { body(lo..<hi) }
+    withoutActuallyEscaping(body) { body in
+        let shared = DisjointRanges(body: body)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = t * chunk
+            let hi = min(count, lo + chunk)
+            if lo < hi { shared.body(lo..<hi) }
+        }
     }
+}
+
+/// Results computed concurrently, `count` of them, each by `body(index)`; in index order.
+public func concurrentMap<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
+    var results = [T?](repeating: nil, count: count)
+    results.withUnsafeMutableBufferPointer { slots in
+        let base = slots.baseAddress
+        parallelFor(count, grain: 1) { range in
+            for i in range { (base! + i).pointee = body(i) }
+        }
+    }
+    return results.map { $0! }
+}
+
+/// The body of `parallelFor`, shared by its threads. The compiler cannot see that each call gets its own range
+/// and writes only there (the kernels work on raw pointers); that is the contract every caller keeps.
+private struct DisjointRanges: @unchecked Sendable {
+    let body: (Range<Int>) -> Void
 }
