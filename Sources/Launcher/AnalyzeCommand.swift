@@ -15,7 +15,7 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "Metrics to report: l2 (l2_value, l2_per_element), cosine (cosine_value) or both.")
     var method: AnalysisMethod = .both
 
-    @Option(help: "Weights: a vae-dist checkpoint, an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder.")
+    @Option(help: ArgumentHelp("Weights: \(weightsFileKinds)."))
     var checkpoint: String?
 
     @Flag(name: [.customLong("allow_random_weights"), .customLong("allow-random-weights")],
@@ -41,9 +41,8 @@ struct AnalysisOptions: ParsableArguments {
         if checkpoint == nil && !allowRandomWeights {
             throw ValidationError("""
                 no --checkpoint given. With random weights the layer differences are meaningless: every decoder \
-                layer differs by noise, not by what the images show. Pass --checkpoint W.safetensors (a vae-dist \
-                checkpoint, any ldm / diffusers / SD safetensors, a PyTorch .ckpt/.pt, or a diffusers model folder), or --allow_random_weights to analyse an \
-                untrained model anyway.
+                layer differs by noise, not by what the images show. Pass --checkpoint W.safetensors (\(weightsFileKinds)), \
+                or --allow_random_weights to analyse an untrained model anyway.
                 """)
         }
     }

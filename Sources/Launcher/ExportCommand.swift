@@ -15,8 +15,7 @@ struct Export: ParsableCommand {
             unless --overwrite is given; the output appears whole or not at all.
             """)
 
-    @Option(help: "Weights: a vae-dist checkpoint (its config comes with it), an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder.")
-    var checkpoint: String
+    @OptionGroup var weights: RequiredWeights
 
     @OptionGroup var modelOptions: ModelOptions<TrainingImageSize>
 
@@ -31,7 +30,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let vae = try modelOptions.loadModel(weights: checkpoint) { print($0) }
+            let vae = try modelOptions.loadModel(weights: weights.checkpoint) { print($0) }
             try export(vae, format: format, to: output, overwrite: overwrite)
             print("wrote \(output) (\(format.rawValue), \(vae.namedParameters.count) tensors; \(vae.config.yamlDescription))")
         }

@@ -10,8 +10,7 @@ struct Reconstruct: ParsableCommand {
             DIR/latents.safetensors (the posterior means, keyed by stem).
             """)
 
-    @Option(help: "Weights: a vae-dist checkpoint, an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder.")
-    var checkpoint: String
+    @OptionGroup var weights: RequiredWeights
 
     @OptionGroup var modelOptions: ModelOptions<TrainingImageSize>
 
@@ -27,7 +26,7 @@ struct Reconstruct: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let vae = try modelOptions.loadModel(weights: checkpoint) { print($0) }
+            let vae = try modelOptions.loadModel(weights: weights.checkpoint) { print($0) }
             let job = ReconstructionJob(model: vae, imageSize: modelOptions.imgSize, outputDirectory: output)
             let written = try job.run(images: images) { print($0) }
             print("wrote \(written.count) files to \(output)")

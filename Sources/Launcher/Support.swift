@@ -41,6 +41,15 @@ enum AnalysisImageSize: DefaultImageSize { static let imageSize = 512 }
 /// Small enough for a quick measurement on a laptop.
 enum BenchImageSize: DefaultImageSize { static let imageSize = 128 }
 
+/// What a weights option (`--checkpoint`, train's `--init_weights`) accepts, said once.
+let weightsFileKinds = "a vae-dist checkpoint (its config comes with it), an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder"
+
+/// `--checkpoint` for the commands that cannot run without weights.
+struct RequiredWeights: ParsableArguments {
+    @Option(help: ArgumentHelp("Weights: \(weightsFileKinds)."))
+    var checkpoint: String
+}
+
 /// The model options of every command that builds a model; `--checkpoint` (required or optional, or named
 /// `--init_weights`) is the command's own. The model itself is decided by `ModelSource`.
 struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {

@@ -57,7 +57,7 @@ struct Train: ParsableCommand {
     var numRecon = 8
 
     @Option(name: [.customLong("init_weights"), .customLong("init-weights")],
-            help: "Start from these weights (a vae-dist checkpoint, ldm / diffusers / SD safetensors, a PyTorch .ckpt/.pt, or a diffusers model folder) instead of random initialisation; without --config their stored config is used.")
+            help: ArgumentHelp("Start from these weights (\(weightsFileKinds)) instead of random initialisation; without --config their stored config is used."))
     var initWeights: String?
 
     @Flag(name: [.customLong("skip_bad_images"), .customLong("skip-bad-images")], help: "Log and skip unreadable images instead of stopping.")

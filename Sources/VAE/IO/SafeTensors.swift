@@ -55,7 +55,7 @@ public struct SafeTensors {
         let length = try Header.length(prefix: Array(bytes.prefix(8)), fileSize: bytes.count, path: path)
         let header = try Header(json: Array(bytes[8..<8 + length]), dataSize: bytes.count - 8 - length, path: path)
         return try decode(header, path: path, keeping: { $0.dtype.isReadableAsFloat }) { range, convert in
-            try bytes.withUnsafeBytes { try convert(UnsafeRawBufferPointer(rebasing: $0[range])) }
+            bytes.withUnsafeBytes { convert(UnsafeRawBufferPointer(rebasing: $0[range])) }
         }
     }
 
