@@ -10,22 +10,27 @@
 ///   weights:  dg = Gᵀ [ Σ_t (Bᵀ d_t B) ⊙ (A dY_t Aᵀ) ] G
 public struct WinogradGeometry: Sendable {
     public let batch, height, width: Int
-    public var tilesHigh: Int { (height + 1) / 2 }
-    public var tilesWide: Int { (width + 1) / 2 }
+    /// Output pixels on a tile's side: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3).
+    public let tile: Int
+    public var tilesHigh: Int { (height + tile - 1) / tile }
+    public var tilesWide: Int { (width + tile - 1) / tile }
     /// Tile rows over the whole batch (row r is tile row r % tilesHigh of image r / tilesHigh).
     public var tileRows: Int { batch * tilesHigh }
+    /// Transformed values per tile (ξ): 16 or 36.
+    public var points: Int { (tile + 2) * (tile + 2) }
 
-    public init(batch: Int, height: Int, width: Int) {
-        (self.batch, self.height, self.width) = (batch, height, width)
+    public init(batch: Int, height: Int, width: Int, tile: Int = 2) {
+        precondition(tile == 2 || tile == 4, "Winograd tiles are 2×2 or 4×4")
+        (self.batch, self.height, self.width, self.tile) = (batch, height, width, tile)
     }
 
-    /// Ranges of tile rows whose transformed tiles for `channels` channels take about 4 MiB per ξ-matrix set
-    /// (16 × channels × tiles floats ≈ 16 MiB): decided by the shape alone, so results do not depend on threads.
+    /// Ranges of tile rows whose transformed tiles for `channels` channels take about 16 MiB
+    /// (points × channels × tiles floats): decided by the shape alone, so results do not depend on threads.
     /// A chunk never spans two images and every image is cut the same way: a tile's GEMM column, and with it
     /// OpenBLAS's kernel and summation order, then depends on its place in its image only, so an image gives
     /// bitwise the same output in any batch slot (the layer analysis compares slots 0 and 1).
     public func chunks(channels: Int) -> [Range<Int>] {
-        let tilesPerChunk = max(tilesWide, (1 << 18) / max(channels, 1))
+        let tilesPerChunk = max(tilesWide, (1 << 22) / (points * max(channels, 1)))
         let rowsPerChunk = max(1, min(tilesHigh, tilesPerChunk / tilesWide))
         return (0..<batch).flatMap { n in
             Swift.stride(from: n * tilesHigh, to: (n + 1) * tilesHigh, by: rowsPerChunk)
@@ -81,6 +86,7 @@ public enum Winograd {
     /// upsampling (ldm's Upsample), read on the fly instead of materialised at 4× the memory.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                       rows: Range<Int>, upsampledFrom2x: Bool = false, into v: UnsafeMutablePointer<Float>) {
+        precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
         let (sh, sw) = upsampledFrom2x ? (h / 2, w / 2) : (h, w)
         let tiles = rows.count * tw
@@ -147,6 +153,7 @@ public enum Winograd {
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                      rows: Range<Int>, bias: UnsafePointer<Float>?, pooledTo2x: Bool = false,
                                      into y: UnsafeMutablePointer<Float>) {
+        precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
@@ -213,6 +220,7 @@ public enum Winograd {
     /// the image), eight tiles at a time from zero-padded copies of the two rows.
     public static func transformOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                                rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
@@ -288,7 +296,7 @@ public enum Winograd {
 
 /// Stores the first `count` lanes (8: one vector store) — the tiles of a group, fewer at a row's end.
 @inline(__always)
-private func storeTiles(_ value: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+func storeTiles(_ value: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
     if count == 8 {
         VectorMath.store(value, p)
     } else {
