@@ -104,15 +104,8 @@ public enum Winograd {
                         let n = row / th, ty = row % th
                         let plane = x + (n * channels + c) * sh * sw
                         for r in 0..<4 {
-                            let y = 2 * ty - 1 + r, line = padded + r * pw
-                            if y < 0 || y >= h {
-                                (line + 1).update(repeating: 0, count: w)
-                            } else if upsampledFrom2x {
-                                let source = plane + (y / 2) * sw
-                                for i in 0..<sw { line[1 + 2 * i] = source[i]; line[2 + 2 * i] = source[i] }
-                            } else {
-                                (line + 1).update(from: plane + y * w, count: w)
-                            }
+                            copyPaddedRow(plane, row: 2 * ty - 1 + r, height: h, width: w, upsampledFrom2x: upsampledFrom2x,
+                                          into: padded + r * pw)
                         }
                         let base = c * tiles + (row - rows.lowerBound) * tw
                         for group in 0..<groups {
@@ -168,13 +161,7 @@ public enum Winograd {
                         for tx0 in Swift.stride(from: 0, to: tw, by: 8) {
                             let t = base + tx0
                             let count = min(8, tw - tx0)
-                            func load(_ xi: Int) -> SIMD8<Float> {
-                                let p = mt + xi * stride + t
-                                if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-                                var v = SIMD8<Float>.zero
-                                for j in 0..<count { v[j] = p[j] }
-                                return v
-                            }
+                            func load(_ xi: Int) -> SIMD8<Float> { loadTiles(mt + xi * stride + t, count: count) }
                             // Aᵀ m: rows (m0 + m1 + m2, m1 − m2 − m3) for each column s, then the same on columns.
                             func rows(_ s: Int) -> (SIMD8<Float>, SIMD8<Float>) {
                                 let (m0, m1, m2, m3) = (load(s), load(4 + s), load(8 + s), load(12 + s))
@@ -292,6 +279,30 @@ public enum Winograd {
             }
         }
     }
+}
+
+/// Row y of a convolution input plane into line[1...w] (zeros outside the image; with `upsampledFrom2x` the plane
+/// is w/2 wide and the row that of its nearest-neighbour ×2 upsampling, read on the fly).
+@inline(__always)
+func copyPaddedRow(_ plane: UnsafePointer<Float>, row y: Int, height h: Int, width w: Int, upsampledFrom2x: Bool,
+                   into line: UnsafeMutablePointer<Float>) {
+    if y < 0 || y >= h {
+        (line + 1).update(repeating: 0, count: w)
+    } else if upsampledFrom2x {
+        let sw = w / 2, source = plane + (y / 2) * sw
+        for i in 0..<sw { line[1 + 2 * i] = source[i]; line[2 + 2 * i] = source[i] }
+    } else {
+        (line + 1).update(from: plane + y * w, count: w)
+    }
+}
+
+/// Loads `count` values into the first lanes (8: one vector load), zeros in the rest.
+@inline(__always)
+func loadTiles(_ p: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
+    if count == 8 { return VectorMath.load(p) }
+    var v = SIMD8<Float>.zero
+    for j in 0..<count { v[j] = p[j] }
+    return v
 }
 
 /// Stores the first `count` lanes (8: one vector store) — the tiles of a group, fewer at a row's end.

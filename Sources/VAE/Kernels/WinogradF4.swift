@@ -61,15 +61,8 @@ public enum WinogradF4 {
                         let n = row / th, ty = row % th
                         let plane = x + (n * channels + c) * sh * sw
                         for r in 0..<6 {
-                            let y = 4 * ty - 1 + r, line = padded + r * pw
-                            if y < 0 || y >= h {
-                                (line + 1).update(repeating: 0, count: w)
-                            } else if upsampledFrom2x {
-                                let source = plane + (y / 2) * sw
-                                for i in 0..<sw { line[1 + 2 * i] = source[i]; line[2 + 2 * i] = source[i] }
-                            } else {
-                                (line + 1).update(from: plane + y * w, count: w)
-                            }
+                            copyPaddedRow(plane, row: 4 * ty - 1 + r, height: h, width: w, upsampledFrom2x: upsampledFrom2x,
+                                          into: padded + r * pw)
                         }
                         let base = c * tiles + (row - rows.lowerBound) * tw
                         for group in 0..<groups {
@@ -129,13 +122,7 @@ public enum WinogradF4 {
                         for tx0 in Swift.stride(from: 0, to: tw, by: 8) {
                             let t = base + tx0
                             let count = min(8, tw - tx0)
-                            func load(_ xi: Int) -> SIMD8<Float> {
-                                let p = mt + xi * stride + t
-                                if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-                                var v = SIMD8<Float>.zero
-                                for j in 0..<count { v[j] = p[j] }
-                                return v
-                            }
+                            func load(_ xi: Int) -> SIMD8<Float> { loadTiles(mt + xi * stride + t, count: count) }
                             // Aᵀ m down each column s, then · A along each of the four rows.
                             func column(_ s: Int) -> Four {
                                 inverse((load(s), load(6 + s), load(12 + s), load(18 + s), load(24 + s), load(30 + s)))
