@@ -102,7 +102,7 @@ extension BatchSlotTests {
         // encoder.conv_in measured directly; quant_conv holds the moments (mean and log-variance channels).
         let batch = Tensor(shape: [2, 3, 40, 40])
         fillBatch(batch, with: images)
-        XCTAssertEqual(encoder.layers[0], compareBatchItems(model.encoder.convIn.forward(batch, train: false), layer: "encoder.conv_in").difference)
+        XCTAssertEqual(encoder.layers[0], compareBatchItems(model.encoder.stages[0].layer.forward(batch, train: false), layer: "encoder.conv_in").difference)
         XCTAssertEqual(encoder.layers.last?.shape, [1, 8, 20, 20])
         XCTAssertGreaterThan(encoder.layers.last!.l2, 0)
     }

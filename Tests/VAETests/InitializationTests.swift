@@ -2,7 +2,7 @@ import XCTest
 import VAE
 
 final class InitializationTests: XCTestCase {
-    func testPyTorchDefaultBoundsAndDeterminism() {
+    func testPyTorchDefaultBoundsAndDeterminism() throws {
         var cfg = VAEConfig.sdV1
         (cfg.ch, cfg.chMult, cfg.numResBlocks, cfg.normNumGroups) = (8, [1, 2], 1, 4)
         let a = AutoencoderKL(cfg), b = AutoencoderKL(cfg), c = AutoencoderKL(cfg)
@@ -17,10 +17,10 @@ final class InitializationTests: XCTestCase {
                 XCTAssertNotEqual(pa.value.array, pc.value.array, "\(name) depends on the seed")
             }
         }
-        let norm = a.decoder.normOut
-        XCTAssertEqual(Set(norm.weight.value.array), [1])
-        XCTAssertEqual(Set(norm.bias.value.array), [0])
-        let convInBias = a.encoder.convIn.bias.value
+        let values = Dictionary(uniqueKeysWithValues: a.namedParameters.map { ($0.name, $0.parameter.value) })
+        XCTAssertEqual(Set(try XCTUnwrap(values["decoder.norm_out.weight"]).array), [1])
+        XCTAssertEqual(Set(try XCTUnwrap(values["decoder.norm_out.bias"]).array), [0])
+        let convInBias = try XCTUnwrap(values["encoder.conv_in.bias"])
         XCTAssertLessThanOrEqual(convInBias.maxAbs, 1 / Float(27).squareRoot())
         XCTAssertGreaterThan(convInBias.maxAbs, 0)
     }

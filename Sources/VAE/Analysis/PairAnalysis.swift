@@ -3,7 +3,7 @@ import Foundation
 /// Two images analysed together: how every decoder layer's output differs between them, where in the image
 /// it differs, and the reconstructions.
 public struct PairAnalysis {
-    /// In forward order: the encoder's (with `--layers encoder|both`), then the decoder's (`Decoder.layerNames`).
+    /// In forward order: the encoder's (with `--layers encoder|both`), then the decoder's (`model.decoder.layerNames`).
     public let layers: [LayerDifference]
     /// One per layer, aligned with `layers`.
     public let maps: [DifferenceMap]

@@ -2,7 +2,7 @@ import Foundation
 
 /// ldm's single-head spatial self-attention: h = norm(x); q, k, v = 1×1 convs of h;
 /// w = softmax_j(q_i · k_j · C^-1/2); out = x + proj_out(Σ_j w_ij v_j). The products go through sgemm.
-public final class AttnBlock: ParameterOwner {
+public final class AttnBlock: Layer {
     public let channels: Int
     public let norm: GroupNorm
     public let q, k, v, projOut: Conv2D
@@ -11,10 +11,10 @@ public final class AttnBlock: ParameterOwner {
     public init(channels: Int, groups: Int) {
         self.channels = channels
         norm = GroupNorm(channels: channels, groups: groups)
-        q = Conv2D(channels, channels, kernel: 1)
-        k = Conv2D(channels, channels, kernel: 1)
-        v = Conv2D(channels, channels, kernel: 1)
-        projOut = Conv2D(channels, channels, kernel: 1)
+        q = Conv2D(inChannels: channels, outChannels: channels, kernel: 1)
+        k = Conv2D(inChannels: channels, outChannels: channels, kernel: 1)
+        v = Conv2D(inChannels: channels, outChannels: channels, kernel: 1)
+        projOut = Conv2D(inChannels: channels, outChannels: channels, kernel: 1)
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {

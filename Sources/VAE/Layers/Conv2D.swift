@@ -3,7 +3,7 @@
 /// input gradient, F(2×2, 3×3) for the weight gradient (`winogradTiling`); 1×1 stride-1 kernels
 /// are a plain GEMM on the input; the rest (the stride-2 downsampling) through im2col + GEMM, in blocks of
 /// output pixels in forward (`convolveBlocked`).
-public final class Conv2D: ParameterOwner {
+public final class Conv2D: Layer {
     public let inChannels, outChannels, kernel, stride: Int
     /// (top, left, bottom, right) zero padding; ldm's Downsample pads (0, 1, 0, 1) asymmetrically.
     public let padding: (top: Int, left: Int, bottom: Int, right: Int)
@@ -13,11 +13,11 @@ public final class Conv2D: ParameterOwner {
     /// Whether the kept input is the low-resolution tensor of an upsampling forward.
     private var inputUpsampled = false
     /// The Winograd algorithm of a 3×3 stride-1 convolution's output and input gradient (F(4×4): 1.8× fewer
-    /// multiplications than F(2×2), at about ten times its rounding error, bounded in ConvolutionAlgorithmTests).
+    /// multiplications than F(2×2), at several times its rounding error, bounded in ConvolutionAlgorithmTests).
     /// The weight gradient always uses F(2×2) (`Winograd`).
     public var winogradTiling = WinogradTiling.f4x4
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
+    public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1,
                 padding: (top: Int, left: Int, bottom: Int, right: Int)? = nil) {
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -74,7 +74,11 @@ public final class Conv2D: ParameterOwner {
         return UnsafePointer(col.data)
     }
 
-    public func backward(_ dy: Tensor, input recomputed: Tensor? = nil) -> Tensor {
+    public func forward(_ x: Tensor, train: Bool) -> Tensor { forward(x, train: train, retainInput: true) }
+
+    public func backward(_ dy: Tensor) -> Tensor { backward(dy, input: nil) }
+
+    public func backward(_ dy: Tensor, input recomputed: Tensor?) -> Tensor {
         guard let x = recomputed ?? input else { preconditionFailure("Conv2D.backward without a training forward") }
         input = nil
         if isWinograd { return winogradBackward(x, dy, upsampled: inputUpsampled) }

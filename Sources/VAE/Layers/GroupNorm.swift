@@ -1,6 +1,6 @@
 /// torch.nn.GroupNorm(num_groups, C, eps=1e-6, affine=True) as ldm's Normalize builds it, optionally fused
 /// with the swish (`nonlinearity`) that follows it in res blocks and before conv_out.
-public final class GroupNorm: ParameterOwner {
+public final class GroupNorm: Layer {
     public let channels, groups: Int
     public let eps: Float
     /// Whether the layer outputs swish(norm(x)) (ldm: `nonlinearity(self.norm(x))`).
@@ -23,21 +23,30 @@ public final class GroupNorm: ParameterOwner {
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
 
-    /// `preActivation`, for a fused layer, is shown the normalised values before the swish (the output of
-    /// ldm's norm module, which the layer analysis reports).
-    public func forward(_ x: Tensor, train: Bool, preActivation: ((Tensor) -> Void)? = nil) -> Tensor {
+    public func forward(_ x: Tensor, train: Bool) -> Tensor {
+        normalize(x, train: train, keepPreActivation: false).output
+    }
+
+    /// Reports ldm's norm module output: for a fused layer the normalised values before the swish (what the
+    /// layer analysis shows as `norm_out`).
+    public func forward(_ x: Tensor, train: Bool, report: (Tensor) -> Void) -> Tensor {
+        let (y, pre) = normalize(x, train: train, keepPreActivation: swish)
+        report(pre ?? y)
+        return y
+    }
+
+    private func normalize(_ x: Tensor, train: Bool, keepPreActivation: Bool) -> (output: Tensor, preActivation: Tensor?) {
         let d = x.dims
         precondition(d.c == channels, "GroupNorm expects \(channels) channels, got \(d.c)")
         let y = Tensor(uninitializedShape: d.shape)
-        let pre = swish && preActivation != nil ? Tensor(uninitializedShape: d.shape) : nil
+        let pre = keepPreActivation ? Tensor(uninitializedShape: d.shape) : nil
         mean = Tensor(shape: [d.n * groups])
         rstd = Tensor(shape: [d.n * groups])
         GroupNormKernel.forward(x: x.data, y: y.data, dims: d, groups: groups, gamma: weight.value.data,
                                 beta: bias.value.data, eps: eps, swish: swish, preActivation: pre?.data,
                                 mean: mean.data, rstd: rstd.data)
-        if let preActivation { preActivation(pre ?? y) }
         input = train ? x : nil
-        return y
+        return (y, pre)
     }
 
     /// The training forward's output again, from the kept input and statistics (for layers that did not keep it).

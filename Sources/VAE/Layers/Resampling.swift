@@ -1,9 +1,10 @@
 /// ldm's Downsample with conv: pad (left 0, right 1, top 0, bottom 1), then a 3×3 stride-2 convolution.
-public final class Downsample: ParameterOwner {
+public final class Downsample: Layer {
     public let conv: Conv2D
 
     public init(channels: Int) {
-        conv = Conv2D(channels, channels, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1))
+        conv = Conv2D(inChannels: channels, outChannels: channels, kernel: 3, stride: 2,
+                      padding: (top: 0, left: 0, bottom: 1, right: 1))
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { prefixed([("conv", conv)]) }
@@ -14,11 +15,11 @@ public final class Downsample: ParameterOwner {
 
 /// ldm's Upsample with conv: nearest-neighbour ×2, then a 3×3 convolution — fused: the convolution reads the
 /// upsampled image on the fly, and its input gradient is summed back over each 2×2 block as it is produced.
-public final class Upsample: ParameterOwner {
+public final class Upsample: Layer {
     public let conv: Conv2D
 
     public init(channels: Int) {
-        conv = Conv2D(channels, channels, kernel: 3)
+        conv = Conv2D(inChannels: channels, outChannels: channels, kernel: 3)
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { prefixed([("conv", conv)]) }

@@ -1,16 +1,16 @@
 /// ldm's ResnetBlock without time embedding and with dropout 0:
 /// h = conv2(swish(norm2(conv1(swish(norm1(x)))))), out = shortcut(x) + h (norm and swish fused),
 /// where the shortcut is a 1×1 `nin_shortcut` when the channel count changes.
-public final class ResnetBlock: ParameterOwner {
+public final class ResnetBlock: Layer {
     public let norm1: GroupNorm, conv1: Conv2D, norm2: GroupNorm, conv2: Conv2D
     public let ninShortcut: Conv2D?
 
-    public init(_ inChannels: Int, _ outChannels: Int, groups: Int) {
+    public init(inChannels: Int, outChannels: Int, groups: Int) {
         norm1 = GroupNorm(channels: inChannels, groups: groups, swish: true)
-        conv1 = Conv2D(inChannels, outChannels, kernel: 3)
+        conv1 = Conv2D(inChannels: inChannels, outChannels: outChannels, kernel: 3)
         norm2 = GroupNorm(channels: outChannels, groups: groups, swish: true)
-        conv2 = Conv2D(outChannels, outChannels, kernel: 3)
-        ninShortcut = inChannels == outChannels ? nil : Conv2D(inChannels, outChannels, kernel: 1)
+        conv2 = Conv2D(inChannels: outChannels, outChannels: outChannels, kernel: 3)
+        ninShortcut = inChannels == outChannels ? nil : Conv2D(inChannels: inChannels, outChannels: outChannels, kernel: 1)
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {

@@ -1,17 +1,17 @@
 /// ldm's AutoencoderKL: encoder → quant_conv → moments; z → post_quant_conv → decoder.
 public final class AutoencoderKL: ParameterOwner {
     public let config: VAEConfig
-    public let encoder: Encoder
-    public let decoder: Decoder
+    public let encoder: Network
+    public let decoder: Network
     public let quantConv: Conv2D
     public let postQuantConv: Conv2D
 
     public init(_ config: VAEConfig) {
         self.config = config
-        encoder = Encoder(config)
-        decoder = Decoder(config)
-        quantConv = Conv2D(2 * config.zChannels, 2 * config.embedDim, kernel: 1)
-        postQuantConv = Conv2D(config.embedDim, config.zChannels, kernel: 1)
+        encoder = .encoder(config)
+        decoder = .decoder(config)
+        quantConv = Conv2D(inChannels: 2 * config.zChannels, outChannels: 2 * config.embedDim, kernel: 1)
+        postQuantConv = Conv2D(inChannels: config.embedDim, outChannels: config.zChannels, kernel: 1)
     }
 
     /// The encoder's observed layers in forward order, ending with the moments (`quant_conv`).
@@ -38,28 +38,24 @@ public final class AutoencoderKL: ParameterOwner {
         return decoder.forward(h, train: train, observe: observe)
     }
 
-    private var decodeBackwardSteps: [BackwardStep] {
-        decoder.backwardSteps + [BackwardStep(postQuantConv) { self.postQuantConv.backward($0) }]
-    }
+    private var decodeBackwardLayers: [any Layer] { decoder.backwardLayers + [postQuantConv] }
 
-    private var encodeBackwardSteps: [BackwardStep] {
-        [BackwardStep(quantConv) { self.quantConv.backward($0) }] + encoder.backwardSteps
-    }
+    private var encodeBackwardLayers: [any Layer] { [quantConv] + encoder.backwardLayers }
 
     /// Parameter groups in the order backward completes them: after the k-th call of a backward's
     /// `ready` callback, the gradients of groups 0...k are final (what bucketed all-reduce needs).
     public var backwardGroups: [[Parameter]] {
-        (decodeBackwardSteps + encodeBackwardSteps).map(\.parameters)
+        (decodeBackwardLayers + encodeBackwardLayers).map { $0.namedParameters.map(\.parameter) }
     }
 
     /// Backward through decode: returns the gradient with respect to z.
     public func decodeBackward(_ dRec: Tensor, ready: () -> Void = {}) -> Tensor {
-        BackwardStep.run(decodeBackwardSteps, dRec, ready: ready)
+        decodeBackwardLayers.backward(dRec, ready: ready)
     }
 
     /// Backward through encode, given the gradient with respect to the moments.
     public func encodeBackward(_ dMoments: Tensor, ready: () -> Void = {}) {
-        _ = BackwardStep.run(encodeBackwardSteps, dMoments, ready: ready)
+        _ = encodeBackwardLayers.backward(dMoments, ready: ready)
     }
 
     public func zeroGradients() {

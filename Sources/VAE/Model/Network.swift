@@ -1,0 +1,99 @@
+/// A layer of a network under its ldm module name relative to the network (e.g. "up.3.block.0").
+public struct Stage {
+    public let name: String
+    public let layer: any Layer
+
+    init(_ name: String, _ layer: any Layer) {
+        (self.name, self.layer) = (name, layer)
+    }
+}
+
+/// One of ldm's networks (`Network.encoder`, `Network.decoder`), declared once as its stages in forward
+/// order: forward, backward, the analysed layer names and the state-dict order all derive from that list.
+public final class Network: ParameterOwner {
+    /// "encoder" or "decoder": the network's ldm name, in front of its layer names.
+    public let name: String
+    public let stages: [Stage]
+    /// Layer names in the order their outputs appear (ldm's module names, used by the layer analysis).
+    public let layerNames: [String]
+    private let registrationOrder: [Int]
+
+    init(_ name: String, _ stages: [Stage]) {
+        self.name = name
+        self.stages = stages
+        layerNames = stages.map { "\(name).\($0.name)" }
+        registrationOrder = Self.registrationOrder(of: stages.map(\.name))
+    }
+
+    /// Runs the stages in order; `observe` sees each named layer output as it appears (in `layerNames` order).
+    public func forward(_ x: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> Tensor {
+        var h = x
+        for (stage, layerName) in zip(stages, layerNames) {
+            if let observe {
+                h = stage.layer.forward(h, train: train) { observe(layerName, $0) }
+            } else {
+                h = stage.layer.forward(h, train: train)
+            }
+        }
+        return h
+    }
+
+    /// The layers in backward order (forward's reversed).
+    var backwardLayers: [any Layer] { stages.reversed().map(\.layer) }
+
+    /// In ldm's state-dict order, which checkpoints, exports and the seeded initialisation follow.
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        prefixed(registrationOrder.map { (stages[$0].name, stages[$0].layer) })
+    }
+
+    /// Stage indices in the order ldm's `__init__` registers the modules: a module's children in the order
+    /// forward first reaches them, except that the items of a ModuleList (numbered) go by number. So the decoder
+    /// registers up.0 first though it runs it last, and a level registers all its blocks before its attentions.
+    static func registrationOrder(of names: [String]) -> [Int] {
+        var rank: [String: Int] = [:]      // module path → position among its parent's children
+        var children: [String: Int] = [:]  // parent path → children seen so far
+        let keys = names.map { name in
+            let parts = name.split(separator: ".")
+            return parts.indices.map { k -> Int in
+                if let number = Int(parts[k]) { return number }
+                let path = parts[...k].joined(separator: ".")
+                if let known = rank[path] { return known }
+                let parent = parts[..<k].joined(separator: ".")
+                let next = children[parent, default: 0]
+                (rank[path], children[parent]) = (next, next + 1)
+                return next
+            }
+        }
+        return names.indices.sorted { keys[$0].lexicographicallyPrecedes(keys[$1]) }
+    }
+}
+
+extension Network {
+    /// One resolution level as both networks build it (ldm's `down[i]`, `up[i]`): `blocks` res blocks to
+    /// `outChannels`, each followed by attention when `attention`, then the resampling layer if any.
+    /// `channels` is the level's input width on entry, its output width on return.
+    static func level(_ prefix: String, blocks: Int, channels: inout Int, to outChannels: Int, attention: Bool,
+                      groups: Int, resample: (name: String, make: (Int) -> any Layer)?) -> [Stage] {
+        var stages: [Stage] = []
+        for j in 0..<blocks {
+            stages.append(Stage("\(prefix).block.\(j)", ResnetBlock(inChannels: channels, outChannels: outChannels, groups: groups)))
+            channels = outChannels
+            if attention { stages.append(Stage("\(prefix).attn.\(j)", AttnBlock(channels: channels, groups: groups))) }
+        }
+        if let resample { stages.append(Stage("\(prefix).\(resample.name)", resample.make(channels))) }
+        return stages
+    }
+
+    /// ldm's mid: res block, attention, res block at the lowest resolution.
+    static func middle(_ channels: Int, groups: Int) -> [Stage] {
+        [Stage("mid.block_1", ResnetBlock(inChannels: channels, outChannels: channels, groups: groups)),
+         Stage("mid.attn_1", AttnBlock(channels: channels, groups: groups)),
+         Stage("mid.block_2", ResnetBlock(inChannels: channels, outChannels: channels, groups: groups))]
+    }
+
+    /// norm_out (the swish after it fused in) and conv_out, each network's last two modules.
+    static func output(_ channels: Int, to outChannels: Int, groups: Int) -> [Stage] {
+        [Stage("norm_out", GroupNorm(channels: channels, groups: groups, swish: true)),
+         Stage("conv_out", Conv2D(inChannels: channels, outChannels: outChannels, kernel: 3))]
+    }
+}
