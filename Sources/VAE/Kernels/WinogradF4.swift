@@ -8,30 +8,33 @@
 public enum WinogradF4 {
     /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3], `Winograd.stride(O · I)` apart; with `flipped`
     /// the kernel of the input gradient, U[ξ][i][o] of g[o][i] rotated by 180° (as `Winograd.transformWeights`).
+    /// Pairs are taken in the order of U's columns, so that the 36 streams of stores run forward.
     public static func transformWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
                                         flipped: Bool, into u: UnsafeMutablePointer<Float>) {
         let pairs = outChannels * inChannels, step = Winograd.stride(pairs)
         Profile.measure(.winograd) {
             parallelFor(pairs, grain: 64) { range in
-                for pair in range {
-                    let o = pair / inChannels, i = pair % inChannels
-                    let g = w + pair * 9
-                    // Column c of the kernel (rotated by 180° for the flipped kernel) as lanes 0–2.
-                    func kernelColumn(_ c: Int) -> SIMD8<Float> {
-                        flipped ? SIMD8(g[8 - c], g[5 - c], g[2 - c], 0, 0, 0, 0, 0)
-                                : SIMD8(g[c], g[3 + c], g[6 + c], 0, 0, 0, 0, 0)
+                for dst in range {
+                    let g = w + 9 * (flipped ? (dst % outChannels) * inChannels + dst / outChannels : dst)
+                    // g Gᵀ row by row (rotated by 180° for the flipped kernel), then G down each of the six columns.
+                    let h0 = flipped ? interpolate(g[8], g[7], g[6]) : interpolate(g[0], g[1], g[2])
+                    let h1 = flipped ? interpolate(g[5], g[4], g[3]) : interpolate(g[3], g[4], g[5])
+                    let h2 = flipped ? interpolate(g[2], g[1], g[0]) : interpolate(g[6], g[7], g[8])
+                    func emit(_ k: Int, _ column: (Float, Float, Float, Float, Float, Float)) {
+                        let p = u + k * step + dst
+                        p[0] = column.0
+                        p[6 * step] = column.1
+                        p[12 * step] = column.2
+                        p[18 * step] = column.3
+                        p[24 * step] = column.4
+                        p[30 * step] = column.5
                     }
-                    // G g: row r of the result is lane r of t.r; then the same on the other side.
-                    let t = interpolate(kernelColumn(0), kernelColumn(1), kernelColumn(2))
-                    let rows = interpolate(SIMD8(t.0[0], t.1[0], t.2[0], t.3[0], t.4[0], t.5[0], 0, 0),
-                                           SIMD8(t.0[1], t.1[1], t.2[1], t.3[1], t.4[1], t.5[1], 0, 0),
-                                           SIMD8(t.0[2], t.1[2], t.2[2], t.3[2], t.4[2], t.5[2], 0, 0))
-                    let dst = flipped ? i * outChannels + o : o * inChannels + i
-                    // rows.k lane r is (G g Gᵀ)[k][r].
-                    func emit(_ k: Int, _ values: SIMD8<Float>) {
-                        for r in 0..<6 { u[(6 * k + r) * step + dst] = values[r] }
-                    }
-                    emit(0, rows.0); emit(1, rows.1); emit(2, rows.2); emit(3, rows.3); emit(4, rows.4); emit(5, rows.5)
+                    emit(0, interpolate(h0.0, h1.0, h2.0))
+                    emit(1, interpolate(h0.1, h1.1, h2.1))
+                    emit(2, interpolate(h0.2, h1.2, h2.2))
+                    emit(3, interpolate(h0.3, h1.3, h2.3))
+                    emit(4, interpolate(h0.4, h1.4, h2.4))
+                    emit(5, interpolate(h0.5, h1.5, h2.5))
                 }
             }
         }
@@ -145,10 +148,9 @@ public enum WinogradF4 {
     typealias Six = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
     typealias Four = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
 
-    /// G on three values (lanes run over independent vectors): (a, (a + b + c)/3, (−a + b − c)/3,
-    /// −(16a + 8b + 4c)/15, (a − 2b + 4c)/15, c).
+    /// G on three values: (a, (a + b + c)/3, (−a + b − c)/3, −(16a + 8b + 4c)/15, (a − 2b + 4c)/15, c).
     @inline(__always)
-    private static func interpolate(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> Six {
+    private static func interpolate(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float, Float, Float) {
         let even = a + c
         return (a, (even + b) * (1.0 / 3), (b - even) * (1.0 / 3), (a * 16 + b * 8 + c * 4) * (-1.0 / 15),
                 (a - b * 2 + c * 4) * (1.0 / 15), c)
