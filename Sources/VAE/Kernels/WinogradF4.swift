@@ -47,58 +47,44 @@ public enum WinogradF4 {
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                       rows: Range<Int>, upsampledFrom2x: Bool = false, into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
-        let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
-        let (sh, sw) = upsampledFrom2x ? (h / 2, w / 2) : (h, w)
+        let tw = g.tilesWide
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
         // Padded rows: one zero column before the image, zeros after it up to the last 32-wide load.
         let groups = (tw + 7) / 8
         let pw = 32 * groups + 40
         Profile.measure(.winograd) {
-            parallelFor(channels, grain: 1) { range in
-                let padded = UnsafeMutablePointer<Float>.allocate(capacity: 6 * pw)
-                defer { padded.deallocate() }
-                padded.initialize(repeating: 0, count: 6 * pw)
-                for c in range {
-                    for row in rows {
-                        let n = row / th, ty = row % th
-                        let plane = x + (n * channels + c) * sh * sw
-                        for r in 0..<6 {
-                            copyPaddedRow(plane, row: 4 * ty - 1 + r, height: h, width: w, upsampledFrom2x: upsampledFrom2x,
-                                          into: padded + r * pw)
-                        }
-                        let base = c * tiles + (row - rows.lowerBound) * tw
-                        for group in 0..<groups {
-                            // Columns s = 0…5 of the 8 tiles in row r: lanes 4j + s from col and col + 4.
-                            func columns(_ r: Int) -> Six {
-                                let line = UnsafeRawPointer(padded + r * pw + 32 * group)
-                                let a = line.loadUnaligned(as: SIMD32<Float>.self)
-                                let b = line.loadUnaligned(fromByteOffset: 16, as: SIMD32<Float>.self)
-                                return (a.evenHalf.evenHalf, a.oddHalf.evenHalf, a.evenHalf.oddHalf, a.oddHalf.oddHalf,
-                                        b.evenHalf.evenHalf, b.oddHalf.evenHalf)
-                            }
-                            // d B on each row, then Bᵀ down the columns.
-                            let h0 = transform(columns(0)), h1 = transform(columns(1)), h2 = transform(columns(2))
-                            let h3 = transform(columns(3)), h4 = transform(columns(4)), h5 = transform(columns(5))
-                            let t = base + 8 * group
-                            let count = min(8, tw - 8 * group)
-                            func emit(_ k: Int, _ m: Six) {
-                                let p = v + k * stride + t
-                                storeTiles(m.0, p, count: count)
-                                storeTiles(m.1, p + 6 * stride, count: count)
-                                storeTiles(m.2, p + 12 * stride, count: count)
-                                storeTiles(m.3, p + 18 * stride, count: count)
-                                storeTiles(m.4, p + 24 * stride, count: count)
-                                storeTiles(m.5, p + 30 * stride, count: count)
-                            }
-                            emit(0, transform((h0.0, h1.0, h2.0, h3.0, h4.0, h5.0)))
-                            emit(1, transform((h0.1, h1.1, h2.1, h3.1, h4.1, h5.1)))
-                            emit(2, transform((h0.2, h1.2, h2.2, h3.2, h4.2, h5.2)))
-                            emit(3, transform((h0.3, h1.3, h2.3, h3.3, h4.3, h5.3)))
-                            emit(4, transform((h0.4, h1.4, h2.4, h3.4, h4.4, h5.4)))
-                            emit(5, transform((h0.5, h1.5, h2.5, h3.5, h4.5, h5.5)))
-                        }
+            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw) { c, row, padded in
+                let base = c * tiles + (row - rows.lowerBound) * tw
+                for group in 0..<groups {
+                    // Columns s = 0…5 of the 8 tiles in row r: lanes 4j + s from col and col + 4.
+                    func columns(_ r: Int) -> Six {
+                        let line = UnsafeRawPointer(padded + r * pw + 32 * group)
+                        let a = line.loadUnaligned(as: SIMD32<Float>.self)
+                        let b = line.loadUnaligned(fromByteOffset: 16, as: SIMD32<Float>.self)
+                        return (a.evenHalf.evenHalf, a.oddHalf.evenHalf, a.evenHalf.oddHalf, a.oddHalf.oddHalf,
+                                b.evenHalf.evenHalf, b.oddHalf.evenHalf)
                     }
+                    // d B on each row, then Bᵀ down the columns.
+                    let h0 = transform(columns(0)), h1 = transform(columns(1)), h2 = transform(columns(2))
+                    let h3 = transform(columns(3)), h4 = transform(columns(4)), h5 = transform(columns(5))
+                    let t = base + 8 * group
+                    let count = min(8, tw - 8 * group)
+                    func emit(_ k: Int, _ m: Six) {
+                        let p = v + k * stride + t
+                        storeTiles(m.0, p, count: count)
+                        storeTiles(m.1, p + 6 * stride, count: count)
+                        storeTiles(m.2, p + 12 * stride, count: count)
+                        storeTiles(m.3, p + 18 * stride, count: count)
+                        storeTiles(m.4, p + 24 * stride, count: count)
+                        storeTiles(m.5, p + 30 * stride, count: count)
+                    }
+                    emit(0, transform((h0.0, h1.0, h2.0, h3.0, h4.0, h5.0)))
+                    emit(1, transform((h0.1, h1.1, h2.1, h3.1, h4.1, h5.1)))
+                    emit(2, transform((h0.2, h1.2, h2.2, h3.2, h4.2, h5.2)))
+                    emit(3, transform((h0.3, h1.3, h2.3, h3.3, h4.3, h5.3)))
+                    emit(4, transform((h0.4, h1.4, h2.4, h3.4, h4.4, h5.4)))
+                    emit(5, transform((h0.5, h1.5, h2.5, h3.5, h4.5, h5.5)))
                 }
             }
         }
@@ -111,35 +97,22 @@ public enum WinogradF4 {
                                      rows: Range<Int>, bias: UnsafePointer<Float>?, pooledTo2x: Bool = false,
                                      into y: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
-        let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
-        let tiles = rows.count * tw
-        let stride = Winograd.stride(channels * tiles)
+        let (h, w) = (g.height, g.width)
+        let stride = Winograd.stride(channels * rows.count * g.tilesWide)
         Profile.measure(.winograd) {
-            parallelFor(channels, grain: 1) { range in
-                for c in range {
-                    let b0 = SIMD8<Float>(repeating: bias.map { $0[c] } ?? 0)
-                    for row in rows {
-                        let n = row / th, ty = row % th
-                        let plane = y + (n * channels + c) * (pooledTo2x ? (h / 2) * (w / 2) : h * w)
-                        let base = c * tiles + (row - rows.lowerBound) * tw
-                        for tx0 in Swift.stride(from: 0, to: tw, by: 8) {
-                            let t = base + tx0
-                            let count = min(8, tw - tx0)
-                            func load(_ xi: Int) -> SIMD8<Float> { loadTiles(mt + xi * stride + t, count: count) }
-                            // Aᵀ m down each column s, then · A along each of the four rows.
-                            func column(_ s: Int) -> Four {
-                                inverse((load(s), load(6 + s), load(12 + s), load(18 + s), load(24 + s), load(30 + s)))
-                            }
-                            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
-                            let outputs = (inverse((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)) + b0, inverse((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)) + b0,
-                                           inverse((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)) + b0, inverse((c0.3, c1.3, c2.3, c3.3, c4.3, c5.3)) + b0)
-                            if pooledTo2x {
-                                storePooled(outputs, plane, height: h / 2, width: w / 2, tileRow: ty, firstTile: tx0, count: count)
-                            } else {
-                                storeOutputs(outputs, plane, height: h, width: w, tileRow: ty, firstTile: tx0, count: count)
-                            }
-                        }
-                    }
+            forEachOutputTileGroup(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { b0, plane, ty, tx0, count, t in
+                func load(_ xi: Int) -> SIMD8<Float> { loadTiles(mt + xi * stride + t, count: count) }
+                // Aᵀ m down each column s, then · A along each of the four rows.
+                func column(_ s: Int) -> Four {
+                    inverse((load(s), load(6 + s), load(12 + s), load(18 + s), load(24 + s), load(30 + s)))
+                }
+                let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
+                let outputs = (inverse((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)) + b0, inverse((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)) + b0,
+                               inverse((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)) + b0, inverse((c0.3, c1.3, c2.3, c3.3, c4.3, c5.3)) + b0)
+                if pooledTo2x {
+                    storePooled(outputs, plane, height: h / 2, width: w / 2, tileRow: ty, firstTile: tx0, count: count)
+                } else {
+                    storeOutputs(outputs, plane, height: h, width: w, tileRow: ty, firstTile: tx0, count: count)
                 }
             }
         }
