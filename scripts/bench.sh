@@ -1,60 +1,102 @@
 #!/usr/bin/env bash
-# Reference benchmarks (docs/PERFORMANCE.md): vae-dist next to PyTorch on the same machine, alternating, with
-# medians over ROUNDS rounds and the ratios. PyTorch runs only if its venv exists (TORCH_VENV, default
-# ~/torch-venv; see docs/PERFORMANCE.md). Not a test: nothing here fails on a slow result.
+# Reference benchmarks (docs/PERFORMANCE.md): vae-dist next to PyTorch on the same machine, run alternately, with
+# medians over ROUNDS rounds and the ratios. Not a test: nothing here fails on a slow result.
+#
+# PyTorch runs from the Python of TORCH_VENV (default ~/torch-venv) with the reference programs in scripts/bench/;
+# without it vae-dist is measured alone. Install it once (see docs/PERFORMANCE.md):
+#   python3 -m venv ~/torch-venv && ~/torch-venv/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
+#   ~/torch-venv/bin/pip install diffusers
+#
+# Environment: ROUNDS (3), THREADS (2), ROWS (which rows, default all:
+# "sgemm small sd128 sd256 analyze256 analyze512 mpi"), TORCH_MICRO (1: PyTorch's micro-batch in the sd256 row,
+# whose batch of 8 at 256 px does not fit in memory at once for PyTorch). A quick run:
+#   ROUNDS=1 ROWS="sgemm small analyze256" scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${ROUNDS:-3}"
 threads="${THREADS:-2}"
+rows="${ROWS:-sgemm small sd128 sd256 analyze256 analyze512 mpi}"
+swift build -c release --product vae-dist >/dev/null
 bin="$(swift build -c release --show-bin-path)/vae-dist"
-[ -x "$bin" ] || swift build -c release --product vae-dist
-shared="${SHARED:-../shared}/bench"
 torch="${TORCH_VENV:-$HOME/torch-venv}/bin/python"
 have_torch=0
-[ -x "$torch" ] && [ -d "$shared" ] && have_torch=1
+[ -x "$torch" ] && have_torch=1
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 field() { sed -n "s/.*\"$1\" : \([0-9.e+-]*\).*/\1/p" | head -1; }
 torch_field() { sed -n "s#.*$1=\([0-9.]*\).*#\1#p" | head -1; }
+wanted() { [[ " $rows " == *" $1 "* ]]; }
+# The convolutions' GEMM rate: the GEMMs' GFLOP per step over the seconds spent in them (conv and attention).
+gemm_rate() { awk -v f="$(field gflop_per_step <<<"$1")" -v c="$(field 'conv (GEMM)' <<<"$1")" -v a="$(field attention <<<"$1")" \
+    'BEGIN { print f / (c + (a == "" ? 0 : a)) }'; }
 
-# row NAME "ours args" "torch command"
+ceiling=""
+if wanted sgemm; then
+    values=()
+    for _ in $(seq "$rounds"); do values+=("$($bin bench --mode sgemm --steps 5 --threads "$threads" --json | field gflops_per_second)"); done
+    ceiling="$(printf '%s\n' "${values[@]}" | median)"
+    printf '%-38s %.1f GFLOP/s (2048×2048×2048 products through sgemm, %s threads)\n' "sgemm ceiling" "$ceiling" "$threads"
+fi
+
+# row KEY NAME "ours args" "torch args" [gemm]: with gemm, the GEMM rate and its share of the ceiling too.
 row() {
-    local name="$1" ours="$2" theirs="$3"
-    local ours_s=() ours_mb=() torch_s=() torch_mb=()
+    local key="$1" name="$2" ours="$3" theirs="$4" gemm="${5:-}"
+    wanted "$key" || return 0
+    local ours_s=() ours_mb=() ours_gemm=() torch_s=() torch_mb=()
     for _ in $(seq "$rounds"); do
         out="$($bin bench $ours --threads "$threads" --json)"
-        ours_s+=("$(echo "$out" | field seconds_per_step)")
-        ours_mb+=("$(echo "$out" | field peak_resident_mb)")
+        ours_s+=("$(field seconds_per_step <<<"$out")")
+        ours_mb+=("$(field peak_resident_mb <<<"$out")")
+        ours_gemm+=("$(gemm_rate "$out")")
         if [ "$have_torch" = 1 ]; then
             out="$($torch $theirs)"
-            torch_s+=("$(echo "$out" | torch_field 's/[a-z]*')")
-            torch_mb+=("$(echo "$out" | torch_field maxrss_MB)")
+            torch_s+=("$(torch_field 's/[a-z]*' <<<"$out")")
+            torch_mb+=("$(torch_field maxrss_MB <<<"$out")")
         fi
     done
-    local os om
+    local os om og
     os="$(printf '%s\n' "${ours_s[@]}" | median)"
     om="$(printf '%s\n' "${ours_mb[@]}" | median)"
+    og="$(printf '%s\n' "${ours_gemm[@]}" | median)"
     if [ "$have_torch" = 1 ]; then
         local ts tm
         ts="$(printf '%s\n' "${torch_s[@]}" | median)"
         tm="$(printf '%s\n' "${torch_mb[@]}" | median)"
         awk -v n="$name" -v os="$os" -v om="$om" -v ts="$ts" -v tm="$tm" 'BEGIN {
-            printf "%-34s vae-dist %8.3f s %6.0f MB | PyTorch %8.3f s %6.0f MB | speed %.2fx  memory %.2fx\n", n, os, om, ts, tm, ts / os, om / tm }'
+            printf "%-38s vae-dist %8.3f s %6.0f MB | PyTorch %8.3f s %6.0f MB | speed %.2fx  memory %.2fx\n", n, os, om, ts, tm, ts / os, om / tm }'
     else
-        awk -v n="$name" -v os="$os" -v om="$om" 'BEGIN { printf "%-34s vae-dist %8.3f s %6.0f MB (no PyTorch venv)\n", n, os, om }'
+        awk -v n="$name" -v os="$os" -v om="$om" 'BEGIN { printf "%-38s vae-dist %8.3f s %6.0f MB (no PyTorch)\n", n, os, om }'
+    fi
+    if [ -n "$gemm" ]; then
+        awk -v g="$og" -v c="$ceiling" 'BEGIN {
+            if (c == "") printf "%-38s conv GEMM %.1f GFLOP/s (ROWS without sgemm: no ceiling)\n", "", g
+            else printf "%-38s conv GEMM %.1f GFLOP/s = %.0f%% of the %.1f GFLOP/s sgemm ceiling\n", "", g, 100 * g / c, c }'
     fi
 }
 
 echo "vae-dist vs PyTorch, $threads threads, median of $rounds alternating rounds"
-row "train small (ch 32, 64 px, batch 8)" "--config configs/bench-small.yaml --img_size 64 --batch_size 8 --steps 4" \
-    "$shared/torch_train_step.py 32 1,2,4,4 2 64 8 4 $threads"
-row "train SD v1 (128 px, batch 2)" "--preset sd-v1 --img_size 128 --batch_size 2 --steps 2" \
-    "$shared/torch_train_step.py 128 1,2,4,4 2 128 2 2 $threads"
-row "analyse one pair, SD v1, 256 px" "--preset sd-v1 --mode analyze --img_size 256 --steps 2" \
-    "$shared/torch_analyze_pair.py 256 $threads"
+bench="scripts/bench"
+row small "train small (ch 32, 64 px, batch 8)" "--config configs/bench-small.yaml --img_size 64 --batch_size 8 --steps 4" \
+    "$bench/torch_train_step.py 32 1,2,4,4 2 64 8 4 $threads"
+row sd128 "train SD v1 (128 px, batch 2)" "--preset sd-v1 --img_size 128 --batch_size 2 --steps 2" \
+    "$bench/torch_train_step.py 128 1,2,4,4 2 128 2 2 $threads" gemm
+row sd256 "train SD v1 (256 px, batch 8), per step" "--preset sd-v1 --img_size 256 --batch_size 8 --steps 1" \
+    "$bench/torch_train_step.py 128 1,2,4,4 2 256 8 1 $threads ${TORCH_MICRO:-1}" gemm
+row analyze256 "analyse one pair, SD v1, 256 px" "--preset sd-v1 --mode analyze --img_size 256 --steps 2" \
+    "$bench/torch_analyze_pair.py 256 $threads" gemm
+row analyze512 "analyse one pair, SD v1, 512 px" "--preset sd-v1 --mode analyze --img_size 512 --steps 1" \
+    "$bench/torch_analyze_pair.py 512 $threads" gemm
 
-# Data parallelism on one node: 2 ranks × 1 thread against 1 rank × 2 threads (same global batch).
-one="$($bin bench --config configs/bench-small.yaml --img_size 64 --batch_size 8 --steps 4 --threads 2 --json | field seconds_per_step)"
-two="$(mpirun --oversubscribe -np 2 "$bin" bench --config configs/bench-small.yaml --img_size 64 --batch_size 8 --steps 4 --threads 1 --json | field seconds_per_step)"
-awk -v a="$one" -v b="$two" 'BEGIN { printf "%-34s 1 rank x 2 threads %.3f s | 2 ranks x 1 thread %.3f s | ratio %.2f\n", "train small, MPI overlap", a, b, b / a }'
+# Data parallelism on one node: 2 ranks × 1 thread against 1 rank × 2 threads (same global batch), alternating.
+if wanted mpi; then
+    small="--config configs/bench-small.yaml --img_size 64 --batch_size 8 --steps 4"
+    ones=() twos=()
+    for _ in $(seq "$rounds"); do
+        ones+=("$($bin bench $small --threads 2 --json | field seconds_per_step)")
+        twos+=("$(mpirun --oversubscribe -np 2 "$bin" bench $small --threads 1 --json | field seconds_per_step)")
+    done
+    one="$(printf '%s\n' "${ones[@]}" | median)"
+    two="$(printf '%s\n' "${twos[@]}" | median)"
+    awk -v a="$one" -v b="$two" 'BEGIN { printf "%-38s 1 rank x 2 threads %.3f s | 2 ranks x 1 thread %.3f s | ratio %.2f\n", "train small, 2 ranks vs 2 threads", a, b, b / a }'
+fi

@@ -4,7 +4,7 @@ import VAE
 
 /// `bench --mode`: what one measured step is.
 enum BenchMode: String, CaseIterable, ExpressibleByArgument {
-    case train, analyze
+    case train, analyze, sgemm
 }
 
 /// `bench --preset`: built-in models.
@@ -34,7 +34,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Measured steps (after one warm-up step).")
     var steps = 3
 
-    @Option(help: "What to measure: train (steps of --batch_size images) or analyze (one image pair per step).")
+    @Option(help: "What to measure: train (steps of --batch_size images), analyze (one image pair per step) or sgemm (the GEMM ceiling: 2048×2048×2048 products, to compare the convolutions' GEMM rate with).")
     var mode: BenchMode = .train
 
     @Flag(help: "Print the result as JSON.")
@@ -48,22 +48,34 @@ struct Bench: ParsableCommand {
     func run() throws {
         let mpi = try MPIJob.start(threads: modelOptions.threads)
         try mpi.run { replicas, _ in
+            if mode == .sgemm {
+                let result = Benchmark.sgemmCeiling(size: Self.sgemmSize, steps: steps, replicas: replicas)
+                guard replicas.rank == 0 else { return }
+                print(json ? try Self.json(result)
+                           : String(format: "sgemm %d×%d×%d, %d thread(s): %.4f s per product, %.1f GFLOP/s (median of %d)",
+                                    Self.sgemmSize, Self.sgemmSize, Self.sgemmSize, result.threads, result.secondsPerStep,
+                                    result.gflopsPerSecond, result.steps))
+                return
+            }
             let cfg = try preset?.config ?? ModelSource(checkpoint: nil, config: modelOptions.config).config
             try cfg.checkImageSize(modelOptions.imgSize, option: "--img_size")
             let vae = AutoencoderKL(cfg)
             let result = switch mode {
             case .train: try Benchmark.train(model: vae, imgSize: modelOptions.imgSize, batchSize: batchSize, steps: steps, replicas: replicas)
-            case .analyze: try Benchmark.analyze(model: vae, imgSize: modelOptions.imgSize, steps: steps, replicas: replicas)
+            case .analyze, .sgemm: try Benchmark.analyze(model: vae, imgSize: modelOptions.imgSize, steps: steps, replicas: replicas)
             }
             guard replicas.rank == 0 else { return }
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try encoder.encode(result), as: UTF8.self))
-            } else {
-                print(Self.table(result, model: cfg.yamlDescription))
-            }
+            print(json ? try Self.json(result) : Self.table(result, model: cfg.yamlDescription))
         }
+    }
+
+    /// Side of the square products of `--mode sgemm`: large enough that packing is a small part of the work.
+    static let sgemmSize = 2048
+
+    static func json(_ result: BenchmarkResult) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(result), as: UTF8.self)
     }
 
     static func table(_ r: BenchmarkResult, model: String) -> String {

@@ -63,13 +63,17 @@ final class ConvolutionAlgorithmTests: XCTestCase {
     }
 
     /// Many channels make Winograd work in several chunks of tile rows (with 1200 channels 14 rows, then 1,
-    /// per image); a chunk never spans two images, so each image is cut the same way.
+    /// per image, for F(2×2)); a chunk never spans two images, so each image is cut the same way.
     func testWinogradOverSeveralChunks() {
         let g = WinogradGeometry(batch: 2, height: 30, width: 30)
         XCTAssertEqual(g.chunks(channels: 1200), [0..<14, 14..<15, 15..<29, 29..<30])
         XCTAssertEqual(g.chunks(channels: 600), [0..<15, 15..<30])
         XCTAssertEqual(g.chunks(channels: 16), [0..<15, 15..<30])
         check(Conv2D(inChannels: 600, outChannels: 2, kernel: 3), input: [2, 600, 30, 30])
+        // F(4×4)'s chunks hold 36 transformed values per tile: 97 tiles, 10 rows of 9 at 1200 channels.
+        let g4 = WinogradTiling.f4x4.geometry(batch: 2, height: 44, width: 36)
+        XCTAssertEqual(g4.chunks(channels: 1200), [0..<10, 10..<11, 11..<21, 21..<22])
+        check(Conv2D(inChannels: 1200, outChannels: 1, kernel: 3), input: [2, 1200, 44, 36])
     }
 
     func testPointwiseAndStridedConvolutions() {
@@ -91,29 +95,128 @@ final class ConvolutionAlgorithmTests: XCTestCase {
     /// The blocks split over threads give bitwise the same output with 1, 2 or 3 threads, and an image gives
     /// the same output in either batch slot.
     func testBlockedConvolutionIsIndependentOfThreadsAndSlot() {
-        let conv = Conv2D(inChannels: 4, outChannels: 6, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1))
+        assertIndependentOfThreadsAndSlot(Conv2D(inChannels: 4, outChannels: 6, kernel: 3, stride: 2, padding: (top: 0, left: 0, bottom: 1, right: 1)),
+                                          input: [2, 4, 45, 47])
+    }
+
+    /// F(4×4, 3×3) with its edge cases: rows of whole 8-tile groups and a partial one (70 = 2 × 32 + 6 pixels),
+    /// a width of exactly one group (32), heights cut inside a tile, and an upsampling convolution (forward on
+    /// the ×2 upsampled input, input gradient pooled back) against the direct convolution of the upsampled tensor.
+    func testWinogradF4OnWideImagesAndUpsampling() {
+        for shape in [[2, 3, 9, 70], [1, 2, 33, 32], [1, 3, 6, 38]] {
+            check(Conv2D(inChannels: shape[1], outChannels: 4, kernel: 3), input: shape)
+        }
+        for shape in [[2, 3, 5, 19], [1, 2, 16, 16], [1, 2, 3, 1]] {
+            let conv = Conv2D(inChannels: shape[1], outChannels: 3, kernel: 3)
+            conv.weight.value.copy(from: random(conv.weight.value.shape))
+            conv.bias.value.copy(from: random([3]))
+            let x = random(shape)
+            let y = conv.forward(x, train: true, upsampling: true)
+            let dy = random(y.shape)
+            let reference = direct(conv, upsampled(x), dy)
+            let dx = conv.backward(dy)
+            XCTAssertLessThan(maxAbsDifference(y, reference.y), 1e-5 * Float(shape[1] * 9), "output \(shape)")
+            XCTAssertLessThan(maxAbsDifference(dx, pooled(reference.dx)), 1e-5 * Float(3 * 9 * 4), "input gradient \(shape)")
+        }
+    }
+
+    /// F(4×4)'s error at SD v1's channel counts (512 channels summed per output, in the output or in the input
+    /// gradient; weights at PyTorch's initial scale, activations of unit size) against the direct convolution in
+    /// double precision, relative to the largest output. F(2×2) stays within 3e-6; F(4×4)'s larger transform
+    /// constants (up to 8) cost several times that (1e-6 to 9e-6 here): bounded at 1.5e-5.
+    func testWinogradF4ErrorAtSDChannelCounts() {
+        for (inChannels, outChannels) in [(512, 8), (8, 512)] {
+            let conv = Conv2D(inChannels: inChannels, outChannels: outChannels, kernel: 3)
+            let bound = 1 / Float(inChannels * 9).squareRoot()
+            let w = random(conv.weight.value.shape)
+            for i in 0..<w.count { w.data[i] *= bound }
+            conv.weight.value.copy(from: w)
+            let x = random([1, inChannels, 20, 20]), dy = random([1, outChannels, 20, 20])
+            let reference = direct(conv, x, dy)
+            var errors: [WinogradTiling: (Float, Float)] = [:]
+            for tiling in [WinogradTiling.f2x2, .f4x4] {
+                conv.winogradTiling = tiling
+                let y = conv.forward(x, train: true)
+                let dx = conv.backward(dy)
+                errors[tiling] = (maxAbsDifference(y, reference.y) / maxAbs(reference.y),
+                                  maxAbsDifference(dx, reference.dx) / maxAbs(reference.dx))
+            }
+            print("F(2×2) / F(4×4) relative error, \(inChannels) → \(outChannels) channels: output",
+                  errors[.f2x2]!.0, errors[.f4x4]!.0, "input gradient", errors[.f2x2]!.1, errors[.f4x4]!.1)
+            XCTAssertLessThan(errors[.f2x2]!.0, 3e-6, "F(2×2) output, \(inChannels) → \(outChannels)")
+            XCTAssertLessThan(errors[.f2x2]!.1, 3e-6, "F(2×2) input gradient, \(inChannels) → \(outChannels)")
+            XCTAssertLessThan(errors[.f4x4]!.0, 1.5e-5, "F(4×4) output, \(inChannels) → \(outChannels)")
+            XCTAssertLessThan(errors[.f4x4]!.1, 1.5e-5, "F(4×4) input gradient, \(inChannels) → \(outChannels)")
+        }
+    }
+
+    /// F(4×4) forward and input gradient, with and without the fused upsampling: bitwise the same with any
+    /// thread count and in either batch slot.
+    func testWinogradF4IsIndependentOfThreadsAndSlot() {
+        assertIndependentOfThreadsAndSlot(Conv2D(inChannels: 4, outChannels: 6, kernel: 3), input: [2, 4, 45, 47])
+        assertIndependentOfThreadsAndSlot(Conv2D(inChannels: 4, outChannels: 6, kernel: 3), input: [2, 4, 13, 21], upsampling: true)
+    }
+
+    /// Output and input gradient bitwise the same with 1, 2 or 3 threads, and an image's the same in either slot.
+    func assertIndependentOfThreadsAndSlot(_ conv: Conv2D, input shape: [Int], upsampling: Bool = false,
+                                           file: StaticString = #filePath, line: UInt = #line) {
         conv.weight.value.copy(from: random(conv.weight.value.shape))
-        conv.bias.value.copy(from: random([6]))
-        let x = random([2, 4, 45, 47])
+        conv.bias.value.copy(from: random([conv.outChannels]))
+        let x = random(shape)
+        let dy = random(conv.forward(x, train: false, upsampling: upsampling).shape)
         let saved = Threads.count
         defer { Threads.set(saved) }
-        var outputs: [[Float]] = []
+        func run(_ x: Tensor, _ dy: Tensor) -> (y: [Float], dx: [Float]) {
+            let y = conv.forward(x, train: true, upsampling: upsampling).array
+            return (y, conv.backward(dy).array)
+        }
+        var outputs: [(y: [Float], dx: [Float])] = []
         for threads in [1, 2, 3] {
             Threads.set(threads)
-            outputs.append(conv.forward(x, train: false).array)
+            outputs.append(run(x, dy))
         }
         // Boolean checks: a failing XCTAssertEqual would print every element of both outputs.
-        XCTAssertTrue(outputs[0] == outputs[1], "1 and 2 threads differ")
-        XCTAssertTrue(outputs[0] == outputs[2], "1 and 3 threads differ")
-        let swapped = Tensor(shape: x.shape)
-        let image = x.count / 2
-        (swapped.data + image).update(from: x.data, count: image)
-        swapped.data.update(from: x.data + image, count: image)
-        let y = conv.forward(swapped, train: false).array
-        let half = y.count / 2
-        XCTAssertTrue(y[..<half] == outputs[0][half...], "image 2 differs between slots")
-        XCTAssertTrue(y[half...] == outputs[0][..<half], "image 1 differs between slots")
+        for k in 1...2 {
+            XCTAssertTrue(outputs[0].y == outputs[k].y, "1 and \(k + 1) threads differ", file: file, line: line)
+            XCTAssertTrue(outputs[0].dx == outputs[k].dx, "input gradient: 1 and \(k + 1) threads differ", file: file, line: line)
+        }
+        let swapped = run(swapSlots(x), swapSlots(dy))
+        XCTAssertTrue(swapped.y == swapSlots(outputs[0].y), "an image differs between slots", file: file, line: line)
+        XCTAssertTrue(swapped.dx == swapSlots(outputs[0].dx), "input gradient: an image differs between slots", file: file, line: line)
     }
+
+    /// The two images of a batch of two, exchanged.
+    func swapSlots(_ t: Tensor) -> Tensor {
+        let swapped = Tensor(shape: t.shape)
+        let image = t.count / 2
+        (swapped.data + image).update(from: t.data, count: image)
+        swapped.data.update(from: t.data + image, count: image)
+        return swapped
+    }
+
+    func swapSlots(_ values: [Float]) -> [Float] { Array(values[(values.count / 2)...] + values[..<(values.count / 2)]) }
+
+    /// Nearest-neighbour ×2 upsampling (ldm's Upsample before its convolution).
+    func upsampled(_ x: Tensor) -> Tensor {
+        let d = x.dims
+        let y = Tensor(shape: [d.n, d.c, 2 * d.h, 2 * d.w])
+        for p in 0..<(d.n * d.c) { for r in 0..<(2 * d.h) { for c in 0..<(2 * d.w) {
+            y.data[(p * 2 * d.h + r) * 2 * d.w + c] = x.data[(p * d.h + r / 2) * d.w + c / 2]
+        } } }
+        return y
+    }
+
+    /// The adjoint of `upsampled`: each 2×2 block summed into one pixel.
+    func pooled(_ t: Tensor) -> Tensor {
+        let d = t.dims
+        let y = Tensor(shape: [d.n, d.c, d.h / 2, d.w / 2])
+        for p in 0..<(d.n * d.c) { for r in 0..<d.h { for c in 0..<d.w {
+            y.data[(p * d.h / 2 + r / 2) * d.w / 2 + c / 2] += t.data[(p * d.h + r) * d.w + c]
+        } } }
+        return y
+    }
+
+    func maxAbs(_ t: Tensor) -> Float { t.array.map(abs).max() ?? 0 }
 }
 
 /// Work is split by shape, never by thread count: a training step is bitwise the same with 1, 2 or 3 threads

@@ -10,22 +10,27 @@
 ///   weights:  dg = Gᵀ [ Σ_t (Bᵀ d_t B) ⊙ (A dY_t Aᵀ) ] G
 public struct WinogradGeometry: Sendable {
     public let batch, height, width: Int
-    public var tilesHigh: Int { (height + 1) / 2 }
-    public var tilesWide: Int { (width + 1) / 2 }
+    /// Output pixels on a tile's side: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3).
+    public let tile: Int
+    public var tilesHigh: Int { (height + tile - 1) / tile }
+    public var tilesWide: Int { (width + tile - 1) / tile }
     /// Tile rows over the whole batch (row r is tile row r % tilesHigh of image r / tilesHigh).
     public var tileRows: Int { batch * tilesHigh }
+    /// Transformed values per tile (ξ): 16 or 36.
+    public var points: Int { (tile + 2) * (tile + 2) }
 
-    public init(batch: Int, height: Int, width: Int) {
-        (self.batch, self.height, self.width) = (batch, height, width)
+    public init(batch: Int, height: Int, width: Int, tile: Int = 2) {
+        precondition(tile == 2 || tile == 4, "Winograd tiles are 2×2 or 4×4")
+        (self.batch, self.height, self.width, self.tile) = (batch, height, width, tile)
     }
 
-    /// Ranges of tile rows whose transformed tiles for `channels` channels take about 4 MiB per ξ-matrix set
-    /// (16 × channels × tiles floats ≈ 16 MiB): decided by the shape alone, so results do not depend on threads.
+    /// Ranges of tile rows whose transformed tiles for `channels` channels take about 16 MiB
+    /// (points × channels × tiles floats): decided by the shape alone, so results do not depend on threads.
     /// A chunk never spans two images and every image is cut the same way: a tile's GEMM column, and with it
     /// OpenBLAS's kernel and summation order, then depends on its place in its image only, so an image gives
     /// bitwise the same output in any batch slot (the layer analysis compares slots 0 and 1).
     public func chunks(channels: Int) -> [Range<Int>] {
-        let tilesPerChunk = max(tilesWide, (1 << 18) / max(channels, 1))
+        let tilesPerChunk = max(tilesWide, (1 << 22) / (points * max(channels, 1)))
         let rowsPerChunk = max(1, min(tilesHigh, tilesPerChunk / tilesWide))
         return (0..<batch).flatMap { n in
             Swift.stride(from: n * tilesHigh, to: (n + 1) * tilesHigh, by: rowsPerChunk)
@@ -81,60 +86,40 @@ public enum Winograd {
     /// upsampling (ldm's Upsample), read on the fly instead of materialised at 4× the memory.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                       rows: Range<Int>, upsampledFrom2x: Bool = false, into v: UnsafeMutablePointer<Float>) {
-        let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
-        let (sh, sw) = upsampledFrom2x ? (h / 2, w / 2) : (h, w)
+        precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
+        let tw = g.tilesWide
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
         // Padded rows: one zero column before the image, enough after it for whole 8-tile groups.
         let groups = (tw + 7) / 8
         let pw = 16 * groups + 2 + 16
         Profile.measure(.winograd) {
-            parallelFor(channels, grain: 1) { range in
-                let padded = UnsafeMutablePointer<Float>.allocate(capacity: 4 * pw)
-                defer { padded.deallocate() }
-                padded.initialize(repeating: 0, count: 4 * pw)
-                for c in range {
-                    for row in rows {
-                        let n = row / th, ty = row % th
-                        let plane = x + (n * channels + c) * sh * sw
-                        for r in 0..<4 {
-                            let y = 2 * ty - 1 + r, line = padded + r * pw
-                            if y < 0 || y >= h {
-                                (line + 1).update(repeating: 0, count: w)
-                            } else if upsampledFrom2x {
-                                let source = plane + (y / 2) * sw
-                                for i in 0..<sw { line[1 + 2 * i] = source[i]; line[2 + 2 * i] = source[i] }
-                            } else {
-                                (line + 1).update(from: plane + y * w, count: w)
-                            }
-                        }
-                        let base = c * tiles + (row - rows.lowerBound) * tw
-                        for group in 0..<groups {
-                            let col = 16 * group
-                            // Column s of the 8 tiles, row r: lanes of the loads at col and col + 2.
-                            func columns(_ r: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                                let line = UnsafeRawPointer(padded + r * pw + col)
-                                let a = line.loadUnaligned(as: SIMD16<Float>.self)
-                                let b = line.loadUnaligned(fromByteOffset: 8, as: SIMD16<Float>.self)
-                                return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
-                            }
-                            let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
-                            let t = base + 8 * group
-                            let count = min(8, tw - 8 * group)
-                            func store(_ xi: Int, _ value: SIMD8<Float>) { storeTiles(value, v + xi * stride + t, count: count) }
-                            // Bᵀ d on rows: (d0 − d2, d1 + d2, d2 − d1, d1 − d3); then the same on columns.
-                            func emit(_ r: Int, _ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
-                                store(4 * r + 0, m.0 - m.2)
-                                store(4 * r + 1, m.1 + m.2)
-                                store(4 * r + 2, m.2 - m.1)
-                                store(4 * r + 3, m.1 - m.3)
-                            }
-                            emit(0, (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3))
-                            emit(1, (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3))
-                            emit(2, (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3))
-                            emit(3, (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3))
-                        }
+            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw) { c, row, padded in
+                let base = c * tiles + (row - rows.lowerBound) * tw
+                for group in 0..<groups {
+                    let col = 16 * group
+                    // Column s of the 8 tiles, row r: lanes of the loads at col and col + 2.
+                    func columns(_ r: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                        let line = UnsafeRawPointer(padded + r * pw + col)
+                        let a = line.loadUnaligned(as: SIMD16<Float>.self)
+                        let b = line.loadUnaligned(fromByteOffset: 8, as: SIMD16<Float>.self)
+                        return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
                     }
+                    let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
+                    let t = base + 8 * group
+                    let count = min(8, tw - 8 * group)
+                    func store(_ xi: Int, _ value: SIMD8<Float>) { storeTiles(value, v + xi * stride + t, count: count) }
+                    // Bᵀ d on rows: (d0 − d2, d1 + d2, d2 − d1, d1 − d3); then the same on columns.
+                    func emit(_ r: Int, _ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                        store(4 * r + 0, m.0 - m.2)
+                        store(4 * r + 1, m.1 + m.2)
+                        store(4 * r + 2, m.2 - m.1)
+                        store(4 * r + 3, m.1 - m.3)
+                    }
+                    emit(0, (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3))
+                    emit(1, (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3))
+                    emit(2, (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3))
+                    emit(3, (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3))
                 }
             }
         }
@@ -147,62 +132,44 @@ public enum Winograd {
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                      rows: Range<Int>, bias: UnsafePointer<Float>?, pooledTo2x: Bool = false,
                                      into y: UnsafeMutablePointer<Float>) {
-        let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
-        let tiles = rows.count * tw
-        let stride = Winograd.stride(channels * tiles)
+        precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
+        let (h, w, tw) = (g.height, g.width, g.tilesWide)
+        let stride = Winograd.stride(channels * rows.count * tw)
         Profile.measure(.winograd) {
-            parallelFor(channels, grain: 1) { range in
-                for c in range {
-                    let b0 = SIMD8<Float>(repeating: bias.map { $0[c] } ?? 0)
-                    for row in rows {
-                        let n = row / th, ty = row % th
-                        let plane = y + (n * channels + c) * (pooledTo2x ? th * tw : h * w)
-                        let base = c * tiles + (row - rows.lowerBound) * tw
-                        for tx0 in Swift.stride(from: 0, to: tw, by: 8) {
-                            let t = base + tx0
-                            let count = min(8, tw - tx0)
-                            func load(_ xi: Int) -> SIMD8<Float> {
-                                let p = mt + xi * stride + t
-                                if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
-                                var v = SIMD8<Float>.zero
-                                for j in 0..<count { v[j] = p[j] }
-                                return v
-                            }
-                            // Aᵀ m: rows (m0 + m1 + m2, m1 − m2 − m3) for each column s, then the same on columns.
-                            func rows(_ s: Int) -> (SIMD8<Float>, SIMD8<Float>) {
-                                let (m0, m1, m2, m3) = (load(s), load(4 + s), load(8 + s), load(12 + s))
-                                return (m0 + m1 + m2, m1 - m2 - m3)
-                            }
-                            let c0 = rows(0), c1 = rows(1), c2 = rows(2), c3 = rows(3)
-                            let y00 = c0.0 + c1.0 + c2.0 + b0, y01 = c1.0 - c2.0 - c3.0 + b0
-                            let y10 = c0.1 + c1.1 + c2.1 + b0, y11 = c1.1 - c2.1 - c3.1 + b0
-                            if pooledTo2x {
-                                let sum = y00 + y01 + y10 + y11
-                                for j in 0..<count { plane[ty * tw + tx0 + j] = sum[j] }
-                                continue
-                            }
-                            let oy = 2 * ty
-                            if count == 8 && 2 * tx0 + 16 <= w && oy + 1 < h {
-                                // Whole tiles inside the image: interleave without per-pixel bounds checks.
-                                let top = plane + oy * w + 2 * tx0, bottom = top + w
-                                for j in 0..<8 {
-                                    top[2 * j] = y00[j]
-                                    top[2 * j + 1] = y01[j]
-                                    bottom[2 * j] = y10[j]
-                                    bottom[2 * j + 1] = y11[j]
-                                }
-                                continue
-                            }
-                            for j in 0..<count {
-                                let ox = 2 * (tx0 + j)
-                                plane[oy * w + ox] = y00[j]
-                                if ox + 1 < w { plane[oy * w + ox + 1] = y01[j] }
-                                if oy + 1 < h {
-                                    plane[(oy + 1) * w + ox] = y10[j]
-                                    if ox + 1 < w { plane[(oy + 1) * w + ox + 1] = y11[j] }
-                                }
-                            }
-                        }
+            forEachOutputTileGroup(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { b0, plane, ty, tx0, count, t in
+                func load(_ xi: Int) -> SIMD8<Float> { loadTiles(mt + xi * stride + t, count: count) }
+                // Aᵀ m: rows (m0 + m1 + m2, m1 − m2 − m3) for each column s, then the same on columns.
+                func rows(_ s: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+                    let (m0, m1, m2, m3) = (load(s), load(4 + s), load(8 + s), load(12 + s))
+                    return (m0 + m1 + m2, m1 - m2 - m3)
+                }
+                let c0 = rows(0), c1 = rows(1), c2 = rows(2), c3 = rows(3)
+                let y00 = c0.0 + c1.0 + c2.0 + b0, y01 = c1.0 - c2.0 - c3.0 + b0
+                let y10 = c0.1 + c1.1 + c2.1 + b0, y11 = c1.1 - c2.1 - c3.1 + b0
+                if pooledTo2x {
+                    let sum = y00 + y01 + y10 + y11
+                    for j in 0..<count { plane[ty * tw + tx0 + j] = sum[j] }
+                    return
+                }
+                let oy = 2 * ty
+                if count == 8 && 2 * tx0 + 16 <= w && oy + 1 < h {
+                    // Whole tiles inside the image: interleave without per-pixel bounds checks.
+                    let top = plane + oy * w + 2 * tx0, bottom = top + w
+                    for j in 0..<8 {
+                        top[2 * j] = y00[j]
+                        top[2 * j + 1] = y01[j]
+                        bottom[2 * j] = y10[j]
+                        bottom[2 * j + 1] = y11[j]
+                    }
+                    return
+                }
+                for j in 0..<count {
+                    let ox = 2 * (tx0 + j)
+                    plane[oy * w + ox] = y00[j]
+                    if ox + 1 < w { plane[oy * w + ox + 1] = y01[j] }
+                    if oy + 1 < h {
+                        plane[(oy + 1) * w + ox] = y10[j]
+                        if ox + 1 < w { plane[(oy + 1) * w + ox + 1] = y11[j] }
                     }
                 }
             }
@@ -213,6 +180,7 @@ public enum Winograd {
     /// the image), eight tiles at a time from zero-padded copies of the two rows.
     public static func transformOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                                rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
@@ -286,9 +254,87 @@ public enum Winograd {
     }
 }
 
+/// For every channel of x and tile row of `rows`: the tile row's `g.tile + 2` input rows (from row tile · ty − 1)
+/// copied into a per-thread buffer of rows `lineWidth` apart, with a zero column before the image and zeros after
+/// it, then `body(channel, tile row, buffer)`. Channels are shared out over the threads.
+@inline(__always)
+func forEachPaddedTileRow(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
+                          upsampledFrom2x: Bool, lineWidth pw: Int,
+                          _ body: (_ channel: Int, _ row: Int, _ padded: UnsafeMutablePointer<Float>) -> Void) {
+    let lines = g.tile + 2
+    let (h, w, th) = (g.height, g.width, g.tilesHigh)
+    let planeSize = upsampledFrom2x ? (h / 2) * (w / 2) : h * w
+    parallelFor(channels, grain: 1) { range in
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: lines * pw)
+        defer { padded.deallocate() }
+        padded.initialize(repeating: 0, count: lines * pw)
+        for c in range {
+            for row in rows {
+                let n = row / th, ty = row % th
+                let plane = x + (n * channels + c) * planeSize
+                for r in 0..<lines {
+                    copyPaddedRow(plane, row: g.tile * ty - 1 + r, height: h, width: w, upsampledFrom2x: upsampledFrom2x,
+                                  into: padded + r * pw)
+                }
+                body(c, row, padded)
+            }
+        }
+    }
+}
+
+/// For every channel of y and every group of up to eight tiles in the tile rows `rows`:
+/// `body(bias of the channel in every lane, the image's plane of that channel, tile row, first tile, tile count,
+/// the first tile's column in the chunk's transformed matrices)`. With `pooledTo2x` the planes are half size.
+@inline(__always)
+func forEachOutputTileGroup(_ y: UnsafeMutablePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
+                            bias: UnsafePointer<Float>?, pooledTo2x: Bool,
+                            _ body: (_ bias: SIMD8<Float>, _ plane: UnsafeMutablePointer<Float>, _ tileRow: Int,
+                                     _ firstTile: Int, _ count: Int, _ column: Int) -> Void) {
+    let (th, tw) = (g.tilesHigh, g.tilesWide)
+    let planeSize = pooledTo2x ? (g.height / 2) * (g.width / 2) : g.height * g.width
+    let tiles = rows.count * tw
+    parallelFor(channels, grain: 1) { range in
+        for c in range {
+            let b0 = SIMD8<Float>(repeating: bias.map { $0[c] } ?? 0)
+            for row in rows {
+                let n = row / th, ty = row % th
+                let plane = y + (n * channels + c) * planeSize
+                let base = c * tiles + (row - rows.lowerBound) * tw
+                for tx0 in Swift.stride(from: 0, to: tw, by: 8) {
+                    body(b0, plane, ty, tx0, min(8, tw - tx0), base + tx0)
+                }
+            }
+        }
+    }
+}
+
+/// Row y of a convolution input plane into line[1...w] (zeros outside the image; with `upsampledFrom2x` the plane
+/// is w/2 wide and the row that of its nearest-neighbour ×2 upsampling, read on the fly).
+@inline(__always)
+func copyPaddedRow(_ plane: UnsafePointer<Float>, row y: Int, height h: Int, width w: Int, upsampledFrom2x: Bool,
+                   into line: UnsafeMutablePointer<Float>) {
+    if y < 0 || y >= h {
+        (line + 1).update(repeating: 0, count: w)
+    } else if upsampledFrom2x {
+        let sw = w / 2, source = plane + (y / 2) * sw
+        for i in 0..<sw { line[1 + 2 * i] = source[i]; line[2 + 2 * i] = source[i] }
+    } else {
+        (line + 1).update(from: plane + y * w, count: w)
+    }
+}
+
+/// Loads `count` values into the first lanes (8: one vector load), zeros in the rest.
+@inline(__always)
+func loadTiles(_ p: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
+    if count == 8 { return VectorMath.load(p) }
+    var v = SIMD8<Float>.zero
+    for j in 0..<count { v[j] = p[j] }
+    return v
+}
+
 /// Stores the first `count` lanes (8: one vector store) — the tiles of a group, fewer at a row's end.
 @inline(__always)
-private func storeTiles(_ value: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+func storeTiles(_ value: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
     if count == 8 {
         VectorMath.store(value, p)
     } else {

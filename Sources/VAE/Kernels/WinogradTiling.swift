@@ -1,0 +1,33 @@
+/// The Winograd algorithm of a 3×3 stride-1 convolution: F(2×2, 3×3) (`Winograd`) or F(4×4, 3×3) (`WinogradF4`),
+/// with the geometry and transforms of each, so that a convolution is written once for both.
+public enum WinogradTiling: Sendable {
+    case f2x2, f4x4
+
+    public func geometry(batch: Int, height: Int, width: Int) -> WinogradGeometry {
+        WinogradGeometry(batch: batch, height: height, width: width, tile: self == .f2x2 ? 2 : 4)
+    }
+
+    public func transformWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int, flipped: Bool,
+                                 into u: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .f2x2: Winograd.transformWeights(w, outChannels: outChannels, inChannels: inChannels, flipped: flipped, into: u)
+        case .f4x4: WinogradF4.transformWeights(w, outChannels: outChannels, inChannels: inChannels, flipped: flipped, into: u)
+        }
+    }
+
+    public func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
+                               upsampledFrom2x: Bool = false, into v: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .f2x2: Winograd.transformInput(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, into: v)
+        case .f4x4: WinogradF4.transformInput(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, into: v)
+        }
+    }
+
+    public func inverseOutput(_ m: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
+                              bias: UnsafePointer<Float>?, pooledTo2x: Bool = false, into y: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .f2x2: Winograd.inverseOutput(m, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x, into: y)
+        case .f4x4: WinogradF4.inverseOutput(m, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x, into: y)
+        }
+    }
+}
