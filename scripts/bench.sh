@@ -9,13 +9,16 @@
 #
 # Environment: ROUNDS (3), THREADS (2), ROWS (which rows, default all:
 # "sgemm small sd128 sd256 analyze256 analyze512 mpi"), TORCH_MICRO (1: PyTorch's micro-batch in the sd256 row,
-# whose batch of 8 at 256 px does not fit in memory at once for PyTorch). A quick run:
+# whose batch of 8 at 256 px does not fit in memory at once for PyTorch), FAST_CONV (1: vae-dist with --fast_conv,
+# Winograd F(4×4)). A quick run:
 #   ROUNDS=1 ROWS="sgemm small analyze256" scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${ROUNDS:-3}"
 threads="${THREADS:-2}"
 rows="${ROWS:-sgemm small sd128 sd256 analyze256 analyze512 mpi}"
+fast=""
+[ "${FAST_CONV:-0}" = 1 ] && fast="--fast_conv"
 swift build -c release --product vae-dist >/dev/null
 bin="$(swift build -c release --show-bin-path)/vae-dist"
 torch="${TORCH_VENV:-$HOME/torch-venv}/bin/python"
@@ -45,7 +48,7 @@ row() {
     wanted "$key" || return 0
     local ours_s=() ours_mb=() ours_gemm=() torch_s=() torch_mb=()
     for _ in $(seq "$rounds"); do
-        out="$($bin bench $ours --threads "$threads" --json)"
+        out="$($bin bench $ours $fast --threads "$threads" --json)"
         ours_s+=("$(field seconds_per_step <<<"$out")")
         ours_mb+=("$(field peak_resident_mb <<<"$out")")
         ours_gemm+=("$(gemm_rate "$out")")
@@ -75,7 +78,7 @@ row() {
     fi
 }
 
-echo "vae-dist vs PyTorch, $threads threads, median of $rounds alternating rounds"
+echo "vae-dist${fast:+ $fast} vs PyTorch, $threads threads, median of $rounds alternating rounds"
 bench="scripts/bench"
 row small "train small (ch 32, 64 px, batch 8)" "--config configs/bench-small.yaml --img_size 64 --batch_size 8 --steps 4" \
     "$bench/torch_train_step.py 32 1,2,4,4 2 64 8 4 $threads"
@@ -93,8 +96,8 @@ if wanted mpi; then
     small="--config configs/bench-small.yaml --img_size 64 --batch_size 8 --steps 4"
     ones=() twos=()
     for _ in $(seq "$rounds"); do
-        ones+=("$($bin bench $small --threads 2 --json | field seconds_per_step)")
-        twos+=("$(mpirun --oversubscribe -np 2 "$bin" bench $small --threads 1 --json | field seconds_per_step)")
+        ones+=("$($bin bench $small $fast --threads 2 --json | field seconds_per_step)")
+        twos+=("$(mpirun --oversubscribe -np 2 "$bin" bench $small $fast --threads 1 --json | field seconds_per_step)")
     done
     one="$(printf '%s\n' "${ones[@]}" | median)"
     two="$(printf '%s\n' "${twos[@]}" | median)"

@@ -46,7 +46,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let mpi = try MPIJob.start(threads: modelOptions.threads)
+        let mpi = try modelOptions.startJob()
         try mpi.run { replicas, _ in
             if mode == .sgemm {
                 let result = Benchmark.sgemmCeiling(size: Self.sgemmSize, steps: steps, replicas: replicas)

@@ -108,7 +108,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let mpi = try MPIJob.start(threads: modelOptions.threads)
+        let mpi = try modelOptions.startJob()
         try mpi.run { replicas, say in
             try SignalFlag.install()
             let options = try trainingOptions()

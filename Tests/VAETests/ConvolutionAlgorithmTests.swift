@@ -73,7 +73,7 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         // F(4×4)'s chunks hold 36 transformed values per tile: 97 tiles, 10 rows of 9 at 1200 channels.
         let g4 = WinogradTiling.f4x4.geometry(batch: 2, height: 44, width: 36)
         XCTAssertEqual(g4.chunks(channels: 1200), [0..<10, 10..<11, 11..<21, 21..<22])
-        check(Conv2D(inChannels: 1200, outChannels: 1, kernel: 3), input: [2, 1200, 44, 36])
+        check(f4x4(Conv2D(inChannels: 1200, outChannels: 1, kernel: 3)), input: [2, 1200, 44, 36])
     }
 
     func testPointwiseAndStridedConvolutions() {
@@ -104,10 +104,10 @@ final class ConvolutionAlgorithmTests: XCTestCase {
     /// the ×2 upsampled input, input gradient pooled back) against the direct convolution of the upsampled tensor.
     func testWinogradF4OnWideImagesAndUpsampling() {
         for shape in [[2, 3, 9, 70], [1, 2, 33, 32], [1, 3, 6, 38]] {
-            check(Conv2D(inChannels: shape[1], outChannels: 4, kernel: 3), input: shape)
+            check(f4x4(Conv2D(inChannels: shape[1], outChannels: 4, kernel: 3)), input: shape)
         }
         for shape in [[2, 3, 5, 19], [1, 2, 16, 16], [1, 2, 3, 1]] {
-            let conv = Conv2D(inChannels: shape[1], outChannels: 3, kernel: 3)
+            let conv = f4x4(Conv2D(inChannels: shape[1], outChannels: 3, kernel: 3))
             conv.weight.value.copy(from: random(conv.weight.value.shape))
             conv.bias.value.copy(from: random([3]))
             let x = random(shape)
@@ -153,8 +153,14 @@ final class ConvolutionAlgorithmTests: XCTestCase {
     /// F(4×4) forward and input gradient, with and without the fused upsampling: bitwise the same with any
     /// thread count and in either batch slot.
     func testWinogradF4IsIndependentOfThreadsAndSlot() {
-        assertIndependentOfThreadsAndSlot(Conv2D(inChannels: 4, outChannels: 6, kernel: 3), input: [2, 4, 45, 47])
-        assertIndependentOfThreadsAndSlot(Conv2D(inChannels: 4, outChannels: 6, kernel: 3), input: [2, 4, 13, 21], upsampling: true)
+        assertIndependentOfThreadsAndSlot(f4x4(Conv2D(inChannels: 4, outChannels: 6, kernel: 3)), input: [2, 4, 45, 47])
+        assertIndependentOfThreadsAndSlot(f4x4(Conv2D(inChannels: 4, outChannels: 6, kernel: 3)), input: [2, 4, 13, 21], upsampling: true)
+    }
+
+    /// The convolution computing with F(4×4) (`--fast_conv`), whatever the default.
+    func f4x4(_ conv: Conv2D) -> Conv2D {
+        conv.winogradTiling = .f4x4
+        return conv
     }
 
     /// Output and input gradient bitwise the same with 1, 2 or 3 threads, and an image's the same in either slot.

@@ -15,6 +15,9 @@ enum ReferenceTolerance {
     static func gradient(_ refMaxAbs: Double) -> Double { 1e-3 * refMaxAbs + 1e-6 }
     /// Parameters after Adam steps (lr 1e-3): 2.2e-5 absolute, as elements with tiny gradients make the step sensitive.
     static let afterAdam = 2.2e-5
+    /// Every layer with `--fast_conv` (Winograd F(4×4)): 1.5e-5 · max(1, max|ref|), the bound
+    /// ConvolutionAlgorithmTests sets for one F(4×4) convolution at SD's channel counts.
+    static func fastConvolution(_ refMaxAbs: Double) -> Double { 1.5e-5 * max(1, refMaxAbs) }
 }
 
 extension ReferenceModelTests {
@@ -146,13 +149,15 @@ final class ReferenceModelTests: XCTestCase {
 
     /// Encoder layers (ending with `quant_conv`, the moments) and decoder layers of the analysed forward: encoding
     /// `input` and decoding the posterior mean at the fixture's weights, as reference.json describes `act.`.
-    func checkLayers(_ r: Reference) throws {
+    @discardableResult
+    func checkLayers(_ r: Reference, encoder encoderTolerance: (Double) -> Double = ReferenceTolerance.forward,
+                     decoder decoderTolerance: (Double) -> Double = ReferenceTolerance.decoderForward) throws -> Tensor {
         var encoderOutputs: [(String, Tensor)] = []
         let posterior = r.model.encode(r.input, train: false) { name, t in encoderOutputs.append((name, t.clone())) }
         let encoderOrder = try XCTUnwrap(r.json["encoder_layers"] as? [String])
         XCTAssertEqual(r.model.encoderLayerNames, encoderOrder)
         XCTAssertEqual(encoderOutputs.map(\.0), encoderOrder)
-        for (name, output) in encoderOutputs { try assertMatchesReference(output, r, "act.\(name)") }
+        for (name, output) in encoderOutputs { try assertMatchesReference(output, r, "act.\(name)", within: encoderTolerance) }
 
         var decoderOutputs: [(String, Tensor)] = []
         let rec = r.model.decode(posterior.mode, train: false) { name, t in decoderOutputs.append((name, t.clone())) }
@@ -160,9 +165,10 @@ final class ReferenceModelTests: XCTestCase {
         XCTAssertEqual(r.model.decoder.layerNames, decoderOrder)
         XCTAssertEqual(decoderOutputs.map(\.0), decoderOrder)
         for (name, output) in decoderOutputs {
-            try assertMatchesReference(output, r, "act.\(name)", within: ReferenceTolerance.decoderForward)
+            try assertMatchesReference(output, r, "act.\(name)", within: decoderTolerance)
         }
-        try assertMatchesReference(rec, r, "rec_mode", within: ReferenceTolerance.decoderForward)
+        try assertMatchesReference(rec, r, "rec_mode", within: decoderTolerance)
+        return rec
     }
 
     func testTinyLayersMatchReference() throws {
@@ -171,6 +177,20 @@ final class ReferenceModelTests: XCTestCase {
 
     func testSmallLayersMatchReference() throws {
         try checkLayers(try load("vae-small-g32"))
+    }
+
+    /// `--fast_conv` builds the model with F(4×4) convolutions: every layer stays within that algorithm's bound,
+    /// and the reconstruction is not the default's (the setting reaches the model).
+    func testFastConvolutionLayersStayWithinItsBound() throws {
+        for name in ["vae-tiny-g8", "vae-small-g32"] {
+            let r = try load(name)
+            let exact = r.model.decode(r.model.encode(r.input, train: false).mode, train: false)
+            Conv2D.defaultWinogradTiling = .f4x4
+            defer { Conv2D.defaultWinogradTiling = .f2x2 }
+            let fast = try checkLayers(try load(name), encoder: ReferenceTolerance.fastConvolution,
+                                       decoder: ReferenceTolerance.fastConvolution)
+            XCTAssertNotEqual(fast.array, exact.array, name)
+        }
     }
 
     func testDiffusersAndF16WeightsLoadIntoTheSameModel() throws {

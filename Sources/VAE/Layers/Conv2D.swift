@@ -1,6 +1,6 @@
 /// 2-D convolution with bias (PyTorch's Conv2d), weight [Cout, Cin, K, K].
-/// 3×3 stride-1 pad-1 kernels (most of the VAE's work) go through Winograd: F(4×4, 3×3) for the output and the
-/// input gradient, F(2×2, 3×3) for the weight gradient (`winogradTiling`); 1×1 stride-1 kernels
+/// 3×3 stride-1 pad-1 kernels (most of the VAE's work) go through Winograd: F(2×2, 3×3), or F(4×4, 3×3) for the
+/// output and the input gradient (`winogradTiling`); 1×1 stride-1 kernels
 /// are a plain GEMM on the input; the rest (the stride-2 downsampling) through im2col + GEMM, in blocks of
 /// output pixels in forward (`convolveBlocked`).
 public final class Conv2D: Layer {
@@ -15,7 +15,12 @@ public final class Conv2D: Layer {
     /// The Winograd algorithm of a 3×3 stride-1 convolution's output and input gradient (F(4×4): 1.8× fewer
     /// multiplications than F(2×2), at several times its rounding error, bounded in ConvolutionAlgorithmTests).
     /// The weight gradient always uses F(2×2) (`Winograd`).
-    public var winogradTiling = WinogradTiling.f4x4
+    public var winogradTiling = Conv2D.defaultWinogradTiling
+
+    /// The tiling of the convolutions built from now on; the launcher sets it once, before any model exists
+    /// (`--fast_conv`), as it sets `Threads`. F(2×2) by default: its float32 results stay within the ldm fixtures'
+    /// 1e-6, where F(4×4)'s (up to ~1e-5 of a layer's largest value) do not.
+    nonisolated(unsafe) public static var defaultWinogradTiling = WinogradTiling.f2x2
 
     public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1,
                 padding: (top: Int, left: Int, bottom: Int, right: Int)? = nil) {
