@@ -89,6 +89,7 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(summary["checkpoint"] as? String, weights)
         XCTAssertEqual(summary["img_size"] as? Int, 32)
         XCTAssertEqual(summary["method"] as? String, "l2")
+        XCTAssertEqual(summary["convolution"] as? String, "winograd F(2x2, 3x3)")
         let top = try XCTUnwrap((summary["top5"] as? [String: [[String: Any]]])?["l2_value"])
         XCTAssertEqual(top.compactMap { $0["layer"] as? String }, topLayers(expected.layers, by: .l2Value).map(\.layer))
         XCTAssertNil((summary["top5"] as? [String: Any])?["cosine_value"])

@@ -1,7 +1,10 @@
 /// The Winograd algorithm of a 3×3 stride-1 convolution: F(2×2, 3×3) (`Winograd`) or F(4×4, 3×3) (`WinogradF4`),
 /// with the geometry and transforms of each, so that a convolution is written once for both.
-public enum WinogradTiling: Sendable {
+public enum WinogradTiling: Sendable, CustomStringConvertible {
     case f2x2, f4x4
+
+    /// As result files record it.
+    public var description: String { self == .f2x2 ? "winograd F(2x2, 3x3)" : "winograd F(4x4, 3x3) (--fast_conv)" }
 
     public func geometry(batch: Int, height: Int, width: Int) -> WinogradGeometry {
         WinogradGeometry(batch: batch, height: height, width: width, tile: self == .f2x2 ? 2 : 4)
