@@ -122,19 +122,29 @@ public final class Conv2D: Layer {
     private func winogradForward(_ x: Tensor, upsampled: Bool) -> Tensor {
         let s = x.dims
         let d = upsampled ? Dims4(s.n, s.c, 2 * s.h, 2 * s.w) : s
+        let y = Tensor(uninitializedShape: [d.n, outChannels, d.h, d.w])
+        winogradConvolve(x.data, d, flipped: false, upsampledInput: upsampled, bias: bias.value.data, pooledOutput: false, into: y.data)
+        return y
+    }
+
+    /// One convolution with `winogradTiling` at the full-resolution geometry `d`: `source` convolved with the kernel
+    /// (the output) or with the flipped, transposed kernel (the input gradient, from dY), into `output`. With
+    /// `upsampledInput` the source is half size and read ×2 upsampled; with `pooledOutput` the result is summed
+    /// 2×2 into half size (the adjoint of that upsampling).
+    private func winogradConvolve(_ source: UnsafePointer<Float>, _ d: Dims4, flipped: Bool, upsampledInput: Bool,
+                                  bias: UnsafePointer<Float>?, pooledOutput: Bool, into output: UnsafeMutablePointer<Float>) {
         let tiling = winogradTiling, g = tiling.geometry(batch: d.n, height: d.h, width: d.w)
-        let (o, i) = (outChannels, inChannels)
-        let y = Tensor(uninitializedShape: [d.n, o, d.h, d.w])
+        // This convolution's output and input channels: the layer's, exchanged for the input gradient.
+        let (o, i) = flipped ? (inChannels, outChannels) : (outChannels, inChannels)
         let (u, su) = winogradBuffer(0, o, i, points: g.points)
-        tiling.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: false, into: u)
+        tiling.transformWeights(weight.value.data, outChannels: outChannels, inChannels: inChannels, flipped: flipped, into: u)
         for rows in g.chunks(channels: max(o, i)) {
             let t = rows.count * g.tilesWide
             let (v, sv) = winogradBuffer(1, i, t, points: g.points), (m, sm) = winogradBuffer(2, o, t, points: g.points)
-            tiling.transformInput(x.data, channels: i, g, rows: rows, upsampledFrom2x: upsampled, into: v)
+            tiling.transformInput(source, channels: i, g, rows: rows, upsampledFrom2x: upsampledInput, into: v)
             sgemmBatch(count: g.points, m: o, n: t, k: i, a: u, strideA: su, b: v, strideB: sv, c: m, strideC: sm)
-            tiling.inverseOutput(m, channels: o, g, rows: rows, bias: bias.value.data, into: y.data)
+            tiling.inverseOutput(m, channels: o, g, rows: rows, bias: bias, pooledTo2x: pooledOutput, into: output)
         }
-        return y
     }
 
     private func winogradBackward(_ x: Tensor, _ dy: Tensor, upsampled: Bool) -> Tensor {
@@ -156,16 +166,7 @@ public final class Conv2D: Layer {
         Winograd.accumulateWeightGradient(mw, outChannels: o, inChannels: i, into: weight.grad.data)
         // dX: the convolution of dY with the flipped, transposed kernel — the forward transforms again.
         let dx = Tensor(uninitializedShape: s.shape)
-        let tiling = winogradTiling, gx = tiling.geometry(batch: d.n, height: d.h, width: d.w)
-        let (u, su) = winogradBuffer(0, i, o, points: gx.points)
-        tiling.transformWeights(weight.value.data, outChannels: o, inChannels: i, flipped: true, into: u)
-        for rows in gx.chunks(channels: max(o, i)) {
-            let t = rows.count * gx.tilesWide
-            let (vdy, svdy) = winogradBuffer(1, o, t, points: gx.points), (mx, smx) = winogradBuffer(2, i, t, points: gx.points)
-            tiling.transformInput(dy.data, channels: o, gx, rows: rows, into: vdy)
-            sgemmBatch(count: gx.points, m: i, n: t, k: o, a: u, strideA: su, b: vdy, strideB: svdy, c: mx, strideC: smx)
-            tiling.inverseOutput(mx, channels: i, gx, rows: rows, bias: nil, pooledTo2x: upsampled, into: dx.data)
-        }
+        winogradConvolve(dy.data, d, flipped: true, upsampledInput: false, bias: nil, pooledOutput: upsampled, into: dx.data)
         return dx
     }
 
