@@ -80,29 +80,27 @@ public func writePhantoms(_ options: PhantomOptions) throws -> PhantomSummary {
         try createDirectory(dir)
     }
 
-    let results = PhantomResults()
-    parallelFor(options.trainingCount + options.pairCount, grain: 1) { jobs in
-        for job in jobs {
-            results.record(job) {
-                if job < options.trainingCount {
-                    let lesion = trainingHasLesion(job, fraction: options.lesionFraction)
-                    let phantom = renderPhantom(size: options.imageSize, seed: caseSeed(options.seed, stream: 1, index: job),
-                                                withLesion: lesion)
-                    try writeGreyPNG(phantom.positive, to: "\(train)/\(trainNames[job])")
-                    return nil
-                }
-                let index = job - options.trainingCount
-                let phantom = renderPhantom(size: options.imageSize, seed: caseSeed(options.seed, stream: 2, index: index),
-                                            withLesion: true)
-                let name = pairNames[index]
-                try writeGreyPNG(phantom.positive, to: "\(positive)/\(name)")
-                try writeGreyPNG(phantom.negative, to: "\(negative)/\(name)")
-                try writeGreyPNG(maskImage(phantom.lesionMask, size: options.imageSize), to: "\(masks)/\(name)")
-                return phantom.lesion.map { PhantomLesionsFile.Pair(name: name, lesion: $0) }
+    let results = concurrentMap(options.trainingCount + options.pairCount) { job in
+        Result { () throws -> PhantomLesionsFile.Pair? in
+            if job < options.trainingCount {
+                let lesion = trainingHasLesion(job, fraction: options.lesionFraction)
+                let phantom = renderPhantom(size: options.imageSize, seed: caseSeed(options.seed, stream: 1, index: job),
+                                            withLesion: lesion)
+                try writeGreyPNG(phantom.positive, to: "\(train)/\(trainNames[job])")
+                return nil
             }
+            let index = job - options.trainingCount
+            let phantom = renderPhantom(size: options.imageSize, seed: caseSeed(options.seed, stream: 2, index: index),
+                                        withLesion: true)
+            let name = pairNames[index]
+            try writeGreyPNG(phantom.positive, to: "\(positive)/\(name)")
+            try writeGreyPNG(phantom.negative, to: "\(negative)/\(name)")
+            try writeGreyPNG(maskImage(phantom.lesionMask, size: options.imageSize), to: "\(masks)/\(name)")
+            return phantom.lesion.map { PhantomLesionsFile.Pair(name: name, lesion: $0) }
         }
     }
-    let pairs = try results.collect()
+    // In job order: the lowest-numbered failure is the one reported.
+    let pairs = try results.compactMap { try $0.get() }
 
     var lesionsFile: String?
     if options.pairCount > 0 {
@@ -159,27 +157,4 @@ private func refuseForeignImages(in dir: String, keeping names: [String]) throws
     guard let first = foreign.first else { return }
     throw VAEDistError("\(dir) already holds \(foreign.count) image(s) this run would not write (\(first)…); they would be "
                     + "mixed with the new ones. Remove them or choose another output directory.")
-}
-
-/// Per-job outcomes filled from several threads; the lowest-numbered failure is the one reported.
-private final class PhantomResults: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pairs: [Int: PhantomLesionsFile.Pair] = [:]
-    private var failures: [Int: Error] = [:]
-
-    func record(_ job: Int, _ body: () throws -> PhantomLesionsFile.Pair?) {
-        do {
-            let pair = try body()
-            lock.withLock { pairs[job] = pair }
-        } catch {
-            lock.withLock { failures[job] = error }
-        }
-    }
-
-    func collect() throws -> [PhantomLesionsFile.Pair] {
-        try lock.withLock {
-            if let first = failures.keys.min() { throw failures[first]! }
-            return pairs.keys.sorted().compactMap { pairs[$0] }
-        }
-    }
 }
