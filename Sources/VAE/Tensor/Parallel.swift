@@ -22,13 +22,16 @@ public func parallelFor(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) ->
         return
     }
     let chunk = (count + threads - 1) / threads
-    withoutActuallyEscaping(body) { body in
-        let shared = DisjointRanges(body: body)
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let lo = t * chunk
-            let hi = min(count, lo + chunk)
-            if lo < hi { shared.body(lo..<hi) }
-        }
+    func part(_ t: Int) {
+        let lo = t * chunk
+        let hi = min(count, lo + chunk)
+        if lo < hi { body(lo..<hi) }
+    }
+    if WorkerPool.shared.run(parts: threads, part) { return }
+    // The pool is running another region (a nested one, or another thread's): libdispatch's threads instead.
+    withoutActuallyEscaping(part) { part in
+        let shared = DisjointRanges(part: part)
+        DispatchQueue.concurrentPerform(iterations: threads) { shared.part($0) }
     }
 }
 
@@ -47,5 +50,5 @@ public func concurrentMap<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
 /// The body of `parallelFor`, shared by its threads. The compiler cannot see that each call gets its own range
 /// and writes only there (the kernels work on raw pointers); that is the contract every caller keeps.
 private struct DisjointRanges: @unchecked Sendable {
-    let body: (Range<Int>) -> Void
+    let part: (Int) -> Void
 }
