@@ -8,15 +8,17 @@
 #   ~/torch-venv/bin/pip install diffusers
 #
 # Environment: ROUNDS (3), THREADS (2), ROWS (which rows, default all:
-# "sgemm small sd128 sd256 analyze256 analyze512 mpi"), TORCH_MICRO (1: PyTorch's micro-batch in the sd256 row,
-# whose batch of 8 at 256 px does not fit in memory at once for PyTorch), FAST_CONV (1: vae-dist with --fast_conv,
+# "sgemm small sd128 sd256 sd256accum analyze256 analyze512 mpi"), TORCH_MICRO (1: PyTorch's micro-batch in the sd256
+# rows, whose batch of 8 at 256 px does not fit in memory at once for PyTorch; sd256accum runs vae-dist with the same
+# micro-batches through --grad_accum, sd256 with the whole batch at once), FAST_CONV (1: vae-dist with --fast_conv,
 # Winograd F(4×4)). A quick run:
 #   ROUNDS=1 ROWS="sgemm small analyze256" scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${ROUNDS:-3}"
 threads="${THREADS:-2}"
-rows="${ROWS:-sgemm small sd128 sd256 analyze256 analyze512 mpi}"
+rows="${ROWS:-sgemm small sd128 sd256 sd256accum analyze256 analyze512 mpi}"
+micro="${TORCH_MICRO:-1}"
 fast=""
 [ "${FAST_CONV:-0}" = 1 ] && fast="--fast_conv"
 swift build -c release --product vae-dist >/dev/null
@@ -85,7 +87,9 @@ row small "train small (ch 32, 64 px, batch 8)" "--config configs/bench-small.ya
 row sd128 "train SD v1 (128 px, batch 2)" "--preset sd-v1 --img_size 128 --batch_size 2 --steps 2" \
     "$bench/torch_train_step.py 128 1,2,4,4 2 128 2 2 $threads" gemm
 row sd256 "train SD v1 (256 px, batch 8), per step" "--preset sd-v1 --img_size 256 --batch_size 8 --steps 1" \
-    "$bench/torch_train_step.py 128 1,2,4,4 2 256 8 1 $threads ${TORCH_MICRO:-1}" gemm
+    "$bench/torch_train_step.py 128 1,2,4,4 2 256 8 1 $threads $micro" gemm
+row sd256accum "train SD v1 (256 px, 8 in micro-batches of $micro)" "--preset sd-v1 --img_size 256 --batch_size $micro --grad_accum $((8 / micro)) --steps 1" \
+    "$bench/torch_train_step.py 128 1,2,4,4 2 256 8 1 $threads $micro" gemm
 row analyze256 "analyse one pair, SD v1, 256 px" "--preset sd-v1 --mode analyze --img_size 256 --steps 2" \
     "$bench/torch_analyze_pair.py 256 $threads" gemm
 row analyze512 "analyse one pair, SD v1, 512 px" "--preset sd-v1 --mode analyze --img_size 512 --steps 1" \

@@ -31,6 +31,10 @@ struct Bench: ParsableCommand {
     @Option(name: [.customLong("batch_size"), .customLong("batch-size")], help: "Global batch size.")
     var batchSize = 2
 
+    @Option(name: [.customLong("grad_accum"), .customLong("grad-accum")],
+            help: "Micro-batches of --batch_size per training step (as train's --grad_accum): a step sees batch_size × grad_accum images, holding one micro-batch's activations at a time.")
+    var gradAccum = 1
+
     @Option(help: "Measured steps (after one warm-up step).")
     var steps = 3
 
@@ -42,7 +46,8 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if modelOptions.config != nil && preset != nil { throw ValidationError("give --config or --preset, not both") }
-        if steps < 1 || batchSize < 1 { throw ValidationError("--steps and --batch_size must be positive") }
+        if steps < 1 || batchSize < 1 || gradAccum < 1 { throw ValidationError("--steps, --batch_size and --grad_accum must be positive") }
+        if gradAccum > 1 && mode != .train { throw ValidationError("--grad_accum applies to --mode train only") }
     }
 
     func run() throws {
@@ -61,7 +66,8 @@ struct Bench: ParsableCommand {
             try cfg.checkImageSize(modelOptions.imgSize, option: "--img_size")
             let vae = AutoencoderKL(cfg)
             let result = switch mode {
-            case .train: try Benchmark.train(model: vae, imgSize: modelOptions.imgSize, batchSize: batchSize, steps: steps, replicas: replicas)
+            case .train: try Benchmark.train(model: vae, imgSize: modelOptions.imgSize, batchSize: batchSize, gradAccum: gradAccum,
+                                               steps: steps, replicas: replicas)
             case .analyze, .sgemm: try Benchmark.analyze(model: vae, imgSize: modelOptions.imgSize, steps: steps, replicas: replicas)
             }
             guard replicas.rank == 0 else { return }
@@ -82,7 +88,7 @@ struct Bench: ParsableCommand {
         let unit = r.mode == "train" ? ("step", "img") : ("pair", "pairs")
         var lines = [
             "model: \(model) (\(r.parameters) parameters)",
-            "\(r.mode): img \(r.imgSize), batch \(r.batchSize), \(r.ranks) rank(s) × \(r.threads) thread(s), \(r.steps) measured",
+            "\(r.mode): img \(r.imgSize), batch \(r.batchSize)\(r.gradAccum > 1 ? " × \(r.gradAccum) micro-batches" : ""), \(r.ranks) rank(s) × \(r.threads) thread(s), \(r.steps) measured",
             String(format: "  %.3f s/%@   %.3f %@/s   %.1f GFLOP/%@   %.1f GFLOP/s   peak RSS %.0f MB (rank 0)",
                    r.secondsPerStep, unit.0, r.itemsPerSecond, unit.1, r.gflopPerStep, unit.0, r.gflopsPerSecond, r.peakResidentMB),
             "  phases (median s/\(unit.0)):",

@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 
-/// `vae-dist bench --mode sgemm`: the GEMM ceiling that scripts/bench.sh sets the convolutions' GEMM rate against.
+/// `vae-dist bench --mode sgemm` (the GEMM ceiling that scripts/bench.sh sets the convolutions' GEMM rate against)
+/// and the bench's own options.
 final class BenchCommandTests: XCTestCase {
     func testSgemmModeReportsTheRateOfA2048CubedProduct() throws {
         let r = try VAEDistBinary.run(["bench", "--mode", "sgemm", "--steps", "1", "--threads", "1", "--json"])
@@ -19,5 +20,14 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(text.status, 0, text.output)
         XCTAssertTrue(text.stdout.hasPrefix("sgemm 2048×2048×2048, 1 thread(s): "), text.stdout)
         XCTAssertTrue(text.stdout.contains("GFLOP/s (median of 1)"), text.stdout)
+    }
+
+    func testGradAccumIsForTrainingOnly() throws {
+        let r = try VAEDistBinary.run(["bench", "--mode", "analyze", "--grad_accum", "2", "--steps", "1"])
+        XCTAssertEqual(r.status, 64, r.output)
+        XCTAssertTrue(r.output.contains("--grad_accum applies to --mode train only"), r.output)
+        let zero = try VAEDistBinary.run(["bench", "--grad_accum", "0"])
+        XCTAssertEqual(zero.status, 64, zero.output)
+        XCTAssertTrue(zero.output.contains("--grad_accum must be positive"), zero.output)
     }
 }

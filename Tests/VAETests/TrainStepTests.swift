@@ -33,4 +33,12 @@ final class TrainStepTests: XCTestCase {
         XCTAssertGreaterThan(result.phases["backward"]!, 0)
         XCTAssertGreaterThan(result.phases["optimizer"]!, 0)
     }
+
+    func testBenchWithGradAccumStepsOverEveryMicroBatch() throws {
+        let result = try Benchmark.train(model: AutoencoderKL(config), imgSize: 16, batchSize: 1, gradAccum: 3, steps: 1,
+                                         replicas: SingleReplica())
+        XCTAssertEqual(result.gradAccum, 3)
+        XCTAssertEqual(result.itemsPerSecond, 3 / result.secondsPerStep, accuracy: 1e-9 * result.itemsPerSecond)
+        XCTAssertEqual(result.phases.values.reduce(0, +), result.secondsPerStep, accuracy: 1e-9)
+    }
 }

@@ -7,6 +7,8 @@ public struct BenchmarkResult: Codable, Sendable {
     public var threads: Int
     public var imgSize: Int
     public var batchSize: Int
+    /// Micro-batches per step (train mode): a step sees batchSize · gradAccum images.
+    public var gradAccum: Int
     public var steps: Int
     public var parameters: Int
     /// Median seconds per step (per pair in analyze mode).
@@ -25,7 +27,7 @@ public struct BenchmarkResult: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case mode, ranks, threads, steps, parameters, phases, kinds
-        case imgSize = "img_size", batchSize = "batch_size", secondsPerStep = "seconds_per_step"
+        case imgSize = "img_size", batchSize = "batch_size", gradAccum = "grad_accum", secondsPerStep = "seconds_per_step"
         case itemsPerSecond = "items_per_second", gflopPerStep = "gflop_per_step", gflopsPerSecond = "gflops_per_second"
         case peakResidentMB = "peak_resident_mb", waitByRank = "allreduce_wait_by_rank"
     }
@@ -54,17 +56,18 @@ public enum Benchmark {
     }
 
     /// Runs one warm-up step and `steps` measured steps of the trainer (`TrainingStep`) on random images: a global
-    /// batch of `batchSize`, split over the replicas as in training.
-    public static func train(model: AutoencoderKL, imgSize: Int, batchSize: Int, steps: Int,
+    /// batch of `batchSize` per micro-batch, `gradAccum` micro-batches per step, split over the replicas as in training.
+    public static func train(model: AutoencoderKL, imgSize: Int, batchSize: Int, gradAccum: Int = 1, steps: Int,
                              replicas: ReplicaGroup) throws -> BenchmarkResult {
         let n = SampleOrder.share(of: batchSize, rank: replicas.rank, ranks: replicas.size).count
         try model.config.requireRGB(for: "bench")
         try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: n, work: .training)
         model.initialize(seed: 0)
         var options = TrainingOptions(trainDir: "random images")
-        (options.batchSize, options.imgSize, options.lr, options.klWeight) = (batchSize, imgSize, 1e-5, 1e-6)
-        let images = randomImages(count: batchSize, size: imgSize, seed: 1)
-        let step = TrainingStep(model: model, images: CachedImages(size: imgSize, count: batchSize, bytes: images.flatMap(\.pixels)),
+        (options.batchSize, options.gradAccum, options.imgSize, options.lr, options.klWeight) = (batchSize, gradAccum, imgSize, 1e-5, 1e-6)
+        let stepBatch = options.stepBatch
+        let images = randomImages(count: stepBatch, size: imgSize, seed: 1)
+        let step = TrainingStep(model: model, images: CachedImages(size: imgSize, count: stepBatch, bytes: images.flatMap(\.pixels)),
                                 options: options, loss: VAELoss(klWeight: options.klWeight),
                                 optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: options.lr), ema: nil,
                                 buckets: GradientBuckets(groups: model.backwardGroups, replicas: replicas), replicas: replicas)
@@ -75,7 +78,7 @@ public enum Benchmark {
             let started = clock()
             var spent = Dictionary(uniqueKeysWithValues: StepPhase.allCases.map { ($0.rawValue, 0.0) })
             var mark = started
-            _ = try step.run(Array(0..<batchSize), next: [], epoch: 0) { phase in
+            _ = try step.run(Array(0..<stepBatch), next: [], epoch: 0) { phase in
                 let now = clock()
                 spent[phase.rawValue, default: 0] += now - mark
                 mark = now
@@ -93,8 +96,8 @@ public enum Benchmark {
         replicas.sum(&waits)
         return BenchmarkResult(
             mode: "train", ranks: replicas.size, threads: Threads.count, imgSize: imgSize, batchSize: batchSize,
-            steps: steps, parameters: model.parameterCount, secondsPerStep: perStep,
-            itemsPerSecond: Double(batchSize) / perStep, phases: phases.mapValues(median),
+            gradAccum: gradAccum, steps: steps, parameters: model.parameterCount, secondsPerStep: perStep,
+            itemsPerSecond: Double(stepBatch) / perStep, phases: phases.mapValues(median),
             kinds: Dictionary(uniqueKeysWithValues: Profile.breakdown.map { ($0.kind.rawValue, $0.seconds / Double(steps)) }),
             gflopPerStep: flops[0] / 1e9, gflopsPerSecond: flops[0] / 1e9 / max(perStep, 1e-12),
             peakResidentMB: peakResidentMB, waitByRank: waits)
@@ -126,7 +129,7 @@ public enum Benchmark {
         replicas.sum(&flops)
         return BenchmarkResult(
             mode: "analyze", ranks: replicas.size, threads: Threads.count, imgSize: imgSize, batchSize: 2,
-            steps: steps, parameters: model.parameterCount, secondsPerStep: perPair,
+            gradAccum: 1, steps: steps, parameters: model.parameterCount, secondsPerStep: perPair,
             itemsPerSecond: Double(replicas.size) / perPair,
             phases: ["encode": median(encodeTimes), "decode + metrics": median(decodeTimes)],
             kinds: Dictionary(uniqueKeysWithValues: Profile.breakdown.map { ($0.kind.rawValue, $0.seconds / Double(steps)) }),
@@ -150,7 +153,7 @@ public enum Benchmark {
         }
         let perProduct = median(totals), gflop = 2 * pow(Double(size), 3) / 1e9
         return BenchmarkResult(
-            mode: "sgemm", ranks: replicas.size, threads: Threads.count, imgSize: size, batchSize: 1, steps: steps,
+            mode: "sgemm", ranks: replicas.size, threads: Threads.count, imgSize: size, batchSize: 1, gradAccum: 1, steps: steps,
             parameters: 0, secondsPerStep: perProduct, itemsPerSecond: 1 / perProduct, phases: [:],
             kinds: ["conv (GEMM)": perProduct], gflopPerStep: gflop, gflopsPerSecond: gflop / perProduct,
             peakResidentMB: peakResidentMB, waitByRank: [Double](repeating: 0, count: replicas.size))
