@@ -170,14 +170,15 @@ public final class Conv2D: Layer {
         return dx
     }
 
+    /// db[o] += Σ over the batch and the plane of dY[·][o]: one channel per task, each plane summed in float
+    /// lanes and double across blocks (`VectorMath.sumAndSquares`; the squares come free with the load).
     private func accumulateBiasGradient(_ dy: Tensor) {
-        let d = dy.dims
-        for n in 0..<d.n {
-            for o in 0..<outChannels {
-                var s: Float = 0
-                let row = dy.data + (n * outChannels + o) * d.plane
-                for j in 0..<d.plane { s += row[j] }
-                bias.grad.data[o] += s
+        let d = dy.dims, db = bias.grad.data
+        parallelFor(outChannels, grain: max(1, 65_536 / max(1, d.n * d.plane))) { channels in
+            for o in channels {
+                var s = 0.0
+                for n in 0..<d.n { s += VectorMath.sumAndSquares(dy.data + (n * outChannels + o) * d.plane, count: d.plane).0 }
+                db[o] += Float(s)
             }
         }
     }
