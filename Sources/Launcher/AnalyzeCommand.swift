@@ -62,7 +62,7 @@ struct AnalysisOptions: ParsableArguments {
 
     /// `analyze-folder`: rank 0 prints the tables of the means once every rank is done.
     func runFolder(_ folder: String, masks: String?) throws {
-        let mpi = try modelOptions.startJob()
+        let mpi = try modelOptions.startJob(for: .inference)
         try mpi.run { replicas, say in
             var (settings, model) = try loadModel(say: say)
             settings.bootstrap = bootstrap
@@ -79,7 +79,7 @@ struct AnalysisOptions: ParsableArguments {
 
     /// `analyze`: one pair, on rank 0 (other ranks have nothing to do).
     func runSingle(image1: String, image2: String, mask: String?) throws {
-        let mpi = try modelOptions.startJob()
+        let mpi = try modelOptions.startJob(for: .inference)
         try mpi.run { replicas, say in
             if replicas.size > 1 { say("one pair: ranks 1…\(replicas.size - 1) have nothing to do (use analyze-folder to spread pairs)") }
             guard replicas.rank == 0 else { return }

@@ -51,7 +51,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let mpi = try modelOptions.startJob()
+        let mpi = try modelOptions.startJob(for: mode == .train ? .training : .inference)
         try mpi.run { replicas, _ in
             if mode == .sgemm {
                 let result = Benchmark.sgemmCeiling(size: Self.sgemmSize, steps: steps, replicas: replicas)

@@ -68,8 +68,12 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
     var device = "cpu"
 
     @Flag(name: [.customLong("fast_conv"), .customLong("fast-conv")],
-          help: "3×3 convolutions by Winograd F(4×4): about a quarter less time for SD-sized analysis, a tenth for training, at rounding errors up to ~1e-5 of a layer's largest value instead of ~1e-6 (docs/PERFORMANCE.md).")
+          help: "3×3 convolutions by Winograd F(4×4) in encoder and decoder: less time (docs/PERFORMANCE.md), at rounding errors up to ~1e-5 of a layer's largest value instead of ~1e-6. Default: F(4×4) in the decoder of analysis and reconstruction, F(2×2) elsewhere.")
     var fastConv = false
+
+    @Flag(name: [.customLong("exact_conv"), .customLong("exact-conv")],
+          help: "3×3 convolutions by Winograd F(2×2) everywhere (training's default), also in the decoder of analysis and reconstruction: the arithmetic closest to ldm's, at some extra time.")
+    var exactConv = false
 
     func validate() throws {
         // --device is accepted for the original tool's scripts; this build computes on CPUs.
@@ -77,6 +81,7 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
             throw ValidationError("--device \(device): this build runs on CPUs only and scales with mpirun ranks; use --device cpu (or omit it)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if fastConv && exactConv { throw ValidationError("give --fast_conv or --exact_conv, not both") }
         try validateImageSize(imgSize)
     }
 
@@ -87,19 +92,18 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
         return source
     }
 
-    var winogradTiling: WinogradTiling { fastConv ? .f4x4 : .f2x2 }
-
-    /// Starts the command's MPI job with this process's arithmetic set (threads per rank, convolution algorithm).
-    func startJob() throws -> MPIJob {
-        Conv2D.defaultWinogradTiling = winogradTiling
+    /// Starts the command's MPI job with this process's arithmetic set (threads per rank, the convolutions' for
+    /// `work`).
+    func startJob(for work: MemoryEstimate.Work) throws -> MPIJob {
+        ConvolutionArithmetic.current = .chosen(for: work, fast: fastConv, exact: exactConv)
         return try MPIJob.start(threads: threads)
     }
 
-    /// For the commands that need weights and no MPI job: sets the arithmetic (--threads, --fast_conv), builds the
-    /// model and loads `weights` into it; `say` gets the line saying what was loaded.
+    /// For the commands that need weights and no MPI job (forward only): sets the arithmetic (--threads, the
+    /// convolutions'), builds the model and loads `weights` into it; `say` gets the line saying what was loaded.
     func loadModel(weights: String, say: (String) -> Void) throws -> AutoencoderKL {
         if let threads { Threads.set(threads) }
-        Conv2D.defaultWinogradTiling = winogradTiling
+        ConvolutionArithmetic.current = .chosen(for: .inference, fast: fastConv, exact: exactConv)
         let source = try source(weights: weights)
         let model = AutoencoderKL(source.config)
         say(try source.loadWeights(into: model))

@@ -108,7 +108,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let mpi = try modelOptions.startJob()
+        let mpi = try modelOptions.startJob(for: .training)
         try mpi.run { replicas, say in
             try SignalFlag.install()
             let options = try trainingOptions()

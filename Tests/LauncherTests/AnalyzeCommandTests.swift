@@ -36,9 +36,11 @@ final class AnalyzeCommandTests: XCTestCase {
 
     var modelArgs: [String] { ["--config", config, "--checkpoint", weights, "--img_size", "32"] }
 
-    func model() throws -> AutoencoderKL {
+    /// The model as the analysis commands compute by default (F(4×4) convolutions in the decoder).
+    func model(_ arithmetic: ConvolutionArithmetic = .fastDecoder) throws -> AutoencoderKL {
         let model = AutoencoderKL(try VAEConfig.load(path: config))
         try model.loadWeights(path: weights)
+        model.arithmetic = arithmetic
         return model
     }
 
@@ -89,7 +91,7 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(summary["checkpoint"] as? String, weights)
         XCTAssertEqual(summary["img_size"] as? Int, 32)
         XCTAssertEqual(summary["method"] as? String, "l2")
-        XCTAssertEqual(summary["convolution"] as? String, "winograd F(2x2, 3x3)")
+        XCTAssertEqual(summary["convolution"] as? String, "winograd F(2x2, 3x3) in the encoder, winograd F(4x4, 3x3) in the decoder")
         let top = try XCTUnwrap((summary["top5"] as? [String: [[String: Any]]])?["l2_value"])
         XCTAssertEqual(top.compactMap { $0["layer"] as? String }, topLayers(expected.layers, by: .l2Value).map(\.layer))
         XCTAssertNil((summary["top5"] as? [String: Any])?["cosine_value"])
@@ -102,6 +104,28 @@ final class AnalyzeCommandTests: XCTestCase {
         let maps = try loadImage(path: "\(single)/difference_maps.png")
         // The image and five maps, 32 px enlarged 8 times, and the colour bar.
         XCTAssertEqual(maps.width, 16 + 6 * (256 + 16) + 110)
+    }
+
+    /// --exact_conv and --fast_conv reach the model: the layer differences are those of an in-process model
+    /// computing that way, and summary.json says which arithmetic it was.
+    func testConvolutionChoiceReachesTheAnalysis() throws {
+        let (image1, image2) = ("\(dir!)/pairs/positive/case_3.png", "\(dir!)/pairs/negative/case_3.png")
+        let images = try [image1, image2].map { try loadResized($0, size: 32) }
+        for (flag, arithmetic) in [("--exact_conv", ConvolutionArithmetic.exact), ("--fast_conv", .fast)] {
+            let out = "\(dir!)/\(flag)"
+            let r = try VAEDistBinary.run(["analyze", "--img1", image1, "--img2", image2, flag, "--output", out] + modelArgs)
+            XCTAssertEqual(r.status, 0, r.output)
+            XCTAssertEqual(try parseJSON("\(out)/single/summary.json")["convolution"] as? String, arithmetic.description)
+            let differences = try parseJSON("\(out)/single/layer_differences.json")
+            for layer in PairAnalysis(images: (images[0], images[1]), with: try model(arithmetic)).layers {
+                let entry = try XCTUnwrap(differences[layer.layer] as? [String: Any], layer.layer)
+                assertRelativelyClose(try XCTUnwrap(entry["l2_value"] as? Double), layer.l2, "\(flag) \(layer.layer)")
+            }
+        }
+        let both = try VAEDistBinary.run(["analyze", "--img1", image1, "--img2", image2, "--exact_conv", "--fast_conv",
+                                          "--output", "\(dir!)/both"] + modelArgs)
+        XCTAssertEqual(both.status, 64, both.output)
+        assertMentions(both.stderr, ["give --fast_conv or --exact_conv, not both"])
     }
 
     func testModeSingleSpellingWithTheCosineMethod() throws {

@@ -15,6 +15,7 @@ final class ReconstructCommandTests: XCTestCase {
 
         let model = AutoencoderKL(try VAEConfig.load(path: config))
         try model.loadWeights(path: weights)
+        model.arithmetic = .fastDecoder
         let latents = try SafeTensors.read(path: "\(out)/latents.safetensors")
         XCTAssertEqual(latents.names, ["astronaut_rgb8", "camera_gray"])
         for (path, stem) in zip(images, ["astronaut_rgb8", "camera_gray"]) {
@@ -29,23 +30,22 @@ final class ReconstructCommandTests: XCTestCase {
         }
     }
 
-    /// --fast_conv computes the same model with F(4×4) convolutions: the latents equal an in-process model built
-    /// that way, bitwise, and differ from the default's by rounding only.
+    /// --fast_conv computes the same model with F(4×4) convolutions also in the encoder: the latents equal an
+    /// in-process model built that way, bitwise, and differ from the default's (F(2×2) encoder) by rounding only.
     func testFastConvolutionReachesTheModel() throws {
         let out = try temporaryDirectory("reconstruct-fast")
         let r = try VAEDistBinary.run(["reconstruct", "--checkpoint", weights, "--config", config, "--img_size", "32",
                                        "--fast_conv", "--output", out, images[0]])
         XCTAssertEqual(r.status, 0, r.output)
         let input = imageBatch([try loadResized(images[0], size: 32)])
-        func mean(_ tiling: WinogradTiling) throws -> [Float] {
-            Conv2D.defaultWinogradTiling = tiling
-            defer { Conv2D.defaultWinogradTiling = .f2x2 }
+        func mean(_ arithmetic: ConvolutionArithmetic) throws -> [Float] {
             let model = AutoencoderKL(try VAEConfig.load(path: config))
             try model.loadWeights(path: weights)
+            model.arithmetic = arithmetic
             return model.encode(input, train: false).mean.array
         }
         let written = try XCTUnwrap(try SafeTensors.read(path: "\(out)/latents.safetensors")["astronaut_rgb8"]?.values)
-        let (fast, exact) = (try mean(.f4x4), try mean(.f2x2))
+        let (fast, exact) = (try mean(.fast), try mean(.fastDecoder))
         XCTAssertEqual(written, fast)
         XCTAssertNotEqual(fast, exact)
         let largest = exact.map(abs).max() ?? 0

@@ -107,8 +107,7 @@ final class AnalysisReportTests: XCTestCase {
         XCTAssertEqual(parsed["img_size"] as? Int, 64)
         XCTAssertEqual(parsed["checkpoint"] as? String, "w.safetensors")
         XCTAssertEqual(parsed["convolution"] as? String, "winograd F(2x2, 3x3)")
-        Conv2D.defaultWinogradTiling = .f4x4
-        defer { Conv2D.defaultWinogradTiling = .f2x2 }
+        model.arithmetic = .fast
         let fast = AggregateReport.resultsJSON(pairNames: ["b", "a"], aggregates: aggregates, settings: settings, model: model).text
         XCTAssertEqual((try parse(fast) as? [String: Any])?["convolution"] as? String, "winograd F(4x4, 3x3) (--fast_conv)")
         let perLayer = try JSONDecoder().decode(AggregatedResults.self, from: Data(text.utf8)).layers

@@ -53,8 +53,8 @@ public struct AnalysisSettings: Sendable {
             ("img_size", .integer(imageSize)),
             ("method", .string(method.rawValue)),
             ("compared_layers", .string(layers.rawValue)),
-            // The arithmetic the model was built with (--fast_conv changes results by rounding).
-            ("convolution", .string(Conv2D.defaultWinogradTiling.description)),
+            // The arithmetic the model computes with (--fast_conv, --exact_conv change results by rounding).
+            ("convolution", .string(model.arithmetic.description)),
         ]
         return members
     }

@@ -4,7 +4,7 @@ public enum WinogradTiling: Sendable, CustomStringConvertible {
     case f2x2, f4x4
 
     /// As result files record it.
-    public var description: String { self == .f2x2 ? "winograd F(2x2, 3x3)" : "winograd F(4x4, 3x3) (--fast_conv)" }
+    public var description: String { self == .f2x2 ? "winograd F(2x2, 3x3)" : "winograd F(4x4, 3x3)" }
 
     public func geometry(batch: Int, height: Int, width: Int) -> WinogradGeometry {
         WinogradGeometry(batch: batch, height: height, width: width, tile: self == .f2x2 ? 2 : 4)

@@ -17,6 +17,8 @@ public final class AttnBlock: Layer {
         projOut = Conv2D(inChannels: channels, outChannels: channels, kernel: 1)
     }
 
+    public var convolutions: [Conv2D] { [q, k, v, projOut] }
+
     public var namedParameters: [(name: String, parameter: Parameter)] {
         prefixed([("norm", norm), ("q", q), ("k", k), ("v", v), ("proj_out", projOut)])
     }

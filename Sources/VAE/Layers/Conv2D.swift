@@ -13,14 +13,9 @@ public final class Conv2D: Layer {
     /// Whether the kept input is the low-resolution tensor of an upsampling forward.
     private var inputUpsampled = false
     /// The Winograd algorithm of a 3×3 stride-1 convolution's output and input gradient (F(4×4): 1.8× fewer
-    /// multiplications than F(2×2), at several times its rounding error, bounded in ConvolutionAlgorithmTests).
-    /// The weight gradient always uses F(2×2) (`Winograd`).
-    public var winogradTiling = Conv2D.defaultWinogradTiling
-
-    /// The tiling of the convolutions built from now on; the launcher sets it once, before any model exists
-    /// (`--fast_conv`), as it sets `Threads`. F(2×2) by default: its float32 results stay within the ldm fixtures'
-    /// 1e-6, where F(4×4)'s (up to ~1e-5 of a layer's largest value) do not.
-    nonisolated(unsafe) public static var defaultWinogradTiling = WinogradTiling.f2x2
+    /// multiplications than F(2×2), at several times its rounding error, bounded in ConvolutionAlgorithmTests;
+    /// the model chooses it per network, `ConvolutionArithmetic`). The weight gradient always uses F(2×2) (`Winograd`).
+    public var winogradTiling = WinogradTiling.f2x2
 
     public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1,
                 padding: (top: Int, left: Int, bottom: Int, right: Int)? = nil) {
@@ -35,6 +30,7 @@ public final class Conv2D: Layer {
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
+    public var convolutions: [Conv2D] { [self] }
 
     private var isPointwise: Bool { kernel == 1 && stride == 1 && padding == (0, 0, 0, 0) }
     private var isWinograd: Bool { kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) }

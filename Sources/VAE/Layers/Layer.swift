@@ -6,9 +6,13 @@ public protocol Layer: AnyObject, ParameterOwner {
     /// except for a norm fused with the swish after it (`GroupNorm`), whose module ends before the swish.
     func forward(_ x: Tensor, train: Bool, report: (Tensor) -> Void) -> Tensor
     func backward(_ dy: Tensor) -> Tensor
+    /// The layer's convolutions (to choose their arithmetic, `ConvolutionArithmetic`); none by default.
+    var convolutions: [Conv2D] { get }
 }
 
 extension Layer {
+    public var convolutions: [Conv2D] { [] }
+
     public func forward(_ x: Tensor, train: Bool, report: (Tensor) -> Void) -> Tensor {
         let y = forward(x, train: train)
         report(y)

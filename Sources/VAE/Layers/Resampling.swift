@@ -8,6 +8,7 @@ public final class Downsample: Layer {
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { prefixed([("conv", conv)]) }
+    public var convolutions: [Conv2D] { [conv] }
 
     public func forward(_ x: Tensor, train: Bool) -> Tensor { conv.forward(x, train: train) }
     public func backward(_ dy: Tensor) -> Tensor { conv.backward(dy) }
@@ -23,6 +24,7 @@ public final class Upsample: Layer {
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { prefixed([("conv", conv)]) }
+    public var convolutions: [Conv2D] { [conv] }
 
     public func forward(_ x: Tensor, train: Bool) -> Tensor { conv.forward(x, train: train, upsampling: true) }
     public func backward(_ dy: Tensor) -> Tensor { conv.backward(dy) }

@@ -13,6 +13,8 @@ public final class ResnetBlock: Layer {
         ninShortcut = inChannels == outChannels ? nil : Conv2D(inChannels: inChannels, outChannels: outChannels, kernel: 1)
     }
 
+    public var convolutions: [Conv2D] { [conv1, conv2] + (ninShortcut.map { [$0] } ?? []) }
+
     public var namedParameters: [(name: String, parameter: Parameter)] {
         var children: [(String, ParameterOwner)] = [("norm1", norm1), ("conv1", conv1), ("norm2", norm2), ("conv2", conv2)]
         if let ninShortcut { children.append(("nin_shortcut", ninShortcut)) }

@@ -5,6 +5,10 @@ public final class AutoencoderKL: ParameterOwner {
     public let decoder: Network
     public let quantConv: Conv2D
     public let postQuantConv: Conv2D
+    /// The Winograd algorithm of each network's convolutions (`ConvolutionArithmetic.current` when built).
+    public var arithmetic: ConvolutionArithmetic {
+        didSet { applyArithmetic() }
+    }
 
     public init(_ config: VAEConfig) {
         self.config = config
@@ -12,6 +16,13 @@ public final class AutoencoderKL: ParameterOwner {
         decoder = .decoder(config)
         quantConv = Conv2D(inChannels: 2 * config.zChannels, outChannels: 2 * config.embedDim, kernel: 1)
         postQuantConv = Conv2D(inChannels: config.embedDim, outChannels: config.zChannels, kernel: 1)
+        arithmetic = ConvolutionArithmetic.current
+        applyArithmetic()
+    }
+
+    private func applyArithmetic() {
+        encoder.useWinograd(arithmetic.encoder)
+        decoder.useWinograd(arithmetic.decoder)
     }
 
     /// The encoder's observed layers in forward order, ending with the moments (`quant_conv`).

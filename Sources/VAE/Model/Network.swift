@@ -38,6 +38,13 @@ public final class Network: ParameterOwner {
         return h
     }
 
+    /// Every 3×3 stride-1 convolution of the network computes with `tiling` from now on.
+    func useWinograd(_ tiling: WinogradTiling) {
+        for stage in stages {
+            for conv in stage.layer.convolutions { conv.winogradTiling = tiling }
+        }
+    }
+
     /// The layers in backward order (forward's reversed).
     var backwardLayers: [any Layer] { stages.reversed().map(\.layer) }
 
