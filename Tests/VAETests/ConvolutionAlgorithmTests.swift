@@ -101,7 +101,8 @@ final class ConvolutionAlgorithmTests: XCTestCase {
 
     /// F(4×4, 3×3) with its edge cases: rows of whole 8-tile groups and a partial one (70 = 2 × 32 + 6 pixels),
     /// a width of exactly one group (32), heights cut inside a tile, and an upsampling convolution (forward on
-    /// the ×2 upsampled input, input gradient pooled back) against the direct convolution of the upsampled tensor.
+    /// the ×2 upsampled input, input gradient pooled back, weight gradient) against the direct convolution of the
+    /// upsampled tensor.
     func testWinogradF4OnWideImagesAndUpsampling() {
         for shape in [[2, 3, 9, 70], [1, 2, 33, 32], [1, 3, 6, 38]] {
             check(f4x4(Conv2D(inChannels: shape[1], outChannels: 4, kernel: 3)), input: shape)
@@ -117,6 +118,8 @@ final class ConvolutionAlgorithmTests: XCTestCase {
             let dx = conv.backward(dy)
             XCTAssertLessThan(maxAbsDifference(y, reference.y), 1e-5 * Float(shape[1] * 9), "output \(shape)")
             XCTAssertLessThan(maxAbsDifference(dx, pooled(reference.dx)), 1e-5 * Float(3 * 9 * 4), "input gradient \(shape)")
+            let dwError = zip(conv.weight.grad.array, reference.dw).map { abs(Double($0) - $1) }.max() ?? .infinity
+            XCTAssertLessThan(dwError, 1e-5 * Double(shape[0] * shape[2] * shape[3] * 4), "weight gradient \(shape)")
         }
     }
 
@@ -150,8 +153,38 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         }
     }
 
-    /// F(4×4) forward and input gradient, with and without the fused upsampling: bitwise the same with any
-    /// thread count and in either batch slot.
+    /// F(4×4)'s weight gradient against the direct one in double precision, relative to its largest value. Each
+    /// element sums x · dY over every pixel of the batch (activations and gradients of unit size, zero mean: the
+    /// sums cancel, the hard case for a relative error), at SD's sizes: 128 channels at 64 px, 64 at 128 px, and
+    /// 512 at 64 px, where two chunks of tile rows are summed into the products. Measured: F(2×2) 2.5e-7 to
+    /// 6.6e-7, F(4×4) 8.8e-7 to 1.6e-6 (its transforms' constants reach 64 in A dY Aᵀ): bounded at 5e-6.
+    func testWinogradF4WeightGradientErrorAtSDSizes() {
+        XCTAssertEqual(WinogradTiling.f4x4.geometry(batch: 1, height: 64, width: 64).chunks(channels: 512).count, 2)
+        for (inChannels, outChannels, size, batch) in [(128, 4, 64, 2), (4, 64, 64, 1), (512, 2, 64, 1), (64, 4, 128, 1)] {
+            let conv = Conv2D(inChannels: inChannels, outChannels: outChannels, kernel: 3)
+            let x = random([batch, inChannels, size, size]), dy = random([batch, outChannels, size, size])
+            let reference = direct(conv, x, dy).dw
+            let largest = reference.map(abs).max() ?? 0
+            var errors: [WinogradTiling: Double] = [:], gradients: [WinogradTiling: [Float]] = [:]
+            for tiling in [WinogradTiling.f2x2, .f4x4] {
+                conv.winogradTiling = tiling
+                conv.weight.grad.zero()
+                _ = conv.forward(x, train: true)
+                _ = conv.backward(dy)
+                gradients[tiling] = conv.weight.grad.array
+                errors[tiling] = zip(gradients[tiling]!, reference).map { abs(Double($0) - $1) }.max()! / largest
+            }
+            let shape = "\(inChannels) → \(outChannels), \(batch) × \(size)²"
+            // The tiling reaches the weight gradient, which depends on x and dY only.
+            XCTAssertTrue(gradients[.f2x2]! != gradients[.f4x4]!, "the same weight gradient with both tilings, \(shape)")
+            print("F(2×2) / F(4×4) weight gradient relative error, \(shape):", errors[.f2x2]!, errors[.f4x4]!)
+            XCTAssertLessThan(errors[.f2x2]!, 2e-6, "F(2×2) weight gradient, \(shape)")
+            XCTAssertLessThan(errors[.f4x4]!, 5e-6, "F(4×4) weight gradient, \(shape)")
+        }
+    }
+
+    /// F(4×4) forward, input gradient and weight gradient, with and without the fused upsampling: bitwise the
+    /// same with any thread count, and the first two in either batch slot.
     func testWinogradF4IsIndependentOfThreadsAndSlot() {
         assertIndependentOfThreadsAndSlot(f4x4(Conv2D(inChannels: 4, outChannels: 6, kernel: 3)), input: [2, 4, 45, 47])
         assertIndependentOfThreadsAndSlot(f4x4(Conv2D(inChannels: 4, outChannels: 6, kernel: 3)), input: [2, 4, 13, 21], upsampling: true)
@@ -163,7 +196,8 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         return conv
     }
 
-    /// Output and input gradient bitwise the same with 1, 2 or 3 threads, and an image's the same in either slot.
+    /// Output, input gradient and weight gradient bitwise the same with 1, 2 or 3 threads, and an image's output
+    /// and input gradient the same in either slot (the weight gradient sums the batch).
     func assertIndependentOfThreadsAndSlot(_ conv: Conv2D, input shape: [Int], upsampling: Bool = false,
                                            file: StaticString = #filePath, line: UInt = #line) {
         conv.weight.value.copy(from: random(conv.weight.value.shape))
@@ -172,11 +206,13 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         let dy = random(conv.forward(x, train: false, upsampling: upsampling).shape)
         let saved = Threads.count
         defer { Threads.set(saved) }
-        func run(_ x: Tensor, _ dy: Tensor) -> (y: [Float], dx: [Float]) {
+        func run(_ x: Tensor, _ dy: Tensor) -> (y: [Float], dx: [Float], dw: [Float]) {
             let y = conv.forward(x, train: true, upsampling: upsampling).array
-            return (y, conv.backward(dy).array)
+            conv.weight.grad.zero()
+            let dx = conv.backward(dy).array
+            return (y, dx, conv.weight.grad.array)
         }
-        var outputs: [(y: [Float], dx: [Float])] = []
+        var outputs: [(y: [Float], dx: [Float], dw: [Float])] = []
         for threads in [1, 2, 3] {
             Threads.set(threads)
             outputs.append(run(x, dy))
@@ -185,6 +221,7 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         for k in 1...2 {
             XCTAssertTrue(outputs[0].y == outputs[k].y, "1 and \(k + 1) threads differ", file: file, line: line)
             XCTAssertTrue(outputs[0].dx == outputs[k].dx, "input gradient: 1 and \(k + 1) threads differ", file: file, line: line)
+            XCTAssertTrue(outputs[0].dw == outputs[k].dw, "weight gradient: 1 and \(k + 1) threads differ", file: file, line: line)
         }
         let swapped = run(swapSlots(x), swapSlots(dy))
         XCTAssertTrue(swapped.y == swapSlots(outputs[0].y), "an image differs between slots", file: file, line: line)
@@ -229,6 +266,15 @@ final class ConvolutionAlgorithmTests: XCTestCase {
 /// (so results do not depend on --threads, and resumed runs match).
 final class ThreadIndependenceTests: XCTestCase {
     func testATrainingStepIsBitwiseTheSameWithAnyThreadCount() throws {
+        try assertATrainingStepIsBitwiseTheSameWithAnyThreadCount(.exact)
+    }
+
+    /// The same with `--fast_conv` (F(4×4) for the output, input gradient and weight gradient).
+    func testAFastConvolutionTrainingStepIsBitwiseTheSameWithAnyThreadCount() throws {
+        try assertATrainingStepIsBitwiseTheSameWithAnyThreadCount(.fast)
+    }
+
+    func assertATrainingStepIsBitwiseTheSameWithAnyThreadCount(_ arithmetic: ConvolutionArithmetic) throws {
         var cfg = VAEConfig.sdV1
         (cfg.ch, cfg.chMult, cfg.numResBlocks, cfg.normNumGroups) = (32, [1, 2], 1, 8)
         var gradients: [[[Float]]] = []
@@ -237,6 +283,7 @@ final class ThreadIndependenceTests: XCTestCase {
         for threads in [1, 2, 3] {
             Threads.set(threads)
             let model = AutoencoderKL(cfg)
+            model.arithmetic = arithmetic
             model.initialize(seed: 1)
             let x = Tensor(shape: [2, 3, 48, 48]), eps = Tensor(shape: [2, 4, 24, 24])
             var rng = SplitMix64(seed: 2)

@@ -202,6 +202,17 @@ final class ReferenceModelTests: XCTestCase {
         }
     }
 
+    /// With `--fast_conv` (F(4×4) for every 3×3 convolution's output, input gradient and weight gradient) every
+    /// gradient of both fixture models stays within the gradient bound.
+    func testFastConvolutionGradientsStayWithinTheGradientBound() throws {
+        for name in ["vae-tiny-g8", "vae-small-g32"] {
+            let r = try load(name)
+            r.model.arithmetic = .fast
+            _ = r.model.forwardBackward(input: r.input, eps: r.eps, loss: r.loss)
+            try checkGradients(r)
+        }
+    }
+
     func testDiffusersAndF16WeightsLoadIntoTheSameModel() throws {
         for name in ["vae-tiny-g8", "vae-small-g32"] {
             let ldm = try load(name)

@@ -1,10 +1,11 @@
 /// Winograd F(4×4, 3×3) for stride-1, pad-1 3×3 convolutions (Lavin & Gray, 2015): each 4×4 output tile is computed from a 6×6 input tile with 36 multiplications instead of 144 — 2.25
-/// per output against F(2×2)'s 4 — as 36 GEMMs over a chunk of tiles. Used for the forward and the input
-/// gradient; its larger transform constants cost some accuracy, bounded in ConvolutionAlgorithmTests. The
+/// per output against F(2×2)'s 4 — as 36 GEMMs over a chunk of tiles. Used for the forward, the input gradient
+/// and the weight gradient; its larger transform constants cost some accuracy, bounded in ConvolutionAlgorithmTests. The
 /// interpolation points are 0, 1, −1, 1/2, −2 and ∞ rather than the usual 0, ±1, ±2: at 512 channels they
 /// halve the error (Barabasz et al., 2020, on choosing points for accuracy).
 ///
-///   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,  with 6×6 transformed tiles (ξ = 6·row + column)
+///   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,  dg = Gᵀ [ Σ_t (Bᵀ d_t B) ⊙ (A dY_t Aᵀ) ] G,
+///   with 6×6 transformed tiles (ξ = 6·row + column)
 public enum WinogradF4 {
     /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3], `Winograd.stride(O · I)` apart; with `flipped`
     /// the kernel of the input gradient, U[ξ][i][o] of g[o][i] rotated by 180° (as `Winograd.transformWeights`).
@@ -118,6 +119,79 @@ public enum WinogradF4 {
         }
     }
 
+    /// W[ξ][c][t] = (A dY_t Aᵀ)[ξ] for the 4×4 output-gradient tiles dY_t of the tile rows `rows` (zeros outside
+    /// the image), for the weight gradient dg = Gᵀ [ Σ_t (Bᵀ d_t B) ⊙ (A dY_t Aᵀ) ] G. Eight tiles at a time from
+    /// the zero-padded rows of `forEachPaddedTileRow`: a tile row's four rows are its lines 1…4, from column 1.
+    public static func transformOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
+                                               rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
+        let tw = g.tilesWide
+        let tiles = rows.count * tw
+        let stride = Winograd.stride(channels * tiles)
+        let groups = (tw + 7) / 8
+        let pw = 32 * groups + 8
+        Profile.measure(.winograd) {
+            forEachPaddedTileRow(dy, channels: channels, g, rows: rows, upsampledFrom2x: false, lineWidth: pw) { c, row, padded in
+                let base = c * tiles + (row - rows.lowerBound) * tw
+                for group in 0..<groups {
+                    // Columns s = 0…3 of the 8 tiles in row r: lanes 4j + s of one 32-wide load.
+                    func columns(_ r: Int) -> Four {
+                        let a = UnsafeRawPointer(padded + (r + 1) * pw + 32 * group + 1).loadUnaligned(as: SIMD32<Float>.self)
+                        return (a.evenHalf.evenHalf, a.oddHalf.evenHalf, a.evenHalf.oddHalf, a.oddHalf.oddHalf)
+                    }
+                    // dY Aᵀ on each row, then A down the columns.
+                    let h0 = interpolateOutput(columns(0)), h1 = interpolateOutput(columns(1))
+                    let h2 = interpolateOutput(columns(2)), h3 = interpolateOutput(columns(3))
+                    let t = base + 8 * group
+                    let count = min(8, tw - 8 * group)
+                    func emit(_ k: Int, _ m: Six) {
+                        let p = out + k * stride + t
+                        storeTiles(m.0, p, count: count)
+                        storeTiles(m.1, p + 6 * stride, count: count)
+                        storeTiles(m.2, p + 12 * stride, count: count)
+                        storeTiles(m.3, p + 18 * stride, count: count)
+                        storeTiles(m.4, p + 24 * stride, count: count)
+                        storeTiles(m.5, p + 30 * stride, count: count)
+                    }
+                    emit(0, interpolateOutput((h0.0, h1.0, h2.0, h3.0)))
+                    emit(1, interpolateOutput((h0.1, h1.1, h2.1, h3.1)))
+                    emit(2, interpolateOutput((h0.2, h1.2, h2.2, h3.2)))
+                    emit(3, interpolateOutput((h0.3, h1.3, h2.3, h3.3)))
+                    emit(4, interpolateOutput((h0.4, h1.4, h2.4, h3.4)))
+                    emit(5, interpolateOutput((h0.5, h1.5, h2.5, h3.5)))
+                }
+            }
+        }
+    }
+
+    /// dg[o][i] += Gᵀ M[·][o][i] G for M of shape [36][O][I] (`Winograd.stride(O · I)` apart).
+    public static func accumulateWeightGradient(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                                into dw: UnsafeMutablePointer<Float>) {
+        let pairs = outChannels * inChannels, step = Winograd.stride(pairs)
+        Profile.measure(.winograd) {
+            parallelFor(pairs, grain: 64) { range in
+                for pair in range {
+                    let m = mt + pair
+                    // Gᵀ down each of the six columns, then Gᵀ along each of the three rows.
+                    func column(_ s: Int) -> (Float, Float, Float) {
+                        fold((m[s * step], m[(6 + s) * step], m[(12 + s) * step], m[(18 + s) * step],
+                              m[(24 + s) * step], m[(30 + s) * step]))
+                    }
+                    let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
+                    let out = dw + pair * 9
+                    func emit(_ r: Int, _ row: (Float, Float, Float)) {
+                        out[3 * r] += row.0
+                        out[3 * r + 1] += row.1
+                        out[3 * r + 2] += row.2
+                    }
+                    emit(0, fold((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)))
+                    emit(1, fold((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)))
+                    emit(2, fold((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)))
+                }
+            }
+        }
+    }
+
     typealias Six = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
     typealias Four = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
 
@@ -148,6 +222,25 @@ public enum WinogradF4 {
         let sum12 = m.1 + m.2, difference12 = m.1 - m.2
         return (m.0 + sum12 + m.3 + m.4, difference12 + 0.5 * m.3 - 2 * m.4, sum12 + 0.25 * m.3 + 4 * m.4,
                 difference12 + 0.125 * m.3 - 8 * m.4 + m.5)
+    }
+
+    /// A on four values, the adjoint of `inverse`: (y0, y0 + y1 + y2 + y3, y0 − y1 + y2 − y3,
+    /// y0 + y1/2 + y2/4 + y3/8, y0 − 2y1 + 4y2 − 8y3, y3).
+    @inline(__always)
+    private static func interpolateOutput(_ y: Four) -> Six {
+        let even = y.0 + y.2, odd = y.1 + y.3
+        return (y.0, even + odd, even - odd, (y.0 + 0.25 * y.2) + (0.5 * y.1 + 0.125 * y.3),
+                (y.0 + 4 * y.2) - (2 * y.1 + 8 * y.3), y.3)
+    }
+
+    /// Gᵀ on six values, the adjoint of `interpolate`: (m0 + (m1 − m2)/3 − (16m3 − m4)/15,
+    /// (m1 + m2)/3 − (8m3 + 2m4)/15, (m1 − m2)/3 − (4m3 − 4m4)/15 + m5).
+    @inline(__always)
+    private static func fold(_ m: (Float, Float, Float, Float, Float, Float)) -> (Float, Float, Float) {
+        let difference12 = (m.1 - m.2) * (1.0 / 3)
+        return (m.0 + difference12 + (m.3 * 16 - m.4) * (-1.0 / 15),
+                (m.1 + m.2) * (1.0 / 3) + (m.3 * 8 + m.4 * 2) * (-1.0 / 15),
+                difference12 + (m.3 * 4 - m.4 * 4) * (-1.0 / 15) + m.5)
     }
 
     /// Writes the 4×4 outputs of `count` tiles (row i, element j, lane t: pixel (4·tileRow + i, 4·(firstTile + t) + j)),

@@ -33,4 +33,20 @@ public enum WinogradTiling: Sendable, CustomStringConvertible {
         case .f4x4: WinogradF4.inverseOutput(m, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x, into: y)
         }
     }
+
+    public func transformOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
+                                        into out: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .f2x2: Winograd.transformOutputGradient(dy, channels: channels, g, rows: rows, into: out)
+        case .f4x4: WinogradF4.transformOutputGradient(dy, channels: channels, g, rows: rows, into: out)
+        }
+    }
+
+    public func accumulateWeightGradient(_ m: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                         into dw: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .f2x2: Winograd.accumulateWeightGradient(m, outChannels: outChannels, inChannels: inChannels, into: dw)
+        case .f4x4: WinogradF4.accumulateWeightGradient(m, outChannels: outChannels, inChannels: inChannels, into: dw)
+        }
+    }
 }

@@ -1,6 +1,6 @@
 /// 2-D convolution with bias (PyTorch's Conv2d), weight [Cout, Cin, K, K].
-/// 3×3 stride-1 pad-1 kernels (most of the VAE's work) go through Winograd: F(2×2, 3×3), or F(4×4, 3×3) for the
-/// output and the input gradient (`winogradTiling`); 1×1 stride-1 kernels
+/// 3×3 stride-1 pad-1 kernels (most of the VAE's work) go through Winograd: F(2×2, 3×3), or F(4×4, 3×3)
+/// (`winogradTiling`); 1×1 stride-1 kernels
 /// are a plain GEMM on the input; the rest (the stride-2 downsampling) through im2col + GEMM, in blocks of
 /// output pixels in forward (`convolveBlocked`).
 public final class Conv2D: Layer {
@@ -12,9 +12,9 @@ public final class Conv2D: Layer {
     private var input: Tensor?
     /// Whether the kept input is the low-resolution tensor of an upsampling forward.
     private var inputUpsampled = false
-    /// The Winograd algorithm of a 3×3 stride-1 convolution's output and input gradient (F(4×4): 1.8× fewer
-    /// multiplications than F(2×2), at several times its rounding error, bounded in ConvolutionAlgorithmTests;
-    /// the model chooses it per network, `ConvolutionArithmetic`). The weight gradient always uses F(2×2) (`Winograd`).
+    /// The Winograd algorithm of a 3×3 stride-1 convolution's output, input gradient and weight gradient (F(4×4):
+    /// 1.8× fewer multiplications than F(2×2), at several times its rounding error, bounded in ConvolutionAlgorithmTests;
+    /// the model chooses it per network, `ConvolutionArithmetic`).
     public var winogradTiling = WinogradTiling.f2x2
 
     public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1,
@@ -146,20 +146,20 @@ public final class Conv2D: Layer {
     private func winogradBackward(_ x: Tensor, _ dy: Tensor, upsampled: Bool) -> Tensor {
         let s = x.dims
         let d = upsampled ? Dims4(s.n, s.c, 2 * s.h, 2 * s.w) : s
-        let g = WinogradGeometry(batch: d.n, height: d.h, width: d.w)
+        let tiling = winogradTiling, g = tiling.geometry(batch: d.n, height: d.h, width: d.w)
         let (o, i) = (outChannels, inChannels)
         accumulateBiasGradient(dy)
         // dW: Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ x B), one GEMM per ξ per chunk summed over chunks, folded back by Gᵀ · G.
-        let (mw, smw) = winogradBuffer(0, o, i)
+        let (mw, smw) = winogradBuffer(0, o, i, points: g.points)
         for (k, rows) in g.chunks(channels: max(o, i)).enumerated() {
             let t = rows.count * g.tilesWide
-            let (vx, svx) = winogradBuffer(1, i, t), (wdy, swdy) = winogradBuffer(2, o, t)
-            Winograd.transformInput(x.data, channels: i, g, rows: rows, upsampledFrom2x: upsampled, into: vx)
-            Winograd.transformOutputGradient(dy.data, channels: o, g, rows: rows, into: wdy)
-            sgemmBatch(count: 16, transB: true, m: o, n: i, k: t, a: wdy, strideA: swdy, b: vx, strideB: svx,
+            let (vx, svx) = winogradBuffer(1, i, t, points: g.points), (wdy, swdy) = winogradBuffer(2, o, t, points: g.points)
+            tiling.transformInput(x.data, channels: i, g, rows: rows, upsampledFrom2x: upsampled, into: vx)
+            tiling.transformOutputGradient(dy.data, channels: o, g, rows: rows, into: wdy)
+            sgemmBatch(count: g.points, transB: true, m: o, n: i, k: t, a: wdy, strideA: swdy, b: vx, strideB: svx,
                        beta: k == 0 ? 0 : 1, c: mw, strideC: smw)
         }
-        Winograd.accumulateWeightGradient(mw, outChannels: o, inChannels: i, into: weight.grad.data)
+        tiling.accumulateWeightGradient(mw, outChannels: o, inChannels: i, into: weight.grad.data)
         // dX: the convolution of dY with the flipped, transposed kernel — the forward transforms again.
         let dx = Tensor(uninitializedShape: s.shape)
         winogradConvolve(dy.data, d, flipped: true, upsampledInput: false, bias: nil, pooledOutput: upsampled, into: dx.data)
