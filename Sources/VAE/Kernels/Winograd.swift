@@ -229,27 +229,20 @@ public enum Winograd {
     /// dg[o][i] += Gᵀ M[·][o][i] G for M of shape [16][O][I].
     public static func accumulateWeightGradient(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
                                                 into dw: UnsafeMutablePointer<Float>) {
-        let pairs = outChannels * inChannels, step = Winograd.stride(pairs)
-        Profile.measure(.winograd) {
-            parallelFor(pairs, grain: 64) { range in
-                for pair in range {
-                    func row(_ r: Int) -> SIMD4<Float> {
-                        SIMD4(mt[(4 * r) * step + pair], mt[(4 * r + 1) * step + pair],
-                              mt[(4 * r + 2) * step + pair], mt[(4 * r + 3) * step + pair])
-                    }
-                    let (m0, m1, m2, m3) = (row(0), row(1), row(2), row(3))
-                    // Gᵀ m: rows (m0 + ½(m1 + m2), ½(m1 − m2), ½(m1 + m2) + m3), then · G on each row.
-                    let out = dw + pair * 9
-                    func emit(_ r: Int, _ t: SIMD4<Float>) {
-                        out[3 * r] += t[0] + 0.5 * (t[1] + t[2])
-                        out[3 * r + 1] += 0.5 * (t[1] - t[2])
-                        out[3 * r + 2] += 0.5 * (t[1] + t[2]) + t[3]
-                    }
-                    emit(0, m0 + 0.5 * (m1 + m2))
-                    emit(1, 0.5 * (m1 - m2))
-                    emit(2, 0.5 * (m1 + m2) + m3)
-                }
+        forEachWeightPair(mt, outChannels: outChannels, inChannels: inChannels, into: dw) { m, step, out in
+            func row(_ r: Int) -> SIMD4<Float> {
+                SIMD4(m[(4 * r) * step], m[(4 * r + 1) * step], m[(4 * r + 2) * step], m[(4 * r + 3) * step])
             }
+            let (m0, m1, m2, m3) = (row(0), row(1), row(2), row(3))
+            // Gᵀ m: rows (m0 + ½(m1 + m2), ½(m1 − m2), ½(m1 + m2) + m3), then · G on each row.
+            func emit(_ r: Int, _ t: SIMD4<Float>) {
+                out[3 * r] += t[0] + 0.5 * (t[1] + t[2])
+                out[3 * r + 1] += 0.5 * (t[1] - t[2])
+                out[3 * r + 2] += 0.5 * (t[1] + t[2]) + t[3]
+            }
+            emit(0, m0 + 0.5 * (m1 + m2))
+            emit(1, 0.5 * (m1 - m2))
+            emit(2, 0.5 * (m1 + m2) + m3)
         }
     }
 }
@@ -339,5 +332,18 @@ func storeTiles(_ value: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: 
         VectorMath.store(value, p)
     } else {
         for j in 0..<count { p[j] = value[j] }
+    }
+}
+
+/// For every (output, input) channel pair of the summed products M of a weight gradient ([points][O][I],
+/// `Winograd.stride(O · I)` apart): `body(the pair's value of M[0], the distance between ξ, its 3×3 gradient)`.
+@inline(__always)
+func forEachWeightPair(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels: Int, into dw: UnsafeMutablePointer<Float>,
+                       _ body: (_ m: UnsafePointer<Float>, _ step: Int, _ gradient: UnsafeMutablePointer<Float>) -> Void) {
+    let pairs = outChannels * inChannels, step = Winograd.stride(pairs)
+    Profile.measure(.winograd) {
+        parallelFor(pairs, grain: 64) { range in
+            for pair in range { body(mt + pair, step, dw + 9 * pair) }
+        }
     }
 }

@@ -167,28 +167,20 @@ public enum WinogradF4 {
     /// dg[o][i] += Gᵀ M[·][o][i] G for M of shape [36][O][I] (`Winograd.stride(O · I)` apart).
     public static func accumulateWeightGradient(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
                                                 into dw: UnsafeMutablePointer<Float>) {
-        let pairs = outChannels * inChannels, step = Winograd.stride(pairs)
-        Profile.measure(.winograd) {
-            parallelFor(pairs, grain: 64) { range in
-                for pair in range {
-                    let m = mt + pair
-                    // Gᵀ down each of the six columns, then Gᵀ along each of the three rows.
-                    func column(_ s: Int) -> (Float, Float, Float) {
-                        fold((m[s * step], m[(6 + s) * step], m[(12 + s) * step], m[(18 + s) * step],
-                              m[(24 + s) * step], m[(30 + s) * step]))
-                    }
-                    let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
-                    let out = dw + pair * 9
-                    func emit(_ r: Int, _ row: (Float, Float, Float)) {
-                        out[3 * r] += row.0
-                        out[3 * r + 1] += row.1
-                        out[3 * r + 2] += row.2
-                    }
-                    emit(0, fold((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)))
-                    emit(1, fold((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)))
-                    emit(2, fold((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)))
-                }
+        forEachWeightPair(mt, outChannels: outChannels, inChannels: inChannels, into: dw) { m, step, out in
+            // Gᵀ down each of the six columns, then Gᵀ along each of the three rows.
+            func column(_ s: Int) -> (Float, Float, Float) {
+                fold((m[s * step], m[(6 + s) * step], m[(12 + s) * step], m[(18 + s) * step], m[(24 + s) * step], m[(30 + s) * step]))
             }
+            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
+            func emit(_ r: Int, _ row: (Float, Float, Float)) {
+                out[3 * r] += row.0
+                out[3 * r + 1] += row.1
+                out[3 * r + 2] += row.2
+            }
+            emit(0, fold((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)))
+            emit(1, fold((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)))
+            emit(2, fold((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)))
         }
     }
 
