@@ -70,21 +70,13 @@ final class PackedGemmTests: XCTestCase {
     }
 
     func testPanelLayoutsPlaceEveryElementOnce() {
-        let (rows, depth) = (13, 4)
-        var seen = Set<Int>()
-        for row in 0..<rows {
-            for k in 0..<depth {
-                let offset = PackedGemm.offsetInA(row: row, k: k, depth: depth)
-                XCTAssertTrue(PackedGemm.elementOfA(at: offset, rows: rows, depth: depth)! == (row, k))
-                seen.insert(offset)
-            }
-        }
-        // 18 padded rows: the 5 padding rows' places map to no element.
-        let padding = (0..<(18 * depth)).filter { !seen.contains($0) }
-        XCTAssertEqual(padding.count, 5 * depth)
-        XCTAssertTrue(padding.allSatisfy { PackedGemm.elementOfA(at: $0, rows: rows, depth: depth) == nil })
-        let columns = Set((0..<depth).flatMap { k in (0..<21).map { PackedGemm.offsetInB(k: k, column: $0, depth: depth) } })
-        XCTAssertEqual(columns.count, 21 * depth)
-        XCTAssertLessThan(columns.max()!, 32 * depth)
+        let (rows, columns, depth) = (13, 21, 4)
+        let inA = Set((0..<depth).flatMap { k in (0..<rows).map { PackedGemm.offsetInA(row: $0, k: k, depth: depth) } })
+        XCTAssertEqual(inA.count, rows * depth)
+        XCTAssertEqual(inA.max(), PackedGemm.offsetInA(row: rows - 1, k: depth - 1, depth: depth))
+        XCTAssertLessThan(inA.max()!, PackedGemm.paddedRows(rows) * depth)
+        let inB = Set((0..<depth).flatMap { k in (0..<columns).map { PackedGemm.offsetInB(k: k, column: $0, depth: depth) } })
+        XCTAssertEqual(inB.count, columns * depth)
+        XCTAssertLessThan(inB.max()!, PackedGemm.paddedColumns(columns) * depth)
     }
 }

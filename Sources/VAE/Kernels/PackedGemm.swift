@@ -33,14 +33,6 @@ public enum PackedGemm {
         (column / panelColumns) * panelColumns * depth + k * panelColumns + column % panelColumns
     }
 
-    /// The (row, k) of A's place `offset`, nil in the padding rows (at or beyond `rows`).
-    @inline(__always)
-    static func elementOfA(at offset: Int, rows: Int, depth: Int) -> (row: Int, k: Int)? {
-        let panel = offset / (panelRows * depth), within = offset % (panelRows * depth)
-        let row = panel * panelRows + within % panelRows
-        return row < rows ? (row, within / panelRows) : nil
-    }
-
     /// Zeros in the padding rows of `count` A matrices `stride` apart (the rest is the transform's to write).
     public static func clearPaddingRows(_ a: UnsafeMutablePointer<Float>, count: Int, stride: Int, rows: Int, depth: Int) {
         let lanes = rows % panelRows

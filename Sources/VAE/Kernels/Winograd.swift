@@ -38,16 +38,17 @@ public struct WinogradGeometry: Sendable {
         }
     }
 
-    /// Chunks of the same size cut over the whole batch, spanning images: wider products for small images.
-    /// For `PackedGemm`, whose result for a tile does not depend on its column, so an image's output is still
-    /// bitwise the same in any batch slot.
+    /// Chunks of about 4 MiB of transformed tiles cut over the whole batch, spanning images: wider products for
+    /// small images. For `PackedGemm`, whose result for a tile does not depend on its column, so an image's output
+    /// is still bitwise the same in any batch slot. Smaller than `chunks` because in the panel layout a channel's
+    /// tiles are spread over the whole chunk: the transform's stores then stay within the TLB's reach.
     public func chunksAcrossImages(channels: Int) -> [Range<Int>] {
-        let rowsPerChunk = rowsPerChunk(channels: channels)
+        let rowsPerChunk = rowsPerChunk(channels: channels, floats: 1 << 20)
         return Swift.stride(from: 0, to: tileRows, by: rowsPerChunk).map { $0..<min(tileRows, $0 + rowsPerChunk) }
     }
 
-    private func rowsPerChunk(channels: Int) -> Int {
-        let tilesPerChunk = max(tilesWide, (1 << 22) / (points * max(channels, 1)))
+    private func rowsPerChunk(channels: Int, floats: Int = 1 << 22) -> Int {
+        let tilesPerChunk = max(tilesWide, floats / (points * max(channels, 1)))
         return max(1, tilesPerChunk / tilesWide)
     }
 }
@@ -71,7 +72,7 @@ public enum Winograd {
             }
             let (k0, k1, k2) = (kernelRow(0), kernelRow(1), kernelRow(2))
             // t = G g (rows k0, ½(k0 + k1 + k2), ½(k0 − k1 + k2), k2), then u = t Gᵀ row by row.
-            func emit(_ r: Int, _ t: SIMD3<Float>) {
+            @inline(__always) func emit(_ r: Int, _ t: SIMD3<Float>) {
                 dst[(4 * r + 0) * step] = t[0]
                 dst[(4 * r + 1) * step] = 0.5 * (t[0] + t[1] + t[2])
                 dst[(4 * r + 2) * step] = 0.5 * (t[0] - t[1] + t[2])
@@ -114,9 +115,9 @@ public enum Winograd {
                     let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
                     let place = layout.group(channel: c, tile: first + 8 * group, count: min(8, tw - 8 * group),
                                              channels: channels, tiles: tiles)
-                    func store(_ xi: Int, _ value: SIMD8<Float>) { place.store(value, v + xi * stride) }
+                    @inline(__always) func store(_ xi: Int, _ value: SIMD8<Float>) { place.store(value, v + xi * stride) }
                     // Bᵀ d on rows: (d0 − d2, d1 + d2, d2 − d1, d1 − d3); then the same on columns.
-                    func emit(_ r: Int, _ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                    @inline(__always) func emit(_ r: Int, _ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
                         store(4 * r + 0, m.0 - m.2)
                         store(4 * r + 1, m.1 + m.2)
                         store(4 * r + 2, m.2 - m.1)

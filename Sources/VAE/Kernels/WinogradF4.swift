@@ -15,7 +15,7 @@ public enum WinogradF4 {
             let h0 = flipped ? interpolate(g[8], g[7], g[6]) : interpolate(g[0], g[1], g[2])
             let h1 = flipped ? interpolate(g[5], g[4], g[3]) : interpolate(g[3], g[4], g[5])
             let h2 = flipped ? interpolate(g[2], g[1], g[0]) : interpolate(g[6], g[7], g[8])
-            func emit(_ k: Int, _ column: (Float, Float, Float, Float, Float, Float)) {
+            @inline(__always) func emit(_ k: Int, _ column: (Float, Float, Float, Float, Float, Float)) {
                 let p = dst + k * step
                 p[0] = column.0
                 p[6 * step] = column.1
@@ -64,7 +64,7 @@ public enum WinogradF4 {
                     let h3 = transform(columns(3)), h4 = transform(columns(4)), h5 = transform(columns(5))
                     let place = layout.group(channel: c, tile: first + 8 * group, count: min(8, tw - 8 * group),
                                              channels: channels, tiles: tiles)
-                    func emit(_ k: Int, _ m: Six) {
+                    @inline(__always) func emit(_ k: Int, _ m: Six) {
                         let p = v + k * stride
                         place.store(m.0, p)
                         place.store(m.1, p + 6 * stride)

@@ -87,14 +87,18 @@ func forEachPackedKernel(_ w: UnsafePointer<Float>, outChannels: Int, inChannels
                          into u: UnsafeMutablePointer<Float>,
                          _ body: (_ place: UnsafeMutablePointer<Float>, _ step: Int, _ kernel: UnsafePointer<Float>) -> Void) {
     let (rows, depth) = flipped ? (inChannels, outChannels) : (outChannels, inChannels)
-    let elements = PackedGemm.paddedRows(rows) * depth, step = Winograd.stride(elements)
+    let panels = PackedGemm.paddedRows(rows) / PackedGemm.panelRows, step = Winograd.stride(panels * PackedGemm.panelRows * depth)
     Profile.measure(.winograd) {
         PackedGemm.clearPaddingRows(u, count: points, stride: step, rows: rows, depth: depth)
-        parallelFor(elements, grain: 64) { range in
-            for place in range {
-                guard let (row, k) = PackedGemm.elementOfA(at: place, rows: rows, depth: depth) else { continue }
-                let (o, i) = flipped ? (k, row) : (row, k)
-                body(u + place, step, w + 9 * (o * inChannels + i))
+        // Item (panel, k) holds the panel's rows at k: places 6 · item + lane.
+        parallelFor(panels * depth, grain: 16) { range in
+            for item in range {
+                let panel = item / depth, k = item % depth
+                for lane in 0..<min(PackedGemm.panelRows, rows - panel * PackedGemm.panelRows) {
+                    let row = panel * PackedGemm.panelRows + lane
+                    let (o, i) = flipped ? (k, row) : (row, k)
+                    body(u + PackedGemm.panelRows * item + lane, step, w + 9 * (o * inChannels + i))
+                }
             }
         }
     }
