@@ -77,18 +77,18 @@ final class ConvolutionAlgorithmTests: XCTestCase {
     }
 
     /// The output and the input gradient cut the whole batch into chunks (`chunksAcrossImages`, for PackedGemm):
-    /// with 600 channels 7 tile rows, so the second image starts inside a chunk, at other columns than it would
-    /// in the first slot; with F(4×4) and 500 channels chunks of 7 rows cut both images. An image's result is
+    /// with 600 channels 29 tile rows, so the second image lies in two chunks, at other columns than it would
+    /// in the first slot; with F(4×4) and 2000 channels chunks of 7 rows cut both images. An image's result is
     /// still bitwise the same in either slot and with any thread count.
     func testWinogradChunksSpanImages() {
         let g = WinogradGeometry(batch: 2, height: 30, width: 30)
-        XCTAssertEqual(g.chunksAcrossImages(channels: 600), [0..<7, 7..<14, 14..<21, 21..<28, 28..<30])
-        XCTAssertEqual(g.chunksAcrossImages(channels: 150), [0..<29, 29..<30])
+        XCTAssertEqual(g.chunksAcrossImages(channels: 1200), [0..<14, 14..<28, 28..<30])
+        XCTAssertEqual(g.chunksAcrossImages(channels: 600), [0..<29, 29..<30])
         XCTAssertEqual(g.chunksAcrossImages(channels: 16), [0..<30])
-        XCTAssertEqual(WinogradTiling.f4x4.geometry(batch: 2, height: 30, width: 30).chunksAcrossImages(channels: 500),
+        XCTAssertEqual(WinogradTiling.f4x4.geometry(batch: 2, height: 30, width: 30).chunksAcrossImages(channels: 2000),
                        [0..<7, 7..<14, 14..<16])
         assertIndependentOfThreadsAndSlot(Conv2D(inChannels: 600, outChannels: 3, kernel: 3), input: [2, 600, 30, 30])
-        assertIndependentOfThreadsAndSlot(f4x4(Conv2D(inChannels: 3, outChannels: 500, kernel: 3)), input: [2, 3, 30, 30])
+        assertIndependentOfThreadsAndSlot(f4x4(Conv2D(inChannels: 3, outChannels: 2000, kernel: 3)), input: [2, 3, 30, 30])
     }
 
     func testPointwiseAndStridedConvolutions() {

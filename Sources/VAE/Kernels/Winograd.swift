@@ -38,17 +38,16 @@ public struct WinogradGeometry: Sendable {
         }
     }
 
-    /// Chunks of about 4 MiB of transformed tiles cut over the whole batch, spanning images: wider products for
-    /// small images. For `PackedGemm`, whose result for a tile does not depend on its column, so an image's output
-    /// is still bitwise the same in any batch slot. Smaller than `chunks` because in the panel layout a channel's
-    /// tiles are spread over the whole chunk: the transform's stores then stay within the TLB's reach.
+    /// Chunks of the same size cut over the whole batch, spanning images: wider products for small images.
+    /// For `PackedGemm`, whose result for a tile does not depend on its column, so an image's output is still
+    /// bitwise the same in any batch slot.
     public func chunksAcrossImages(channels: Int) -> [Range<Int>] {
-        let rowsPerChunk = rowsPerChunk(channels: channels, floats: 1 << 20)
+        let rowsPerChunk = rowsPerChunk(channels: channels)
         return Swift.stride(from: 0, to: tileRows, by: rowsPerChunk).map { $0..<min(tileRows, $0 + rowsPerChunk) }
     }
 
-    private func rowsPerChunk(channels: Int, floats: Int = 1 << 22) -> Int {
-        let tilesPerChunk = max(tilesWide, floats / (points * max(channels, 1)))
+    private func rowsPerChunk(channels: Int) -> Int {
+        let tilesPerChunk = max(tilesWide, (1 << 22) / (points * max(channels, 1)))
         return max(1, tilesPerChunk / tilesWide)
     }
 }
@@ -101,7 +100,7 @@ public enum Winograd {
         let groups = (tw + 7) / 8
         let pw = 16 * groups + 2 + 16
         Profile.measure(.winograd) {
-            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw) { c, row, padded in
+            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw, layout: layout) { c, row, padded in
                 let first = (row - rows.lowerBound) * tw
                 for group in 0..<groups {
                     let col = 16 * group

@@ -48,7 +48,7 @@ public enum WinogradF4 {
         let groups = (tw + 7) / 8
         let pw = 32 * groups + 40
         Profile.measure(.winograd) {
-            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw) { c, row, padded in
+            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw, layout: layout) { c, row, padded in
                 let first = (row - rows.lowerBound) * tw
                 for group in 0..<groups {
                     // Columns s = 0…5 of the 8 tiles in row r: lanes 4j + s from col and col + 4.

@@ -66,6 +66,20 @@ public enum WinogradInputLayout: Sendable {
     }
 }
 
+/// `forEachPaddedTileRow` in the order that suits `layout`. In panels a channel's consecutive tiles lie 16 ·
+/// channels apart, and one channel's stores over a whole chunk touch more pages than the TLB holds; so the rows
+/// are taken about a panel's worth at a time, every channel of them before the next, and the stores run forward.
+@inline(__always)
+func forEachPaddedTileRow(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
+                          upsampledFrom2x: Bool, lineWidth: Int, layout: WinogradInputLayout,
+                          _ body: (_ channel: Int, _ row: Int, _ padded: UnsafeMutablePointer<Float>) -> Void) {
+    let step = layout == .rows ? rows.count : max(1, PackedGemm.panelColumns / g.tilesWide)
+    for first in Swift.stride(from: rows.lowerBound, to: rows.upperBound, by: max(step, 1)) {
+        forEachPaddedTileRow(x, channels: channels, g, rows: first..<min(rows.upperBound, first + step),
+                             upsampledFrom2x: upsampledFrom2x, lineWidth: lineWidth, body)
+    }
+}
+
 /// A group of tiles' place in a ξ matrix: `firstRun` consecutive values from `offset`, the rest `jump` further on.
 struct TileGroupPlace {
     let offset, count, firstRun, jump: Int
@@ -73,7 +87,13 @@ struct TileGroupPlace {
     /// Stores the first `count` lanes of `value` (tile by tile) into the ξ matrix at `matrix`.
     @inline(__always)
     func store(_ value: SIMD8<Float>, _ matrix: UnsafeMutablePointer<Float>) {
-        if firstRun == count { return storeTiles(value, matrix + offset, count: count) }
+        if firstRun == count { storeTiles(value, matrix + offset, count: count) } else { storeAcrossPanels(value, matrix) }
+    }
+
+    /// Out of line: rare (rows of tiles not a multiple of 8 wide), and it would keep the transforms' vectors
+    /// from staying in registers.
+    @inline(never)
+    func storeAcrossPanels(_ value: SIMD8<Float>, _ matrix: UnsafeMutablePointer<Float>) {
         for j in 0..<count { matrix[offset + j + (j < firstRun ? 0 : jump)] = value[j] }
     }
 }
