@@ -35,21 +35,21 @@ public enum PackedGemm {
 
     /// Zeros in the padding rows of `count` A matrices `stride` apart (the rest is the transform's to write).
     public static func clearPaddingRows(_ a: UnsafeMutablePointer<Float>, count: Int, stride: Int, rows: Int, depth: Int) {
-        let lanes = rows % panelRows
-        guard lanes > 0 else { return }
-        let lastPanel = (rows / panelRows) * panelRows * depth
-        for product in 0..<count {
-            for k in 0..<depth { (a + product * stride + lastPanel + k * panelRows + lanes).update(repeating: 0, count: panelRows - lanes) }
-        }
+        clearLastPanel(a, count: count, stride: stride, used: rows, width: panelRows, depth: depth)
     }
 
     /// Zeros in the padding columns of `count` B matrices `stride` apart.
     public static func clearPaddingColumns(_ b: UnsafeMutablePointer<Float>, count: Int, stride: Int, columns: Int, depth: Int) {
-        let lanes = columns % panelColumns
+        clearLastPanel(b, count: count, stride: stride, used: columns, width: panelColumns, depth: depth)
+    }
+
+    /// Zeros in the lanes past `used` of the last panel (`width` lanes at each of `depth` k values).
+    private static func clearLastPanel(_ p: UnsafeMutablePointer<Float>, count: Int, stride: Int, used: Int, width: Int, depth: Int) {
+        let lanes = used % width
         guard lanes > 0 else { return }
-        let lastPanel = (columns / panelColumns) * panelColumns * depth
-        for product in 0..<count {
-            for k in 0..<depth { (b + product * stride + lastPanel + k * panelColumns + lanes).update(repeating: 0, count: panelColumns - lanes) }
+        let lastPanel = (used / width) * width * depth
+        for matrix in 0..<count {
+            for k in 0..<depth { (p + matrix * stride + lastPanel + k * width + lanes).update(repeating: 0, count: width - lanes) }
         }
     }
 

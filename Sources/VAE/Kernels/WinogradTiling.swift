@@ -73,8 +73,8 @@ public enum WinogradInputLayout: Sendable {
 func forEachPaddedTileRow(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
                           upsampledFrom2x: Bool, lineWidth: Int, layout: WinogradInputLayout,
                           _ body: (_ channel: Int, _ row: Int, _ padded: UnsafeMutablePointer<Float>) -> Void) {
-    let step = layout == .rows ? rows.count : max(1, PackedGemm.panelColumns / g.tilesWide)
-    for first in Swift.stride(from: rows.lowerBound, to: rows.upperBound, by: max(step, 1)) {
+    let step = max(1, layout == .rows ? rows.count : PackedGemm.panelColumns / g.tilesWide)
+    for first in Swift.stride(from: rows.lowerBound, to: rows.upperBound, by: step) {
         forEachPaddedTileRow(x, channels: channels, g, rows: first..<min(rows.upperBound, first + step),
                              upsampledFrom2x: upsampledFrom2x, lineWidth: lineWidth, body)
     }
