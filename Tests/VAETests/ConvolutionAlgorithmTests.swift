@@ -76,21 +76,6 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         check(f4x4(Conv2D(inChannels: 1200, outChannels: 1, kernel: 3)), input: [2, 1200, 44, 36])
     }
 
-    /// The output and the input gradient cut the whole batch into chunks (`chunksAcrossImages`, for PackedGemm):
-    /// with 600 channels 29 tile rows, so the second image lies in two chunks, at other columns than it would
-    /// in the first slot; with F(4×4) and 2000 channels chunks of 7 rows cut both images. An image's result is
-    /// still bitwise the same in either slot and with any thread count.
-    func testWinogradChunksSpanImages() {
-        let g = WinogradGeometry(batch: 2, height: 30, width: 30)
-        XCTAssertEqual(g.chunksAcrossImages(channels: 1200), [0..<14, 14..<28, 28..<30])
-        XCTAssertEqual(g.chunksAcrossImages(channels: 600), [0..<29, 29..<30])
-        XCTAssertEqual(g.chunksAcrossImages(channels: 16), [0..<30])
-        XCTAssertEqual(WinogradTiling.f4x4.geometry(batch: 2, height: 30, width: 30).chunksAcrossImages(channels: 2000),
-                       [0..<7, 7..<14, 14..<16])
-        assertIndependentOfThreadsAndSlot(Conv2D(inChannels: 600, outChannels: 3, kernel: 3), input: [2, 600, 30, 30])
-        assertIndependentOfThreadsAndSlot(f4x4(Conv2D(inChannels: 3, outChannels: 2000, kernel: 3)), input: [2, 3, 30, 30])
-    }
-
     func testPointwiseAndStridedConvolutions() {
         check(Conv2D(inChannels: 5, outChannels: 3, kernel: 1), input: [2, 5, 4, 6])
         for shape in [[2, 3, 8, 8], [1, 3, 7, 5]] {

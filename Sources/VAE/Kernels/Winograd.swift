@@ -28,27 +28,14 @@ public struct WinogradGeometry: Sendable {
     /// (points × channels × tiles floats): decided by the shape alone, so results do not depend on threads.
     /// A chunk never spans two images and every image is cut the same way: a tile's GEMM column, and with it
     /// OpenBLAS's kernel and summation order, then depends on its place in its image only, so an image gives
-    /// bitwise the same output in any batch slot (the layer analysis compares slots 0 and 1). For the weight
-    /// gradient's products, which run on OpenBLAS.
+    /// bitwise the same output in any batch slot (the layer analysis compares slots 0 and 1).
     public func chunks(channels: Int) -> [Range<Int>] {
-        let rowsPerChunk = min(tilesHigh, rowsPerChunk(channels: channels))
+        let tilesPerChunk = max(tilesWide, (1 << 22) / (points * max(channels, 1)))
+        let rowsPerChunk = max(1, min(tilesHigh, tilesPerChunk / tilesWide))
         return (0..<batch).flatMap { n in
             Swift.stride(from: n * tilesHigh, to: (n + 1) * tilesHigh, by: rowsPerChunk)
                 .map { $0..<min((n + 1) * tilesHigh, $0 + rowsPerChunk) }
         }
-    }
-
-    /// Chunks of the same size cut over the whole batch, spanning images: wider products for small images.
-    /// For `PackedGemm`, whose result for a tile does not depend on its column, so an image's output is still
-    /// bitwise the same in any batch slot.
-    public func chunksAcrossImages(channels: Int) -> [Range<Int>] {
-        let rowsPerChunk = rowsPerChunk(channels: channels)
-        return Swift.stride(from: 0, to: tileRows, by: rowsPerChunk).map { $0..<min(tileRows, $0 + rowsPerChunk) }
-    }
-
-    private func rowsPerChunk(channels: Int) -> Int {
-        let tilesPerChunk = max(tilesWide, (1 << 22) / (points * max(channels, 1)))
-        return max(1, tilesPerChunk / tilesWide)
     }
 }
 
@@ -58,50 +45,57 @@ public enum Winograd {
     /// all map to the same cache sets.
     public static func stride(_ elements: Int) -> Int { (elements + 15) / 16 * 16 + 16 }
 
-    /// All transformed tensors are 16 matrices `stride(elements of one)` apart.
+    /// All transformed tensors are 16 matrices `stride(rows · columns)` apart.
     ///
-    /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3], laid out as `PackedGemm`'s A. With `flipped`, the
-    /// kernel of the input gradient instead: g'[i][o] = g[o][i] rotated by 180°, giving U[ξ][i][o].
+    /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3]. With `flipped`, the kernel of the input
+    /// gradient instead: g'[i][o] = g[o][i] rotated by 180°, giving U[ξ][i][o].
     public static func transformWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
                                         flipped: Bool, into u: UnsafeMutablePointer<Float>) {
-        forEachPackedKernel(w, outChannels: outChannels, inChannels: inChannels, flipped: flipped, points: 16, into: u) { dst, step, g in
-            // The kernel's rows (rotated by 180° for the flipped kernel).
-            func kernelRow(_ r: Int) -> SIMD3<Float> {
-                flipped ? SIMD3(g[8 - 3 * r], g[7 - 3 * r], g[6 - 3 * r]) : SIMD3(g[3 * r], g[3 * r + 1], g[3 * r + 2])
+        let pairs = outChannels * inChannels, step = Winograd.stride(pairs)
+        Profile.measure(.winograd) {
+            parallelFor(pairs, grain: 64) { range in
+                for pair in range {
+                    let o = pair / inChannels, i = pair % inChannels
+                    let g = w + pair * 9
+                    // The kernel's rows (rotated by 180° for the flipped kernel).
+                    func kernelRow(_ r: Int) -> SIMD3<Float> {
+                        flipped ? SIMD3(g[8 - 3 * r], g[7 - 3 * r], g[6 - 3 * r]) : SIMD3(g[3 * r], g[3 * r + 1], g[3 * r + 2])
+                    }
+                    let (k0, k1, k2) = (kernelRow(0), kernelRow(1), kernelRow(2))
+                    // t = G g (rows k0, ½(k0 + k1 + k2), ½(k0 − k1 + k2), k2), then u = t Gᵀ row by row.
+                    let dst = flipped ? i * outChannels + o : o * inChannels + i
+                    func emit(_ r: Int, _ t: SIMD3<Float>) {
+                        u[(4 * r + 0) * step + dst] = t[0]
+                        u[(4 * r + 1) * step + dst] = 0.5 * (t[0] + t[1] + t[2])
+                        u[(4 * r + 2) * step + dst] = 0.5 * (t[0] - t[1] + t[2])
+                        u[(4 * r + 3) * step + dst] = t[2]
+                    }
+                    emit(0, k0)
+                    emit(1, 0.5 * (k0 + k1 + k2))
+                    emit(2, 0.5 * (k0 - k1 + k2))
+                    emit(3, k2)
+                }
             }
-            let (k0, k1, k2) = (kernelRow(0), kernelRow(1), kernelRow(2))
-            // t = G g (rows k0, ½(k0 + k1 + k2), ½(k0 − k1 + k2), k2), then u = t Gᵀ row by row.
-            @inline(__always) func emit(_ r: Int, _ t: SIMD3<Float>) {
-                dst[(4 * r + 0) * step] = t[0]
-                dst[(4 * r + 1) * step] = 0.5 * (t[0] + t[1] + t[2])
-                dst[(4 * r + 2) * step] = 0.5 * (t[0] - t[1] + t[2])
-                dst[(4 * r + 3) * step] = t[2]
-            }
-            emit(0, k0)
-            emit(1, 0.5 * (k0 + k1 + k2))
-            emit(2, 0.5 * (k0 - k1 + k2))
-            emit(3, k2)
         }
     }
 
     /// V[ξ][c][t] = (Bᵀ d_t B)[ξ] for the 4×4 input tiles d_t of the tile rows `rows`, channel c (pad 1, zeros
-    /// outside the image); t counts the chunk's tiles, laid out as `layout`. Eight horizontally adjacent tiles are transformed at once:
+    /// outside the image); t counts the chunk's tiles. Eight horizontally adjacent tiles are transformed at once:
     /// their columns are the even and odd lanes of two 16-wide loads from zero-padded copies of the four rows.
     /// With `upsampledFrom2x`, x is half the geometry's size and the convolution sees its nearest-neighbour ×2
     /// upsampling (ldm's Upsample), read on the fly instead of materialised at 4× the memory.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
-                                      rows: Range<Int>, upsampledFrom2x: Bool = false, layout: WinogradInputLayout = .rows,
-                                      into v: UnsafeMutablePointer<Float>) {
+                                      rows: Range<Int>, upsampledFrom2x: Bool = false, into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let tw = g.tilesWide
         let tiles = rows.count * tw
-        let stride = Winograd.stride(layout.elements(channels: channels, tiles: tiles))
+        let stride = Winograd.stride(channels * tiles)
         // Padded rows: one zero column before the image, enough after it for whole 8-tile groups.
         let groups = (tw + 7) / 8
         let pw = 16 * groups + 2 + 16
         Profile.measure(.winograd) {
-            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw, layout: layout) { c, row, padded in
-                let first = (row - rows.lowerBound) * tw
+            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw) { c, row, padded in
+                let base = c * tiles + (row - rows.lowerBound) * tw
                 for group in 0..<groups {
                     let col = 16 * group
                     // Column s of the 8 tiles, row r: lanes of the loads at col and col + 2.
@@ -112,11 +106,11 @@ public enum Winograd {
                         return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
                     }
                     let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
-                    let place = layout.group(channel: c, tile: first + 8 * group, count: min(8, tw - 8 * group),
-                                             channels: channels, tiles: tiles)
-                    @inline(__always) func store(_ xi: Int, _ value: SIMD8<Float>) { place.store(value, v + xi * stride) }
+                    let t = base + 8 * group
+                    let count = min(8, tw - 8 * group)
+                    func store(_ xi: Int, _ value: SIMD8<Float>) { storeTiles(value, v + xi * stride + t, count: count) }
                     // Bᵀ d on rows: (d0 − d2, d1 + d2, d2 − d1, d1 − d3); then the same on columns.
-                    @inline(__always) func emit(_ r: Int, _ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                    func emit(_ r: Int, _ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
                         store(4 * r + 0, m.0 - m.2)
                         store(4 * r + 1, m.1 + m.2)
                         store(4 * r + 2, m.2 - m.1)
@@ -132,7 +126,7 @@ public enum Winograd {
     }
 
     /// y[n][c] = Aᵀ M_t A (+ bias) for the tiles of the tile rows `rows`, cropped to the image: M is
-    /// [16][channels][chunk tiles] as `PackedGemm` writes it. Eight tiles at a time, read as 8 consecutive values of each ξ.
+    /// [16][channels][chunk tiles]. Eight tiles at a time, read as 8 consecutive values of each ξ.
     /// With `pooledTo2x` (the adjoint of the ×2 upsampling, for the input gradient of an upsampling convolution)
     /// each tile's four outputs are summed into the one pixel of the half-size y they all came from.
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
@@ -140,7 +134,7 @@ public enum Winograd {
                                      into y: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let (h, w, tw) = (g.height, g.width, g.tilesWide)
-        let stride = productStride(channels: channels, tiles: rows.count * tw)
+        let stride = Winograd.stride(channels * rows.count * tw)
         Profile.measure(.winograd) {
             forEachOutputTileGroup(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { b0, plane, ty, tx0, count, t in
                 func load(_ xi: Int) -> SIMD8<Float> { loadTiles(mt + xi * stride + t, count: count) }
@@ -288,15 +282,9 @@ func forEachPaddedTileRow(_ x: UnsafePointer<Float>, channels: Int, _ g: Winogra
     }
 }
 
-/// Distance between the ξ matrices of the products M = U · V of a chunk (`PackedGemm`'s C).
-func productStride(channels: Int, tiles: Int) -> Int {
-    Winograd.stride(PackedGemm.paddedRows(channels) * PackedGemm.paddedColumns(tiles))
-}
-
 /// For every channel of y and every group of up to eight tiles in the tile rows `rows`:
 /// `body(bias of the channel in every lane, the image's plane of that channel, tile row, first tile, tile count,
-/// the first tile's place in the chunk's products M[ξ], rows of tiles padded to whole panels)`. With `pooledTo2x`
-/// the planes are half size.
+/// the first tile's column in the chunk's transformed matrices)`. With `pooledTo2x` the planes are half size.
 @inline(__always)
 func forEachOutputTileGroup(_ y: UnsafeMutablePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
                             bias: UnsafePointer<Float>?, pooledTo2x: Bool,
@@ -304,14 +292,14 @@ func forEachOutputTileGroup(_ y: UnsafeMutablePointer<Float>, channels: Int, _ g
                                      _ firstTile: Int, _ count: Int, _ column: Int) -> Void) {
     let (th, tw) = (g.tilesHigh, g.tilesWide)
     let planeSize = pooledTo2x ? (g.height / 2) * (g.width / 2) : g.height * g.width
-    let rowLength = PackedGemm.paddedColumns(rows.count * tw)
+    let tiles = rows.count * tw
     parallelFor(channels, grain: 1) { range in
         for c in range {
             let b0 = SIMD8<Float>(repeating: bias.map { $0[c] } ?? 0)
             for row in rows {
                 let n = row / th, ty = row % th
                 let plane = y + (n * channels + c) * planeSize
-                let base = c * rowLength + (row - rows.lowerBound) * tw
+                let base = c * tiles + (row - rows.lowerBound) * tw
                 for tx0 in Swift.stride(from: 0, to: tw, by: 8) {
                     body(b0, plane, ty, tx0, min(8, tw - tx0), base + tx0)
                 }

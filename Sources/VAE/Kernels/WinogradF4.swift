@@ -6,50 +6,56 @@
 ///
 ///   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,  with 6×6 transformed tiles (ξ = 6·row + column)
 public enum WinogradF4 {
-    /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3] as `PackedGemm`'s A, `Winograd.stride` apart; with
-    /// `flipped` the kernel of the input gradient, U[ξ][i][o] of g[o][i] rotated by 180° (as `Winograd.transformWeights`).
+    /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3], `Winograd.stride(O · I)` apart; with `flipped`
+    /// the kernel of the input gradient, U[ξ][i][o] of g[o][i] rotated by 180° (as `Winograd.transformWeights`).
+    /// Pairs are taken in the order of U's columns, so that the 36 streams of stores run forward.
     public static func transformWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
                                         flipped: Bool, into u: UnsafeMutablePointer<Float>) {
-        forEachPackedKernel(w, outChannels: outChannels, inChannels: inChannels, flipped: flipped, points: 36, into: u) { dst, step, g in
-            // g Gᵀ row by row (rotated by 180° for the flipped kernel), then G down each of the six columns.
-            let h0 = flipped ? interpolate(g[8], g[7], g[6]) : interpolate(g[0], g[1], g[2])
-            let h1 = flipped ? interpolate(g[5], g[4], g[3]) : interpolate(g[3], g[4], g[5])
-            let h2 = flipped ? interpolate(g[2], g[1], g[0]) : interpolate(g[6], g[7], g[8])
-            @inline(__always) func emit(_ k: Int, _ column: (Float, Float, Float, Float, Float, Float)) {
-                let p = dst + k * step
-                p[0] = column.0
-                p[6 * step] = column.1
-                p[12 * step] = column.2
-                p[18 * step] = column.3
-                p[24 * step] = column.4
-                p[30 * step] = column.5
+        let pairs = outChannels * inChannels, step = Winograd.stride(pairs)
+        Profile.measure(.winograd) {
+            parallelFor(pairs, grain: 64) { range in
+                for dst in range {
+                    let g = w + 9 * (flipped ? (dst % outChannels) * inChannels + dst / outChannels : dst)
+                    // g Gᵀ row by row (rotated by 180° for the flipped kernel), then G down each of the six columns.
+                    let h0 = flipped ? interpolate(g[8], g[7], g[6]) : interpolate(g[0], g[1], g[2])
+                    let h1 = flipped ? interpolate(g[5], g[4], g[3]) : interpolate(g[3], g[4], g[5])
+                    let h2 = flipped ? interpolate(g[2], g[1], g[0]) : interpolate(g[6], g[7], g[8])
+                    func emit(_ k: Int, _ column: (Float, Float, Float, Float, Float, Float)) {
+                        let p = u + k * step + dst
+                        p[0] = column.0
+                        p[6 * step] = column.1
+                        p[12 * step] = column.2
+                        p[18 * step] = column.3
+                        p[24 * step] = column.4
+                        p[30 * step] = column.5
+                    }
+                    emit(0, interpolate(h0.0, h1.0, h2.0))
+                    emit(1, interpolate(h0.1, h1.1, h2.1))
+                    emit(2, interpolate(h0.2, h1.2, h2.2))
+                    emit(3, interpolate(h0.3, h1.3, h2.3))
+                    emit(4, interpolate(h0.4, h1.4, h2.4))
+                    emit(5, interpolate(h0.5, h1.5, h2.5))
+                }
             }
-            emit(0, interpolate(h0.0, h1.0, h2.0))
-            emit(1, interpolate(h0.1, h1.1, h2.1))
-            emit(2, interpolate(h0.2, h1.2, h2.2))
-            emit(3, interpolate(h0.3, h1.3, h2.3))
-            emit(4, interpolate(h0.4, h1.4, h2.4))
-            emit(5, interpolate(h0.5, h1.5, h2.5))
         }
     }
 
     /// V[ξ][c][t] = (Bᵀ d_t B)[ξ] for the 6×6 input tiles d_t of the tile rows `rows` of geometry `g` (tile 4),
-    /// pad 1 and zeros outside the image, laid out as `layout`. Eight horizontally adjacent tiles at once: their six columns are lanes
+    /// pad 1 and zeros outside the image. Eight horizontally adjacent tiles at once: their six columns are lanes
     /// 4j + s of two 32-wide loads from zero-padded copies of the six rows. With `upsampledFrom2x` x is half the
     /// geometry's size and is read as its nearest-neighbour ×2 upsampling (as `Winograd.transformInput`).
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
-                                      rows: Range<Int>, upsampledFrom2x: Bool = false, layout: WinogradInputLayout = .rows,
-                                      into v: UnsafeMutablePointer<Float>) {
+                                      rows: Range<Int>, upsampledFrom2x: Bool = false, into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
         let tw = g.tilesWide
         let tiles = rows.count * tw
-        let stride = Winograd.stride(layout.elements(channels: channels, tiles: tiles))
+        let stride = Winograd.stride(channels * tiles)
         // Padded rows: one zero column before the image, zeros after it up to the last 32-wide load.
         let groups = (tw + 7) / 8
         let pw = 32 * groups + 40
         Profile.measure(.winograd) {
-            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw, layout: layout) { c, row, padded in
-                let first = (row - rows.lowerBound) * tw
+            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw) { c, row, padded in
+                let base = c * tiles + (row - rows.lowerBound) * tw
                 for group in 0..<groups {
                     // Columns s = 0…5 of the 8 tiles in row r: lanes 4j + s from col and col + 4.
                     func columns(_ r: Int) -> Six {
@@ -62,16 +68,16 @@ public enum WinogradF4 {
                     // d B on each row, then Bᵀ down the columns.
                     let h0 = transform(columns(0)), h1 = transform(columns(1)), h2 = transform(columns(2))
                     let h3 = transform(columns(3)), h4 = transform(columns(4)), h5 = transform(columns(5))
-                    let place = layout.group(channel: c, tile: first + 8 * group, count: min(8, tw - 8 * group),
-                                             channels: channels, tiles: tiles)
-                    @inline(__always) func emit(_ k: Int, _ m: Six) {
-                        let p = v + k * stride
-                        place.store(m.0, p)
-                        place.store(m.1, p + 6 * stride)
-                        place.store(m.2, p + 12 * stride)
-                        place.store(m.3, p + 18 * stride)
-                        place.store(m.4, p + 24 * stride)
-                        place.store(m.5, p + 30 * stride)
+                    let t = base + 8 * group
+                    let count = min(8, tw - 8 * group)
+                    func emit(_ k: Int, _ m: Six) {
+                        let p = v + k * stride + t
+                        storeTiles(m.0, p, count: count)
+                        storeTiles(m.1, p + 6 * stride, count: count)
+                        storeTiles(m.2, p + 12 * stride, count: count)
+                        storeTiles(m.3, p + 18 * stride, count: count)
+                        storeTiles(m.4, p + 24 * stride, count: count)
+                        storeTiles(m.5, p + 30 * stride, count: count)
                     }
                     emit(0, transform((h0.0, h1.0, h2.0, h3.0, h4.0, h5.0)))
                     emit(1, transform((h0.1, h1.1, h2.1, h3.1, h4.1, h5.1)))
@@ -85,14 +91,14 @@ public enum WinogradF4 {
     }
 
     /// y[n][c] = Aᵀ M_t A (+ bias) for the tiles of the tile rows `rows`, cropped to the image: M is
-    /// [36][channels][chunk tiles] as `PackedGemm` writes it, eight tiles at a time. With `pooledTo2x` (the adjoint of the ×2 upsampling)
+    /// [36][channels][chunk tiles], eight tiles at a time. With `pooledTo2x` (the adjoint of the ×2 upsampling)
     /// each 2×2 block of a tile's outputs is summed into the one pixel of the half-size y it came from.
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                      rows: Range<Int>, bias: UnsafePointer<Float>?, pooledTo2x: Bool = false,
                                      into y: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
         let (h, w) = (g.height, g.width)
-        let stride = productStride(channels: channels, tiles: rows.count * g.tilesWide)
+        let stride = Winograd.stride(channels * rows.count * g.tilesWide)
         Profile.measure(.winograd) {
             forEachOutputTileGroup(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { b0, plane, ty, tx0, count, t in
                 func load(_ xi: Int) -> SIMD8<Float> { loadTiles(mt + xi * stride + t, count: count) }

@@ -136,16 +136,13 @@ public final class Conv2D: Layer {
         let tiling = winogradTiling, g = tiling.geometry(batch: d.n, height: d.h, width: d.w)
         // This convolution's output and input channels: the layer's, exchanged for the input gradient.
         let (o, i) = flipped ? (inChannels, outChannels) : (outChannels, inChannels)
-        // U, V and M in PackedGemm's layouts, written and read by the transforms: nothing is packed in between.
-        let (rowsOfU, columnsOf) = (PackedGemm.paddedRows(o), PackedGemm.paddedColumns)
-        let (u, su) = winogradBuffer(0, rowsOfU, i, points: g.points)
+        let (u, su) = winogradBuffer(0, o, i, points: g.points)
         tiling.transformWeights(weight.value.data, outChannels: outChannels, inChannels: inChannels, flipped: flipped, into: u)
-        for rows in g.chunksAcrossImages(channels: max(o, i)) {
+        for rows in g.chunks(channels: max(o, i)) {
             let t = rows.count * g.tilesWide
-            let (v, sv) = winogradBuffer(1, i, columnsOf(t), points: g.points)
-            let (m, sm) = winogradBuffer(2, rowsOfU, columnsOf(t), points: g.points)
-            tiling.transformInput(source, channels: i, g, rows: rows, upsampledFrom2x: upsampledInput, layout: .panels, into: v)
-            PackedGemm.multiply(count: g.points, m: o, n: t, k: i, a: u, strideA: su, b: v, strideB: sv, c: m, strideC: sm)
+            let (v, sv) = winogradBuffer(1, i, t, points: g.points), (m, sm) = winogradBuffer(2, o, t, points: g.points)
+            tiling.transformInput(source, channels: i, g, rows: rows, upsampledFrom2x: upsampledInput, into: v)
+            sgemmBatch(count: g.points, m: o, n: t, k: i, a: u, strideA: su, b: v, strideB: sv, c: m, strideC: sm)
             tiling.inverseOutput(m, channels: o, g, rows: rows, bias: bias, pooledTo2x: pooledOutput, into: output)
         }
     }
