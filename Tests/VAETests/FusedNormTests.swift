@@ -9,9 +9,7 @@ final class FusedNormTests: XCTestCase {
     var rng = SplitMix64(seed: 31)
 
     func random(_ shape: [Int], scale: Float = 1) -> Tensor {
-        let t = Tensor(shape: shape)
-        for i in 0..<t.count { t.data[i] = scale * Float(rng.nextUniform() * 2 - 1) }
-        return t
+        Tensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in scale * Float(rng.nextUniform() * 2 - 1) })
     }
 
     /// The same random parameters in both layers, gradients cleared.
