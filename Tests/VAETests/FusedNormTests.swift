@@ -33,8 +33,8 @@ final class FusedNormTests: XCTestCase {
     func checkFused(_ shape: [Int], groups: Int, outChannels: Int, tiling: WinogradTiling,
                     file: StaticString = #filePath, line: UInt = #line) {
         let c = shape[1]
-        let norms = [GroupNorm(channels: c, groups: groups, swish: true), GroupNorm(channels: c, groups: groups, swish: true)]
-        let convs = [Conv2D(inChannels: c, outChannels: outChannels, kernel: 3), Conv2D(inChannels: c, outChannels: outChannels, kernel: 3)]
+        let norms = (0..<2).map { _ in GroupNorm(channels: c, groups: groups, swish: true) }
+        let convs = (0..<2).map { _ in Conv2D(inChannels: c, outChannels: outChannels, kernel: 3) }
         convs.forEach { $0.winogradTiling = tiling }
         randomize(norms)
         randomize(convs)
@@ -48,7 +48,8 @@ final class FusedNormTests: XCTestCase {
         let dxUnfused = norms[0].backward(convs[0].backward(dy))
         let dxFused = norms[1].backward(convs[1].backward(dy))
         assertBitwiseEqual(dxFused, dxUnfused, "input gradient, \(what)", file: file, line: line)
-        for (a, b) in zip(norms[0].namedParameters + convs[0].namedParameters, norms[1].namedParameters + convs[1].namedParameters) {
+        let parameters = (0..<2).map { norms[$0].namedParameters + convs[$0].namedParameters }
+        for (a, b) in zip(parameters[0], parameters[1]) {
             assertBitwiseEqual(b.parameter.grad, a.parameter.grad, "gradient of \(a.name), \(what)", file: file, line: line)
         }
     }
@@ -73,8 +74,8 @@ final class FusedNormTests: XCTestCase {
     /// the swish left to the convolution; both as the unfused layer reports and computes them.
     func testReportedNormOutputAndItsConvolution() {
         for tiling in [WinogradTiling.f2x2, .f4x4] {
-            let norms = [GroupNorm(channels: 4, groups: 2, swish: true), GroupNorm(channels: 4, groups: 2, swish: true)]
-            let convs = [Conv2D(inChannels: 4, outChannels: 3, kernel: 3), Conv2D(inChannels: 4, outChannels: 3, kernel: 3)]
+            let norms = (0..<2).map { _ in GroupNorm(channels: 4, groups: 2, swish: true) }
+            let convs = (0..<2).map { _ in Conv2D(inChannels: 4, outChannels: 3, kernel: 3) }
             convs.forEach { $0.winogradTiling = tiling }
             randomize(norms)
             randomize(convs)

@@ -35,7 +35,8 @@ public enum GroupNormKernel {
                     groupStatistics(ng, x: x, dims: dims, groups: groups, eps: eps, mean: mean, rstd: rstd)
                     let c0 = (ng % groups) * cpg
                     for cl in 0..<cpg {
-                        (scale[ng * cpg + cl], shift[ng * cpg + cl]) = affine(gamma[c0 + cl], beta[c0 + cl], mean: mean[ng], rstd: rstd[ng])
+                        (scale[ng * cpg + cl], shift[ng * cpg + cl]) = affine(gamma[c0 + cl], beta[c0 + cl],
+                                                                              mean: mean[ng], rstd: rstd[ng])
                     }
                 }
             }

@@ -94,7 +94,9 @@ public final class Conv2D: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         defer { (input, normalizedInput) = (nil, nil) }
-        if let normalized = normalizedInput { return winogradBackward(normalized.source, dy, upsampled: false, normalization: normalized) }
+        if let normalized = normalizedInput {
+            return winogradBackward(normalized.source, dy, upsampled: false, normalization: normalized)
+        }
         guard let x = input else { preconditionFailure("Conv2D.backward without a training forward") }
         if isWinograd { return winogradBackward(x, dy, upsampled: inputUpsampled, normalization: nil) }
         let d = x.dims

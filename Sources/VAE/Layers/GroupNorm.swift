@@ -57,7 +57,8 @@ public final class GroupNorm: Layer {
         return NormalizedTensor(source: normalized, affine: nil, swish: swish)
     }
 
-    private func normalize(_ x: Tensor, train: Bool, swish: Bool, keepPreActivation: Bool) -> (output: Tensor, preActivation: Tensor?) {
+    private func normalize(_ x: Tensor, train: Bool, swish: Bool,
+                           keepPreActivation: Bool) -> (output: Tensor, preActivation: Tensor?) {
         let d = x.dims
         precondition(d.c == channels, "GroupNorm expects \(channels) channels, got \(d.c)")
         let y = Tensor(uninitializedShape: d.shape)
