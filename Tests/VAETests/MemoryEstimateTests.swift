@@ -74,9 +74,9 @@ final class MemoryEstimateTests: XCTestCase {
         let small = try VAEConfig.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("configs/bench-small.yaml").path)
         let measured: [(VAEConfig, size: Int, batch: Int, MemoryEstimate.Work, mebibytes: Double)] = [
-            (.sdV1, 64, 1, .training, 1423), (.sdV1, 128, 2, .training, 1796), (.sdV1, 256, 1, .training, 2247),
-            (small, 64, 8, .training, 273), (small, 128, 8, .training, 606),
-            (.sdV1, 256, 2, .inference, 806), (small, 256, 2, .inference, 201),
+            (.sdV1, 64, 1, .training, 1422), (.sdV1, 128, 2, .training, 1794), (.sdV1, 256, 1, .training, 2227),
+            (small, 64, 8, .training, 251), (small, 128, 8, .training, 616),
+            (.sdV1, 256, 2, .inference, 742), (small, 256, 2, .inference, 179),
         ]
         for (config, size, batch, work, mebibytes) in measured {
             let estimate = MemoryEstimate(config: config, imageSize: size, batch: batch, work: work).totalBytes / 1_048_576

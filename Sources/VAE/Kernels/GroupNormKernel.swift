@@ -12,15 +12,9 @@ public enum GroupNormKernel {
                                preActivation: UnsafeMutablePointer<Float>? = nil,
                                mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>) {
         Profile.measure(.groupNorm) {
-            let span = dims.c / groups * dims.plane
             parallelFor(dims.n * groups, grain: 1) { range in
                 for ng in range {
-                    let base = ng * span
-                    let (s, ss) = VectorMath.sumAndSquares(x + base, count: span)
-                    let mu = s / Double(span)
-                    let variance = max(ss / Double(span) - mu * mu, 0)
-                    mean[ng] = Float(mu)
-                    rstd[ng] = Float(1 / (variance + Double(eps)).squareRoot())
+                    groupStatistics(ng, x: x, dims: dims, groups: groups, eps: eps, mean: mean, rstd: rstd)
                     normalizeGroup(ng, x: x, y: y, dims: dims, groups: groups, gamma: gamma, beta: beta, swish: swish,
                                    preActivation: preActivation, mean: mean[ng], rstd: rstd[ng])
                 }
@@ -28,18 +22,43 @@ public enum GroupNormKernel {
         }
     }
 
-    /// The output from known statistics (a forward again, without the statistics pass).
-    public static func normalize(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, dims: Dims4, groups: Int,
-                                 gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, swish: Bool,
-                                 mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>) {
+    /// The statistics alone, and from them the per-(n, channel) scale and shift of the output, for a norm whose
+    /// output a convolution reads fused (`NormalizedRead`) instead of it being written.
+    public static func statistics(x: UnsafePointer<Float>, dims: Dims4, groups: Int, gamma: UnsafePointer<Float>,
+                                  beta: UnsafePointer<Float>, eps: Float, mean: UnsafeMutablePointer<Float>,
+                                  rstd: UnsafeMutablePointer<Float>, scale: UnsafeMutablePointer<Float>,
+                                  shift: UnsafeMutablePointer<Float>) {
         Profile.measure(.groupNorm) {
+            let cpg = dims.c / groups
             parallelFor(dims.n * groups, grain: 1) { range in
                 for ng in range {
-                    normalizeGroup(ng, x: x, y: y, dims: dims, groups: groups, gamma: gamma, beta: beta, swish: swish,
-                                   preActivation: nil, mean: mean[ng], rstd: rstd[ng])
+                    groupStatistics(ng, x: x, dims: dims, groups: groups, eps: eps, mean: mean, rstd: rstd)
+                    let c0 = (ng % groups) * cpg
+                    for cl in 0..<cpg {
+                        (scale[ng * cpg + cl], shift[ng * cpg + cl]) = affine(gamma[c0 + cl], beta[c0 + cl],
+                                                                              mean: mean[ng], rstd: rstd[ng])
+                    }
                 }
             }
         }
+    }
+
+    @inline(__always)
+    private static func groupStatistics(_ ng: Int, x: UnsafePointer<Float>, dims: Dims4, groups: Int, eps: Float,
+                                        mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>) {
+        let span = dims.c / groups * dims.plane
+        let (s, ss) = VectorMath.sumAndSquares(x + ng * span, count: span)
+        let mu = s / Double(span)
+        let variance = max(ss / Double(span) - mu * mu, 0)
+        mean[ng] = Float(mu)
+        rstd[ng] = Float(1 / (variance + Double(eps)).squareRoot())
+    }
+
+    /// A channel's output is x · scale + shift before the swish.
+    @inline(__always)
+    private static func affine(_ gamma: Float, _ beta: Float, mean mu: Float, rstd r: Float) -> (scale: Float, shift: Float) {
+        let scale = r * gamma
+        return (scale, beta - mu * scale)
     }
 
     @inline(__always)
@@ -49,26 +68,51 @@ public enum GroupNormKernel {
         let cpg = dims.c / groups
         let c0 = (ng % groups) * cpg
         for cl in 0..<cpg {
-            let scale = r * gamma[c0 + cl]
-            let shift = beta[c0 + cl] - mu * scale
+            let (scale, shift) = affine(gamma[c0 + cl], beta[c0 + cl], mean: mu, rstd: r)
             let off = ng * cpg * dims.plane + cl * dims.plane
-            if !swish {
-                for i in 0..<dims.plane { y[off + i] = x[off + i] * scale + shift }
-                continue
-            }
-            var i = 0
-            while i + 8 <= dims.plane {
-                let v = VectorMath.load(x + off + i) * scale + shift
-                if let pre { VectorMath.store(v, pre + off + i) }
-                VectorMath.store(v * VectorMath.sigmoid(v), y + off + i)
-                i += 8
-            }
-            while i < dims.plane {
-                let v = x[off + i] * scale + shift
-                pre?[off + i] = v
-                y[off + i] = v / (1 + exp(-v))
-                i += 1
-            }
+            normalizeSpan(x + off, count: dims.plane, from: 0, planeSize: dims.plane, affine: (scale, shift), swish: swish,
+                          preActivation: pre.map { $0 + off }, into: y + off)
+        }
+    }
+
+    /// Values `from ..< from + count` of one channel's plane of `planeSize` (x and y point at value `from`):
+    /// v = x · scale + shift (x itself without `affine`), then with `swish` v · sigmoid(v) — the vectorised exp in
+    /// the plane's whole blocks of 8 and libm's in its last `planeSize % 8` values. Any span of a plane thus gets
+    /// bitwise the values the whole plane gets, which is what lets a convolution apply a norm as it reads its rows.
+    @inline(__always)
+    static func normalizeSpan(_ x: UnsafePointer<Float>, count: Int, from start: Int, planeSize: Int,
+                              affine: (scale: Float, shift: Float)?, swish: Bool,
+                              preActivation pre: UnsafeMutablePointer<Float>? = nil, into y: UnsafeMutablePointer<Float>) {
+        @inline(__always) func scalar(_ i: Int) -> Float { affine.map { x[i] * $0.scale + $0.shift } ?? x[i] }
+        if !swish {
+            for i in 0..<count { y[i] = scalar(i) }
+            return
+        }
+        let vectorCount = min(count, max(0, planeSize - planeSize % 8 - start))
+        @inline(__always) func activate(_ loaded: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+            let v = affine.map { loaded * $0.scale + $0.shift } ?? loaded
+            return (v, v * VectorMath.sigmoid(v))
+        }
+        var i = 0
+        while i + 8 <= vectorCount {
+            let (v, out) = activate(VectorMath.load(x + i))
+            if let pre { VectorMath.store(v, pre + i) }
+            VectorMath.store(out, y + i)
+            i += 8
+        }
+        if i < vectorCount {
+            // A span's last values of the plane's vectorised part: part of a vector, lane by lane the same.
+            let lanes = vectorCount - i
+            let (v, out) = activate(loadTiles(x + i, count: lanes))
+            if let pre { storeTiles(v, pre + i, count: lanes) }
+            storeTiles(out, y + i, count: lanes)
+            i = vectorCount
+        }
+        while i < count {
+            let v = scalar(i)
+            pre?[i] = v
+            y[i] = v / (1 + exp(-v))
+            i += 1
         }
     }
 
@@ -146,5 +190,28 @@ public enum GroupNormKernel {
                 }
             }
         }
+    }
+}
+
+/// A group norm's output (+ swish) as a convolution reads it instead of a stored tensor: plane k (= n · C + c) of
+/// the source is x · scale[k] + shift[k] (`GroupNormKernel.statistics`), then the swish; without `scale` and
+/// `shift` the source holds the normalised values already and only the swish is left.
+public struct NormalizedRead {
+    public let scale, shift: UnsafePointer<Float>?
+    public let swish: Bool
+
+    public init(scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, swish: Bool) {
+        precondition((scale == nil) == (shift == nil), "a normalisation has both scale and shift or neither")
+        (self.scale, self.shift, self.swish) = (scale, shift, swish)
+    }
+
+    /// Values `from ..< from + count` of plane k (`source` points at value `from`) into `y`: bitwise what the
+    /// norm writes there.
+    @inline(__always)
+    func row(_ source: UnsafePointer<Float>, ofPlane k: Int, from start: Int, count: Int, planeSize: Int,
+             into y: UnsafeMutablePointer<Float>) {
+        let affine: (scale: Float, shift: Float)? = if let scale, let shift { (scale[k], shift[k]) } else { nil }
+        GroupNormKernel.normalizeSpan(source, count: count, from: start, planeSize: planeSize, affine: affine, swish: swish,
+                                      into: y)
     }
 }

@@ -83,9 +83,11 @@ public enum Winograd {
     /// outside the image); t counts the chunk's tiles. Eight horizontally adjacent tiles are transformed at once:
     /// their columns are the even and odd lanes of two 16-wide loads from zero-padded copies of the four rows.
     /// With `upsampledFrom2x`, x is half the geometry's size and the convolution sees its nearest-neighbour ×2
-    /// upsampling (ldm's Upsample), read on the fly instead of materialised at 4× the memory.
+    /// upsampling (ldm's Upsample), read on the fly instead of materialised at 4× the memory; with `normalization`
+    /// it sees the group norm (+ swish) of x, applied as the rows are read.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
-                                      rows: Range<Int>, upsampledFrom2x: Bool = false, into v: UnsafeMutablePointer<Float>) {
+                                      rows: Range<Int>, upsampledFrom2x: Bool = false, normalization: NormalizedRead? = nil,
+                                      into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let tw = g.tilesWide
         let tiles = rows.count * tw
@@ -94,7 +96,8 @@ public enum Winograd {
         let groups = (tw + 7) / 8
         let pw = 16 * groups + 2 + 16
         Profile.measure(.winograd) {
-            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw) { c, row, padded in
+            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x,
+                                 normalization: normalization, lineWidth: pw) { c, row, padded in
                 let base = c * tiles + (row - rows.lowerBound) * tw
                 for group in 0..<groups {
                     let col = 16 * group
@@ -248,12 +251,14 @@ public enum Winograd {
 }
 
 /// For every channel of x and tile row of `rows`: the tile row's `g.tile + 2` input rows (from row tile · ty − 1)
-/// copied into a per-thread buffer of rows `lineWidth` apart, with a zero column before the image and zeros after
-/// it, then `body(channel, tile row, buffer)`. Channels are shared out over the threads.
+/// in a per-thread buffer of rows `lineWidth` apart, with a zero column before the image and zeros after it, then
+/// `body(channel, tile row, buffer)`. Channels are shared out over the threads. With `normalization` the rows are
+/// those of the norm's output (`NormalizedRead`); zeros outside the image stay zero (the padding of that output).
 @inline(__always)
 func forEachPaddedTileRow(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
-                          upsampledFrom2x: Bool, lineWidth pw: Int,
+                          upsampledFrom2x: Bool, normalization: NormalizedRead?, lineWidth pw: Int,
                           _ body: (_ channel: Int, _ row: Int, _ padded: UnsafeMutablePointer<Float>) -> Void) {
+    precondition(normalization == nil || !upsampledFrom2x, "no group norm feeds an upsampling convolution")
     let lines = g.tile + 2
     let (h, w, th) = (g.height, g.width, g.tilesHigh)
     let planeSize = upsampledFrom2x ? (h / 2) * (w / 2) : h * w
@@ -264,9 +269,14 @@ func forEachPaddedTileRow(_ x: UnsafePointer<Float>, channels: Int, _ g: Winogra
         for c in range {
             for row in rows {
                 let n = row / th, ty = row % th
-                let plane = x + (n * channels + c) * planeSize
-                for r in 0..<lines {
-                    copyPaddedRow(plane, row: g.tile * ty - 1 + r, height: h, width: w, upsampledFrom2x: upsampledFrom2x,
+                let k = n * channels + c
+                // The next tile row of the same image starts with this one's last two rows: moved up, not read
+                // (or normalised) again.
+                let kept = row > rows.lowerBound && ty > 0 ? 2 : 0
+                if kept > 0 { padded.update(from: padded + g.tile * pw, count: kept * pw) }
+                for r in kept..<lines {
+                    copyPaddedRow(x + k * planeSize, row: g.tile * ty - 1 + r, height: h, width: w,
+                                  upsampledFrom2x: upsampledFrom2x, normalization: normalization.map { ($0, k) },
                                   into: padded + r * pw)
                 }
                 body(c, row, padded)
@@ -302,15 +312,19 @@ func forEachOutputTileGroup(_ y: UnsafeMutablePointer<Float>, channels: Int, _ g
 }
 
 /// Row y of a convolution input plane into line[1...w] (zeros outside the image; with `upsampledFrom2x` the plane
-/// is w/2 wide and the row that of its nearest-neighbour ×2 upsampling, read on the fly).
+/// is w/2 wide and the row that of its nearest-neighbour ×2 upsampling, read on the fly; with `normalization`, the
+/// row of plane k of the norm's output).
 @inline(__always)
 func copyPaddedRow(_ plane: UnsafePointer<Float>, row y: Int, height h: Int, width w: Int, upsampledFrom2x: Bool,
-                   into line: UnsafeMutablePointer<Float>) {
+                   normalization: (read: NormalizedRead, plane: Int)?, into line: UnsafeMutablePointer<Float>) {
     if y < 0 || y >= h {
         (line + 1).update(repeating: 0, count: w)
     } else if upsampledFrom2x {
         let sw = w / 2, source = plane + (y / 2) * sw
         for i in 0..<sw { line[1 + 2 * i] = source[i]; line[2 + 2 * i] = source[i] }
+    } else if let normalization {
+        normalization.read.row(plane + y * w, ofPlane: normalization.plane, from: y * w, count: w, planeSize: h * w,
+                               into: line + 1)
     } else {
         (line + 1).update(from: plane + y * w, count: w)
     }

@@ -44,9 +44,11 @@ public enum WinogradF4 {
     /// V[ξ][c][t] = (Bᵀ d_t B)[ξ] for the 6×6 input tiles d_t of the tile rows `rows` of geometry `g` (tile 4),
     /// pad 1 and zeros outside the image. Eight horizontally adjacent tiles at once: their six columns are lanes
     /// 4j + s of two 32-wide loads from zero-padded copies of the six rows. With `upsampledFrom2x` x is half the
-    /// geometry's size and is read as its nearest-neighbour ×2 upsampling (as `Winograd.transformInput`).
+    /// geometry's size and is read as its nearest-neighbour ×2 upsampling; with `normalization` the convolution sees
+    /// the group norm (+ swish) of x (both as `Winograd.transformInput`).
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
-                                      rows: Range<Int>, upsampledFrom2x: Bool = false, into v: UnsafeMutablePointer<Float>) {
+                                      rows: Range<Int>, upsampledFrom2x: Bool = false, normalization: NormalizedRead? = nil,
+                                      into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
         let tw = g.tilesWide
         let tiles = rows.count * tw
@@ -55,7 +57,8 @@ public enum WinogradF4 {
         let groups = (tw + 7) / 8
         let pw = 32 * groups + 40
         Profile.measure(.winograd) {
-            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, lineWidth: pw) { c, row, padded in
+            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x,
+                                 normalization: normalization, lineWidth: pw) { c, row, padded in
                 let base = c * tiles + (row - rows.lowerBound) * tw
                 for group in 0..<groups {
                     // Columns s = 0…5 of the 8 tiles in row r: lanes 4j + s from col and col + 4.
@@ -131,7 +134,8 @@ public enum WinogradF4 {
         let groups = (tw + 7) / 8
         let pw = 32 * groups + 8
         Profile.measure(.winograd) {
-            forEachPaddedTileRow(dy, channels: channels, g, rows: rows, upsampledFrom2x: false, lineWidth: pw) { c, row, padded in
+            forEachPaddedTileRow(dy, channels: channels, g, rows: rows, upsampledFrom2x: false, normalization: nil,
+                                 lineWidth: pw) { c, row, padded in
                 let base = c * tiles + (row - rows.lowerBound) * tw
                 for group in 0..<groups {
                     // Columns s = 0…3 of the 8 tiles in row r: lanes 4j + s of one 32-wide load.

@@ -19,10 +19,15 @@ public enum WinogradTiling: Sendable, CustomStringConvertible {
     }
 
     public func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
-                               upsampledFrom2x: Bool = false, into v: UnsafeMutablePointer<Float>) {
+                               upsampledFrom2x: Bool = false, normalization: NormalizedRead? = nil,
+                               into v: UnsafeMutablePointer<Float>) {
         switch self {
-        case .f2x2: Winograd.transformInput(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, into: v)
-        case .f4x4: WinogradF4.transformInput(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, into: v)
+        case .f2x2:
+            Winograd.transformInput(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x,
+                                    normalization: normalization, into: v)
+        case .f4x4:
+            WinogradF4.transformInput(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x,
+                                      normalization: normalization, into: v)
         }
     }
 

@@ -10,6 +10,8 @@ public final class Conv2D: Layer {
     public let weight: Parameter
     public let bias: Parameter
     private var input: Tensor?
+    /// What a training forward of a fused group norm's output keeps instead (`forward(_: NormalizedTensor, train:)`).
+    private var normalizedInput: NormalizedTensor?
     /// Whether the kept input is the low-resolution tensor of an upsampling forward.
     private var inputUpsampled = false
     /// The Winograd algorithm of a 3×3 stride-1 convolution's output, input gradient and weight gradient (F(4×4):
@@ -34,23 +36,23 @@ public final class Conv2D: Layer {
 
     private var isPointwise: Bool { kernel == 1 && stride == 1 && padding == (0, 0, 0, 0) }
     private var isWinograd: Bool { kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) }
+    /// Whether the convolution can read a group norm's output unwritten (`forward(_: NormalizedTensor, train:)`).
+    public var readsNormalizedInput: Bool { isWinograd }
 
     private func geometry(_ d: Dims4) -> ConvGeometry {
         ConvGeometry(channels: d.c, height: d.h, width: d.w, kernel: kernel, stride: stride,
                      padTop: padding.top, padLeft: padding.left, padBottom: padding.bottom, padRight: padding.right)
     }
 
-    /// With `retainInput` false a training forward keeps nothing: the caller recomputes the input and hands it
-    /// to `backward` (cheaper in memory when the input is cheap to rebuild, e.g. an activation).
     /// With `upsampling`, the convolution is applied to the nearest-neighbour ×2 upsampling of x without
     /// building it (3×3 stride-1 convolutions only); backward then returns the gradient of the small x.
-    public func forward(_ x: Tensor, train: Bool, retainInput: Bool = true, upsampling: Bool = false) -> Tensor {
+    public func forward(_ x: Tensor, train: Bool, upsampling: Bool = false) -> Tensor {
         let d = x.dims
         precondition(d.c == inChannels, "Conv2D expects \(inChannels) channels, got \(d.c)")
         precondition(!upsampling || isWinograd, "only 3×3 stride-1 convolutions fuse the upsampling")
-        input = train && retainInput ? x : nil
+        (input, normalizedInput) = (train ? x : nil, nil)
         inputUpsampled = upsampling
-        if isWinograd { return winogradForward(x, upsampled: upsampling) }
+        if isWinograd { return winogradForward(x, upsampled: upsampling, normalization: nil) }
         let g = geometry(d)
         let (ho, wo) = (g.outHeight, g.outWidth)
         let y = Tensor(uninitializedShape: [d.n, outChannels, ho, wo])
@@ -75,14 +77,24 @@ public final class Conv2D: Layer {
         return UnsafePointer(col.data)
     }
 
-    public func forward(_ x: Tensor, train: Bool) -> Tensor { forward(x, train: train, retainInput: true) }
+    public func forward(_ x: Tensor, train: Bool) -> Tensor { forward(x, train: train, upsampling: false) }
 
-    public func backward(_ dy: Tensor) -> Tensor { backward(dy, input: nil) }
+    /// The convolution of a group norm's output that was never written: the Winograd input transform normalises
+    /// each row as it reads it, bitwise as the norm would have (3×3 stride-1 convolutions, `readsNormalizedInput`).
+    public func forward(_ x: NormalizedTensor, train: Bool) -> Tensor {
+        precondition(x.source.dims.c == inChannels, "Conv2D expects \(inChannels) channels, got \(x.source.dims.c)")
+        precondition(readsNormalizedInput, "only 3×3 stride-1 convolutions read a normalised input")
+        (input, normalizedInput, inputUpsampled) = (nil, train ? x : nil, false)
+        return winogradForward(x.source, upsampled: false, normalization: x)
+    }
 
-    public func backward(_ dy: Tensor, input recomputed: Tensor?) -> Tensor {
-        guard let x = recomputed ?? input else { preconditionFailure("Conv2D.backward without a training forward") }
-        input = nil
-        if isWinograd { return winogradBackward(x, dy, upsampled: inputUpsampled) }
+    public func backward(_ dy: Tensor) -> Tensor {
+        defer { (input, normalizedInput) = (nil, nil) }
+        if let normalized = normalizedInput {
+            return winogradBackward(normalized.source, dy, upsampled: false, normalization: normalized)
+        }
+        guard let x = input else { preconditionFailure("Conv2D.backward without a training forward") }
+        if isWinograd { return winogradBackward(x, dy, upsampled: inputUpsampled, normalization: nil) }
         let d = x.dims
         let g = geometry(d)
         let hw = g.colColumns
@@ -115,20 +127,22 @@ public final class Conv2D: Layer {
         return (Scratch.buffer(slot, count: points * stride), stride)
     }
 
-    private func winogradForward(_ x: Tensor, upsampled: Bool) -> Tensor {
+    private func winogradForward(_ x: Tensor, upsampled: Bool, normalization: NormalizedTensor?) -> Tensor {
         let s = x.dims
         let d = upsampled ? Dims4(s.n, s.c, 2 * s.h, 2 * s.w) : s
         let y = Tensor(uninitializedShape: [d.n, outChannels, d.h, d.w])
-        winogradConvolve(x.data, d, flipped: false, upsampledInput: upsampled, bias: bias.value.data, pooledOutput: false, into: y.data)
+        winogradConvolve(x.data, d, flipped: false, upsampledInput: upsampled, normalization: normalization?.read,
+                         bias: bias.value.data, pooledOutput: false, into: y.data)
         return y
     }
 
     /// One convolution with `winogradTiling` at the full-resolution geometry `d`: `source` convolved with the kernel
     /// (the output) or with the flipped, transposed kernel (the input gradient, from dY), into `output`. With
     /// `upsampledInput` the source is half size and read ×2 upsampled; with `pooledOutput` the result is summed
-    /// 2×2 into half size (the adjoint of that upsampling).
+    /// 2×2 into half size (the adjoint of that upsampling); with `normalization` the source is read through it.
     private func winogradConvolve(_ source: UnsafePointer<Float>, _ d: Dims4, flipped: Bool, upsampledInput: Bool,
-                                  bias: UnsafePointer<Float>?, pooledOutput: Bool, into output: UnsafeMutablePointer<Float>) {
+                                  normalization: NormalizedRead?, bias: UnsafePointer<Float>?, pooledOutput: Bool,
+                                  into output: UnsafeMutablePointer<Float>) {
         let tiling = winogradTiling, g = tiling.geometry(batch: d.n, height: d.h, width: d.w)
         // This convolution's output and input channels: the layer's, exchanged for the input gradient.
         let (o, i) = flipped ? (inChannels, outChannels) : (outChannels, inChannels)
@@ -137,13 +151,14 @@ public final class Conv2D: Layer {
         for rows in g.chunks(channels: max(o, i)) {
             let t = rows.count * g.tilesWide
             let (v, sv) = winogradBuffer(1, i, t, points: g.points), (m, sm) = winogradBuffer(2, o, t, points: g.points)
-            tiling.transformInput(source, channels: i, g, rows: rows, upsampledFrom2x: upsampledInput, into: v)
+            tiling.transformInput(source, channels: i, g, rows: rows, upsampledFrom2x: upsampledInput,
+                                  normalization: normalization, into: v)
             sgemmBatch(count: g.points, m: o, n: t, k: i, a: u, strideA: su, b: v, strideB: sv, c: m, strideC: sm)
             tiling.inverseOutput(m, channels: o, g, rows: rows, bias: bias, pooledTo2x: pooledOutput, into: output)
         }
     }
 
-    private func winogradBackward(_ x: Tensor, _ dy: Tensor, upsampled: Bool) -> Tensor {
+    private func winogradBackward(_ x: Tensor, _ dy: Tensor, upsampled: Bool, normalization: NormalizedTensor?) -> Tensor {
         let s = x.dims
         let d = upsampled ? Dims4(s.n, s.c, 2 * s.h, 2 * s.w) : s
         let tiling = winogradTiling, g = tiling.geometry(batch: d.n, height: d.h, width: d.w)
@@ -154,7 +169,8 @@ public final class Conv2D: Layer {
         for (k, rows) in g.chunks(channels: max(o, i)).enumerated() {
             let t = rows.count * g.tilesWide
             let (vx, svx) = winogradBuffer(1, i, t, points: g.points), (wdy, swdy) = winogradBuffer(2, o, t, points: g.points)
-            tiling.transformInput(x.data, channels: i, g, rows: rows, upsampledFrom2x: upsampled, into: vx)
+            tiling.transformInput(x.data, channels: i, g, rows: rows, upsampledFrom2x: upsampled,
+                                  normalization: normalization?.read, into: vx)
             tiling.transformOutputGradient(dy.data, channels: o, g, rows: rows, into: wdy)
             sgemmBatch(count: g.points, transB: true, m: o, n: i, k: t, a: wdy, strideA: swdy, b: vx, strideB: svx,
                        beta: k == 0 ? 0 : 1, c: mw, strideC: smw)
@@ -162,7 +178,8 @@ public final class Conv2D: Layer {
         tiling.accumulateWeightGradient(mw, outChannels: o, inChannels: i, into: weight.grad.data)
         // dX: the convolution of dY with the flipped, transposed kernel — the forward transforms again.
         let dx = Tensor(uninitializedShape: s.shape)
-        winogradConvolve(dy.data, d, flipped: true, upsampledInput: false, bias: nil, pooledOutput: upsampled, into: dx.data)
+        winogradConvolve(dy.data, d, flipped: true, upsampledInput: false, normalization: nil, bias: nil,
+                         pooledOutput: upsampled, into: dx.data)
         return dx
     }
 

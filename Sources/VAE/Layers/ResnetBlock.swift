@@ -22,20 +22,19 @@ public final class ResnetBlock: Layer {
     }
 
     public func forward(_ x: Tensor, train: Bool) -> Tensor {
-        // The activations feeding conv1 and conv2 are not kept: backward rebuilds them from the norms' inputs.
-        var h = norm1.forward(x, train: train)
-        h = conv1.forward(h, train: train, retainInput: false)
-        h = norm2.forward(h, train: train)
-        h = conv2.forward(h, train: train, retainInput: false)
+        // The norms' outputs are never written: each convolution normalises its input rows as it reads them, and
+        // a training forward keeps only the norms' inputs (which the norms keep anyway).
+        var h = conv1.forward(norm1.normalizedInput(x, train: train), train: train)
+        h = conv2.forward(norm2.normalizedInput(h, train: train), train: train)
         let skip = ninShortcut?.forward(x, train: train) ?? x
         Elementwise.accumulate(skip, into: h)
         return h
     }
 
     public func backward(_ dy: Tensor) -> Tensor {
-        var g = conv2.backward(dy, input: norm2.recomputeOutput())
+        var g = conv2.backward(dy)
         g = norm2.backward(g)
-        g = conv1.backward(g, input: norm1.recomputeOutput())
+        g = conv1.backward(g)
         let dx = norm1.backward(g)
         if let ninShortcut {
             let ds = ninShortcut.backward(dy)

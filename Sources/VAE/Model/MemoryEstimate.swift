@@ -37,7 +37,8 @@ public struct MemoryEstimate: Sendable {
         // Attention keeps a [pixels, pixels] weight matrix per image when training, one at a time otherwise.
         let attentionMatrices = work == .training ? Double(batch) * shape.attentionMatrices(pixels: pixels)
                                                   : shape.largestAttentionMatrix(pixels: pixels)
-        activationBytes = 4 * (Double(batch) * perImage * pixels + attentionMatrices)
+        let scratch = work == .training ? 0 : shape.winogradScratchFloats
+        activationBytes = 4 * (Double(batch) * perImage * pixels + attentionMatrices + scratch)
     }
 
     /// "training needs about 3.2 TB (weights 335 MB, gradients and Adam moments 1.0 GB, activations 3.2 TB)".
@@ -111,13 +112,17 @@ struct ModelShape {
     private var attentionScales: [Double] = []
     /// Gradients, recomputed inputs and outputs alive during a backward step, as multiples of its largest activation.
     private static let backwardTemporaries = 3.0
-    /// Tensors alive in a res block's inference forward: its input (the skip), the norm output and the conv output.
-    private static let inferenceTensors = 3.0
     /// Floats per input pixel of the largest single activation.
     private var largestTensor = 0.0
+    /// The Winograd scratch beside inference's largest res block: a chunk's transformed input and its products
+    /// (about 16 MiB each, `WinogradGeometry.chunks`) and the transformed weights of the widest convolution.
+    /// Training's backward temporaries allow for it.
+    let winogradScratchFloats: Double
 
     init(_ cfg: VAEConfig) {
         let levels = cfg.chMult.count
+        let widest = Double(cfg.ch * (cfg.chMult.max() ?? 1))
+        winogradScratchFloats = 2 * Double(1 << 22) + 16 * widest * widest
         // Encoder
         var channels = cfg.ch, scale = 1.0
         conv(cfg.inChannels, cfg.ch, 3, keep: Double(cfg.inChannels) * scale, output: Double(cfg.ch) * scale)
@@ -135,8 +140,9 @@ struct ModelShape {
             }
         }
         middle(channels, scale: scale)
+        // norm_out keeps its input, which conv_out reads normalised (`NormalizedTensor`) and keeps nothing more.
         groupNorm(channels, keep: Double(channels) * scale)
-        conv(channels, 2 * cfg.zChannels, 3, keep: Double(channels) * scale, output: 2 * Double(cfg.zChannels) * scale)
+        conv(channels, 2 * cfg.zChannels, 3, keep: 0, output: 2 * Double(cfg.zChannels) * scale)
         conv(2 * cfg.zChannels, 2 * cfg.embedDim, 1, keep: 2 * Double(cfg.zChannels) * scale, output: 0)
         // Decoder
         conv(cfg.embedDim, cfg.zChannels, 1, keep: Double(cfg.embedDim) * scale, output: 0)
@@ -156,9 +162,9 @@ struct ModelShape {
                 resolution *= 2
             }
         }
-        // norm_out keeps its input and conv_out its (normalised) input; the loss adds the reconstruction's gradient.
+        // norm_out and conv_out as in the encoder; the loss adds the reconstruction's gradient.
         groupNorm(channels, keep: Double(channels) * scale)
-        conv(channels, cfg.outCh, 3, keep: Double(channels) * scale + Double(cfg.outCh), output: Double(cfg.outCh))
+        conv(channels, cfg.outCh, 3, keep: Double(cfg.outCh), output: Double(cfg.outCh))
         trainingFloatsPerPixel += Self.backwardTemporaries * largestTensor
     }
 
@@ -182,13 +188,15 @@ struct ModelShape {
         trainingFloatsPerPixel += keep
     }
 
-    /// Keeps norm1's input (shared with the shortcut) and norm2's; the convs' inputs are recomputed.
+    /// Keeps norm1's input (shared with the shortcut) and norm2's; the convs read their norms' outputs unwritten.
+    /// In inference the input (the skip) is alive with conv1's output while conv2 writes its own, and then with
+    /// conv2's output while the shortcut writes its own.
     private mutating func resnet(_ cin: Int, _ cout: Int, scale: Double) {
         parameters += 2 * cin + (cout * cin * 9 + cout) + 2 * cout + (cout * cout * 9 + cout)
         if cin != cout { parameters += cout * cin + cout }
         trainingFloatsPerPixel += Double(cin + cout) * scale
         largestTensor = max(largestTensor, Double(max(cin, cout)) * scale)
-        alive(Self.inferenceTensors * Double(max(cin, cout)) * scale)
+        alive(Double(cin + 2 * cout) * scale)
     }
 
     /// Keeps the norm's input, q, k, v and the attended values (and the weight matrix, counted apart).

@@ -28,12 +28,25 @@ public final class Network: ParameterOwner {
     /// Runs the stages in order; `observe` sees each named layer output as it appears (in `layerNames` order).
     public func forward(_ x: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> Tensor {
         var h = x
-        for (stage, layerName) in zip(stages, layerNames) {
-            if let observe {
-                h = stage.layer.forward(h, train: train) { observe(layerName, $0) }
-            } else {
-                h = stage.layer.forward(h, train: train)
+        var k = 0
+        while k < stages.count {
+            if case let (norm, conv)? = normalizedConvolution(at: k) {
+                // norm_out → conv_out: the convolution reads the norm's output unwritten (`NormalizedTensor`).
+                let name = layerNames[k]
+                let normalized = observe.map { observe in norm.normalizedInput(h, train: train) { observe(name, $0) } }
+                    ?? norm.normalizedInput(h, train: train)
+                h = conv.forward(normalized, train: train)
+                observe?(layerNames[k + 1], h)
+                k += 2
+                continue
             }
+            let layerName = layerNames[k]
+            if let observe {
+                h = stages[k].layer.forward(h, train: train) { observe(layerName, $0) }
+            } else {
+                h = stages[k].layer.forward(h, train: train)
+            }
+            k += 1
         }
         return h
     }
@@ -43,6 +56,13 @@ public final class Network: ParameterOwner {
         for stage in stages {
             for conv in stage.layer.convolutions { conv.winogradTiling = tiling }
         }
+    }
+
+    /// The group norm of stage k and the convolution of stage k + 1 when the convolution can apply the norm.
+    private func normalizedConvolution(at k: Int) -> (GroupNorm, Conv2D)? {
+        guard k + 1 < stages.count, let norm = stages[k].layer as? GroupNorm, let conv = stages[k + 1].layer as? Conv2D,
+              conv.readsNormalizedInput else { return nil }
+        return (norm, conv)
     }
 
     /// The layers in backward order (forward's reversed).
