@@ -74,15 +74,7 @@ public enum WinogradF4 {
                     let h3 = transform(columns(3)), h4 = transform(columns(4)), h5 = transform(columns(5))
                     let t = base + 8 * group
                     let count = min(8, tw - 8 * group)
-                    func emit(_ k: Int, _ m: Six) {
-                        let p = v + k * stride + t
-                        storeTiles(m.0, p, count: count)
-                        storeTiles(m.1, p + 6 * stride, count: count)
-                        storeTiles(m.2, p + 12 * stride, count: count)
-                        storeTiles(m.3, p + 18 * stride, count: count)
-                        storeTiles(m.4, p + 24 * stride, count: count)
-                        storeTiles(m.5, p + 30 * stride, count: count)
-                    }
+                    func emit(_ k: Int, _ m: Six) { storeColumn(m, v + k * stride + t, stride: stride, count: count) }
                     emit(0, transform((h0.0, h1.0, h2.0, h3.0, h4.0, h5.0)))
                     emit(1, transform((h0.1, h1.1, h2.1, h3.1, h4.1, h5.1)))
                     emit(2, transform((h0.2, h1.2, h2.2, h3.2, h4.2, h5.2)))
@@ -148,15 +140,7 @@ public enum WinogradF4 {
                     let h2 = interpolateOutput(columns(2)), h3 = interpolateOutput(columns(3))
                     let t = base + 8 * group
                     let count = min(8, tw - 8 * group)
-                    func emit(_ k: Int, _ m: Six) {
-                        let p = out + k * stride + t
-                        storeTiles(m.0, p, count: count)
-                        storeTiles(m.1, p + 6 * stride, count: count)
-                        storeTiles(m.2, p + 12 * stride, count: count)
-                        storeTiles(m.3, p + 18 * stride, count: count)
-                        storeTiles(m.4, p + 24 * stride, count: count)
-                        storeTiles(m.5, p + 30 * stride, count: count)
-                    }
+                    func emit(_ k: Int, _ m: Six) { storeColumn(m, out + k * stride + t, stride: stride, count: count) }
                     emit(0, interpolateOutput((h0.0, h1.0, h2.0, h3.0)))
                     emit(1, interpolateOutput((h0.1, h1.1, h2.1, h3.1)))
                     emit(2, interpolateOutput((h0.2, h1.2, h2.2, h3.2)))
@@ -186,6 +170,18 @@ public enum WinogradF4 {
             emit(1, fold((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)))
             emit(2, fold((c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)))
         }
+    }
+
+    /// Stores column k of `count` transformed 6×6 tiles, given at p = matrix k, column t: the six values go to
+    /// ξ = k, 6 + k, …, 30 + k, matrices `stride` apart.
+    @inline(__always)
+    private static func storeColumn(_ m: Six, _ p: UnsafeMutablePointer<Float>, stride: Int, count: Int) {
+        storeTiles(m.0, p, count: count)
+        storeTiles(m.1, p + 6 * stride, count: count)
+        storeTiles(m.2, p + 12 * stride, count: count)
+        storeTiles(m.3, p + 18 * stride, count: count)
+        storeTiles(m.4, p + 24 * stride, count: count)
+        storeTiles(m.5, p + 30 * stride, count: count)
     }
 
     typealias Six = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
