@@ -103,9 +103,9 @@ public enum GroupNormKernel {
         if i < vectorCount {
             // A span's last values of the plane's vectorised part: part of a vector, lane by lane the same.
             let lanes = vectorCount - i
-            let (v, out) = activate(loadTiles(x + i, count: lanes))
-            if let pre { storeTiles(v, pre + i, count: lanes) }
-            storeTiles(out, y + i, count: lanes)
+            let (v, out) = activate(VectorMath.load(x + i, count: lanes))
+            if let pre { VectorMath.store(v, pre + i, count: lanes) }
+            VectorMath.store(out, y + i, count: lanes)
             i = vectorCount
         }
         while i < count {

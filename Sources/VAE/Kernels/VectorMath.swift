@@ -37,6 +37,25 @@ public enum VectorMath {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 
+    /// The first `count` (≤ 8) values into the first lanes, zeros in the rest: a row's last, partial vector.
+    @inline(__always)
+    public static func load(_ p: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
+        if count == 8 { return load(p) }
+        var v = SIMD8<Float>.zero
+        for j in 0..<count { v[j] = p[j] }
+        return v
+    }
+
+    /// The first `count` (≤ 8) lanes only.
+    @inline(__always)
+    public static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+        if count == 8 {
+            store(v, p)
+        } else {
+            for j in 0..<count { p[j] = v[j] }
+        }
+    }
+
     /// Σx and Σx² over `count` floats, in float lanes over blocks of 512 and in double across blocks, in a fixed
     /// order (the result does not depend on threads).
     public static func sumAndSquares(_ x: UnsafePointer<Float>, count: Int) -> (Double, Double) {

@@ -111,7 +111,7 @@ public enum Winograd {
                     let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
                     let t = base + 8 * group
                     let count = min(8, tw - 8 * group)
-                    func store(_ xi: Int, _ value: SIMD8<Float>) { storeTiles(value, v + xi * stride + t, count: count) }
+                    func store(_ xi: Int, _ value: SIMD8<Float>) { VectorMath.store(value, v + xi * stride + t, count: count) }
                     // Bᵀ d on rows: (d0 − d2, d1 + d2, d2 − d1, d1 − d3); then the same on columns.
                     func emit(_ r: Int, _ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
                         store(4 * r + 0, m.0 - m.2)
@@ -140,7 +140,7 @@ public enum Winograd {
         let stride = Winograd.stride(channels * rows.count * tw)
         Profile.measure(.winograd) {
             forEachOutputTileGroup(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { b0, plane, ty, tx0, count, t in
-                func load(_ xi: Int) -> SIMD8<Float> { loadTiles(mt + xi * stride + t, count: count) }
+                func load(_ xi: Int) -> SIMD8<Float> { VectorMath.load(mt + xi * stride + t, count: count) }
                 // Aᵀ m: rows (m0 + m1 + m2, m1 − m2 − m3) for each column s, then the same on columns.
                 func rows(_ s: Int) -> (SIMD8<Float>, SIMD8<Float>) {
                     let (m0, m1, m2, m3) = (load(s), load(4 + s), load(8 + s), load(12 + s))
@@ -210,7 +210,7 @@ public enum Winograd {
                             let (a, b, e, f) = (top.evenHalf, top.oddHalf, bottom.evenHalf, bottom.oddHalf)
                             let t = base + 8 * group
                             let count = min(8, tw - 8 * group)
-                            func store(_ xi: Int, _ value: SIMD8<Float>) { storeTiles(value, out + xi * stride + t, count: count) }
+                            func store(_ xi: Int, _ value: SIMD8<Float>) { VectorMath.store(value, out + xi * stride + t, count: count) }
                             // A dY (4×2): rows (a, b), (a + e, b + f), (a − e, b − f), (−e, −f); then · Aᵀ.
                             func emit(_ r: Int, _ p: SIMD8<Float>, _ q: SIMD8<Float>) {
                                 store(4 * r + 0, p)
@@ -327,25 +327,6 @@ func copyPaddedRow(_ plane: UnsafePointer<Float>, row y: Int, height h: Int, wid
                                into: line + 1)
     } else {
         (line + 1).update(from: plane + y * w, count: w)
-    }
-}
-
-/// Loads `count` values into the first lanes (8: one vector load), zeros in the rest.
-@inline(__always)
-func loadTiles(_ p: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
-    if count == 8 { return VectorMath.load(p) }
-    var v = SIMD8<Float>.zero
-    for j in 0..<count { v[j] = p[j] }
-    return v
-}
-
-/// Stores the first `count` lanes (8: one vector store) — the tiles of a group, fewer at a row's end.
-@inline(__always)
-func storeTiles(_ value: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
-    if count == 8 {
-        VectorMath.store(value, p)
-    } else {
-        for j in 0..<count { p[j] = value[j] }
     }
 }
 

@@ -97,7 +97,7 @@ public enum WinogradF4 {
         let stride = Winograd.stride(channels * rows.count * g.tilesWide)
         Profile.measure(.winograd) {
             forEachOutputTileGroup(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { b0, plane, ty, tx0, count, t in
-                func load(_ xi: Int) -> SIMD8<Float> { loadTiles(mt + xi * stride + t, count: count) }
+                func load(_ xi: Int) -> SIMD8<Float> { VectorMath.load(mt + xi * stride + t, count: count) }
                 // Aᵀ m down each column s, then · A along each of the four rows.
                 func column(_ s: Int) -> Four {
                     inverse((load(s), load(6 + s), load(12 + s), load(18 + s), load(24 + s), load(30 + s)))
@@ -176,12 +176,12 @@ public enum WinogradF4 {
     /// ξ = k, 6 + k, …, 30 + k, matrices `stride` apart.
     @inline(__always)
     private static func storeColumn(_ m: Six, _ p: UnsafeMutablePointer<Float>, stride: Int, count: Int) {
-        storeTiles(m.0, p, count: count)
-        storeTiles(m.1, p + 6 * stride, count: count)
-        storeTiles(m.2, p + 12 * stride, count: count)
-        storeTiles(m.3, p + 18 * stride, count: count)
-        storeTiles(m.4, p + 24 * stride, count: count)
-        storeTiles(m.5, p + 30 * stride, count: count)
+        VectorMath.store(m.0, p, count: count)
+        VectorMath.store(m.1, p + 6 * stride, count: count)
+        VectorMath.store(m.2, p + 12 * stride, count: count)
+        VectorMath.store(m.3, p + 18 * stride, count: count)
+        VectorMath.store(m.4, p + 24 * stride, count: count)
+        VectorMath.store(m.5, p + 30 * stride, count: count)
     }
 
     typealias Six = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)

@@ -115,12 +115,12 @@ public final class Optimizer {
             // Eight lanes at a time (the tail in part of a vector): lane by lane the same operations in the same
             // order as a scalar loop, so the same bits.
             @inline(__always) func update(_ j: Int, count: Int) {
-                let grad = loadTiles(g + j, count: count) + l2 * loadTiles(w + j, count: count)
-                let mj = b1 * loadTiles(m + j, count: count) + c1 * grad
-                let vj = b2 * loadTiles(v + j, count: count) + c2 * grad * grad
-                storeTiles(mj, m + j, count: count)
-                storeTiles(vj, v + j, count: count)
-                storeTiles(loadTiles(w + j, count: count) * shrink - stepSize * mj / (vj.squareRoot() * invBc2 + e), w + j, count: count)
+                let grad = VectorMath.load(g + j, count: count) + l2 * VectorMath.load(w + j, count: count)
+                let mj = b1 * VectorMath.load(m + j, count: count) + c1 * grad
+                let vj = b2 * VectorMath.load(v + j, count: count) + c2 * grad * grad
+                VectorMath.store(mj, m + j, count: count)
+                VectorMath.store(vj, v + j, count: count)
+                VectorMath.store(VectorMath.load(w + j, count: count) * shrink - stepSize * mj / (vj.squareRoot() * invBc2 + e), w + j, count: count)
             }
             parallelFor(p.value.count) { r in
                 var j = r.lowerBound
