@@ -42,34 +42,37 @@ final class ItemForwardTests: XCTestCase {
         XCTAssertTrue(bits(batchResult.batchItems) == bits(itemResult), "\(label): the results differ", file: file, line: line)
     }
 
-    func testEncoderItemsGiveTheBatchForwardBitForBit() {
-        for arithmetic in [ConvolutionArithmetic.exact, .fast] {
+    /// Each arithmetic's model with a random batch [2, channels, size, size] of each size.
+    func forEachCase(_ arithmetics: [ConvolutionArithmetic], channels: Int, sizes: [Int],
+                     _ body: (AutoencoderKL, Tensor, String) -> Void) {
+        for arithmetic in arithmetics {
             let model = model(arithmetic)
-            for size in [40, 42] {
-                let x = randomBatch(channels: 3, size: size, seed: UInt64(size))
-                assertItemsMatchBatch("\(arithmetic), \(size) px", batch: { observe in
-                    model.encode(x, train: false, observe: observe).moments
-                }, items: { observe in
-                    model.encode(items: x.batchItems, observe: observe).map(\.moments)
-                })
-                // Unobserved, each image runs the whole encoder alone.
-                XCTAssertTrue(bits(model.encode(x, train: false).mean.batchItems) == bits(model.encode(items: x.batchItems).map(\.mean)))
+            for size in sizes {
+                body(model, randomBatch(channels: channels, size: size, seed: UInt64(size)), "\(arithmetic), \(size) px")
             }
         }
     }
 
+    func testEncoderItemsGiveTheBatchForwardBitForBit() {
+        forEachCase([.exact, .fast], channels: 3, sizes: [40, 42]) { model, x, label in
+            assertItemsMatchBatch(label, batch: { observe in
+                model.encode(x, train: false, observe: observe).moments
+            }, items: { observe in
+                model.encode(items: x.batchItems, observe: observe).map(\.moments)
+            })
+            // Unobserved, each image runs the whole encoder alone.
+            XCTAssertTrue(bits(model.encode(x, train: false).mean.batchItems) == bits(model.encode(items: x.batchItems).map(\.mean)), label)
+        }
+    }
+
     func testDecoderItemsGiveTheBatchForwardBitForBit() {
-        for arithmetic in [ConvolutionArithmetic.exact, .fastDecoder] {
-            let model = model(arithmetic)
-            for size in [10, 11] {
-                let z = randomBatch(channels: 4, size: size, seed: UInt64(size))
-                assertItemsMatchBatch("\(arithmetic), \(size) px", batch: { observe in
-                    model.decode(z, train: false, observe: observe)
-                }, items: { observe in
-                    model.decode(items: z.batchItems, observe: observe)
-                })
-                XCTAssertTrue(bits(model.decode(z, train: false).batchItems) == bits(model.decode(items: z.batchItems)))
-            }
+        forEachCase([.exact, .fastDecoder], channels: 4, sizes: [10, 11]) { model, z, label in
+            assertItemsMatchBatch(label, batch: { observe in
+                model.decode(z, train: false, observe: observe)
+            }, items: { observe in
+                model.decode(items: z.batchItems, observe: observe)
+            })
+            XCTAssertTrue(bits(model.decode(z, train: false).batchItems) == bits(model.decode(items: z.batchItems)), label)
         }
     }
 
