@@ -84,6 +84,7 @@ public final class Network: ParameterOwner {
         observe(layerNames[k], reports)
     }
 
+    /// Each item's norm output as the next convolution reads it, written so that `observe` sees it (before the swish).
     private func normalizedInputs(_ items: [Tensor], _ norm: GroupNorm, observe: ([Tensor]) -> Void) -> [NormalizedTensor] {
         var reports: [Tensor] = []
         let normalized = items.map { norm.normalizedInput($0, train: false) { reports.append($0) } }
