@@ -85,10 +85,11 @@ final class TrainerTests: TemporaryDirectoryTestCase {
         }
         let contents = try TrainingCheckpoint.read(path: "\(out)/vae_final.safetensors")
         XCTAssertEqual(contents.config, config)
-        // The options as given, plus the fingerprint of the images trained on.
+        // The options as given, plus the fingerprint of the images trained on and the arithmetic.
         var stored = contents.options
         XCTAssertEqual(stored.dataset, ImageFolder.fingerprint(try ImageFolder.list(o.trainDir, option: "--train_dir")))
-        stored.dataset = nil
+        XCTAssertEqual(stored.convolution, ConvolutionArithmetic.exact.description)
+        (stored.dataset, stored.convolution) = (nil, nil)
         XCTAssertEqual(stored, o)
         XCTAssertEqual(contents.position.epoch, 2)
         XCTAssertEqual(contents.position.adamStep, 6)
