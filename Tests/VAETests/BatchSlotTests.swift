@@ -101,7 +101,7 @@ extension BatchSlotTests {
         XCTAssertEqual(both.maps.count, both.layers.count)
         // encoder.conv_in measured directly; quant_conv holds the moments (mean and log-variance channels).
         let batch = imageBatch(images)
-        XCTAssertEqual(encoder.layers[0], compareBatchItems(model.encoder.stages[0].layer.forward(batch, train: false), layer: "encoder.conv_in").difference)
+        XCTAssertEqual(encoder.layers[0], compareBatchItems(model.encoder.stages[0].layer.forward(batch, train: false).batchItems, layer: "encoder.conv_in").difference)
         XCTAssertEqual(encoder.layers.last?.shape, [1, 8, 20, 20])
         XCTAssertGreaterThan(encoder.layers.last!.l2, 0)
     }

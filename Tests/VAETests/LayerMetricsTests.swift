@@ -12,7 +12,7 @@ final class LayerMetricsTests: XCTestCase {
     func testL2CosineAndPerElementOnAHandMadePair() {
         // a: channel 0 = [1, 2], channel 1 = [3, 4]; b: [1, 0], [0, 4] (one row of two pixels).
         let output = pairOutput([1, 2, 3, 4], [1, 0, 0, 4], c: 2, h: 1, w: 2)
-        let (difference, map) = compareBatchItems(output, layer: "decoder.conv_in")
+        let (difference, map) = compareBatchItems(output.batchItems, layer: "decoder.conv_in")
         XCTAssertEqual(difference.layer, "decoder.conv_in")
         XCTAssertEqual(difference.shape, [1, 2, 1, 2])
         XCTAssertEqual(difference.elementCount, 4)
@@ -32,14 +32,14 @@ final class LayerMetricsTests: XCTestCase {
         let zeros = [Float](repeating: 0, count: 2 * 2 * 3)
         var b = zeros
         b[1 * 6 + 1 * 3 + 0] = 5  // channel 1, row 1, column 0
-        let (difference, map) = compareBatchItems(pairOutput(zeros, b, c: 2, h: 2, w: 3), layer: "x")
+        let (difference, map) = compareBatchItems(pairOutput(zeros, b, c: 2, h: 2, w: 3).batchItems, layer: "x")
         XCTAssertEqual(map.values, [0, 0, 0, 5, 0, 0])
         XCTAssertEqual(difference.l2, 5)
         XCTAssertEqual(difference.cosine, 1, "a zero output against a non-zero one counts as orthogonal")
-        let same = compareBatchItems(pairOutput(zeros, zeros, c: 2, h: 2, w: 3), layer: "x").difference
+        let same = compareBatchItems(pairOutput(zeros, zeros, c: 2, h: 2, w: 3).batchItems, layer: "x").difference
         XCTAssertEqual(same.l2, 0)
         XCTAssertEqual(same.cosine, 0, "two zero outputs are identical")
-        let opposite = compareBatchItems(pairOutput([1, -2], [-1, 2], c: 1, h: 1, w: 2), layer: "x").difference
+        let opposite = compareBatchItems(pairOutput([1, -2], [-1, 2], c: 1, h: 1, w: 2).batchItems, layer: "x").difference
         XCTAssertEqual(opposite.cosine, 2, accuracy: 1e-15)
     }
 
@@ -52,9 +52,9 @@ final class LayerMetricsTests: XCTestCase {
         let saved = Threads.count
         defer { Threads.set(saved) }
         Threads.set(1)
-        let one = compareBatchItems(output, layer: "x")
+        let one = compareBatchItems(output.batchItems, layer: "x")
         Threads.set(3)
-        let three = compareBatchItems(output, layer: "x")
+        let three = compareBatchItems(output.batchItems, layer: "x")
         XCTAssertEqual(one.difference, three.difference)
         XCTAssertEqual(one.map, three.map)
 

@@ -26,7 +26,7 @@ final class LesionMetricsTests: TemporaryDirectoryTestCase {
         // One channel, 2×2: a − b = [3, 0, 0, 1]; the mask covers the top-left pixel fully, the top-right half.
         let output = Tensor(shape: [2, 1, 2, 2], values: [3, 5, 1, 1] + [0, 5, 1, 0])
         let mask = LesionMask(width: 2, height: 2, coverage: [1, 0.5, 0, 0])
-        let layer = compareBatchItems(output, layer: "x", mask: mask).difference
+        let layer = compareBatchItems(output.batchItems, layer: "x", mask: mask).difference
         let lesion = try! XCTUnwrap(layer.lesion)
         XCTAssertEqual(lesion.inside, 9)
         XCTAssertEqual(lesion.areaFraction, 0.375)
@@ -36,7 +36,7 @@ final class LesionMetricsTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(layer.value(of: .energyPerAreaInside), 9 / 1.5, accuracy: 1e-15)
         XCTAssertEqual(layer.value(of: .energyPerAreaOutside), 1 / 2.5, accuracy: 1e-15)
         // Without a mask the lesion metrics are undefined and not reported.
-        let plain = compareBatchItems(output, layer: "x").difference
+        let plain = compareBatchItems(output.batchItems, layer: "x").difference
         XCTAssertNil(plain.lesion)
         XCTAssertTrue(plain.value(of: .lesionEnrichment).isNaN)
         XCTAssertEqual(DifferenceMetric.reported(.l2, layers: [plain]), [.l2Value, .l2PerElement])

@@ -76,7 +76,7 @@ final class MemoryEstimateTests: XCTestCase {
         let measured: [(VAEConfig, size: Int, batch: Int, MemoryEstimate.Work, mebibytes: Double)] = [
             (.sdV1, 64, 1, .training, 1422), (.sdV1, 128, 2, .training, 1794), (.sdV1, 256, 1, .training, 2227),
             (small, 64, 8, .training, 251), (small, 128, 8, .training, 616),
-            (.sdV1, 256, 2, .inference, 742), (small, 256, 2, .inference, 179),
+            (.sdV1, 256, 2, .inference, 640), (.sdV1, 512, 2, .inference, 1283), (small, 256, 2, .inference, 158),
         ]
         for (config, size, batch, work, mebibytes) in measured {
             let estimate = MemoryEstimate(config: config, imageSize: size, batch: batch, work: work).totalBytes / 1_048_576

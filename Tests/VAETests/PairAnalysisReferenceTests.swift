@@ -6,7 +6,7 @@ import VAE
 /// `pair_metrics_item0_vs_item1` holds the float64 L2 and cosine per encoder and decoder layer between them, of
 /// the analysed forward (encode `input`, decode the posterior mean at the fixture's weights). The analysis is fed
 /// the encoded mean, since `input` is not an 8-bit image; the encoder's layers are measured as `PairAnalysis`
-/// measures them, with `compareBatchItems` on each output as it appears.
+/// measures them, with `compareBatchItems` on each layer's two outputs as they appear.
 extension ReferenceModelTests {
     func assertPairMetrics(_ measured: [LayerDifference], _ r: Reference, _ name: String,
                            file: StaticString = #filePath, line: UInt = #line) throws {
@@ -24,15 +24,15 @@ extension ReferenceModelTests {
     func checkPairMetrics(_ name: String) throws {
         let r = try load(name)
         var encoderLayers: [LayerDifference] = []
-        let mean = r.model.encode(r.input, train: false) { layer, output in
-            encoderLayers.append(compareBatchItems(output, layer: layer).difference)
-        }.mode
-        XCTAssertEqual(mean.shape[0], 2, "the fixtures hold one pair")
+        XCTAssertEqual(r.input.shape[0], 2, "the fixtures hold one pair")
+        let means = r.model.encode(items: r.input.batchItems) { layer, outputs in
+            encoderLayers.append(compareBatchItems(outputs, layer: layer).difference)
+        }.map(\.mode)
         let encoderOrder = try XCTUnwrap(r.json["encoder_layers"] as? [String])
         XCTAssertEqual(encoderLayers.map(\.layer), encoderOrder)
         try assertPairMetrics(encoderLayers, r, name)
 
-        let analysis = PairAnalysis(decoding: mean, with: r.model)
+        let analysis = PairAnalysis(decoding: means, with: r.model)
         let order = try XCTUnwrap(r.json["decoder_layers"] as? [String])
         XCTAssertEqual(analysis.layers.map(\.layer), order)
         XCTAssertEqual(analysis.maps.count, order.count)

@@ -37,11 +37,13 @@ final class RunSafetyTests: TemporaryDirectoryTestCase {
 
     /// Trains in-process through a RunDirectory, as the train command does; returns the directory's run id.
     @discardableResult
-    func train(_ o: TrainingOptions, start: RunStart = .fresh(overwrite: false), log: @escaping (String) -> Void = { _ in }) throws -> String {
+    func train(_ o: TrainingOptions, start: RunStart = .fresh(overwrite: false), arithmetic: ConvolutionArithmetic = .exact,
+               log: @escaping (String) -> Void = { _ in }) throws -> String {
         let replicas = SingleReplica()
         let run = try RunDirectory.begin(o.outputDir, start: start, replicas: replicas, log: log)
         let data = try TrainingData.prepare(o, replicas: replicas, log: { _ in })
         let model = AutoencoderKL(config)
+        model.arithmetic = arithmetic
         model.initialize(seed: o.seed)
         let trainer = try Trainer(model: model, options: o, data: data, replicas: replicas,
                                   resumeFrom: run.resumeFrom.map { ($0.contents, $0.path) }, runID: run.runID, log: log)
@@ -149,6 +151,25 @@ final class RunSafetyTests: TemporaryDirectoryTestCase {
         let accepted = try contents.options.resumeChanges(given: given, checkpoint: path)
         assertMentions(accepted.joined(separator: "\n"), ["--epochs: checkpoint 1, now 4", "warning", "--lr: checkpoint 0.001, now 0.0005",
                                                           "--cache_images"])
+    }
+
+    /// --fast_conv changes a run's results by rounding: checkpoints record the arithmetic, and a resume that changes
+    /// it goes on with a warning naming both (a checkpoint from before the field existed is not compared).
+    func testCheckpointsRecordTheArithmeticAndAResumeThatChangesItWarns() throws {
+        try train(options(epochs: 1))
+        let path = "\(dir!)/out/checkpoints/vae_epoch_1.safetensors"
+        XCTAssertEqual(try TrainingCheckpoint.read(path: path).options.convolution, "winograd F(2x2, 3x3)")
+        var lines: [String] = []
+        try train(options(epochs: 2), start: .resumeLatest, arithmetic: .fast, log: { lines.append($0) })
+        assertMentions(lines.joined(separator: "\n"), ["warning: resume changes the convolution arithmetic (--fast_conv, --exact_conv)",
+                                                        "checkpoint winograd F(2x2, 3x3), now winograd F(4x4, 3x3) (--fast_conv)"])
+        XCTAssertEqual(try TrainingCheckpoint.read(path: "\(dir!)/out/vae_final.safetensors").options.convolution,
+                       "winograd F(4x4, 3x3) (--fast_conv)")
+        var older = try TrainingCheckpoint.read(path: path).options
+        older.convolution = nil
+        var given = older
+        given.convolution = ConvolutionArithmetic.fast.description
+        XCTAssertEqual(try older.resumeChanges(given: given, checkpoint: path), [])
     }
 
     func testTheTrainerRefusesAResumeOnAnotherDataSet() throws {

@@ -101,13 +101,15 @@ public struct DifferenceMap: Equatable, Sendable {
     public let values: [Float]
 }
 
-/// Compares items 0 and 1 of a layer output [2, C, H, W], accumulating in double. Rows are summed in
-/// parallel and their partial sums added in row order, so the result does not depend on the thread count.
-/// `mask` (the lesion at the analysis size) adds where the difference lies relative to it.
-public func compareBatchItems(_ output: Tensor, layer: String, mask: LesionMask? = nil) -> (difference: LayerDifference, map: DifferenceMap) {
-    let d = output.dims
-    precondition(d.n == 2, "\(layer): a pair analysis decodes a batch of 2, got \(d.n)")
-    let item = d.c * d.plane
+/// Compares a layer's outputs [1, C, H, W] for the two items of a pair, accumulating in double. Rows are
+/// summed in parallel and their partial sums added in row order, so the result does not depend on the thread
+/// count. `mask` (the lesion at the analysis size) adds where the difference lies relative to it.
+public func compareBatchItems(_ outputs: [Tensor], layer: String, mask: LesionMask? = nil) -> (difference: LayerDifference, map: DifferenceMap) {
+    precondition(outputs.count == 2, "\(layer): a pair analysis compares 2 items, got \(outputs.count)")
+    let d = outputs[0].dims
+    precondition(d.n == 1 && outputs[1].shape == outputs[0].shape,
+                 "\(layer): the items' outputs must share one shape [1, C, H, W], got \(outputs.map(\.shape))")
+    let (first, second) = (outputs[0].data, outputs[1].data)
     // Per row: Σ(a−b)², Σab, Σa², Σb²; per pixel: Σ over channels of (a−b)².
     var rowSums = [Double](repeating: 0, count: 4 * d.h)
     var pixelSquares = [Double](repeating: 0, count: d.plane)
@@ -117,8 +119,8 @@ public func compareBatchItems(_ output: Tensor, layer: String, mask: LesionMask?
                 for y in range {
                     var dd = 0.0, ab = 0.0, aa = 0.0, bb = 0.0
                     for c in 0..<d.c {
-                        let a = output.data + c * d.plane + y * d.w
-                        let b = a + item
+                        let a = first + c * d.plane + y * d.w
+                        let b = second + c * d.plane + y * d.w
                         for x in 0..<d.w {
                             let va = Double(a[x]), vb = Double(b[x]), diff = va - vb
                             dd += diff * diff

@@ -12,34 +12,37 @@ public struct PairAnalysis {
     /// The lesion of image 1 at the analysis size, if given.
     public let mask: LesionMask?
 
-    /// Decodes latents [2, E, h, w] (item 0 from image 1) as one batch. Each layer is measured in `observe`
-    /// the moment its output appears and only its small difference map is kept, so memory stays that of one
-    /// decode of a batch of two.
-    public init(decoding latents: Tensor, mask: LesionMask? = nil, with model: AutoencoderKL) {
+    /// Decodes the two latents [1, E, h, w] (item 0 from image 1) stage by stage in turn
+    /// (`Network.forward(items:observe:)`). Each layer is measured in `observe` the moment both items' outputs
+    /// exist and only its small difference map is kept, so memory stays that of both items' stage inputs beside
+    /// one item's working set.
+    public init(decoding latents: [Tensor], mask: LesionMask? = nil, with model: AutoencoderKL) {
+        precondition(latents.count == 2, "a pair analysis decodes 2 latents, got \(latents.count)")
         var layers: [LayerDifference] = []
         var maps: [DifferenceMap] = []
         self.mask = mask
-        reconstruction = model.decode(latents, train: false) { name, output in
-            let (difference, map) = compareBatchItems(output, layer: name, mask: mask)
+        let reconstructions = model.decode(items: latents) { name, outputs in
+            let (difference, map) = compareBatchItems(outputs, layer: name, mask: mask)
             layers.append(difference)
             maps.append(map)
         }
+        reconstruction = Tensor(joining: reconstructions)
         self.layers = layers
         self.maps = maps
     }
 
-    /// Encodes both images (already at the analysis size) as one batch and decodes the posterior mode; with
-    /// `layers` including the encoder, its layers are measured too (first, in forward order).
+    /// Encodes both images (already at the analysis size) and decodes the posterior modes, each image a tensor of
+    /// its own; with `layers` including the encoder, its layers are measured too (first, in forward order).
     public init(images: (RGB8Image, RGB8Image), mask: LesionMask? = nil, layers: AnalysisLayers = .decoder,
                 with model: AutoencoderKL) {
-        let batch = imageBatch([images.0, images.1])
         var encoderLayers: [LayerDifference] = [], encoderMaps: [DifferenceMap] = []
-        let observe: ((String, Tensor) -> Void)? = !layers.encoder ? nil : { name, output in
-            let (difference, map) = compareBatchItems(output, layer: name, mask: mask)
+        let observe: ((String, [Tensor]) -> Void)? = !layers.encoder ? nil : { name, outputs in
+            let (difference, map) = compareBatchItems(outputs, layer: name, mask: mask)
             encoderLayers.append(difference)
             encoderMaps.append(map)
         }
-        let decoded = PairAnalysis(decoding: model.encode(batch, train: false, observe: observe).mode, mask: mask, with: model)
+        let posteriors = model.encode(items: [images.0, images.1].map { imageBatch([$0]) }, observe: observe)
+        let decoded = PairAnalysis(decoding: posteriors.map(\.mode), mask: mask, with: model)
         self.layers = encoderLayers + (layers.decoder ? decoded.layers : [])
         maps = encoderMaps + (layers.decoder ? decoded.maps : [])
         reconstruction = decoded.reconstruction

@@ -106,21 +106,21 @@ public enum Benchmark {
             peakResidentMB: peakResidentMB, waitByRank: waits)
     }
 
-    /// Analysis of one image pair per step (random images): encode both, decode the posterior mode measuring every
-    /// decoder layer. Each replica analyses its own pair, as analyze-folder spreads pairs over ranks.
+    /// Analysis of one image pair per step (random images) as `vae-dist analyze` runs it: encode each image, decode
+    /// the posterior modes side by side measuring every decoder layer. Each replica analyses its own pair, as analyze-folder spreads pairs over ranks.
     public static func analyze(model: AutoencoderKL, imgSize: Int, steps: Int, replicas: ReplicaGroup) throws -> BenchmarkResult {
         _ = try TransformKernels.fromEnvironment()
         try model.config.requireRGB(for: "bench")
         try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: 2, work: .inference)
         model.initialize(seed: 0)
-        let x = imageBatch(randomImages(count: 2, size: imgSize, seed: UInt64(replicas.rank + 1)))
+        let images = randomImages(count: 2, size: imgSize, seed: UInt64(replicas.rank + 1)).map { imageBatch([$0]) }
         var encodeTimes: [Double] = [], decodeTimes: [Double] = [], totals: [Double] = []
         for step in 0...steps {
             if step == 1 { Profile.reset(); Profile.enabled = true }
             let t0 = clock()
-            let mode = model.encode(x, train: false).mode
+            let modes = model.encode(items: images).map(\.mode)
             let t1 = clock()
-            _ = PairAnalysis(decoding: mode, with: model)
+            _ = PairAnalysis(decoding: modes, with: model)
             let t2 = clock()
             guard step > 0 else { continue }
             encodeTimes.append(t1 - t0)

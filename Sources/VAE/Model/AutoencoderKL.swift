@@ -37,7 +37,7 @@ public final class AutoencoderKL: ParameterOwner {
 
     /// `observe` sees each encoder layer output as it appears (`encoderLayerNames` order), the moments last.
     public func encode(_ x: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> DiagonalGaussian {
-        precondition(x.dims.c == config.inChannels, "the model expects \(config.inChannels) input channels, got \(x.dims.c)")
+        requireInputChannels(x)
         let h = encoder.forward(x, train: train, observe: observe)
         let moments = quantConv.forward(h, train: train)
         observe?("quant_conv", moments)
@@ -47,6 +47,24 @@ public final class AutoencoderKL: ParameterOwner {
     public func decode(_ z: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> Tensor {
         let h = postQuantConv.forward(z, train: train)
         return decoder.forward(h, train: train, observe: observe)
+    }
+
+    /// Forward-only encoding of images held as separate tensors [1, C, H, W] (`Network.forward(items:observe:)`):
+    /// `observe` sees each encoder layer's outputs of all items at once (`encoderLayerNames` order), the moments last.
+    public func encode(items: [Tensor], observe: ((String, [Tensor]) -> Void)? = nil) -> [DiagonalGaussian] {
+        items.forEach(requireInputChannels)
+        let moments = encoder.forward(items: items, observe: observe).map { quantConv.forward($0, train: false) }
+        observe?("quant_conv", moments)
+        return moments.map { DiagonalGaussian(moments: $0) }
+    }
+
+    private func requireInputChannels(_ x: Tensor) {
+        precondition(x.dims.c == config.inChannels, "the model expects \(config.inChannels) input channels, got \(x.dims.c)")
+    }
+
+    /// Forward-only decoding of latents held as separate tensors [1, E, h, w]: one reconstruction per item.
+    public func decode(items: [Tensor], observe: ((String, [Tensor]) -> Void)? = nil) -> [Tensor] {
+        decoder.forward(items: items.map { postQuantConv.forward($0, train: false) }, observe: observe)
     }
 
     private var decodeBackwardLayers: [any Layer] { decoder.backwardLayers + [postQuantConv] }

@@ -7,7 +7,8 @@ public struct MemoryEstimate: Sendable {
     public enum Work: String, Sendable {
         /// Forward and backward with Adam: weights, gradients, two moments and every activation backward needs.
         case training
-        /// Encode and decode without gradients: only the activations of the layer running are alive.
+        /// Encode and decode without gradients, the images as separate tensors each layer in turn
+        /// (`Network.forward(items:observe:)`): only the layer running holds more than its items' inputs.
         case inference
     }
 
@@ -33,12 +34,13 @@ public struct MemoryEstimate: Sendable {
         weightBytes = 4 * Double(shape.parameters)
         optimizerBytes = work == .training ? 3 * weightBytes : 0
         let pixels = Double(imageSize) * Double(imageSize)
-        let perImage = work == .training ? shape.trainingFloatsPerPixel : shape.inferenceFloatsPerPixel
+        let activations = work == .training ? Double(batch) * shape.trainingFloatsPerPixel
+                                            : shape.inferenceFloatsPerPixel(items: batch)
         // Attention keeps a [pixels, pixels] weight matrix per image when training, one at a time otherwise.
         let attentionMatrices = work == .training ? Double(batch) * shape.attentionMatrices(pixels: pixels)
                                                   : shape.largestAttentionMatrix(pixels: pixels)
         let scratch = work == .training ? 0 : shape.winogradScratchFloats
-        activationBytes = 4 * (Double(batch) * perImage * pixels + attentionMatrices + scratch)
+        activationBytes = 4 * (activations * pixels + attentionMatrices + scratch)
     }
 
     /// "training needs about 3.2 TB (weights 335 MB, gradients and Adam moments 1.0 GB, activations 3.2 TB)".
@@ -106,8 +108,9 @@ struct ModelShape {
     private(set) var parameters = 0
     /// Floats per input pixel that a training forward keeps for backward, plus backward's temporaries.
     private(set) var trainingFloatsPerPixel = 0.0
-    /// Floats per input pixel alive at once in an inference forward (the largest layer's).
-    private(set) var inferenceFloatsPerPixel = 0.0
+    /// Per layer, floats per input pixel of one item's input, of what it allocates while it runs (its output
+    /// included) and of its output, for inference.
+    private var inferenceLayers: [(input: Double, working: Double, output: Double)] = []
     /// Attention layers by the share of the input's pixels they attend over (1/4 per level down).
     private var attentionScales: [Double] = []
     /// Gradients, recomputed inputs and outputs alive during a backward step, as multiples of its largest activation.
@@ -180,7 +183,7 @@ struct ModelShape {
     private mutating func conv(_ cin: Int, _ cout: Int, _ kernel: Int, keep: Double, output: Double) {
         parameters += cout * cin * kernel * kernel + cout
         trainingFloatsPerPixel += keep
-        alive(keep + output)
+        inferenceLayers.append((keep, output, output))
     }
 
     private mutating func groupNorm(_ channels: Int, keep: Double) {
@@ -196,14 +199,14 @@ struct ModelShape {
         if cin != cout { parameters += cout * cin + cout }
         trainingFloatsPerPixel += Double(cin + cout) * scale
         largestTensor = max(largestTensor, Double(max(cin, cout)) * scale)
-        alive(Double(cin + 2 * cout) * scale)
+        inferenceLayers.append((Double(cin) * scale, Double(2 * cout) * scale, Double(cout) * scale))
     }
 
     /// Keeps the norm's input, q, k, v and the attended values (and the weight matrix, counted apart).
     private mutating func attention(_ channels: Int, scale: Double) {
         parameters += 2 * channels + 4 * (channels * channels + channels)
         trainingFloatsPerPixel += 5 * Double(channels) * scale
-        alive(6 * Double(channels) * scale)
+        inferenceLayers.append((Double(channels) * scale, 5 * Double(channels) * scale, Double(channels) * scale))
         attentionScales.append(scale)
     }
 
@@ -213,8 +216,13 @@ struct ModelShape {
         resnet(channels, channels, scale: scale)
     }
 
-    private mutating func alive(_ floatsPerPixel: Double) {
-        inferenceFloatsPerPixel = max(inferenceFloatsPerPixel, floatsPerPixel)
+    /// Floats per input pixel alive at once in an inference forward of `items` images, at its largest layer:
+    /// while item i runs a layer, items i+1… still hold their inputs and items …i−1 their outputs, so the most is
+    /// alive while the first item runs or while the last one does. (Without observed layers the encoder runs the
+    /// items one after the other, which holds less.)
+    func inferenceFloatsPerPixel(items: Int) -> Double {
+        let others = Double(max(items, 1) - 1)
+        return inferenceLayers.map { $0.working + max(others * $0.input, others * $0.output) + $0.input }.max() ?? 0
     }
 }
 

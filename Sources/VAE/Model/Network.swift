@@ -51,6 +51,47 @@ public final class Network: ParameterOwner {
         return h
     }
 
+    /// Forward-only over a batch's items held as separate tensors [1, C, H, W]: each item comes out bitwise as it
+    /// does in a batch (no kernel mixes images; a Winograd chunk never spans two). With `observe`, which sees every
+    /// item's output of a layer at once (in `layerNames` order), the items run each stage in turn, and an item's
+    /// stage input is released as soon as its output exists: the peak is all items' stage inputs beside one
+    /// item's working set, where a batch holds every item's working set. Without it, each item runs the whole
+    /// network alone.
+    public func forward(items: [Tensor], observe: ((String, [Tensor]) -> Void)? = nil) -> [Tensor] {
+        guard let observe else { return items.map { forward($0, train: false) } }
+        var items = items
+        var k = 0
+        while k < stages.count {
+            if case let (norm, conv)? = normalizedConvolution(at: k) {
+                // The items' norm outputs are written for `observe` and released once conv_out has read them.
+                items = normalizedInputs(items, norm, observe: { observe(layerNames[k], $0) }).map { conv.forward($0, train: false) }
+                observe(layerNames[k + 1], items)
+                k += 2
+                continue
+            }
+            forwardStage(k, items: &items, observe: observe)
+            k += 1
+        }
+        return items
+    }
+
+    /// Stage k over the items one after the other, each item's input replaced by its output.
+    private func forwardStage(_ k: Int, items: inout [Tensor], observe: (String, [Tensor]) -> Void) {
+        var reports: [Tensor] = []
+        for i in items.indices {
+            items[i] = stages[k].layer.forward(items[i], train: false) { reports.append($0) }
+        }
+        observe(layerNames[k], reports)
+    }
+
+    /// Each item's norm output as the next convolution reads it, written so that `observe` sees it (before the swish).
+    private func normalizedInputs(_ items: [Tensor], _ norm: GroupNorm, observe: ([Tensor]) -> Void) -> [NormalizedTensor] {
+        var reports: [Tensor] = []
+        let normalized = items.map { norm.normalizedInput($0, train: false) { reports.append($0) } }
+        observe(reports)
+        return normalized
+    }
+
     /// Every 3×3 stride-1 convolution of the network computes with `tiling` from now on.
     func useWinograd(_ tiling: WinogradTiling) {
         for stage in stages {

@@ -52,6 +52,7 @@ public final class Trainer {
         self.model = model
         var options = options
         options.dataset = data.train.fingerprint ?? options.dataset
+        options.convolution = model.arithmetic.description
         self.options = options
         self.images = data.train
         self.runID = runID ?? resumeFrom?.0.runID ?? UUID().uuidString

@@ -36,6 +36,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var logEvery: Int?
     /// `ImageFolder.fingerprint` of the images trained on (set by the trainer; nil in older checkpoints).
     public var dataset: String?
+    /// The model's convolution arithmetic (`ConvolutionArithmetic`, as result files word it; set by the trainer,
+    /// nil in older checkpoints): --fast_conv changes results by rounding, so a resume that changes it says so.
+    public var convolution: String?
 
     public init(trainDir: String) { self.trainDir = trainDir }
 
@@ -48,7 +51,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case klReduction = "kl_reduction", optimizer, schedule = "lr_schedule", gradClip = "grad_clip"
         case emaDecay = "ema_decay", gradAccum = "grad_accum", numRecon = "num_recon", initWeights = "init_weights"
         case skipBadImages = "skip_bad_images", cacheImages = "cache_images", data, augment, validation
-        case logEvery = "log_every", dataset
+        case logEvery = "log_every", dataset, convolution
     }
 
     /// Options added in later versions are absent from older checkpoints: those take their defaults.
@@ -82,6 +85,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         validation = try value(.validation, defaults.validation)
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery)
         dataset = try c.decodeIfPresent(String.self, forKey: .dataset)
+        convolution = try c.decodeIfPresent(String.self, forKey: .convolution)
     }
 }
 
@@ -217,6 +221,7 @@ extension TrainingOptions {
         case .schedule: return ("--lr_schedule and its settings", .mayChangeWithWarning, describe(schedule))
         case .dataset: return ("the data set (--train_dir after --skip_bad_images)", .mustMatch, dataset ?? "unknown")
         case .lr: return ("--lr", .mayChangeWithWarning, "\(lr)")
+        case .convolution: return ("the convolution arithmetic (--fast_conv, --exact_conv)", .mayChangeWithWarning, convolution ?? "unknown")
         case .epochs: return ("--epochs", .mayChange, "\(epochs)")
         case .saveInterval: return ("--save_interval", .mayChange, "\(saveInterval)")
         case .numRecon: return ("--num_recon", .mayChange, "\(numRecon)")
@@ -234,12 +239,12 @@ extension TrainingOptions {
 
     /// Compares the options `given` for a resume with these, stored in `checkpoint`: throws one error listing every
     /// option that must not change, stored and given value side by side; returns the accepted changes as log lines.
-    /// A data set unknown on either side (older checkpoints, sources without files) is not compared.
+    /// A data set or arithmetic unknown on either side (older checkpoints, sources without files) is not compared.
     public func resumeChanges(given: TrainingOptions, checkpoint: String) throws -> [String] {
         var refused: [String] = [], accepted: [String] = []
         for key in CodingKeys.allCases {
             let (stored, new) = (resumeTerms(key), given.resumeTerms(key))
-            guard stored.value != new.value, key != .dataset || (dataset != nil && given.dataset != nil) else { continue }
+            guard stored.value != new.value, isRecorded(key), given.isRecorded(key) else { continue }
             let line = "\(stored.name): checkpoint \(stored.value), now \(new.value)"
             switch stored.rule {
             case .mustMatch: refused.append(line)
@@ -254,6 +259,15 @@ extension TrainingOptions {
                             + "\nGive the checkpoint's values, or start a new run in another --output_dir.")
         }
         return accepted
+    }
+
+    /// Whether the value of `key` is known: fields that older checkpoints lack are nil there.
+    private func isRecorded(_ key: CodingKeys) -> Bool {
+        switch key {
+        case .dataset: dataset != nil
+        case .convolution: convolution != nil
+        default: true
+        }
     }
 
     private func describe<T: Encodable>(_ value: T) -> String { (try? TrainingCheckpoint.json(value)) ?? "\(value)" }
