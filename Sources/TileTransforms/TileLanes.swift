@@ -7,8 +7,6 @@ public protocol TileLanes: SIMD where Scalar == Float {
     static func pairs(_ p: UnsafeRawPointer) -> (Self, Self)
     /// (p[4j], p[4j + 1], p[4j + 2], p[4j + 3]) for j < lanes.
     static func quads(_ p: UnsafeRawPointer) -> (Self, Self, Self, Self)
-    /// p[2j] = a[j], p[2j + 1] = b[j] for j < lanes.
-    static func storeInterleaved(_ a: Self, _ b: Self, to p: UnsafeMutablePointer<Float>)
 }
 
 extension SIMD8: TileLanes where Scalar == Float {
@@ -24,14 +22,6 @@ extension SIMD8: TileLanes where Scalar == Float {
     public static func quads(_ p: UnsafeRawPointer) -> (Self, Self, Self, Self) {
         let a = p.loadUnaligned(as: SIMD32<Float>.self)
         return (a.evenHalf.evenHalf, a.oddHalf.evenHalf, a.evenHalf.oddHalf, a.oddHalf.oddHalf)
-    }
-
-    @inlinable @inline(__always)
-    public static func storeInterleaved(_ a: Self, _ b: Self, to p: UnsafeMutablePointer<Float>) {
-        for j in 0..<8 {
-            p[2 * j] = a[j]
-            p[2 * j + 1] = b[j]
-        }
     }
 }
 
@@ -50,13 +40,6 @@ extension SIMD16: TileLanes where Scalar == Float {
         let a = p.loadUnaligned(as: SIMD32<Float>.self), b = p.loadUnaligned(fromByteOffset: 128, as: SIMD32<Float>.self)
         let even = SIMD32(lowHalf: a.evenHalf, highHalf: b.evenHalf), odd = SIMD32(lowHalf: a.oddHalf, highHalf: b.oddHalf)
         return (even.evenHalf, odd.evenHalf, even.oddHalf, odd.oddHalf)
-    }
-
-    /// Half by half: lane by lane over the whole vector, the compiler extracts every value from the 512-bit registers.
-    @inlinable @inline(__always)
-    public static func storeInterleaved(_ a: Self, _ b: Self, to p: UnsafeMutablePointer<Float>) {
-        SIMD8.storeInterleaved(a.lowHalf, b.lowHalf, to: p)
-        SIMD8.storeInterleaved(a.highHalf, b.highHalf, to: p + 16)
     }
 }
 

@@ -67,9 +67,13 @@ public enum WinogradF2Rows {
             let oy = 2 * ty
             if count == lanes && 2 * (tx0 + lanes) <= w && oy + 1 < h {
                 // Whole tiles inside the image: interleave without per-pixel bounds checks.
-                let top = plane + oy * w + 2 * tx0
-                V.storeInterleaved(y00, y01, to: top)
-                V.storeInterleaved(y10, y11, to: top + w)
+                let top = plane + oy * w + 2 * tx0, bottom = top + w
+                for j in 0..<lanes {
+                    top[2 * j] = y00[j]
+                    top[2 * j + 1] = y01[j]
+                    bottom[2 * j] = y10[j]
+                    bottom[2 * j + 1] = y11[j]
+                }
                 continue
             }
             for j in 0..<count {

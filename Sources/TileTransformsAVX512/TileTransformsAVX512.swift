@@ -14,19 +14,6 @@ public enum TileTransformsAVX512 {
     }
 
     @inline(never)
-    public static func f2Inverse(_ mt: UnsafePointer<Float>, stride: Int, bias: Float, pooledTo2x: Bool,
-                                 into plane: UnsafeMutablePointer<Float>, tileRow: Int, height: Int, width: Int, tilesWide: Int) {
-        WinogradF2Rows.inverseOutput(Lanes.self, mt, stride: stride, bias: bias, pooledTo2x: pooledTo2x, into: plane,
-                                     tileRow: tileRow, height: height, width: width, tilesWide: tilesWide)
-    }
-
-    @inline(never)
-    public static func f2OutputGradient(_ padded: UnsafePointer<Float>, lineWidth: Int, tilesWide: Int,
-                                        into out: UnsafeMutablePointer<Float>, stride: Int) {
-        WinogradF2Rows.transformOutputGradient(Lanes.self, padded, lineWidth: lineWidth, tilesWide: tilesWide, into: out, stride: stride)
-    }
-
-    @inline(never)
     public static func f4Input(_ padded: UnsafePointer<Float>, lineWidth: Int, tilesWide: Int,
                                into v: UnsafeMutablePointer<Float>, stride: Int) {
         WinogradF4Rows.transformInput(Lanes.self, padded, lineWidth: lineWidth, tilesWide: tilesWide, into: v, stride: stride)

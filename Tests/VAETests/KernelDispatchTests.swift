@@ -1,7 +1,8 @@
 import XCTest
 import VAE
 
-/// The Winograd transforms run 8 tiles per vector (AVX2) or 16 (AVX-512, where the CPU has it), chosen at run time
+/// The Winograd transforms that paid with 16 tiles per vector (both input transforms, F(4×4)'s inverse and
+/// output-gradient transform) run 8 per vector (AVX2) or 16 (AVX-512, where the CPU has it), chosen at run time
 /// (`TransformKernels`). Both do the same operations on every tile, so each dispatched kernel must give bitwise the
 /// same values both ways: checked on random data at widths that leave partial vectors of 8 and of 16 tiles, on
 /// chunks of tile rows that start inside an image, with the ×2 upsampled read, the fused group norm and the pooled
@@ -70,45 +71,34 @@ final class KernelDispatchTests: XCTestCase {
         }
     }
 
-    func testInverseTransformsAreBitwiseTheSameWithAVX512() throws {
+    func testF4InverseTransformIsBitwiseTheSameWithAVX512() throws {
         try requireAVX512()
         let channels = 3
         let bias = random(channels)
-        for tiling in [WinogradTiling.f2x2, .f4x4] {
-            for tiles in tileCounts {
-                for pooled in [false, true] {
-                    let (g, rows) = geometry(tiling, tiles: tiles, even: pooled)
-                    let m = random(g.points * Winograd.stride(channels * rows.count * g.tilesWide))
-                    let planeSize = pooled ? g.height / 2 * (g.width / 2) : g.height * g.width
-                    assertSameBothWays(random(2 * channels * planeSize), "\(tiling) inverse, width \(g.width), pooled \(pooled)") { kernels, y in
-                        bias.withUnsafeBufferPointer { bias in
-                            switch tiling {
-                            case .f2x2: Winograd.inverseOutput(m, channels: channels, g, rows: rows, bias: bias.baseAddress,
-                                                               pooledTo2x: pooled, kernels: kernels, into: y)
-                            case .f4x4: WinogradF4.inverseOutput(m, channels: channels, g, rows: rows, bias: bias.baseAddress,
-                                                                 pooledTo2x: pooled, kernels: kernels, into: y)
-                            }
-                        }
+        for tiles in tileCounts {
+            for pooled in [false, true] {
+                let (g, rows) = geometry(.f4x4, tiles: tiles, even: pooled)
+                let m = random(g.points * Winograd.stride(channels * rows.count * g.tilesWide))
+                let planeSize = pooled ? g.height / 2 * (g.width / 2) : g.height * g.width
+                assertSameBothWays(random(2 * channels * planeSize), "F(4×4) inverse, width \(g.width), pooled \(pooled)") { kernels, y in
+                    bias.withUnsafeBufferPointer { bias in
+                        WinogradF4.inverseOutput(m, channels: channels, g, rows: rows, bias: bias.baseAddress,
+                                                 pooledTo2x: pooled, kernels: kernels, into: y)
                     }
                 }
             }
         }
     }
 
-    func testOutputGradientTransformsAreBitwiseTheSameWithAVX512() throws {
+    func testF4OutputGradientTransformIsBitwiseTheSameWithAVX512() throws {
         try requireAVX512()
         let channels = 3
-        for tiling in [WinogradTiling.f2x2, .f4x4] {
-            for tiles in tileCounts {
-                let (g, rows) = geometry(tiling, tiles: tiles, even: false)
-                let dy = random(2 * channels * g.height * g.width)
-                let size = g.points * Winograd.stride(channels * rows.count * g.tilesWide)
-                assertSameBothWays(random(size), "\(tiling) output gradient, width \(g.width)") { kernels, out in
-                    switch tiling {
-                    case .f2x2: Winograd.transformOutputGradient(dy, channels: channels, g, rows: rows, kernels: kernels, into: out)
-                    case .f4x4: WinogradF4.transformOutputGradient(dy, channels: channels, g, rows: rows, kernels: kernels, into: out)
-                    }
-                }
+        for tiles in tileCounts {
+            let (g, rows) = geometry(.f4x4, tiles: tiles, even: false)
+            let dy = random(2 * channels * g.height * g.width)
+            let size = g.points * Winograd.stride(channels * rows.count * g.tilesWide)
+            assertSameBothWays(random(size), "F(4×4) output gradient, width \(g.width)") { kernels, out in
+                WinogradF4.transformOutputGradient(dy, channels: channels, g, rows: rows, kernels: kernels, into: out)
             }
         }
     }

@@ -38,6 +38,12 @@ public enum TransformKernels: String, Sendable, CaseIterable {
     /// Tiles per vector.
     public var lanes: Int { self == .avx2 ? SIMD8<Float>.lanes : TileTransformsAVX512.Lanes.lanes }
 
+    /// The kernels for tile rows `tilesWide` tiles wide: narrower than one vector of 16, a row stays with 8 per
+    /// vector (a small model's deep levels and small images measured slower with half-empty 16-tile vectors).
+    func forRows(tilesWide: Int) -> TransformKernels {
+        self == .avx512 && tilesWide >= TransformKernels.avx512.lanes ? .avx512 : .avx2
+    }
+
     // One channel's tile row per call; the arguments are those of `WinogradF2Rows` and `WinogradF4Rows`.
 
     func f2Input(_ padded: UnsafePointer<Float>, lineWidth: Int, tilesWide: Int, into v: UnsafeMutablePointer<Float>, stride: Int) {
@@ -54,31 +60,11 @@ public enum TransformKernels: String, Sendable, CaseIterable {
         }
     }
 
-    func f2OutputGradient(_ padded: UnsafePointer<Float>, lineWidth: Int, tilesWide: Int, into out: UnsafeMutablePointer<Float>, stride: Int) {
-        switch self {
-        case .avx2:
-            WinogradF2Rows.transformOutputGradient(SIMD8<Float>.self, padded, lineWidth: lineWidth, tilesWide: tilesWide, into: out, stride: stride)
-        case .avx512: TileTransformsAVX512.f2OutputGradient(padded, lineWidth: lineWidth, tilesWide: tilesWide, into: out, stride: stride)
-        }
-    }
-
     func f4OutputGradient(_ padded: UnsafePointer<Float>, lineWidth: Int, tilesWide: Int, into out: UnsafeMutablePointer<Float>, stride: Int) {
         switch self {
         case .avx2:
             WinogradF4Rows.transformOutputGradient(SIMD8<Float>.self, padded, lineWidth: lineWidth, tilesWide: tilesWide, into: out, stride: stride)
         case .avx512: TileTransformsAVX512.f4OutputGradient(padded, lineWidth: lineWidth, tilesWide: tilesWide, into: out, stride: stride)
-        }
-    }
-
-    func f2Inverse(_ mt: UnsafePointer<Float>, stride: Int, bias: Float, pooledTo2x: Bool, into plane: UnsafeMutablePointer<Float>,
-                   tileRow: Int, height: Int, width: Int, tilesWide: Int) {
-        switch self {
-        case .avx2:
-            WinogradF2Rows.inverseOutput(SIMD8<Float>.self, mt, stride: stride, bias: bias, pooledTo2x: pooledTo2x, into: plane,
-                                         tileRow: tileRow, height: height, width: width, tilesWide: tilesWide)
-        case .avx512:
-            TileTransformsAVX512.f2Inverse(mt, stride: stride, bias: bias, pooledTo2x: pooledTo2x, into: plane,
-                                           tileRow: tileRow, height: height, width: width, tilesWide: tilesWide)
         }
     }
 

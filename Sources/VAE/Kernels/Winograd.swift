@@ -89,8 +89,9 @@ public enum Winograd {
     /// it sees the group norm (+ swish) of x, applied as the rows are read.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                       rows: Range<Int>, upsampledFrom2x: Bool = false, normalization: NormalizedRead? = nil,
-                                      kernels: TransformKernels = .active, into v: UnsafeMutablePointer<Float>) {
+                                      kernels requested: TransformKernels = .active, into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
+        let kernels = requested.forRows(tilesWide: g.tilesWide)
         let tw = g.tilesWide
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
@@ -105,32 +106,31 @@ public enum Winograd {
     }
 
     /// y[n][c] = Aᵀ M_t A (+ bias) for the tiles of the tile rows `rows`, cropped to the image: M is
-    /// [16][channels][chunk tiles] (`WinogradF2Rows.inverseOutput`, `kernels.lanes` tiles at a time).
+    /// [16][channels][chunk tiles] (`WinogradF2Rows.inverseOutput`, eight tiles at a time: 16 measured slower).
     /// With `pooledTo2x` (the adjoint of the ×2 upsampling, for the input gradient of an upsampling convolution)
     /// each tile's four outputs are summed into the one pixel of the half-size y they all came from.
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                      rows: Range<Int>, bias: UnsafePointer<Float>?, pooledTo2x: Bool = false,
-                                     kernels: TransformKernels = .active, into y: UnsafeMutablePointer<Float>) {
+                                     into y: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let stride = Winograd.stride(channels * rows.count * g.tilesWide)
         Profile.measure(.winograd) {
             forEachOutputTileRow(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { bias, plane, ty, t in
-                kernels.f2Inverse(mt + t, stride: stride, bias: bias, pooledTo2x: pooledTo2x, into: plane, tileRow: ty,
-                                  height: g.height, width: g.width, tilesWide: g.tilesWide)
+                WinogradF2Rows.inverseOutput(SIMD8<Float>.self, mt + t, stride: stride, bias: bias, pooledTo2x: pooledTo2x,
+                                             into: plane, tileRow: ty, height: g.height, width: g.width, tilesWide: g.tilesWide)
             }
         }
     }
 
     /// W[ξ][c][t] = (A dY_t Aᵀ)[ξ] for the 2×2 output-gradient tiles dY_t of the tile rows `rows` (zeros outside
-    /// the image), `kernels.lanes` tiles at a time from zero-padded copies of the two rows.
+    /// the image), eight tiles at a time (16 measured slower) from zero-padded copies of the two rows.
     public static func transformOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
-                                               rows: Range<Int>, kernels: TransformKernels = .active,
-                                               into out: UnsafeMutablePointer<Float>) {
+                                               rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
-        let pw = WinogradF2Rows.outputGradientLineWidth(tilesWide: tw, lanes: kernels.lanes)
+        let pw = WinogradF2Rows.outputGradientLineWidth(tilesWide: tw, lanes: SIMD8<Float>.lanes)
         Profile.measure(.winograd) {
             parallelFor(channels, grain: 1) { range in
                 let padded = UnsafeMutablePointer<Float>.allocate(capacity: 2 * pw)
@@ -144,8 +144,8 @@ public enum Winograd {
                             let y = 2 * ty + r
                             if y < h { (padded + r * pw).update(from: plane + y * w, count: w) } else { (padded + r * pw).update(repeating: 0, count: w) }
                         }
-                        kernels.f2OutputGradient(padded, lineWidth: pw, tilesWide: tw,
-                                                 into: out + c * tiles + (row - rows.lowerBound) * tw, stride: stride)
+                        WinogradF2Rows.transformOutputGradient(SIMD8<Float>.self, padded, lineWidth: pw, tilesWide: tw,
+                                                               into: out + c * tiles + (row - rows.lowerBound) * tw, stride: stride)
                     }
                 }
             }

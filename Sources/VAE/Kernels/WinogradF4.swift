@@ -50,8 +50,9 @@ public enum WinogradF4 {
     /// norm (+ swish) of x (both as `Winograd.transformInput`).
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                       rows: Range<Int>, upsampledFrom2x: Bool = false, normalization: NormalizedRead? = nil,
-                                      kernels: TransformKernels = .active, into v: UnsafeMutablePointer<Float>) {
+                                      kernels requested: TransformKernels = .active, into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
+        let kernels = requested.forRows(tilesWide: g.tilesWide)
         let tw = g.tilesWide
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
@@ -71,8 +72,9 @@ public enum WinogradF4 {
     /// pixel of the half-size y it came from.
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                      rows: Range<Int>, bias: UnsafePointer<Float>?, pooledTo2x: Bool = false,
-                                     kernels: TransformKernels = .active, into y: UnsafeMutablePointer<Float>) {
+                                     kernels requested: TransformKernels = .active, into y: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
+        let kernels = requested.forRows(tilesWide: g.tilesWide)
         let stride = Winograd.stride(channels * rows.count * g.tilesWide)
         Profile.measure(.winograd) {
             forEachOutputTileRow(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { bias, plane, ty, t in
@@ -86,9 +88,10 @@ public enum WinogradF4 {
     /// the image), for the weight gradient dg = Gᵀ [ Σ_t (Bᵀ d_t B) ⊙ (A dY_t Aᵀ) ] G. `kernels.lanes` tiles at a
     /// time from the zero-padded rows of `forEachPaddedTileRow`: a tile row's four rows are its lines 1…4.
     public static func transformOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
-                                               rows: Range<Int>, kernels: TransformKernels = .active,
+                                               rows: Range<Int>, kernels requested: TransformKernels = .active,
                                                into out: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
+        let kernels = requested.forRows(tilesWide: g.tilesWide)
         let tw = g.tilesWide
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
