@@ -1,6 +1,7 @@
 /// The tiles a Winograd transform works on at once, one tile per lane: `SIMD8<Float>` (AVX2) or `SIMD16<Float>`
 /// (AVX-512). The transforms are written once, generic over it, and every module that calls them with a concrete
-/// width compiles them with its own CPU flags (everything here is inlinable).
+/// width compiles them with its own CPU flags (everything here is inlinable). An incremental debug build may keep
+/// TileTransformsAVX512's old copy after a change here: touch its source (release builds recompile it).
 public protocol TileLanes: SIMD where Scalar == Float {
     static var lanes: Int { get }
     /// (p[2j], p[2j + 1]) for j < lanes: the even and odd values of 2 · lanes floats.

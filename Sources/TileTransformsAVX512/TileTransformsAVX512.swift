@@ -1,9 +1,11 @@
 import TileTransforms
 
-/// The Winograd tile transforms 16 tiles per vector, compiled for x86-64-v4 (AVX-512): call them only where the CPU
-/// runs that code (VAE's `TransformKernels` decides). Each call does one channel's tile row, so that the call
-/// costs little next to the work; the arguments are those of `WinogradF2Rows` and `WinogradF4Rows`, whose code
-/// this module compiles for its width. Not inlinable, so that no caller compiles them with other flags.
+/// The Winograd tile transforms that paid with 16 tiles per vector, compiled for x86-64-v4 (AVX-512): call them only
+/// where the CPU runs that code (VAE's `TransformKernels` decides). Each call does one channel's tile row, so that
+/// the call costs little next to the work; the arguments are those of `WinogradF2Rows` and `WinogradF4Rows`, whose
+/// code this module compiles for its width. Not inlinable, so that no caller compiles them with other flags; and
+/// everything else is inlined into them (`nm` of this module's object lists these four functions and its type's
+/// metadata only), so that no code of this module can stand in for a shared copy that an AVX2 CPU would run.
 public enum TileTransformsAVX512 {
     public typealias Lanes = SIMD16<Float>
 
