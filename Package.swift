@@ -7,8 +7,11 @@ import PackageDescription
 #if arch(x86_64)
 let march = ProcessInfo.processInfo.environment["VAE_DIST_MARCH"] ?? "x86-64-v3"
 let cpuFlags = march.isEmpty ? [] : ["-Xcc", "-march=\(march)"]
+// The Winograd transforms are built a second time for AVX-512 (x86-64-v4) and run where the CPU has it.
+let avx512Flags = ["-Xcc", "-march=x86-64-v4"]
 #else
 let cpuFlags: [String] = []
+let avx512Flags: [String] = []
 #endif
 
 let package = Package(
@@ -37,12 +40,20 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        .systemLibrary(name: "CCPUFeatures", path: "Sources/CCPUFeatures"),
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
                        providers: [.apt(["libcairo2-dev"])]),
+        // The Winograd tile transforms of one tile row, generic over the lane vector and inlinable: VAE compiles them
+        // 8 tiles per vector with cpuFlags, TileTransformsAVX512 16 per vector for x86-64-v4, and VAE runs the latter
+        // where the CPU has AVX-512 (TransformKernels): one binary for both kinds of machine.
+        .target(name: "TileTransforms", swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
+        .target(name: "TileTransformsAVX512", dependencies: ["TileTransforms"],
+                swiftSettings: [.unsafeFlags(["-O"] + avx512Flags)]),
         // Every check stays on (overflow, bounds, preconditions): building without them measured no faster, within noise
         // (docs/PERFORMANCE.md, "Checks"). -O in debug builds too, so the numeric tests run at release speed.
         .target(name: "VAE",
-                dependencies: ["CBLAS", "CPNG", "CTurboJPEG", "CCairo", "CMalloc", .product(name: "Yams", package: "Yams")],
+                dependencies: ["CBLAS", "CPNG", "CTurboJPEG", "CCairo", "CMalloc", "CCPUFeatures", "TileTransforms",
+                               "TileTransformsAVX512", .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .executableTarget(name: "Launcher",

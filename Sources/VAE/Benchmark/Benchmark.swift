@@ -24,9 +24,11 @@ public struct BenchmarkResult: Codable, Sendable {
     public var peakResidentMB: Double
     /// Every rank's median all-reduce wait (seconds per step), rank 0 first.
     public var waitByRank: [Double]
+    /// The build of the Winograd transforms that ran (`TransformKernels`): avx2 or avx512.
+    public var kernels: String = TransformKernels.active.rawValue
 
     enum CodingKeys: String, CodingKey {
-        case mode, ranks, threads, steps, parameters, phases, kinds
+        case mode, ranks, threads, steps, parameters, phases, kinds, kernels
         case imgSize = "img_size", batchSize = "batch_size", gradAccum = "grad_accum", secondsPerStep = "seconds_per_step"
         case itemsPerSecond = "items_per_second", gflopPerStep = "gflop_per_step", gflopsPerSecond = "gflops_per_second"
         case peakResidentMB = "peak_resident_mb", waitByRank = "allreduce_wait_by_rank"
@@ -60,6 +62,7 @@ public enum Benchmark {
     public static func train(model: AutoencoderKL, imgSize: Int, batchSize: Int, gradAccum: Int = 1, steps: Int,
                              replicas: ReplicaGroup) throws -> BenchmarkResult {
         let n = SampleOrder.share(of: batchSize, rank: replicas.rank, ranks: replicas.size).count
+        _ = try TransformKernels.fromEnvironment()
         try model.config.requireRGB(for: "bench")
         try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: n, work: .training)
         model.initialize(seed: 0)
@@ -106,6 +109,7 @@ public enum Benchmark {
     /// Analysis of one image pair per step (random images) as `vae-dist analyze` runs it: encode each image, decode
     /// the posterior modes side by side measuring every decoder layer. Each replica analyses its own pair, as analyze-folder spreads pairs over ranks.
     public static func analyze(model: AutoencoderKL, imgSize: Int, steps: Int, replicas: ReplicaGroup) throws -> BenchmarkResult {
+        _ = try TransformKernels.fromEnvironment()
         try model.config.requireRGB(for: "bench")
         try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: 2, work: .inference)
         model.initialize(seed: 0)

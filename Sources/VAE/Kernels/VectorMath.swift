@@ -1,3 +1,5 @@
+import TileTransforms
+
 /// Vectorised building blocks for the elementwise kernels: 8 floats at a time.
 public enum VectorMath {
     /// e^x to about 2 ulp: 2^n · p(r) with x = n·ln 2 + r, |r| ≤ ln2/2, p a degree-6 Taylor polynomial.
@@ -39,22 +41,11 @@ public enum VectorMath {
 
     /// The first `count` (≤ 8) values into the first lanes, zeros in the rest: a row's last, partial vector.
     @inline(__always)
-    public static func load(_ p: UnsafePointer<Float>, count: Int) -> SIMD8<Float> {
-        if count == 8 { return load(p) }
-        var v = SIMD8<Float>.zero
-        for j in 0..<count { v[j] = p[j] }
-        return v
-    }
+    public static func load(_ p: UnsafePointer<Float>, count: Int) -> SIMD8<Float> { SIMD8(loading: p, count: count) }
 
     /// The first `count` (≤ 8) lanes only.
     @inline(__always)
-    public static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
-        if count == 8 {
-            store(v, p)
-        } else {
-            for j in 0..<count { p[j] = v[j] }
-        }
-    }
+    public static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) { v.store(to: p, count: count) }
 
     /// Σx and Σx² over `count` floats, in float lanes over blocks of 512 and in double across blocks, in a fixed
     /// order (the result does not depend on threads).

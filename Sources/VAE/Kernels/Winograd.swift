@@ -1,3 +1,5 @@
+import TileTransforms
+
 /// Winograd F(2×2, 3×3) for stride-1, pad-1 3×3 convolutions (Lavin & Gray, 2015): each 2×2 output tile is
 /// computed from a 4×4 input tile with 16 multiplications instead of 36, as 16 GEMMs over a chunk of tiles.
 /// The same transforms give the input gradient (a convolution with the flipped kernel) and the weight
@@ -80,115 +82,55 @@ public enum Winograd {
     }
 
     /// V[ξ][c][t] = (Bᵀ d_t B)[ξ] for the 4×4 input tiles d_t of the tile rows `rows`, channel c (pad 1, zeros
-    /// outside the image); t counts the chunk's tiles. Eight horizontally adjacent tiles are transformed at once:
-    /// their columns are the even and odd lanes of two 16-wide loads from zero-padded copies of the four rows.
+    /// outside the image); t counts the chunk's tiles. `kernels.lanes` horizontally adjacent tiles are transformed
+    /// at once from zero-padded copies of the four rows (`WinogradF2Rows.transformInput`).
     /// With `upsampledFrom2x`, x is half the geometry's size and the convolution sees its nearest-neighbour ×2
     /// upsampling (ldm's Upsample), read on the fly instead of materialised at 4× the memory; with `normalization`
     /// it sees the group norm (+ swish) of x, applied as the rows are read.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                       rows: Range<Int>, upsampledFrom2x: Bool = false, normalization: NormalizedRead? = nil,
-                                      into v: UnsafeMutablePointer<Float>) {
+                                      kernels requested: TransformKernels = .active, into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
+        let kernels = requested.forRows(tilesWide: g.tilesWide)
         let tw = g.tilesWide
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
-        // Padded rows: one zero column before the image, enough after it for whole 8-tile groups.
-        let groups = (tw + 7) / 8
-        let pw = 16 * groups + 2 + 16
+        let pw = WinogradF2Rows.inputLineWidth(tilesWide: tw, lanes: kernels.lanes)
         Profile.measure(.winograd) {
             forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x,
                                  normalization: normalization, lineWidth: pw) { c, row, padded in
-                let base = c * tiles + (row - rows.lowerBound) * tw
-                for group in 0..<groups {
-                    let col = 16 * group
-                    // Column s of the 8 tiles, row r: lanes of the loads at col and col + 2.
-                    func columns(_ r: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                        let line = UnsafeRawPointer(padded + r * pw + col)
-                        let a = line.loadUnaligned(as: SIMD16<Float>.self)
-                        let b = line.loadUnaligned(fromByteOffset: 8, as: SIMD16<Float>.self)
-                        return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
-                    }
-                    let d0 = columns(0), d1 = columns(1), d2 = columns(2), d3 = columns(3)
-                    let t = base + 8 * group
-                    let count = min(8, tw - 8 * group)
-                    func store(_ xi: Int, _ value: SIMD8<Float>) { VectorMath.store(value, v + xi * stride + t, count: count) }
-                    // Bᵀ d on rows: (d0 − d2, d1 + d2, d2 − d1, d1 − d3); then the same on columns.
-                    func emit(_ r: Int, _ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
-                        store(4 * r + 0, m.0 - m.2)
-                        store(4 * r + 1, m.1 + m.2)
-                        store(4 * r + 2, m.2 - m.1)
-                        store(4 * r + 3, m.1 - m.3)
-                    }
-                    emit(0, (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3))
-                    emit(1, (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3))
-                    emit(2, (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3))
-                    emit(3, (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3))
-                }
+                kernels.f2Input(padded, lineWidth: pw, tilesWide: tw, into: v + c * tiles + (row - rows.lowerBound) * tw,
+                                stride: stride)
             }
         }
     }
 
     /// y[n][c] = Aᵀ M_t A (+ bias) for the tiles of the tile rows `rows`, cropped to the image: M is
-    /// [16][channels][chunk tiles]. Eight tiles at a time, read as 8 consecutive values of each ξ.
+    /// [16][channels][chunk tiles] (`WinogradF2Rows.inverseOutput`, eight tiles at a time: 16 measured slower).
     /// With `pooledTo2x` (the adjoint of the ×2 upsampling, for the input gradient of an upsampling convolution)
     /// each tile's four outputs are summed into the one pixel of the half-size y they all came from.
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                      rows: Range<Int>, bias: UnsafePointer<Float>?, pooledTo2x: Bool = false,
                                      into y: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
-        let (h, w, tw) = (g.height, g.width, g.tilesWide)
-        let stride = Winograd.stride(channels * rows.count * tw)
+        let stride = Winograd.stride(channels * rows.count * g.tilesWide)
         Profile.measure(.winograd) {
-            forEachOutputTileGroup(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { b0, plane, ty, tx0, count, t in
-                func load(_ xi: Int) -> SIMD8<Float> { VectorMath.load(mt + xi * stride + t, count: count) }
-                // Aᵀ m: rows (m0 + m1 + m2, m1 − m2 − m3) for each column s, then the same on columns.
-                func rows(_ s: Int) -> (SIMD8<Float>, SIMD8<Float>) {
-                    let (m0, m1, m2, m3) = (load(s), load(4 + s), load(8 + s), load(12 + s))
-                    return (m0 + m1 + m2, m1 - m2 - m3)
-                }
-                let c0 = rows(0), c1 = rows(1), c2 = rows(2), c3 = rows(3)
-                let y00 = c0.0 + c1.0 + c2.0 + b0, y01 = c1.0 - c2.0 - c3.0 + b0
-                let y10 = c0.1 + c1.1 + c2.1 + b0, y11 = c1.1 - c2.1 - c3.1 + b0
-                if pooledTo2x {
-                    let sum = y00 + y01 + y10 + y11
-                    for j in 0..<count { plane[ty * tw + tx0 + j] = sum[j] }
-                    return
-                }
-                let oy = 2 * ty
-                if count == 8 && 2 * tx0 + 16 <= w && oy + 1 < h {
-                    // Whole tiles inside the image: interleave without per-pixel bounds checks.
-                    let top = plane + oy * w + 2 * tx0, bottom = top + w
-                    for j in 0..<8 {
-                        top[2 * j] = y00[j]
-                        top[2 * j + 1] = y01[j]
-                        bottom[2 * j] = y10[j]
-                        bottom[2 * j + 1] = y11[j]
-                    }
-                    return
-                }
-                for j in 0..<count {
-                    let ox = 2 * (tx0 + j)
-                    plane[oy * w + ox] = y00[j]
-                    if ox + 1 < w { plane[oy * w + ox + 1] = y01[j] }
-                    if oy + 1 < h {
-                        plane[(oy + 1) * w + ox] = y10[j]
-                        if ox + 1 < w { plane[(oy + 1) * w + ox + 1] = y11[j] }
-                    }
-                }
+            forEachOutputTileRow(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { bias, plane, ty, t in
+                WinogradF2Rows.inverseOutput(SIMD8<Float>.self, mt + t, stride: stride, bias: bias, pooledTo2x: pooledTo2x,
+                                             into: plane, tileRow: ty, height: g.height, width: g.width, tilesWide: g.tilesWide)
             }
         }
     }
 
     /// W[ξ][c][t] = (A dY_t Aᵀ)[ξ] for the 2×2 output-gradient tiles dY_t of the tile rows `rows` (zeros outside
-    /// the image), eight tiles at a time from zero-padded copies of the two rows.
+    /// the image), eight tiles at a time (16 measured slower) from zero-padded copies of the two rows.
     public static func transformOutputGradient(_ dy: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                                rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let (h, w, th, tw) = (g.height, g.width, g.tilesHigh, g.tilesWide)
         let tiles = rows.count * tw
         let stride = Winograd.stride(channels * tiles)
-        let groups = (tw + 7) / 8
-        let pw = 16 * groups
+        let pw = WinogradF2Rows.outputGradientLineWidth(tilesWide: tw, lanes: SIMD8<Float>.lanes)
         Profile.measure(.winograd) {
             parallelFor(channels, grain: 1) { range in
                 let padded = UnsafeMutablePointer<Float>.allocate(capacity: 2 * pw)
@@ -202,27 +144,8 @@ public enum Winograd {
                             let y = 2 * ty + r
                             if y < h { (padded + r * pw).update(from: plane + y * w, count: w) } else { (padded + r * pw).update(repeating: 0, count: w) }
                         }
-                        let base = c * tiles + (row - rows.lowerBound) * tw
-                        for group in 0..<groups {
-                            let line = UnsafeRawPointer(padded + 16 * group)
-                            let top = line.loadUnaligned(as: SIMD16<Float>.self)
-                            let bottom = line.loadUnaligned(fromByteOffset: 4 * pw, as: SIMD16<Float>.self)
-                            let (a, b, e, f) = (top.evenHalf, top.oddHalf, bottom.evenHalf, bottom.oddHalf)
-                            let t = base + 8 * group
-                            let count = min(8, tw - 8 * group)
-                            func store(_ xi: Int, _ value: SIMD8<Float>) { VectorMath.store(value, out + xi * stride + t, count: count) }
-                            // A dY (4×2): rows (a, b), (a + e, b + f), (a − e, b − f), (−e, −f); then · Aᵀ.
-                            func emit(_ r: Int, _ p: SIMD8<Float>, _ q: SIMD8<Float>) {
-                                store(4 * r + 0, p)
-                                store(4 * r + 1, p + q)
-                                store(4 * r + 2, p - q)
-                                store(4 * r + 3, -q)
-                            }
-                            emit(0, a, b)
-                            emit(1, a + e, b + f)
-                            emit(2, a - e, b - f)
-                            emit(3, -e, -f)
-                        }
+                        WinogradF2Rows.transformOutputGradient(SIMD8<Float>.self, padded, lineWidth: pw, tilesWide: tw,
+                                                               into: out + c * tiles + (row - rows.lowerBound) * tw, stride: stride)
                     }
                 }
             }
@@ -285,27 +208,22 @@ func forEachPaddedTileRow(_ x: UnsafePointer<Float>, channels: Int, _ g: Winogra
     }
 }
 
-/// For every channel of y and every group of up to eight tiles in the tile rows `rows`:
-/// `body(bias of the channel in every lane, the image's plane of that channel, tile row, first tile, tile count,
-/// the first tile's column in the chunk's transformed matrices)`. With `pooledTo2x` the planes are half size.
+/// For every channel of y and every tile row of `rows`: `body(bias of the channel, the image's plane of that
+/// channel, tile row in the image, the row's first tile's column in the chunk's transformed matrices)`. With
+/// `pooledTo2x` the planes are half size.
 @inline(__always)
-func forEachOutputTileGroup(_ y: UnsafeMutablePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
-                            bias: UnsafePointer<Float>?, pooledTo2x: Bool,
-                            _ body: (_ bias: SIMD8<Float>, _ plane: UnsafeMutablePointer<Float>, _ tileRow: Int,
-                                     _ firstTile: Int, _ count: Int, _ column: Int) -> Void) {
+func forEachOutputTileRow(_ y: UnsafeMutablePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
+                          bias: UnsafePointer<Float>?, pooledTo2x: Bool,
+                          _ body: (_ bias: Float, _ plane: UnsafeMutablePointer<Float>, _ tileRow: Int, _ column: Int) -> Void) {
     let (th, tw) = (g.tilesHigh, g.tilesWide)
     let planeSize = pooledTo2x ? (g.height / 2) * (g.width / 2) : g.height * g.width
     let tiles = rows.count * tw
     parallelFor(channels, grain: 1) { range in
         for c in range {
-            let b0 = SIMD8<Float>(repeating: bias.map { $0[c] } ?? 0)
+            let b = bias.map { $0[c] } ?? 0
             for row in rows {
                 let n = row / th, ty = row % th
-                let plane = y + (n * channels + c) * planeSize
-                let base = c * tiles + (row - rows.lowerBound) * tw
-                for tx0 in Swift.stride(from: 0, to: tw, by: 8) {
-                    body(b0, plane, ty, tx0, min(8, tw - tx0), base + tx0)
-                }
+                body(b, y + (n * channels + c) * planeSize, ty, c * tiles + (row - rows.lowerBound) * tw)
             }
         }
     }
