@@ -82,6 +82,8 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if fastConv && exactConv { throw ValidationError("give --fast_conv or --exact_conv, not both") }
+        // An unusable VAE_DIST_KERNELS is refused by every command, not silently replaced.
+        do { _ = try TransformKernels.fromEnvironment() } catch { throw ValidationError("\(error)") }
         try validateImageSize(imgSize)
     }
 

@@ -126,6 +126,10 @@ final class AnalyzeCommandTests: XCTestCase {
                                           "--output", "\(dir!)/both"] + modelArgs)
         XCTAssertEqual(both.status, 64, both.output)
         assertMentions(both.stderr, ["give --fast_conv or --exact_conv, not both"])
+        let kernels = try VAEDistBinary.run(["analyze", "--img1", image1, "--img2", image2, "--output", "\(dir!)/kernels"] + modelArgs,
+                                            environment: ["VAE_DIST_KERNELS": "sse"])
+        XCTAssertEqual(kernels.status, 64, kernels.output)
+        assertMentions(kernels.stderr, ["VAE_DIST_KERNELS=sse", "expected avx2 or avx512"])
     }
 
     func testModeSingleSpellingWithTheCosineMethod() throws {

@@ -62,7 +62,6 @@ public enum Benchmark {
     public static func train(model: AutoencoderKL, imgSize: Int, batchSize: Int, gradAccum: Int = 1, steps: Int,
                              replicas: ReplicaGroup) throws -> BenchmarkResult {
         let n = SampleOrder.share(of: batchSize, rank: replicas.rank, ranks: replicas.size).count
-        _ = try TransformKernels.fromEnvironment()
         try model.config.requireRGB(for: "bench")
         try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: n, work: .training)
         model.initialize(seed: 0)
@@ -109,7 +108,6 @@ public enum Benchmark {
     /// Analysis of one image pair per step (random images) as `vae-dist analyze` runs it: encode each image, decode
     /// the posterior modes side by side measuring every decoder layer. Each replica analyses its own pair, as analyze-folder spreads pairs over ranks.
     public static func analyze(model: AutoencoderKL, imgSize: Int, steps: Int, replicas: ReplicaGroup) throws -> BenchmarkResult {
-        _ = try TransformKernels.fromEnvironment()
         try model.config.requireRGB(for: "bench")
         try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: 2, work: .inference)
         model.initialize(seed: 0)

@@ -32,7 +32,7 @@ public enum TransformKernels: String, Sendable, CaseIterable {
     }
 
     /// The kernels every transform runs unless told otherwise (an invalid `VAE_DIST_KERNELS` falls back to the
-    /// widest here; commands report it through `fromEnvironment`).
+    /// widest here; the launcher refuses it through `fromEnvironment` before any work).
     public static let active = (try? fromEnvironment()) ?? widest
 
     /// Tiles per vector.
