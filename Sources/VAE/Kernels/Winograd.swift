@@ -92,16 +92,10 @@ public enum Winograd {
                                       kernels requested: TransformKernels = .active, into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let kernels = requested.forRows(tilesWide: g.tilesWide)
-        let tw = g.tilesWide
-        let tiles = rows.count * tw
-        let stride = Winograd.stride(channels * tiles)
-        let pw = WinogradF2Rows.inputLineWidth(tilesWide: tw, lanes: kernels.lanes)
-        Profile.measure(.winograd) {
-            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x,
-                                 normalization: normalization, lineWidth: pw) { c, row, padded in
-                kernels.f2Input(padded, lineWidth: pw, tilesWide: tw, into: v + c * tiles + (row - rows.lowerBound) * tw,
-                                stride: stride)
-            }
+        let pw = WinogradF2Rows.inputLineWidth(tilesWide: g.tilesWide, lanes: kernels.lanes)
+        transformTileRows(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, normalization: normalization,
+                          lineWidth: pw, into: v) { padded, row, stride in
+            kernels.f2Input(padded, lineWidth: pw, tilesWide: g.tilesWide, into: row, stride: stride)
         }
     }
 
@@ -169,6 +163,24 @@ public enum Winograd {
             emit(0, m0 + 0.5 * (m1 + m2))
             emit(1, 0.5 * (m1 - m2))
             emit(2, 0.5 * (m1 + m2) + m3)
+        }
+    }
+}
+
+/// The frame of the row-wise transforms (`Winograd.transformInput`, `WinogradF4.transformInput`,
+/// `WinogradF4.transformOutputGradient`): each channel's tile row, read into padded lines `lineWidth` apart
+/// (`forEachPaddedTileRow`), goes to `transform(padded lines, the row's first column of out, distance between ξ)`,
+/// out being [points][channels][chunk tiles].
+@inline(__always)
+func transformTileRows(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
+                       upsampledFrom2x: Bool, normalization: NormalizedRead?, lineWidth: Int, into out: UnsafeMutablePointer<Float>,
+                       _ transform: (_ padded: UnsafeMutablePointer<Float>, _ row: UnsafeMutablePointer<Float>, _ stride: Int) -> Void) {
+    let tiles = rows.count * g.tilesWide
+    let stride = Winograd.stride(channels * tiles)
+    Profile.measure(.winograd) {
+        forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x,
+                             normalization: normalization, lineWidth: lineWidth) { c, row, padded in
+            transform(padded, out + c * tiles + (row - rows.lowerBound) * g.tilesWide, stride)
         }
     }
 }

@@ -53,16 +53,10 @@ public enum WinogradF4 {
                                       kernels requested: TransformKernels = .active, into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
         let kernels = requested.forRows(tilesWide: g.tilesWide)
-        let tw = g.tilesWide
-        let tiles = rows.count * tw
-        let stride = Winograd.stride(channels * tiles)
-        let pw = WinogradF4Rows.inputLineWidth(tilesWide: tw, lanes: kernels.lanes)
-        Profile.measure(.winograd) {
-            forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x,
-                                 normalization: normalization, lineWidth: pw) { c, row, padded in
-                kernels.f4Input(padded, lineWidth: pw, tilesWide: tw, into: v + c * tiles + (row - rows.lowerBound) * tw,
-                                stride: stride)
-            }
+        let pw = WinogradF4Rows.inputLineWidth(tilesWide: g.tilesWide, lanes: kernels.lanes)
+        transformTileRows(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, normalization: normalization,
+                          lineWidth: pw, into: v) { padded, row, stride in
+            kernels.f4Input(padded, lineWidth: pw, tilesWide: g.tilesWide, into: row, stride: stride)
         }
     }
 
@@ -92,16 +86,10 @@ public enum WinogradF4 {
                                                into out: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
         let kernels = requested.forRows(tilesWide: g.tilesWide)
-        let tw = g.tilesWide
-        let tiles = rows.count * tw
-        let stride = Winograd.stride(channels * tiles)
-        let pw = WinogradF4Rows.outputGradientLineWidth(tilesWide: tw, lanes: kernels.lanes)
-        Profile.measure(.winograd) {
-            forEachPaddedTileRow(dy, channels: channels, g, rows: rows, upsampledFrom2x: false, normalization: nil,
-                                 lineWidth: pw) { c, row, padded in
-                kernels.f4OutputGradient(padded, lineWidth: pw, tilesWide: tw,
-                                         into: out + c * tiles + (row - rows.lowerBound) * tw, stride: stride)
-            }
+        let pw = WinogradF4Rows.outputGradientLineWidth(tilesWide: g.tilesWide, lanes: kernels.lanes)
+        transformTileRows(dy, channels: channels, g, rows: rows, upsampledFrom2x: false, normalization: nil, lineWidth: pw,
+                          into: out) { padded, row, stride in
+            kernels.f4OutputGradient(padded, lineWidth: pw, tilesWide: g.tilesWide, into: row, stride: stride)
         }
     }
 
