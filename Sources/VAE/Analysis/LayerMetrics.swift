@@ -117,23 +117,9 @@ public func compareBatchItems(_ outputs: [Tensor], layer: String, mask: LesionMa
         pixelSquares.withUnsafeMutableBufferPointer { pixels in
             parallelFor(d.h, grain: max(1, 65_536 / max(1, d.c * d.w))) { range in
                 for y in range {
-                    var dd = 0.0, ab = 0.0, aa = 0.0, bb = 0.0
-                    for c in 0..<d.c {
-                        let a = first + c * d.plane + y * d.w
-                        let b = second + c * d.plane + y * d.w
-                        for x in 0..<d.w {
-                            let va = Double(a[x]), vb = Double(b[x]), diff = va - vb
-                            dd += diff * diff
-                            ab += va * vb
-                            aa += va * va
-                            bb += vb * vb
-                            pixels[y * d.w + x] += diff * diff
-                        }
-                    }
-                    rows[4 * y] = dd
-                    rows[4 * y + 1] = ab
-                    rows[4 * y + 2] = aa
-                    rows[4 * y + 3] = bb
+                    let sums = pairSums(first + y * d.w, second + y * d.w, channels: d.c, planeSize: d.plane, width: d.w,
+                                        pixelSquares: pixels.baseAddress! + y * d.w)
+                    for k in 0..<4 { rows[4 * y + k] = sums[k] }
                 }
             }
         }
@@ -153,6 +139,38 @@ public func compareBatchItems(_ outputs: [Tensor], layer: String, mask: LesionMa
     let difference = LayerDifference(layer: layer, shape: [1, d.c, d.h, d.w], l2: dd.squareRoot(),
                                      cosine: cosineDissimilarity(dot: ab, normSquared: (aa, bb)), lesion: lesion)
     return (difference, DifferenceMap(width: d.w, height: d.h, values: pixelSquares.map { Float($0.squareRoot()) }))
+}
+
+/// Σ(a−b)², Σab, Σa², Σb² over one row of every channel plane (the planes `planeSize` apart), and Σ over the
+/// channels of (a−b)² into `pixelSquares`, in double: four pixels at a time in vector lanes (about four times fewer
+/// instructions than one by one), the row's lanes and its last `width % 4` pixels added at the end, always in
+/// that order.
+private func pairSums(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, channels: Int, planeSize: Int, width: Int,
+                     pixelSquares pixels: UnsafeMutablePointer<Double>) -> SIMD4<Double> {
+    typealias Lanes = SIMD4<Double>
+    var (dd, ab, aa, bb) = (Lanes(), Lanes(), Lanes(), Lanes())
+    var tail = Lanes()
+    let vectorWidth = width - width % 4
+    for c in 0..<channels {
+        let (ac, bc) = (a + c * planeSize, b + c * planeSize)
+        for x in Swift.stride(from: 0, to: vectorWidth, by: 4) {
+            let va = Lanes(UnsafeRawPointer(ac + x).loadUnaligned(as: SIMD4<Float>.self))
+            let vb = Lanes(UnsafeRawPointer(bc + x).loadUnaligned(as: SIMD4<Float>.self))
+            let diff = va - vb
+            dd += diff * diff
+            ab += va * vb
+            aa += va * va
+            bb += vb * vb
+            let pixel = UnsafeMutableRawPointer(pixels + x)
+            pixel.storeBytes(of: pixel.loadUnaligned(as: Lanes.self) + diff * diff, as: Lanes.self)
+        }
+        for x in vectorWidth..<width {
+            let va = Double(ac[x]), vb = Double(bc[x]), diff = va - vb
+            tail += Lanes(diff * diff, va * vb, va * va, vb * vb)
+            pixels[x] += diff * diff
+        }
+    }
+    return Lanes(dd.sum(), ab.sum(), aa.sum(), bb.sum()) + tail
 }
 
 /// 1 − cos. Two zero outputs are identical (0); a zero against a non-zero output has no direction and counts
