@@ -149,7 +149,8 @@ public final class Conv2D: Layer {
         let tiling = winogradTiling, g = tiling.geometry(batch: d.n, height: d.h, width: d.w)
         // This convolution's output and input channels: the layer's, exchanged for the input gradient.
         let (o, i) = flipped ? (inChannels, outChannels) : (outChannels, inChannels)
-        let weights = WinogradProducts(points: g.points, outChannels: o, inChannels: i, tiles: 0).weights
+        let weights = TransformedWeights(outChannels: outChannels, inChannels: inChannels, flipped: flipped,
+                                         packed: TransformKernels.active.multipliesWinograd)
         let (u, _) = winogradBuffer(0, weights.count, points: g.points)
         tiling.transformWeights(weight.value.data, outChannels: outChannels, inChannels: inChannels, flipped: flipped,
                                 packed: weights.packed, into: u)
