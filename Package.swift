@@ -49,11 +49,13 @@ let package = Package(
         .target(name: "TileTransforms", swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
         .target(name: "TileTransformsAVX512", dependencies: ["TileTransforms"],
                 swiftSettings: [.unsafeFlags(["-O"] + avx512Flags)]),
+        // The GEMM micro-kernel of the Winograd products for AVX-512 CPUs, run where the CPU has it (TransformKernels).
+        .target(name: "GemmAVX512", swiftSettings: [.unsafeFlags(["-O"] + avx512Flags)]),
         // Every check stays on (overflow, bounds, preconditions): building without them measured no faster, within noise
         // (docs/PERFORMANCE.md, "Checks"). -O in debug builds too, so the numeric tests run at release speed.
         .target(name: "VAE",
                 dependencies: ["CBLAS", "CPNG", "CTurboJPEG", "CCairo", "CMalloc", "CCPUFeatures", "TileTransforms",
-                               "TileTransformsAVX512", .product(name: "Yams", package: "Yams")],
+                               "TileTransformsAVX512", "GemmAVX512", .product(name: "Yams", package: "Yams")],
                 swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .executableTarget(name: "Launcher",

@@ -88,7 +88,7 @@ struct Bench: ParsableCommand {
         let unit = r.mode == "train" ? ("step", "img") : ("pair", "pairs")
         var lines = [
             "model: \(model) (\(r.parameters) parameters)",
-            "\(r.mode): img \(r.imgSize), batch \(r.batchSize)\(r.gradAccum > 1 ? " × \(r.gradAccum) micro-batches" : ""), \(r.ranks) rank(s) × \(r.threads) thread(s), \(r.steps) measured, \(r.kernels) transforms",
+            "\(r.mode): img \(r.imgSize), batch \(r.batchSize)\(r.gradAccum > 1 ? " × \(r.gradAccum) micro-batches" : ""), \(r.ranks) rank(s) × \(r.threads) thread(s), \(r.steps) measured, \(r.kernels) kernels",
             String(format: "  %.3f s/%@   %.3f %@/s   %.1f GFLOP/%@   %.1f GFLOP/s   peak RSS %.0f MB (rank 0)",
                    r.secondsPerStep, unit.0, r.itemsPerSecond, unit.1, r.gflopPerStep, unit.0, r.gflopsPerSecond, r.peakResidentMB),
             "  phases (median s/\(unit.0)):",

@@ -24,7 +24,7 @@ public struct BenchmarkResult: Codable, Sendable {
     public var peakResidentMB: Double
     /// Every rank's median all-reduce wait (seconds per step), rank 0 first.
     public var waitByRank: [Double]
-    /// The build of the Winograd transforms that ran (`TransformKernels`): avx2 or avx512.
+    /// The kernels that ran (`TransformKernels`: the Winograd transforms and products): avx2 or avx512.
     public var kernels: String = TransformKernels.active.rawValue
 
     enum CodingKeys: String, CodingKey {

@@ -50,10 +50,14 @@ public enum Winograd {
     /// All transformed tensors are 16 matrices `stride(rows · columns)` apart.
     ///
     /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3]. With `flipped`, the kernel of the input
-    /// gradient instead: g'[i][o] = g[o][i] rotated by 180°, giving U[ξ][i][o].
+    /// gradient instead: g'[i][o] = g[o][i] rotated by 180°, giving U[ξ][i][o]. With `packed`, each U[ξ] in the panels
+    /// of `GemmAVX512` (`TransformedWeights`), `stride` of their size apart.
     public static func transformWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
-                                        flipped: Bool, into u: UnsafeMutablePointer<Float>) {
-        let pairs = outChannels * inChannels, step = Winograd.stride(pairs)
+                                        flipped: Bool, packed: Bool = false, into u: UnsafeMutablePointer<Float>) {
+        let pairs = outChannels * inChannels
+        let layout = TransformedWeights(outChannels: outChannels, inChannels: inChannels, flipped: flipped, packed: packed)
+        let step = layout.step
+        layout.zeroPadding(u, points: 16)
         Profile.measure(.winograd) {
             parallelFor(pairs, grain: 64) { range in
                 for pair in range {
@@ -65,7 +69,7 @@ public enum Winograd {
                     }
                     let (k0, k1, k2) = (kernelRow(0), kernelRow(1), kernelRow(2))
                     // t = G g (rows k0, ½(k0 + k1 + k2), ½(k0 − k1 + k2), k2), then u = t Gᵀ row by row.
-                    let dst = flipped ? i * outChannels + o : o * inChannels + i
+                    let dst = layout.index(flipped ? i * outChannels + o : o * inChannels + i)
                     func emit(_ r: Int, _ t: SIMD3<Float>) {
                         u[(4 * r + 0) * step + dst] = t[0]
                         u[(4 * r + 1) * step + dst] = 0.5 * (t[0] + t[1] + t[2])
@@ -86,15 +90,17 @@ public enum Winograd {
     /// at once from zero-padded copies of the four rows (`WinogradF2Rows.transformInput`).
     /// With `upsampledFrom2x`, x is half the geometry's size and the convolution sees its nearest-neighbour ×2
     /// upsampling (ldm's Upsample), read on the fly instead of materialised at 4× the memory; with `normalization`
-    /// it sees the group norm (+ swish) of x, applied as the rows are read.
+    /// it sees the group norm (+ swish) of x, applied as the rows are read. V's rows are `rowLength` apart (default:
+    /// the chunk's tiles; longer for `WinogradProducts`), its matrices `stride(channels · rowLength)`.
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                       rows: Range<Int>, upsampledFrom2x: Bool = false, normalization: NormalizedRead? = nil,
-                                      kernels requested: TransformKernels = .active, into v: UnsafeMutablePointer<Float>) {
+                                      rowLength: Int? = nil, kernels requested: TransformKernels = .active,
+                                      into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
         let kernels = requested.forRows(tilesWide: g.tilesWide)
         let pw = WinogradF2Rows.inputLineWidth(tilesWide: g.tilesWide, lanes: kernels.lanes)
         transformTileRows(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, normalization: normalization,
-                          lineWidth: pw, into: v) { padded, row, stride in
+                          lineWidth: pw, rowLength: rowLength, into: v) { padded, row, stride in
             kernels.f2Input(padded, lineWidth: pw, tilesWide: g.tilesWide, into: row, stride: stride)
         }
     }
@@ -102,14 +108,16 @@ public enum Winograd {
     /// y[n][c] = Aᵀ M_t A (+ bias) for the tiles of the tile rows `rows`, cropped to the image: M is
     /// [16][channels][chunk tiles] (`WinogradF2Rows.inverseOutput`, eight tiles at a time: 16 measured slower).
     /// With `pooledTo2x` (the adjoint of the ×2 upsampling, for the input gradient of an upsampling convolution)
-    /// each tile's four outputs are summed into the one pixel of the half-size y they all came from.
+    /// each tile's four outputs are summed into the one pixel of the half-size y they all came from. M's rows are
+    /// `rowLength` apart (default: the chunk's tiles).
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                      rows: Range<Int>, bias: UnsafePointer<Float>?, pooledTo2x: Bool = false,
-                                     into y: UnsafeMutablePointer<Float>) {
+                                     rowLength: Int? = nil, into y: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
-        let stride = Winograd.stride(channels * rows.count * g.tilesWide)
+        let stride = Winograd.stride(channels * (rowLength ?? rows.count * g.tilesWide))
         Profile.measure(.winograd) {
-            forEachOutputTileRow(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { bias, plane, ty, t in
+            forEachOutputTileRow(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x,
+                                 rowLength: rowLength) { bias, plane, ty, t in
                 WinogradF2Rows.inverseOutput(SIMD8<Float>.self, mt + t, stride: stride, bias: bias, pooledTo2x: pooledTo2x,
                                              into: plane, tileRow: ty, height: g.height, width: g.width, tilesWide: g.tilesWide)
             }
@@ -170,12 +178,13 @@ public enum Winograd {
 /// The frame of the row-wise transforms (`Winograd.transformInput`, `WinogradF4.transformInput`,
 /// `WinogradF4.transformOutputGradient`): each channel's tile row, read into padded lines `lineWidth` apart
 /// (`forEachPaddedTileRow`), goes to `transform(padded lines, the row's first column of out, distance between ξ)`,
-/// out being [points][channels][chunk tiles].
+/// out being [points][channels][chunk tiles] with rows `rowLength` apart (nil: the chunk's tiles).
 @inline(__always)
 func transformTileRows(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
-                       upsampledFrom2x: Bool, normalization: NormalizedRead?, lineWidth: Int, into out: UnsafeMutablePointer<Float>,
+                       upsampledFrom2x: Bool, normalization: NormalizedRead?, lineWidth: Int, rowLength: Int?,
+                       into out: UnsafeMutablePointer<Float>,
                        _ transform: (_ padded: UnsafeMutablePointer<Float>, _ row: UnsafeMutablePointer<Float>, _ stride: Int) -> Void) {
-    let tiles = rows.count * g.tilesWide
+    let tiles = rowLength ?? rows.count * g.tilesWide
     let stride = Winograd.stride(channels * tiles)
     Profile.measure(.winograd) {
         forEachPaddedTileRow(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x,
@@ -222,14 +231,14 @@ func forEachPaddedTileRow(_ x: UnsafePointer<Float>, channels: Int, _ g: Winogra
 
 /// For every channel of y and every tile row of `rows`: `body(bias of the channel, the image's plane of that
 /// channel, tile row in the image, the row's first tile's column in the chunk's transformed matrices)`. With
-/// `pooledTo2x` the planes are half size.
+/// `pooledTo2x` the planes are half size; the matrices' rows are `rowLength` apart (nil: the chunk's tiles).
 @inline(__always)
 func forEachOutputTileRow(_ y: UnsafeMutablePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
-                          bias: UnsafePointer<Float>?, pooledTo2x: Bool,
+                          bias: UnsafePointer<Float>?, pooledTo2x: Bool, rowLength: Int?,
                           _ body: (_ bias: Float, _ plane: UnsafeMutablePointer<Float>, _ tileRow: Int, _ column: Int) -> Void) {
     let (th, tw) = (g.tilesHigh, g.tilesWide)
     let planeSize = pooledTo2x ? (g.height / 2) * (g.width / 2) : g.height * g.width
-    let tiles = rows.count * tw
+    let tiles = rowLength ?? rows.count * tw
     parallelFor(channels, grain: 1) { range in
         for c in range {
             let b = bias.map { $0[c] } ?? 0

@@ -11,10 +11,14 @@ import TileTransforms
 public enum WinogradF4 {
     /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3], `Winograd.stride(O · I)` apart; with `flipped`
     /// the kernel of the input gradient, U[ξ][i][o] of g[o][i] rotated by 180° (as `Winograd.transformWeights`).
-    /// Pairs are taken in the order of U's columns, so that the 36 streams of stores run forward.
+    /// Pairs are taken in the order of U's columns, so that the 36 streams of stores run forward. With `packed`, each
+    /// U[ξ] in the panels of `GemmAVX512` (`TransformedWeights`).
     public static func transformWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
-                                        flipped: Bool, into u: UnsafeMutablePointer<Float>) {
-        let pairs = outChannels * inChannels, step = Winograd.stride(pairs)
+                                        flipped: Bool, packed: Bool = false, into u: UnsafeMutablePointer<Float>) {
+        let pairs = outChannels * inChannels
+        let layout = TransformedWeights(outChannels: outChannels, inChannels: inChannels, flipped: flipped, packed: packed)
+        let step = layout.step
+        layout.zeroPadding(u, points: 36)
         Profile.measure(.winograd) {
             parallelFor(pairs, grain: 64) { range in
                 for dst in range {
@@ -23,8 +27,9 @@ public enum WinogradF4 {
                     let h0 = flipped ? interpolate(g[8], g[7], g[6]) : interpolate(g[0], g[1], g[2])
                     let h1 = flipped ? interpolate(g[5], g[4], g[3]) : interpolate(g[3], g[4], g[5])
                     let h2 = flipped ? interpolate(g[2], g[1], g[0]) : interpolate(g[6], g[7], g[8])
+                    let at = layout.index(dst)
                     func emit(_ k: Int, _ column: (Float, Float, Float, Float, Float, Float)) {
-                        let p = u + k * step + dst
+                        let p = u + k * step + at
                         p[0] = column.0
                         p[6 * step] = column.1
                         p[12 * step] = column.2
@@ -47,15 +52,16 @@ public enum WinogradF4 {
     /// pad 1 and zeros outside the image, `kernels.lanes` horizontally adjacent tiles at once from zero-padded
     /// copies of the six rows (`WinogradF4Rows.transformInput`). With `upsampledFrom2x` x is half the geometry's
     /// size and is read as its nearest-neighbour ×2 upsampling; with `normalization` the convolution sees the group
-    /// norm (+ swish) of x (both as `Winograd.transformInput`).
+    /// norm (+ swish) of x; V's rows are `rowLength` apart (all three as `Winograd.transformInput`).
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                       rows: Range<Int>, upsampledFrom2x: Bool = false, normalization: NormalizedRead? = nil,
-                                      kernels requested: TransformKernels = .active, into v: UnsafeMutablePointer<Float>) {
+                                      rowLength: Int? = nil, kernels requested: TransformKernels = .active,
+                                      into v: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
         let kernels = requested.forRows(tilesWide: g.tilesWide)
         let pw = WinogradF4Rows.inputLineWidth(tilesWide: g.tilesWide, lanes: kernels.lanes)
         transformTileRows(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x, normalization: normalization,
-                          lineWidth: pw, into: v) { padded, row, stride in
+                          lineWidth: pw, rowLength: rowLength, into: v) { padded, row, stride in
             kernels.f4Input(padded, lineWidth: pw, tilesWide: g.tilesWide, into: row, stride: stride)
         }
     }
@@ -63,15 +69,17 @@ public enum WinogradF4 {
     /// y[n][c] = Aᵀ M_t A (+ bias) for the tiles of the tile rows `rows`, cropped to the image: M is
     /// [36][channels][chunk tiles], `kernels.lanes` tiles at a time (`WinogradF4Rows.inverseOutput`). With
     /// `pooledTo2x` (the adjoint of the ×2 upsampling) each 2×2 block of a tile's outputs is summed into the one
-    /// pixel of the half-size y it came from.
+    /// pixel of the half-size y it came from. M's rows are `rowLength` apart (default: the chunk's tiles).
     public static func inverseOutput(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                      rows: Range<Int>, bias: UnsafePointer<Float>?, pooledTo2x: Bool = false,
-                                     kernels requested: TransformKernels = .active, into y: UnsafeMutablePointer<Float>) {
+                                     rowLength: Int? = nil, kernels requested: TransformKernels = .active,
+                                     into y: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
         let kernels = requested.forRows(tilesWide: g.tilesWide)
-        let stride = Winograd.stride(channels * rows.count * g.tilesWide)
+        let stride = Winograd.stride(channels * (rowLength ?? rows.count * g.tilesWide))
         Profile.measure(.winograd) {
-            forEachOutputTileRow(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x) { bias, plane, ty, t in
+            forEachOutputTileRow(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x,
+                                 rowLength: rowLength) { bias, plane, ty, t in
                 kernels.f4Inverse(mt + t, stride: stride, bias: bias, pooledTo2x: pooledTo2x, into: plane, tileRow: ty,
                                   height: g.height, width: g.width, tilesWide: g.tilesWide)
             }
@@ -88,7 +96,7 @@ public enum WinogradF4 {
         let kernels = requested.forRows(tilesWide: g.tilesWide)
         let pw = WinogradF4Rows.outputGradientLineWidth(tilesWide: g.tilesWide, lanes: kernels.lanes)
         transformTileRows(dy, channels: channels, g, rows: rows, upsampledFrom2x: false, normalization: nil, lineWidth: pw,
-                          into: out) { padded, row, stride in
+                          rowLength: nil, into: out) { padded, row, stride in
             kernels.f4OutputGradient(padded, lineWidth: pw, tilesWide: g.tilesWide, into: row, stride: stride)
         }
     }

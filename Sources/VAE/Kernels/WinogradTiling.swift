@@ -11,31 +11,36 @@ public enum WinogradTiling: Sendable, CustomStringConvertible {
     }
 
     public func transformWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int, flipped: Bool,
-                                 into u: UnsafeMutablePointer<Float>) {
+                                 packed: Bool = false, into u: UnsafeMutablePointer<Float>) {
         switch self {
-        case .f2x2: Winograd.transformWeights(w, outChannels: outChannels, inChannels: inChannels, flipped: flipped, into: u)
-        case .f4x4: WinogradF4.transformWeights(w, outChannels: outChannels, inChannels: inChannels, flipped: flipped, into: u)
+        case .f2x2:
+            Winograd.transformWeights(w, outChannels: outChannels, inChannels: inChannels, flipped: flipped, packed: packed, into: u)
+        case .f4x4:
+            WinogradF4.transformWeights(w, outChannels: outChannels, inChannels: inChannels, flipped: flipped, packed: packed, into: u)
         }
     }
 
     public func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
-                               upsampledFrom2x: Bool = false, normalization: NormalizedRead? = nil,
+                               upsampledFrom2x: Bool = false, normalization: NormalizedRead? = nil, rowLength: Int? = nil,
                                into v: UnsafeMutablePointer<Float>) {
         switch self {
         case .f2x2:
             Winograd.transformInput(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x,
-                                    normalization: normalization, into: v)
+                                    normalization: normalization, rowLength: rowLength, into: v)
         case .f4x4:
             WinogradF4.transformInput(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampledFrom2x,
-                                      normalization: normalization, into: v)
+                                      normalization: normalization, rowLength: rowLength, into: v)
         }
     }
 
     public func inverseOutput(_ m: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
-                              bias: UnsafePointer<Float>?, pooledTo2x: Bool = false, into y: UnsafeMutablePointer<Float>) {
+                              bias: UnsafePointer<Float>?, pooledTo2x: Bool = false, rowLength: Int? = nil,
+                              into y: UnsafeMutablePointer<Float>) {
         switch self {
-        case .f2x2: Winograd.inverseOutput(m, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x, into: y)
-        case .f4x4: WinogradF4.inverseOutput(m, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x, into: y)
+        case .f2x2:
+            Winograd.inverseOutput(m, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x, rowLength: rowLength, into: y)
+        case .f4x4:
+            WinogradF4.inverseOutput(m, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x, rowLength: rowLength, into: y)
         }
     }
 

@@ -121,10 +121,15 @@ public final class Conv2D: Layer {
         return dx
     }
 
-    /// `points` (16 or 36) transformed matrices of rows × columns, `Winograd.stride` apart, in scratch slot `slot`.
-    private func winogradBuffer(_ slot: Int, _ rows: Int, _ columns: Int, points: Int = 16) -> (UnsafeMutablePointer<Float>, Int) {
-        let stride = Winograd.stride(rows * columns)
-        return (Scratch.buffer(slot, count: points * stride), stride)
+    /// `points` (16 or 36) transformed matrices of `elements` floats each, `Winograd.stride` apart, in scratch slot
+    /// `slot`, starting on a 64-byte boundary (so are the matrices, and rows of whole panels: `WinogradProducts`).
+    /// The slot is asked for whole MiB: chunks of nearly the same size (V's and M's padded rows differ by layer)
+    /// then reuse it instead of growing it, each growth leaving a hole in the heap (38 MiB more peak at 256 px).
+    private func winogradBuffer(_ slot: Int, _ elements: Int, points: Int) -> (UnsafeMutablePointer<Float>, Int) {
+        let stride = Winograd.stride(elements), line = 16, mebibyte = 1 << 18
+        let buffer = Scratch.buffer(slot, count: (points * stride + line + mebibyte - 1) / mebibyte * mebibyte)
+        let misaligned = Int(bitPattern: buffer) / MemoryLayout<Float>.stride % line
+        return (buffer + (line - misaligned) % line, stride)
     }
 
     private func winogradForward(_ x: Tensor, upsampled: Bool, normalization: NormalizedTensor?) -> Tensor {
@@ -146,15 +151,20 @@ public final class Conv2D: Layer {
         let tiling = winogradTiling, g = tiling.geometry(batch: d.n, height: d.h, width: d.w)
         // This convolution's output and input channels: the layer's, exchanged for the input gradient.
         let (o, i) = flipped ? (inChannels, outChannels) : (outChannels, inChannels)
-        let (u, su) = winogradBuffer(0, o, i, points: g.points)
-        tiling.transformWeights(weight.value.data, outChannels: outChannels, inChannels: inChannels, flipped: flipped, into: u)
+        let weights = TransformedWeights(outChannels: outChannels, inChannels: inChannels, flipped: flipped,
+                                         packed: TransformKernels.active.multipliesWinograd)
+        let (u, _) = winogradBuffer(0, weights.count, points: g.points)
+        tiling.transformWeights(weight.value.data, outChannels: outChannels, inChannels: inChannels, flipped: flipped,
+                                packed: weights.packed, into: u)
         for rows in g.chunks(channels: max(o, i)) {
-            let t = rows.count * g.tilesWide
-            let (v, sv) = winogradBuffer(1, i, t, points: g.points), (m, sm) = winogradBuffer(2, o, t, points: g.points)
+            let products = WinogradProducts(points: g.points, outChannels: o, inChannels: i, tiles: rows.count * g.tilesWide)
+            let (v, _) = winogradBuffer(1, products.inputElements, points: g.points)
+            let (m, _) = winogradBuffer(2, products.outputElements, points: g.points)
             tiling.transformInput(source, channels: i, g, rows: rows, upsampledFrom2x: upsampledInput,
-                                  normalization: normalization, into: v)
-            sgemmBatch(count: g.points, m: o, n: t, k: i, a: u, strideA: su, b: v, strideB: sv, c: m, strideC: sm)
-            tiling.inverseOutput(m, channels: o, g, rows: rows, bias: bias, pooledTo2x: pooledOutput, into: output)
+                                  normalization: normalization, rowLength: products.rowLength, into: v)
+            products.multiply(u: u, v: v, into: m)
+            tiling.inverseOutput(m, channels: o, g, rows: rows, bias: bias, pooledTo2x: pooledOutput,
+                                 rowLength: products.rowLength, into: output)
         }
     }
 
@@ -165,10 +175,10 @@ public final class Conv2D: Layer {
         let (o, i) = (outChannels, inChannels)
         accumulateBiasGradient(dy)
         // dW: Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ x B), one GEMM per ξ per chunk summed over chunks, folded back by Gᵀ · G.
-        let (mw, smw) = winogradBuffer(0, o, i, points: g.points)
+        let (mw, smw) = winogradBuffer(0, o * i, points: g.points)
         for (k, rows) in g.chunks(channels: max(o, i)).enumerated() {
             let t = rows.count * g.tilesWide
-            let (vx, svx) = winogradBuffer(1, i, t, points: g.points), (wdy, swdy) = winogradBuffer(2, o, t, points: g.points)
+            let (vx, svx) = winogradBuffer(1, i * t, points: g.points), (wdy, swdy) = winogradBuffer(2, o * t, points: g.points)
             tiling.transformInput(x.data, channels: i, g, rows: rows, upsampledFrom2x: upsampled,
                                   normalization: normalization?.read, into: vx)
             tiling.transformOutputGradient(dy.data, channels: o, g, rows: rows, into: wdy)

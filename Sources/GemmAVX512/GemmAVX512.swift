@@ -1,0 +1,96 @@
+/// A GEMM micro-kernel compiled for x86-64-v4 (AVX-512) for the Winograd products C = A · B: A pre-packed in panels
+/// of `panelRows` rows (`packedIndex`), B and C plain row-major with a row length of at least the columns rounded up
+/// to `panelColumns`. Call it only where the CPU runs AVX-512 (VAE's `TransformKernels` decides).
+///
+/// Each element of C is one FMA chain over k = 0, 1, … in order, started from zero, whatever its row, column or
+/// block: results do not depend on how a product is cut into blocks or shared out over threads.
+public enum GemmAVX512 {
+    /// Rows of A and C per panel: the micro-kernel keeps a panelRows × panelColumns block of C in 16 registers.
+    public static let panelRows = 8
+    /// Columns of B and C per micro-kernel call: two 16-float vectors.
+    public static let panelColumns = 32
+
+    /// Where element (row, k) of an m × k matrix lies in its packed form: panels of `panelRows` rows, each k-major
+    /// (the panel's rows side by side for each k). The rows of the last panel past m are zero.
+    @inlinable
+    public static func packedIndex(row: Int, k: Int, depth: Int) -> Int {
+        (row / panelRows) * panelRows * depth + k * panelRows + row % panelRows
+    }
+
+    /// Floats of an m × depth matrix in packed form.
+    @inlinable
+    public static func packedCount(rows m: Int, depth: Int) -> Int { (m + panelRows - 1) / panelRows * panelRows * depth }
+
+    /// C[0..<m][columns] = A · B[·][columns] for A packed (m × depth), B (depth × ·) rows `ldb` apart, C rows `ldc`
+    /// apart. `columns` starts at a multiple of `panelColumns`; its last panel is computed whole, so B's rows must
+    /// hold finite values up to the next multiple of `panelColumns` and C's rows room for them. Rows 64-byte aligned
+    /// run fastest (a vector load across two cache lines costs two).
+    @inline(never)
+    public static func multiply(m: Int, depth: Int, columns: Range<Int>, a: UnsafePointer<Float>,
+                                b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        // A's panel (8 · depth floats) stays in L1 while it meets every column panel of the block; the block's
+        // columns of B stay in L2 for the next panel of A. Blocking k as well measured slower.
+        for p in Swift.stride(from: 0, to: m, by: panelRows) {
+            for j in Swift.stride(from: columns.lowerBound, to: columns.upperBound, by: panelColumns) {
+                block(depth: depth, a: a + p * depth, b: b + j, ldb: ldb, c: c + p * ldc + j, ldc: ldc, rows: min(panelRows, m - p))
+            }
+        }
+    }
+
+    typealias Vector = SIMD16<Float>
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Vector { UnsafeRawPointer(p).loadUnaligned(as: Vector.self) }
+
+
+    @inline(__always)
+    static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self) }
+
+    /// One 8 × 32 block of C: per k two loads of B's row, eight broadcasts of A, sixteen FMAs. Only the first
+    /// `rows` rows are stored.
+    @inline(__always)
+    static func block(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                      c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int) {
+        var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
+        var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
+        var c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
+        var c60 = Vector(), c61 = Vector(), c70 = Vector(), c71 = Vector()
+        var ap = a, bp = b
+        for _ in 0..<depth {
+            let b0 = load(bp), b1 = load(bp + 16)
+            var s = Vector(repeating: ap[0])
+            c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+            s = Vector(repeating: ap[1])
+            c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+            s = Vector(repeating: ap[2])
+            c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+            s = Vector(repeating: ap[3])
+            c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+            s = Vector(repeating: ap[4])
+            c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+            s = Vector(repeating: ap[5])
+            c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+            s = Vector(repeating: ap[6])
+            c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
+            s = Vector(repeating: ap[7])
+            c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
+            ap += panelRows
+            bp += ldb
+        }
+        store(c00, c); store(c01, c + 16)
+        guard rows > 1 else { return }
+        store(c10, c + ldc); store(c11, c + ldc + 16)
+        guard rows > 2 else { return }
+        store(c20, c + 2 * ldc); store(c21, c + 2 * ldc + 16)
+        guard rows > 3 else { return }
+        store(c30, c + 3 * ldc); store(c31, c + 3 * ldc + 16)
+        guard rows > 4 else { return }
+        store(c40, c + 4 * ldc); store(c41, c + 4 * ldc + 16)
+        guard rows > 5 else { return }
+        store(c50, c + 5 * ldc); store(c51, c + 5 * ldc + 16)
+        guard rows > 6 else { return }
+        store(c60, c + 6 * ldc); store(c61, c + 6 * ldc + 16)
+        guard rows > 7 else { return }
+        store(c70, c + 7 * ldc); store(c71, c + 7 * ldc + 16)
+    }
+}
