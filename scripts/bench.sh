@@ -41,7 +41,7 @@ if wanted sgemm; then
     values=()
     for _ in $(seq "$rounds"); do values+=("$($bin bench --mode sgemm --steps 5 --threads "$threads" --json | field gflops_per_second)"); done
     ceiling="$(printf '%s\n' "${values[@]}" | median)"
-    printf '%-38s %.1f GFLOP/s (2048×2048×2048 products through sgemm, %s threads)\n' "sgemm ceiling" "$ceiling" "$threads"
+    printf '%-38s %.1f GFLOP/s (a 2048×2048×2048 product per thread, %s threads)\n' "sgemm ceiling" "$ceiling" "$threads"
 fi
 
 # row KEY NAME "ours args" "torch args" [gemm]: with gemm, the GEMM rate and its share of the ceiling too.

@@ -38,7 +38,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Measured steps (after one warm-up step).")
     var steps = 3
 
-    @Option(help: "What to measure: train (steps of --batch_size images), analyze (one image pair per step) or sgemm (the GEMM ceiling: 2048×2048×2048 products, to compare the convolutions' GEMM rate with).")
+    @Option(help: "What to measure: train (steps of --batch_size images), analyze (one image pair per step) or sgemm (the GEMM ceiling: a 2048×2048×2048 product per thread, side by side, to compare the convolutions' GEMM rate with).")
     var mode: BenchMode = .train
 
     @Flag(help: "Print the result as JSON.")
@@ -57,7 +57,7 @@ struct Bench: ParsableCommand {
                 let result = Benchmark.sgemmCeiling(size: Self.sgemmSize, steps: steps, replicas: replicas)
                 guard replicas.rank == 0 else { return }
                 print(json ? try Self.json(result)
-                           : String(format: "sgemm %d×%d×%d, %d thread(s): %.4f s per product, %.1f GFLOP/s (median of %d)",
+                           : String(format: "sgemm %d×%d×%d, one product per thread, %d thread(s): %.4f s per step, %.1f GFLOP/s (median of %d)",
                                     Self.sgemmSize, Self.sgemmSize, Self.sgemmSize, result.threads, result.secondsPerStep,
                                     result.gflopsPerSecond, result.steps))
                 return

@@ -4,21 +4,22 @@ import XCTest
 /// `vae-dist bench --mode sgemm` (the GEMM ceiling that scripts/bench.sh sets the convolutions' GEMM rate against)
 /// and the bench's own options.
 final class BenchCommandTests: XCTestCase {
-    func testSgemmModeReportsTheRateOfA2048CubedProduct() throws {
-        let r = try VAEDistBinary.run(["bench", "--mode", "sgemm", "--steps", "1", "--threads", "1", "--json"])
+    /// One 2048³ product per thread, side by side: with 2 threads a step does two.
+    func testSgemmModeReportsTheRateOfA2048CubedProductPerThread() throws {
+        let r = try VAEDistBinary.run(["bench", "--mode", "sgemm", "--steps", "1", "--threads", "2", "--json"])
         XCTAssertEqual(r.status, 0, r.output)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
         XCTAssertEqual(json["mode"] as? String, "sgemm")
         let gflop = try XCTUnwrap(json["gflop_per_step"] as? Double)
         let seconds = try XCTUnwrap(json["seconds_per_step"] as? Double)
         let rate = try XCTUnwrap(json["gflops_per_second"] as? Double)
-        XCTAssertEqual(gflop, 2 * pow(2048, 3) / 1e9, accuracy: 1e-9)
+        XCTAssertEqual(gflop, 2 * 2 * pow(2048, 3) / 1e9, accuracy: 1e-9)
         XCTAssertGreaterThan(seconds, 0)
         XCTAssertEqual(rate, gflop / seconds, accuracy: 1e-6 * rate)
 
         let text = try VAEDistBinary.run(["bench", "--mode", "sgemm", "--steps", "1", "--threads", "1"])
         XCTAssertEqual(text.status, 0, text.output)
-        XCTAssertTrue(text.stdout.hasPrefix("sgemm 2048×2048×2048, 1 thread(s): "), text.stdout)
+        XCTAssertTrue(text.stdout.hasPrefix("sgemm 2048×2048×2048, one product per thread, 1 thread(s): "), text.stdout)
         XCTAssertTrue(text.stdout.contains("GFLOP/s (median of 1)"), text.stdout)
     }
 

@@ -139,25 +139,28 @@ public enum Benchmark {
             peakResidentMB: peakResidentMB, waitByRank: [Double](repeating: 0, count: replicas.size))
     }
 
-    /// The sgemm ceiling of this machine, measured as the convolutions call it: square products of `size`
-    /// through `sgemm` (split over the threads as every large product is), one warm-up and `steps` measured.
+    /// The sgemm ceiling of this machine: one square product of `size` per thread at the same time, each a whole
+    /// OpenBLAS call that packs its operands once (split into blocks, as `sgemm` splits large products, each block
+    /// packs A again, and our own Winograd products ran faster than that). One warm-up and `steps` measured.
     /// The convolutions' GEMM rate of the other modes compares against it.
     public static func sgemmCeiling(size: Int, steps: Int, replicas: ReplicaGroup) -> BenchmarkResult {
-        let a = Tensor(shape: [size, size]), b = Tensor(shape: [size, size]), c = Tensor(shape: [size, size])
+        let products = Threads.count
+        let a = Tensor(shape: [size, size]), b = Tensor(shape: [size, size]), c = Tensor(shape: [products, size, size])
         var rng = SplitMix64(seed: UInt64(replicas.rank + 1))
         for i in 0..<a.count { a.data[i] = Float(rng.nextUniform()); b.data[i] = Float(rng.nextUniform()) }
         var totals: [Double] = []
         for step in 0...steps {
             let start = DispatchTime.now().uptimeNanoseconds
-            sgemm(m: size, n: size, k: size, a: a.data, b: b.data, c: c.data)
+            sgemmBatch(count: products, m: size, n: size, k: size, a: a.data, strideA: 0, b: b.data, strideB: 0,
+                       c: c.data, strideC: size * size)
             guard step > 0 else { continue }
             totals.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
         }
-        let perProduct = median(totals), gflop = 2 * pow(Double(size), 3) / 1e9
+        let perStep = median(totals), gflop = Double(products) * 2 * pow(Double(size), 3) / 1e9
         return BenchmarkResult(
             mode: "sgemm", ranks: replicas.size, threads: Threads.count, imgSize: size, batchSize: 1, gradAccum: 1, steps: steps,
-            parameters: 0, secondsPerStep: perProduct, itemsPerSecond: 1 / perProduct, phases: [:],
-            kinds: ["conv (GEMM)": perProduct], gflopPerStep: gflop, gflopsPerSecond: gflop / perProduct,
+            parameters: 0, secondsPerStep: perStep, itemsPerSecond: Double(products) / perStep, phases: [:],
+            kinds: ["conv (GEMM)": perStep], gflopPerStep: gflop, gflopsPerSecond: gflop / perStep,
             peakResidentMB: peakResidentMB, waitByRank: [Double](repeating: 0, count: replicas.size))
     }
 }
