@@ -114,13 +114,10 @@ public enum Winograd {
                                      rows: Range<Int>, bias: UnsafePointer<Float>?, pooledTo2x: Bool = false,
                                      rowLength: Int? = nil, into y: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 2, "Winograd (F(2×2)) needs a geometry of 2×2 tiles")
-        let stride = Winograd.stride(channels * (rowLength ?? rows.count * g.tilesWide))
-        Profile.measure(.winograd) {
-            forEachOutputTileRow(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x,
-                                 rowLength: rowLength) { bias, plane, ty, t in
-                WinogradF2Rows.inverseOutput(SIMD8<Float>.self, mt + t, stride: stride, bias: bias, pooledTo2x: pooledTo2x,
-                                             into: plane, tileRow: ty, height: g.height, width: g.width, tilesWide: g.tilesWide)
-            }
+        forEachOutputTileRow(mt, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x, rowLength: rowLength,
+                             into: y) { row, stride, bias, plane, ty in
+            WinogradF2Rows.inverseOutput(SIMD8<Float>.self, row, stride: stride, bias: bias, pooledTo2x: pooledTo2x,
+                                         into: plane, tileRow: ty, height: g.height, width: g.width, tilesWide: g.tilesWide)
         }
     }
 
@@ -229,22 +226,27 @@ func forEachPaddedTileRow(_ x: UnsafePointer<Float>, channels: Int, _ g: Winogra
     }
 }
 
-/// For every channel of y and every tile row of `rows`: `body(bias of the channel, the image's plane of that
-/// channel, tile row in the image, the row's first tile's column in the chunk's transformed matrices)`. With
-/// `pooledTo2x` the planes are half size; the matrices' rows are `rowLength` apart (nil: the chunk's tiles).
+/// The frame of the inverse transforms (`Winograd.inverseOutput`, `WinogradF4.inverseOutput`): for every channel of
+/// y and every tile row of `rows`, `body(the row's first tile in M, the distance between ξ, bias of the channel, the
+/// image's plane of that channel, tile row in the image)`, M being [points][channels][chunk tiles] with rows
+/// `rowLength` apart (nil: the chunk's tiles). With `pooledTo2x` the planes are half size.
 @inline(__always)
-func forEachOutputTileRow(_ y: UnsafeMutablePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
-                          bias: UnsafePointer<Float>?, pooledTo2x: Bool, rowLength: Int?,
-                          _ body: (_ bias: Float, _ plane: UnsafeMutablePointer<Float>, _ tileRow: Int, _ column: Int) -> Void) {
+func forEachOutputTileRow(_ mt: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry, rows: Range<Int>,
+                          bias: UnsafePointer<Float>?, pooledTo2x: Bool, rowLength: Int?, into y: UnsafeMutablePointer<Float>,
+                          _ body: (_ row: UnsafePointer<Float>, _ stride: Int, _ bias: Float, _ plane: UnsafeMutablePointer<Float>,
+                                   _ tileRow: Int) -> Void) {
     let (th, tw) = (g.tilesHigh, g.tilesWide)
     let planeSize = pooledTo2x ? (g.height / 2) * (g.width / 2) : g.height * g.width
     let tiles = rowLength ?? rows.count * tw
-    parallelFor(channels, grain: 1) { range in
-        for c in range {
-            let b = bias.map { $0[c] } ?? 0
-            for row in rows {
-                let n = row / th, ty = row % th
-                body(b, y + (n * channels + c) * planeSize, ty, c * tiles + (row - rows.lowerBound) * tw)
+    let stride = Winograd.stride(channels * tiles)
+    Profile.measure(.winograd) {
+        parallelFor(channels, grain: 1) { range in
+            for c in range {
+                let b = bias.map { $0[c] } ?? 0
+                for row in rows {
+                    let n = row / th, ty = row % th
+                    body(mt + c * tiles + (row - rows.lowerBound) * tw, stride, b, y + (n * channels + c) * planeSize, ty)
+                }
             }
         }
     }

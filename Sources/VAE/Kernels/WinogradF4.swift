@@ -76,13 +76,10 @@ public enum WinogradF4 {
                                      into y: UnsafeMutablePointer<Float>) {
         precondition(g.tile == 4, "WinogradF4 needs a geometry of 4×4 tiles")
         let kernels = requested.forRows(tilesWide: g.tilesWide)
-        let stride = Winograd.stride(channels * (rowLength ?? rows.count * g.tilesWide))
-        Profile.measure(.winograd) {
-            forEachOutputTileRow(y, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x,
-                                 rowLength: rowLength) { bias, plane, ty, t in
-                kernels.f4Inverse(mt + t, stride: stride, bias: bias, pooledTo2x: pooledTo2x, into: plane, tileRow: ty,
-                                  height: g.height, width: g.width, tilesWide: g.tilesWide)
-            }
+        forEachOutputTileRow(mt, channels: channels, g, rows: rows, bias: bias, pooledTo2x: pooledTo2x, rowLength: rowLength,
+                             into: y) { row, stride, bias, plane, ty in
+            kernels.f4Inverse(row, stride: stride, bias: bias, pooledTo2x: pooledTo2x, into: plane, tileRow: ty,
+                              height: g.height, width: g.width, tilesWide: g.tilesWide)
         }
     }
 
