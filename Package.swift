@@ -19,7 +19,6 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "vae-dist", targets: ["Launcher"]),
-        .library(name: "VAE", targets: ["VAE"]),
         .library(name: "Distributed", targets: ["Distributed"]),
         // Multi-rank checks of Distributed, run under mpirun by DistributedTests.
         .executable(name: "mpi-selftest", targets: ["MPISelfTest"]),
@@ -51,20 +50,35 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-O"] + avx512Flags)]),
         // The GEMM micro-kernel of the Winograd products for AVX-512 CPUs, run where the CPU has it (TransformKernels).
         .target(name: "GemmAVX512", swiftSettings: [.unsafeFlags(["-O"] + avx512Flags)]),
-        // Every check stays on (overflow, bounds, preconditions): building without them measured no faster, within noise
-        // (docs/PERFORMANCE.md, "Checks"). -O in debug builds too, so the numeric tests run at release speed.
-        .target(name: "VAE",
-                dependencies: ["CBLAS", "CPNG", "CTurboJPEG", "CCairo", "CMalloc", "CCPUFeatures", "TileTransforms",
-                               "TileTransformsAVX512", "GemmAVX512", .product(name: "Yams", package: "Yams")],
+        // The library, in layers: each target imports only those above it in this list, and the compiler holds it
+        // (scripts/test.sh builds with --explicit-target-dependency-import-check error). Every check stays on
+        // (overflow, bounds, preconditions): building without them measured no faster, within noise. -O in debug
+        // builds too, so the numeric tests run at release speed.
+        .target(name: "VAECore",
+                dependencies: ["CBLAS", "CMalloc", "CCPUFeatures", "TileTransforms", "TileTransformsAVX512", "GemmAVX512"],
+                swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
+        .target(name: "VAEFormats",
+                dependencies: ["VAECore", "CPNG", "CTurboJPEG", "CCairo", .product(name: "Yams", package: "Yams")],
+                swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
+        .target(name: "VAEJobs", dependencies: ["VAECore", "VAEFormats"], swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
+        .target(name: "VAETraining", dependencies: ["VAECore", "VAEFormats", "VAEJobs"],
+                swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
+        .target(name: "VAEAnalysis", dependencies: ["VAECore", "VAEFormats", "VAEJobs"],
+                swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
+        .target(name: "VAETools", dependencies: ["VAECore", "VAEFormats", "VAEJobs", "VAETraining", "VAEAnalysis"],
                 swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .executableTarget(name: "Launcher",
-                          dependencies: ["VAE", "Distributed",
+                          dependencies: ["VAECore", "VAEFormats", "VAEJobs", "VAETraining", "VAEAnalysis", "VAETools",
+                                         "Distributed",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "MPISelfTest", dependencies: ["Distributed"]),
-        .testTarget(name: "VAETests", dependencies: ["VAE"]),
-        .testTarget(name: "LauncherTests", dependencies: ["VAE", "Launcher"]),
+        .testTarget(name: "VAETests",
+                    dependencies: ["VAECore", "VAEFormats", "VAEJobs", "VAETraining", "VAEAnalysis", "VAETools", "CCairo",
+                                   "CTurboJPEG"]),
+        .testTarget(name: "LauncherTests",
+                    dependencies: ["VAECore", "VAEFormats", "VAEJobs", "VAETraining", "VAEAnalysis", "VAETools", "Launcher"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
     ]
 )

@@ -7,6 +7,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # PyTorch loads what `vae-dist export` writes: checked where a Python has torch and diffusers (PYTHON, default
 # python3), otherwise skipped with a notice.
 bash scripts/check-pytorch-interop.sh
-swift build --build-tests
+# The library's layers (README, "Code map"): an import of a target not declared as a dependency fails the build.
+swift build --build-tests --explicit-target-dependency-import-check error
 # Every test is XCTest; without this flag swift-testing would close the log with "0 tests".
 swift test --skip-build --disable-swift-testing "$@"

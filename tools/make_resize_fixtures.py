@@ -2,7 +2,7 @@
 """Writes Tests/Fixtures/resize/: what Pillow's Image.resize((W, H), Image.BILINEAR) gives for many shapes.
 
 Needs Python 3 with numpy and Pillow 13 or later (`pip install numpy "pillow>=13"`; Pillow 12 orders the
-resampling passes differently, see Sources/VAE/IO/PILResize.swift). Run from the repository root:
+resampling passes differently, see Sources/VAEFormats/Images/PILResize.swift). Run from the repository root:
     python3 tools/make_resize_fixtures.py
 The inputs are not stored: every sample is a hash of (seed, index), which PILResizeTests.swift recomputes.
 Outputs: `expected.bin` (every case's resized pixels, uint8, rows top to bottom, interleaved channels, one

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import VAE
+import VAEAnalysis
+import VAECore
 
 extension AnalysisMethod: ExpressibleByArgument {}
 extension AnalysisLayers: ExpressibleByArgument {}

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import VAE
+import VAECore
+import VAEFormats
+import VAETools
 
 /// `bench --mode`: what one measured step is.
 enum BenchMode: String, CaseIterable, ExpressibleByArgument {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import VAE
+import VAECore
+import VAEFormats
+import VAETraining
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,8 @@ import ArgumentParser
 import Distributed
 import Foundation
 import Logging
-import VAE
+import VAECore
+import VAETraining
 
 /// A command running on every MPI rank (or alone, as an MPI singleton): sets threads, gives the body the
 /// replica group and a rank-0 logger; failures are reported by `reportingFailures`.

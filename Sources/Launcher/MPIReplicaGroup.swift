@@ -1,6 +1,6 @@
 import Distributed
 import Foundation
-import VAE
+import VAEJobs
 
 /// The training replicas as MPI ranks. An MPI failure inside a collective cannot be recovered by one rank
 /// alone (the others would wait forever), so it aborts the whole job with the failing call's message.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VAE
+import VAETools
 
 struct MakePairs: ParsableCommand {
     static let configuration = CommandConfiguration(

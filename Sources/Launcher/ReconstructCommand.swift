@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VAE
+import VAEAnalysis
 
 struct Reconstruct: ParsableCommand {
     static let configuration = CommandConfiguration(

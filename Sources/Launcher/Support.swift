@@ -1,7 +1,10 @@
 import ArgumentParser
 import Distributed
 import Foundation
-import VAE
+import VAECore
+import VAEFormats
+import VAEJobs
+import VAETraining
 
 /// The one way a command's failure reaches the user: one `error: …` line on stderr and exit status 1.
 /// Under mpirun (a `communicator` of several ranks) a failure every rank threw alike is reported by rank 0 and

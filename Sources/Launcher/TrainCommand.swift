@@ -1,7 +1,9 @@
 import ArgumentParser
 import Distributed
 import Foundation
-import VAE
+import VAECore
+import VAEFormats
+import VAETraining
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,5 @@
 import ArgumentParser
-import VAE
+import VAETraining
 
 /// A flag's snake_case name (the original tool's spelling) and its kebab-case twin.
 func snakeAndKebab(_ name: String) -> NameSpecification {

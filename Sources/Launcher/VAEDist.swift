@@ -1,5 +1,5 @@
 import ArgumentParser
-import VAE
+import VAECore
 
 @main
 struct VAEDist: ParsableCommand {

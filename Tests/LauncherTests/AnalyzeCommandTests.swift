@@ -1,6 +1,10 @@
 import Foundation
+import VAEAnalysis
+import VAECore
+import VAEFormats
+import VAEJobs
+import VAETraining
 import XCTest
-import VAE
 
 /// `vae-dist analyze` and `analyze-folder` as users run them, on small pair images with the tiny fixture model.
 final class AnalyzeCommandTests: XCTestCase {

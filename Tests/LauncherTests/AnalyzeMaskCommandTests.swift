@@ -1,6 +1,6 @@
 import Foundation
+import VAEFormats
 import XCTest
-import VAE
 
 /// `analyze --mask`, `analyze-folder` with masks/ under mpirun, and identical inputs giving exactly zero.
 extension AnalyzeCommandTests {

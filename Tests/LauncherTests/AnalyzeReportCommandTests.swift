@@ -1,6 +1,6 @@
 import Foundation
+import VAEFormats
 import XCTest
-import VAE
 
 /// report.html from `analyze-folder` as users run it: phantoms from `synth-data`, two ranks (the pictures of
 /// rank 1's pairs travel to rank 0).

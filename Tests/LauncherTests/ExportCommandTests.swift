@@ -1,6 +1,8 @@
 import Foundation
+import VAECore
+import VAEFormats
+import VAETraining
 import XCTest
-import VAE
 
 final class ExportCommandTests: XCTestCase {
     let config = VAEDistBinary.fixture("vae-tiny-g8/config.yaml")

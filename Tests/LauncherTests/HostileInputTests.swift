@@ -1,6 +1,8 @@
 import Foundation
+import VAECore
+import VAEFormats
+import VAETools
 import XCTest
-import VAE
 
 /// Inputs that once ended the binary with a signal (SIGILL, SIGSEGV, SIGABRT "failed to allocate …") now end it
 /// with a message naming what to change and exit status 1 (a failed job) or 64 (a refused flag).

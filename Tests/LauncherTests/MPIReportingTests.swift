@@ -1,6 +1,6 @@
 import Foundation
+import VAEFormats
 import XCTest
-import VAE
 
 /// The collectives and failure reports under mpirun: pair names travel intact between ranks, and a failure is
 /// reported once, with the rank when only one rank failed.

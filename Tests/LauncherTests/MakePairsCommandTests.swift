@@ -1,6 +1,6 @@
 import Foundation
+import VAEFormats
 import XCTest
-import VAE
 
 final class MakePairsCommandTests: XCTestCase {
     /// synth-data's lesion images and masks → make-pairs → analyze-folder runs on the result.

@@ -1,6 +1,7 @@
 import Foundation
+import VAECore
+import VAEFormats
 import XCTest
-import VAE
 
 /// Which model each command loads from --checkpoint / --init_weights and --config (all decided by `ModelSource`).
 final class ModelChoiceCommandTests: XCTestCase {
@@ -100,7 +101,7 @@ final class ModelChoiceCommandTests: XCTestCase {
         assertMentions(started.output, ["loaded \(folder)/diffusion_pytorch_model.safetensors (diffusers names)",
                                         "config \(folder)/config.json (diffusers)", "model: ch 16"])
         let checkpoint = "\(dir!)/run/checkpoints/vae_epoch_1.safetensors"
-        XCTAssertEqual(try TrainingCheckpoint.storedConfig(path: checkpoint), try VAEConfig.load(path: yaml))
+        XCTAssertEqual(try CheckpointMetadata.storedConfig(path: checkpoint), try VAEConfig.load(path: yaml))
 
         // --resume keeps the checkpoint's model; a --config_path describing another one is refused.
         let conflict = try VAEDistBinary.run(base + ["--epochs", "2", "--resume", checkpoint,

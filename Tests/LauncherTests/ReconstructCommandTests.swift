@@ -1,6 +1,8 @@
 import Foundation
+import VAECore
+import VAEFormats
+import VAEJobs
 import XCTest
-import VAE
 
 final class ReconstructCommandTests: XCTestCase {
     let config = VAEDistBinary.fixture("vae-tiny-g8/config.yaml")

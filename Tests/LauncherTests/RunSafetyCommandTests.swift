@@ -1,6 +1,8 @@
 import Foundation
+import VAECore
+import VAEFormats
+import VAETraining
 import XCTest
-import VAE
 
 /// The run-safety promises as users meet them: one run per output directory, resume rules, odd input files,
 /// outputs only inside the output folder and only when the command succeeds.

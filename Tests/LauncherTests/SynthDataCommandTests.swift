@@ -1,6 +1,7 @@
 import Foundation
+import VAEFormats
+import VAETools
 import XCTest
-import VAE
 
 final class SynthDataCommandTests: XCTestCase {
     func testWritesTrainingImagesPairsMasksAndLesionsJSON() throws {

@@ -1,6 +1,8 @@
 import Foundation
+import VAECore
+import VAEFormats
+import VAETraining
 import XCTest
-import VAE
 
 /// `vae-dist train` as users run it: one process, and under mpirun with several ranks.
 final class TrainCommandTests: XCTestCase {

@@ -1,6 +1,6 @@
 import Foundation
+import VAEFormats
 import XCTest
-import VAE
 
 /// A researcher's training workflow through the binary: every new option under mpirun, and the original
 /// tool's entry points (train_vae.sh, run_analysis.sh) on phantoms.

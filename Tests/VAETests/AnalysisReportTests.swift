@@ -1,6 +1,8 @@
 import Foundation
+@testable import VAEAnalysis
+@testable import VAECore
+@testable import VAEFormats
 import XCTest
-@testable import VAE
 
 /// The analysis files: ordered JSON that parses back to the same numbers, CSV rows, and the pair folder layout.
 final class AnalysisReportTests: XCTestCase {

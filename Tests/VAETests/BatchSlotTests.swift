@@ -1,6 +1,9 @@
 import Foundation
+@testable import VAEAnalysis
+@testable import VAECore
+@testable import VAEFormats
+@testable import VAEJobs
 import XCTest
-@testable import VAE
 
 /// Every layer computes each batch item the same way whatever its slot and whatever the other items are: the
 /// layer analysis compares items 0 and 1 of one batch, so identical images must give exactly zero differences.

@@ -1,6 +1,7 @@
 import Foundation
+@testable import VAEAnalysis
+@testable import VAECore
 import XCTest
-@testable import VAE
 
 /// The folder statistics: numpy's percentiles, a seeded bootstrap of the mean, and the paired ranking.
 final class BootstrapTests: XCTestCase {

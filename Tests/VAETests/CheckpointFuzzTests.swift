@@ -1,6 +1,8 @@
 import Foundation
+import VAECore
+import VAEFormats
+import VAETraining
 import XCTest
-import VAE
 
 /// Seeded mutations of a real checkpoint's metadata (its JSON fields as text, and the header's bytes), through
 /// everything that reads a checkpoint before training: the directory scan of `--resume auto`, `TrainingCheckpoint.read`

@@ -1,6 +1,6 @@
 import Foundation
+@testable import VAECore
 import XCTest
-@testable import VAE
 
 /// Seeded mutations of every shipped config through the yaml reader, its validation and the memory estimate:
 /// each mutant is accepted or refused with a thrown error; a signal or a hang fails the run.

@@ -1,6 +1,8 @@
 import Foundation
+@testable import VAEAnalysis
+@testable import VAECore
+@testable import VAEFormats
 import XCTest
-@testable import VAE
 
 final class ConfigTests: XCTestCase {
     private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -324,7 +326,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(config.contains("100000"), config)
         file.metadata = ["format": "vae-dist-checkpoint-1", "config": config]
         try file.write(path: path)
-        XCTAssertThrowsError(try TrainingCheckpoint.storedConfig(path: path)) { error in
+        XCTAssertThrowsError(try CheckpointMetadata.storedConfig(path: path)) { error in
             for part in [path, "metadata 'config'", "ddconfig.num_res_blocks is 100000"] {
                 XCTAssertTrue("\(error)".contains(part), "lacks \(part): \(error)")
             }

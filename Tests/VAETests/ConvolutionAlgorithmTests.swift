@@ -1,5 +1,6 @@
+import VAECore
+import VAETraining
 import XCTest
-import VAE
 
 /// Every convolution algorithm (Winograd for 3×3 stride 1, GEMM for 1×1, im2col for stride 2) against a
 /// plain direct convolution written out in loops: output, input gradient and weight gradient.

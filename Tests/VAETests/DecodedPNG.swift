@@ -1,5 +1,6 @@
 import CCairo
-import VAE
+import VAECore
+import VAEFormats
 import XCTest
 
 /// A PNG read back with Cairo, to check what a plot function really wrote.

@@ -1,6 +1,7 @@
 import Foundation
+import VAECore
+import VAEFormats
 import XCTest
-import VAE
 
 /// Paths into Tests/Fixtures (see its README for what each folder holds and how it is made).
 enum Fixtures {

@@ -1,5 +1,5 @@
+@testable import VAECore
 import XCTest
-@testable import VAE
 
 /// A 3×3 convolution that reads a group norm's output unwritten (`NormalizedTensor`, applied in the Winograd input
 /// transform) gives bitwise what the convolution of the written output gives: forward and every gradient, both

@@ -1,5 +1,5 @@
 import Foundation
-import VAE
+import VAECore
 
 /// Seeded mutations of valid files for the parser fuzz tests. Each test runs `iterations` mutants (scaled by
 /// VAE_DIST_FUZZ_SCALE for a longer run after changing a parser, e.g. VAE_DIST_FUZZ_SCALE=100) and only asks that

@@ -1,5 +1,5 @@
+import VAECore
 import XCTest
-import VAE
 
 /// Finite-difference checks of every layer kind on small random shapes: the analytic input and parameter
 /// gradients of L = Σ r ⊙ layer(x) (r a fixed random weighting) match central differences computed in float.

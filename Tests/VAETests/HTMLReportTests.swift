@@ -1,6 +1,10 @@
 import Foundation
+@testable import VAEAnalysis
+@testable import VAECore
+@testable import VAEFormats
+@testable import VAEJobs
+@testable import VAETools
 import XCTest
-@testable import VAE
 
 /// report.html, checked by parsing the page: phantoms with lesion masks, a random-weight model.
 final class HTMLReportTests: TemporaryDirectoryTestCase {

@@ -1,6 +1,7 @@
 import Foundation
+@testable import VAECore
+@testable import VAEFormats
 import XCTest
-@testable import VAE
 
 /// Seeded mutants of the PNG and JPEG fixtures through `loadImage(path:)`, the decoding training uses: each
 /// must decode to a consistent image within the pixel cap or be refused with an error naming the file.

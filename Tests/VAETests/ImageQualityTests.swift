@@ -1,5 +1,7 @@
+@testable import VAECore
+@testable import VAEFormats
+@testable import VAETraining
 import XCTest
-@testable import VAE
 
 /// PSNR and SSIM against scikit-image on the pairs of tools/make_training_references.py.
 final class ImageQualityTests: XCTestCase {

@@ -1,7 +1,9 @@
-import Foundation
-import XCTest
-@testable import VAE
 import CTurboJPEG
+import Foundation
+@testable import VAECore
+@testable import VAEFormats
+@testable import VAEJobs
+import XCTest
 
 /// Image loading, the decode-and-resize pipeline, PNG writing and grids, against the PIL-made fixtures in
 /// Tests/Fixtures/images-64 and against small PNGs built byte by byte below (resizing itself: PILResizeTests).

@@ -1,5 +1,6 @@
+import VAECore
+import VAETraining
 import XCTest
-import VAE
 
 final class InitializationTests: XCTestCase {
     func testPyTorchDefaultBoundsAndDeterminism() throws {

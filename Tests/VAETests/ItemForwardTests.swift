@@ -1,6 +1,9 @@
 import Foundation
+@testable import VAEAnalysis
+@testable import VAECore
+@testable import VAEFormats
+@testable import VAEJobs
 import XCTest
-@testable import VAE
 
 /// `Network.forward(items:observe:)`, the forward-only path of the layer analysis: the items of a batch held as
 /// separate tensors give bitwise the batch forward's outputs at every observed layer, and each stage input is

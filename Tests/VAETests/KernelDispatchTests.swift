@@ -1,5 +1,5 @@
+import VAECore
 import XCTest
-import VAE
 
 /// The Winograd transforms that paid with 16 tiles per vector (both input transforms, F(4×4)'s inverse and
 /// output-gradient transform) run 8 per vector (AVX2) or 16 (AVX-512, where the CPU has it), chosen at run time

@@ -1,6 +1,7 @@
 import Foundation
+@testable import VAEAnalysis
+@testable import VAECore
 import XCTest
-@testable import VAE
 
 /// The per-layer metrics on outputs small enough to work out by hand.
 final class LayerMetricsTests: XCTestCase {

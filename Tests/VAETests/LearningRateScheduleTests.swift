@@ -1,5 +1,5 @@
+@testable import VAETraining
 import XCTest
-@testable import VAE
 
 final class LearningRateScheduleTests: XCTestCase {
     func testWarmupThenConstant() {

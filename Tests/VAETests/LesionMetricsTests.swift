@@ -1,6 +1,10 @@
 import Foundation
+@testable import VAEAnalysis
+@testable import VAECore
+@testable import VAEFormats
+@testable import VAEJobs
+@testable import VAETools
 import XCTest
-@testable import VAE
 
 /// The lesion metrics: the mask at each layer's resolution, where the difference energy lies, mask discovery,
 /// and on phantoms with known lesions that the difference concentrates in them.

@@ -1,6 +1,9 @@
 import Foundation
+@testable import VAEAnalysis
+@testable import VAECore
+@testable import VAEFormats
+@testable import VAETools
 import XCTest
-@testable import VAE
 
 /// make-pairs on phantoms whose lesion-free originals are known (`vae-dist synth-data` writes both): the filled
 /// region must look like the true background in brightness and in speckle texture.

@@ -1,6 +1,8 @@
 import Foundation
+@testable import VAECore
+@testable import VAEJobs
+@testable import VAETraining
 import XCTest
-@testable import VAE
 
 final class MemoryEstimateTests: XCTestCase {
     func testRefusesWhatCannotFitWithTheFigures() {

@@ -1,6 +1,8 @@
 import Foundation
+@testable import VAECore
+@testable import VAEFormats
+@testable import VAETraining
 import XCTest
-@testable import VAE
 
 final class ModelExportTests: XCTestCase {
     private var scratch: String!
@@ -110,7 +112,7 @@ final class ModelExportTests: XCTestCase {
                             runID: "export-test", to: checkpoint)
         XCTAssertEqual(try SafeTensors.read(path: checkpoint).tensors.count, 3 * model.namedParameters.count)
 
-        let loaded = AutoencoderKL(try XCTUnwrap(TrainingCheckpoint.storedConfig(path: checkpoint)))
+        let loaded = AutoencoderKL(try XCTUnwrap(CheckpointMetadata.storedConfig(path: checkpoint)))
         try loaded.loadWeights(path: checkpoint)
         for format in ExportFormat.allCases {
             let out = "\(scratch!)/export-\(format.rawValue)"

@@ -1,6 +1,8 @@
 import Foundation
+@testable import VAECore
+@testable import VAEFormats
+@testable import VAETraining
 import XCTest
-@testable import VAE
 
 /// `ModelSource`: which config and which weights a command gets from --checkpoint and --config.
 final class ModelSourceTests: XCTestCase {

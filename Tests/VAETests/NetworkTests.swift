@@ -1,5 +1,5 @@
+@testable import VAECore
 import XCTest
-@testable import VAE
 
 /// The networks' stage lists against ldm's module names: forward order for the layer analysis, registration
 /// order for the state dict (checkpoints, exports and the seeded initialisation depend on it).

@@ -1,5 +1,7 @@
+@testable import VAECore
+@testable import VAEFormats
+@testable import VAETraining
 import XCTest
-@testable import VAE
 
 /// Three steps of each update rule against torch.optim (tools/make_training_references.py, float64 in torch,
 /// float32 here).

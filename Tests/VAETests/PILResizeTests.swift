@@ -1,6 +1,7 @@
 import Foundation
+@testable import VAEFormats
+@testable import VAEJobs
 import XCTest
-@testable import VAE
 
 /// `resizeBilinearPIL` against Pillow's `Image.resize(size, Image.BILINEAR)` on hashed-noise images of many
 /// shapes (Tests/Fixtures/resize, made by tools/make_resize_fixtures.py), directly and through the paths that

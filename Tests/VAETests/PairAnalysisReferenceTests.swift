@@ -1,6 +1,6 @@
 import Foundation
+import VAEAnalysis
 import XCTest
-import VAE
 
 /// The pair analysis against the reference: batch items 0 and 1 of the fixtures' `input` form a pair, and
 /// `pair_metrics_item0_vs_item1` holds the float64 L2 and cosine per encoder and decoder layer between them, of

@@ -1,4 +1,4 @@
-@testable import VAE
+@testable import VAEFormats
 import XCTest
 
 final class PlotTests: XCTestCase {

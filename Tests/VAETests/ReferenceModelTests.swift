@@ -1,6 +1,8 @@
 import Foundation
+import VAECore
+import VAEFormats
+import VAETraining
 import XCTest
-import VAE
 
 /// The tolerances of Tests/Fixtures/README.md, the errors float32 computation (PyTorch's own, and ours) shows
 /// against the float64 references.

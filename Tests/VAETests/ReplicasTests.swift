@@ -1,5 +1,7 @@
+@testable import VAEAnalysis
+@testable import VAECore
+@testable import VAEJobs
 import XCTest
-@testable import VAE
 
 /// The typed collectives of `Replicas`: what rank 0 sends every rank and what every rank sends rank 0 arrives
 /// unchanged, at one rank (`SingleReplica`) and at three (`ThreadReplica`, real buffers of differing sizes).

@@ -1,6 +1,9 @@
 import Foundation
+import VAEAnalysis
+import VAECore
+import VAEFormats
+import VAETraining
 import XCTest
-import VAE
 
 /// What keeps a run safe from odd inputs and other runs: image files by type and size, checkpoint metadata,
 /// output directories owned by one run, resume rules, output names.

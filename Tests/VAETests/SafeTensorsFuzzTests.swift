@@ -1,6 +1,6 @@
 import Foundation
+import VAEFormats
 import XCTest
-import VAE
 
 /// Seeded mutants of valid safetensors files through every reading entry point: each must be read or refused
 /// with an error naming the file, never crash. Mutating the header text (then fixing the length prefix)

@@ -1,6 +1,6 @@
 import Foundation
+import VAEFormats
 import XCTest
-import VAE
 
 final class SafeTensorsTests: TemporaryDirectoryTestCase {
     /// A file with a hand-written header, so that malformed cases can be built byte by byte.

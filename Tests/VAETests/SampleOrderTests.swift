@@ -1,5 +1,5 @@
+@testable import VAEJobs
 import XCTest
-@testable import VAE
 
 /// Every draw of a run is a pure function of (seed, epoch, index), and a checkpoint stores only the position:
 /// resuming an old checkpoint with a newer build replays the rest of the run only if these stay the same.

@@ -1,4 +1,4 @@
-import VAE
+import VAEJobs
 
 /// A group of one for the tests: every collective is the identity (the program runs even one rank through MPI).
 final class SingleReplica: ReplicaGroup {

@@ -1,6 +1,7 @@
 import Foundation
+@testable import VAEFormats
+@testable import VAETools
 import XCTest
-@testable import VAE
 
 /// The phantom generator behind `vae-dist synth-data`: determinism, pairs that differ only around the lesion,
 /// plausible lesion and tissue statistics, and the files and lesions.json that `writePhantoms` writes.

@@ -1,4 +1,4 @@
-@testable import VAE
+@testable import VAECore
 
 /// Ways of looking at tensors that only the tests need.
 extension Tensor {

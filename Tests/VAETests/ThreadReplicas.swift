@@ -1,5 +1,5 @@
 import Foundation
-import VAE
+import VAEJobs
 
 /// `size` replicas in one process, one thread each: every collective meets at a rendezvous and exchanges real,
 /// differently sized buffers, so the typed collectives are tested as ranks meet them under MPI.

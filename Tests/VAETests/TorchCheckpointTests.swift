@@ -1,6 +1,6 @@
 import Foundation
+@testable import VAEFormats
 import XCTest
-@testable import VAE
 
 /// The torch.save reader against checkpoints written by PyTorch (tools/make_torch_checkpoints.py) and against
 /// hand-built and mutated hostile files.

@@ -1,5 +1,8 @@
+@testable import VAECore
+@testable import VAEJobs
+@testable import VAETools
+@testable import VAETraining
 import XCTest
-@testable import VAE
 
 /// The trainer's optimizer step as `vae-dist bench` times it: the phase hook, and the bench's phases built from it.
 final class TrainStepTests: XCTestCase {

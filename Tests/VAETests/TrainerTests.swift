@@ -1,6 +1,9 @@
 import Foundation
+import VAECore
+import VAEFormats
+import VAEJobs
+import VAETraining
 import XCTest
-import VAE
 
 /// In-process training runs of the tiny model (one replica): resume, interruption, checkpoints, failures.
 final class TrainerTests: TemporaryDirectoryTestCase {

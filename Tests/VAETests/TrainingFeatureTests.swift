@@ -1,6 +1,9 @@
 import Foundation
+@testable import VAECore
+@testable import VAEFormats
+@testable import VAEJobs
+@testable import VAETraining
 import XCTest
-@testable import VAE
 
 /// The training options of a research workflow, run in process on the tiny model: accumulation, clipping,
 /// averaging, validation, step metrics, data selection, augmentation, and bitwise resume with all of them on.
@@ -79,7 +82,7 @@ final class TrainingFeatureTests: TemporaryDirectoryTestCase {
             try SafeTensors.read(path: "\(dir!)/\(run)/vae_final_ema.safetensors").tensors.mapValues(\.values)
         }
         XCTAssertEqual(try averaged("straight"), try averaged("split"))
-        XCTAssertEqual(try TrainingCheckpoint.storedConfig(path: "\(dir!)/split/vae_final_ema.safetensors"), config)
+        XCTAssertEqual(try CheckpointMetadata.storedConfig(path: "\(dir!)/split/vae_final_ema.safetensors"), config)
         // metrics.jsonl: one record per optimizer step, the resumed run continuing the first one's records.
         let records = StepLog.records(at: "\(dir!)/split/metrics.jsonl")
         XCTAssertEqual(records.map(\.globalStep), Array(1...records.count))

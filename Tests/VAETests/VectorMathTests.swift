@@ -1,6 +1,6 @@
 import Foundation
+import VAECore
 import XCTest
-import VAE
 
 final class VectorMathTests: XCTestCase {
     func testExpMatchesTheLibraryToAFewUlp() {

@@ -1,6 +1,7 @@
 import Foundation
+@testable import VAECore
+@testable import VAEFormats
 import XCTest
-@testable import VAE
 
 final class WeightNamingTests: XCTestCase {
     private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -1,5 +1,5 @@
+@testable import VAECore
 import XCTest
-@testable import VAE
 
 /// The Winograd products on our own AVX-512 micro-kernel (`WinogradProducts`, `GemmAVX512`): every element of M is
 /// one FMA chain over k = 0, 1, … in order, started from zero (`Float.addingProduct`), whatever its row, its column,

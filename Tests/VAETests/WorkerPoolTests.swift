@@ -1,6 +1,6 @@
 import Foundation
+@testable import VAECore
 import XCTest
-@testable import VAE
 
 /// `parallelFor` through the persistent worker pool: every index once, nested regions and regions started from
 /// several threads at once (which the pool hands to libdispatch) included.

@@ -1,0 +1,72 @@
+import Foundation
+import VAECore
+import VAEFormats
+
+/// What an analysis run was asked to do, recorded beside its numbers.
+public struct AnalysisSettings: Sendable {
+    public var method: AnalysisMethod
+    public var imageSize: Int
+    /// The weights file; nil means random weights drawn from `seed` (differences then mean nothing).
+    public var checkpoint: String?
+    public var seed: UInt64
+    /// Where the model config came from (a file); nil means the SD v1 VAE.
+    public var config: String?
+    /// Bootstrap resamples of a folder's confidence intervals (drawn from `seed`).
+    public var bootstrap: Int
+    /// Which layers are compared.
+    public var layers: AnalysisLayers = .decoder
+
+    public init(method: AnalysisMethod = .both, imageSize: Int = 512, checkpoint: String? = nil, seed: UInt64 = 0,
+                config: String? = nil, bootstrap: Int = 2000) {
+        self.bootstrap = bootstrap
+        self.method = method
+        self.imageSize = imageSize
+        self.checkpoint = checkpoint
+        self.seed = seed
+        self.config = config
+    }
+
+    /// The model for these settings: the source's weights, or random ones from the seed; `log` gets the line
+    /// saying what was loaded. The analysis feeds RGB images and draws RGB reconstructions, so the model must
+    /// have 3 channels each way.
+    public func makeModel(_ source: ModelSource, log: (String) -> Void) throws -> AutoencoderKL {
+        let config = source.config
+        try config.requireRGB(for: "the analysis")
+        let model = AutoencoderKL(config)
+        if source.weights != nil {
+            log(try source.loadWeights(into: model))
+        } else {
+            model.initialize(seed: seed)
+        }
+        return model
+    }
+
+    /// The settings as JSON members, for summary.json and aggregated_results.json.
+    func jsonMembers(model: AutoencoderKL) -> [(key: String, value: OrderedJSON)] {
+        var members: [(key: String, value: OrderedJSON)] = [
+            ("checkpoint", checkpoint.map(OrderedJSON.string) ?? .null),
+        ]
+        if checkpoint == nil {
+            members.append(("random_weights_seed", seed <= UInt64(Int.max) ? .integer(Int(seed)) : .string("\(seed)")))
+        }
+        members += [
+            ("config", .string(config ?? "SD v1 VAE (default)")),
+            ("model", .string(model.config.yamlDescription)),
+            ("img_size", .integer(imageSize)),
+            ("method", .string(method.rawValue)),
+            ("compared_layers", .string(layers.rawValue)),
+            // The arithmetic the model computes with (--fast_conv, --exact_conv change results by rounding).
+            ("convolution", .string(model.arithmetic.description)),
+        ]
+        return members
+    }
+}
+
+/// `--layers`: the encoder's layers (`encoder.conv_in` … `encoder.conv_out`, then the moments `quant_conv`), the
+/// decoder's, or both, in forward order.
+public enum AnalysisLayers: String, CaseIterable, Sendable {
+    case encoder, decoder, both
+
+    public var encoder: Bool { self != .decoder }
+    public var decoder: Bool { self != .encoder }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import VAECore
+import VAEFormats
+import VAEJobs
+
+/// Two images analysed together: how every decoder layer's output differs between them, where in the image
+/// it differs, and the reconstructions.
+public struct PairAnalysis {
+    /// In forward order: the encoder's (with `--layers encoder|both`), then the decoder's (`model.decoder.layerNames`).
+    public let layers: [LayerDifference]
+    /// One per layer, aligned with `layers`.
+    public let maps: [DifferenceMap]
+    /// [2, 3, H, W]: item 0 reconstructs image 1.
+    public let reconstruction: Tensor
+    /// The lesion of image 1 at the analysis size, if given.
+    public let mask: LesionMask?
+
+    /// Decodes the two latents [1, E, h, w] (item 0 from image 1) stage by stage in turn
+    /// (`Network.forward(items:observe:)`). Each layer is measured in `observe` the moment both items' outputs
+    /// exist and only its small difference map is kept, so memory stays that of both items' stage inputs beside
+    /// one item's working set.
+    public init(decoding latents: [Tensor], mask: LesionMask? = nil, with model: AutoencoderKL) {
+        precondition(latents.count == 2, "a pair analysis decodes 2 latents, got \(latents.count)")
+        var layers: [LayerDifference] = []
+        var maps: [DifferenceMap] = []
+        self.mask = mask
+        let reconstructions = model.decode(items: latents) { name, outputs in
+            let (difference, map) = compareBatchItems(outputs, layer: name, mask: mask)
+            layers.append(difference)
+            maps.append(map)
+        }
+        reconstruction = Tensor(joining: reconstructions)
+        self.layers = layers
+        self.maps = maps
+    }
+
+    /// Encodes both images (already at the analysis size) and decodes the posterior modes, each image a tensor of
+    /// its own; with `layers` including the encoder, its layers are measured too (first, in forward order).
+    public init(images: (RGB8Image, RGB8Image), mask: LesionMask? = nil, layers: AnalysisLayers = .decoder,
+                with model: AutoencoderKL) {
+        var encoderLayers: [LayerDifference] = [], encoderMaps: [DifferenceMap] = []
+        let observe: ((String, [Tensor]) -> Void)? = !layers.encoder ? nil : { name, outputs in
+            let (difference, map) = compareBatchItems(outputs, layer: name, mask: mask)
+            encoderLayers.append(difference)
+            encoderMaps.append(map)
+        }
+        let posteriors = model.encode(items: [images.0, images.1].map { imageBatch([$0]) }, observe: observe)
+        let decoded = PairAnalysis(decoding: posteriors.map(\.mode), mask: mask, with: model)
+        self.layers = encoderLayers + (layers.decoder ? decoded.layers : [])
+        maps = encoderMaps + (layers.decoder ? decoded.maps : [])
+        reconstruction = decoded.reconstruction
+        self.mask = mask
+    }
+
+    /// The metrics its files report: the method's, and the lesion metrics with a mask.
+    public func reportedMetrics(_ method: AnalysisMethod) -> [DifferenceMetric] {
+        DifferenceMetric.reported(method, masked: mask != nil)
+    }
+
+    /// Reconstruction `item` (0 or 1) as an 8-bit image.
+    public func reconstructedImage(_ item: Int) -> RGB8Image {
+        batchImages(reconstruction)[item]
+    }
+}
+

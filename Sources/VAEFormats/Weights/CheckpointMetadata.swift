@@ -1,0 +1,60 @@
+import Foundation
+import VAECore
+
+/// What makes a safetensors file vae-dist's own: its header metadata names the format and carries the model
+/// config as JSON, so every command loads the weights without --config. Training checkpoints add their state.
+public enum CheckpointMetadata {
+    /// A training checkpoint (weights, optimizer state, position, options).
+    public static let checkpointFormat = "vae-dist-checkpoint-1"
+    /// Weights with their config and nothing else (the averaged weights of --ema_decay).
+    public static let weightsFormat = "vae-dist-weights-1"
+
+    /// Weights and the config they need, so that every command loads them without --config.
+    public static func saveWeights(_ weights: SafeTensors, config: VAEConfig, to path: String) throws {
+        var file = weights
+        file.metadata = ["format": weightsFormat, "config": try json(config)]
+        try file.write(path: path)
+    }
+
+    /// The model config a vae-dist checkpoint was trained with, read from its header alone; nil for any other
+    /// safetensors file (plain ldm / diffusers / SD weights carry no config).
+    public static func storedConfig(path: String) throws -> VAEConfig? {
+        let metadata = try SafeTensors.readMetadata(path: path)
+        guard metadata["format"] == checkpointFormat || metadata["format"] == weightsFormat, let text = metadata["config"] else { return nil }
+        do {
+            return try JSONDecoder().decode(VAEConfig.self, from: Data(text.utf8))
+        } catch {
+            throw VAEDistError("\(path): checkpoint metadata 'config' is unreadable: \(describe(error))")
+        }
+    }
+
+    public static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, _ file: SafeTensors, _ key: String, _ path: String) throws -> T {
+        guard let text = file.metadata[key] else { throw VAEDistError("\(path): checkpoint metadata lacks '\(key)'") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+        } catch {
+            throw VAEDistError("\(path): checkpoint metadata '\(key)' is unreadable: \(describe(error))")
+        }
+    }
+
+    /// A JSON decoding error in words naming the field (its description is a nested dump of contexts).
+    private static func describe(_ error: Error) -> String {
+        func field(_ path: [CodingKey]) -> String {
+            path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: ["."])
+        }
+        switch error as? DecodingError {
+        case .keyNotFound(let key, let context)?: return "the field '\(field(context.codingPath + [key]))' is missing"
+        case .typeMismatch(let type, let context)?: return "the field '\(field(context.codingPath))' is not of type \(type)"
+        case .valueNotFound(let type, let context)?: return "the field '\(field(context.codingPath))' is null, expected \(type)"
+        case .dataCorrupted(let context)?:
+            return context.codingPath.isEmpty ? "not valid JSON" : "the field '\(field(context.codingPath))': \(context.debugDescription)"
+        default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import VAECore
+
+/// Which model a command works with: its config and, when given, the weights to load. Every command decides
+/// it here, the same way:
+/// - the config: an explicit `--config` (SD yaml, params yaml or diffusers config.json), else the config stored
+///   in a vae-dist checkpoint, else a diffusers folder's config.json, else the SD v1 VAE;
+/// - the weights: a directory is a diffusers folder, a zip file a PyTorch checkpoint (`.ckpt`, `.pt`, diffusers'
+///   `.bin`), any other file safetensors; either with ldm names, diffusers names or as a full SD checkpoint.
+public struct ModelSource {
+    public enum ConfigOrigin: Equatable, Sendable, CustomStringConvertible {
+        /// `--config`.
+        case file(String)
+        /// The metadata of a vae-dist checkpoint.
+        case storedInCheckpoint(String)
+        /// A diffusers folder's config.json.
+        case diffusersFolder(String)
+        case sdV1Default
+
+        public var description: String {
+            switch self {
+            case .file(let path): return path
+            case .storedInCheckpoint(let path): return "stored in \(path)"
+            case .diffusersFolder(let path): return "\(path) (diffusers)"
+            case .sdV1Default: return "SD v1 VAE (default)"
+            }
+        }
+    }
+
+    public let config: VAEConfig
+    public let configOrigin: ConfigOrigin
+    /// nil when no weights were given.
+    public let weights: WeightsFile?
+
+    /// Decides the config and finds the weights file; reads only headers and configs, not the weights.
+    public init(checkpoint: String?, config configPath: String?) throws {
+        weights = try checkpoint.map(WeightsFile.locate)
+        if let configPath {
+            (config, configOrigin) = (try Self.loadConfig(path: configPath), .file(configPath))
+        } else if let stored = try weights?.storedConfig() {
+            (config, configOrigin) = stored
+        } else {
+            (config, configOrigin) = (.sdV1, .sdV1Default)
+        }
+    }
+
+    /// A config file: Stable Diffusion yaml (or its params) or a diffusers config.json.
+    public static func loadConfig(path: String) throws -> VAEConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw VAEDistError("\(path): cannot read the config (missing or unreadable)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw VAEDistError("\(path): the config is not UTF-8 text")
+        }
+        return DiffusersConfig.isDiffusersConfig(text)
+            ? try DiffusersConfig.parse(json: text, source: path)
+            : try VAEConfig.parse(yaml: text, source: path)
+    }
+
+    /// Puts the weights into `model` (built from `config`) and returns one line saying what was loaded: the
+    /// file, its naming and where the config came from.
+    public func loadWeights(into model: AutoencoderKL) throws -> String {
+        guard let weights else { throw VAEDistError("no weights file was given") }
+        // A mismatch under the default config most likely means a config was not given: say so.
+        let origin = configOrigin == .sdV1Default ? "\(configOrigin): no --config given and the weights carry none" : "\(configOrigin)"
+        let read = try weights.readVAETensors()
+        let loaded = try model.loadWeights(tensors: read.tensors, path: weights.path, configOrigin: origin)
+        return "loaded \(weights.path) (\(loaded.namingDescription)\(read.location.map { ", PyTorch checkpoint, state dict at \($0)" } ?? "")); "
+            + "config \(configOrigin): \(config.yamlDescription)"
+    }
+}
+
+extension VAEConfig {
+    /// The encoder halves the image at each level but the last, so the side must divide evenly.
+    public func checkImageSize(_ size: Int, option: String) throws {
+        guard size % downsamplingFactor == 0 else {
+            throw VAEDistError("\(option) \(size) is not divisible by \(downsamplingFactor) = 2^(levels-1) for ch_mult \(chMult)")
+        }
+    }
+}

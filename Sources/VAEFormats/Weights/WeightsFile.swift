@@ -1,0 +1,78 @@
+import Foundation
+import VAECore
+
+/// A weights file, located from what the user gave (a file, or a diffusers folder).
+public struct WeightsFile: Equatable, Sendable {
+    public enum Format: Equatable, Sendable {
+        case safetensors
+        /// A `torch.save` zip archive.
+        case torch
+    }
+
+    /// The file that is read.
+    public let path: String
+    public let format: Format
+    /// The diffusers folder it was found in (its config.json describes the model).
+    public let diffusersFolder: String?
+
+    /// diffusers' weight names in a model folder, preferred first: safetensors before pickles, and
+    /// `variant="fp16"` files after the full ones.
+    static let diffusersWeightNames = ["diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
+                                       "diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.bin"]
+
+    /// PyTorch's usual suffixes: such a file that is no zip archive gets the torch reader's explanation
+    /// (a pre-1.6 pickle, say) rather than a safetensors complaint.
+    static let torchSuffixes = [".ckpt", ".pt", ".pth", ".bin"]
+
+    public init(path: String, diffusersFolder: String? = nil) {
+        self.path = path
+        let torchNamed = Self.torchSuffixes.contains { path.lowercased().hasSuffix($0) }
+        self.format = TorchCheckpoint.isZipArchive(path: path) || torchNamed ? .torch : .safetensors
+        self.diffusersFolder = diffusersFolder
+    }
+
+    static func locate(_ path: String) throws -> WeightsFile {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw VAEDistError("\(path): cannot read the weights (missing or unreadable)")
+        }
+        guard isDirectory.boolValue else { return WeightsFile(path: path) }
+        for name in diffusersWeightNames {
+            let file = (path as NSString).appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: file) { return WeightsFile(path: file, diffusersFolder: path) }
+        }
+        // A whole pipeline folder keeps its VAE in vae/.
+        let vae = (path as NSString).appendingPathComponent("vae")
+        if FileManager.default.fileExists(atPath: vae, isDirectory: &isDirectory), isDirectory.boolValue {
+            return try locate(vae)
+        }
+        throw VAEDistError("\(path): a folder given as weights must be a diffusers model folder (or a pipeline with a vae/ "
+                        + "folder) holding \(diffusersWeightNames.joined(separator: " or ")); none found")
+    }
+
+    /// The config that comes with the weights, if any.
+    func storedConfig() throws -> (VAEConfig, ModelSource.ConfigOrigin)? {
+        if let diffusersFolder {
+            let json = (diffusersFolder as NSString).appendingPathComponent("config.json")
+            guard FileManager.default.fileExists(atPath: json) else { return nil }
+            return (try ModelSource.loadConfig(path: json), .diffusersFolder(json))
+        }
+        guard format == .safetensors else { return nil }
+        return try CheckpointMetadata.storedConfig(path: path).map { ($0, .storedInCheckpoint(path)) }
+    }
+
+    /// The file's tensors that can be VAE weights, and for a PyTorch checkpoint the dict they were found in
+    /// ("state_dict", …). The others (a full SD checkpoint's UNet, optimizer state) are not decoded.
+    func readVAETensors() throws -> (tensors: [String: SafeTensors.Entry], location: String?) {
+        switch format {
+        case .torch:
+            let state = try TorchCheckpoint.read(path: path, keep: isVAEKey)
+            if state.tensors.isEmpty { throw noVAETensors(path: path, names: state.skipped) }
+            return (state.tensors, state.location)
+        case .safetensors:
+            let tensors = try SafeTensors.read(path: path, keep: isVAEKey).tensors
+            if tensors.isEmpty { throw noVAETensors(path: path, names: try SafeTensors.readHeader(path: path).tensors.map(\.name)) }
+            return (tensors, nil)
+        }
+    }
+}

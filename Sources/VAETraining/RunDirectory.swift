@@ -1,0 +1,175 @@
+import Foundation
+import VAECore
+import VAEFormats
+import VAEJobs
+
+/// How a run starts in its output directory (`--resume`, `--overwrite`).
+public enum RunStart: Equatable, Sendable {
+    /// A new run; `overwrite` allows removing another run's outputs found in the directory.
+    case fresh(overwrite: Bool)
+    /// `--resume PATH`.
+    case resume(path: String)
+    /// `--resume auto`: the newest readable checkpoint of the directory's own run.
+    case resumeLatest
+}
+
+/// The output directory of one training run. Rank 0 holds an exclusive lock (flock) on OUTPUT/.vae-dist.lock
+/// for the run's life: a second run into the directory is refused, and a run that died frees it by itself. The
+/// file names the holder (pid, host, start) and the run's identity, which every checkpoint carries too, so that
+/// a run never mixes with another's checkpoints.
+public final class RunDirectory {
+    public let path: String
+    public let runID: String
+    /// The checkpoint to continue from (read on every rank), nil for a fresh start.
+    public let resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?
+    private let lockDescriptor: Int32
+
+    static let lockName = ".vae-dist.lock"
+
+    private init(path: String, runID: String, resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?, lockDescriptor: Int32) {
+        (self.path, self.runID, self.resumeFrom, self.lockDescriptor) = (path, runID, resumeFrom, lockDescriptor)
+    }
+
+    deinit { if lockDescriptor >= 0 { close(lockDescriptor) } }
+
+    /// Creates and locks the directory on rank 0, removes temporary files of killed writes, decides the run's
+    /// identity and checkpoint; every rank gets the same outcome or the same error. Nothing is decoded or trained
+    /// before, so directory problems show at once.
+    public static func begin(_ outputDir: String, start: RunStart, replicas: ReplicaGroup,
+                             log: (String) -> Void) throws -> RunDirectory {
+        var lock: Int32 = -1
+        var rootContents: TrainingCheckpoint.Contents?
+        let decided = try replicas.rootOnly { () throws -> (runID: String, checkpoint: String?) in
+            let (descriptor, previous) = try acquire(outputDir)
+            lock = descriptor
+            do {
+                let removed = removeLeftoverTemporaryFiles(under: outputDir)
+                if !removed.isEmpty {
+                    log("removed \(removed.count) temporary file(s) left by interrupted writes:\n" + removed.map { "  " + $0 }.joined(separator: "\n"))
+                }
+                let decision = try decide(outputDir, start: start, previousRun: previous?.runID, log: log)
+                rootContents = decision.resume?.contents
+                try writeHolder(Holder(runID: decision.runID), to: descriptor)
+                return (decision.runID, decision.resume?.path)
+            } catch {
+                close(descriptor)
+                lock = -1
+                throw error
+            }
+        }
+        let runID = try replicas.broadcast(decided?.runID ?? "", from: 0)
+        let checkpoint = try replicas.broadcast(decided?.checkpoint, from: 0)
+        let contents = try rootContents ?? checkpoint.map { try TrainingCheckpoint.read(path: $0) }
+        return RunDirectory(path: outputDir, runID: runID, resumeFrom: contents.map { ($0, checkpoint!) }, lockDescriptor: lock)
+    }
+
+    /// The run id, and the checkpoint to continue from (with its path) if any.
+    private static func decide(_ outputDir: String, start: RunStart, previousRun: String?,
+                               log: (String) -> Void) throws -> (runID: String, resume: (contents: TrainingCheckpoint.Contents, path: String)?) {
+        let (found, unreadable) = TrainingCheckpoint.candidates(in: outputDir)
+        switch start {
+        case .fresh(let overwrite):
+            if !found.isEmpty || !unreadable.isEmpty {
+                guard overwrite else {
+                    let newest = found.first.map { " (newest: \($0.path), epoch \($0.epoch))" } ?? ""
+                    throw VAEDistError("--output_dir \(outputDir) holds the checkpoints of an earlier run\(newest); continue that run with --resume auto, start a new run there with --overwrite (its outputs are removed), or choose another --output_dir")
+                }
+                log("--overwrite: removed \(try removePreviousOutputs(outputDir)) file(s) of the earlier run in \(outputDir)")
+            }
+            return (UUID().uuidString, nil)
+        case .resume(let path):
+            let contents = try TrainingCheckpoint.read(path: path)
+            if let other = found.first(where: { $0.runID != contents.runID }) {
+                throw VAEDistError("--output_dir \(outputDir) holds checkpoints of another run (e.g. \(other.path), run \(other.runID ?? "unknown")) than \(path) (run \(contents.runID ?? "unknown")); resuming there would mix two runs: choose another --output_dir")
+            }
+            return (contents.runID ?? UUID().uuidString, (contents, path))
+        case .resumeLatest:
+            for line in unreadable { log("--resume auto: skipping \(line)") }
+            for candidate in found {
+                if let previousRun, candidate.runID != previousRun {
+                    log("--resume auto: skipping \(candidate.path): written by another run (\(candidate.runID ?? "no run id"), this directory's run is \(previousRun))")
+                    continue
+                }
+                do {
+                    let contents = try TrainingCheckpoint.read(path: candidate.path)
+                    return (contents.runID ?? UUID().uuidString, (contents, candidate.path))
+                } catch {
+                    log("--resume auto: skipping \(error)\n  trying the previous checkpoint")
+                }
+            }
+            guard found.isEmpty && unreadable.isEmpty else {
+                throw VAEDistError("--resume auto: no readable checkpoint of this directory's run in \(outputDir) (see the skipped files above); start a new run there with --overwrite, or give --resume PATH")
+            }
+            log("--resume auto: no checkpoint in \(outputDir), starting fresh")
+            return (UUID().uuidString, nil)
+        }
+    }
+
+    /// The files a run writes at the top of its output directory.
+    static let runOutputs: Set<String> = ["vae_final.safetensors", "vae_final_ema.safetensors", "vae_best.safetensors",
+                                          "training_history.json", "training_curves.png", "metrics.jsonl",
+                                          "validation_images.txt"]
+
+    /// What an earlier run wrote: its checkpoints, final weights, history, curves and reconstruction grids.
+    private static func removePreviousOutputs(_ outputDir: String) throws -> Int {
+        let fm = FileManager.default
+        func files(_ sub: String, _ keep: (String) -> Bool) -> [String] {
+            let dir = (outputDir as NSString).appendingPathComponent(sub)
+            return ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter(keep).map { (dir as NSString).appendingPathComponent($0) }
+        }
+        let paths = files("checkpoints") { $0.hasSuffix(".safetensors") }
+            + files("reconstructions") { $0.hasPrefix("recon_epoch_") && $0.hasSuffix(".png") }
+            + files("") { runOutputs.contains($0) }
+        for path in paths {
+            guard unlink(path) == 0 else { throw VAEDistError("--overwrite: cannot remove \(path): \(String(cString: strerror(errno)))") }
+        }
+        return paths.count
+    }
+
+    /// Who holds the directory, as written in the lock file.
+    struct Holder: Codable {
+        var runID: String
+        var pid = Int(getpid())
+        var host = ProcessInfo.processInfo.hostName
+        var started = ISO8601DateFormatter().string(from: Date())
+
+        init(runID: String) { self.runID = runID }
+
+        enum CodingKeys: String, CodingKey { case runID = "run_id", pid, host, started }
+    }
+
+    /// Creates the directory, opens and locks its lock file; returns the descriptor and the previous holder's record.
+    private static func acquire(_ outputDir: String) throws -> (Int32, Holder?) {
+        try createOutputDirectory(outputDir)
+        let lockPath = (outputDir as NSString).appendingPathComponent(lockName)
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw VAEDistError("cannot create \(lockPath): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let err = errno
+            let holder = readHolder(fd)
+            close(fd)
+            guard err == EWOULDBLOCK else { throw VAEDistError("cannot lock \(lockPath): \(String(cString: strerror(err)))") }
+            let who = holder.map { "pid \($0.pid) on host \($0.host), started \($0.started)" } ?? "just starting"
+            throw VAEDistError("another vae-dist train (\(who)) is writing to \(outputDir); wait for it to end or choose another --output_dir")
+        }
+        let previous = readHolder(fd)
+        // Name this process at once, so that a run starting meanwhile can say who holds the directory.
+        try writeHolder(Holder(runID: previous?.runID ?? ""), to: fd)
+        return (fd, previous.flatMap { $0.runID.isEmpty ? nil : $0 })
+    }
+
+    private static func readHolder(_ fd: Int32) -> Holder? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
+        guard n > 0 else { return nil }
+        return try? JSONDecoder().decode(Holder.self, from: Data(buffer[0..<n]))
+    }
+
+    private static func writeHolder(_ holder: Holder, to fd: Int32) throws {
+        let bytes = Array(try CheckpointMetadata.json(holder).utf8)
+        let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
+        guard written == bytes.count, ftruncate(fd, off_t(bytes.count)) == 0 else {
+            throw VAEDistError("cannot write the lock file \(lockName): \(String(cString: strerror(errno)))")
+        }
+    }
+}

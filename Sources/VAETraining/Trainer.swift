@@ -1,0 +1,245 @@
+import Foundation
+import VAECore
+import VAEFormats
+import VAEJobs
+
+/// What the trainer reports after each step (rank 0 renders it).
+public struct StepProgress: Sendable {
+    public let epoch: Int, epochs: Int
+    public let step: Int, steps: Int
+    public let loss: Double
+    public let imagesPerSecond: Double
+    public let etaSeconds: Double
+}
+
+public enum TrainingOutcome: Equatable {
+    case completed(finalWeights: String)
+    /// Stopped by a signal at a step boundary; the checkpoint resumes there.
+    case interrupted(checkpoint: String)
+}
+
+/// Data-parallel training: each replica computes its share of every global batch, gradients are summed over
+/// replicas in buckets during backward, every replica applies the same optimizer step. Rank 0 writes the outputs.
+public final class Trainer {
+    public let model: AutoencoderKL
+    /// The given options, with the data set's fingerprint filled in from the training images.
+    public let options: TrainingOptions
+    public let images: ImageSource
+    /// Kept in every checkpoint, so that `--resume auto` continues only this run.
+    public let runID: String
+    let validator: Validator?
+    /// Dataset indices of the images shown in the reconstruction grids.
+    public let reconIndices: [Int]
+    let replicas: ReplicaGroup
+    let optimizer: Optimizer
+    let ema: ExponentialMovingAverage?
+    /// What one optimizer step does (TrainStep.swift); this type runs the epochs around it.
+    let trainingStep: TrainingStep
+    var position: TrainingPosition
+    /// Local stop request (a signal); replicas agree on it at each step boundary.
+    let stopRequested: () -> Bool
+    let log: (String) -> Void
+    let progress: (StepProgress) -> Void
+    let stepLog: StepLog?
+    private var lastCheckpoint: String?
+
+    /// `runID` defaults to the resumed checkpoint's, or a new one at a fresh start.
+    public init(model: AutoencoderKL, options: TrainingOptions, data: TrainingSets, replicas: ReplicaGroup,
+                resumeFrom: (TrainingCheckpoint.Contents, path: String)? = nil, runID: String? = nil,
+                stopRequested: @escaping () -> Bool = { false }, log: @escaping (String) -> Void = { _ in },
+                progress: @escaping (StepProgress) -> Void = { _ in }) throws {
+        // The largest share of a global batch any rank computes.
+        let perRank = (options.batchSize + replicas.size - 1) / replicas.size
+        try model.config.requireRGB(for: "training")
+        try MemoryEstimate.require(config: model.config, imageSize: options.imgSize, batch: perRank, work: .training)
+        self.model = model
+        var options = options
+        options.dataset = data.train.fingerprint ?? options.dataset
+        options.convolution = model.arithmetic.description
+        self.options = options
+        self.images = data.train
+        self.runID = runID ?? resumeFrom?.0.runID ?? UUID().uuidString
+        self.replicas = replicas
+        self.stopRequested = stopRequested
+        self.log = log
+        self.progress = progress
+        reconIndices = Array(0..<min(options.numRecon, data.train.count))
+        let loss = VAELoss(klWeight: options.klWeight, klReduction: options.klReduction)
+        validator = data.validation.map { Validator(images: $0, loss: loss, batchSize: options.batchSize) }
+        let parameters = model.namedParameters.map(\.parameter)
+        optimizer = Optimizer(parameters: parameters, lr: options.lr, settings: options.optimizer)
+        let buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
+        if let (contents, path) = resumeFrom {
+            let changes = try TrainingCheckpointValidation.checkResume(contents, path: path, given: options, imageCount: data.train.count)
+            try TrainingCheckpoint.restore(contents, path: path, into: model, optimizer: optimizer)
+            log("resuming from \(path) at epoch \(contents.position.epoch + 1), step \(contents.position.step + 1)")
+            changes.forEach(log)
+            position = contents.position
+            lastCheckpoint = path
+        } else {
+            position = TrainingPosition()
+        }
+        ema = try options.emaDecay.map { decay in
+            let average = ExponentialMovingAverage(parameters: parameters, decay: decay)
+            if let (contents, path) = resumeFrom { try TrainingCheckpoint.restore(contents, path: path, into: average, model: model) }
+            return average
+        }
+        trainingStep = TrainingStep(model: model, images: data.train, options: options, loss: loss, optimizer: optimizer, ema: ema,
+                                    buckets: buckets, replicas: replicas)
+        // Every replica starts from rank 0's parameters (and optimizer state, when resuming).
+        for tensor in parameters.map(\.value) + optimizer.stateTensors + (ema?.shadow ?? []) {
+            replicas.broadcast(tensor.buffer, from: 0)
+        }
+        stepLog = replicas.rank == 0
+            ? try StepLog(path: "\(options.outputDir)/metrics.jsonl", resumingAt: position.adamStep, every: options.logEvery, log: log)
+            : nil
+        if replicas.rank == 0 && !data.validationPaths.isEmpty {
+            try writeValidationList(data.validationPaths)
+        }
+    }
+
+    var isRoot: Bool { replicas.rank == 0 }
+    var stepsPerEpoch: Int { trainingStep.stepsPerEpoch }
+    var output: String { options.outputDir }
+
+    public func run() throws -> TrainingOutcome {
+        if isRoot {
+            try createOutputDirectory("\(output)/checkpoints")
+            try createOutputDirectory("\(output)/reconstructions")
+        }
+        while position.epoch < options.epochs {
+            let order = SampleOrder.permutation(count: images.count, seed: options.seed, epoch: position.epoch)
+            while position.step < stepsPerEpoch {
+                if replicas.any(stopRequested()) { return .interrupted(checkpoint: try interrupt()) }
+                let s = position.step
+                try takeStep(Array(order[(s * options.stepBatch)..<min((s + 1) * options.stepBatch, order.count)]),
+                             next: Array(order[min((s + 1) * options.stepBatch, order.count)..<min((s + 2) * options.stepBatch, order.count)]))
+            }
+            try finishEpoch()
+        }
+        let final = "\(output)/vae_final.safetensors"
+        if isRoot {
+            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: final)
+            log("final weights: \(final)")
+            if let ema {
+                let averaged = "\(output)/vae_final_ema.safetensors"
+                try CheckpointMetadata.saveWeights(ema.weightsFile(names: model.namedParameters.map(\.name)), config: model.config, to: averaged)
+                log("averaged weights (--ema_decay \(ema.decay)): \(averaged)")
+            }
+        }
+        return .completed(finalWeights: final)
+    }
+
+    /// One optimizer step over `batch` (dataset indices), and its bookkeeping: the position, progress and metrics.
+    private func takeStep(_ batch: [Int], next: [Int]) throws {
+        let started = Date()
+        let epoch = position.epoch, step = position.step
+        let outcome: TrainingStep.Outcome
+        do {
+            outcome = try trainingStep.run(batch, next: next, epoch: epoch)
+        } catch let failure as NonFiniteLoss {
+            let kept = lastCheckpoint.map { "the last checkpoint \($0) is intact" } ?? "no checkpoint was written yet"
+            // Every replica sees the same summed losses and stops here; rank 0's message (it knows the checkpoints) is the one reported.
+            throw FailureOnEveryReplica(description: "\(failure) at epoch \(epoch + 1), step \(step + 1); training stopped before the update; \(kept). Try a lower --lr or --kl_weight.")
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let (losses, waited) = (outcome.losses, outcome.commWait)
+        if position.adamStep == 0 { noteKLDominance(reconstruction: losses.reconstruction, kl: losses.kl) }
+        position.totalSum += losses.total * Double(batch.count)
+        position.reconSum += losses.reconstruction * Double(batch.count)
+        position.klSum += losses.kl * Double(batch.count)
+        position.samples += batch.count
+        position.seconds += seconds
+        position.waitSeconds += waited
+        position.step += 1
+        position.adamStep = optimizer.step
+        guard isRoot else { return }
+        let rate = Double(position.samples) / max(position.seconds, 1e-9)
+        let remaining = Double((options.epochs - epoch) * images.count - position.samples)
+        let report = StepProgress(epoch: epoch + 1, epochs: options.epochs, step: step + 1, steps: stepsPerEpoch,
+                                  loss: losses.total, imagesPerSecond: rate, etaSeconds: remaining / max(rate, 1e-9))
+        progress(report)
+        try stepLog?.record(StepMetrics(epoch: epoch + 1, step: step + 1, globalStep: optimizer.step, loss: losses.total,
+                                        reconLoss: losses.reconstruction, klLoss: losses.kl, lr: optimizer.lr, gradNorm: outcome.gradNorm,
+                                        imagesPerSecond: Double(batch.count) / max(seconds, 1e-9), commWait: waited),
+                            progress: report)
+    }
+
+    /// ldm trains SD's VAE with kl_weight 1e-6; at the original tool's default of 1.0 the summed KL swamps the
+    /// reconstruction loss and reconstructions stay blurred. Said once, at the first step of a run.
+    private func noteKLDominance(reconstruction: Double, kl: Double) {
+        let weighted = options.klWeight * kl
+        guard isRoot, reconstruction > 0, weighted > 100 * reconstruction else { return }
+        log(String(format: "note: the weighted KL term (%.4g) is %.0f× the reconstruction loss (%.4g) at initialisation; "
+                   + "Stable Diffusion's VAE was trained with kl_weight 1e-6 (KL summed per sample, as --kl_reduction sum). "
+                   + "Consider --kl_weight 1e-6 if reconstructions stay blurred.", weighted, weighted / reconstruction, reconstruction))
+    }
+
+    private func finishEpoch() throws {
+        let n = Double(max(position.samples, 1))
+        let epoch = position.epoch + 1
+        let validates = validator != nil && (epoch % options.validation.interval == 0 || epoch == options.epochs)
+        let validation = try validates ? validator?.evaluate(model, replicas: replicas) : nil
+        let record = EpochRecord(epoch: epoch, totalLoss: position.totalSum / n, reconLoss: position.reconSum / n,
+                                 klLoss: position.klSum / n, lr: optimizer.lr, seconds: position.seconds,
+                                 imagesPerSecond: Double(position.samples) / max(position.seconds, 1e-9),
+                                 commShare: position.waitSeconds / max(position.seconds, 1e-9), validation: validation)
+        var next = TrainingPosition()
+        next.epoch = epoch
+        next.adamStep = position.adamStep
+        next.history = position.history + [record]
+        next.bestValidationLoss = position.bestValidationLoss
+        let isBest = validation.map { v in next.bestValidationLoss.map { v.total(klWeight: options.klWeight) < $0 } ?? true } ?? false
+        if isBest, let validation { next.bestValidationLoss = validation.total(klWeight: options.klWeight) }
+        position = next
+        guard isRoot else { return }
+        var line = String(format: "epoch %d/%d  loss %.5f  recon %.5f  kl %.4f  %.2f img/s  %.1f s  comm %.1f%%",
+                          record.epoch, options.epochs, record.totalLoss, record.reconLoss, record.klLoss,
+                          record.imagesPerSecond, record.seconds, 100 * record.commShare)
+        if let v = validation {
+            line += String(format: "  | val recon %.5f  kl %.4f  PSNR %.2f dB  SSIM %.4f", v.reconLoss, v.klLoss, v.psnr, v.ssim)
+        }
+        log(line)
+        try TrainingReport.writeHistory(position.history, to: "\(output)/training_history.json")
+        try TrainingReport.writeCurves(position.history, to: "\(output)/training_curves.png")
+        if isBest && options.validation.keepBest {
+            let path = "\(output)/vae_best.safetensors"
+            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+            log("best validation loss so far: \(path)")
+        }
+        if record.epoch % options.saveInterval == 0 || record.epoch == options.epochs {
+            if record.epoch % options.saveInterval == 0 {
+                let path = "\(output)/checkpoints/vae_epoch_\(record.epoch).safetensors"
+                try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+                try stepLog?.flush()
+                lastCheckpoint = path
+                log("checkpoint: \(path)")
+            }
+            try writeReconstructions(epoch: record.epoch)
+        }
+    }
+
+    /// Originals on the top row, reconstructions (posterior mode) below.
+    private func writeReconstructions(epoch: Int) throws {
+        guard !reconIndices.isEmpty else { return }
+        let x = try images.batch(reconIndices, upcoming: [])
+        let rec = model.decode(model.encode(x, train: false).mode, train: false)
+        try writePNG(composeGrid([batchImages(x), batchImages(rec)]), to: "\(output)/reconstructions/recon_epoch_\(epoch).png")
+    }
+
+    /// The held-out files, so the split can be reused (e.g. as --val_dir contents or a --train_list filter).
+    private func writeValidationList(_ paths: [String]) throws {
+        try createOutputDirectory(output)
+        try writeFileAtomically(Array((paths.joined(separator: "\n") + "\n").utf8), to: "\(output)/validation_images.txt")
+    }
+
+    /// All replicas agreed to stop before this step: save a checkpoint at this exact position.
+    private func interrupt() throws -> String {
+        let path = "\(output)/checkpoints/vae_epoch_\(position.epoch)_step_\(position.step).safetensors"
+        if isRoot {
+            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+            try stepLog?.flush()
+        }
+        return path
+    }
+}
