@@ -9,5 +9,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 bash scripts/check-pytorch-interop.sh
 # The library's layers (README, "Code map"): an import of a target not declared as a dependency fails the build.
 swift build --build-tests --explicit-target-dependency-import-check error
+# One binary serves AVX2 and AVX-512 CPUs: AVX-512 code may only be in the modules that run where the CPU has it.
+bash scripts/check-avx512-confined.sh
 # Every test is XCTest; without this flag swift-testing would close the log with "0 tests".
 swift test --skip-build --disable-swift-testing "$@"

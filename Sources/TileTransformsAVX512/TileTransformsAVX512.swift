@@ -4,8 +4,8 @@ import TileTransforms
 /// where the CPU runs that code (VAE's `TransformKernels` decides). Each call does one channel's tile row, so that
 /// the call costs little next to the work; the arguments are those of `WinogradF2Rows` and `WinogradF4Rows`, whose
 /// code this module compiles for its width. Not inlinable, so that no caller compiles them with other flags; and
-/// everything else is inlined into them (`nm` of this module's object lists these four functions and its type's
-/// metadata only), so that no code of this module can stand in for a shared copy that an AVX2 CPU would run.
+/// everything else is inlined into them, so that no code of this module can stand in for a shared copy that an AVX2
+/// CPU would run (`scripts/check-avx512-confined.sh`, run by the tests, holds this for the linked binary).
 public enum TileTransformsAVX512 {
     public typealias Lanes = SIMD16<Float>
 

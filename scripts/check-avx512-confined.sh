@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Proves that no AVX-512 instruction can run on an AVX2-only CPU: in the linked binary, every function holding an
+# EVEX-encoded instruction (the AVX-512 encoding: first opcode byte 0x62 in 64-bit code) must belong to the two
+# modules compiled for x86-64-v4 (TileTransformsAVX512, GemmAVX512), which run only where the CPU has AVX-512.
+# A shared copy of generic code compiled there, or -march leaking into another target, would show up here.
+# Usage: scripts/check-avx512-confined.sh [BINARY] (default: the debug build's vae-dist).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(uname -m)" = x86_64 ] || { echo "check-avx512-confined: skipped (not x86-64)"; exit 0; }
+command -v objdump >/dev/null || { echo "check-avx512-confined: skipped (no objdump; apt-get install binutils)"; exit 0; }
+bin="${1:-$(swift build --show-bin-path)/vae-dist}"
+[ -f "$bin" ] || { echo "check-avx512-confined: $bin is missing" >&2; exit 1; }
+# The check proper, as a function so that it can first be shown to fail.
+confined() {
+    objdump -d "$1" | awk -v bin="$1" '
+        /^[0-9a-f]+ <.*>:$/ { fn = substr($2, 2, length($2) - 3); next }
+        # An instruction line: address, tab, raw bytes, tab, mnemonic (a long instruction continues its bytes on lines
+        # without a mnemonic: not instruction starts). Skip address-size and segment prefixes.
+        /^ *[0-9a-f]+:\t/ {
+            if (split($0, part, "\t") < 3) next
+            n = split(part[2], byte, " ")
+            i = 1; while (i <= n && byte[i] ~ /^(67|2e|3e|26|64|65)$/) i++
+            if (byte[i] == "62") evex[fn]++
+        }
+        END {
+            allowed = 0; bad = 0
+            for (f in evex) {
+                if (f ~ /^\$s20TileTransformsAVX512/ || f ~ /^\$s10GemmAVX512/) { allowed++; continue }
+                print "check-avx512-confined: " f " holds " evex[f] " AVX-512 instructions outside the AVX-512 modules" > "/dev/stderr"
+                bad++
+            }
+            if (allowed == 0) { print "check-avx512-confined: no AVX-512 code found at all in " bin " (did the x86-64-v4 modules build?)" > "/dev/stderr"; exit 1 }
+            if (bad > 0) exit 1
+            print "check-avx512-confined: AVX-512 instructions only in the " allowed " entry points of TileTransformsAVX512 and GemmAVX512"
+        }'
+}
+
+# First the detector itself: it must name a C loop built for AVX-512 (where a C compiler is at hand).
+if command -v cc >/dev/null; then
+    probe="$(mktemp -d)"
+    trap 'rm -rf "$probe"' EXIT
+    printf 'void scale(float *a) { for (int i = 0; i < 64; i++) a[i] *= 2; }\n' > "$probe/scale.c"
+    cc -O2 -mavx512f -c "$probe/scale.c" -o "$probe/scale.o"
+    found="$(confined "$probe/scale.o" 2>&1 || true)"
+    if [[ "$found" != *"scale holds"* ]]; then
+        echo "check-avx512-confined: the detector missed AVX-512 code in a probe object; fix this script" >&2
+        exit 1
+    fi
+fi
+confined "$bin"
