@@ -7,9 +7,9 @@ public enum WinogradF2Rows {
     @inlinable
     public static func inputLineWidth(tilesWide tw: Int, lanes: Int) -> Int { 2 * lanes * tileGroups(tw, lanes: lanes) + 2 + 16 }
 
-    /// Width of the padded lines `transformOutputGradient` reads (the image's row from column 0, zeros after it).
+    /// Width of the padded lines `transformOutputGradient` reads (a zero column, the image's row, zeros after it).
     @inlinable
-    public static func outputGradientLineWidth(tilesWide tw: Int, lanes: Int) -> Int { 2 * lanes * tileGroups(tw, lanes: lanes) }
+    public static func outputGradientLineWidth(tilesWide tw: Int, lanes: Int) -> Int { 2 * lanes * tileGroups(tw, lanes: lanes) + 8 }
 
     /// V[ξ][t] = (Bᵀ d_t B)[ξ] for the 4×4 input tiles d_t of the tile row whose four rows are `padded`'s lines
     /// (`lineWidth` apart, zero column first). Column s of the tiles are the even and odd lanes of two loads.
@@ -89,15 +89,15 @@ public enum WinogradF2Rows {
     }
 
     /// W[ξ][t] = (A dY_t Aᵀ)[ξ] for the 2×2 output-gradient tiles dY_t of one tile row, whose two rows are
-    /// `padded`'s lines (`lineWidth` apart, from column 0, zeros after the image).
+    /// `padded`'s lines 1 and 2 (`lineWidth` apart, zero column first, zeros after the image).
     @inlinable @inline(__always)
     public static func transformOutputGradient<V: TileLanes>(_: V.Type, _ padded: UnsafePointer<Float>, lineWidth pw: Int,
                                                              tilesWide tw: Int, into out: UnsafeMutablePointer<Float>,
                                                              stride: Int) {
         for first in Swift.stride(from: 0, to: tw, by: V.lanes) {
-            let line = UnsafeRawPointer(padded + 2 * first)
-            let (a, b) = V.pairs(line)
-            let (e, f) = V.pairs(line + 4 * pw)
+            // The tile row's two rows are lines 1 and 2, from column 1 (after the zero column).
+            let (a, b) = V.pairs(UnsafeRawPointer(padded + pw + 2 * first + 1))
+            let (e, f) = V.pairs(UnsafeRawPointer(padded + 2 * pw + 2 * first + 1))
             let count = min(V.lanes, tw - first)
             @inline(__always) func store(_ xi: Int, _ value: V) { value.store(to: out + xi * stride + first, count: count) }
             // A dY (4×2): rows (a, b), (a + e, b + f), (a − e, b − f), (−e, −f); then · Aᵀ.

@@ -55,7 +55,7 @@ final class KernelDispatchTests: XCTestCase {
                     let (g, rows) = geometry(tiling, tiles: tiles, even: upsampled)
                     let x = random(2 * channels * (upsampled ? g.height * g.width / 4 : g.height * g.width))
                     let scale = random(2 * channels), shift = random(2 * channels)
-                    let size = g.points * Winograd.stride(channels * rows.count * g.tilesWide)
+                    let size = g.points * WinogradGeometry.matrixStride(channels * rows.count * g.tilesWide)
                     assertSameBothWays(random(size), "\(tiling) input, width \(g.width), \(variant)") { kernels, v in
                         scale.withUnsafeBufferPointer { scale in
                             shift.withUnsafeBufferPointer { shift in
@@ -78,7 +78,7 @@ final class KernelDispatchTests: XCTestCase {
         for tiles in tileCounts {
             for pooled in [false, true] {
                 let (g, rows) = geometry(.f4x4, tiles: tiles, even: pooled)
-                let m = random(g.points * Winograd.stride(channels * rows.count * g.tilesWide))
+                let m = random(g.points * WinogradGeometry.matrixStride(channels * rows.count * g.tilesWide))
                 let planeSize = pooled ? g.height / 2 * (g.width / 2) : g.height * g.width
                 assertSameBothWays(random(2 * channels * planeSize), "F(4×4) inverse, width \(g.width), pooled \(pooled)") { kernels, y in
                     bias.withUnsafeBufferPointer { bias in
@@ -96,7 +96,7 @@ final class KernelDispatchTests: XCTestCase {
         for tiles in tileCounts {
             let (g, rows) = geometry(.f4x4, tiles: tiles, even: false)
             let dy = random(2 * channels * g.height * g.width)
-            let size = g.points * Winograd.stride(channels * rows.count * g.tilesWide)
+            let size = g.points * WinogradGeometry.matrixStride(channels * rows.count * g.tilesWide)
             assertSameBothWays(random(size), "F(4×4) output gradient, width \(g.width)") { kernels, out in
                 WinogradF4.transformOutputGradient(dy, channels: channels, g, rows: rows, kernels: kernels, into: out)
             }
@@ -107,7 +107,7 @@ final class KernelDispatchTests: XCTestCase {
                         upsampled: Bool, normalization: NormalizedRead?, kernels: TransformKernels,
                         into v: UnsafeMutablePointer<Float>) {
         switch tiling {
-        case .f2x2: Winograd.transformInput(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampled,
+        case .f2x2: WinogradF2.transformInput(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampled,
                                             normalization: normalization, kernels: kernels, into: v)
         case .f4x4: WinogradF4.transformInput(x, channels: channels, g, rows: rows, upsampledFrom2x: upsampled,
                                               normalization: normalization, kernels: kernels, into: v)

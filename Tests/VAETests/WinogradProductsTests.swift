@@ -24,7 +24,7 @@ final class WinogradProductsTests: XCTestCase {
         let products = WinogradProducts(points: points, outChannels: m, inChannels: k, tiles: tiles, kernels: .avx512)
         XCTAssertTrue(products.ownKernel)
         let layout = products.weights, length = products.rowLength
-        let (strideV, strideM) = (Winograd.stride(products.inputElements), Winograd.stride(products.outputElements))
+        let (strideV, strideM) = (WinogradGeometry.matrixStride(products.inputElements), WinogradGeometry.matrixStride(products.outputElements))
         let plainU = (0..<points).map { _ in random(m * k) }
         let plainV = (0..<points).map { point in
             (0..<k * tiles).map { v(point, $0 / tiles, $0 % tiles) ?? Float(rng.nextUniform() * 2 - 1) }
@@ -109,10 +109,10 @@ final class WinogradProductsTests: XCTestCase {
                     var plain = [Float](repeating: .nan, count: points * plainLayout.step)
                     var packed = [Float](repeating: .nan, count: points * packedLayout.step)
                     w.withUnsafeBufferPointer { w in
-                        tiling.transformWeights(w.baseAddress!, outChannels: outChannels, inChannels: inChannels, flipped: flipped,
-                                                into: &plain)
-                        tiling.transformWeights(w.baseAddress!, outChannels: outChannels, inChannels: inChannels, flipped: flipped,
-                                                packed: true, into: &packed)
+                        tiling.algorithm.transformWeights(w.baseAddress!, outChannels: outChannels, inChannels: inChannels,
+                                                          flipped: flipped, packed: false, into: &plain)
+                        tiling.algorithm.transformWeights(w.baseAddress!, outChannels: outChannels, inChannels: inChannels,
+                                                          flipped: flipped, packed: true, into: &packed)
                     }
                     let what = "\(tiling), \(outChannels) × \(inChannels), flipped \(flipped)"
                     var placed = Set<Int>()

@@ -8,9 +8,11 @@ import TileTransforms
 ///
 ///   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A,  dg = Gᵀ [ Σ_t (Bᵀ d_t B) ⊙ (A dY_t Aᵀ) ] G,
 ///   with 6×6 transformed tiles (ξ = 6·row + column)
-public enum WinogradF4 {
-    /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3], `Winograd.stride(O · I)` apart; with `flipped`
-    /// the kernel of the input gradient, U[ξ][i][o] of g[o][i] rotated by 180° (as `Winograd.transformWeights`).
+public enum WinogradF4: WinogradAlgorithm {
+    public static let tile = 4
+
+    /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3], `WinogradGeometry.matrixStride(O · I)` apart; with `flipped`
+    /// the kernel of the input gradient, U[ξ][i][o] of g[o][i] rotated by 180° (as `WinogradF2.transformWeights`).
     /// Pairs are taken in the order of U's columns, so that the 36 streams of stores run forward. With `packed`, each
     /// U[ξ] in the panels of `GemmAVX512` (`TransformedWeights`).
     public static func transformWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
@@ -52,7 +54,7 @@ public enum WinogradF4 {
     /// pad 1 and zeros outside the image, `kernels.lanes` horizontally adjacent tiles at once from zero-padded
     /// copies of the six rows (`WinogradF4Rows.transformInput`). With `upsampledFrom2x` x is half the geometry's
     /// size and is read as its nearest-neighbour ×2 upsampling; with `normalization` the convolution sees the group
-    /// norm (+ swish) of x; V's rows are `rowLength` apart (all three as `Winograd.transformInput`).
+    /// norm (+ swish) of x; V's rows are `rowLength` apart (all three as `WinogradF2.transformInput`).
     public static func transformInput(_ x: UnsafePointer<Float>, channels: Int, _ g: WinogradGeometry,
                                       rows: Range<Int>, upsampledFrom2x: Bool = false, normalization: NormalizedRead? = nil,
                                       rowLength: Int? = nil, kernels requested: TransformKernels = .active,
@@ -98,7 +100,7 @@ public enum WinogradF4 {
         }
     }
 
-    /// dg[o][i] += Gᵀ M[·][o][i] G for M of shape [36][O][I] (`Winograd.stride(O · I)` apart).
+    /// dg[o][i] += Gᵀ M[·][o][i] G for M of shape [36][O][I] (`WinogradGeometry.matrixStride(O · I)` apart).
     public static func accumulateWeightGradient(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
                                                 into dw: UnsafeMutablePointer<Float>) {
         forEachWeightPair(mt, outChannels: outChannels, inChannels: inChannels, into: dw) { m, step, out in

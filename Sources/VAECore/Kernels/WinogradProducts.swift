@@ -34,11 +34,11 @@ struct WinogradProducts {
     var inputElements: Int { inChannels * rowLength }
     var outputElements: Int { outChannels * rowLength }
 
-    /// M[ξ] = U[ξ] · V[ξ] for matrices `Winograd.stride` of their element counts apart. With `GemmAVX512` the tasks are
+    /// M[ξ] = U[ξ] · V[ξ] for matrices `WinogradGeometry.matrixStride` of their element counts apart. With `GemmAVX512` the tasks are
     /// (ξ, block of columns), decided by the shape alone, and every element of M is one FMA chain over V's rows in
     /// order: results do not depend on the thread count. V's padding columns that the last panel reads are zeroed.
     func multiply(u: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>) {
-        let (strideU, strideV, strideM) = (weights.step, Winograd.stride(inputElements), Winograd.stride(outputElements))
+        let (strideU, strideV, strideM) = (weights.step, WinogradGeometry.matrixStride(inputElements), WinogradGeometry.matrixStride(outputElements))
         guard ownKernel else {
             return sgemmBatch(count: points, m: outChannels, n: tiles, k: inChannels, a: u, strideA: strideU, b: v,
                               strideB: strideV, c: m, strideC: strideM)
@@ -63,7 +63,7 @@ struct WinogradProducts {
     }
 }
 
-/// The layout of transformed weights U[ξ][row][k] (`Winograd.stride(count)` apart): plain rows (row · depth + k), or
+/// The layout of transformed weights U[ξ][row][k] (`WinogradGeometry.matrixStride(count)` apart): plain rows (row · depth + k), or
 /// `GemmAVX512`'s panels of rows with the last panel's missing rows zero.
 struct TransformedWeights {
     let rows, depth: Int
@@ -80,7 +80,7 @@ struct TransformedWeights {
     /// Floats of one ξ matrix.
     var count: Int { packed ? GemmAVX512.packedCount(rows: rows, depth: depth) : rows * depth }
     /// Distance between ξ matrices.
-    var step: Int { Winograd.stride(count) }
+    var step: Int { WinogradGeometry.matrixStride(count) }
 
     /// Where the element of plain index row · depth + k lies.
     @inline(__always)

@@ -121,12 +121,12 @@ public final class Conv2D: Layer {
         return dx
     }
 
-    /// `points` (16 or 36) transformed matrices of `elements` floats each, `Winograd.stride` apart, in scratch slot
+    /// `points` (16 or 36) transformed matrices of `elements` floats each, `WinogradGeometry.matrixStride` apart, in scratch slot
     /// `slot`, starting on a 64-byte boundary (so are the matrices, and rows of whole panels: `WinogradProducts`).
     /// The slot is asked for whole MiB: chunks of nearly the same size (V's and M's padded rows differ by layer)
     /// then reuse it instead of growing it, each growth leaving a hole in the heap (38 MiB more peak at 256 px).
     private func winogradBuffer(_ slot: Int, _ elements: Int, points: Int) -> (UnsafeMutablePointer<Float>, Int) {
-        let stride = Winograd.stride(elements), line = 16, mebibyte = 1 << 18
+        let stride = WinogradGeometry.matrixStride(elements), line = 16, mebibyte = 1 << 18
         let buffer = Scratch.buffer(slot, count: (points * stride + line + mebibyte - 1) / mebibyte * mebibyte)
         let misaligned = Int(bitPattern: buffer) / MemoryLayout<Float>.stride % line
         return (buffer + (line - misaligned) % line, stride)
@@ -148,11 +148,12 @@ public final class Conv2D: Layer {
     private func winogradConvolve(_ source: UnsafePointer<Float>, _ d: Dims4, flipped: Bool, upsampledInput: Bool,
                                   normalization: NormalizedRead?, bias: UnsafePointer<Float>?, pooledOutput: Bool,
                                   into output: UnsafeMutablePointer<Float>) {
-        let tiling = winogradTiling, g = tiling.geometry(batch: d.n, height: d.h, width: d.w)
+        let tiling = winogradTiling.algorithm, g = winogradTiling.geometry(batch: d.n, height: d.h, width: d.w)
+        let kernels = TransformKernels.active
         // This convolution's output and input channels: the layer's, exchanged for the input gradient.
         let (o, i) = flipped ? (inChannels, outChannels) : (outChannels, inChannels)
         let weights = TransformedWeights(outChannels: outChannels, inChannels: inChannels, flipped: flipped,
-                                         packed: TransformKernels.active.multipliesWinograd)
+                                         packed: kernels.multipliesWinograd)
         let (u, _) = winogradBuffer(0, weights.count, points: g.points)
         tiling.transformWeights(weight.value.data, outChannels: outChannels, inChannels: inChannels, flipped: flipped,
                                 packed: weights.packed, into: u)
@@ -161,17 +162,18 @@ public final class Conv2D: Layer {
             let (v, _) = winogradBuffer(1, products.inputElements, points: g.points)
             let (m, _) = winogradBuffer(2, products.outputElements, points: g.points)
             tiling.transformInput(source, channels: i, g, rows: rows, upsampledFrom2x: upsampledInput,
-                                  normalization: normalization, rowLength: products.rowLength, into: v)
+                                  normalization: normalization, rowLength: products.rowLength, kernels: kernels, into: v)
             products.multiply(u: u, v: v, into: m)
             tiling.inverseOutput(m, channels: o, g, rows: rows, bias: bias, pooledTo2x: pooledOutput,
-                                 rowLength: products.rowLength, into: output)
+                                 rowLength: products.rowLength, kernels: kernels, into: output)
         }
     }
 
     private func winogradBackward(_ x: Tensor, _ dy: Tensor, upsampled: Bool, normalization: NormalizedTensor?) -> Tensor {
         let s = x.dims
         let d = upsampled ? Dims4(s.n, s.c, 2 * s.h, 2 * s.w) : s
-        let tiling = winogradTiling, g = tiling.geometry(batch: d.n, height: d.h, width: d.w)
+        let tiling = winogradTiling.algorithm, g = winogradTiling.geometry(batch: d.n, height: d.h, width: d.w)
+        let kernels = TransformKernels.active
         let (o, i) = (outChannels, inChannels)
         accumulateBiasGradient(dy)
         // dW: Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ x B), one GEMM per ξ per chunk summed over chunks, folded back by Gᵀ · G.
@@ -180,8 +182,8 @@ public final class Conv2D: Layer {
             let t = rows.count * g.tilesWide
             let (vx, svx) = winogradBuffer(1, i * t, points: g.points), (wdy, swdy) = winogradBuffer(2, o * t, points: g.points)
             tiling.transformInput(x.data, channels: i, g, rows: rows, upsampledFrom2x: upsampled,
-                                  normalization: normalization?.read, into: vx)
-            tiling.transformOutputGradient(dy.data, channels: o, g, rows: rows, into: wdy)
+                                  normalization: normalization?.read, rowLength: nil, kernels: kernels, into: vx)
+            tiling.transformOutputGradient(dy.data, channels: o, g, rows: rows, kernels: kernels, into: wdy)
             sgemmBatch(count: g.points, transB: true, m: o, n: i, k: t, a: wdy, strideA: swdy, b: vx, strideB: svx,
                        beta: k == 0 ? 0 : 1, c: mw, strideC: smw)
         }
