@@ -71,7 +71,7 @@ final class MemoryEstimateTests: XCTestCase {
     }
 
     /// Peak resident sizes (MiB, as ru_maxrss counts) measured with `vae-dist bench` (release build; see
-    /// docs/PERFORMANCE.md, "Memory estimate"): the estimate stays within 30 % of each.
+    /// docs/PERFORMANCE-LOG.md, "Memory estimate"): the estimate stays within 30 % of each.
     func testAgreesWithMeasuredPeaks() throws {
         let small = try VAEConfig.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("configs/bench-small.yaml").path)

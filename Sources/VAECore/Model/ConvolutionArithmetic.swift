@@ -1,5 +1,5 @@
 /// Which Winograd algorithm each network's 3×3 stride-1 convolutions use. F(4×4) does 1.8× fewer
-/// multiplications than F(2×2) at several times its rounding error (docs/PERFORMANCE.md, "Accuracy"), so it is
+/// multiplications than F(2×2) at several times its rounding error (docs/PERFORMANCE-LOG.md, "Winograd F(4×4, 3×3)"), so it is
 /// used where the ldm fixtures' tolerance allows it: the decoder of forward-only jobs, whose layers the fixtures
 /// hold to 1e-5 · max(1, max|ref|) (F(4×4) stays within 0.52 of it). The encoder's layers are held to 1e-6,
 /// which only F(2×2) meets, and training keeps F(2×2) in the decoder too: its weights after an Adam step

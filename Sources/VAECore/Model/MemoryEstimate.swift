@@ -2,7 +2,7 @@ import Foundation
 
 /// What a job will hold in memory, estimated from the config, image size and batch before anything is
 /// allocated, so that a size that cannot fit is refused with the figures instead of failing an allocation.
-/// Calibrated against the peak resident size `vae-dist bench` measures (docs/PERFORMANCE.md).
+/// Calibrated against the peak resident size `vae-dist bench` measures (docs/PERFORMANCE-LOG.md, "Memory estimate").
 public struct MemoryEstimate: Sendable {
     public enum Work: String, Sendable {
         /// Forward and backward with Adam: weights, gradients, two moments and every activation backward needs.
