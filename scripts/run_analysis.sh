@@ -13,5 +13,5 @@ translate_device "$@"
 case "$mode" in
     single) run_vae_dist analyze ${args[@]+"${args[@]}"} ;;
     folder) run_vae_dist analyze-folder ${args[@]+"${args[@]}"} ;;
-    *) echo "error: unknown mode '$mode'; $usage" >&2; exit 2 ;;
+    *) echo "Error: unknown mode '$mode'; $usage" >&2; exit 2 ;;
 esac

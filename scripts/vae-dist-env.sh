@@ -6,7 +6,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ -z "${VAE_DIST:-}" ]; then
     if [ -x "$repo/.build/release/vae-dist" ]; then VAE_DIST="$repo/.build/release/vae-dist"
     elif command -v vae-dist >/dev/null 2>&1; then VAE_DIST="$(command -v vae-dist)"
-    else echo "error: no vae-dist binary: run scripts/setup.sh, or set VAE_DIST=/path/to/vae-dist" >&2; exit 1
+    else echo "Error: no vae-dist binary: run scripts/setup.sh, or set VAE_DIST=/path/to/vae-dist" >&2; exit 1
     fi
 fi
 

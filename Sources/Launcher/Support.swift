@@ -25,7 +25,7 @@ func reportingFailures<T>(on communicator: Communicator? = nil, _ body: () throw
             communicator.abort("\(error)")
         }
         if communicator?.rank ?? 0 == 0 {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
         }
         try? communicator?.finalize()
         throw ExitCode.failure

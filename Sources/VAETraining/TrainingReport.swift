@@ -10,11 +10,6 @@ public enum TrainingReport {
         try writeFileAtomically(Array(try encoder.encode(history)), to: path)
     }
 
-    public static func readHistory(path: String) throws -> [EpochRecord] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw VAEDistError("\(path): cannot read the file") }
-        return try JSONDecoder().decode([EpochRecord].self, from: data)
-    }
-
     /// Each quantity on its own axis (at kl_weight 1 the total is the KL's scale and the reconstruction loss
     /// would be a flat line beside it); validation beside training where they share a unit, PSNR and SSIM alone.
     public static func writeCurves(_ history: [EpochRecord], to path: String) throws {

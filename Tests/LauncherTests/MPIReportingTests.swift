@@ -23,7 +23,7 @@ extension AnalyzeCommandTests {
     func testAFailureOfEveryRankIsReportedOnceByRankZero() throws {
         let r = try VAEDistBinary.run(["analyze-folder", "--folder", "\(dir!)/missing", "--output", "\(dir!)/out"] + modelArgs, ranks: 2)
         XCTAssertEqual(r.status, 1, r.output)
-        let message = "error: --folder \(dir!)/missing: no such directory"
+        let message = "Error: --folder \(dir!)/missing: no such directory"
         XCTAssertEqual(r.stderr.components(separatedBy: message).count - 1, 1, r.stderr)
         XCTAssertFalse(r.output.contains("failed:"), "no rank aborts the job:\n\(r.output)")
     }
@@ -44,7 +44,7 @@ extension TrainCommandTests {
     func testANonFiniteLossUnderMpirunIsReportedOnce() throws {
         let r = try VAEDistBinary.run(args("diverged", epochs: 3, extra: ["--lr", "1e30"]), ranks: 2)
         XCTAssertEqual(r.status, 1, r.output)
-        XCTAssertEqual(r.stderr.components(separatedBy: "error: the loss became non-finite").count - 1, 1, r.stderr)
+        XCTAssertEqual(r.stderr.components(separatedBy: "Error: the loss became non-finite").count - 1, 1, r.stderr)
         XCTAssertFalse(r.output.contains("failed:"), "no rank aborts the job:\n\(r.output)")
     }
 }

@@ -68,7 +68,7 @@ final class SynthDataCommandTests: XCTestCase {
         XCTAssertEqual(try VAEDistBinary.run(["synth-data", "--output", out, "--count", "3", "--pairs", "1", "--img_size", "16"]).status, 0)
         let smaller = try VAEDistBinary.run(["synth-data", "--output", out, "--count", "2", "--pairs", "1", "--img_size", "16"])
         XCTAssertNotEqual(smaller.status, 0)
-        assertMentions(smaller.stderr, ["error:", "\(out)/train", "case_0003.png"])
+        assertMentions(smaller.stderr, ["Error:", "\(out)/train", "case_0003.png"])
     }
 
     func testAnOutputThatIsAFileIsReportedInWords() throws {
@@ -76,7 +76,7 @@ final class SynthDataCommandTests: XCTestCase {
         try "hello".write(toFile: file, atomically: true, encoding: .utf8)
         let r = try VAEDistBinary.run(["synth-data", "--output", file, "--count", "1", "--img_size", "16"])
         XCTAssertNotEqual(r.status, 0)
-        assertMentions(r.stderr, ["error: cannot create the directory \(file)/train", "Not a directory"])
+        assertMentions(r.stderr, ["Error: cannot create the directory \(file)/train", "Not a directory"])
     }
 
     func testHelpDocumentsEveryOption() throws {
