@@ -107,7 +107,11 @@ struct Analyze: ParsableCommand {
             weights, top 5 layers per metric), layer_differences_plot.png, reconstructed_images.png and \
             difference_maps.png (per-pixel ‖a − b‖ of the top 5 layers by l2_value over image 1).
 
-            --mask PATH (the lesion of image 1, white on black) adds per layer lesion_energy_fraction (share of             Σ(a − b)² inside the mask, resized to the layer by area averaging), lesion_area_fraction,             lesion_enrichment (their ratio: 1 = no localisation) and energy_per_area_inside/outside; the             difference maps show the mask's contour.
+            --mask PATH (the lesion of image 1, white on black) adds per layer lesion_energy_fraction (share of \
+            Σ(a − b)² inside the mask, resized to the layer by area averaging), lesion_enrichment (energy share / \
+            area share: 1 = no localisation) and energy_per_area_inside/outside; lesion_area_fraction (context: the \
+            same at every layer, never ranked). A share of no difference (0/0) is undefined (null); the \
+            difference maps show the mask's contour.
 
             --mode folder --folder DIR runs analyze-folder (the original tool's spelling).
             """)
@@ -169,7 +173,17 @@ struct AnalyzeFolder: ParsableCommand {
             bootstrap), and report.html (one self-contained page: plots, ranking, a sortable row per pair with \
             thumbnails). The aggregates do not depend on the rank count.
 
-            Lesion masks (white = lesion) add the lesion metrics of analyze --mask to every file: from --masks             DIR (the image's file name or stem), else DIR/masks/ (as vae-dist synth-data writes), else BUSI-style             <stem>_mask.<ext> / <stem>_mask_N.<ext> files beside the positives (several are merged). Once masks             are found, every pair needs one.
+            Lesion masks (white = lesion) add the lesion metrics of analyze --mask to every file: from --masks \
+            DIR (the image's file name or stem), else DIR/masks/ (as vae-dist synth-data writes), else BUSI-style \
+            <stem>_mask.<ext> / <stem>_mask_N.<ext> files beside the positives (several are merged). Once masks \
+            are found, every pair needs one. With masks, lesion_enrichment.csv and the report add per layer the \
+            pooled enrichment ((Σ energy inside / Σ energy) / (Σ lesion area / Σ area) over the pairs, with its \
+            bootstrap CI) and the Spearman correlation of the pairs' enrichment with their lesion area; the \
+            lesion area is context, shown once per pair and never ranked.
+
+            A value undefined for a pair (a share of no difference, 0/0, e.g. for identical images) is recorded as \
+            undefined (JSON null, an empty CSV cell) and every aggregate, median and bootstrap is over the pairs \
+            where the metric is defined, with its n; the log and report name each pair left out and why.
 
             Images without a namesake in the other sub-folder are listed and skipped. If any image of a pair \
             cannot be read, every unreadable file is listed and nothing is analysed.

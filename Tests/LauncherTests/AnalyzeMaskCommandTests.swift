@@ -97,11 +97,13 @@ extension AnalyzeCommandTests {
         let model = try model()
         XCTAssertEqual(Set(reference.layers.keys), Set(model.encoderLayerNames + model.decoder.layerNames))
         for (layer, values) in reference.layers {
-            for key in ["lesion_energy_fraction", "lesion_area_fraction", "lesion_enrichment", "energy_per_area_inside",
-                        "energy_per_area_outside"] {
+            for key in ["lesion_energy_fraction", "lesion_enrichment", "energy_per_area_inside", "energy_per_area_outside"] {
                 XCTAssertNotNil(values["\(key)_mean"], "\(layer) \(key)_mean")
                 XCTAssertNotNil(values["\(key)_std"], "\(layer) \(key)_std")
+                XCTAssertEqual(values["\(key)_n"], Double(pairNames.count), "\(layer) \(key)_n")
             }
+            XCTAssertNotNil(values["lesion_enrichment_pooled"], "\(layer) pooled enrichment")
+            XCTAssertNil(values["lesion_area_fraction_mean"], "\(layer): the area is context, not aggregated per layer")
             for ranks in [2, 5] { XCTAssertEqual(results[ranks]?.layers[layer], values, "np \(ranks) \(layer)") }
         }
     }

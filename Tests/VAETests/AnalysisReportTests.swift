@@ -117,8 +117,8 @@ final class AnalysisReportTests: XCTestCase {
         assertKeysInOrder(text, layerNames)
         for aggregate in aggregates {
             let entry = try XCTUnwrap(perLayer[aggregate.layer])
-            XCTAssertEqual(Set(entry.keys), ["l2_mean", "l2_std", "cosine_mean", "cosine_std", "l2_per_element_mean",
-                                             "l2_per_element_std", "n"])
+            XCTAssertEqual(Set(entry.keys), ["l2_mean", "l2_std", "l2_n", "cosine_mean", "cosine_std", "cosine_n", "l2_per_element_mean",
+                                             "l2_per_element_std", "l2_per_element_n", "n"])
             for metric in AnalysisMethod.both.metrics {
                 XCTAssertEqual(entry["\(metric.aggregateKey)_mean"], aggregate.mean[metric], "\(aggregate.layer) \(metric)")
                 XCTAssertEqual(entry["\(metric.aggregateKey)_std"], aggregate.std[metric], "\(aggregate.layer) \(metric)")
@@ -149,7 +149,8 @@ final class AnalysisReportTests: XCTestCase {
         }
         let cosineOnly = AggregateReport.pairMetricsCSV(pairs, method: .cosine)
         XCTAssertTrue(cosineOnly.hasPrefix("pair,layer,cosine_value\n"))
-        XCTAssertEqual(AggregateReport.csvNumber(.nan), "NaN")
+        XCTAssertEqual(AggregateReport.csvNumber(.nan), "", "undefined: an empty cell")
+        XCTAssertEqual(AggregateReport.csvNumber(nil), "")
         XCTAssertEqual(AggregateReport.csvNumber(-.infinity), "-Inf")
     }
 

@@ -50,17 +50,18 @@ final class BootstrapTests: XCTestCase {
              LayerDifference(layer: "second", shape: [1, 1, 2, 2], l2: 10, cosine: 0.5,
                              lesion: LesionEnergy(inside: 25, areaFraction: 0.25))]
         }
-        let statistics = FolderStatistics(pairs: pairs, method: .l2, resamples: 500, seed: 3)
-        XCTAssertEqual(statistics.metrics, [.l2Value, .l2PerElement] + DifferenceMetric.lesionMetrics)
-        XCTAssertEqual(statistics.summaries[.l2Value]?.map(\.mean), [3, 10])
+        let statistics = FolderStatistics(pairs: pairs.enumerated().map { ("pair\($0)", $1) }, method: .l2, resamples: 500, seed: 3)
+        XCTAssertEqual(statistics.metrics, [.l2Value, .l2PerElement] + DifferenceMetric.lesionMetrics.filter { $0 != .lesionAreaFraction })
+        XCTAssertEqual(statistics.summaries[.l2Value]?.map { $0?.mean }, [3, 10])
         XCTAssertEqual(statistics.rankings[.l2Value]?.map(\.layer), ["second", "first"])
         XCTAssertEqual(statistics.rankings[.l2Value]?.map(\.indistinguishableFromTop), [true, false])
         // first puts half its energy in the lesion (enrichment 2), second a quarter (enrichment 1).
-        XCTAssertEqual(statistics.summaries[.lesionEnrichment]?.map(\.mean), [2, 1])
+        XCTAssertEqual(statistics.summaries[.lesionEnrichment]?.map { $0?.mean }, [2, 1])
+        XCTAssertTrue(statistics.leftOut.isEmpty)
         XCTAssertEqual(statistics.rankings[.lesionEnrichment]?.first?.layer, "first")
         let csv = AggregateReport.rankingCSV(statistics).split(separator: "\n")
-        XCTAssertEqual(csv.first, "metric,rank,layer,mean,ci95_low,ci95_high,median,iqr,indistinguishable_from_top")
+        XCTAssertEqual(csv.first, "metric,rank,layer,n,mean,ci95_low,ci95_high,median,iqr,indistinguishable_from_top")
         XCTAssertEqual(csv.count, 1 + 2 * statistics.metrics.count)
-        XCTAssertEqual(csv[1], "l2_value,1,second,10.0,10.0,10.0,10.0,0.0,true")
+        XCTAssertEqual(csv[1], "l2_value,1,second,5,10.0,10.0,10.0,10.0,0.0,true")
     }
 }

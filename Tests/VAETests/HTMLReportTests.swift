@@ -54,7 +54,7 @@ final class HTMLReportTests: TemporaryDirectoryTestCase {
 
     func testThePageHoldsEveryPairDecodableInlineImagesAndASortControlPerMetric() throws {
         let (pairs, images) = try analysedPhantoms()
-        let statistics = FolderStatistics(pairs: pairs.map(\.layers), method: .both, resamples: 200, seed: 3)
+        let statistics = FolderStatistics(pairs: pairs, method: .both, resamples: 200, seed: 3)
         let settings = AnalysisSettings(imageSize: 64, bootstrap: 200)
         let plot = "\(dir!)/aggregated_differences.png"
         try writePNG(RGB8Image(width: 40, height: 30, pixels: (0..<3600).map { UInt8($0 % 251) }), to: plot)
@@ -88,7 +88,8 @@ final class HTMLReportTests: TemporaryDirectoryTestCase {
         // A sort button per metric column (and the name columns), each pointing at its own column.
         let header = try XCTUnwrap(page.components(separatedBy: "<table id=\"pairs\"><thead><tr>").last?.components(separatedBy: "</tr></thead>").first)
         let headings = header.components(separatedBy: "<th>").dropFirst()
-        XCTAssertEqual(headings.count, 1 + 4 + 1 + statistics.metrics.count)
+        XCTAssertEqual(headings.count, 1 + 4 + 1 + 1 + statistics.metrics.count, "pair, pictures, map layer, lesion area, metrics")
+        XCTAssertTrue(headings.contains { $0.contains(">lesion area<br>") })
         for metric in statistics.metrics {
             let column = try XCTUnwrap(headings.firstIndex { $0.contains(">\(metric.rawValue)<br>") }, metric.rawValue) - 1
             XCTAssertTrue(headings[column + 1].hasPrefix("<button class=\"sort\" data-col=\"\(column)\" data-type=\"num\">"), metric.rawValue)
@@ -134,7 +135,7 @@ final class HTMLReportTests: TemporaryDirectoryTestCase {
     func testPicturesOfOtherPairsAreRefusedNamingTheReport() throws {
         let layers = [LayerDifference(layer: "decoder.conv_in", shape: [1, 4, 8, 8], l2: 1, cosine: 0.5)]
         let pairs = [(name: "a", layers: layers), (name: "b", layers: layers)]
-        let statistics = FolderStatistics(pairs: pairs.map(\.layers), method: .both, resamples: 10, seed: 1)
+        let statistics = FolderStatistics(pairs: pairs, method: .both, resamples: 10, seed: 1)
         let images = ["b", "a"].map { ReportPairImages(name: $0, mapLayer: "decoder.conv_in", positive: [], negative: [], mask: [], map: []) }
         XCTAssertThrowsError(try HTMLReport.write(pairs: pairs, statistics: statistics, plots: [], images: images,
                                                   settings: AnalysisSettings(), to: dir)) { error in

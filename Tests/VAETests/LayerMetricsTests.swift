@@ -96,7 +96,7 @@ final class LayerMetricsTests: XCTestCase {
                                      lesion: LesionEnergy(inside: 3, areaFraction: 0.25))
         let plain = LayerDifference(layer: "x", shape: [1, 2, 2, 2], l2: 3, cosine: 0.25)
         func reported(_ method: AnalysisMethod, _ layer: LayerDifference) -> [String: Double] {
-            Dictionary(uniqueKeysWithValues: DifferenceMetric.reported(method, layers: [layer]).map { ($0.rawValue, layer.value(of: $0)) })
+            Dictionary(uniqueKeysWithValues: DifferenceMetric.reported(method, layers: [layer]).map { ($0.rawValue, layer.value(of: $0)!) })
         }
         let perElement = 3 / 8.0.squareRoot()
         XCTAssertEqual(reported(.l2, plain), ["l2_value": 3, "l2_per_element": perElement])
@@ -107,7 +107,32 @@ final class LayerMetricsTests: XCTestCase {
         let got = reported(.cosine, masked)
         XCTAssertEqual(Set(got.keys), Set(lesion.keys).union(["cosine_value"]))
         for (key, value) in lesion { XCTAssertEqual(got[key]!, value, accuracy: 1e-15, key) }
-        XCTAssertTrue(DifferenceMetric.lesionMetrics.allSatisfy { plain.value(of: $0).isNaN }, "no mask: no lesion numbers")
+        XCTAssertTrue(DifferenceMetric.lesionMetrics.allSatisfy { plain.value(of: $0) == nil }, "no mask: no lesion numbers")
+    }
+
+    /// A share of no difference is 0/0: undefined, with its reason, never NaN; what is defined stays defined.
+    func testSharesOfNoDifferenceAreUndefinedWithTheirReason() {
+        let silent = LayerDifference(layer: "x", shape: [1, 2, 2, 2], l2: 0, cosine: 0, lesion: LesionEnergy(inside: 0, areaFraction: 0.25))
+        for metric in [DifferenceMetric.lesionEnergyFraction, .lesionEnrichment] {
+            XCTAssertNil(silent.value(of: metric), metric.rawValue)
+            XCTAssertEqual(silent.undefinedReason(of: metric), .noDifference, metric.rawValue)
+        }
+        for metric in [DifferenceMetric.l2Value, .l2PerElement, .cosineValue, .lesionAreaFraction, .energyPerAreaInside, .energyPerAreaOutside] {
+            XCTAssertNotNil(silent.value(of: metric), metric.rawValue)
+            XCTAssertNil(silent.undefinedReason(of: metric), metric.rawValue)
+        }
+        XCTAssertEqual(silent.value(of: .energyPerAreaInside), 0)
+        let diverged = LayerDifference(layer: "x", shape: [1, 2, 2, 2], l2: .infinity, cosine: .nan)
+        XCTAssertEqual(diverged.undefinedReason(of: .l2Value), .notFinite)
+        XCTAssertEqual(diverged.undefinedReason(of: .cosineValue), .notFinite)
+        let whole = LayerDifference(layer: "x", shape: [1, 2, 2, 2], l2: 1, cosine: 0, lesion: LesionEnergy(inside: 1, areaFraction: 1))
+        XCTAssertEqual(whole.undefinedReason(of: .energyPerAreaOutside), .maskCoversLayer)
+        XCTAssertEqual(whole.value(of: .lesionEnrichment), 1)
+        // The area is context: recorded per layer, never compared.
+        XCTAssertEqual(DifferenceMetric.compared(.l2, masked: true), [.l2Value, .l2PerElement, .lesionEnergyFraction, .lesionEnrichment,
+                                                                       .energyPerAreaInside, .energyPerAreaOutside])
+        XCTAssertEqual(topLayers([silent, whole], by: .lesionEnrichment).map(\.layer), ["x"], "undefined layers are never among the top")
+        XCTAssertEqual(topLayers([silent], by: .lesionEnrichment), [])
     }
 
     func testAggregatesAreMeanAndPopulationStdPerLayer() {

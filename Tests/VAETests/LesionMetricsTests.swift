@@ -34,15 +34,16 @@ final class LesionMetricsTests: TemporaryDirectoryTestCase {
         let lesion = try! XCTUnwrap(layer.lesion)
         XCTAssertEqual(lesion.inside, 9)
         XCTAssertEqual(lesion.areaFraction, 0.375)
-        XCTAssertEqual(layer.value(of: .lesionEnergyFraction), 0.9, accuracy: 1e-15)
+        XCTAssertEqual(layer.value(of: .lesionEnergyFraction)!, 0.9, accuracy: 1e-15)
         XCTAssertEqual(layer.value(of: .lesionAreaFraction), 0.375)
-        XCTAssertEqual(layer.value(of: .lesionEnrichment), 0.9 / 0.375, accuracy: 1e-15)
-        XCTAssertEqual(layer.value(of: .energyPerAreaInside), 9 / 1.5, accuracy: 1e-15)
-        XCTAssertEqual(layer.value(of: .energyPerAreaOutside), 1 / 2.5, accuracy: 1e-15)
+        XCTAssertEqual(layer.value(of: .lesionEnrichment)!, 0.9 / 0.375, accuracy: 1e-15)
+        XCTAssertEqual(layer.value(of: .energyPerAreaInside)!, 9 / 1.5, accuracy: 1e-15)
+        XCTAssertEqual(layer.value(of: .energyPerAreaOutside)!, 1 / 2.5, accuracy: 1e-15)
         // Without a mask the lesion metrics are undefined and not reported.
         let plain = compareBatchItems(output.batchItems, layer: "x").difference
         XCTAssertNil(plain.lesion)
-        XCTAssertTrue(plain.value(of: .lesionEnrichment).isNaN)
+        XCTAssertNil(plain.value(of: .lesionEnrichment))
+        XCTAssertEqual(plain.undefinedReason(of: .lesionEnrichment), .noMask)
         XCTAssertEqual(DifferenceMetric.reported(.l2, layers: [plain]), [.l2Value, .l2PerElement])
         XCTAssertEqual(DifferenceMetric.reported(.l2, layers: [layer]), [.l2Value, .l2PerElement] + DifferenceMetric.lesionMetrics)
     }
@@ -106,10 +107,10 @@ final class LesionMetricsTests: TemporaryDirectoryTestCase {
             let images = (try loadResized(pair.positive, size: 64), try loadResized(pair.negative, size: 64))
             let mask = try LesionMask.load(pair.masks, size: 64)
             let analysis = PairAnalysis(images: images, mask: mask, with: model)
-            let enrichment = analysis.layers.map { $0.value(of: .lesionEnrichment) }
+            let enrichment = try analysis.layers.map { try XCTUnwrap($0.value(of: .lesionEnrichment), "\(pair.name) \($0.layer)") }
             for (layer, value) in zip(analysis.layers, enrichment) {
                 XCTAssertGreaterThanOrEqual(value, 2, "\(pair.name) \(layer.layer)")
-                XCTAssertEqual(layer.value(of: .lesionAreaFraction), mask.areaFraction, accuracy: 1e-12)
+                XCTAssertEqual(layer.value(of: .lesionAreaFraction)!, mask.areaFraction, accuracy: 1e-12)
             }
             XCTAssertEqual(analysis.layers[0].layer, "decoder.conv_in")
             XCTAssertGreaterThanOrEqual(enrichment[0], 4, "\(pair.name) decoder.conv_in")

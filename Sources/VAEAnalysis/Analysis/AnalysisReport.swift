@@ -21,23 +21,28 @@ public enum AnalysisReport {
         let path = { (name: String) in (directory as NSString).appendingPathComponent(name) }
         // The maps are per-pixel l2, so they are drawn for the top layers by l2_value.
         let mapped = largestIndices(analysis.layers.map(\.l2), count: topCount)
-        let metrics = analysis.reportedMetrics(settings.method)
+        let metrics = DifferenceMetric.compared(settings.method, masked: analysis.mask != nil)
         try writeFileAtomically(layerDifferencesJSON(analysis.layers, method: settings.method).text,
                                 to: path(layerDifferencesFile))
+        // The lesion's area once: context, the same at every layer.
+        let area: [(key: String, value: OrderedJSON)] = analysis.mask.map { [("lesion_area_fraction", .number($0.areaFraction))] } ?? []
         let summary = OrderedJSON.object([("image1", .string(inputs.0)), ("image2", .string(inputs.1))]
-            + settings.jsonMembers(model: model)
+            + settings.jsonMembers(model: model) + area
             + [("layers", .integer(analysis.layers.count)),
                ("top5", topJSON(metrics.map { metric in
-                   (metric, topLayers(analysis.layers, by: metric, count: topCount).map { ($0.layer, $0.value(of: metric)) })
+                   (metric, topLayers(analysis.layers, by: metric, count: topCount).map { ($0.layer, $0.value(of: metric)!) })
                })),
                ("difference_maps", .array(mapped.map { .string(analysis.layers[$0].layer) }))])
         try writeFileAtomically(summary.text, to: path(summaryFile))
         try writeBarChart(path: path(plotFile), title: "Layer differences: \(title)",
                           labels: analysis.layers.map(\.layer),
                           series: metrics.map { metric in
-                              let values = analysis.layers.map { $0.value(of: metric) }
-                              return BarSeries(name: metric.rawValue, values: values,
-                                               highlight: Set(largestIndices(values, count: topCount)))
+                              // Undefined values draw no bar and are never highlighted.
+                              let values = analysis.layers.map { $0.value(of: metric) ?? .nan }
+                              let defined = values.indices.filter { values[$0].isFinite }
+                              return BarSeries(name: defined.isEmpty ? "\(metric.rawValue): undefined at every layer" : metric.rawValue,
+                                               values: values,
+                                               highlight: Set(largestIndices(defined.map { values[$0] }, count: topCount).map { defined[$0] }))
                           })
         try writePNG(composeGrid([[images.0, analysis.reconstructedImage(0)], [images.1, analysis.reconstructedImage(1)]]),
                      to: path(reconstructionsFile))
@@ -57,11 +62,11 @@ public enum AnalysisReport {
     }
 
     /// `{ "<layer>": {<the method's metrics>, <the lesion metrics with a mask>, "shape": [1, C, H, W]}, … }`
-    /// in decoder order.
+    /// in decoder order; an undefined value (a share of no difference) is null.
     public static func layerDifferencesJSON(_ layers: [LayerDifference], method: AnalysisMethod) -> OrderedJSON {
         let metrics = DifferenceMetric.reported(method, layers: layers)
         return .object(layers.map { layer in
-            (layer.layer, .object(metrics.map { ($0.rawValue, .number(layer.value(of: $0))) }
+            (layer.layer, .object(metrics.map { ($0.rawValue, layer.value(of: $0).map(OrderedJSON.number) ?? .null) }
                                   + [("shape", .array(layer.shape.map(OrderedJSON.integer)))]))
         })
     }
@@ -87,10 +92,15 @@ public enum AnalysisReport {
         return lines.joined(separator: "\n")
     }
 
-    /// The tables of one pair, one per reported metric.
+    /// The tables of one pair, one per compared metric; a metric undefined at every layer is said so, with why.
     public static func topTables(_ layers: [LayerDifference], method: AnalysisMethod) -> String {
-        DifferenceMetric.reported(method, layers: layers).map { metric in
-            topTable(metric, rows: topLayers(layers, by: metric, count: topCount).map { ($0.layer, $0.value(of: metric), nil) })
+        DifferenceMetric.compared(method, layers: layers).map { metric in
+            let rows = topLayers(layers, by: metric, count: topCount)
+            guard !rows.isEmpty else {
+                let reasons = Set(layers.indices.compactMap { layers.undefinedReason(of: metric, at: $0) }).map(\.rawValue).sorted()
+                return "\(metric.rawValue): undefined at every layer: \(reasons.joined(separator: "; "))"
+            }
+            return topTable(metric, rows: rows.map { ($0.layer, $0.value(of: metric)!, nil) })
         }.joined(separator: "\n\n")
     }
 }

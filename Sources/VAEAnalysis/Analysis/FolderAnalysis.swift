@@ -130,8 +130,9 @@ public struct FolderAnalysisJob {
             }
             let layers = all.map(\.layers)
             let results = zip(pairs, layers).map { (name: $0.name, layers: $1) }
-            let statistics = FolderStatistics(pairs: layers, method: settings.method, resamples: settings.bootstrap,
+            let statistics = FolderStatistics(pairs: results, method: settings.method, resamples: settings.bootstrap,
                                               seed: settings.seed)
+            for left in statistics.leftOut { log("warning: \(left.description)") }
             let files = try AggregateReport.write(pairs: results, statistics: statistics, settings: settings, model: model,
                                                   to: outputDirectory)
             let report = try HTMLReport.write(pairs: results, statistics: statistics, plots: files.filter { $0.hasSuffix(".png") },

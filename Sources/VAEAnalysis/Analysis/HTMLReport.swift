@@ -38,14 +38,18 @@ public enum HTMLReport {
         <h1>\(escaped(title))</h1>
         <p>Method \(settings.method.rawValue), images at \(settings.imageSize) px, \(model); 95 % CIs from \
         \(statistics.resamples) bootstrap resamples of the pairs (seed \(statistics.seed)).</p>
+        \(areaParagraph(statistics))\(leftOutSection(statistics))
         <h2>Aggregated plots</h2>
         \(plots.map { "<figure><img src=\"\(dataURI($0.png))\" alt=\"\(escaped($0.name))\"><figcaption>\(escaped($0.name))</figcaption></figure>" }.joined(separator: "\n"))
         <h2>Layer ranking</h2>
-        <p>Layers by decreasing mean; &asymp; top marks layers whose paired bootstrap interval of the difference to the \
-        first layer contains 0 (the pairs cannot tell them apart).</p>
+        <p>Layers by decreasing mean over the n pairs where the metric is defined; &asymp; top marks layers whose paired \
+        bootstrap interval of the difference to the first layer, over the pairs where both are defined, contains 0 (the \
+        pairs cannot tell them apart).</p>
         \(statistics.metrics.enumerated().map { rankingTable($1, statistics: statistics, open: $0 == 0) }.joined(separator: "\n"))
+        \(lesionSection(statistics))
         <h2>Pairs</h2>
-        <p>Metric columns give the pair's value at the folder's top layer of that metric. Click a heading to sort.</p>
+        <p>Metric columns give the pair's value at the folder's top layer of that metric (undefined: see the pairs left \
+        out above). Click a heading to sort.</p>
         \(pairTable(pairs, statistics: statistics, images: images))
         <script>\(sortScript)</script>
         </body></html>
@@ -54,43 +58,65 @@ public enum HTMLReport {
     }
 
     private static func rankingTable(_ metric: DifferenceMetric, statistics: FolderStatistics, open: Bool) -> String {
-        let rows = (statistics.rankings[metric] ?? []).enumerated().map { rank, row in
-            let s = row.summary
-            return "<tr><td>\(rank + 1)</td><td>\(escaped(row.layer))</td><td>\(number(s.mean))</td>"
-                + "<td>[\(number(s.ciLow)), \(number(s.ciHigh))]</td><td>\(number(s.median))</td><td>\(number(s.iqr))</td>"
-                + "<td>\(rank > 0 && row.indistinguishableFromTop ? "&asymp; top" : "")</td></tr>"
+        let ranking = statistics.rankings[metric] ?? []
+        guard !ranking.isEmpty else {
+            return "<details\(open ? " open" : "")><summary>\(metric.rawValue)</summary><p>Undefined for every pair at every layer: "
+                + "not ranked.</p></details>"
         }
+        let rows = ranking.enumerated().map { rank, row in
+            let s = row.summary
+            return "<tr><td>\(rank + 1)</td><td>\(escaped(row.layer))</td><td>\(s.n)</td><td>\(number(s.mean))</td>"
+                + "<td>[\(number(s.ciLow)), \(number(s.ciHigh))]</td><td>\(number(s.median))</td><td>\(number(s.iqr))</td>"
+                + "<td>\(rank > 0 && row.indistinguishableFromTop == true ? "&asymp; top" : "")</td></tr>"
+        }
+        let unranked = statistics.unrankedLayers(metric)
         return "<details\(open ? " open" : "")><summary>\(metric.rawValue)</summary><table class=\"ranking\"><thead><tr>"
-            + "<th>rank</th><th>layer</th><th>mean</th><th>95 % CI</th><th>median</th><th>IQR</th><th></th></tr></thead><tbody>"
-            + rows.joined() + "</tbody></table></details>"
+            + "<th>rank</th><th>layer</th><th>n</th><th>mean</th><th>95 % CI</th><th>median</th><th>IQR</th><th></th></tr></thead><tbody>"
+            + rows.joined() + "</tbody></table>"
+            + (unranked.isEmpty ? "" : "<p>Not ranked, undefined for every pair: \(escaped(unranked.joined(separator: ", "))).</p>")
+            + "</details>"
     }
 
     private static func pairTable(_ pairs: [(name: String, layers: [LayerDifference])], statistics: FolderStatistics,
                                   images: [ReportPairImages]) -> String {
         let masked = images.contains { !$0.mask.isEmpty }
-        let columns = statistics.metrics.map { metric in (metric, layer: statistics.rankings[metric]?.first?.layer ?? "") }
+        // A metric undefined for every pair has no top layer, so no column.
+        let columns = statistics.metrics.compactMap { metric in statistics.rankings[metric]?.first.map { (metric, layer: $0.layer) } }
+        let areas = Dictionary(statistics.lesion?.pairAreas.map { ($0.name, $0.area) } ?? [], uniquingKeysWith: { a, _ in a })
         func sortable(_ column: Int, _ label: String, numeric: Bool) -> String {
             "<th><button class=\"sort\" data-col=\"\(column)\" data-type=\"\(numeric ? "num" : "text")\">\(label)</button></th>"
         }
         let pictures = ["positive", "negative"] + (masked ? ["mask"] : []) + ["difference map"]
+        let areaColumn = statistics.lesion == nil ? 0 : 1
         let header = sortable(0, "pair", numeric: false) + pictures.map { "<th>\($0)</th>" }.joined()
             + sortable(pictures.count + 1, "map layer", numeric: false)
+            + (areaColumn == 1 ? sortable(pictures.count + 2, "lesion area<br><small>share of the image</small>", numeric: true) : "")
             + columns.enumerated().map { index, column in
-                sortable(pictures.count + 2 + index, "\(column.0.rawValue)<br><small>@ \(escaped(column.layer))</small>", numeric: true)
+                sortable(pictures.count + 2 + areaColumn + index, "\(column.0.rawValue)<br><small>@ \(escaped(column.layer))</small>", numeric: true)
             }.joined()
         let rows = zip(pairs, images).map { pair, image in
             let thumbnails = [image.positive, image.negative] + (masked ? [image.mask] : []) + [image.map]
             let cells = thumbnails.enumerated().map { index, png in
                 png.isEmpty ? "<td>&mdash;</td>" : "<td><img src=\"\(dataURI(png))\" alt=\"\(pictures[index]) of \(escaped(pair.name))\"></td>"
             }
+            let area = areaColumn == 1 ? valueCell(areas[pair.name], undefined: nil) : ""
             let values = columns.map { column in
-                let value = pair.layers.first { $0.layer == column.layer }?.value(of: column.0) ?? .nan
-                return "<td data-v=\"\(value)\">\(number(value))</td>"
+                let index = pair.layers.firstIndex { $0.layer == column.layer }
+                return valueCell(index.flatMap { pair.layers[$0].value(of: column.0) },
+                                 undefined: index.flatMap { pair.layers.undefinedReason(of: column.0, at: $0) })
             }
             return "<tr data-pair=\"\(escaped(pair.name))\"><td data-v=\"\(escaped(pair.name))\">\(escaped(pair.name))</td>" + cells.joined()
-                + "<td data-v=\"\(escaped(image.mapLayer))\">\(escaped(image.mapLayer))</td>" + values.joined() + "</tr>"
+                + "<td data-v=\"\(escaped(image.mapLayer))\">\(escaped(image.mapLayer))</td>" + area + values.joined() + "</tr>"
         }
         return "<table id=\"pairs\"><thead><tr>\(header)</tr></thead><tbody>\n" + rows.joined(separator: "\n") + "\n</tbody></table>"
+    }
+
+    /// A number, or "undefined" with its reason (an empty sort key sorts last).
+    private static func valueCell(_ value: Double?, undefined reason: UndefinedReason?) -> String {
+        guard let value, value.isFinite else {
+            return "<td data-v=\"\" title=\"\(escaped(reason?.rawValue ?? "undefined"))\"><i>undefined</i></td>"
+        }
+        return "<td data-v=\"\(value)\">\(number(value))</td>"
     }
 
     /// Text or attribute value as HTML: file names come from users and may hold any character.
@@ -111,7 +137,8 @@ public enum HTMLReport {
 
     static func dataURI(_ png: [UInt8]) -> String { "data:image/png;base64," + Data(png).base64EncodedString() }
 
-    private static func number(_ value: Double) -> String { value.isFinite ? String(format: "%.4g", value) : "\(value)" }
+    /// Callers pass defined values; anything else reads "undefined", never nan.
+    static func number(_ value: Double) -> String { value.isFinite ? String(format: "%.4g", value) : "undefined" }
 
     private static let style = """
         body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0}\

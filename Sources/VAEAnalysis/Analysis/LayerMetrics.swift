@@ -26,20 +26,6 @@ public struct LayerDifference: Equatable, Sendable {
     /// l2 / √numel: the root-mean-square element difference, comparable between layers of different sizes.
     public var l2PerElement: Double { l2 / Double(max(elementCount, 1)).squareRoot() }
 
-    /// The metric's value; the lesion metrics are NaN without a mask.
-    public func value(of metric: DifferenceMetric) -> Double {
-        let energy = l2 * l2, pixels = Double(shape.count == 4 ? shape[2] * shape[3] : 0)
-        switch metric {
-        case .l2Value: return l2
-        case .l2PerElement: return l2PerElement
-        case .cosineValue: return cosine
-        case .lesionEnergyFraction: return lesion.map { $0.inside / energy } ?? .nan
-        case .lesionAreaFraction: return lesion?.areaFraction ?? .nan
-        case .lesionEnrichment: return lesion.map { $0.inside / energy / $0.areaFraction } ?? .nan
-        case .energyPerAreaInside: return lesion.map { $0.inside / ($0.areaFraction * pixels) } ?? .nan
-        case .energyPerAreaOutside: return lesion.map { (energy - $0.inside) / ((1 - $0.areaFraction) * pixels) } ?? .nan
-        }
-    }
 }
 
 /// Σ(a − b)² inside the lesion (each pixel weighted by its mask coverage at the layer's resolution) and the
@@ -68,17 +54,31 @@ public enum DifferenceMetric: String, CaseIterable, Sendable {
     case energyPerAreaInside = "energy_per_area_inside"
     case energyPerAreaOutside = "energy_per_area_outside"
 
-    /// Reported when the pairs have masks, whatever the method.
+    /// Recorded per layer when the pairs have masks, whatever the method.
     public static let lesionMetrics: [DifferenceMetric] = [.lesionEnergyFraction, .lesionAreaFraction, .lesionEnrichment,
                                                            .energyPerAreaInside, .energyPerAreaOutside]
 
-    /// The method's metrics, and the lesion metrics for layers measured with a mask.
+    /// Context, not a result: the lesion's share of the area is the same at every layer (area averaging keeps
+    /// it), so it is shown once per pair and never ranked, highlighted or tested.
+    public var isContext: Bool { self == .lesionAreaFraction }
+
+    /// The columns recorded per layer (pair_metrics.csv, layer_differences.json): the method's metrics, and the
+    /// lesion metrics for layers measured with a mask.
     public static func reported(_ method: AnalysisMethod, masked: Bool) -> [DifferenceMetric] {
         method.metrics + (masked ? lesionMetrics : [])
     }
 
     public static func reported(_ method: AnalysisMethod, layers: [LayerDifference]) -> [DifferenceMetric] {
         reported(method, masked: layers.first?.lesion != nil)
+    }
+
+    /// The metrics compared between layers (aggregated, ranked, plotted): the reported ones but the context.
+    public static func compared(_ method: AnalysisMethod, masked: Bool) -> [DifferenceMetric] {
+        reported(method, masked: masked).filter { !$0.isContext }
+    }
+
+    public static func compared(_ method: AnalysisMethod, layers: [LayerDifference]) -> [DifferenceMetric] {
+        compared(method, masked: layers.first?.lesion != nil)
     }
 }
 
@@ -195,7 +195,9 @@ public func largestIndices(_ values: [Double], count: Int = 5) -> [Int] {
     return Array(ranked.prefix(count))
 }
 
-/// The `count` layers with the largest values of `metric`, largest first.
+/// The `count` layers with the largest values of `metric`, largest first; layers where it is undefined are
+/// never among them.
 public func topLayers(_ layers: [LayerDifference], by metric: DifferenceMetric, count: Int = 5) -> [LayerDifference] {
-    largestIndices(layers.map { $0.value(of: metric) }, count: count).map { layers[$0] }
+    let defined = layers.compactMap { layer in layer.value(of: metric).map { (layer, $0) } }
+    return largestIndices(defined.map(\.1), count: count).map { defined[$0].0 }
 }
