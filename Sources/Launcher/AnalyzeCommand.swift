@@ -38,6 +38,7 @@ struct AnalysisOptions: ParsableArguments {
     var bootstrap = 2000
 
     func validate() throws {
+        try checkOutputPathGiven(output, flag: "--output")
         if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1, got \(bootstrap)") }
         if checkpoint == nil && !allowRandomWeights {
             throw ValidationError("""

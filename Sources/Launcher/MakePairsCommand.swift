@@ -41,6 +41,7 @@ struct MakePairs: ParsableCommand {
     var seed: UInt64 = 0
 
     func validate() throws {
+        try checkOutputPathGiven(output, flag: "--output")
         if dilate < 0 { throw ValidationError("--dilate must be 0 or more, got \(dilate)") }
         if patch < 2 { throw ValidationError("--patch must be at least 2, got \(patch)") }
     }

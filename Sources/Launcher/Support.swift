@@ -116,6 +116,12 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
     }
 }
 
+/// Refuses an empty output path: joined with a sub-folder ("" + "/train") it would name a folder at the root of
+/// the file system.
+func checkOutputPathGiven(_ path: String, flag: String) throws {
+    if path.isEmpty { throw ValidationError("\(flag) is empty: give the folder to write to") }
+}
+
 /// --img_size within the sizes the jobs accept, refused before any file is read.
 func validateImageSize(_ size: Int) throws {
     do { try MemoryEstimate.checkImageSize(size) } catch { throw ValidationError("\(error)") }

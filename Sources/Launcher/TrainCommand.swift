@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
     @Option(help: "Resume from a checkpoint PATH, or 'auto' = the newest readable checkpoint of --output_dir's run.")
     var resume: String?
 
-    @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs.")
+    @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs (the files named as a run names them; nothing else). Refused for '.', '..' and folders holding the working directory.")
     var overwrite = false
 
     @Option(name: [.customLong("kl_reduction"), .customLong("kl-reduction")],
@@ -74,6 +74,11 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Data, validation and logging") var dataFlags: DataFlags
 
     func validate() throws {
+        // The output path first: its refusal is the one reported, whatever else is wrong.
+        try checkOutputPathGiven(outputDir, flag: "--output_dir")
+        if overwrite {
+            do { _ = try checkReplaceableOutputPath(outputDir, flag: "--output_dir") } catch { throw ValidationError("--overwrite: \(error)") }
+        }
         if batchSize < 1 { throw ValidationError("--batch_size must be at least 1, got \(batchSize)") }
         if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         if !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
