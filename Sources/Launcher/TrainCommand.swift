@@ -29,9 +29,11 @@ struct Train: ParsableCommand {
 
     @Option(name: [.customLong("batch_size"), .customLong("batch-size")], help: "Global batch size (split over ranks).")
     var batchSize = 8
+    static let batchSizeRange = 1...65_536
 
     @Option(help: "Number of epochs.")
     var epochs = 100
+    static let epochsRange = 1...1_000_000
 
     @Option(help: "Learning rate (the base of --lr_schedule).")
     var lr = 1e-4
@@ -41,7 +43,9 @@ struct Train: ParsableCommand {
 
     @Option(name: [.customLong("save_interval"), .customLong("save-interval")], help: "Checkpoint and reconstruction grid every N epochs.")
     var saveInterval = 10
+    static let saveIntervalRange = 1...1_000_000
 
+    /// Every UInt64 is a valid seed: it is only hashed with (epoch, sample).
     @Option(help: "Seed of initialisation, data order and noise.")
     var seed: UInt64 = 0
 
@@ -57,6 +61,7 @@ struct Train: ParsableCommand {
 
     @Option(name: [.customLong("num_recon"), .customLong("num-recon")], help: "Training images shown in the reconstruction grids.")
     var numRecon = 8
+    static let numReconRange = 0...64
 
     @Option(name: [.customLong("init_weights"), .customLong("init-weights")],
             help: ArgumentHelp("Start from these weights (\(weightsFileKinds)) instead of random initialisation; without --config their stored config is used."))
@@ -79,12 +84,12 @@ struct Train: ParsableCommand {
         if overwrite {
             do { _ = try checkReplaceableOutputPath(outputDir, flag: "--output_dir") } catch { throw ValidationError("--overwrite: \(error)") }
         }
-        if batchSize < 1 { throw ValidationError("--batch_size must be at least 1, got \(batchSize)") }
-        if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        try checkRange(batchSize, Self.batchSizeRange, flag: "--batch_size")
+        try checkRange(epochs, Self.epochsRange, flag: "--epochs")
         if !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
         if !(klWeight >= 0 && klWeight.isFinite) { throw ValidationError("--kl_weight must be non-negative, got \(klWeight)") }
-        if saveInterval < 1 { throw ValidationError("--save_interval must be at least 1, got \(saveInterval)") }
-        if numRecon < 0 { throw ValidationError("--num_recon must not be negative, got \(numRecon)") }
+        try checkRange(saveInterval, Self.saveIntervalRange, flag: "--save_interval")
+        try checkRange(numRecon, Self.numReconRange, flag: "--num_recon")
         if overwrite && resume != nil { throw ValidationError("--overwrite starts a new run; it cannot be combined with --resume") }
         if (trainDir == nil) == (dataFlags.trainList == nil) {
             throw ValidationError("give the training images with --train_dir DIR or --train_list FILE (one of them)")

@@ -49,7 +49,10 @@ struct TorchTensorDecoder {
         let raw = try archive.file.read(at: data.lowerBound + firstByte, count: endByte - firstByte,
                                         what: "the storage of tensor '\(name)'")
         let values = Self.convert(raw, dtype: storage.dtype, bigEndian: bigEndian)
-        return SafeTensors.Entry(shape: tensor.shape, values: Self.gather(values, shape: tensor.shape, strides: tensor.strides))
+        // A size-1 dimension is never stepped along, so its stride (any value in torch, unchecked above) is not an
+        // offset: zero it, or the gather's odometer would add it and overflow.
+        let strides = zip(tensor.shape, tensor.strides).map { size, stride in size == 1 ? 0 : stride }
+        return SafeTensors.Entry(shape: tensor.shape, values: Self.gather(values, shape: tensor.shape, strides: strides))
     }
 
     /// Raw elements to Float (little-endian unless `bigEndian`).
