@@ -355,6 +355,22 @@ final class ModelSourceTests: XCTestCase {
         XCTAssertEqual(try ModelSource(checkpoint: weights, config: tinyYAML).configOrigin, .file(tinyYAML))
     }
 
+    /// A tensor name holding a NUL or an escape sequence is printed escaped, never raw.
+    func testControlCharactersInTensorNamesAreEscapedInMessages() throws {
+        var file = try SafeTensors.read(path: fixture("vae-tiny-g8/weights.ldm.safetensors"))
+        file.add("encoder.conv_in.weight\0evil", shape: [1], values: [0])
+        file.add("decoder.\u{1B}[2Jclear", shape: [1], values: [0])
+        let path = "\(dir!)/nul.safetensors"
+        try file.write(path: path)
+        let model = AutoencoderKL(try VAEConfig.load(path: tinyYAML))
+        XCTAssertThrowsError(try ModelSource(checkpoint: path, config: tinyYAML).loadWeights(into: model)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("encoder.conv_in.weight\\0evil") && message.contains("decoder.\\u{1b}[2Jclear"), message)
+            XCTAssertFalse(message.unicodeScalars.contains { $0 == "\0" || $0 == "\u{1B}" }, message)
+        }
+        XCTAssertEqual(printable("a\0b\u{202E}c\\"), "a\\0b\\u{202e}c\\\\")
+    }
+
     private func write(_ name: String, _ text: String) throws -> String {
         let path = "\(dir!)/\(name)"
         try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -10,7 +10,7 @@ struct TorchTensorDecoder {
 
     func decode(_ tensor: TorchTensorReference, name: String) throws -> SafeTensors.Entry {
         let path = archive.file.path
-        func fail(_ why: String) -> VAEDistError { VAEDistError("\(path): tensor '\(name)' \(why)") }
+        func fail(_ why: String) -> VAEDistError { VAEDistError("\(path): tensor \(quotedName(name)) \(why)") }
         let storage = tensor.storage
         guard storage.dtype.isFloatingPoint else {
             throw fail("has dtype \(storage.dtype) (\(storage.dtype.rawValue)Storage); only float64/32/16 and bfloat16 tensors can be weights")
