@@ -142,7 +142,7 @@ final class OverwritePolicyCommandTests: XCTestCase {
         probe.standardError = FileHandle.nullDevice
         try probe.run()
         probe.waitUntilExit()
-        guard probe.terminationStatus == 0 else { throw XCTSkip("no mount namespace here (unshare -m as root)") }
+        try XCTSkipUnless(probe.terminationStatus == 0, "no mount namespace here (unshare -m as root): no read-only file system to write to")
         let script = "mount -t tmpfs -o ro tmpfs \"$0\" && exec \"$1\" train --train_dir \"$0\" --output_dir \"$0/out\" --epochs 1"
         let r = try VAEDistBinary.runScriptInline(script, [mountPoint, VAEDistBinary.path])
         XCTAssertEqual(r.status, 1, r.output)

@@ -42,13 +42,13 @@ public func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
         unlink(tmp)
         throw VAEDistError("cannot rename \(tmp) to \(path): \(errnoReason(e))")
     }
-    syncDirectory(dir.isEmpty ? "." : dir)
+    syncDirectory(dir)
 }
 
-/// Makes a rename in `directory` durable (the new entry survives a crash); best effort, as not every file
-/// system supports it.
+/// Makes a rename in `directory` ("" for the working directory) durable (the new entry survives a crash); best
+/// effort, as not every file system supports it.
 func syncDirectory(_ directory: String) {
-    let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard fd >= 0 else { return }
     fsync(fd)
     close(fd)

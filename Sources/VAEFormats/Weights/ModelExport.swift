@@ -154,11 +154,15 @@ func diffusersWeights(_ model: AutoencoderKL) throws -> SafeTensors {
 /// deleted. On any failure before that the temporary folder goes and `path` is as it was.
 private func writeDirectoryAtomically(_ path: String, replacing previous: [String]?, fill: (String) throws -> Void) throws {
     let temporary = try makeTemporaryFolder(beside: path)
+    // Only what this export wrote into the temporary folder is removed on failure.
+    func discardTemporary() {
+        removeFolder(temporary, entries: (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [])
+    }
     do {
         try fill(temporary)
         syncDirectory(temporary)
     } catch {
-        removeFolder(temporary, entries: (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [])
+        discardTemporary()
         throw error
     }
     let parent = (path as NSString).deletingLastPathComponent
@@ -166,10 +170,10 @@ private func writeDirectoryAtomically(_ path: String, replacing previous: [Strin
         do {
             try renameRefusingToReplace(temporary, to: path)
         } catch {
-            removeFolder(temporary, entries: (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [])
+            discardTemporary()
             throw error
         }
-        syncDirectory(parent.isEmpty ? "." : parent)
+        syncDirectory(parent)
         return
     }
     // The previous folder ends up at `old`: the temporary name after an exchange, a sibling otherwise.
@@ -178,7 +182,7 @@ private func writeDirectoryAtomically(_ path: String, replacing previous: [Strin
     do {
         exchanged = try exchangePaths(temporary, path)
     } catch {
-        removeFolder(temporary, entries: (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [])
+        discardTemporary()
         throw error
     }
     if !exchanged {
@@ -186,18 +190,18 @@ private func writeDirectoryAtomically(_ path: String, replacing previous: [Strin
         do {
             try move(path, to: old)
         } catch {
-            removeFolder(temporary, entries: (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [])
+            discardTemporary()
             throw error
         }
         do {
             try move(temporary, to: path)
         } catch {
             try? move(old, to: path)
-            removeFolder(temporary, entries: (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [])
+            discardTemporary()
             throw error
         }
     }
-    syncDirectory(parent.isEmpty ? "." : parent)
+    syncDirectory(parent)
     removeFolder(old, entries: previous)
     if fileModeIfPresent(old) != nil {
         throw VAEDistError("wrote \(path), but the previous export, moved to \(old), now holds files vae-dist did not write "
