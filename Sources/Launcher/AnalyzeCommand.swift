@@ -36,9 +36,11 @@ struct AnalysisOptions: ParsableArguments {
 
     @Option(help: "Bootstrap resamples for the folder's 95 % confidence intervals and ranking (drawn from --seed).")
     var bootstrap = 2000
+    static let bootstrapRange = 1...1_000_000
 
     func validate() throws {
-        if bootstrap < 1 { throw ValidationError("--bootstrap must be at least 1, got \(bootstrap)") }
+        try checkOutputPathGiven(output, flag: "--output")
+        try checkRange(bootstrap, Self.bootstrapRange, flag: "--bootstrap")
         if checkpoint == nil && !allowRandomWeights {
             throw ValidationError("""
                 no --checkpoint given. With random weights the layer differences are meaningless: every decoder \

@@ -32,13 +32,16 @@ struct Bench: ParsableCommand {
 
     @Option(name: [.customLong("batch_size"), .customLong("batch-size")], help: "Global batch size.")
     var batchSize = 2
+    static let batchSizeRange = 1...65_536
 
     @Option(name: [.customLong("grad_accum"), .customLong("grad-accum")],
             help: "Micro-batches of --batch_size per training step (as train's --grad_accum): a step sees batch_size × grad_accum images, holding one micro-batch's activations at a time.")
     var gradAccum = 1
+    static let gradAccumRange = 1...65_536
 
     @Option(help: "Measured steps (after one warm-up step).")
     var steps = 3
+    static let stepsRange = 1...1_000_000
 
     @Option(help: "What to measure: train (steps of --batch_size images), analyze (one image pair per step) or sgemm (the GEMM ceiling: a 2048×2048×2048 product per thread, side by side, to compare the convolutions' GEMM rate with).")
     var mode: BenchMode = .train
@@ -49,6 +52,9 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if modelOptions.config != nil && preset != nil { throw ValidationError("give --config or --preset, not both") }
         if steps < 1 || batchSize < 1 || gradAccum < 1 { throw ValidationError("--steps, --batch_size and --grad_accum must be positive") }
+        try checkRange(steps, Self.stepsRange, flag: "--steps")
+        try checkRange(batchSize, Self.batchSizeRange, flag: "--batch_size")
+        try checkRange(gradAccum, Self.gradAccumRange, flag: "--grad_accum")
         if gradAccum > 1 && mode != .train { throw ValidationError("--grad_accum applies to --mode train only") }
     }
 

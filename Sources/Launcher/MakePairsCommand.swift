@@ -33,16 +33,19 @@ struct MakePairs: ParsableCommand {
 
     @Option(help: "Pixels by which the mask is grown before filling (covers the lesion's rim).")
     var dilate = 5
+    static let dilateRange = 0...4096
 
     @Option(help: "Side of the texture patches copied from around the lesion, in pixels.")
     var patch = 8
+    static let patchRange = 2...1024
 
     @Option(help: "Seed of the patch draws: the same seed writes the same images.")
     var seed: UInt64 = 0
 
     func validate() throws {
-        if dilate < 0 { throw ValidationError("--dilate must be 0 or more, got \(dilate)") }
-        if patch < 2 { throw ValidationError("--patch must be at least 2, got \(patch)") }
+        try checkOutputPathGiven(output, flag: "--output")
+        try checkRange(dilate, Self.dilateRange, flag: "--dilate")
+        try checkRange(patch, Self.patchRange, flag: "--patch")
     }
 
     func run() throws {

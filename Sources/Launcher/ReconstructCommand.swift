@@ -22,6 +22,7 @@ struct Reconstruct: ParsableCommand {
 
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image to reconstruct") }
+        try checkOutputPathGiven(output, flag: "--output")
     }
 
     func run() throws {

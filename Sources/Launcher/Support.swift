@@ -66,6 +66,7 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
 
     @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
+    static var threadsRange: ClosedRange<Int> { 1...1024 }
 
     @Option(help: "Accepted for the original tool's scripts; only 'cpu' is valid (scale with mpirun instead).")
     var device = "cpu"
@@ -83,7 +84,7 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
         guard device.lowercased() == "cpu" else {
             throw ValidationError("--device \(device): this build runs on CPUs only and scales with mpirun ranks; use --device cpu (or omit it)")
         }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads { try checkRange(threads, Self.threadsRange, flag: "--threads") }
         if fastConv && exactConv { throw ValidationError("give --fast_conv or --exact_conv, not both") }
         // An unusable VAE_DIST_KERNELS is refused by every command, not silently replaced.
         do { _ = try TransformKernels.fromEnvironment() } catch { throw ValidationError("\(error)") }
@@ -114,6 +115,22 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
         say(try source.loadWeights(into: model))
         return model
     }
+}
+
+/// Refuses an integer flag outside `range`, naming it. Every integer flag states its range once, beside its
+/// declaration: the upper bound keeps the counts, products and offsets derived from it (batch × micro-batches,
+/// epochs × steps, a grid of images, …) far inside Int, so that a typo such as 2^62 is refused here instead of
+/// overflowing (a signal) later, possibly after the output directory was made.
+func checkRange(_ value: Int, _ range: ClosedRange<Int>, flag: String) throws {
+    guard range.contains(value) else {
+        throw ValidationError("\(flag) must be at least \(range.lowerBound) and at most \(range.upperBound), got \(value)")
+    }
+}
+
+/// Refuses an empty output path: joined with a sub-folder ("" + "/train") it would name a folder at the root of
+/// the file system.
+func checkOutputPathGiven(_ path: String, flag: String) throws {
+    if path.isEmpty { throw ValidationError("\(flag) is empty: give the folder to write to") }
 }
 
 /// --img_size within the sizes the jobs accept, refused before any file is read.

@@ -39,6 +39,7 @@ struct SynthData: ParsableCommand {
     var lesionFraction: Double?
 
     func validate() throws {
+        try checkOutputPathGiven(output, flag: "--output")
         let most = PhantomOptions.maxCount
         if !(1...most).contains(count) {
             throw ValidationError("--count must be at least 1 and at most \(most) (training images to write), got \(count)")

@@ -29,9 +29,11 @@ struct Train: ParsableCommand {
 
     @Option(name: [.customLong("batch_size"), .customLong("batch-size")], help: "Global batch size (split over ranks).")
     var batchSize = 8
+    static let batchSizeRange = 1...65_536
 
     @Option(help: "Number of epochs.")
     var epochs = 100
+    static let epochsRange = 1...1_000_000
 
     @Option(help: "Learning rate (the base of --lr_schedule).")
     var lr = 1e-4
@@ -41,14 +43,16 @@ struct Train: ParsableCommand {
 
     @Option(name: [.customLong("save_interval"), .customLong("save-interval")], help: "Checkpoint and reconstruction grid every N epochs.")
     var saveInterval = 10
+    static let saveIntervalRange = 1...1_000_000
 
+    /// Every UInt64 is a valid seed: it is only hashed with (epoch, sample).
     @Option(help: "Seed of initialisation, data order and noise.")
     var seed: UInt64 = 0
 
     @Option(help: "Resume from a checkpoint PATH, or 'auto' = the newest readable checkpoint of --output_dir's run.")
     var resume: String?
 
-    @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs.")
+    @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs (the files named as a run names them; nothing else). Refused for '.', '..' and folders holding the working directory.")
     var overwrite = false
 
     @Option(name: [.customLong("kl_reduction"), .customLong("kl-reduction")],
@@ -57,6 +61,7 @@ struct Train: ParsableCommand {
 
     @Option(name: [.customLong("num_recon"), .customLong("num-recon")], help: "Training images shown in the reconstruction grids.")
     var numRecon = 8
+    static let numReconRange = 0...64
 
     @Option(name: [.customLong("init_weights"), .customLong("init-weights")],
             help: ArgumentHelp("Start from these weights (\(weightsFileKinds)) instead of random initialisation; without --config their stored config is used."))
@@ -74,12 +79,17 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Data, validation and logging") var dataFlags: DataFlags
 
     func validate() throws {
-        if batchSize < 1 { throw ValidationError("--batch_size must be at least 1, got \(batchSize)") }
-        if epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        // The output path first: its refusal is the one reported, whatever else is wrong.
+        try checkOutputPathGiven(outputDir, flag: "--output_dir")
+        if overwrite {
+            do { _ = try checkReplaceableOutputPath(outputDir, flag: "--output_dir") } catch { throw ValidationError("--overwrite: \(error)") }
+        }
+        try checkRange(batchSize, Self.batchSizeRange, flag: "--batch_size")
+        try checkRange(epochs, Self.epochsRange, flag: "--epochs")
         if !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
         if !(klWeight >= 0 && klWeight.isFinite) { throw ValidationError("--kl_weight must be non-negative, got \(klWeight)") }
-        if saveInterval < 1 { throw ValidationError("--save_interval must be at least 1, got \(saveInterval)") }
-        if numRecon < 0 { throw ValidationError("--num_recon must not be negative, got \(numRecon)") }
+        try checkRange(saveInterval, Self.saveIntervalRange, flag: "--save_interval")
+        try checkRange(numRecon, Self.numReconRange, flag: "--num_recon")
         if overwrite && resume != nil { throw ValidationError("--overwrite starts a new run; it cannot be combined with --resume") }
         if (trainDir == nil) == (dataFlags.trainList == nil) {
             throw ValidationError("give the training images with --train_dir DIR or --train_list FILE (one of them)")

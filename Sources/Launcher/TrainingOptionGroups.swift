@@ -35,12 +35,14 @@ struct OptimizationFlags: ParsableArguments {
 
     @Option(name: snakeAndKebab("warmup_steps"), help: "Optimizer steps of linear warm-up from lr/N to lr.")
     var warmupSteps = 0
+    static let warmupStepsRange = 0...1_000_000_000
 
     @Option(name: snakeAndKebab("min_lr"), help: "The learning rate's floor for the cosine and step schedules.")
     var minLR = 0.0
 
     @Option(name: snakeAndKebab("lr_step_size"), help: "Epochs between decays of the step schedule.")
     var lrStepSize = 30
+    static let lrStepSizeRange = 1...1_000_000
 
     @Option(name: snakeAndKebab("lr_gamma"), help: "Factor of each decay of the step schedule.")
     var lrGamma = 0.1
@@ -53,10 +55,13 @@ struct OptimizationFlags: ParsableArguments {
 
     @Option(name: snakeAndKebab("grad_accum"), help: "Micro-batches of --batch_size per optimizer step: the step sees batch_size × N images.")
     var gradAccum = 1
+    static let gradAccumRange = 1...65_536
 
     func validate() throws {
         _ = try settings()
-        if gradAccum < 1 { throw ValidationError("--grad_accum must be at least 1, got \(gradAccum)") }
+        try checkRange(gradAccum, Self.gradAccumRange, flag: "--grad_accum")
+        try checkRange(warmupSteps, Self.warmupStepsRange, flag: "--warmup_steps")
+        try checkRange(lrStepSize, Self.lrStepSizeRange, flag: "--lr_step_size")
         if !(gradClip >= 0 && gradClip.isFinite) { throw ValidationError("--grad_clip must be ≥ 0, got \(gradClip)") }
         if let emaDecay, !(emaDecay > 0 && emaDecay < 1) { throw ValidationError("--ema_decay must lie in (0, 1), got \(emaDecay)") }
     }
@@ -104,19 +109,21 @@ struct DataFlags: ParsableArguments {
 
     @Option(name: snakeAndKebab("val_interval"), help: "Validate every N epochs (and after the last).")
     var valInterval = 1
+    static let valIntervalRange = 1...1_000_000
 
     @Flag(name: snakeAndKebab("keep_best"), help: "Keep vae_best.safetensors, the checkpoint of the lowest validation loss.")
     var keepBest = false
 
     @Option(name: snakeAndKebab("log_every"), help: "A progress line every N optimizer steps (default: about every 30 s).")
     var logEvery: Int?
+    static let logEveryRange = 1...1_000_000_000
 
     func validate() throws {
         if valDir != nil && valFraction > 0 { throw ValidationError("give --val_dir or --val_fraction, not both") }
         if !(0..<1).contains(valFraction) { throw ValidationError("--val_fraction must lie in [0, 1), got \(valFraction)") }
-        if valInterval < 1 { throw ValidationError("--val_interval must be at least 1, got \(valInterval)") }
+        try checkRange(valInterval, Self.valIntervalRange, flag: "--val_interval")
         if keepBest && valDir == nil && valFraction == 0 { throw ValidationError("--keep_best needs a validation set: --val_dir or --val_fraction") }
-        if let logEvery, logEvery < 1 { throw ValidationError("--log_every must be at least 1, got \(logEvery)") }
+        if let logEvery { try checkRange(logEvery, Self.logEveryRange, flag: "--log_every") }
     }
 
     func apply(to o: inout TrainingOptions) {

@@ -40,6 +40,8 @@ public final class RunDirectory {
         var lock: Int32 = -1
         var rootContents: TrainingCheckpoint.Contents?
         let decided = try replicas.rootOnly { () throws -> (runID: String, checkpoint: String?) in
+            // --overwrite removes files: never in the working directory or a folder holding it.
+            if start == .fresh(overwrite: true) { _ = try checkReplaceableOutputPath(outputDir, flag: "--output_dir") }
             let (descriptor, previous) = try acquire(outputDir)
             lock = descriptor
             do {
@@ -110,18 +112,45 @@ public final class RunDirectory {
                                           "training_history.json", "training_curves.png", "metrics.jsonl",
                                           "validation_images.txt"]
 
-    /// What an earlier run wrote: its checkpoints, final weights, history, curves and reconstruction grids.
+    /// Whether `name` (in checkpoints/ or reconstructions/) is named as the trainer names its files there:
+    /// `vae_epoch_E[_step_S].safetensors`, `recon_epoch_E.png`.
+    static func isRunFileName(_ name: String, in folder: String) -> Bool {
+        func digits(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber } }
+        switch folder {
+        case "checkpoints":
+            guard name.hasPrefix("vae_epoch_"), name.hasSuffix(".safetensors") else { return false }
+            let position = name.dropFirst("vae_epoch_".count).dropLast(".safetensors".count)
+            let parts = position.split(separator: "_", omittingEmptySubsequences: false)
+            return (parts.count == 1 && digits(parts[0])) || (parts.count == 3 && digits(parts[0]) && parts[1] == "step" && digits(parts[2]))
+        case "reconstructions":
+            guard name.hasPrefix("recon_epoch_"), name.hasSuffix(".png") else { return false }
+            return digits(name.dropFirst("recon_epoch_".count).dropLast(".png".count))
+        default:
+            return runOutputs.contains(name)
+        }
+    }
+
+    /// What an earlier run wrote, and only that: the files named as the trainer names its checkpoints, final
+    /// weights, history, curves and reconstruction grids. Anything else in the directory stays; one of those names
+    /// held by something other than a file (a FIFO, a device, a folder) is the user's, and is refused.
     private static func removePreviousOutputs(_ outputDir: String) throws -> Int {
         let fm = FileManager.default
-        func files(_ sub: String, _ keep: (String) -> Bool) -> [String] {
+        func files(_ sub: String) -> [String] {
             let dir = (outputDir as NSString).appendingPathComponent(sub)
-            return ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).filter(keep).map { (dir as NSString).appendingPathComponent($0) }
+            return ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted().filter { isRunFileName($0, in: sub) }
+                .map { (dir as NSString).appendingPathComponent($0) }
         }
-        let paths = files("checkpoints") { $0.hasSuffix(".safetensors") }
-            + files("reconstructions") { $0.hasPrefix("recon_epoch_") && $0.hasSuffix(".png") }
-            + files("") { runOutputs.contains($0) }
+        let paths = files("checkpoints") + files("reconstructions") + files("")
         for path in paths {
-            guard unlink(path) == 0 else { throw VAEDistError("--overwrite: cannot remove \(path): \(String(cString: strerror(errno)))") }
+            guard let mode = fileModeIfPresent(path) else { continue }
+            guard [S_IFREG, S_IFLNK].contains(mode & S_IFMT) else {
+                throw VAEDistError("--overwrite: \(path) is \(fileKindDescription(mode)), which no run writes; move it away or choose another --output_dir")
+            }
+        }
+        for path in paths {
+            guard unlink(path) == 0 || errno == ENOENT else {
+                throw VAEDistError("--overwrite: cannot remove \(path): \(errnoReason(errno))")
+            }
         }
         return paths.count
     }
@@ -143,12 +172,12 @@ public final class RunDirectory {
         try createOutputDirectory(outputDir)
         let lockPath = (outputDir as NSString).appendingPathComponent(lockName)
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw VAEDistError("cannot create \(lockPath): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw VAEDistError("cannot create \(lockPath): \(errnoReason(errno))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let err = errno
             let holder = readHolder(fd)
             close(fd)
-            guard err == EWOULDBLOCK else { throw VAEDistError("cannot lock \(lockPath): \(String(cString: strerror(err)))") }
+            guard err == EWOULDBLOCK else { throw VAEDistError("cannot lock \(lockPath): \(errnoReason(err))") }
             let who = holder.map { "pid \($0.pid) on host \($0.host), started \($0.started)" } ?? "just starting"
             throw VAEDistError("another vae-dist train (\(who)) is writing to \(outputDir); wait for it to end or choose another --output_dir")
         }
@@ -169,7 +198,7 @@ public final class RunDirectory {
         let bytes = Array(try CheckpointMetadata.json(holder).utf8)
         let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
         guard written == bytes.count, ftruncate(fd, off_t(bytes.count)) == 0 else {
-            throw VAEDistError("cannot write the lock file \(lockName): \(String(cString: strerror(errno)))")
+            throw VAEDistError("cannot write the lock file \(lockName): \(errnoReason(errno))")
         }
     }
 }

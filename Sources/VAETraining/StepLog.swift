@@ -36,6 +36,12 @@ final class StepLog {
         (self.every, self.log) = (every, log)
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // A FIFO or device of that name is the user's, and reading it below would wait for a writer: refused at once.
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+            throw VAEDistError("cannot write \(path): it is \(fileKindDescription(info.st_mode)), not a file vae-dist writes; "
+                            + "move it away or choose another --output_dir")
+        }
         let kept = Self.records(at: path).filter { $0.globalStep <= globalStep }
         let encoder = self.encoder
         let lines = try kept.map { String(decoding: try encoder.encode($0), as: UTF8.self) + "\n" }.joined()

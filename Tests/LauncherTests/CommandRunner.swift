@@ -21,18 +21,20 @@ enum VAEDistBinary {
 
     static func fixture(_ relative: String) -> String { fixtures.appendingPathComponent(relative).path }
 
-    /// Runs `vae-dist args…`, or `mpirun -np N vae-dist args…` when `ranks` is given, to completion.
+    /// Runs `vae-dist args…`, or `mpirun -np N vae-dist args…` when `ranks` is given, to completion; in
+    /// `directory` when given (tests of relative output paths run in a temporary folder, never in the checkout).
     @discardableResult
-    static func run(_ args: [String], ranks: Int? = nil, environment: [String: String] = [:]) throws -> CommandResult {
-        try start(args, ranks: ranks, environment: environment).finish()
+    static func run(_ args: [String], ranks: Int? = nil, environment: [String: String] = [:], in directory: String? = nil) throws -> CommandResult {
+        try start(args, ranks: ranks, environment: environment, in: directory).finish()
     }
 
     /// Starts the command; `finish()` collects its output and status.
-    static func start(_ args: [String], ranks: Int? = nil, environment: [String: String] = [:]) throws -> RunningCommand {
+    static func start(_ args: [String], ranks: Int? = nil, environment: [String: String] = [:], in directory: String? = nil) throws -> RunningCommand {
         if let ranks {
-            return try launch("/usr/bin/env", ["mpirun", "--oversubscribe", "-np", "\(ranks)", path] + args, environment: environment)
+            return try launch("/usr/bin/env", ["mpirun", "--oversubscribe", "-np", "\(ranks)", path] + args, environment: environment,
+                              in: directory)
         }
-        return try launch(path, args, environment: environment)
+        return try launch(path, args, environment: environment, in: directory)
     }
 
     /// Runs one of the repository's scripts (scripts/NAME) with this build's binary as VAE_DIST.
@@ -41,10 +43,12 @@ enum VAEDistBinary {
         return try launch("/bin/bash", [script] + args, environment: environment.merging(["VAE_DIST": path]) { a, _ in a }).finish()
     }
 
-    private static func launch(_ executable: String, _ args: [String], environment: [String: String]) throws -> RunningCommand {
+    static func launch(_ executable: String, _ args: [String], environment: [String: String],
+                               in directory: String? = nil) throws -> RunningCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = args
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         // An MPI singleton started in this test process (DistributedTests) leaves its job's PMIx/ORTE
         // variables in our environment; a child mpirun or vae-dist that inherited them would join that job.
         let jobVariables = ["PMIX_", "ORTE_", "OMPI_COMM_WORLD_", "OMPI_APP_CTX_", "OMPI_MCA_ess", "OMPI_MCA_orte_", "OMPI_MCA_pmix"]

@@ -101,6 +101,37 @@ final class HostileInputTests: XCTestCase {
         assertRefused(r, mentioning: [path, "metadata 'config'", "ddconfig.ch_mult has 65 entries"])
     }
 
+    /// Integer flags far out of range once overflowed (SIGILL), --epochs 2^61 after making and locking the output
+    /// directory; each is now refused by name with its bound (exit 64) before anything is made.
+    func testIntegerFlagsBeyondTheirBoundsAreRefusedByName() throws {
+        let out = try temporaryDirectory("hostile-flags")
+        let config = VAEDistBinary.fixture("vae-tiny-g8/config.yaml")
+        let train = ["train", "--train_dir", out, "--config", config, "--img_size", "16", "--output_dir", "\(out)/run"]
+        let huge = "9223372036854775807"
+        let cases: [([String], [String])] = [
+            (train + ["--batch_size", huge], ["--batch_size", "at most 65536", huge]),
+            (train + ["--grad_accum", "4611686018427387904"], ["--grad_accum", "at most 65536"]),
+            (train + ["--epochs", "2305843009213693952"], ["--epochs", "at most 1000000"]),
+            (train + ["--save_interval", huge], ["--save_interval", "at most 1000000"]),
+            (train + ["--num_recon", huge], ["--num_recon", "at most 64"]),
+            (train + ["--warmup_steps", huge], ["--warmup_steps", "at most 1000000000"]),
+            (train + ["--lr_step_size", huge], ["--lr_step_size", "at most 1000000"]),
+            (train + ["--val_interval", huge], ["--val_interval", "at most 1000000"]),
+            (train + ["--log_every", huge], ["--log_every", "at most 1000000000"]),
+            (train + ["--threads", "100000"], ["--threads", "at most 1024"]),
+            (["bench", "--config", config, "--img_size", "16", "--grad_accum", "4611686018427387904"], ["--grad_accum", "at most 65536"]),
+            (["bench", "--config", config, "--img_size", "16", "--steps", huge], ["--steps", "at most 1000000"]),
+            (["make-pairs", "--images", out, "--output", "\(out)/pairs", "--dilate", huge], ["--dilate", "at most 4096"]),
+            (["make-pairs", "--images", out, "--output", "\(out)/pairs", "--patch", huge], ["--patch", "at most 1024"]),
+            (["analyze-folder", "--folder", out, "--checkpoint", weights, "--output", "\(out)/analysis", "--bootstrap", huge],
+             ["--bootstrap", "at most 1000000"]),
+        ]
+        for (args, parts) in cases {
+            assertRefused(try VAEDistBinary.run(args), status: 64, mentioning: parts)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "nothing was made")
+    }
+
     /// The library refuses what synth-data's flags refuse, for callers other than the command.
     func testPhantomWriterRefusesOutOfRangeOptions() throws {
         let out = try temporaryDirectory("hostile-phantoms")

@@ -46,6 +46,29 @@ final class ModelChoiceCommandTests: XCTestCase {
         XCTAssertEqual(try contents("folder").count, 5)
     }
 
+    /// Issue #21: the weights file of a diffusers folder, given by itself, is the folder's model (its config.json
+    /// says 8 groups); before, the SD v1 default applied. A --config that disagrees with it is refused.
+    func testAWeightsFileOfAnExportedFolderComesWithItsConfig() throws {
+        let folder = "\(dir!)/exported"
+        let exported = try VAEDistBinary.run(["export", "--checkpoint", ldmWeights, "--config", yaml, "--format", "diffusers",
+                                              "--output", folder])
+        XCTAssertEqual(exported.status, 0, exported.output)
+        let weights = "\(folder)/diffusion_pytorch_model.safetensors"
+        let fromFile = try reconstruct(["--checkpoint", weights], into: "file")
+        XCTAssertEqual(fromFile.status, 0, fromFile.output)
+        assertMentions(fromFile.stdout, ["loaded \(weights) (diffusers names)", "config \(folder)/config.json (diffusers, beside the weights)",
+                                         "norm_num_groups 8"])
+        XCTAssertEqual(try reconstruct(["--checkpoint", folder], into: "folder").status, 0)
+        XCTAssertEqual(try contents("file"), try contents("folder"))
+
+        let g32 = VAEDistBinary.fixture("vae-small-g32/config.yaml")
+        let conflict = try reconstruct(["--checkpoint", weights, "--config", g32], into: "conflict")
+        XCTAssertEqual(conflict.status, 1, conflict.output)
+        assertMentions(conflict.stderr, ["--config \(g32) disagrees with \(folder)/config.json", weights,
+                                         "norm_num_groups 32 in --config but 8 with the weights"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/conflict"))
+    }
+
     func testReconstructReadsPyTorchCheckpoints() throws {
         let fromLdm = try reconstruct(["--checkpoint", ldmWeights, "--config", yaml], into: "ldm")
         XCTAssertEqual(fromLdm.status, 0, fromLdm.output)

@@ -256,6 +256,23 @@ final class ConfigTests: XCTestCase {
         assertRejected("ddconfig: {}\nddconfig: {}", naming: ["invalid YAML", "'ddconfig'"])
     }
 
+    /// Nesting deeper than libyaml's limit, in flow or block style, is refused in one short line (Yams' own
+    /// message quoted the whole 200 kB line); the composer's recursion never goes deeper.
+    func testDeeplyNestedYamlIsRefusedWithItsLimit() {
+        let flow = "ddconfig: " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        let block = (0..<3000).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n") + " 1"
+        for yaml in [flow, block] {
+            assertRejected(yaml, naming: ["invalid YAML: nested too deeply (limit 1000)"])
+            XCTAssertLessThan(error(of: yaml).count, 300)
+        }
+        // Within the limit, nesting is no error of the reader (the keys are then refused by name).
+        assertRejected("ddconfig: " + String(repeating: "[", count: 50) + String(repeating: "]", count: 50), naming: ["ddconfig"])
+    }
+
+    private func error(of yaml: String) -> String {
+        do { _ = try VAEConfig.parse(yaml: yaml, source: "x"); return "" } catch { return "\(error)" }
+    }
+
     func testUnreadableFile() {
         let path = fixtures.appendingPathComponent("no-such-dir/config.yaml").path
         XCTAssertThrowsError(try VAEConfig.load(path: path)) { error in

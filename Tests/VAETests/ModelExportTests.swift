@@ -180,7 +180,7 @@ final class ModelExportTests: XCTestCase {
 
     // MARK: Existing outputs
 
-    func testExistingOutputIsKeptUnlessOverwrite() throws {
+    func testExistingOutputIsKeptUnlessOverwriteAndThenReplacedOnlyWhenItIsAPreviousExport() throws {
         let model = try fixtureModel("vae-small-g32")
         let folder = "\(scratch!)/existing"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -188,21 +188,37 @@ final class ModelExportTests: XCTestCase {
         XCTAssertThrowsError(try export(model, format: .diffusers, to: folder)) { error in
             XCTAssertTrue("\(error)".contains(folder) && "\(error)".contains("--overwrite"), "\(error)")
         }
+        // A folder holding a file no export writes is the user's: --overwrite does not remove it.
+        XCTAssertThrowsError(try export(model, format: .diffusers, to: folder, overwrite: true)) { error in
+            XCTAssertTrue("\(error)".contains(folder) && "\(error)".contains("notes.txt"), "\(error)")
+        }
         XCTAssertEqual(try contents(folder), ["notes.txt"])
 
-        try export(model, format: .diffusers, to: folder, overwrite: true)
-        XCTAssertEqual(try contents(folder), ["config.json", "diffusion_pytorch_model.safetensors"])
-        XCTAssertEqual(try contents(scratch), ["existing"])
+        let previous = "\(scratch!)/previous"
+        try export(model, format: .diffusers, to: previous)
+        try export(try fixtureModel("vae-tiny-g8"), format: .diffusers, to: previous, overwrite: true)
+        XCTAssertEqual(try contents(previous), ["config.json", "diffusion_pytorch_model.safetensors"])
+        XCTAssertEqual(try ModelSource(checkpoint: previous, config: nil).config, try VAEConfig.load(path: Fixtures.path("vae-tiny-g8/config.yaml")))
+        XCTAssertEqual(try contents(scratch), ["existing", "previous"])
 
         let file = "\(scratch!)/weights.safetensors"
         try "old".write(toFile: file, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try export(model, format: .ldm, to: file))
+        // Not a safetensors file: not a previous export, so not replaced either.
+        XCTAssertThrowsError(try export(model, format: .ldm, to: file, overwrite: true)) { error in
+            XCTAssertTrue("\(error)".contains("\(file) is not a safetensors file"), "\(error)")
+        }
         XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "old")
+        try FileManager.default.removeItem(atPath: file)
+        try export(model, format: .sd, to: file)
         try export(model, format: .ldm, to: file, overwrite: true)
-        XCTAssertEqual(try SafeTensors.read(path: file).tensors.count, model.namedParameters.count)
+        XCTAssertEqual(try SafeTensors.read(path: file).names, model.weightsFile().names)
 
-        XCTAssertThrowsError(try export(model, format: .sd, to: folder, overwrite: true)) { error in
-            XCTAssertTrue("\(error)".contains("is a directory"), "\(error)")
+        XCTAssertThrowsError(try export(model, format: .sd, to: previous, overwrite: true)) { error in
+            XCTAssertTrue("\(error)".contains("\(previous) is a folder, not a file"), "\(error)")
+        }
+        XCTAssertThrowsError(try export(model, format: .diffusers, to: file, overwrite: true)) { error in
+            XCTAssertTrue("\(error)".contains("\(file) is a regular file, not a folder"), "\(error)")
         }
     }
 

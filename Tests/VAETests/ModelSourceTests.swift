@@ -274,6 +274,103 @@ final class ModelSourceTests: XCTestCase {
         }
     }
 
+    // MARK: weights beside their config (issue #21)
+
+    /// The small fixture's weights as a diffusers folder whose config.json says 16 groups: the same tensors as
+    /// the 32-group config, so that only the config decides the arithmetic.
+    private func sixteenGroupFolder() throws -> (folder: String, config: VAEConfig) {
+        var config = try VAEConfig.load(path: fixture("vae-small-g32/config.yaml"))
+        config.normNumGroups = 16
+        let folder = try diffusersFolder("g16", weights: "vae-small-g32/weights.diffusers.safetensors")
+        try writeFileAtomically(diffusersConfigJSON(for: config).text, to: "\(folder)/config.json")
+        return (folder, config)
+    }
+
+    func testAWeightsFileInADiffusersFolderUsesTheConfigBesideIt() throws {
+        let (folder, config) = try sixteenGroupFolder()
+        let weights = "\(folder)/diffusion_pytorch_model.safetensors"
+        let source = try ModelSource(checkpoint: weights, config: nil)
+        XCTAssertEqual(source.config, config, "before, the SD v1 default (32 groups) applied")
+        XCTAssertEqual(source.configOrigin, .besideWeights("\(folder)/config.json"))
+        let line = try source.loadWeights(into: AutoencoderKL(source.config))
+        for part in [weights, "config \(folder)/config.json (diffusers, beside the weights)", "norm_num_groups 16"] {
+            XCTAssertTrue(line.contains(part), "log line lacks \(part): \(line)")
+        }
+        // The same model as the folder itself gives.
+        XCTAssertEqual(try ModelSource(checkpoint: folder, config: nil).config, config)
+        // Given by a relative path, the config beside it is found all the same.
+        let previous = FileManager.default.currentDirectoryPath
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(folder))
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        XCTAssertEqual(try ModelSource(checkpoint: "diffusion_pytorch_model.safetensors", config: nil).configOrigin, .besideWeights("config.json"))
+    }
+
+    func testAConfigThatDisagreesWithTheWeightsOwnIsRefusedNamingBoth() throws {
+        let (folder, config) = try sixteenGroupFolder()
+        let g32 = fixture("vae-small-g32/config.yaml")
+        for weights in [folder, "\(folder)/diffusion_pytorch_model.safetensors"] {
+            assertThrows(try ModelSource(checkpoint: weights, config: g32),
+                         containing: ["--config \(g32)", "\(folder)/config.json", "norm_num_groups 32 in --config but 16 with the weights"])
+        }
+        // One that computes the same is taken (a diffusers config.json and a yaml of the same model agree).
+        var yaml = try String(contentsOfFile: g32, encoding: .utf8)
+        yaml = yaml.replacingOccurrences(of: "norm_num_groups: 32", with: "norm_num_groups: 16")
+        let g16 = try write("g16.yaml", yaml)
+        let agreeing = try ModelSource(checkpoint: "\(folder)/diffusion_pytorch_model.safetensors", config: g16)
+        XCTAssertEqual(agreeing.configOrigin, .file(g16))
+        XCTAssertEqual(agreeing.config.arithmeticDifferences(from: config), [])
+        // Attention at another level, or other channels, disagree too.
+        let tiny = try ModelSource(checkpoint: fixture("vae-tiny-g8/weights.ldm.safetensors"), config: tinyYAML).config
+        var moved = tiny
+        moved.attnResolutions = [tiny.resolution]
+        XCTAssertEqual(moved.arithmeticDifferences(from: tiny), ["attention at levels [0] in --config but [1] with the weights"])
+        var resized = tiny
+        (resized.resolution, resized.attnResolutions) = (32, [16])
+        XCTAssertEqual(resized.arithmeticDifferences(from: tiny), [], "the same levels carry attention")
+
+        // A vae-dist checkpoint's stored config counts as the weights' own as well.
+        let model = try ldmModel()
+        let checkpoint = "\(dir!)/vae_final.safetensors"
+        try TrainingCheckpoint.save(model: model, optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
+                                    position: TrainingPosition(), options: TrainingOptions(trainDir: dir), runID: "x", to: checkpoint)
+        assertThrows(try ModelSource(checkpoint: checkpoint, config: fixture("model-source/sd-v1/config.json")),
+                     containing: ["the config stored in \(checkpoint)", "ch 128 in --config but 16 with the weights"])
+    }
+
+    func testOnlyAnAutoencoderKLConfigBesideAFileCounts() throws {
+        let folder = try diffusersFolder("unet", weights: "vae-tiny-g8/weights.diffusers.safetensors")
+        let weights = "\(folder)/diffusion_pytorch_model.safetensors"
+        // A UNet's config.json (another model of the pipeline) says nothing about these weights.
+        _ = try write("unet/config.json", #"{"_class_name": "UNet2DConditionModel", "block_out_channels": [320, 640]}"#)
+        XCTAssertEqual(try ModelSource(checkpoint: weights, config: nil).configOrigin, .sdV1Default)
+        XCTAssertEqual(try ModelSource(checkpoint: weights, config: tinyYAML).configOrigin, .file(tinyYAML))
+        // A FIFO named config.json is not opened (that would wait for a writer).
+        try FileManager.default.removeItem(atPath: "\(folder)/config.json")
+        XCTAssertEqual(mkfifo("\(folder)/config.json", 0o644), 0)
+        XCTAssertEqual(try ModelSource(checkpoint: weights, config: nil).configOrigin, .sdV1Default)
+        // An AutoencoderKL config vae-dist cannot read is an error naming it, unless --config is given instead.
+        try FileManager.default.removeItem(atPath: "\(folder)/config.json")
+        _ = try write("unet/config.json", #"{"_class_name": "AutoencoderKL", "block_out_channels": [16, 32], "new_key": 1}"#)
+        assertThrows(try ModelSource(checkpoint: weights, config: nil), containing: ["\(folder)/config.json", "new_key"])
+        XCTAssertEqual(try ModelSource(checkpoint: weights, config: tinyYAML).configOrigin, .file(tinyYAML))
+    }
+
+    /// A tensor name holding a NUL or an escape sequence is printed escaped, never raw.
+    func testControlCharactersInTensorNamesAreEscapedInMessages() throws {
+        var file = try SafeTensors.read(path: fixture("vae-tiny-g8/weights.ldm.safetensors"))
+        file.add("encoder.conv_in.weight\0evil", shape: [1], values: [0])
+        file.add("decoder.\u{1B}[2Jclear", shape: [1], values: [0])
+        let path = "\(dir!)/nul.safetensors"
+        try file.write(path: path)
+        let model = AutoencoderKL(try VAEConfig.load(path: tinyYAML))
+        XCTAssertThrowsError(try ModelSource(checkpoint: path, config: tinyYAML).loadWeights(into: model)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("encoder.conv_in.weight\\0evil") && message.contains("decoder.\\u{1b}[2Jclear"), message)
+            XCTAssertFalse(message.unicodeScalars.contains { $0 == "\0" || $0 == "\u{1B}" }, message)
+        }
+        XCTAssertEqual(printable("a\0b\u{202E}c\\"), "a\\0b\\u{202e}c\\\\")
+    }
+
     private func write(_ name: String, _ text: String) throws -> String {
         let path = "\(dir!)/\(name)"
         try text.write(toFile: path, atomically: true, encoding: .utf8)

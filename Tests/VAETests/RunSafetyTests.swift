@@ -70,6 +70,22 @@ final class RunSafetyTests: TemporaryDirectoryTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 5, "refused at once, not read")
     }
 
+    /// A FIFO named as a run's metrics.jsonl was read to keep its records, waiting for a writer forever.
+    func testAFIFONamedAsARunsFileIsRefusedWithoutWaiting() throws {
+        try FileManager.default.createDirectory(atPath: "\(dir!)/out", withIntermediateDirectories: true)
+        let fifo = "\(dir!)/out/metrics.jsonl"
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        // Should the read wait after all, a writer comes after 8 s and closes at once: the test then fails on time.
+        Thread.detachNewThread {
+            sleep(8)
+            let fd = open(fifo, O_WRONLY | O_NONBLOCK)
+            if fd >= 0 { close(fd) }
+        }
+        let started = Date()
+        assertMentions(message { try train(options(epochs: 1)) }, ["cannot write \(fifo): it is a FIFO (named pipe)"])
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "refused at once, not waited on")
+    }
+
     func testAnImageFileAboveTheSizeCapIsRefusedByItsSize() throws {
         let path = "\(dir!)/images/huge.png"
         XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data([0x89, 0x50, 0x4E, 0x47])))

@@ -183,6 +183,55 @@ final class TorchCheckpointTests: TemporaryDirectoryTestCase {
         assertFails(try write(corrupt, "crc.pt"), mentioning: ["archive/data.pkl", "CRC-32"])
     }
 
+    /// A size-1 dimension may carry any stride (torch never steps along it): such views decode to their values
+    /// instead of overflowing in the gather (once a SIGILL).
+    func testSizeOneDimensionsWithHugeStridesDecode() throws {
+        let floats: [UInt8] = [0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64]   // 1, 2, 3, 4
+        for (shape, strides, expected) in [([1, 2], [Int.max, 1], [Float(1), 2]), ([2, 1], [2, Int.max], [1, 3]),
+                                           ([1, 2, 1], [Int.max, 2, Int.max / 2], [1, 3]), ([2, 1, 2], [2, Int.max, 1], [1, 2, 3, 4])] {
+            let path = try write(StoredZip.torchArchive(pickle: Self.statePickle(shape: shape, strides: strides), storages: ["0": floats]),
+                                 "stride.pt")
+            let tensor = try XCTUnwrap(TorchCheckpoint.read(path: path) { _ in true }.tensors["w"])
+            XCTAssertEqual(tensor.shape, shape)
+            XCTAssertEqual(tensor.values, expected, "shape \(shape), strides \(strides)")
+        }
+        // A size-2 dimension with such a stride still reaches past the storage, and is refused.
+        let far = try write(StoredZip.torchArchive(pickle: Self.statePickle(shape: [2, 2], strides: [Int.max, 1]), storages: ["0": floats]),
+                            "far.pt")
+        assertFails(far, mentioning: ["'w'", "impossible shape"])
+    }
+
+    /// `_rebuild_from_type_v2` wrapped in itself thousands of times (once a stack overflow, SIGSEGV) is refused
+    /// with its limit; the nesting torch writes (a Parameter subclass: one level) still reads.
+    func testNestedRebuildFromTypeIsBounded() throws {
+        let floats: [UInt8] = [0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64]
+        for depth in [1, TorchPickleRules.maxRebuildNesting, 5000] {
+            let path = try write(StoredZip.torchArchive(pickle: Self.nestedRebuildPickle(depth: depth), storages: ["0": floats]), "nested.pt")
+            if depth <= TorchPickleRules.maxRebuildNesting {
+                XCTAssertEqual(try TorchCheckpoint.read(path: path) { _ in true }.tensors["w"]?.values, [1, 2, 3, 4], "depth \(depth)")
+            } else {
+                assertFails(path, mentioning: ["data.pkl", "_rebuild_from_type_v2", "nested too deeply (limit \(TorchPickleRules.maxRebuildNesting))"])
+            }
+        }
+    }
+
+    /// `{"w": _rebuild_from_type_v2(_rebuild_from_type_v2, None, (… (_rebuild_tensor_v2, None, (storage, 0, (4,), (1,),
+    /// False, OrderedDict()), {}) …), {})}` with `depth` calls of `_rebuild_from_type_v2`.
+    static func nestedRebuildPickle(depth: Int) -> [UInt8] {
+        func global(_ module: String, _ name: String) -> [UInt8] { [0x63] + Array("\(module)\n\(name)\n".utf8) }
+        func string(_ s: String) -> [UInt8] { [0x8C, UInt8(s.utf8.count)] + Array(s.utf8) }
+        let rebuild = global("torch._tensor", "_rebuild_from_type_v2")
+        var p: [UInt8] = [0x80, 0x02, 0x7D] + string("w") + rebuild
+        // Arguments of the outermost call; each further level wraps (func, type, args, state) around the next.
+        for _ in 1..<depth { p += [0x28] + rebuild + [0x4E] }
+        p += [0x28] + global("torch._utils", "_rebuild_tensor_v2") + [0x4E]
+        p += [0x28, 0x28] + string("storage") + global("torch", "FloatStorage") + string("0") + string("cpu") + [0x4B, 4, 0x74, 0x51]
+        p += [0x4B, 0, 0x4B, 4, 0x85, 0x4B, 1, 0x85, 0x89] + global("collections", "OrderedDict") + [0x29, 0x52, 0x74]
+        p += [0x7D, 0x74]
+        for _ in 1..<depth { p += [0x7D, 0x74] }
+        return p + [0x52, 0x73, 0x2E]
+    }
+
     /// `{"w": _rebuild_tensor_v2(storage 0 (FloatStorage of storageCount), offset, shape, strides, False, OrderedDict())}`
     /// as protocol 2, with the integers as LONG1 so that any value can be written.
     static func statePickle(shape: [Int], strides: [Int], offset: Int = 0, storageCount: Int = 4) -> [UInt8] {

@@ -24,12 +24,35 @@ extension VAEConfig {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw VAEDistError("\(source)\(yamlProblem(error))")
         } catch {
             throw VAEDistError("\(source): invalid YAML: \(error)")
         }
         guard let root else { throw VAEDistError("\(source): the config is empty") }
         return try ConfigReader(source: source).config(root: root)
     }
+}
+
+/// libyaml's nesting limit (`MAX_NESTING_LEVEL`): deeper flow or block collections are refused by the parser,
+/// which keeps the composer's recursion shallow.
+private let yamlNestingLimit = 1000
+
+/// ":LINE: invalid YAML: what" in one short line: Yams' own description quotes the offending source line, which
+/// a forged file makes hundreds of kilobytes long.
+private func yamlProblem(_ error: YamlError) -> String {
+    let found: (problem: String, mark: Mark?)
+    switch error {
+    case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+        found = (problem, mark)
+    case .reader(let problem, _, _, _):
+        found = (problem, nil)
+    default:
+        found = (String("\(error)".prefix(500)), nil)
+    }
+    let problem = found.problem.contains("Maximum nesting level") ? "nested too deeply (limit \(yamlNestingLimit))"
+        : String(found.problem.prefix(200))
+    return (found.mark.map { ":\($0.line)" } ?? "") + ": invalid YAML: " + problem
 }
 
 /// Reads a composed yaml tree, reporting every problem as "file:line: key.path …".

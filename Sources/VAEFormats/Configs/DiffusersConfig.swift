@@ -11,6 +11,26 @@ enum DiffusersConfig {
         return map["_class_name"] != nil || map["block_out_channels"] != nil
     }
 
+    /// The largest config.json read to tell what it is: diffusers writes about 1 kB.
+    static let maxConfigBytes = 1 << 20
+
+    /// True when `text` is a diffusers AutoencoderKL config: `_class_name` "AutoencoderKL", or no `_class_name` and
+    /// the VAE's `block_out_channels` (a hand-written config). A UNet's or a scheduler's config.json is not one.
+    static func isAutoencoderKLConfig(_ text: String) -> Bool {
+        guard let map = try? object(text) else { return false }
+        guard let className = map["_class_name"] else { return map["block_out_channels"] != nil }
+        if case .string("AutoencoderKL") = className { return true }
+        return false
+    }
+
+    /// The same for the file at `path`, read only when it is a regular file of at most `maxConfigBytes` (a FIFO
+    /// named config.json is not opened for a blocking read).
+    static func isAutoencoderKLConfig(atPath path: String) -> Bool {
+        guard let file = try? ReadOnlyFile(path: path), file.size <= maxConfigBytes,
+              let bytes = try? file.read(0..<file.size), let text = String(validating: bytes, as: UTF8.self) else { return false }
+        return isAutoencoderKLConfig(text)
+    }
+
     static func parse(json text: String, source: String) throws -> VAEConfig {
         let map: [String: JSONValue]
         do {

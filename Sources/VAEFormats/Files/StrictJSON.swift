@@ -76,7 +76,7 @@ struct StrictJSONReader {
     }
 
     private mutating func value(depth: Int) throws -> JSONValue {
-        guard depth < maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+        guard depth < maxDepth else { throw error("nested too deeply (limit \(maxDepth))") }
         guard let first = peek else { throw error("expected a value but found the end of the text") }
         switch first {
         case UInt8(ascii: "{"): return try object(depth: depth)

@@ -81,12 +81,10 @@ private func readWholeFile(_ path: String) throws -> [UInt8] {
 
 /// Refuses anything but a regular file of at most `maxImageFileBytes`.
 private func checkImageFile(_ info: stat, path: String) throws {
-    let kinds: [mode_t: String] = [S_IFIFO: "a FIFO (named pipe)", S_IFCHR: "a character device", S_IFBLK: "a block device",
-                                   S_IFSOCK: "a socket"]
     let kind = info.st_mode & S_IFMT
     if kind == S_IFDIR { throw VAEDistError("\(path): cannot read the file: \(String(cString: strerror(EISDIR)))") }
     guard kind == S_IFREG else {
-        throw VAEDistError("\(path): not a regular file (it is \(kinds[kind] ?? "not a file")); images are read only from regular files")
+        throw VAEDistError("\(path): not a regular file (it is \(fileKindDescription(info.st_mode))); images are read only from regular files")
     }
     guard info.st_size <= maxImageFileBytes else { throw tooLarge(path) }
 }

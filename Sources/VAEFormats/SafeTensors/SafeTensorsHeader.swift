@@ -207,7 +207,8 @@ func notSafeTensors(_ path: String, _ why: String) -> VAEDistError {
     VAEDistError("\(path): not a valid safetensors file: \(why)")
 }
 
-/// A name for an error message, in quotes and cut if long: a forged header must not turn into a huge message.
+/// A name for an error message, in quotes, escaped (`printable`) and cut if long: a forged header must not turn
+/// into a huge message or write control characters to the terminal.
 func quotedName(_ name: String) -> String {
-    "'" + (name.count <= 200 ? name : name.prefix(200) + "…") + "'"
+    "'" + printable(name.count <= 200 ? name : name.prefix(200) + "…") + "'"
 }

@@ -34,9 +34,9 @@ enum PickleValue {
         case .tuple: return "a tuple"
         case .list: return "a list"
         case .dict: return "a dict"
-        case .global(let name): return name
-        case .opaque(let name): return "a value built by \(name)"
-        case .refused(let name): return "a value built by \(name)"
+        case .global(let name): return printable(name)
+        case .opaque(let name): return "a value built by \(printable(name))"
+        case .refused(let name): return "a value built by \(printable(name))"
         case .storage: return "a storage"
         case .tensor: return "a tensor"
         }

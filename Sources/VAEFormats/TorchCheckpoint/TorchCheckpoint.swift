@@ -46,7 +46,7 @@ public enum TorchCheckpoint {
         let root = try unpickler.load()
         let heap = unpickler.heap
         if let (global, keyPath) = PickleSearch.firstRefused(from: root, heap: heap) {
-            throw VAEDistError("\(path): the checkpoint's pickle uses \(global)\(keyPath.map { " (under \($0))" } ?? ""), "
+            throw VAEDistError("\(path): the checkpoint's pickle uses \(printable(global))\(keyPath.map { " (under \(printable($0)))" } ?? ""), "
                 + "which a state dict never needs; refused (nothing from the file is executed). Save only the "
                 + "state dict: torch.save({\"state_dict\": model.state_dict()}, path)")
         }
@@ -104,7 +104,7 @@ public enum TorchCheckpoint {
         }
         guard holdsTensors else {
             let keys = heap.dicts[top].items.prefix(12).map { item -> String in
-                if case .string(let s) = item.key { return "\"\(s)\"" } else { return item.key.kind }
+                if case .string(let s) = item.key { return "\"\(printable(String(s.prefix(200))))\"" } else { return printable(item.key.kind) }
             }
             throw VAEDistError("\(path): no state dict found: no \"state_dict\" or \"model_state_dict\" dict and no tensors at the top level (keys: \(keys.joined(separator: ", ")))")
         }

@@ -68,8 +68,24 @@ struct TorchPickleRules {
         return TorchDType(rawValue: String(global.dropFirst(6).dropLast(storageSuffix.count)))
     }
 
+    /// Most `_rebuild_from_type_v2` calls wrapped in one another: torch writes one per tensor subclass (one deep
+    /// for a Parameter); a forged chain of thousands is refused by name instead of being followed.
+    static let maxRebuildNesting = 16
+
     /// REDUCE: `callable(*arguments)` for the modelled callables; anything else stays unevaluated.
     func call(_ callable: PickleValue, _ arguments: PickleValue, heap: PickleHeap, context: String) throws -> PickleValue {
+        // `_rebuild_from_type_v2(func, type, args, state)` is `func(*args)`: unwrapped in a loop, never by recursion.
+        var (callable, arguments) = (callable, arguments)
+        for depth in 0... {
+            guard case .global("torch._tensor._rebuild_from_type_v2") = callable, let args = heap.tupleItems(arguments),
+                  args.count >= 3 else { break }
+            guard depth < Self.maxRebuildNesting else {
+                throw VAEDistError("\(context): torch._tensor._rebuild_from_type_v2 calls are nested too deeply "
+                                + "(limit \(Self.maxRebuildNesting)); corrupt or forged checkpoint")
+            }
+            if let refused = args.first(where: { if case .refused = $0 { return true } else { return false } }) { return refused }
+            (callable, arguments) = (args[0], args[2])
+        }
         guard case .global(let name) = callable else { return callable.calledOpaquely }
         guard let args = heap.tupleItems(arguments) else {
             throw VAEDistError("\(context): \(name) is called with \(arguments.kind) instead of an argument tuple")
@@ -92,9 +108,8 @@ struct TorchPickleRules {
         case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
             guard let data = args.first, case .tensor = data else { throw bad() }
             return data
-        case "torch._tensor._rebuild_from_type_v2":               // (func, type, args, state): func(*args)
-            guard args.count >= 3 else { throw bad() }
-            return try call(args[0], args[2], heap: heap, context: context)
+        case "torch._tensor._rebuild_from_type_v2":               // unwrapped above unless its arguments are malformed
+            throw bad()
         case "torch.Size":
             guard args.count == 1, integers(args[0], heap) != nil else { throw bad() }
             return args[0]

@@ -10,7 +10,7 @@ struct TorchTensorDecoder {
 
     func decode(_ tensor: TorchTensorReference, name: String) throws -> SafeTensors.Entry {
         let path = archive.file.path
-        func fail(_ why: String) -> VAEDistError { VAEDistError("\(path): tensor '\(name)' \(why)") }
+        func fail(_ why: String) -> VAEDistError { VAEDistError("\(path): tensor \(quotedName(name)) \(why)") }
         let storage = tensor.storage
         guard storage.dtype.isFloatingPoint else {
             throw fail("has dtype \(storage.dtype) (\(storage.dtype.rawValue)Storage); only float64/32/16 and bfloat16 tensors can be weights")
@@ -49,7 +49,10 @@ struct TorchTensorDecoder {
         let raw = try archive.file.read(at: data.lowerBound + firstByte, count: endByte - firstByte,
                                         what: "the storage of tensor '\(name)'")
         let values = Self.convert(raw, dtype: storage.dtype, bigEndian: bigEndian)
-        return SafeTensors.Entry(shape: tensor.shape, values: Self.gather(values, shape: tensor.shape, strides: tensor.strides))
+        // A size-1 dimension is never stepped along, so its stride (any value in torch, unchecked above) is not an
+        // offset: zero it, or the gather's odometer would add it and overflow.
+        let strides = zip(tensor.shape, tensor.strides).map { size, stride in size == 1 ? 0 : stride }
+        return SafeTensors.Entry(shape: tensor.shape, values: Self.gather(values, shape: tensor.shape, strides: strides))
     }
 
     /// Raw elements to Float (little-endian unless `bigEndian`).

@@ -139,7 +139,7 @@ struct Unpickler {
             case 0x49:                                                          // INT (protocol 0)
                 let text = try line()
                 if text == "00" || text == "01" { stack.append(.bool(text == "01")); break }
-                guard let value = Int(text) else { throw fail("INT '\(text)'") }
+                guard let value = Int(text) else { throw fail("INT '\(printable(String(text.prefix(40))))'") }
                 stack.append(.int(value))
             case 0x47:                                                          // BINFLOAT: big-endian double
                 var bits: UInt64 = 0

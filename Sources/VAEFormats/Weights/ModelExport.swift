@@ -33,32 +33,86 @@ public enum ExportFormat: String, CaseIterable, Sendable {
 /// Tensor files written for PyTorch carry safetensors' usual "format: pt" (transformers warns without it).
 private let torchMetadata = ["format": "pt"]
 
-/// Writes `model` to `path` in `format`. An existing `path` is refused unless `overwrite`; the file, or the
-/// whole diffusers folder, appears at once (temporary beside it, then renamed), so a failure leaves no half output.
+/// Writes `model` to `path` in `format`. An existing `path` is refused unless `overwrite`, and even then replaced
+/// only when it is a previous output of the same kind (`checkExportTarget`). The file, or the whole diffusers
+/// folder, appears at once (written beside it, then renamed over it), so a failure leaves the old output as it was.
 public func export(_ model: AutoencoderKL, format: ExportFormat, to path: String, overwrite: Bool = false) throws {
-    // "out/" names the folder out: the temporary sibling must sit beside it, not inside.
-    var path = path
-    while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+    let target = try checkExportTarget(path, format: format, overwrite: overwrite)
     if let problem = format.problem(with: model.config) {
-        throw VAEDistError("cannot export \(path) as \(format.rawValue): \(problem)")
+        throw VAEDistError("cannot export \(target.path) as \(format.rawValue): \(problem)")
     }
-    let exists = FileManager.default.fileExists(atPath: path)
-    if exists && !overwrite {
-        throw VAEDistError("\(path) already exists; pass --overwrite to replace it")
-    }
-    try createFolder((path as NSString).deletingLastPathComponent, for: path)
+    try createFolder((target.path as NSString).deletingLastPathComponent, for: target.path)
     switch format {
     case .diffusers:
-        try writeDirectoryAtomically(path, replacing: exists) { dir in
+        try writeDirectoryAtomically(target.path, replacing: target.previousEntries) { dir in
             try writeFileAtomically(diffusersConfigJSON(for: model.config).text, to: dir + "/config.json")
             try diffusersWeights(model).write(path: dir + "/diffusion_pytorch_model.safetensors")
         }
     case .ldm, .sd:
-        var isDirectory: ObjCBool = false
-        if exists && FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue {
-            throw VAEDistError("\(path) is a directory; --format \(format.rawValue) writes one safetensors file")
+        try ldmWeights(model, prefix: format == .sd ? "first_stage_model." : "").write(path: target.path)
+    }
+}
+
+/// Where an export goes, once checked.
+public struct ExportTarget: Equatable, Sendable {
+    /// The output path, trailing slashes removed.
+    public let path: String
+    /// For a diffusers folder being replaced: the files of the previous export in it (removed once the new
+    /// folder is in place); nil when nothing is at `path` or the target is a file.
+    public let previousEntries: [String]?
+}
+
+/// Decides, before any work, whether `path` may take an export in `format`: refused are an empty path, `.`, `..`,
+/// the working directory and the folders holding it, anything already there without `overwrite`, and with it
+/// anything but a previous output of the same kind: for `diffusers` a folder holding only `config.json` (a
+/// diffusers AutoencoderKL config) and diffusers weights files, for `ldm` and `sd` a safetensors file. Devices,
+/// FIFOs, symbolic links and folders holding other files are the user's and are never replaced.
+public func checkExportTarget(_ path: String, format: ExportFormat, overwrite: Bool) throws -> ExportTarget {
+    let path = try checkReplaceableOutputPath(path, flag: "--output")
+    guard let mode = fileModeIfPresent(path) else { return ExportTarget(path: path, previousEntries: nil) }
+    guard overwrite else { throw VAEDistError("\(path) already exists; pass --overwrite to replace it") }
+    func refuse(_ why: String) -> VAEDistError {
+        VAEDistError("--overwrite: \(path) \(why); --overwrite replaces only a previous export of the same format: move it "
+                  + "away or choose another --output")
+    }
+    let kind = mode & S_IFMT
+    switch format {
+    case .diffusers:
+        guard kind == S_IFDIR else {
+            throw refuse("is \(fileKindDescription(mode)), not a folder (--format diffusers writes a folder)")
         }
-        try ldmWeights(model, prefix: format == .sd ? "first_stage_model." : "").write(path: path)
+        let entries: [String]
+        do {
+            entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+        } catch {
+            throw VAEDistError("--overwrite: cannot list \(path): \(fileErrorReason(error))")
+        }
+        let ours = Set(["config.json"] + WeightsFile.diffusersWeightNames)
+        let others = entries.filter { name in
+            guard ours.contains(name), let mode = fileModeIfPresent((path as NSString).appendingPathComponent(name)) else { return true }
+            return mode & S_IFMT != S_IFREG
+        }
+        guard others.isEmpty else {
+            let shown = others.prefix(5).joined(separator: ", ") + (others.count > 5 ? ", … (\(others.count) in all)" : "")
+            throw refuse("holds files a diffusers export does not (\(shown)); a diffusers export holds only config.json "
+                       + "and \(WeightsFile.diffusersWeightNames.joined(separator: ", "))")
+        }
+        let config = (path as NSString).appendingPathComponent("config.json")
+        if entries.contains("config.json") && !DiffusersConfig.isAutoencoderKLConfig(atPath: config) {
+            throw refuse("holds a config.json that is not a diffusers AutoencoderKL config")
+        }
+        return ExportTarget(path: path, previousEntries: entries)
+    case .ldm, .sd:
+        guard kind == S_IFREG else {
+            let what = kind == S_IFDIR ? "a folder" : fileKindDescription(mode)
+            throw refuse("is \(what), not a file (--format \(format.rawValue) writes one safetensors file)")
+        }
+        do {
+            _ = try SafeTensors.readHeader(path: path)
+        } catch {
+            throw refuse("is not a safetensors file (\(error))")
+        }
+        return ExportTarget(path: path, previousEntries: nil)
     }
 }
 
@@ -94,29 +148,87 @@ func diffusersWeights(_ model: AutoencoderKL) throws -> SafeTensors {
     return file
 }
 
-/// Fills a temporary sibling folder, then renames it to `path` (moving an existing `path` aside first and
-/// deleting it last when `replacing`); on any failure the temporary folder goes and `path` is as it was.
-private func writeDirectoryAtomically(_ path: String, replacing: Bool, fill: (String) throws -> Void) throws {
-    let fm = FileManager.default
-    let temporary = path + ".tmp-\(getpid())", previous = path + ".old-\(getpid())"
-    try? fm.removeItem(atPath: temporary)
-    guard mkdir(temporary, 0o755) == 0 else {
-        throw VAEDistError("cannot create \(temporary) to write \(path): \(String(cString: strerror(errno)))")
+/// Fills a temporary sibling folder, then puts it at `path` in one step. With `replacing` (the previous export's
+/// entries), the two folders are exchanged atomically where the kernel can (Linux's renameat2), else the old one
+/// is renamed aside first; the old folder's own files are removed last, one by one, so that nothing else is ever
+/// deleted. On any failure before that the temporary folder goes and `path` is as it was.
+private func writeDirectoryAtomically(_ path: String, replacing previous: [String]?, fill: (String) throws -> Void) throws {
+    let temporary = try makeTemporaryFolder(beside: path)
+    // Only what this export wrote into the temporary folder is removed on failure.
+    func discardTemporary() {
+        removeFolder(temporary, entries: (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [])
     }
     do {
         try fill(temporary)
-        if replacing { try move(path, to: previous) }
+        syncDirectory(temporary)
+    } catch {
+        discardTemporary()
+        throw error
+    }
+    let parent = (path as NSString).deletingLastPathComponent
+    guard let previous else {
+        do {
+            try renameRefusingToReplace(temporary, to: path)
+        } catch {
+            discardTemporary()
+            throw error
+        }
+        syncDirectory(parent)
+        return
+    }
+    // The previous folder ends up at `old`: the temporary name after an exchange, a sibling otherwise.
+    var old = temporary
+    let exchanged: Bool
+    do {
+        exchanged = try exchangePaths(temporary, path)
+    } catch {
+        discardTemporary()
+        throw error
+    }
+    if !exchanged {
+        old = path + ".old-\(getpid())"
+        do {
+            try move(path, to: old)
+        } catch {
+            discardTemporary()
+            throw error
+        }
         do {
             try move(temporary, to: path)
         } catch {
-            if replacing { try? move(previous, to: path) }
+            try? move(old, to: path)
+            discardTemporary()
             throw error
         }
-    } catch {
-        try? fm.removeItem(atPath: temporary)
-        throw error
     }
-    if replacing { try? fm.removeItem(atPath: previous) }
+    syncDirectory(parent)
+    removeFolder(old, entries: previous)
+    if fileModeIfPresent(old) != nil {
+        throw VAEDistError("wrote \(path), but the previous export, moved to \(old), now holds files vae-dist did not write "
+                        + "and is left there: look at it and remove it yourself")
+    }
+}
+
+/// A new, empty folder named `PATH.tmp-PID[-N]` beside `path` (never one that exists).
+private func makeTemporaryFolder(beside path: String) throws -> String {
+    for attempt in 0..<100 {
+        let candidate = path + ".tmp-\(getpid())" + (attempt == 0 ? "" : "-\(attempt)")
+        if mkdir(candidate, 0o755) == 0 { return candidate }
+        guard errno == EEXIST else {
+            throw VAEDistError("cannot create \(candidate) to write \(path): \(errnoReason(errno))")
+        }
+    }
+    throw VAEDistError("cannot create a temporary folder beside \(path): \(path).tmp-\(getpid()) and its 99 variants exist")
+}
+
+/// Removes `entries` of `folder` (regular files and symbolic links only), then the folder if that left it empty;
+/// anything else in it stays, so that only what vae-dist wrote is ever deleted.
+private func removeFolder(_ folder: String, entries: [String]) {
+    for name in entries {
+        let file = (folder as NSString).appendingPathComponent(name)
+        if let mode = fileModeIfPresent(file), [S_IFREG, S_IFLNK].contains(mode & S_IFMT) { unlink(file) }
+    }
+    rmdir(folder)
 }
 
 /// The folder an output goes in, with its parents; a clear error when a file stands in the way.
@@ -129,12 +241,50 @@ private func createFolder(_ folder: String, for path: String) throws {
     }
     try createFolder((folder as NSString).deletingLastPathComponent, for: path)
     guard mkdir(folder, 0o755) == 0 || errno == EEXIST else {
-        throw VAEDistError("cannot create the folder \(folder) for \(path): \(String(cString: strerror(errno)))")
+        throw VAEDistError("cannot create the folder \(folder) for \(path): \(errnoReason(errno))")
     }
 }
 
 private func move(_ source: String, to destination: String) throws {
     guard rename(source, destination) == 0 else {
-        throw VAEDistError("cannot rename \(source) to \(destination): \(String(cString: strerror(errno)))")
+        throw VAEDistError("cannot rename \(source) to \(destination): \(errnoReason(errno))")
     }
+}
+
+/// `renameat2`'s flags (linux/fs.h).
+private let renameNoReplace: UInt32 = 1, renameExchange: UInt32 = 2
+
+/// Linux's renameat2, looked up at run time: Glibc's Swift module does not declare it (it is a GNU extension),
+/// and an older C library may lack it.
+private func renameat2(_ from: String, _ to: String, flags: UInt32) -> Int32? {
+    #if os(Linux)
+    typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+    guard let symbol = dlsym(nil, "renameat2") else { return nil }
+    return unsafeBitCast(symbol, to: RenameAt2.self)(AT_FDCWD, from, AT_FDCWD, to, flags)
+    #else
+    return nil
+    #endif
+}
+
+/// Exchanges two existing paths in one step; false where the kernel or the file system cannot (the caller then
+/// renames in two steps).
+private func exchangePaths(_ a: String, _ b: String) throws -> Bool {
+    guard let result = renameat2(a, b, flags: renameExchange) else { return false }
+    if result == 0 { return true }
+    if [EINVAL, ENOSYS, EOPNOTSUPP].contains(errno) { return false }
+    throw VAEDistError("cannot put \(a) in place of \(b): \(errnoReason(errno))")
+}
+
+/// Renames `source` to `destination` unless something appeared there meanwhile (then an error, nothing replaced).
+private func renameRefusingToReplace(_ source: String, to destination: String) throws {
+    if let result = renameat2(source, destination, flags: renameNoReplace) {
+        if result == 0 { return }
+        if errno == EEXIST {
+            throw VAEDistError("cannot write \(destination): it appeared while the export was written; nothing was replaced")
+        }
+        guard [EINVAL, ENOSYS, EOPNOTSUPP].contains(errno) else {
+            throw VAEDistError("cannot rename \(source) to \(destination): \(errnoReason(errno))")
+        }
+    }
+    try move(source, to: destination)
 }

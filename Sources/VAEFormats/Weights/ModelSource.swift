@@ -4,7 +4,9 @@ import VAECore
 /// Which model a command works with: its config and, when given, the weights to load. Every command decides
 /// it here, the same way:
 /// - the config: an explicit `--config` (SD yaml, params yaml or diffusers config.json), else the config stored
-///   in a vae-dist checkpoint, else a diffusers folder's config.json, else the SD v1 VAE;
+///   in a vae-dist checkpoint, else a diffusers folder's config.json (also for a weights file given by itself with
+///   that config.json beside it), else the SD v1 VAE; an explicit `--config` that disagrees with the config coming
+///   with the weights on anything that changes the arithmetic is refused;
 /// - the weights: a directory is a diffusers folder, a zip file a PyTorch checkpoint (`.ckpt`, `.pt`, diffusers'
 ///   `.bin`), any other file safetensors; either with ldm names, diffusers names or as a full SD checkpoint.
 public struct ModelSource {
@@ -15,6 +17,8 @@ public struct ModelSource {
         case storedInCheckpoint(String)
         /// A diffusers folder's config.json.
         case diffusersFolder(String)
+        /// The diffusers config.json beside a weights file given by itself.
+        case besideWeights(String)
         case sdV1Default
 
         public var description: String {
@@ -22,6 +26,7 @@ public struct ModelSource {
             case .file(let path): return path
             case .storedInCheckpoint(let path): return "stored in \(path)"
             case .diffusersFolder(let path): return "\(path) (diffusers)"
+            case .besideWeights(let path): return "\(path) (diffusers, beside the weights)"
             case .sdV1Default: return "SD v1 VAE (default)"
             }
         }
@@ -37,6 +42,22 @@ public struct ModelSource {
         weights = try checkpoint.map(WeightsFile.locate)
         if let configPath {
             (config, configOrigin) = (try Self.loadConfig(path: configPath), .file(configPath))
+            // A config coming with the weights that cannot be read is no reason to refuse an explicit --config
+            // (giving one is how a user works around it); one that can be read must agree with it.
+            if let weights, let found = try? weights.storedConfig() {
+                let (stored, origin) = found
+                let differences = config.arithmeticDifferences(from: stored)
+                guard differences.isEmpty else {
+                    let theirs: String
+                    switch origin {
+                    case .diffusersFolder(let json), .besideWeights(let json): theirs = "\(json), the diffusers config of the weights \(weights.path)"
+                    default: theirs = "the config \(origin)"
+                    }
+                    throw VAEDistError("--config \(configPath) disagrees with \(theirs): " + differences.joined(separator: "; ")
+                        + ". The weights were made for their own config (with other GroupNorm groups they would even load "
+                        + "without error and compute something else): leave out --config, or give one that agrees")
+                }
+            }
         } else if let stored = try weights?.storedConfig() {
             (config, configOrigin) = stored
         } else {
@@ -71,6 +92,23 @@ public struct ModelSource {
 }
 
 extension VAEConfig {
+    /// How `self` (a given --config) and `other` (the config coming with the weights) differ in what changes the
+    /// network's arithmetic: every key but the nominal `resolution`, which only places attention and is compared
+    /// as the levels that carry it. Each entry reads "norm_num_groups 32 in --config but 16 with the weights"; empty
+    /// when both compute the same.
+    public func arithmeticDifferences(from other: VAEConfig) -> [String] {
+        func list(_ values: [Int]) -> String { "[" + values.map(String.init).joined(separator: ",") + "]" }
+        let pairs: [(String, String, String)] = [
+            ("ch", "\(ch)", "\(other.ch)"), ("ch_mult", list(chMult), list(other.chMult)),
+            ("num_res_blocks", "\(numResBlocks)", "\(other.numResBlocks)"),
+            ("attention at levels", list(attentionLevels), list(other.attentionLevels)),
+            ("z_channels", "\(zChannels)", "\(other.zChannels)"), ("embed_dim", "\(embedDim)", "\(other.embedDim)"),
+            ("in_channels", "\(inChannels)", "\(other.inChannels)"), ("out_ch", "\(outCh)", "\(other.outCh)"),
+            ("double_z", "\(doubleZ)", "\(other.doubleZ)"), ("norm_num_groups", "\(normNumGroups)", "\(other.normNumGroups)"),
+        ]
+        return pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1) in --config but \($0.2) with the weights" }
+    }
+
     /// The encoder halves the image at each level but the last, so the side must divide evenly.
     public func checkImageSize(_ size: Int, option: String) throws {
         guard size % downsamplingFactor == 0 else {

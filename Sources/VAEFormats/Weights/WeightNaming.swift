@@ -72,7 +72,7 @@ public func ldmTensors(from tensors: [String: SafeTensors.Entry], path: String) 
 
 /// The error for a file without VAE weights (a UNet, a text encoder, …), with a sample of what it holds.
 func noVAETensors(path: String, names: [String]) -> VAEDistError {
-    let sample = names.sorted().prefix(5).joined(separator: ", ")
+    let sample = names.sorted().prefix(5).map(printable).joined(separator: ", ")
     return VAEDistError("\(path): no VAE tensors found: expected keys under encoder., decoder., quant_conv. and "
                      + "post_quant_conv. (or the same under first_stage_model.); the file has "
                      + "\(names.count) tensor\(names.count == 1 ? "" : "s")\(sample.isEmpty ? "" : ", e.g. \(sample)")")
@@ -92,7 +92,7 @@ private func detectNaming(_ names: Dictionary<String, SafeTensors.Entry>.Keys, p
         if ldmContainers.contains(container) { ldmExample = ldmExample ?? name }
     }
     if let ldmExample, let diffusersExample {
-        throw VAEDistError("\(path): mixes ldm names (e.g. \(ldmExample)) with diffusers names (e.g. \(diffusersExample)); "
+        throw VAEDistError("\(path): mixes ldm names (e.g. \(printable(ldmExample))) with diffusers names (e.g. \(printable(diffusersExample))); "
                         + "a checkpoint must use one naming")
     }
     return diffusersExample == nil ? .ldm : .diffusers
@@ -113,7 +113,7 @@ private func renameDiffusers(_ tensors: [String: SafeTensors.Entry], path: Strin
         let entry = tensors[name]!
         let (ldmName, isAttentionProjection) = renamer.ldmName(name) ?? (name, false)
         if let earlier = sourceOf[ldmName] {
-            throw VAEDistError("\(path): \(earlier) and \(name) both stand for \(ldmName); keep only one of them")
+            throw VAEDistError("\(path): \(printable(earlier)) and \(printable(name)) both stand for \(printable(ldmName)); keep only one of them")
         }
         sourceOf[ldmName] = name
         if isAttentionProjection && entry.shape.count == 2 {
@@ -263,7 +263,7 @@ public func matchParameters(expected: [(name: String, shape: [Int])], loaded: [S
         }
         values[name] = entry.values
     }
-    let unexpected = loaded.filter { !expectedNames.contains($0.key) }.map { "\($0.key) \($0.value.shape)" }
+    let unexpected = loaded.filter { !expectedNames.contains($0.key) }.map { "\(printable($0.key)) \($0.value.shape)" }
     guard missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty else {
         var counts: [String] = []
         if !missing.isEmpty { counts.append("\(missing.count) missing") }

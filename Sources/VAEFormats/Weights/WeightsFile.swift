@@ -14,6 +14,9 @@ public struct WeightsFile: Equatable, Sendable {
     public let format: Format
     /// The diffusers folder it was found in (its config.json describes the model).
     public let diffusersFolder: String?
+    /// A diffusers AutoencoderKL `config.json` beside a weights file given by itself: the file is a diffusers
+    /// folder's weights, and that config describes them.
+    public let siblingConfig: String?
 
     /// diffusers' weight names in a model folder, preferred first: safetensors before pickles, and
     /// `variant="fp16"` files after the full ones.
@@ -24,11 +27,12 @@ public struct WeightsFile: Equatable, Sendable {
     /// (a pre-1.6 pickle, say) rather than a safetensors complaint.
     static let torchSuffixes = [".ckpt", ".pt", ".pth", ".bin"]
 
-    public init(path: String, diffusersFolder: String? = nil) {
+    public init(path: String, diffusersFolder: String? = nil, siblingConfig: String? = nil) {
         self.path = path
         let torchNamed = Self.torchSuffixes.contains { path.lowercased().hasSuffix($0) }
         self.format = TorchCheckpoint.isZipArchive(path: path) || torchNamed ? .torch : .safetensors
         self.diffusersFolder = diffusersFolder
+        self.siblingConfig = siblingConfig
     }
 
     static func locate(_ path: String) throws -> WeightsFile {
@@ -36,7 +40,11 @@ public struct WeightsFile: Equatable, Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw VAEDistError("\(path): cannot read the weights (missing or unreadable)")
         }
-        guard isDirectory.boolValue else { return WeightsFile(path: path) }
+        guard isDirectory.boolValue else {
+            // `vae/diffusion_pytorch_model.safetensors` given by itself still has its folder's config beside it.
+            let config = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("config.json")
+            return WeightsFile(path: path, siblingConfig: DiffusersConfig.isAutoencoderKLConfig(atPath: config) ? config : nil)
+        }
         for name in diffusersWeightNames {
             let file = (path as NSString).appendingPathComponent(name)
             if FileManager.default.fileExists(atPath: file) { return WeightsFile(path: file, diffusersFolder: path) }
@@ -50,15 +58,19 @@ public struct WeightsFile: Equatable, Sendable {
                         + "folder) holding \(diffusersWeightNames.joined(separator: " or ")); none found")
     }
 
-    /// The config that comes with the weights, if any.
+    /// The config that comes with the weights, if any: a diffusers folder's config.json, else the config stored in
+    /// a vae-dist checkpoint (written with these very weights), else a diffusers config.json beside the file.
     func storedConfig() throws -> (VAEConfig, ModelSource.ConfigOrigin)? {
         if let diffusersFolder {
             let json = (diffusersFolder as NSString).appendingPathComponent("config.json")
             guard FileManager.default.fileExists(atPath: json) else { return nil }
             return (try ModelSource.loadConfig(path: json), .diffusersFolder(json))
         }
-        guard format == .safetensors else { return nil }
-        return try CheckpointMetadata.storedConfig(path: path).map { ($0, .storedInCheckpoint(path)) }
+        if format == .safetensors, let stored = try CheckpointMetadata.storedConfig(path: path) {
+            return (stored, .storedInCheckpoint(path))
+        }
+        guard let siblingConfig else { return nil }
+        return (try ModelSource.loadConfig(path: siblingConfig), .besideWeights(siblingConfig))
     }
 
     /// The file's tensors that can be VAE weights, and for a PyTorch checkpoint the dict they were found in

@@ -65,6 +65,8 @@ public struct PhantomLesionsFile: Codable, Equatable, Sendable {
 /// stream, so they are never training images. The same options always write the same bytes.
 public func writePhantoms(_ options: PhantomOptions) throws -> PhantomSummary {
     let most = PhantomOptions.maxCount
+    // "" + "/train" would be a folder at the root of the file system.
+    guard !options.outputDirectory.isEmpty else { throw VAEDistError("invalid phantom options: the output directory is an empty path") }
     guard (1...most).contains(options.trainingCount), (0...most).contains(options.pairCount),
           (16...4096).contains(options.imageSize), (0...1).contains(options.lesionFraction) else {
         throw VAEDistError("invalid phantom options: \(options.trainingCount) training images (1…\(most)), "
