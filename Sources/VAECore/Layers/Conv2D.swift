@@ -27,8 +27,9 @@ public final class Conv2D: Layer {
         self.stride = stride
         let p = kernel / 2
         self.padding = padding ?? (p, p, p, p)
-        weight = Parameter(shape: [outChannels, inChannels, kernel, kernel])
-        bias = Parameter(shape: [outChannels])
+        let fanIn = inChannels * kernel * kernel
+        weight = Parameter(shape: [outChannels, inChannels, kernel, kernel], initialization: .uniform(fanIn: fanIn))
+        bias = Parameter(shape: [outChannels], initialization: .uniform(fanIn: fanIn))
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }

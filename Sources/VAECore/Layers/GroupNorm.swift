@@ -16,9 +16,8 @@ public final class GroupNorm: Layer {
         self.groups = groups
         self.swish = swish
         self.eps = eps
-        weight = Parameter(shape: [channels])
-        bias = Parameter(shape: [channels])
-        weight.value.buffer.update(repeating: 1)
+        weight = Parameter(shape: [channels], initialization: .constant(1))
+        bias = Parameter(shape: [channels], initialization: .constant(0))
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }

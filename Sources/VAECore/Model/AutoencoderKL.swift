@@ -33,7 +33,7 @@ public final class AutoencoderKL: ParameterOwner {
     }
 
     /// Total number of trainable values.
-    public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.parameter.value.count } }
+    public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.parameter.count } }
 
     /// `observe` sees each encoder layer output as it appears (`encoderLayerNames` order), the moments last.
     public func encode(_ x: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> DiagonalGaussian {
