@@ -98,3 +98,11 @@ public struct NormalizedTensor {
                               shift: affine.map { UnsafePointer($0.data + planes) }, swish: swish)
     }
 }
+
+extension GroupNorm: MeasuredLayer {
+    /// Keeps its input. Inference counts nothing for the networks' one norm of its own, norm_out (conv_out reads its
+    /// output unwritten, unless observed): the res block before it holds more.
+    func footprint(_ input: ActivationShape) -> Footprint {
+        Footprint(output: ActivationShape(channels: channels, share: input.share), kept: input.floats)
+    }
+}

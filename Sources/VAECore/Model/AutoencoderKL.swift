@@ -91,3 +91,14 @@ public final class AutoencoderKL: ParameterOwner {
         for (_, p) in namedParameters { p.grad.zero() }
     }
 }
+
+extension VAEConfig {
+    /// Trainable values of the model this config builds, counted on the model before it allocates any. Built with
+    /// one group, which divides every width: validation counts before it checks the groups, on which the count
+    /// does not depend.
+    public var parameterCount: Int {
+        var counted = self
+        counted.normNumGroups = 1
+        return AutoencoderKL(counted).parameterCount
+    }
+}
