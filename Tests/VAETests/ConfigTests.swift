@@ -350,7 +350,7 @@ final class ConfigTests: XCTestCase {
         }
     }
 
-    /// The count the estimate uses, without building the model, is the model's.
+    /// The count validation uses (on the model built with one group, before the groups are checked) is the model's.
     func testParameterCountMatchesTheBuiltModel() throws {
         var configs = [VAEConfig.sdV1, try VAEConfig.load(path: fixtureConfig("vae-tiny-g8")),
                        try VAEConfig.load(path: fixtureConfig("vae-small-g32"))]

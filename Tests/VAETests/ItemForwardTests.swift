@@ -103,7 +103,7 @@ extension ItemForwardTests {
     }
 
     /// A stage that returns a fresh tensor and notes, before making it, how many tensors it made earlier are alive.
-    final class LifetimeProbe: Layer {
+    final class LifetimeProbe: MeasuredLayer {
         var made: [WeakTensor] = []
         var aliveAtCall: [Int] = []
         var namedParameters: [(name: String, parameter: Parameter)] { [] }
@@ -116,6 +116,7 @@ extension ItemForwardTests {
         }
 
         func backward(_ dy: Tensor) -> Tensor { dy }
+        func footprint(_ input: ActivationShape) -> Footprint { Footprint(output: input) }
     }
 
     func testAnItemsStageInputIsReleasedBeforeTheNextItemRuns() {

@@ -79,3 +79,14 @@ public final class AttnBlock: Layer {
         return dx
     }
 }
+
+extension AttnBlock: MeasuredLayer {
+    /// Keeps the norm's input, q, k, v and the attended values, besides the weights (`attentionShare`); inference
+    /// allocates as many while it runs.
+    func footprint(_ input: ActivationShape) -> Footprint {
+        let x = ActivationShape(channels: channels, share: input.share)
+        return Footprint(output: x, kept: 5 * x.floats,
+                         inference: Footprint.Inference(input: x.floats, working: 5 * x.floats, output: x.floats),
+                         attentionShare: x.share)
+    }
+}

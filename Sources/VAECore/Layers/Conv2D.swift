@@ -27,8 +27,9 @@ public final class Conv2D: Layer {
         self.stride = stride
         let p = kernel / 2
         self.padding = padding ?? (p, p, p, p)
-        weight = Parameter(shape: [outChannels, inChannels, kernel, kernel])
-        bias = Parameter(shape: [outChannels])
+        let fanIn = inChannels * kernel * kernel
+        weight = Parameter(shape: [outChannels, inChannels, kernel, kernel], initialization: .uniform(fanIn: fanIn))
+        bias = Parameter(shape: [outChannels], initialization: .uniform(fanIn: fanIn))
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
@@ -207,4 +208,23 @@ public final class Conv2D: Layer {
             }
         }
     }
+}
+
+extension Conv2D: MeasuredLayer {
+    /// Keeps its input for the weight gradient, and holds it in inference while it writes its output; a norm's
+    /// output read unwritten is the norm's input, nothing of its own.
+    func footprint(_ input: ActivationShape) -> Footprint { footprint(input, upsampling: false) }
+
+    /// With `upsampling`, of the upsampled input it reads (`forward(_:train:upsampling:)`): it keeps the small one.
+    func footprint(_ input: ActivationShape, upsampling: Bool) -> Footprint {
+        let held = input.normalized ? 0 : input.floats
+        let share = input.share * (upsampling ? 4 : 1) / Double(stride * stride)
+        let output = ActivationShape(channels: outChannels, share: share)
+        return Footprint(output: output, kept: held,
+                         inference: Footprint.Inference(input: held, working: output.floats, output: output.floats))
+    }
+
+    /// A Winograd forward's scratch: a chunk's transformed input and its products (about 16 MiB each,
+    /// `WinogradGeometry.chunks`) and the transformed weights (16 per weight in F(2×2)).
+    var winogradScratch: Double { 2 * Double(1 << 22) + 16 * Double(inChannels) * Double(outChannels) }
 }

@@ -16,9 +16,8 @@ public final class GroupNorm: Layer {
         self.groups = groups
         self.swish = swish
         self.eps = eps
-        weight = Parameter(shape: [channels])
-        bias = Parameter(shape: [channels])
-        weight.value.buffer.update(repeating: 1)
+        weight = Parameter(shape: [channels], initialization: .constant(1))
+        bias = Parameter(shape: [channels], initialization: .constant(0))
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
@@ -97,5 +96,13 @@ public struct NormalizedTensor {
         let planes = source.dims.n * source.dims.c
         return NormalizedRead(scale: affine.map { UnsafePointer($0.data) },
                               shift: affine.map { UnsafePointer($0.data + planes) }, swish: swish)
+    }
+}
+
+extension GroupNorm: MeasuredLayer {
+    /// Keeps its input. Inference counts nothing for the networks' one norm of its own, norm_out (conv_out reads its
+    /// output unwritten, unless observed): the res block before it holds more.
+    func footprint(_ input: ActivationShape) -> Footprint {
+        Footprint(output: ActivationShape(channels: channels, share: input.share), kept: input.floats)
     }
 }

@@ -29,3 +29,11 @@ public final class Upsample: Layer {
     public func forward(_ x: Tensor, train: Bool) -> Tensor { conv.forward(x, train: train, upsampling: true) }
     public func backward(_ dy: Tensor) -> Tensor { conv.backward(dy) }
 }
+
+extension Downsample: MeasuredLayer {
+    func footprint(_ input: ActivationShape) -> Footprint { conv.footprint(input) }
+}
+
+extension Upsample: MeasuredLayer {
+    func footprint(_ input: ActivationShape) -> Footprint { conv.footprint(input, upsampling: true) }
+}

@@ -45,3 +45,18 @@ public final class ResnetBlock: Layer {
         return dx
     }
 }
+
+extension ResnetBlock: MeasuredLayer {
+    /// Keeps norm1's input (shared with the shortcut) and norm2's; the convolutions read their norms' outputs
+    /// unwritten. In inference the input (the skip) is alive with conv1's output while conv2 writes its own, and
+    /// then with conv2's output while the shortcut writes its own. Backward holds gradients, recomputed inputs
+    /// and outputs: about three of its widest tensor.
+    func footprint(_ input: ActivationShape) -> Footprint {
+        let output = ActivationShape(channels: conv2.outChannels, share: input.share)
+        return Footprint(output: output, kept: input.floats + output.floats,
+                         backwardTemporaries: 3 * max(input.floats, output.floats),
+                         inference: Footprint.Inference(input: input.floats, working: 2 * output.floats,
+                                                        output: output.floats),
+                         winogradScratch: max(conv1.winogradScratch, conv2.winogradScratch))
+    }
+}

@@ -33,7 +33,7 @@ public final class AutoencoderKL: ParameterOwner {
     }
 
     /// Total number of trainable values.
-    public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.parameter.value.count } }
+    public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.parameter.count } }
 
     /// `observe` sees each encoder layer output as it appears (`encoderLayerNames` order), the moments last.
     public func encode(_ x: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> DiagonalGaussian {
@@ -89,5 +89,16 @@ public final class AutoencoderKL: ParameterOwner {
 
     public func zeroGradients() {
         for (_, p) in namedParameters { p.grad.zero() }
+    }
+}
+
+extension VAEConfig {
+    /// Trainable values of the model this config builds, counted on the model before it allocates any. Built with
+    /// one group, which divides every width: validation counts before it checks the groups, on which the count
+    /// does not depend.
+    public var parameterCount: Int {
+        var counted = self
+        counted.normNumGroups = 1
+        return AutoencoderKL(counted).parameterCount
     }
 }

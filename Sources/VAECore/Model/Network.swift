@@ -1,9 +1,9 @@
 /// A layer of a network under its ldm module name relative to the network (e.g. "up.3.block.0").
 public struct Stage {
     public let name: String
-    public let layer: any Layer
+    let layer: any MeasuredLayer
 
-    init(_ name: String, _ layer: any Layer) {
+    init(_ name: String, _ layer: any MeasuredLayer) {
         (self.name, self.layer) = (name, layer)
     }
 }
@@ -106,6 +106,18 @@ public final class Network: ParameterOwner {
         return (norm, conv)
     }
 
+    /// Each stage's footprint for one image entering as `input` (`MemoryEstimate`), in forward order.
+    func footprints(_ input: ActivationShape) -> [Footprint] {
+        var x = input
+        return stages.indices.map { k in
+            let footprint = stages[k].layer.footprint(x)
+            x = footprint.output
+            // As forward runs them: the convolution after a norm reads its output unwritten.
+            x.normalized = normalizedConvolution(at: k) != nil
+            return footprint
+        }
+    }
+
     /// The layers in backward order (forward's reversed).
     var backwardLayers: [any Layer] { stages.reversed().map(\.layer) }
 
@@ -141,7 +153,7 @@ extension Network {
     /// `outChannels`, each followed by attention when `attention`, then the resampling layer if any.
     /// `channels` is the level's input width on entry, its output width on return.
     static func level(_ prefix: String, blocks: Int, channels: inout Int, to outChannels: Int, attention: Bool,
-                      groups: Int, resample: (name: String, make: (Int) -> any Layer)?) -> [Stage] {
+                      groups: Int, resample: (name: String, make: (Int) -> any MeasuredLayer)?) -> [Stage] {
         var stages: [Stage] = []
         for j in 0..<blocks {
             stages.append(Stage("\(prefix).block.\(j)", ResnetBlock(inChannels: channels, outChannels: outChannels, groups: groups)))
