@@ -81,8 +81,8 @@ final class AnalysisReportTests: XCTestCase {
 
     func testJSONEscapesStringsAndWritesNonFiniteNumbersAsNull() throws {
         let name = "quote \" backslash \\ newline \n tab \t bell \u{07} é 🩻"
-        let json = OrderedJSON.object([
-            (name, .array([.number(.nan), .number(.infinity), .number(-0.5), .integer(-3), .bool(true), .null, .string(name)])),
+        let json = JSONValue.object([
+            (name, .array([.double(.nan), .double(.infinity), .double(-0.5), .integer(-3), .bool(true), .null, .string(name)])),
             ("empty", .object([])), ("nested", .array([.object([("a", .array([]))])])),
         ])
         let parsed = try XCTUnwrap(try parse(json.text) as? [String: Any])

@@ -8,10 +8,10 @@ extension AggregateReport {
     /// mean), `_median` and `_iqr`, each layer with masks the pooled enrichment and its correlation with lesion
     /// area, and the file a "ranking" per metric, each pair's lesion area and the pairs left out of a metric.
     public static func resultsJSON(pairNames: [String], aggregates: [LayerAggregate], statistics: FolderStatistics? = nil,
-                                   settings: AnalysisSettings, model: AutoencoderKL) -> OrderedJSON {
+                                   settings: AnalysisSettings, model: AutoencoderKL) -> JSONValue {
         let metrics = aggregates.comparedMetrics(settings.method)
-        let layers = OrderedJSON.object(aggregates.enumerated().map { index, aggregate in
-            var members: [(key: String, value: OrderedJSON)] = []
+        let layers = JSONValue.object(aggregates.enumerated().map { index, aggregate in
+            var members: [(key: String, value: JSONValue)] = []
             for metric in metrics {
                 let key = metric.aggregateKey
                 members += [("\(key)_mean", json(aggregate.mean[metric])), ("\(key)_std", json(aggregate.std[metric])),
@@ -35,31 +35,31 @@ extension AggregateReport {
         let tops = metrics.map { metric in
             (metric, topAggregates(aggregates, by: metric).map { ($0.layer, $0.mean[metric]!) })
         }
-        var extra: [(key: String, value: OrderedJSON)] = []
+        var extra: [(key: String, value: JSONValue)] = []
         if let statistics {
             extra = [("bootstrap", .object([("resamples", .integer(statistics.resamples)),
-                                            ("seed", .string("\(statistics.seed)")), ("confidence", .number(0.95))])),
+                                            ("seed", .string("\(statistics.seed)")), ("confidence", .double(0.95))])),
                      ("ranking", .object(statistics.metrics.map { metric in
                          (metric.rawValue, .array((statistics.rankings[metric] ?? []).map { row in
-                             .object([("layer", .string(row.layer)), ("n", .integer(row.summary.n)), ("mean", .number(row.summary.mean)),
-                                      ("ci95_low", .number(row.summary.ciLow)), ("ci95_high", .number(row.summary.ciHigh)),
-                                      ("indistinguishable_from_top", row.indistinguishableFromTop.map(OrderedJSON.bool) ?? .null)])
+                             .object([("layer", .string(row.layer)), ("n", .integer(row.summary.n)), ("mean", .double(row.summary.mean)),
+                                      ("ci95_low", .double(row.summary.ciLow)), ("ci95_high", .double(row.summary.ciHigh)),
+                                      ("indistinguishable_from_top", row.indistinguishableFromTop.map(JSONValue.bool) ?? .null)])
                          }))
                      }))]
             if let lesion = statistics.lesion { extra.append(("lesion_area_fraction", areaJSON(lesion))) }
             extra.append(("left_out", .array(statistics.leftOut.map { left in
                 .object([("pair", .string(left.pair)), ("metrics", .array(left.metrics.map { .string($0.rawValue) })),
-                         ("every_layer", .bool(left.everyLayer)), ("layers", .array(left.layers.map(OrderedJSON.string))),
+                         ("every_layer", .bool(left.everyLayer)), ("layers", .array(left.layers.map(JSONValue.string))),
                          ("reason", .string(left.reason.rawValue))])
             })))
         }
-        return .object([("pairs", .array(pairNames.map(OrderedJSON.string))), ("n_pairs", .integer(pairNames.count))]
+        return .object([("pairs", .array(pairNames.map(JSONValue.string))), ("n_pairs", .integer(pairNames.count))]
                        + settings.jsonMembers(model: model)
                        + [("layers", layers), ("top5_by_mean", AnalysisReport.topJSON(tops))] + extra)
     }
 
     /// Each pair's lesion area once (the same at every layer), and its spread over the folder.
-    static func areaJSON(_ lesion: LesionStatistics) -> OrderedJSON {
+    static func areaJSON(_ lesion: LesionStatistics) -> JSONValue {
         let summary = lesion.areaSummary
         return .object([("about", .string("each pair's mask share of the image at img_size: context for the lesion metrics, not compared between layers")),
                         ("n", .integer(summary?.n ?? 0)), ("mean", json(summary?.mean)), ("median", json(summary?.median)),
@@ -68,5 +68,5 @@ extension AggregateReport {
     }
 
     /// A value, or null where it is undefined.
-    static func json(_ value: Double?) -> OrderedJSON { value.map(OrderedJSON.number) ?? .null }
+    static func json(_ value: Double?) -> JSONValue { value.map(JSONValue.double) ?? .null }
 }

@@ -25,8 +25,8 @@ public enum AnalysisReport {
         try writeFileAtomically(layerDifferencesJSON(analysis.layers, method: settings.method).text,
                                 to: path(layerDifferencesFile))
         // The lesion's area once: context, the same at every layer.
-        let area: [(key: String, value: OrderedJSON)] = analysis.mask.map { [("lesion_area_fraction", .number($0.areaFraction))] } ?? []
-        let summary = OrderedJSON.object([("image1", .string(inputs.0)), ("image2", .string(inputs.1))]
+        let area: [(key: String, value: JSONValue)] = analysis.mask.map { [("lesion_area_fraction", .double($0.areaFraction))] } ?? []
+        let summary = JSONValue.object([("image1", .string(inputs.0)), ("image2", .string(inputs.1))]
             + settings.jsonMembers(model: model) + area
             + [("layers", .integer(analysis.layers.count)),
                ("top5", topJSON(metrics.map { metric in
@@ -63,18 +63,18 @@ public enum AnalysisReport {
 
     /// `{ "<layer>": {<the method's metrics>, <the lesion metrics with a mask>, "shape": [1, C, H, W]}, … }`
     /// in decoder order; an undefined value (a share of no difference) is null.
-    public static func layerDifferencesJSON(_ layers: [LayerDifference], method: AnalysisMethod) -> OrderedJSON {
+    public static func layerDifferencesJSON(_ layers: [LayerDifference], method: AnalysisMethod) -> JSONValue {
         let metrics = DifferenceMetric.reported(method, layers: layers)
         return .object(layers.map { layer in
-            (layer.layer, .object(metrics.map { ($0.rawValue, layer.value(of: $0).map(OrderedJSON.number) ?? .null) }
-                                  + [("shape", .array(layer.shape.map(OrderedJSON.integer)))]))
+            (layer.layer, .object(metrics.map { ($0.rawValue, layer.value(of: $0).map(JSONValue.double) ?? .null) }
+                                  + [("shape", .array(layer.shape.map(JSONValue.integer)))]))
         })
     }
 
     /// `{ "<metric>": [{"layer": …, "<metric>": …}, …], … }`, largest first.
-    static func topJSON(_ tops: [(DifferenceMetric, [(layer: String, value: Double)])]) -> OrderedJSON {
+    static func topJSON(_ tops: [(DifferenceMetric, [(layer: String, value: Double)])]) -> JSONValue {
         .object(tops.map { metric, rows in
-            (metric.rawValue, .array(rows.map { .object([("layer", .string($0.layer)), (metric.rawValue, .number($0.value))]) }))
+            (metric.rawValue, .array(rows.map { .object([("layer", .string($0.layer)), (metric.rawValue, .double($0.value))]) }))
         })
     }
 

@@ -42,9 +42,9 @@ public struct AnalysisSettings: Sendable {
     }
 
     /// The settings as JSON members, for summary.json and aggregated_results.json.
-    func jsonMembers(model: AutoencoderKL) -> [(key: String, value: OrderedJSON)] {
-        var members: [(key: String, value: OrderedJSON)] = [
-            ("checkpoint", checkpoint.map(OrderedJSON.string) ?? .null),
+    func jsonMembers(model: AutoencoderKL) -> [(key: String, value: JSONValue)] {
+        var members: [(key: String, value: JSONValue)] = [
+            ("checkpoint", checkpoint.map(JSONValue.string) ?? .null),
         ]
         if checkpoint == nil {
             members.append(("random_weights_seed", seed <= UInt64(Int.max) ? .integer(Int(seed)) : .string("\(seed)")))

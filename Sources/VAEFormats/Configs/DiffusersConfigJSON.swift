@@ -14,7 +14,7 @@ func diffusersProblem(with config: VAEConfig) -> String? {
 /// diffusers' `AutoencoderKL` config.json for `config`. Only keys every diffusers release reads (newer optional
 /// keys keep their defaults), so that older releases do not warn about unexpected attributes. scaling_factor is
 /// left to diffusers' default: it belongs to a diffusion pipeline, which a VAE trained here does not know.
-func diffusersConfigJSON(for config: VAEConfig) -> OrderedJSON {
+func diffusersConfigJSON(for config: VAEConfig) -> JSONValue {
     // Attention sits in the same levels of encoder and decoder; diffusers lists decoder levels from the lowest
     // resolution (up_blocks.K = ldm up[n-1-K]).
     let attention = Set(config.attentionLevels)

@@ -1,35 +1,3 @@
-/// A JSON value as written: object members keep their order and numbers keep their literal text, so that a
-/// caller can check an integer exactly (2^70 is not silently rounded) and quote it as written in a message.
-enum JSONValue {
-    case object([(key: String, value: JSONValue)])
-    case array([JSONValue])
-    case string(String)
-    case number(String)
-    case bool(Bool)
-    case null
-
-    /// The value as compact JSON, cut after `limit` characters: for error messages.
-    func quoted(limit: Int = 120) -> String {
-        let text = description
-        return text.count <= limit ? text : String(text.prefix(limit)) + "…"
-    }
-}
-
-extension JSONValue: CustomStringConvertible {
-    var description: String {
-        switch self {
-        case .object(let members):
-            return "{" + members.map { JSONValue.string($0.key).description + ": " + $0.value.description }
-                .joined(separator: ", ") + "}"
-        case .array(let items): return "[" + items.map(\.description).joined(separator: ", ") + "]"
-        case .string(let text): return OrderedJSON.quoted(text)
-        case .number(let literal): return literal
-        case .bool(let value): return value ? "true" : "false"
-        case .null: return "null"
-        }
-    }
-}
-
 struct JSONSyntaxError: Error {
     let message: String
 }

@@ -1,16 +1,28 @@
 import Foundation
 
-/// A JSON value whose objects keep their keys in the order given. JSONSerialization and JSONEncoder
-/// do not, and the layer files must list decoder layers in the order the decoder runs them.
-public indirect enum OrderedJSON {
-    case object([(key: String, value: OrderedJSON)])
-    case array([OrderedJSON])
+/// A JSON value, read (`StrictJSONReader`) or to be written (`text`): object members keep their order (the layer
+/// files list decoder layers in the order the decoder runs them; JSONSerialization and JSONEncoder do not), and a
+/// number keeps its literal text, so that a reader can check an integer exactly (2^70 is not silently rounded)
+/// and quote it as written in a message.
+public indirect enum JSONValue {
+    case object([(key: String, value: JSONValue)])
+    case array([JSONValue])
     case string(String)
-    /// Written with the shortest digits that read back as the same double; NaN and ±∞ (which JSON lacks) as null.
-    case number(Double)
-    case integer(Int)
+    /// The number's literal text.
+    case number(String)
     case bool(Bool)
     case null
+
+    /// A double with the shortest digits that read back as the same value; NaN and ±∞ (which JSON lacks) as null.
+    public static func double(_ value: Double) -> JSONValue { value.isFinite ? .number("\(value)") : .null }
+
+    public static func integer(_ value: Int) -> JSONValue { .number("\(value)") }
+
+    /// The value as compact JSON, cut after `limit` characters: for error messages.
+    func quoted(limit: Int = 120) -> String {
+        let text = description
+        return text.count <= limit ? text : String(text.prefix(limit)) + "…"
+    }
 
     /// Pretty-printed with two-space indentation; arrays of plain values stay on one line.
     public var text: String {
@@ -56,15 +68,14 @@ public indirect enum OrderedJSON {
             }
             out += indent + "]"
         case .string(let s): out += Self.quoted(s)
-        case .number(let d): out += d.isFinite ? "\(d)" : "null"
-        case .integer(let i): out += "\(i)"
+        case .number(let literal): out += literal
         case .bool(let b): out += b ? "true" : "false"
         case .null: out += "null"
         }
     }
 
     /// A JSON string literal: quotes, backslashes and control characters escaped (RFC 8259).
-    static func quoted(_ s: String) -> String {
+    public static func quoted(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -78,5 +89,21 @@ public indirect enum OrderedJSON {
             }
         }
         return out + "\""
+    }
+}
+
+extension JSONValue: CustomStringConvertible {
+    /// Compact, on one line.
+    public var description: String {
+        switch self {
+        case .object(let members):
+            return "{" + members.map { JSONValue.string($0.key).description + ": " + $0.value.description }
+                .joined(separator: ", ") + "}"
+        case .array(let items): return "[" + items.map(\.description).joined(separator: ", ") + "]"
+        case .string(let text): return JSONValue.quoted(text)
+        case .number(let literal): return literal
+        case .bool(let value): return value ? "true" : "false"
+        case .null: return "null"
+        }
     }
 }
