@@ -23,7 +23,7 @@ enum BenchPreset: String, CaseIterable, ExpressibleByArgument {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training speed on synthetic data: time per step, by phase and by kind of work, GFLOP/s, peak memory.",
-        discussion: "Works under mpirun (the global batch is split as in training; every rank's all-reduce wait is reported). Benchmarks are for people, not tests: scripts/bench.sh runs the reference configurations next to PyTorch.")
+        discussion: "Works under mpirun (the global batch is split as in training; every rank's all-reduce wait is reported). Benchmarks are for people, not tests: scripts/bench.sh runs the reference configurations next to PyTorch.\n\nBLAS core here: \(BLASCore.current).")
 
     @OptionGroup var modelOptions: ModelOptions<BenchImageSize>
 
@@ -67,7 +67,7 @@ struct Bench: ParsableCommand {
                 print(json ? try Self.json(result)
                            : String(format: "sgemm %d×%d×%d, one product per thread, %d thread(s): %.4f s per step, %.1f GFLOP/s (median of %d)",
                                     Self.sgemmSize, Self.sgemmSize, Self.sgemmSize, result.threads, result.secondsPerStep,
-                                    result.gflopsPerSecond, result.steps))
+                                    result.gflopsPerSecond, result.steps) + ", OpenBLAS core \(BLASCore.current)")
                 return
             }
             let cfg = try preset?.config ?? ModelSource(checkpoint: nil, config: modelOptions.config).config
@@ -96,7 +96,7 @@ struct Bench: ParsableCommand {
         let unit = r.mode == "train" ? ("step", "img") : ("pair", "pairs")
         var lines = [
             "model: \(model) (\(r.parameters) parameters)",
-            "\(r.mode): img \(r.imgSize), batch \(r.batchSize)\(r.gradAccum > 1 ? " × \(r.gradAccum) micro-batches" : ""), \(r.ranks) rank(s) × \(r.threads) thread(s), \(r.steps) measured, \(r.kernels) kernels",
+            "\(r.mode): img \(r.imgSize), batch \(r.batchSize)\(r.gradAccum > 1 ? " × \(r.gradAccum) micro-batches" : ""), \(r.ranks) rank(s) × \(r.threads) thread(s), \(r.steps) measured, \(r.kernels) kernels, OpenBLAS core \(r.blasCore)",
             String(format: "  %.3f s/%@   %.3f %@/s   %.1f GFLOP/%@   %.1f GFLOP/s   peak RSS %.0f MB (rank 0)",
                    r.secondsPerStep, unit.0, r.itemsPerSecond, unit.1, r.gflopPerStep, unit.0, r.gflopsPerSecond, r.peakResidentMB),
             "  phases (median s/\(unit.0)):",

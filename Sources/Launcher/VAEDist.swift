@@ -9,6 +9,8 @@ struct VAEDist: ParsableCommand {
         subcommands: [Train.self, Analyze.self, AnalyzeFolder.self, Reconstruct.self, Export.self, SynthData.self, MakePairs.self, Bench.self])
 
     static func main() {
+        // Before anything loads work onto OpenBLAS: may restart this process on better kernels (BLASCore).
+        BLASCore.ensureCoreMatchesCPU()
         MemoryPolicy.keepFreedMemory()
         main(nil)
     }

@@ -31,9 +31,12 @@ public struct BenchmarkResult: Codable, Sendable {
     public var waitByRank: [Double]
     /// The kernels that ran (`TransformKernels`: the Winograd transforms and products): avx2 or avx512.
     public var kernels: String = TransformKernels.active.rawValue
+    /// The OpenBLAS core whose kernels ran (`BLASCore`): SkylakeX, Haswell, Zen, ...
+    public var blasCore: String = BLASCore.running
 
     enum CodingKeys: String, CodingKey {
         case mode, ranks, threads, steps, parameters, phases, kinds, kernels
+        case blasCore = "blas_core"
         case imgSize = "img_size", batchSize = "batch_size", gradAccum = "grad_accum", secondsPerStep = "seconds_per_step"
         case itemsPerSecond = "items_per_second", gflopPerStep = "gflop_per_step", gflopsPerSecond = "gflops_per_second"
         case peakResidentMB = "peak_resident_mb", waitByRank = "allreduce_wait_by_rank"
