@@ -24,6 +24,9 @@ final class BLASCoreCommandTests: XCTestCase {
         BLASCore.decide(reported: BLASCore.running, cpu: .current, userChoice: nil, available: BLASCore.availableCores())
     }
 
+    /// The binary as a user starts it: without the OPENBLAS_CORETYPE the runner passes to the other tests.
+    let unset = [BLASCore.environmentVariable: ""]
+
     func requireNoCoretypeHere() throws {
         try XCTSkipIf(ProcessInfo.processInfo.environment[BLASCore.environmentVariable] != nil,
                       "OPENBLAS_CORETYPE is set for the tests: vae-dist keeps it, as it must")
@@ -31,7 +34,7 @@ final class BLASCoreCommandTests: XCTestCase {
 
     func testBenchReportsACoreNotBelowWhatTheCPURuns() throws {
         try requireNoCoretypeHere()
-        let r = try VAEDistBinary.run(sgemm)
+        let r = try VAEDistBinary.run(sgemm, environment: unset)
         let core = try blasCore(r)
         // The best core this library has for this CPU: what the guard sets in place of the lowest x86-64 core.
         if case .set(let best) = BLASCore.decide(reported: "Prescott", cpu: .current, userChoice: nil,
@@ -40,7 +43,7 @@ final class BLASCoreCommandTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(level, try XCTUnwrap(BLASCore.level(ofCore: best)),
                                         "bench ran \(core); this CPU (\(BLASCore.CPU.current.description)) runs \(best)")
         }
-        let help = try VAEDistBinary.run(["bench", "--help"])
+        let help = try VAEDistBinary.run(["bench", "--help"], environment: unset)
         XCTAssertEqual(help.status, 0, help.output)
         switch decision {
         case .set(let better):
@@ -74,7 +77,7 @@ final class BLASCoreCommandTests: XCTestCase {
         guard case .set(let better) = decision else {
             throw XCTSkip("OpenBLAS's own choice (\(BLASCore.running)) fits this CPU: nothing to restart")
         }
-        let r = try VAEDistBinary.run(sgemm, ranks: 2, environment: ["OPENBLAS_VERBOSE": "2"])
+        let r = try VAEDistBinary.run(sgemm, ranks: 2, environment: unset.merging(["OPENBLAS_VERBOSE": "2"]) { a, _ in a })
         XCTAssertEqual(try blasCore(r), better)
         XCTAssertEqual(occurrences(of: "Core: \(BLASCore.running)\n", in: r.stderr), 2, r.stderr)
         XCTAssertEqual(occurrences(of: "Core: \(better)\n", in: r.stderr), 2, r.stderr)

@@ -1,4 +1,5 @@
 import Foundation
+import VAECore
 import XCTest
 
 /// Runs the built `vae-dist` (it sits beside the test bundle) and captures its output.
@@ -55,7 +56,11 @@ enum VAEDistBinary {
         var env = ProcessInfo.processInfo.environment.filter { key, _ in !jobVariables.contains { key.hasPrefix($0) } }
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        for (k, v) in environment { env[k] = v }
+        // The binary runs this process's OpenBLAS kernels, which it would otherwise raise to the CPU's best
+        // (BLASCore): the tests compare its numbers with the library's in this process. BLASCoreCommandTests
+        // unset it (an empty value removes a variable).
+        env[BLASCore.environmentVariable] = env[BLASCore.environmentVariable] ?? BLASCore.running
+        for (k, v) in environment { env[k] = v.isEmpty ? nil : v }
         process.environment = env
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
