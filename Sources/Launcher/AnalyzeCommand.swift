@@ -29,7 +29,7 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "Output directory: results go to OUTPUT/single or OUTPUT/batch.")
     var output = "outputs"
 
-    @OptionGroup var modelOptions: ModelOptions<AnalysisImageSize>
+    @OptionGroup var modelOptions: ModelOptions<AnalysisDefaults>
 
     @Option(help: "Layers to compare, in forward order: encoder (encoder.conv_in … encoder.conv_out, then the moments quant_conv), decoder or both.")
     var layers: AnalysisLayers = .decoder

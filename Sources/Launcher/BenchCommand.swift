@@ -25,7 +25,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure training speed on synthetic data: time per step, by phase and by kind of work, GFLOP/s, peak memory.",
         discussion: "Works under mpirun (the global batch is split as in training; every rank's all-reduce wait is reported). Benchmarks are for people, not tests: scripts/bench.sh runs the reference configurations next to PyTorch.\n\nBLAS core here: \(BLASCore.current).")
 
-    @OptionGroup var modelOptions: ModelOptions<BenchImageSize>
+    @OptionGroup var modelOptions: ModelOptions<BenchDefaults>
 
     @Option(help: "A built-in model instead of --config: sd-v1 (the Stable Diffusion v1 VAE).")
     var preset: BenchPreset?

@@ -22,7 +22,7 @@ struct Export: ParsableCommand {
 
     @OptionGroup var weights: RequiredWeights
 
-    @OptionGroup var modelOptions: ModelOptions<TrainingImageSize>
+    @OptionGroup var configOption: ConfigOption<TrainingDefaults>
 
     @Option(help: "diffusers | ldm | sd.")
     var format: ExportFormat
@@ -41,7 +41,9 @@ struct Export: ParsableCommand {
         try reportingFailures {
             // Refused targets cost nothing: they are checked before the weights are read (and again when written).
             _ = try checkExportTarget(output, format: format, overwrite: overwrite)
-            let vae = try modelOptions.loadModel(weights: weights.checkpoint) { print($0) }
+            let source = try ModelSource(checkpoint: weights.checkpoint, config: configOption.config)
+            let vae = AutoencoderKL(source.config)
+            print(try source.loadWeights(into: vae))
             try export(vae, format: format, to: output, overwrite: overwrite)
             print("wrote \(output) (\(format.rawValue), \(vae.namedParameters.count) tensors; \(vae.config.yamlDescription))")
         }

@@ -12,7 +12,7 @@ struct Reconstruct: ParsableCommand {
 
     @OptionGroup var weights: RequiredWeights
 
-    @OptionGroup var modelOptions: ModelOptions<TrainingImageSize>
+    @OptionGroup var modelOptions: ModelOptions<TrainingDefaults>
 
     @Option(help: "Output directory.")
     var output: String

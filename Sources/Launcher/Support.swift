@@ -32,17 +32,28 @@ func reportingFailures<T>(on communicator: Communicator? = nil, _ body: () throw
     }
 }
 
-/// A command's default `--img_size` (an option group cannot take per-command defaults otherwise).
-protocol DefaultImageSize {
+/// A command's defaults that an option group cannot take per command otherwise: `--img_size`, and where the model
+/// config comes from without `--config`.
+protocol CommandDefaults {
     static var imageSize: Int { get }
+    static var configDefault: String { get }
+}
+
+extension CommandDefaults {
+    static var configDefault: String {
+        "Default: the config stored with the weights (a vae-dist checkpoint, a diffusers folder's config.json), else the SD v1 VAE."
+    }
 }
 
 /// Training and reconstruction work at 256 px, as the original tools.
-enum TrainingImageSize: DefaultImageSize { static let imageSize = 256 }
+enum TrainingDefaults: CommandDefaults { static let imageSize = 256 }
 /// The original analysis tool compares at 512 px.
-enum AnalysisImageSize: DefaultImageSize { static let imageSize = 512 }
-/// Small enough for a quick measurement on a laptop.
-enum BenchImageSize: DefaultImageSize { static let imageSize = 128 }
+enum AnalysisDefaults: CommandDefaults { static let imageSize = 512 }
+/// Small enough for a quick measurement on a laptop; no weights.
+enum BenchDefaults: CommandDefaults {
+    static let imageSize = 128
+    static let configDefault = "Default: the SD v1 VAE (see also --preset)."
+}
 
 /// What a weights option (`--checkpoint`, train's `--init_weights`) accepts, said once.
 let weightsFileKinds = "a vae-dist checkpoint (its config comes with it), an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder"
@@ -53,16 +64,22 @@ struct RequiredWeights: ParsableArguments {
     var checkpoint: String
 }
 
-/// The model options of every command that builds a model; `--checkpoint` (required or optional, or named
-/// `--init_weights`) is the command's own. The model itself is decided by `ModelSource`.
-struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
+/// `--config`: the model config, for every command that builds a model.
+struct ConfigOption<Defaults: CommandDefaults>: ParsableArguments {
     @Option(name: [.customLong("config"), .customLong("config_path"), .customLong("config-path")],
-            help: "Model config: an SD yaml (model.params.first_stage_config.params), a yaml of just those params, or a diffusers config.json. Default: the config stored with the weights (a vae-dist checkpoint, a diffusers folder's config.json), else the SD v1 VAE.")
+            help: ArgumentHelp("Model config: an SD yaml (model.params.first_stage_config.params), a yaml of just those params, or a diffusers config.json. \(Defaults.configDefault)"))
     var config: String?
+}
+
+/// The model options of every command that computes with a model; `--checkpoint` (required or optional, or named
+/// `--init_weights`) is the command's own. The model itself is decided by `ModelSource`.
+struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
+    @OptionGroup var configOption: ConfigOption<Defaults>
+    var config: String? { configOption.config }
 
     @Option(name: [.customLong("img_size"), .customLong("img-size")],
             help: "Images are resized to img_size × img_size (PIL bilinear). Must be divisible by 2^(levels-1).")
-    var imgSize: Int = ImageSize.imageSize
+    var imgSize: Int = Defaults.imageSize
 
     @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?

@@ -22,7 +22,7 @@ struct Train: ParsableCommand {
     @Option(name: [.customLong("train_dir"), .customLong("train-dir")], help: "Folder of training images (png/jpg/jpeg; --recursive for sub-folders).")
     var trainDir: String?
 
-    @OptionGroup var modelOptions: ModelOptions<TrainingImageSize>
+    @OptionGroup var modelOptions: ModelOptions<TrainingDefaults>
 
     @Option(name: [.customLong("output_dir"), .customLong("output-dir")], help: "Where outputs go.")
     var outputDir = "vae_output"

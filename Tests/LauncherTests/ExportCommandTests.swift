@@ -51,6 +51,19 @@ final class ExportCommandTests: XCTestCase {
         assertMentions(unknown.stderr, ["onnx", "diffusers", "ldm", "sd"])
     }
 
+    /// Export computes nothing: the options of the commands that do (image size, threads, arithmetic) are refused,
+    /// not silently ignored.
+    func testRefusesOptionsItDoesNotUse() throws {
+        let dir = try temporaryDirectory("export-options")
+        for extra in [["--img_size", "64"], ["--threads", "2"], ["--fast_conv"], ["--exact_conv"], ["--device", "cpu"]] {
+            let r = try VAEDistBinary.run(["export", "--checkpoint", weights, "--config", config, "--format", "diffusers",
+                                           "--output", "\(dir)/out"] + extra)
+            XCTAssertEqual(r.status, 64, "\(extra): \(r.output)")
+            assertMentions(r.stderr, [extra[0]])
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/out"), "\(extra)")
+        }
+    }
+
     func testSmallG32ExportsAsSDWithoutConfigFlagFromItsOwnCheckpoint() throws {
         // A vae-dist checkpoint carries its config: no --config needed.
         let dir = try temporaryDirectory("export-sd")
