@@ -56,7 +56,7 @@ struct AnalysisOptions: ParsableArguments {
         let source = try modelOptions.source(weights: checkpoint)
         let settings = AnalysisSettings(method: method, imageSize: modelOptions.imgSize, checkpoint: checkpoint, seed: seed,
                                         config: source.configOrigin == .sdV1Default ? nil : source.configOrigin.description)
-        let model = try settings.makeModel(source, log: say)
+        let model = try settings.makeModel(source, arithmetic: modelOptions.arithmetic(for: .inference), log: say)
         if checkpoint == nil {
             say("warning: random weights (--allow_random_weights, seed \(seed)): the differences are meaningless, they say nothing about what a trained VAE sees")
         }
@@ -65,7 +65,7 @@ struct AnalysisOptions: ParsableArguments {
 
     /// `analyze-folder`: rank 0 prints the tables of the means once every rank is done.
     func runFolder(_ folder: String, masks: String?) throws {
-        let mpi = try modelOptions.startJob(for: .inference)
+        let mpi = try modelOptions.startJob()
         try mpi.run { replicas, say in
             var (settings, model) = try loadModel(say: say)
             settings.bootstrap = bootstrap
@@ -82,7 +82,7 @@ struct AnalysisOptions: ParsableArguments {
 
     /// `analyze`: one pair, on rank 0 (other ranks have nothing to do).
     func runSingle(image1: String, image2: String, mask: String?) throws {
-        let mpi = try modelOptions.startJob(for: .inference)
+        let mpi = try modelOptions.startJob()
         try mpi.run { replicas, say in
             if replicas.size > 1 { say("one pair: ranks 1…\(replicas.size - 1) have nothing to do (use analyze-folder to spread pairs)") }
             guard replicas.rank == 0 else { return }

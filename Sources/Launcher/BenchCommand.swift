@@ -59,7 +59,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let mpi = try modelOptions.startJob(for: mode == .train ? .training : .inference)
+        let mpi = try modelOptions.startJob()
         try mpi.run { replicas, _ in
             if mode == .sgemm {
                 let result = Benchmark.sgemmCeiling(size: Self.sgemmSize, steps: steps, replicas: replicas)
@@ -72,7 +72,7 @@ struct Bench: ParsableCommand {
             }
             let cfg = try preset?.config ?? ModelSource(checkpoint: nil, config: modelOptions.config).config
             try cfg.checkImageSize(modelOptions.imgSize, option: "--img_size")
-            let vae = AutoencoderKL(cfg)
+            let vae = AutoencoderKL(cfg, arithmetic: modelOptions.arithmetic(for: mode == .train ? .training : .inference))
             let result = switch mode {
             case .train: try Benchmark.train(model: vae, imgSize: modelOptions.imgSize, batchSize: batchSize, gradAccum: gradAccum,
                                                steps: steps, replicas: replicas)

@@ -115,20 +115,22 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
         return source
     }
 
-    /// Starts the command's MPI job with this process's arithmetic set (threads per rank, the convolutions' for
-    /// `work`).
-    func startJob(for work: MemoryEstimate.Work) throws -> MPIJob {
-        ConvolutionArithmetic.current = .chosen(for: work, fast: fastConv, exact: exactConv)
-        return try MPIJob.start(threads: threads)
+    /// The convolutions' arithmetic for `work`: its default, or what --fast_conv / --exact_conv ask for.
+    func arithmetic(for work: MemoryEstimate.Work) -> ConvolutionArithmetic {
+        .chosen(for: work, fast: fastConv, exact: exactConv)
+    }
+
+    /// Starts the command's MPI job with --threads per rank.
+    func startJob() throws -> MPIJob {
+        try MPIJob.start(threads: threads)
     }
 
     /// For the commands that need weights and no MPI job (forward only): sets the arithmetic (--threads, the
     /// convolutions'), builds the model and loads `weights` into it; `say` gets the line saying what was loaded.
     func loadModel(weights: String, say: (String) -> Void) throws -> AutoencoderKL {
         if let threads { Threads.set(threads) }
-        ConvolutionArithmetic.current = .chosen(for: .inference, fast: fastConv, exact: exactConv)
         let source = try source(weights: weights)
-        let model = AutoencoderKL(source.config)
+        let model = AutoencoderKL(source.config, arithmetic: arithmetic(for: .inference))
         say(try source.loadWeights(into: model))
         return model
     }

@@ -120,7 +120,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let mpi = try modelOptions.startJob(for: .training)
+        let mpi = try modelOptions.startJob()
         try mpi.run { replicas, say in
             try SignalFlag.install()
             let options = try trainingOptions()
@@ -134,7 +134,7 @@ struct Train: ParsableCommand {
             }
             try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
             let data = try TrainingData.prepare(options, replicas: replicas, log: say)
-            let model = AutoencoderKL(config)
+            let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic(for: .training))
             if let fresh {
                 model.initialize(seed: options.seed)
                 if fresh.weights != nil { say(try fresh.loadWeights(into: model)) }

@@ -29,10 +29,10 @@ public struct AnalysisSettings: Sendable {
     /// The model for these settings: the source's weights, or random ones from the seed; `log` gets the line
     /// saying what was loaded. The analysis feeds RGB images and draws RGB reconstructions, so the model must
     /// have 3 channels each way.
-    public func makeModel(_ source: ModelSource, log: (String) -> Void) throws -> AutoencoderKL {
+    public func makeModel(_ source: ModelSource, arithmetic: ConvolutionArithmetic, log: (String) -> Void) throws -> AutoencoderKL {
         let config = source.config
         try config.requireRGB(for: "the analysis")
-        let model = AutoencoderKL(config)
+        let model = AutoencoderKL(config, arithmetic: arithmetic)
         if source.weights != nil {
             log(try source.loadWeights(into: model))
         } else {

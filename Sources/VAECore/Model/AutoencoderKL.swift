@@ -5,18 +5,18 @@ public final class AutoencoderKL: ParameterOwner {
     public let decoder: Network
     public let quantConv: Conv2D
     public let postQuantConv: Conv2D
-    /// The Winograd algorithm of each network's convolutions (`ConvolutionArithmetic.current` when built).
+    /// The Winograd algorithm of each network's convolutions.
     public var arithmetic: ConvolutionArithmetic {
         didSet { applyArithmetic() }
     }
 
-    public init(_ config: VAEConfig) {
+    public init(_ config: VAEConfig, arithmetic: ConvolutionArithmetic = .exact) {
         self.config = config
         encoder = .encoder(config)
         decoder = .decoder(config)
         quantConv = Conv2D(inChannels: 2 * config.zChannels, outChannels: 2 * config.embedDim, kernel: 1)
         postQuantConv = Conv2D(inChannels: config.embedDim, outChannels: config.zChannels, kernel: 1)
-        arithmetic = ConvolutionArithmetic.current
+        self.arithmetic = arithmetic
         applyArithmetic()
     }
 

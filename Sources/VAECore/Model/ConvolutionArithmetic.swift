@@ -19,10 +19,6 @@ public struct ConvolutionArithmetic: Sendable, Equatable, CustomStringConvertibl
     /// F(4×4) everywhere: `--fast_conv`.
     public static let fast = ConvolutionArithmetic(encoder: .f4x4, decoder: .f4x4)
 
-    /// The arithmetic of the models built from now on; the launcher sets it once, before any model exists,
-    /// as it sets `Threads`.
-    nonisolated(unsafe) public static var current = ConvolutionArithmetic.exact
-
     /// As result files record it.
     public var description: String {
         if self == .fast { return "\(encoder) (--fast_conv)" }
