@@ -112,6 +112,10 @@ struct Bench: ParsableCommand {
         if r.ranks > 1 {
             lines.append("  all-reduce wait by rank (s/step): " + r.waitByRank.map { String(format: "%.3f", $0) }.joined(separator: " "))
         }
+        if r.gradientBuckets.count > 1 {
+            let floats = r.gradientBuckets.map { String(format: "%.2f", Double($0) / 1e6) }.joined(separator: ", ")
+            lines.append("  gradient buckets (M floats, summed in this order; all but the last while backward runs): \(floats)")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -23,15 +23,17 @@ public final class GradientBuckets {
     private var readyGroups = 0
     private var started = 0
 
-    /// `capacity` is the bucket size in floats (DDP's default 25 MB is ~6.5 M floats).
-    public init(groups: [[Parameter]], replicas: ReplicaGroup, capacity: Int = 6_500_000) {
+    /// `capacity` is the bucket size in floats (DDP's default 25 MB is ~6.5 M floats), `firstCapacity` that of the
+    /// first bucket (DDP's 1 MiB): the first sum starts after the last layers' gradients, so even a model whose
+    /// gradients fit one bucket overlaps most of its all-reduce with the rest of backward.
+    public init(groups: [[Parameter]], replicas: ReplicaGroup, capacity: Int = 6_500_000, firstCapacity: Int = 262_144) {
         var built: [Bucket] = []
         var pending: [Parameter] = []
         var pendingCount = 0
         for (index, parameters) in groups.enumerated() {
             pending += parameters
             pendingCount += parameters.reduce(0) { $0 + $1.grad.count }
-            if pendingCount >= capacity || index == groups.count - 1 {
+            if pendingCount >= (built.isEmpty ? firstCapacity : capacity) || index == groups.count - 1 {
                 let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: pendingCount)
                 storage.buffers.append(buffer)
                 var offset = 0
@@ -49,6 +51,9 @@ public final class GradientBuckets {
     }
 
     public var count: Int { buckets.count }
+
+    /// Floats per bucket, in the order their sums start.
+    public var sizes: [Int] { buckets.map(\.buffer.count) }
 
     /// The L2 norm of every gradient (after `finish`, the same on every replica). Summed in fixed blocks, so
     /// the value does not depend on the thread count.

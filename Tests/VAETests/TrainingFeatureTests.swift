@@ -135,6 +135,20 @@ final class TrainingFeatureTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(p.grad.array + q.grad.array, [1.5, 0, 0, 0, 2])
     }
 
+    /// The first bucket closes at `firstCapacity` (DDP's 1 MiB), the others at `capacity`; a bucket ends with the
+    /// group that fills it, so groups are never split, and the last group closes the last bucket.
+    func testTheFirstBucketIsSmall() throws {
+        let sizes = [3, 2, 4, 1, 6, 2, 5]
+        let groups = sizes.map { [Parameter(shape: [$0])] }
+        let buckets = GradientBuckets(groups: groups, replicas: SingleReplica(), capacity: 7, firstCapacity: 4)
+        XCTAssertEqual(buckets.sizes, [3 + 2, 4 + 1 + 6, 2 + 5])
+        let model = AutoencoderKL(try VAEConfig.load(path: Fixtures.path("vae-small-g32/config.yaml")))
+        let real = GradientBuckets(groups: model.backwardGroups, replicas: SingleReplica())
+        XCTAssertEqual(real.sizes.reduce(0, +), model.parameterCount)
+        XCTAssertGreaterThan(real.count, 1, "the small model's gradients would fit one 25 MB bucket")
+        XCTAssertLessThan(real.sizes[0], model.parameterCount / 2)
+    }
+
     func testAveragedWeightsFollowTheirFormula() {
         let p = Parameter(shape: [2])
         _ = p.value.buffer.update(from: [1, 2])

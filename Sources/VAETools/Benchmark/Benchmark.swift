@@ -29,6 +29,8 @@ public struct BenchmarkResult: Codable, Sendable {
     public var peakResidentMB: Double
     /// Every rank's median all-reduce wait (seconds per step), rank 0 first.
     public var waitByRank: [Double]
+    /// Floats per gradient bucket in the order their sums start (train mode): all but the last overlap backward.
+    public var gradientBuckets: [Int] = []
     /// The kernels that ran (`TransformKernels`: the Winograd transforms and products): avx2 or avx512.
     public var kernels: String = TransformKernels.active.rawValue
     /// The OpenBLAS core whose kernels ran (`BLASCore`): SkylakeX, Haswell, Zen, ...
@@ -39,7 +41,7 @@ public struct BenchmarkResult: Codable, Sendable {
         case blasCore = "blas_core"
         case imgSize = "img_size", batchSize = "batch_size", gradAccum = "grad_accum", secondsPerStep = "seconds_per_step"
         case itemsPerSecond = "items_per_second", gflopPerStep = "gflop_per_step", gflopsPerSecond = "gflops_per_second"
-        case peakResidentMB = "peak_resident_mb", waitByRank = "allreduce_wait_by_rank"
+        case peakResidentMB = "peak_resident_mb", waitByRank = "allreduce_wait_by_rank", gradientBuckets = "gradient_buckets"
     }
 }
 
@@ -77,10 +79,11 @@ public enum Benchmark {
         (options.batchSize, options.gradAccum, options.imgSize, options.lr, options.klWeight) = (batchSize, gradAccum, imgSize, 1e-5, 1e-6)
         let stepBatch = options.stepBatch
         let images = randomImages(count: stepBatch, size: imgSize, seed: 1)
+        let buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
         let step = TrainingStep(model: model, images: CachedImages(size: imgSize, count: stepBatch, bytes: images.flatMap(\.pixels)),
                                 options: options, loss: VAELoss(klWeight: options.klWeight),
                                 optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: options.lr), ema: nil,
-                                buckets: GradientBuckets(groups: model.backwardGroups, replicas: replicas), replicas: replicas)
+                                buckets: buckets, replicas: replicas)
         var phases: [String: [Double]] = [:]
         var totals: [Double] = []
         for index in 0...steps {
@@ -110,7 +113,7 @@ public enum Benchmark {
             itemsPerSecond: Double(stepBatch) / perStep, phases: phases.mapValues(median),
             kinds: Dictionary(uniqueKeysWithValues: Profile.breakdown.map { ($0.kind.rawValue, $0.seconds / Double(steps)) }),
             gflopPerStep: flops[0] / 1e9, gflopsPerSecond: flops[0] / 1e9 / max(perStep, 1e-12),
-            peakResidentMB: peakResidentMB, waitByRank: waits)
+            peakResidentMB: peakResidentMB, waitByRank: waits, gradientBuckets: buckets.sizes)
     }
 
     /// Analysis of one image pair per step (random images) as `vae-dist analyze` runs it: encode each image, decode
