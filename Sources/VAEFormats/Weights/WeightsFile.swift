@@ -31,6 +31,11 @@ public struct WeightsFile: Equatable, Sendable {
         self.diffusersFolder = diffusersFolder
     }
 
+    /// A weights file located elsewhere (rank 0's, on a rank that received it): nothing is probed here.
+    public init(path: String, format: Format, diffusersFolder: String?) {
+        (self.path, self.format, self.diffusersFolder) = (path, format, diffusersFolder)
+    }
+
     static func locate(_ path: String) throws -> WeightsFile {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
