@@ -45,7 +45,7 @@ public enum TrainingData {
         let validation = try share(root?[1], replicas: replicas, size: size, cached: keep)
         if !keep {
             // Streamed images are read by every rank on its own host: one that cannot says so now, not mid-epoch.
-            try replicas.requireEveryRankReads(train.paths + validation.paths, what: "--cache_images false: the training images",
+            try replicas.requireEveryRankReads(train.paths + validation.paths, what: "the training images (--cache_images false)",
                                                remedy: "Give every host the images at the same paths (a shared file system or a copy), "
                                                      + "or train with --cache_images true: rank 0 then decodes them and sends them to every rank.")
         }

@@ -101,7 +101,7 @@ final class ModelChoiceCommandTests: XCTestCase {
         XCTAssertEqual(started.status, 0, started.output)
         assertMentions(started.output, ["loaded \(folder)/diffusion_pytorch_model.safetensors (diffusers names)",
                                         "config \(folder)/config.json (diffusers)", "model: ch 16",
-                                        "the model of --init_weights \(folder): ", "bytes read on rank 0, sent to 1 rank (XXH64 "])
+                                        "--init_weights \(folder) (its VAE tensors as float32, and the config): ", "bytes read on rank 0, sent to 1 rank (XXH64 "])
         let checkpoint = "\(dir!)/run/checkpoints/vae_epoch_1.safetensors"
         XCTAssertEqual(try CheckpointMetadata.storedConfig(path: checkpoint), try VAEConfig.load(path: yaml))
 

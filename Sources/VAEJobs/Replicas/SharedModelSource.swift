@@ -25,7 +25,8 @@ extension ReplicaGroup {
             return SharedModel(source: source, weights: try source.weights.map { _ in try source.readWeights() })
         }
         var decided: SharedModel?
-        let what = checkpoint.map { "the model of \(option) \($0)" } ?? config.map { "--config \($0)" } ?? "the model (SD v1 VAE)"
+        let what = checkpoint.map { "\(option) \($0) (its VAE tensors as float32, and the config)" } ?? config.map { "--config \($0)" }
+            ?? "the model (SD v1 VAE)"
         let bytes = try fromRoot(what, log: checkpoint == nil && config == nil ? { _ in } : log) {
             let source = try ModelSource(checkpoint: checkpoint, config: config)
             let model = SharedModel(source: source, weights: try source.weights.map { _ in try source.readWeights() })
