@@ -9,7 +9,9 @@
 #   3. --init_weights present only on rank 0's host works and equals the 1-host run;
 #   4. analyze-folder on 3 hosts gives bitwise the per-pair layer_differences.json of 1 host;
 #   5. training images only on rank 0's host: cached (the default) trains, streamed (--cache_images false) stops
-#      before the first step naming the host and files that cannot be read.
+#      before the first step naming the host and files that cannot be read;
+#   6. a rank killed mid-run: scripts/train_elastic.sh restarts the job with --resume auto, and it ends bitwise where
+#      the straight run ends.
 # Needs root, iproute2 and python3; prints "skipped: …" and exits 0 where namespaces cannot be made. Everything it
 # makes (namespaces, links, mounts, files) is removed at exit, also on failure. Usage:
 #   scripts/test-multihost.sh                 # the scenarios (VAE_DIST=/path/to/vae-dist, default: this checkout's build)
@@ -124,7 +126,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # so the flag stays as a precaution that changes nothing the scenarios check.
 hwloc_flag=(--mca rtc ^hwloc)
 # mpirun-on N command…: N hosts × 1 rank each (mpirun runs on h0; h0's rank is rank 0). A script, so that
-# wrappers can run it; MPIRUN_EXTRA adds mpirun options (the hwloc flag).
+# train_elastic.sh can run it; MPIRUN_EXTRA adds mpirun options (the hwloc flag).
 for i in $(seq 1 $hosts); do
     for j in $(seq 0 $((i - 1))); do echo "${addr[j]} slots=1"; done > "$work/hostfile.$i"
 done
@@ -269,5 +271,30 @@ mpirun_on 2 "${local_train[@]}" --epochs 1 --cache_images false --output_dir "$w
     && ! grep -q "model: ch " "$work/streamed.log" \
     || { cat "$work/streamed.log"; fail "images only on h0, streamed: exit $status; expected 1 with a message naming rank 1, h1 and the files, before the model is built"; }
 say "5. images only on h0: cached trains; streamed stops before the first step: $(grep -o 'rank 1 (host h1): [^:]*' "$work/streamed.log" | head -1)"
+
+# 6. A rank killed mid-run (its host lost): train_elastic.sh starts the job again with --resume auto, and it ends
+#    with the straight run's weights.
+elastic_log="$work/elastic.log"
+bash "$repo/scripts/train_elastic.sh" --max_restarts 2 --restart_delay 0 -- \
+    env MPIRUN_EXTRA="${hwloc_flags[*]}" "$work/mpirun-on" 2 "${train[@]}" --epochs 4 --output_dir "$work/private/elastic" > "$elastic_log" 2>&1 &
+elastic=$!
+for _ in $(seq 1 1200); do
+    [ -e "$work/private/elastic/checkpoints/vae_epoch_1.safetensors" ] && break
+    kill -0 "$elastic" 2>/dev/null || break
+    sleep 0.1
+done
+[ -e "$work/private/elastic/checkpoints/vae_epoch_1.safetensors" ] || { cat "$elastic_log"; fail "elastic: no first checkpoint"; }
+victim=""
+for pid in $(ip netns pids "${ns[1]}"); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = vae-dist ] && victim="$pid"
+done
+[ -n "$victim" ] || { cat "$elastic_log"; fail "elastic: no vae-dist process on h1 to kill"; }
+kill -9 "$victim"
+wait "$elastic" || { cat "$elastic_log"; fail "elastic: train_elastic.sh did not finish the run"; }
+grep -q "train_elastic: the job failed (exit [0-9]*); restart 1 of 2" "$elastic_log" || { cat "$elastic_log"; fail "elastic: no restart"; }
+grep -q "resuming from $work/private/elastic/checkpoints/vae_epoch_" "$elastic_log" || { cat "$elastic_log"; fail "elastic: the restart did not resume"; }
+same=$(same_tensors "$work/private/two/vae_final.safetensors" "$work/private/elastic/vae_final.safetensors")
+[ "$same" = same ] || fail "elastic run vs straight run: $same"
+say "6. rank 1 killed after epoch 1: $(grep -o 'the job failed (exit [0-9]*); restart 1 of 2' "$elastic_log"), $(grep -o 'resuming from [^ ]*' "$elastic_log" | sed "s|$work/||"); final weights bitwise equal to the straight run"
 
 say "all scenarios passed in $((SECONDS - started)) s"
