@@ -208,7 +208,8 @@ EOF
 }
 below() { py "$1" "$2" <<<'import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)'; }
 
-"$bin" synth-data --output "$work/shared/phantoms" --count 16 --pairs 4 --img_size 64 --seed 0 > "$work/synth.log"
+"$bin" synth-data --output "$work/shared/phantoms" --count 16 --pairs 4 --img_size 64 --seed 0 > "$work/synth.log" 2>&1 \
+    || { cat "$work/synth.log"; fail "$bin synth-data"; }
 train=("$bin" train --train_dir "$work/shared/phantoms/train" --config_path "$repo/configs/demo-small.yaml" --img_size 64
        --batch_size 8 --lr 1e-3 --kl_weight 1e-6 --save_interval 1 --num_recon 2 --threads 1)
 
