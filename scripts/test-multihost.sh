@@ -285,9 +285,9 @@ for _ in $(seq 1 1200); do
     sleep 0.1
 done
 [ -e "$work/private/elastic/checkpoints/vae_epoch_1.safetensors" ] || { cat "$elastic_log"; fail "elastic: no first checkpoint"; }
-victim=""
+victim="" comm="$(basename "$bin" | cut -c1-15)"  # the kernel keeps 15 characters of a command's name
 for pid in $(ip netns pids "${ns[1]}"); do
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = vae-dist ] && victim="$pid"
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] && victim="$pid"
 done
 [ -n "$victim" ] || { cat "$elastic_log"; fail "elastic: no vae-dist process on h1 to kill"; }
 kill -9 "$victim"
