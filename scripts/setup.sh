@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev libjpeg-dev libturbojpeg0-dev libcairo2-dev fonts-dejavu-core pkg-config)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev libjpeg-dev libturbojpeg0-dev libcairo2-dev fonts-dejavu-core pkg-config iproute2)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import VAEAnalysis
 import VAECore
+import VAEFormats
+import VAEJobs
 
 extension AnalysisMethod: ExpressibleByArgument {}
 extension AnalysisLayers: ExpressibleByArgument {}
@@ -52,11 +54,16 @@ struct AnalysisOptions: ParsableArguments {
 
     /// The settings and the model (decided by `ModelSource`: --config, else the config stored with the weights,
     /// else the SD v1 VAE).
-    func loadModel(say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
-        let source = try modelOptions.source(weights: checkpoint)
+    /// With `replicas`, rank 0 reads the weights and config and every rank receives them (other hosts need not
+    /// have the files).
+    func loadModel(replicas: ReplicaGroup? = nil, say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
+        let shared = try replicas.map { try $0.modelSource(checkpoint: checkpoint, option: "--checkpoint", config: modelOptions.config, log: say) }
+        let source = try shared?.source ?? ModelSource(checkpoint: checkpoint, config: modelOptions.config)
+        try source.config.checkImageSize(modelOptions.imgSize, option: "--img_size")
         let settings = AnalysisSettings(method: method, imageSize: modelOptions.imgSize, checkpoint: checkpoint, seed: seed,
                                         config: source.configOrigin == .sdV1Default ? nil : source.configOrigin.description)
-        let model = try settings.makeModel(source, arithmetic: modelOptions.arithmetic(for: .inference), log: say)
+        let model = try settings.makeModel(source, arithmetic: modelOptions.arithmetic(for: .inference), weights: shared?.weights,
+                                           log: say)
         if checkpoint == nil {
             say("warning: random weights (--allow_random_weights, seed \(seed)): the differences are meaningless, they say nothing about what a trained VAE sees")
         }
@@ -67,7 +74,7 @@ struct AnalysisOptions: ParsableArguments {
     func runFolder(_ folder: String, masks: String?) throws {
         let mpi = try modelOptions.startJob()
         try mpi.run { replicas, say in
-            var (settings, model) = try loadModel(say: say)
+            var (settings, model) = try loadModel(replicas: replicas, say: say)
             settings.bootstrap = bootstrap
             settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("batch")

@@ -3,6 +3,7 @@ import Distributed
 import Foundation
 import VAECore
 import VAEFormats
+import VAEJobs
 import VAETraining
 
 struct Train: ParsableCommand {
@@ -127,17 +128,23 @@ struct Train: ParsableCommand {
             let run = try RunDirectory.begin(outputDir, start: runStart, replicas: replicas, log: say)
             let resumed = run.resumeFrom
             // Resuming keeps the checkpoint's model; otherwise --config, else the config stored with --init_weights.
-            let fresh = resumed == nil ? try ModelSource(checkpoint: initWeights, config: modelOptions.config) : nil
-            let config = resumed?.contents.config ?? fresh!.config
-            if let resumed, let configPath = modelOptions.config, try ModelSource.loadConfig(path: configPath) != config {
-                throw VAEDistError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
+            // Rank 0 reads these files and sends them: other hosts need not have them.
+            let fresh = resumed == nil
+                ? try replicas.modelSource(checkpoint: initWeights, option: "--init_weights", config: modelOptions.config, log: say) : nil
+            let config = resumed?.contents.config ?? fresh!.source.config
+            if let resumed, let configPath = modelOptions.config {
+                _ = try replicas.rootOnly {
+                    if try ModelSource.loadConfig(path: configPath) != config {
+                        throw VAEDistError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
+                    }
+                }
             }
             try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
             let data = try TrainingData.prepare(options, replicas: replicas, log: say)
             let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic(for: .training))
             if let fresh {
                 model.initialize(seed: options.seed)
-                if fresh.weights != nil { say(try fresh.loadWeights(into: model)) }
+                if let loaded = try fresh.loadWeights(into: model) { say(loaded) }
             }
             say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
             let trainer = try Trainer(model: model, options: options, data: data, replicas: replicas,

@@ -20,7 +20,7 @@ public enum RunStart: Equatable, Sendable {
 public final class RunDirectory {
     public let path: String
     public let runID: String
-    /// The checkpoint to continue from (read on every rank), nil for a fresh start.
+    /// The checkpoint to continue from (read on rank 0, its bytes sent to every rank), nil for a fresh start.
     public let resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?
     private let lockDescriptor: Int32
 
@@ -34,11 +34,12 @@ public final class RunDirectory {
 
     /// Creates and locks the directory on rank 0, removes temporary files of killed writes, decides the run's
     /// identity and checkpoint; every rank gets the same outcome or the same error. Nothing is decoded or trained
-    /// before, so directory problems show at once.
+    /// before, so directory problems show at once. Only rank 0 looks into the directory and reads the checkpoint:
+    /// the others may run on hosts whose --output_dir is a private, empty folder.
     public static func begin(_ outputDir: String, start: RunStart, replicas: ReplicaGroup,
                              log: (String) -> Void) throws -> RunDirectory {
         var lock: Int32 = -1
-        var rootContents: TrainingCheckpoint.Contents?
+        var rootResume: ResumePoint?
         let decided = try replicas.rootOnly { () throws -> (runID: String, checkpoint: String?) in
             // --overwrite removes files: never in the working directory or a folder holding it.
             if start == .fresh(overwrite: true) { _ = try checkReplaceableOutputPath(outputDir, flag: "--output_dir") }
@@ -50,7 +51,7 @@ public final class RunDirectory {
                     log("removed \(removed.count) temporary file(s) left by interrupted writes:\n" + removed.map { "  " + $0 }.joined(separator: "\n"))
                 }
                 let decision = try decide(outputDir, start: start, previousRun: previous?.runID, log: log)
-                rootContents = decision.resume?.contents
+                rootResume = decision.resume
                 try writeHolder(Holder(runID: decision.runID), to: descriptor)
                 return (decision.runID, decision.resume?.path)
             } catch {
@@ -61,13 +62,31 @@ public final class RunDirectory {
         }
         let runID = try replicas.broadcast(decided?.runID ?? "", from: 0)
         let checkpoint = try replicas.broadcast(decided?.checkpoint, from: 0)
-        let contents = try rootContents ?? checkpoint.map { try TrainingCheckpoint.read(path: $0) }
+        var contents = rootResume?.contents
+        if let checkpoint {
+            let bytes = try replicas.fromRoot("checkpoint \(checkpoint)", log: log) { rootResume!.bytes }
+            rootResume = nil
+            if contents == nil { contents = try TrainingCheckpoint.read(bytes: bytes, path: checkpoint) }
+        }
         return RunDirectory(path: outputDir, runID: runID, resumeFrom: contents.map { ($0, checkpoint!) }, lockDescriptor: lock)
     }
 
-    /// The run id, and the checkpoint to continue from (with its path) if any.
+    /// A checkpoint chosen on rank 0: its path, its bytes as read (what the other ranks receive) and their contents.
+    private struct ResumePoint {
+        let path: String
+        let bytes: [UInt8]
+        let contents: TrainingCheckpoint.Contents
+
+        init(path: String) throws {
+            self.path = path
+            bytes = try readRegularFile(path)
+            contents = try TrainingCheckpoint.read(bytes: bytes, path: path)
+        }
+    }
+
+    /// The run id, and the checkpoint to continue from if any.
     private static func decide(_ outputDir: String, start: RunStart, previousRun: String?,
-                               log: (String) -> Void) throws -> (runID: String, resume: (contents: TrainingCheckpoint.Contents, path: String)?) {
+                               log: (String) -> Void) throws -> (runID: String, resume: ResumePoint?) {
         let (found, unreadable) = TrainingCheckpoint.candidates(in: outputDir)
         switch start {
         case .fresh(let overwrite):
@@ -80,11 +99,12 @@ public final class RunDirectory {
             }
             return (UUID().uuidString, nil)
         case .resume(let path):
-            let contents = try TrainingCheckpoint.read(path: path)
+            let resume = try ResumePoint(path: path)
+            let contents = resume.contents
             if let other = found.first(where: { $0.runID != contents.runID }) {
                 throw VAEDistError("--output_dir \(outputDir) holds checkpoints of another run (e.g. \(other.path), run \(other.runID ?? "unknown")) than \(path) (run \(contents.runID ?? "unknown")); resuming there would mix two runs: choose another --output_dir")
             }
-            return (contents.runID ?? UUID().uuidString, (contents, path))
+            return (contents.runID ?? UUID().uuidString, resume)
         case .resumeLatest:
             for line in unreadable { log("--resume auto: skipping \(line)") }
             for candidate in found {
@@ -93,8 +113,8 @@ public final class RunDirectory {
                     continue
                 }
                 do {
-                    let contents = try TrainingCheckpoint.read(path: candidate.path)
-                    return (contents.runID ?? UUID().uuidString, (contents, candidate.path))
+                    let resume = try ResumePoint(path: candidate.path)
+                    return (resume.contents.runID ?? UUID().uuidString, resume)
                 } catch {
                     log("--resume auto: skipping \(error)\n  trying the previous checkpoint")
                 }

@@ -44,7 +44,15 @@ public enum TrainingCheckpoint {
 
     /// Reads a checkpoint and checks that its metadata is consistent (`TrainingCheckpointValidation`).
     public static func read(path: String) throws -> Contents {
-        let file = try SafeTensors.read(path: path)
+        try contents(of: SafeTensors.read(path: path), path: path)
+    }
+
+    /// The checkpoint whose whole file is `bytes` (as rank 0 read it from `path` and sent it), with `read(path:)`'s checks.
+    public static func read(bytes: [UInt8], path: String) throws -> Contents {
+        try contents(of: SafeTensors.parse(bytes, path: path), path: path)
+    }
+
+    private static func contents(of file: SafeTensors, path: String) throws -> Contents {
         guard file.metadata["format"] == format else {
             throw VAEDistError("\(path): not a vae-dist training checkpoint (no '\(format)' format in its metadata); to start from plain weights use --init_weights")
         }

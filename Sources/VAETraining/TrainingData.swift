@@ -17,7 +17,8 @@ public struct TrainingSets {
 public enum TrainingData {
     /// Lists and validates the images on rank 0 (every unreadable file is listed with its reason), splits off
     /// the validation set, then gives every rank the same data: decoded once on rank 0 and broadcast as uint8
-    /// when cached, otherwise the lists of usable files, loaded on demand by each rank.
+    /// when cached (the other hosts need not have the images), otherwise the lists of usable files, loaded on
+    /// demand by each rank, which first checks that it can read them all.
     public static func prepare(_ options: TrainingOptions, replicas: ReplicaGroup, log: (String) -> Void) throws -> TrainingSets {
         let size = options.imgSize, keep = options.cacheImages
         let root = try replicas.rootOnly { () throws -> [(paths: [String], bytes: [UInt8])] in
@@ -42,6 +43,12 @@ public enum TrainingData {
         }
         let train = try share(root?[0], replicas: replicas, size: size, cached: keep)
         let validation = try share(root?[1], replicas: replicas, size: size, cached: keep)
+        if !keep {
+            // Streamed images are read by every rank on its own host: one that cannot says so now, not mid-epoch.
+            try replicas.requireEveryRankReads(train.paths + validation.paths, what: "the training images (--cache_images false)",
+                                               remedy: "Give every host the images at the same paths (a shared file system or a copy), "
+                                                     + "or train with --cache_images true: rank 0 then decodes them and sends them to every rank.")
+        }
         return TrainingSets(train: train.source, validation: validation.paths.isEmpty ? nil : validation.source,
                             validationPaths: validation.paths)
     }

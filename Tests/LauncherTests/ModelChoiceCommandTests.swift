@@ -119,18 +119,21 @@ final class ModelChoiceCommandTests: XCTestCase {
         let base = ["train", "--train_dir", train, "--output_dir", "\(dir!)/run", "--batch_size", "2", "--img_size", "16",
                     "--num_recon", "2", "--threads", "1", "--save_interval", "1"]
         let folder = try diffusersFolder()
-        let started = try VAEDistBinary.run(base + ["--epochs", "1", "--init_weights", folder])
+        // Under mpirun rank 0 reads the weights and config and sends them to the other rank.
+        let started = try VAEDistBinary.run(base + ["--epochs", "1", "--init_weights", folder], ranks: 2)
         XCTAssertEqual(started.status, 0, started.output)
         assertMentions(started.output, ["loaded \(folder)/diffusion_pytorch_model.safetensors (diffusers names)",
-                                        "config \(folder)/config.json (diffusers)", "model: ch 16"])
+                                        "config \(folder)/config.json (diffusers)", "model: ch 16",
+                                        "--init_weights \(folder) (its VAE tensors as float32, and the config): ", "bytes read on rank 0, sent to 1 rank (XXH64 "])
         let checkpoint = "\(dir!)/run/checkpoints/vae_epoch_1.safetensors"
         XCTAssertEqual(try CheckpointMetadata.storedConfig(path: checkpoint), try VAEConfig.load(path: yaml))
 
         // --resume keeps the checkpoint's model; a --config_path describing another one is refused.
         let conflict = try VAEDistBinary.run(base + ["--epochs", "2", "--resume", checkpoint,
-                                                     "--config_path", VAEDistBinary.fixture("vae-small-g32/config.yaml")])
+                                                     "--config_path", VAEDistBinary.fixture("vae-small-g32/config.yaml")], ranks: 2)
         XCTAssertNotEqual(conflict.status, 0)
         assertMentions(conflict.stderr, ["--config_path", "differs from the model in \(checkpoint)"])
+        XCTAssertEqual(conflict.stderr.components(separatedBy: "differs from the model").count - 1, 1, "reported once:\n\(conflict.stderr)")
         // The image size is checked against the checkpoint's model (2 levels: divisible by 2), not the default's.
         let oddSize = try VAEDistBinary.run(base + ["--epochs", "2", "--resume", checkpoint, "--img_size", "15"])
         XCTAssertNotEqual(oddSize.status, 0)

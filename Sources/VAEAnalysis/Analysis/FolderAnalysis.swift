@@ -165,9 +165,11 @@ public struct FolderAnalysisJob {
     private func loadInputs(_ mine: [ImagePair], total: Int) throws -> [PairInputs] {
         var failures: [String] = []
         var inputs: [PairInputs] = []
+        // Each rank reads its pairs where it runs: name the rank and host, whose copy of the folder may differ.
+        let place = replicas.size > 1 ? "rank \(replicas.rank) (host \(localHostName)): " : ""
         for pair in mine {
             let images = ([pair.positive, pair.negative] + pair.masks).compactMap { path -> RGB8Image? in
-                do { return try loadResized(path, size: settings.imageSize) } catch { failures.append("  \(error)"); return nil }
+                do { return try loadResized(path, size: settings.imageSize) } catch { failures.append("  \(place)\(error)"); return nil }
             }
             if images.count == 2 + pair.masks.count {
                 inputs.append(PairInputs(positive: images[0], negative: images[1], masks: Array(images.dropFirst(2))))

@@ -37,6 +37,11 @@ public struct ModelSource {
     /// nil when no weights were given.
     public let weights: WeightsFile?
 
+    /// A source decided elsewhere: rank 0's, on a rank that received it (`ReplicaGroup.modelSource`).
+    public init(config: VAEConfig, configOrigin: ConfigOrigin, weights: WeightsFile?) {
+        (self.config, self.configOrigin, self.weights) = (config, configOrigin, weights)
+    }
+
     /// Decides the config and finds the weights file; reads only headers and configs, not the weights.
     public init(checkpoint: String?, config configPath: String?) throws {
         weights = try checkpoint.map(WeightsFile.locate)
@@ -81,14 +86,34 @@ public struct ModelSource {
     /// Puts the weights into `model` (built from `config`) and returns one line saying what was loaded: the
     /// file, its naming and where the config came from.
     public func loadWeights(into model: AutoencoderKL) throws -> String {
+        try loadWeights(readWeights(), into: model)
+    }
+
+    /// The weights file's tensors that can be VAE weights (what `loadWeights` loads), read once, e.g. on rank 0 to
+    /// send to the other ranks.
+    public func readWeights() throws -> ReadWeights {
+        guard let weights else { throw VAEDistError("no weights file was given") }
+        let read = try weights.readVAETensors()
+        return ReadWeights(tensors: read.tensors, location: read.location)
+    }
+
+    /// Loads weights read by `readWeights` (here or on rank 0) into `model`; the line says what was loaded.
+    public func loadWeights(_ read: ReadWeights, into model: AutoencoderKL) throws -> String {
         guard let weights else { throw VAEDistError("no weights file was given") }
         // A mismatch under the default config most likely means a config was not given: say so.
         let origin = configOrigin == .sdV1Default ? "\(configOrigin): no --config given and the weights carry none" : "\(configOrigin)"
-        let read = try weights.readVAETensors()
         let loaded = try model.loadWeights(tensors: read.tensors, path: weights.path, configOrigin: origin)
         return "loaded \(weights.path) (\(loaded.namingDescription)\(read.location.map { ", PyTorch checkpoint, state dict at \($0)" } ?? "")); "
             + "config \(configOrigin): \(config.yamlDescription)"
     }
+}
+
+/// A weights file's VAE tensors as read, and for a PyTorch checkpoint the dict they were found in.
+public struct ReadWeights {
+    public let tensors: [String: SafeTensors.Entry]
+    public let location: String?
+
+    public init(tensors: [String: SafeTensors.Entry], location: String?) { (self.tensors, self.location) = (tensors, location) }
 }
 
 extension VAEConfig {

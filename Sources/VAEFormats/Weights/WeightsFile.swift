@@ -35,6 +35,11 @@ public struct WeightsFile: Equatable, Sendable {
         self.siblingConfig = siblingConfig
     }
 
+    /// A weights file located elsewhere (rank 0's, on a rank that received it): nothing is probed here.
+    public init(path: String, format: Format, diffusersFolder: String?, siblingConfig: String? = nil) {
+        (self.path, self.format, self.diffusersFolder, self.siblingConfig) = (path, format, diffusersFolder, siblingConfig)
+    }
+
     static func locate(_ path: String) throws -> WeightsFile {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
