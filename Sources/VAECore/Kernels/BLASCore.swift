@@ -183,8 +183,8 @@ public enum BLASCore {
     }
 
     /// Call first thing in `main`, before MPI_Init and before any BLAS call. Where OpenBLAS chose a core below what
-    /// this CPU runs, restarts this program (`execv` of /proc/self/exe with the same arguments: the same pid, so it
-    /// holds under mpirun) with `OPENBLAS_CORETYPE` naming the best core the library has. The restarted process
+    /// this CPU runs, restarts this program (`execv` of the file /proc/self/exe names, with the same arguments: the
+    /// same pid, so it holds under mpirun) with `OPENBLAS_CORETYPE` naming the best core the library has. The restarted process
     /// finds the variable set and keeps it (so at most one restart), and logs one line on stderr (rank 0 only when
     /// the launcher's environment names the rank), or a warning if the library did not take the core. If the restart
     /// fails, a warning, and the run goes on with the library's choice. Linux on x86-64 only; elsewhere nothing.
@@ -207,6 +207,12 @@ public enum BLASCore {
         guard case .set(let better) = decision else { return }
         setenv(environmentVariable, better, 1)
         setenv(libraryChoiceVariable, core, 1)
+        // The file /proc/self/exe links to, not the link: the kernel names a process after the file it runs, and
+        // ps, top, pkill and the multi-host harness know this one as vae-dist, not "exe".
+        var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &target, target.count - 1)
+        if length > 0 { execv(String(cString: target), CommandLine.unsafeArgv) }
+        // A binary replaced since it started (the link then names "… (deleted)") still runs through the link.
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // execv returns only when it failed.
         let reason = String(cString: strerror(errno))
