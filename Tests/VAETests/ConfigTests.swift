@@ -120,6 +120,60 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try VAEConfig.parse(yaml: yaml, source: "v1-inference.yaml"), .sdV1)
     }
 
+    /// latent-diffusion's configs/autoencoder/autoencoder_kl_32x32x4.yaml, the config of the kl-f8 download: the
+    /// AutoencoderKL sits at `model` itself, beside the training sections vae-dist does not read.
+    func testLatentDiffusionAutoencoderConfig() throws {
+        let yaml = """
+        model:
+          base_learning_rate: 4.5e-6
+          target: ldm.models.autoencoder.AutoencoderKL
+          params:
+            monitor: "val/rec_loss"
+            embed_dim: 4
+            lossconfig:
+              target: ldm.modules.losses.LPIPSWithDiscriminator
+              params:
+                disc_start: 50001
+                kl_weight: 0.000001
+                disc_weight: 0.5
+
+            ddconfig:
+              double_z: True
+              z_channels: 4
+              resolution: 256
+              in_channels: 3
+              out_ch: 3
+              ch: 128
+              ch_mult: [ 1,2,4,4 ]  # num_down = len(ch_mult)-1
+              num_res_blocks: 2
+              attn_resolutions: [ ]
+              dropout: 0.0
+
+        data:
+          target: main.DataModuleFromConfig
+          params:
+            batch_size: 12
+            wrap: True
+            train:
+              target: ldm.data.imagenet.ImageNetSRTrain
+              params: {size: 256, degradation: pil_nearest}
+
+        lightning:
+          callbacks:
+            image_logger:
+              target: main.ImageLogger
+              params: {batch_frequency: 1000, max_images: 8, increase_log_steps: True}
+          trainer:
+            benchmark: True
+            accumulate_grad_batches: 2
+        """
+        XCTAssertEqual(try VAEConfig.parse(yaml: yaml, source: "autoencoder_kl_32x32x4.yaml"), .sdV1)
+        // Its keys are checked as anywhere else, under their place in this layout.
+        assertRejected(yaml.replacingOccurrences(of: "ch: 128", with: "chs: 128"), naming: ["model.params.ddconfig.chs", "unknown key"])
+        assertRejected(yaml.replacingOccurrences(of: "ldm.models.autoencoder.AutoencoderKL", with: "ldm.models.autoencoder.VQModel"),
+                       naming: ["model.target is ldm.models.autoencoder.VQModel"])
+    }
+
     func testParamsOnlyConfig() throws {
         let yaml = """
         embed_dim: 8
@@ -245,6 +299,8 @@ final class ConfigTests: XCTestCase {
 
     func testRejectsMissingSections() {
         assertRejected("model:\n  params:\n    unet_config: {}", naming: ["model.params.first_stage_config", "missing"])
+        assertRejected("model:\n  target: ldm.models.diffusion.ddpm.LatentDiffusion\n  params:\n    unet_config: {}",
+                       naming: ["model.params.first_stage_config", "missing", "latent-diffusion autoencoder config"])
         assertRejected("model:\n  params:\n    first_stage_config:\n      target: ldm.models.autoencoder.AutoencoderKL",
                        naming: ["model.params.first_stage_config.params", "missing"])
         assertRejected("lossconfig: {}", naming: ["no VAE config found"])
