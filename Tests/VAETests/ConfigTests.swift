@@ -235,6 +235,27 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try JSONDecoder().decode(VAEConfig.self, from: JSONEncoder().encode(invalid)))
     }
 
+    /// The latent settings are stored beside the rest under diffusers' names, only when stated; a config stored
+    /// before they existed (no such keys) still reads, stating none.
+    func testStoredLatentSettingsRoundTripAndOlderConfigsStillRead() throws {
+        var config = VAEConfig(ch: 16, chMult: [1, 2], numResBlocks: 1, attnResolutions: [8], resolution: 16, normNumGroups: 8)
+        let older = #"{"attn_resolutions":[8],"ch":16,"ch_mult":[1,2],"double_z":true,"embed_dim":4,"in_channels":3,"norm_num_groups":8,"num_res_blocks":1,"out_ch":3,"resolution":16,"z_channels":4}"#
+        XCTAssertEqual(try CheckpointMetadata.json(config), older, "nothing stated, nothing written")
+        XCTAssertEqual(try JSONDecoder().decode(VAEConfig.self, from: Data(older.utf8)), config)
+        config.latentSpace = LatentSpace(scalingFactor: 0.13025, shiftFactor: -0.5, latentsMean: [1, 2, 3, 4],
+                                         latentsStd: [0.5, 1, 1, 2], forceUpcast: false)
+        let stored = try CheckpointMetadata.json(config)
+        for part in [#""scaling_factor":0.13025"#, #""shift_factor":-0.5"#, #""latents_mean":[1,2,3,4]"#, #""force_upcast":false"#] {
+            XCTAssertTrue(stored.contains(part), "\(part) not in \(stored)")
+        }
+        XCTAssertEqual(try JSONDecoder().decode(VAEConfig.self, from: Data(stored.utf8)), config)
+        XCTAssertTrue(config.yamlDescription.hasSuffix("force_upcast false, latents_mean [1.0, 2.0, 3.0, 4.0], "
+                                                       + "latents_std [0.5, 1.0, 1.0, 2.0], scaling_factor 0.13025, shift_factor -0.5"),
+                      config.yamlDescription)
+        // Stored values are validated like the rest.
+        XCTAssertThrowsError(try JSONDecoder().decode(VAEConfig.self, from: Data(stored.replacingOccurrences(of: "[1,2,3,4]", with: "[1,2]").utf8)))
+    }
+
     // MARK: Rejections
 
     func testRejectsNonListChMult() {

@@ -16,6 +16,7 @@ extension AutoencoderKL {
         let description = config.yamlDescription + (configOrigin.map { "; config: \($0)" } ?? "")
         let converted = try ldmTensors(from: tensors, path: path, expected: Set(expectedParameters.map(\.name)),
                                        modelDescription: description)
+        try refuseUnsupportedLayout(converted.tensors, path: path)
         let values = try matchParameters(expected: expectedParameters, loaded: converted.tensors, path: path,
                                          configDescription: description)
         try rejectNonFinite(values, order: namedParameters.map(\.name), path: path)
