@@ -107,10 +107,12 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
 
     /// For the commands that need weights and no MPI job (forward only): sets the arithmetic (--threads, the
     /// convolutions'), builds the model and loads `weights` into it; `say` gets the line saying what was loaded.
-    func loadModel(weights: String, say: (String) -> Void) throws -> AutoencoderKL {
+    /// `check` sees the config first, before anything is read or built (the memory estimate).
+    func loadModel(weights: String, check: (VAEConfig) throws -> Void = { _ in }, say: (String) -> Void) throws -> AutoencoderKL {
         if let threads { Threads.set(threads) }
         ConvolutionArithmetic.current = .chosen(for: .inference, fast: fastConv, exact: exactConv)
         let source = try source(weights: weights)
+        try check(source.config)
         let model = AutoencoderKL(source.config)
         say(try source.loadWeights(into: model))
         return model
