@@ -53,13 +53,14 @@ struct AnalysisOptions: ParsableArguments {
     }
 
     /// The settings and the model (decided by `ModelSource`: --config, else the config stored with the weights,
-    /// else the SD v1 VAE).
+    /// else the SD v1 VAE). The memory is checked as soon as the config is known, with the `images` kept decoded.
     /// With `replicas`, rank 0 reads the weights and config and every rank receives them (other hosts need not
     /// have the files).
-    func loadModel(replicas: ReplicaGroup? = nil, say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
+    func loadModel(images: Int, replicas: ReplicaGroup? = nil, say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
         let shared = try replicas.map { try $0.modelSource(checkpoint: checkpoint, option: "--checkpoint", config: modelOptions.config, log: say) }
         let source = try shared?.source ?? ModelSource(checkpoint: checkpoint, config: modelOptions.config)
         try source.config.checkImageSize(modelOptions.imgSize, option: "--img_size")
+        try MemoryEstimate.require(config: source.config, imageSize: modelOptions.imgSize, batch: 2, work: .inference, cachedImages: images)
         let settings = AnalysisSettings(method: method, imageSize: modelOptions.imgSize, checkpoint: checkpoint, seed: seed,
                                         config: source.configOrigin == .sdV1Default ? nil : source.configOrigin.description)
         let model = try settings.makeModel(source, arithmetic: modelOptions.arithmetic(for: .inference), weights: shared?.weights,
@@ -74,7 +75,8 @@ struct AnalysisOptions: ParsableArguments {
     func runFolder(_ folder: String, masks: String?) throws {
         let mpi = try modelOptions.startJob()
         try mpi.run { replicas, say in
-            var (settings, model) = try loadModel(replicas: replicas, say: say)
+            // The pairs are not listed yet: the job checks again with the images this rank keeps.
+            var (settings, model) = try loadModel(images: 0, replicas: replicas, say: say)
             settings.bootstrap = bootstrap
             settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("batch")
@@ -93,7 +95,7 @@ struct AnalysisOptions: ParsableArguments {
         try mpi.run { replicas, say in
             if replicas.size > 1 { say("one pair: ranks 1…\(replicas.size - 1) have nothing to do (use analyze-folder to spread pairs)") }
             guard replicas.rank == 0 else { return }
-            var (settings, model) = try loadModel(say: say)
+            var (settings, model) = try loadModel(images: mask == nil ? 2 : 3, say: say)
             settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("single")
             let analysis = try analyzePair(image1: image1, image2: image2, mask: mask.map { [$0] } ?? [],

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VAEAnalysis
+import VAECore
 
 struct Reconstruct: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +28,10 @@ struct Reconstruct: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let vae = try modelOptions.loadModel(weights: weights.checkpoint) { print($0) }
+            // The memory, with every input kept decoded, is checked before the weights or an image are read.
+            let vae = try modelOptions.loadModel(weights: weights.checkpoint, check: {
+                try MemoryEstimate.require(config: $0, imageSize: modelOptions.imgSize, batch: 1, work: .inference, cachedImages: images.count)
+            }) { print($0) }
             let job = ReconstructionJob(model: vae, imageSize: modelOptions.imgSize, outputDirectory: output)
             let written = try job.run(images: images) { print($0) }
             print("wrote \(written.count) files to \(output)")

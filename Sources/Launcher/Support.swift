@@ -127,9 +127,11 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
 
     /// For the commands that need weights and no MPI job (forward only): sets the arithmetic (--threads, the
     /// convolutions'), builds the model and loads `weights` into it; `say` gets the line saying what was loaded.
-    func loadModel(weights: String, say: (String) -> Void) throws -> AutoencoderKL {
+    /// `check` sees the config first, before anything is read or built (the memory estimate).
+    func loadModel(weights: String, check: (VAEConfig) throws -> Void = { _ in }, say: (String) -> Void) throws -> AutoencoderKL {
         if let threads { Threads.set(threads) }
         let source = try source(weights: weights)
+        try check(source.config)
         let model = AutoencoderKL(source.config, arithmetic: arithmetic(for: .inference))
         say(try source.loadWeights(into: model))
         return model

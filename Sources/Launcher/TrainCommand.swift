@@ -140,7 +140,9 @@ struct Train: ParsableCommand {
                 }
             }
             try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
-            let data = try TrainingData.prepare(options, replicas: replicas, log: say)
+            // The memory is checked once the images are listed, before any is decoded.
+            let data = try TrainingData.prepare(options, replicas: replicas,
+                                                memory: TrainingMemory(config: config, options: options, ranks: replicas.size), log: say)
             let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic(for: .training))
             if let fresh {
                 model.initialize(seed: options.seed)

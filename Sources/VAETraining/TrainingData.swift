@@ -14,24 +14,53 @@ public struct TrainingSets {
     }
 }
 
+/// What training holds in memory beside its images, so that `TrainingData.prepare` checks the memory as soon as
+/// the images are listed, before any is decoded, and caches them only where they fit.
+public struct TrainingMemory: Sendable {
+    public let config: VAEConfig
+    /// The largest share of a (micro-)batch one rank computes.
+    public let batch: Int
+    /// Bytes available here (nil: unknown, accepted).
+    public let available: Double?
+
+    public init(config: VAEConfig, options: TrainingOptions, ranks: Int, available: Double? = MemoryEstimate.availableBytes()) {
+        self.config = config
+        batch = (options.batchSize + ranks - 1) / ranks
+        self.available = available
+    }
+}
+
 public enum TrainingData {
     /// Lists and validates the images on rank 0 (every unreadable file is listed with its reason), splits off
     /// the validation set, then gives every rank the same data: decoded once on rank 0 and broadcast as uint8
     /// when cached (the other hosts need not have the images), otherwise the lists of usable files, loaded on
-    /// demand by each rank, which first checks that it can read them all.
-    public static func prepare(_ options: TrainingOptions, replicas: ReplicaGroup, log: (String) -> Void) throws -> TrainingSets {
-        let size = options.imgSize, keep = options.cacheImages
-        let root = try replicas.rootOnly { () throws -> [(paths: [String], bytes: [UInt8])] in
+    /// demand by each rank, which first checks that it can read them all. With `memory`, the run's memory is checked
+    /// once the files are listed, before any is decoded (`MemoryEstimate.trainingImageCache`): refused when training
+    /// cannot fit, and streamed (saying so) when the cache would not fit beside it.
+    public static func prepare(_ options: TrainingOptions, replicas: ReplicaGroup, memory: TrainingMemory? = nil,
+                               log: (String) -> Void) throws -> TrainingSets {
+        let size = options.imgSize
+        let root = try replicas.rootOnly { () throws -> (sets: [(paths: [String], bytes: [UInt8])], cached: Bool) in
             let source = options.data.trainList.map { "--train_list \($0)" } ?? "--train_dir \(options.trainDir)"
             let listing = try TrainingImages.list(directory: options.trainDir, selection: options.data, option: "--train_dir")
             if !listing.excluded.isEmpty {
                 log("left out \(listing.excluded.count) file(s) matching --exclude \(options.data.exclude.joined(separator: ","))")
             }
-            var train = try usable(listing.paths, source: source, options: options, log: log)
+            let held = try options.validation.directory.map {
+                try TrainingImages.list(directory: $0, selection: DataSelection(), option: "--val_dir").paths
+            }
+            var keep = options.cacheImages
+            if let memory {
+                let decision = try MemoryEstimate.trainingImageCache(
+                    config: memory.config, imageSize: size, batch: memory.batch, imageCount: listing.paths.count + (held?.count ?? 0),
+                    cache: keep, available: memory.available)
+                keep = decision.cache
+                decision.notice.map(log)
+            }
+            var train = try usable(listing.paths, source: source, options: options, keep: keep, log: log)
             var validation: (paths: [String], bytes: [UInt8]) = ([], [])
-            if let dir = options.validation.directory {
-                let held = try TrainingImages.list(directory: dir, selection: DataSelection(), option: "--val_dir")
-                validation = try usable(held.paths, source: "--val_dir \(dir)", options: options, log: log)
+            if let dir = options.validation.directory, let held {
+                validation = try usable(held, source: "--val_dir \(dir)", options: options, keep: keep, log: log)
             } else if options.validation.fraction > 0 {
                 let (kept, held) = try TrainingImages.split(train.paths, fraction: options.validation.fraction, seed: options.seed)
                 validation = subset(train, held, size: size, keep: keep)
@@ -39,13 +68,14 @@ public enum TrainingData {
             }
             log("\(train.paths.count) training images from \(source) at \(size)×\(size)"
                 + (validation.paths.isEmpty ? "" : "; \(validation.paths.count) held out for validation"))
-            return [train, validation]
+            return ([train, validation], keep)
         }
-        let train = try share(root?[0], replicas: replicas, size: size, cached: keep)
-        let validation = try share(root?[1], replicas: replicas, size: size, cached: keep)
+        let keep = try replicas.broadcast(root.map { $0.cached ? 1 : 0 } ?? 0, from: 0) == 1
+        let train = try share(root?.sets[0], replicas: replicas, size: size, cached: keep)
+        let validation = try share(root?.sets[1], replicas: replicas, size: size, cached: keep)
         if !keep {
             // Streamed images are read by every rank on its own host: one that cannot says so now, not mid-epoch.
-            try replicas.requireEveryRankReads(train.paths + validation.paths, what: "the training images (--cache_images false)",
+            try replicas.requireEveryRankReads(train.paths + validation.paths, what: "the training images (streamed)",
                                                remedy: "Give every host the images at the same paths (a shared file system or a copy), "
                                                      + "or train with --cache_images true: rank 0 then decodes them and sends them to every rank.")
         }
@@ -55,9 +85,9 @@ public enum TrainingData {
 
     /// The decodable images of `paths` (their bytes when cached); unreadable ones stop the run or, with
     /// --skip_bad_images, are logged and left out.
-    private static func usable(_ paths: [String], source: String, options: TrainingOptions,
+    private static func usable(_ paths: [String], source: String, options: TrainingOptions, keep: Bool,
                                log: (String) -> Void) throws -> (paths: [String], bytes: [UInt8]) {
-        let (bytes, kept, failures) = CachedImages.decode(paths, size: options.imgSize, keep: options.cacheImages)
+        let (bytes, kept, failures) = CachedImages.decode(paths, size: options.imgSize, keep: keep)
         if !failures.isEmpty {
             let lines = failures.map { "  " + $0.line }.joined(separator: "\n")
             guard options.skipBadImages else {

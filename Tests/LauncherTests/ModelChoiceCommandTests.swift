@@ -126,7 +126,10 @@ final class ModelChoiceCommandTests: XCTestCase {
                                         "config \(folder)/config.json (diffusers)", "model: ch 16",
                                         "--init_weights \(folder) (its VAE tensors as float32, and the config): ", "bytes read on rank 0, sent to 1 rank (XXH64 "])
         let checkpoint = "\(dir!)/run/checkpoints/vae_epoch_1.safetensors"
-        XCTAssertEqual(try CheckpointMetadata.storedConfig(path: checkpoint), try VAEConfig.load(path: yaml))
+        // The folder's architecture, and the latent settings its config.json states (diffusers' defaults written out).
+        var stated = try VAEConfig.load(path: yaml)
+        stated.latentSpace = LatentSpace(scalingFactor: 0.18215, forceUpcast: true)
+        XCTAssertEqual(try CheckpointMetadata.storedConfig(path: checkpoint), stated)
 
         // --resume keeps the checkpoint's model; a --config_path describing another one is refused.
         let conflict = try VAEDistBinary.run(base + ["--epochs", "2", "--resume", checkpoint,
@@ -141,6 +144,37 @@ final class ModelChoiceCommandTests: XCTestCase {
         let resumed = try VAEDistBinary.run(base + ["--epochs", "2", "--resume", checkpoint])
         XCTAssertEqual(resumed.status, 0, resumed.output)
         assertMentions(resumed.output, ["model: ch 16"])
+    }
+
+    /// An SDXL VAE fine-tuned with --init_weights keeps SDXL's scaling_factor 0.13025 (not diffusers' default
+    /// 0.18215) in its checkpoints and in every export of them.
+    func testAnSDXLStyleVAEFineTunedWithInitWeightsKeepsItsLatentSettings() throws {
+        let train = "\(dir!)/train"
+        try FileManager.default.createDirectory(atPath: train, withIntermediateDirectories: true)
+        for image in images { try FileManager.default.copyItem(atPath: image, toPath: "\(train)/\((image as NSString).lastPathComponent)") }
+        // The small 32-group fixture (ldm and sd exports need 32 groups) as a diffusers folder stating SDXL's settings.
+        let folder = "\(dir!)/sdxl-vae"
+        let made = try VAEDistBinary.run(["export", "--checkpoint", VAEDistBinary.fixture("vae-small-g32/weights.ldm.safetensors"),
+                                          "--config", VAEDistBinary.fixture("vae-small-g32/config.yaml"), "--format", "diffusers",
+                                          "--output", folder])
+        XCTAssertEqual(made.status, 0, made.output)
+        let config = try String(contentsOfFile: "\(folder)/config.json", encoding: .utf8)
+        XCTAssertFalse(config.contains("scaling_factor"), "a model from a yaml states no latent settings:\n\(config)")
+        try config.replacingOccurrences(of: "\"act_fn\"", with: "\"force_upcast\": false, \"scaling_factor\": 0.13025, \"act_fn\"")
+            .write(toFile: "\(folder)/config.json", atomically: true, encoding: .utf8)
+        let run = try VAEDistBinary.run(["train", "--train_dir", train, "--output_dir", "\(dir!)/run", "--batch_size", "2",
+                                         "--img_size", "16", "--num_recon", "0", "--threads", "1", "--epochs", "1",
+                                         "--init_weights", folder])
+        XCTAssertEqual(run.status, 0, run.output)
+        let final = "\(dir!)/run/vae_final.safetensors"
+        XCTAssertEqual(try CheckpointMetadata.storedConfig(path: final)?.latentSpace, LatentSpace(scalingFactor: 0.13025, forceUpcast: false))
+        for format in ["diffusers", "ldm"] {
+            let exported = try VAEDistBinary.run(["export", "--checkpoint", final, "--format", format, "--output", "\(dir!)/out-\(format)"])
+            XCTAssertEqual(exported.status, 0, exported.output)
+        }
+        let json = try String(contentsOfFile: "\(dir!)/out-diffusers/config.json", encoding: .utf8)
+        assertMentions(json, ["\"scaling_factor\": 0.13025", "\"force_upcast\": false"])
+        XCTAssertEqual(try SafeTensors.readMetadata(path: "\(dir!)/out-ldm")["scaling_factor"], "0.13025")
     }
 
     func testNonFiniteWeightsStopEveryCommandNamingTheTensor() throws {

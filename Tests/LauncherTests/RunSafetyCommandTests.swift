@@ -84,6 +84,39 @@ final class RunSafetyCommandTests: XCTestCase {
         XCTAssertEqual(try TrainingReport.readHistory(path: "\(dir!)/out/training_history.json").map(\.epoch), [1, 2, 3])
     }
 
+    /// A huge --img_size on a few tiny images is refused from the config and the file list alone (issue #21: train
+    /// decoded and cached every image at 16384² first, RSS 5.8 GB and growing): every command ends by itself with
+    /// status 1 and the figures, before any image or weight is read.
+    func testAHugeImageSizeIsRefusedBeforeAnyImageIsDecoded() throws {
+        for side in ["positive", "negative"] {
+            try FileManager.default.createDirectory(atPath: "\(dir!)/pairs/\(side)", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: "\(dir!)/images/img0.png", toPath: "\(dir!)/pairs/\(side)/case.png")
+        }
+        let huge = ["--img_size", "16384", "--threads", "1"]
+        let model = ["--config", config, "--checkpoint", weights]
+        let images = (0..<3).map { "\(dir!)/images/img\($0).png" }
+        let runs: [(String, [String], [String])] = [
+            ("train", train(imgSize: 16384), ["img_size 16384, 2 images per process: training needs about"]),
+            ("reconstruct", ["reconstruct"] + model + huge + ["--output", "\(dir!)/recon"] + images,
+             ["img_size 16384, one image per process: encoding and decoding needs about", "decoded images 2.4 GB"]),
+            ("analyze", ["analyze", "--img1", images[0], "--img2", images[1], "--output", "\(dir!)/analysis"] + model + huge,
+             ["img_size 16384, 2 images per process: encoding and decoding needs about", "decoded images 1.6 GB"]),
+            ("analyze-folder", ["analyze-folder", "--folder", "\(dir!)/pairs", "--output", "\(dir!)/analysis"] + model + huge,
+             ["img_size 16384, 2 images per process: encoding and decoding needs about"]),
+            ("bench", ["bench", "--config", config, "--batch_size", "2", "--steps", "1"] + huge,
+             ["img_size 16384, 2 images per process: training needs about", "decoded images 1.6 GB"]),
+        ]
+        for (name, args, parts) in runs {
+            let r = try VAEDistBinary.run(args)
+            XCTAssertEqual(r.status, 1, "\(name) should end by itself with status 1:\n\(r.output)")
+            assertMentions(r.stderr, parts + ["available", "smaller --img_size"])
+            for sign in ["images from", "loaded ", "done ("] {
+                XCTAssertFalse(r.output.contains(sign), "\(name) refused only after reading images or weights:\n\(r.output)")
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/recon"))
+    }
+
     func testAFIFOAndADevSymlinkAmongTheImagesAreRefusedQuickly() throws {
         XCTAssertEqual(mkfifo("\(dir!)/images/pipe.png", 0o644), 0)
         try FileManager.default.createSymbolicLink(atPath: "\(dir!)/images/zero.png", withDestinationPath: "/dev/zero")

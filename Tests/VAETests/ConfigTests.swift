@@ -120,6 +120,60 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try VAEConfig.parse(yaml: yaml, source: "v1-inference.yaml"), .sdV1)
     }
 
+    /// latent-diffusion's configs/autoencoder/autoencoder_kl_32x32x4.yaml, the config of the kl-f8 download: the
+    /// AutoencoderKL sits at `model` itself, beside the training sections vae-dist does not read.
+    func testLatentDiffusionAutoencoderConfig() throws {
+        let yaml = """
+        model:
+          base_learning_rate: 4.5e-6
+          target: ldm.models.autoencoder.AutoencoderKL
+          params:
+            monitor: "val/rec_loss"
+            embed_dim: 4
+            lossconfig:
+              target: ldm.modules.losses.LPIPSWithDiscriminator
+              params:
+                disc_start: 50001
+                kl_weight: 0.000001
+                disc_weight: 0.5
+
+            ddconfig:
+              double_z: True
+              z_channels: 4
+              resolution: 256
+              in_channels: 3
+              out_ch: 3
+              ch: 128
+              ch_mult: [ 1,2,4,4 ]  # num_down = len(ch_mult)-1
+              num_res_blocks: 2
+              attn_resolutions: [ ]
+              dropout: 0.0
+
+        data:
+          target: main.DataModuleFromConfig
+          params:
+            batch_size: 12
+            wrap: True
+            train:
+              target: ldm.data.imagenet.ImageNetSRTrain
+              params: {size: 256, degradation: pil_nearest}
+
+        lightning:
+          callbacks:
+            image_logger:
+              target: main.ImageLogger
+              params: {batch_frequency: 1000, max_images: 8, increase_log_steps: True}
+          trainer:
+            benchmark: True
+            accumulate_grad_batches: 2
+        """
+        XCTAssertEqual(try VAEConfig.parse(yaml: yaml, source: "autoencoder_kl_32x32x4.yaml"), .sdV1)
+        // Its keys are checked as anywhere else, under their place in this layout.
+        assertRejected(yaml.replacingOccurrences(of: "ch: 128", with: "chs: 128"), naming: ["model.params.ddconfig.chs", "unknown key"])
+        assertRejected(yaml.replacingOccurrences(of: "ldm.models.autoencoder.AutoencoderKL", with: "ldm.models.autoencoder.VQModel"),
+                       naming: ["model.target is ldm.models.autoencoder.VQModel"])
+    }
+
     func testParamsOnlyConfig() throws {
         let yaml = """
         embed_dim: 8
@@ -179,6 +233,27 @@ final class ConfigTests: XCTestCase {
         var invalid = config
         invalid.normNumGroups = 32
         XCTAssertThrowsError(try JSONDecoder().decode(VAEConfig.self, from: JSONEncoder().encode(invalid)))
+    }
+
+    /// The latent settings are stored beside the rest under diffusers' names, only when stated; a config stored
+    /// before they existed (no such keys) still reads, stating none.
+    func testStoredLatentSettingsRoundTripAndOlderConfigsStillRead() throws {
+        var config = VAEConfig(ch: 16, chMult: [1, 2], numResBlocks: 1, attnResolutions: [8], resolution: 16, normNumGroups: 8)
+        let older = #"{"attn_resolutions":[8],"ch":16,"ch_mult":[1,2],"double_z":true,"embed_dim":4,"in_channels":3,"norm_num_groups":8,"num_res_blocks":1,"out_ch":3,"resolution":16,"z_channels":4}"#
+        XCTAssertEqual(try CheckpointMetadata.json(config), older, "nothing stated, nothing written")
+        XCTAssertEqual(try JSONDecoder().decode(VAEConfig.self, from: Data(older.utf8)), config)
+        config.latentSpace = LatentSpace(scalingFactor: 0.13025, shiftFactor: -0.5, latentsMean: [1, 2, 3, 4],
+                                         latentsStd: [0.5, 1, 1, 2], forceUpcast: false)
+        let stored = try CheckpointMetadata.json(config)
+        for part in [#""scaling_factor":0.13025"#, #""shift_factor":-0.5"#, #""latents_mean":[1,2,3,4]"#, #""force_upcast":false"#] {
+            XCTAssertTrue(stored.contains(part), "\(part) not in \(stored)")
+        }
+        XCTAssertEqual(try JSONDecoder().decode(VAEConfig.self, from: Data(stored.utf8)), config)
+        XCTAssertTrue(config.yamlDescription.hasSuffix("force_upcast false, latents_mean [1.0, 2.0, 3.0, 4.0], "
+                                                       + "latents_std [0.5, 1.0, 1.0, 2.0], scaling_factor 0.13025, shift_factor -0.5"),
+                      config.yamlDescription)
+        // Stored values are validated like the rest.
+        XCTAssertThrowsError(try JSONDecoder().decode(VAEConfig.self, from: Data(stored.replacingOccurrences(of: "[1,2,3,4]", with: "[1,2]").utf8)))
     }
 
     // MARK: Rejections
@@ -245,6 +320,8 @@ final class ConfigTests: XCTestCase {
 
     func testRejectsMissingSections() {
         assertRejected("model:\n  params:\n    unet_config: {}", naming: ["model.params.first_stage_config", "missing"])
+        assertRejected("model:\n  target: ldm.models.diffusion.ddpm.LatentDiffusion\n  params:\n    unet_config: {}",
+                       naming: ["model.params.first_stage_config", "missing", "latent-diffusion autoencoder config"])
         assertRejected("model:\n  params:\n    first_stage_config:\n      target: ldm.models.autoencoder.AutoencoderKL",
                        naming: ["model.params.first_stage_config.params", "missing"])
         assertRejected("lossconfig: {}", naming: ["no VAE config found"])

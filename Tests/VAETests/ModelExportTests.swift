@@ -170,6 +170,36 @@ final class ModelExportTests: XCTestCase {
         XCTAssertEqual(json["act_fn"] as? String, "silu")
     }
 
+    /// The latent settings of the model's source go into every format with a place for them: config.json for
+    /// diffusers (read back the same), the safetensors header for ldm and sd; a model stating none writes none.
+    func testLatentSettingsAreExportedIntoEveryFormat() throws {
+        let model = try fixtureModel("vae-small-g32")
+        for format in ExportFormat.allCases {
+            try export(model, format: format, to: "\(scratch!)/plain-\(format)")
+        }
+        let plainJSON = try String(contentsOfFile: "\(scratch!)/plain-diffusers/config.json", encoding: .utf8)
+        XCTAssertFalse(plainJSON.contains("scaling_factor") || plainJSON.contains("force_upcast"), plainJSON)
+        XCTAssertEqual(try SafeTensors.readMetadata(path: "\(scratch!)/plain-ldm"), ["format": "pt"])
+
+        var config = model.config
+        config.latentSpace = LatentSpace(scalingFactor: 0.13025, latentsMean: [0.5, -1, 2, 0], forceUpcast: false)
+        let sdxl = AutoencoderKL(config)
+        try sdxl.loadWeights(path: Fixtures.path("vae-small-g32/weights.ldm.safetensors"))
+        for format in ExportFormat.allCases {
+            try export(sdxl, format: format, to: "\(scratch!)/sdxl-\(format)")
+        }
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(scratch!)/sdxl-diffusers/config.json"))) as? [String: Any])
+        XCTAssertEqual(json["scaling_factor"] as? Double, 0.13025)
+        XCTAssertEqual(json["force_upcast"] as? Bool, false)
+        XCTAssertEqual(json["latents_mean"] as? [Double], [0.5, -1, 2, 0])
+        XCTAssertNil(json["shift_factor"])
+        XCTAssertEqual(try ModelSource(checkpoint: "\(scratch!)/sdxl-diffusers", config: nil).config, config)
+        for format in [ExportFormat.ldm, .sd] {
+            XCTAssertEqual(try SafeTensors.readMetadata(path: "\(scratch!)/sdxl-\(format)"),
+                           ["format": "pt", "scaling_factor": "0.13025", "force_upcast": "false", "latents_mean": "[0.5, -1.0, 2.0, 0.0]"])
+        }
+    }
+
     func testConfigJSONWithoutBlockAttention() throws {
         let json = diffusersConfigJSON(for: try VAEConfig.load(path: Fixtures.path("vae-small-g32/config.yaml"))).text
         let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])

@@ -33,6 +33,14 @@ final class ModelSourceTests: XCTestCase {
         return folder
     }
 
+    /// `config` with the latent settings the fixtures' config.json files state (diffusers writes its defaults out),
+    /// which a config read from them carries.
+    private func statingDiffusersDefaults(_ config: VAEConfig) -> VAEConfig {
+        var config = config
+        config.latentSpace = LatentSpace(scalingFactor: 0.18215, forceUpcast: true)
+        return config
+    }
+
     private func parameters(_ model: AutoencoderKL) -> [String: [UInt32]] {
         Dictionary(uniqueKeysWithValues: model.namedParameters.map { ($0.name, $0.parameter.value.array.map(\.bitPattern)) })
     }
@@ -57,7 +65,7 @@ final class ModelSourceTests: XCTestCase {
     func testDiffusersFolderBringsItsConfigAndTheSameWeightsAsTheLdmFile() throws {
         let folder = try diffusersFolder("vae", config: tinyJSON)
         let source = try ModelSource(checkpoint: folder, config: nil)
-        XCTAssertEqual(source.config, try VAEConfig.load(path: tinyYAML))
+        XCTAssertEqual(source.config, statingDiffusersDefaults(try VAEConfig.load(path: tinyYAML)))
         XCTAssertEqual(source.configOrigin, .diffusersFolder("\(folder)/config.json"))
         XCTAssertEqual(source.weights, WeightsFile(path: "\(folder)/diffusion_pytorch_model.safetensors", diffusersFolder: folder))
 
@@ -106,10 +114,10 @@ final class ModelSourceTests: XCTestCase {
 
     func testDiffusersConfigJSONGivesTheLdmConfig() throws {
         // Attention in the second level's blocks and 8 groups: exactly the tiny yaml.
-        XCTAssertEqual(try ModelSource.loadConfig(path: tinyJSON), try VAEConfig.load(path: tinyYAML))
+        XCTAssertEqual(try ModelSource.loadConfig(path: tinyJSON), statingDiffusersDefaults(try VAEConfig.load(path: tinyYAML)))
         var sdV1 = VAEConfig.sdV1
         sdV1.resolution = 512
-        XCTAssertEqual(try ModelSource.loadConfig(path: fixture("model-source/sd-v1/config.json")), sdV1)
+        XCTAssertEqual(try ModelSource.loadConfig(path: fixture("model-source/sd-v1/config.json")), statingDiffusersDefaults(sdV1))
 
         // Keys left out take diffusers' defaults; attention at the lowest resolution of a three-level model.
         let minimal = try write("minimal.json", """
@@ -145,13 +153,92 @@ final class ModelSourceTests: XCTestCase {
         let count = try variant("count.json", "16,\n    32", "16,\n    32,\n    32")
         assertThrows(try ModelSource.loadConfig(path: count), containing: [count, "down_block_types has 2 entries", "block_out_channels 3"])
         let quant = try variant("quant.json", "\"use_quant_conv\": true", "\"use_quant_conv\": false")
-        assertThrows(try ModelSource.loadConfig(path: quant), containing: [quant, "use_quant_conv must be true"])
+        assertThrows(try ModelSource.loadConfig(path: quant), containing: [quant, "use_quant_conv is false: that architecture", "not supported"])
         let groups = try variant("groups.json", "\"norm_num_groups\": 8", "\"norm_num_groups\": 12")
         assertThrows(try ModelSource.loadConfig(path: groups), containing: [groups, "norm_num_groups 12 must divide"])
         let text = try variant("text.json", "\"layers_per_block\": 1", "\"layers_per_block\": \"one\"")
         assertThrows(try ModelSource.loadConfig(path: text), containing: [text, "layers_per_block must be a positive integer", "\"one\""])
         let flag = try variant("flag.json", "\"layers_per_block\": 1", "\"layers_per_block\": true")
         assertThrows(try ModelSource.loadConfig(path: flag), containing: [flag, "layers_per_block must be a positive integer"])
+    }
+
+    /// The latent settings a diffusers config states are read into the config (an SDXL VAE's 0.13025), checked, and
+    /// adopted by an explicit yaml --config that agrees with them (a yaml cannot state them).
+    func testLatentSettingsOfADiffusersConfigAreCarried() throws {
+        let base = try String(contentsOfFile: tinyJSON, encoding: .utf8)
+        func variant(_ name: String, _ replacements: [(String, String)]) throws -> String {
+            var text = base
+            for (old, new) in replacements {
+                XCTAssertTrue(text.contains(old), old)
+                text = text.replacingOccurrences(of: old, with: new)
+            }
+            return try write(name, text)
+        }
+        let sdxl = try variant("sdxl.json", [("\"scaling_factor\": 0.18215", "\"scaling_factor\": 0.13025"),
+                                            ("\"force_upcast\": true", "\"force_upcast\": false")])
+        XCTAssertEqual(try ModelSource.loadConfig(path: sdxl).latentSpace, LatentSpace(scalingFactor: 0.13025, forceUpcast: false))
+        let flux = try variant("shifted.json", [("\"shift_factor\": null", "\"shift_factor\": 0.1159"),
+                                               ("\"latents_mean\": null", "\"latents_mean\": [0.5, -1, 2e-1, 3]"),
+                                               ("\"latents_std\": null", "\"latents_std\": [1, 2, 3, 4.5]")])
+        XCTAssertEqual(try ModelSource.loadConfig(path: flux).latentSpace,
+                       LatentSpace(scalingFactor: 0.18215, shiftFactor: 0.1159, latentsMean: [0.5, -1, 0.2, 3],
+                                   latentsStd: [1, 2, 3, 4.5], forceUpcast: true))
+        // Left out or null: not stated.
+        let unstated = try variant("unstated.json", [("\"scaling_factor\": 0.18215", "\"scaling_factor\": null"),
+                                                    ("  \"force_upcast\": true,\n", "")])
+        XCTAssertTrue(try ModelSource.loadConfig(path: unstated).latentSpace.isEmpty)
+        // Wrong values are refused naming the file and key.
+        for (name, old, new, part) in [("scale.json", "\"scaling_factor\": 0.18215", "\"scaling_factor\": \"big\"", "scaling_factor must be a number"),
+                                       ("zero.json", "\"scaling_factor\": 0.18215", "\"scaling_factor\": 0", "scaling_factor must be a positive number"),
+                                       ("mean.json", "\"latents_mean\": null", "\"latents_mean\": [1, 2, 3]", "latents_mean has 3 entries, but the model has 4 latent channels"),
+                                       ("std.json", "\"latents_std\": null", "\"latents_std\": [1, 2, 0, 4]", "latents_std must hold positive numbers"),
+                                       ("upcast.json", "\"force_upcast\": true", "\"force_upcast\": 1", "force_upcast must be true or false")] {
+            let path = try variant(name, [(old, new)])
+            assertThrows(try ModelSource.loadConfig(path: path), containing: [path, part])
+        }
+        // A diffusers folder with the SDXL config, given with the tiny yaml: the yaml's architecture, the folder's latent space.
+        let folder = try diffusersFolder("sdxl", config: sdxl)
+        let source = try ModelSource(checkpoint: folder, config: tinyYAML)
+        XCTAssertEqual(source.configOrigin, .file(tinyYAML))
+        XCTAssertEqual(source.config.latentSpace.scalingFactor, 0.13025)
+        XCTAssertTrue(try source.loadWeights(into: AutoencoderKL(source.config)).contains("scaling_factor 0.13025"))
+    }
+
+    /// SD3's and FLUX's VAEs (no quant convs, 16 latent channels) and VAEs without mid-block attention: one line
+    /// saying the architecture is not supported, for their configs and for their weights given without one.
+    func testUnsupportedArchitecturesAreRefusedInOneLine() throws {
+        let base = try String(contentsOfFile: tinyJSON, encoding: .utf8)
+        for (key, what) in [("use_post_quant_conv", "no post_quant_conv"), ("mid_block_add_attention", "no attention in the mid block")] {
+            let path = try write("\(key).json", base.replacingOccurrences(of: "\"\(key)\": true", with: "\"\(key)\": false"))
+            assertThrows(try ModelSource.loadConfig(path: path), containing: [path, "\(key) is false: that architecture (\(what)", "not supported"])
+        }
+        let ldm = try SafeTensors.read(path: fixture("vae-tiny-g8/weights.ldm.safetensors"))
+        // The tiny weights made FLUX-like: no quant convs, and a decoder.conv_in taking 16 latent channels.
+        var flux = SafeTensors()
+        for name in ldm.names where !name.hasPrefix("quant_conv.") && !name.hasPrefix("post_quant_conv.") {
+            let entry = ldm[name]!
+            if name == "decoder.conv_in.weight" {
+                let shape = [entry.shape[0], 16] + entry.shape[2...]
+                flux.add(name, shape: shape, values: [Float](repeating: 0.01, count: shape.reduce(1, *)))
+            } else {
+                flux.add(name, shape: entry.shape, values: entry.values)
+            }
+        }
+        let fluxPath = "\(dir!)/ae.safetensors"
+        try flux.write(path: fluxPath)
+        XCTAssertThrowsError(try ModelSource(checkpoint: fluxPath, config: nil).loadWeights(into: AutoencoderKL(.sdV1))) { error in
+            let message = "\(error)"
+            for part in [fluxPath, "without quant_conv and post_quant_conv, with 16 latent channels", "SD3's and FLUX's VAE", "not supported"] {
+                XCTAssertTrue(message.contains(part), "message lacks \(part): \(message)")
+            }
+            XCTAssertFalse(message.contains("\n"), "one line, not the mismatch list: \(message)")
+        }
+        var noMidAttention = SafeTensors()
+        for name in ldm.names where !name.contains(".mid.attn_1.") { noMidAttention.add(name, shape: ldm[name]!.shape, values: ldm[name]!.values) }
+        let midPath = "\(dir!)/no-mid-attention.safetensors"
+        try noMidAttention.write(path: midPath)
+        assertThrows(try ModelSource(checkpoint: midPath, config: tinyYAML).loadWeights(into: AutoencoderKL(try VAEConfig.load(path: tinyYAML))),
+                     containing: [midPath, "without attention in its mid block", "not supported"])
     }
 
     func testVaeDistCheckpointsBringTheirConfigAndPlainFilesTheDefault() throws {

@@ -109,7 +109,8 @@ public enum AnalysisReport {
 /// `mask`: the lesion's mask file(s) (merged), for the lesion metrics.
 public func analyzePair(image1: String, image2: String, mask: [String] = [], settings: AnalysisSettings,
                         model: AutoencoderKL, outputDirectory directory: String) throws -> PairAnalysis {
-    try MemoryEstimate.require(config: model.config, imageSize: settings.imageSize, batch: 2, work: .inference)
+    try MemoryEstimate.require(config: model.config, imageSize: settings.imageSize, batch: 2, work: .inference,
+                               cachedImages: 2 + mask.count)
     let images = (try loadResized(image1, size: settings.imageSize), try loadResized(image2, size: settings.imageSize))
     let lesion = mask.isEmpty ? nil : try LesionMask.load(mask, size: settings.imageSize)
     let analysis = PairAnalysis(images: images, mask: lesion, layers: settings.layers, with: model)

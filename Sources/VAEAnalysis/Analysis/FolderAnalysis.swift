@@ -103,10 +103,15 @@ public struct FolderAnalysisJob {
     /// work starts, and the run fails), analyses this rank's share and gathers the metrics to rank 0, which
     /// writes the aggregates and returns the result; other ranks return nil.
     public func run(folder: String) throws -> FolderResult? {
-        try MemoryEstimate.require(config: model.config, imageSize: settings.imageSize, batch: 2, work: .inference)
         let pairs = try listPairs(folder)
         // A contiguous, balanced block of pairs per rank (ranks beyond the pair count get none).
-        let mine = Array(pairs[SampleOrder.share(of: pairs.count, rank: replicas.rank, ranks: replicas.size)])
+        let share = { (rank: Int) in Array(pairs[SampleOrder.share(of: pairs.count, rank: rank, ranks: self.replicas.size)]) }
+        // Before any image is decoded: each rank keeps its pairs' images and masks (the most any rank keeps).
+        _ = try replicas.rootOnly {
+            let kept = (0..<replicas.size).map { share($0).reduce(0) { $0 + 2 + $1.masks.count } }.max() ?? 0
+            try MemoryEstimate.require(config: model.config, imageSize: settings.imageSize, batch: 2, work: .inference, cachedImages: kept)
+        }
+        let mine = share(replicas.rank)
         let inputs = try loadInputs(mine, total: pairs.count)
 
         var analysed: [AnalysedPair] = []

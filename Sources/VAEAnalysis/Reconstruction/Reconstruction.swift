@@ -36,7 +36,7 @@ public struct ReconstructionJob {
     public func run(images: [String], log: (String) -> Void = { _ in }) throws -> [String] {
         let stems = try Self.stems(of: images)
         try model.config.requireRGB(for: "reconstruct")
-        try MemoryEstimate.require(config: model.config, imageSize: imageSize, batch: 1, work: .inference)
+        try MemoryEstimate.require(config: model.config, imageSize: imageSize, batch: 1, work: .inference, cachedImages: images.count)
         try checkOutputDirectory(outputDirectory)
         var originals: [RGB8Image] = [], failures: [String] = []
         for path in images {

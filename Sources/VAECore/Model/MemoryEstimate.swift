@@ -19,22 +19,27 @@ public struct MemoryEstimate: Sendable {
     /// Gradients and Adam's two moments (training only).
     public let optimizerBytes: Double
     public let activationBytes: Double
+    /// The decoded images the job keeps, 3 bytes per pixel at `imageSize`: the training cache (`--cache_images`),
+    /// a rank's analysis pairs, reconstruct's inputs.
+    public let imageCacheBytes: Double
 
     /// The process itself before any model: the Swift and MPI runtimes, OpenBLAS's buffers, the binary.
     static let baselineBytes = 60e6
 
-    public var totalBytes: Double { Self.baselineBytes + weightBytes + optimizerBytes + activationBytes }
+    public var totalBytes: Double { Self.baselineBytes + weightBytes + optimizerBytes + activationBytes + imageCacheBytes }
 
-    /// The estimate for `batch` images of `imageSize`² per process. Arithmetic in Double: any size is representable.
-    public init(config: VAEConfig, imageSize: Int, batch: Int, work: Work) {
-        self.init(model: AutoencoderKL(config), imageSize: imageSize, batch: batch, work: work)
+    /// The estimate for `batch` images of `imageSize`² per process, keeping `cachedImages` decoded images besides.
+    /// Arithmetic in Double: any size and count is representable.
+    public init(config: VAEConfig, imageSize: Int, batch: Int, work: Work, cachedImages: Int = 0) {
+        self.init(model: AutoencoderKL(config), imageSize: imageSize, batch: batch, work: work, cachedImages: cachedImages)
     }
 
     /// From the model's layers (`ModelFootprint`), which need not have allocated their parameters.
-    init(model: AutoencoderKL, imageSize: Int, batch: Int, work: Work) {
+    init(model: AutoencoderKL, imageSize: Int, batch: Int, work: Work, cachedImages: Int = 0) {
         self.work = work
         self.imageSize = imageSize
         self.batch = batch
+        imageCacheBytes = 3 * Double(imageSize) * Double(imageSize) * Double(cachedImages)
         let footprint = ModelFootprint(model)
         weightBytes = 4 * Double(footprint.parameters)
         optimizerBytes = work == .training ? 3 * weightBytes : 0
@@ -53,6 +58,7 @@ public struct MemoryEstimate: Sendable {
         var parts = ["weights \(ByteCount.text(weightBytes))"]
         if optimizerBytes > 0 { parts.append("gradients and Adam moments \(ByteCount.text(optimizerBytes))") }
         parts.append("activations \(ByteCount.text(activationBytes))")
+        if imageCacheBytes > 0 { parts.append("decoded images \(ByteCount.text(imageCacheBytes))") }
         let what = work == .training ? "training" : "encoding and decoding"
         return "\(what) needs about \(ByteCount.text(totalBytes)) (" + parts.joined(separator: ", ") + ")"
     }
@@ -66,10 +72,28 @@ public struct MemoryEstimate: Sendable {
                         + (work == .training ? " or --batch_size, more ranks," : "") + " or a machine with more memory")
     }
 
-    /// The check every job runs before it builds a batch: the image size is in bounds and the work fits here.
-    public static func require(config: VAEConfig, imageSize: Int, batch: Int, work: Work) throws {
+    /// The check every job runs as soon as it knows its config and its images, before it decodes one: the image
+    /// size is in bounds and the work fits here, with the `cachedImages` decoded images it keeps.
+    public static func require(config: VAEConfig, imageSize: Int, batch: Int, work: Work, cachedImages: Int = 0) throws {
         try checkImageSize(imageSize)
-        try MemoryEstimate(config: config, imageSize: imageSize, batch: batch, work: work).check(available: availableBytes())
+        try MemoryEstimate(config: config, imageSize: imageSize, batch: batch, work: work, cachedImages: cachedImages)
+            .check(available: availableBytes())
+    }
+
+    /// Training's check before any image is decoded: refused when the training itself does not fit `available`;
+    /// otherwise whether its `imageCount` images may be cached as asked (`cache`), with the line saying so when
+    /// the cache would not fit beside the training and the images are to be loaded on demand instead.
+    public static func trainingImageCache(config: VAEConfig, imageSize: Int, batch: Int, imageCount: Int, cache: Bool,
+                                          available: Double?) throws -> (cache: Bool, notice: String?) {
+        try checkImageSize(imageSize)
+        let streaming = MemoryEstimate(config: config, imageSize: imageSize, batch: batch, work: .training)
+        try streaming.check(available: available)
+        guard cache, let available else { return (cache, nil) }
+        let cached = MemoryEstimate(config: config, imageSize: imageSize, batch: batch, work: .training, cachedImages: imageCount)
+        guard cached.totalBytes > available else { return (true, nil) }
+        return (false, "--cache_images: the \(imageCount) decoded images at \(imageSize)×\(imageSize) would take "
+            + "\(ByteCount.text(cached.imageCacheBytes)) beside the training's \(ByteCount.text(streaming.totalBytes)), more than "
+            + "the \(ByteCount.text(available)) available; loading them on demand instead (as --cache_images false)")
     }
 
     /// The largest image side accepted: a 32768² image is a gigapixel, and one 128-channel activation of it

@@ -19,6 +19,8 @@ public struct VAEConfig: Equatable, Codable, Sendable {
     public var resolution: Int
     public var doubleZ: Bool
     public var normNumGroups: Int
+    /// How pipelines scale the latents, when the config the weights came with says (`LatentSpace`).
+    public var latentSpace = LatentSpace()
 
     public init(ch: Int = 128, chMult: [Int] = [1, 2, 4, 4], numResBlocks: Int = 2, attnResolutions: [Int] = [],
                 zChannels: Int = 4, embedDim: Int = 4, inChannels: Int = 3, outCh: Int = 3, resolution: Int = 256,
@@ -59,6 +61,7 @@ public struct VAEConfig: Equatable, Codable, Sendable {
                      "in_channels \(inChannels)", "out_ch \(outCh)", "resolution \(resolution)",
                      "norm_num_groups \(normNumGroups)"]
         if !doubleZ { parts.append("double_z false") }
+        parts += latentSpace.entries.map { "\($0.key) \($0.json)" }
         return parts.joined(separator: ", ")
     }
 
@@ -134,6 +137,7 @@ public struct VAEConfig: Equatable, Codable, Sendable {
         if !doubleZ {
             found.append("ddconfig.double_z must be true (a KL VAE's encoder outputs mean and log-variance)")
         }
+        found += latentSpace.problems(channels: embedDim)
         guard withinLimits else { return found }
         let widest = levelChannels.max() ?? 0
         if widest > Self.maxLevelChannels {
@@ -169,12 +173,36 @@ public struct VAEConfig: Equatable, Codable, Sendable {
         return nil
     }
 
-    // MARK: Codable (yaml key names, so stored configs read like the config files)
+    // MARK: Codable (yaml and diffusers key names, so stored configs read like the config files)
 
     enum CodingKeys: String, CodingKey {
         case ch, chMult = "ch_mult", numResBlocks = "num_res_blocks", attnResolutions = "attn_resolutions"
         case zChannels = "z_channels", embedDim = "embed_dim", inChannels = "in_channels", outCh = "out_ch"
         case resolution, doubleZ = "double_z", normNumGroups = "norm_num_groups"
+        // The latent space's settings, flat beside the rest and only when stated: checkpoints written before
+        // they existed lack them and still load.
+        case scalingFactor = "scaling_factor", shiftFactor = "shift_factor", latentsMean = "latents_mean"
+        case latentsStd = "latents_std", forceUpcast = "force_upcast"
+    }
+
+    public func encode(to encoder: Swift.Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(ch, forKey: .ch)
+        try c.encode(chMult, forKey: .chMult)
+        try c.encode(numResBlocks, forKey: .numResBlocks)
+        try c.encode(attnResolutions, forKey: .attnResolutions)
+        try c.encode(zChannels, forKey: .zChannels)
+        try c.encode(embedDim, forKey: .embedDim)
+        try c.encode(inChannels, forKey: .inChannels)
+        try c.encode(outCh, forKey: .outCh)
+        try c.encode(resolution, forKey: .resolution)
+        try c.encode(doubleZ, forKey: .doubleZ)
+        try c.encode(normNumGroups, forKey: .normNumGroups)
+        try c.encodeIfPresent(latentSpace.scalingFactor, forKey: .scalingFactor)
+        try c.encodeIfPresent(latentSpace.shiftFactor, forKey: .shiftFactor)
+        try c.encodeIfPresent(latentSpace.latentsMean, forKey: .latentsMean)
+        try c.encodeIfPresent(latentSpace.latentsStd, forKey: .latentsStd)
+        try c.encodeIfPresent(latentSpace.forceUpcast, forKey: .forceUpcast)
     }
 
     /// Decoding validates, so no invalid config enters through stored metadata either.
@@ -191,6 +219,11 @@ public struct VAEConfig: Equatable, Codable, Sendable {
                   resolution: try c.decode(Int.self, forKey: .resolution),
                   doubleZ: try c.decode(Bool.self, forKey: .doubleZ),
                   normNumGroups: try c.decode(Int.self, forKey: .normNumGroups))
+        latentSpace = LatentSpace(scalingFactor: try c.decodeIfPresent(Double.self, forKey: .scalingFactor),
+                                  shiftFactor: try c.decodeIfPresent(Double.self, forKey: .shiftFactor),
+                                  latentsMean: try c.decodeIfPresent([Double].self, forKey: .latentsMean),
+                                  latentsStd: try c.decodeIfPresent([Double].self, forKey: .latentsStd),
+                                  forceUpcast: try c.decodeIfPresent(Bool.self, forKey: .forceUpcast))
         try validate()
     }
 }

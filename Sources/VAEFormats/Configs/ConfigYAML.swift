@@ -14,9 +14,11 @@ extension VAEConfig {
         return try parse(yaml: text, source: path)
     }
 
-    /// Accepts three layouts:
+    /// Accepts four layouts:
     /// (a) a full SD config: `model.params.first_stage_config.params` holds `embed_dim` and `ddconfig`
     ///     (everything outside `first_stage_config` is ignored);
+    /// (a') latent-diffusion's autoencoder config: `model` is `{target: …AutoencoderKL, params}` (its `data` and
+    ///     `lightning` sections are ignored);
     /// (b) those params alone (`embed_dim`, `ddconfig`, …), possibly with their `target` as `{target, params}`;
     /// (c) the ddconfig keys and `embed_dim` at the top level.
     /// `norm_num_groups` may sit beside `ddconfig` or inside it. `source` names the file in messages.
@@ -76,8 +78,17 @@ private struct ConfigReader {
             let modelMap = try mapping(model.node, at: "model")
             let params = try required(modelMap, "params", in: "model")
             let paramsMap = try mapping(params, at: "model.params")
-            let firstStage = try required(paramsMap, "first_stage_config", in: "model.params")
-            return try firstStageConfig(firstStage, at: "model.params.first_stage_config")
+            if let firstStage = paramsMap["first_stage_config"] {
+                return try firstStageConfig(firstStage.node, at: "model.params.first_stage_config")
+            }
+            // latent-diffusion's own autoencoder configs (configs/autoencoder/autoencoder_kl_*.yaml, the kl-f8
+            // download) put the AutoencoderKL itself at `model`: {target, params: {embed_dim, ddconfig, …}}.
+            if modelMap["target"]?.node.string?.contains("AutoencoderKL") == true || paramsMap["ddconfig"] != nil {
+                return try firstStageConfig(model.node, at: "model")
+            }
+            throw VAEDistError("\(source): model.params.first_stage_config is missing: expected a Stable Diffusion config "
+                            + "(the VAE at model.params.first_stage_config) or a latent-diffusion autoencoder config "
+                            + "(model.target AutoencoderKL with model.params.ddconfig)")
         }
         if top["ddconfig"] == nil && top["params"] != nil {
             return try firstStageConfig(root, at: "")

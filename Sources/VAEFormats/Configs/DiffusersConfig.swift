@@ -61,11 +61,10 @@ private struct Reader {
         "latent_channels", "norm_num_groups", "in_channels", "out_channels", "sample_size", "use_quant_conv",
         "use_post_quant_conv", "mid_block_add_attention",
     ]
-    /// Bookkeeping, and the latent scaling a diffusion pipeline applies outside the autoencoder.
-    static let ignoredKeys: Set<String> = [
-        "_diffusers_version", "_name_or_path", "scaling_factor", "shift_factor", "latents_mean", "latents_std",
-        "force_upcast",
-    ]
+    /// The latent scaling a diffusion pipeline applies outside the autoencoder: kept in `VAEConfig.latentSpace`.
+    static let latentKeys: Set<String> = ["scaling_factor", "shift_factor", "latents_mean", "latents_std", "force_upcast"]
+    /// Bookkeeping.
+    static let ignoredKeys: Set<String> = ["_diffusers_version", "_name_or_path"]
 
     func config() throws -> VAEConfig {
         let className = try string("_class_name", default: "AutoencoderKL")
@@ -73,7 +72,7 @@ private struct Reader {
             throw VAEDistError("\(source): _class_name is \(className); vae-dist reads only AutoencoderKL configs "
                             + "(in a diffusers pipeline, the vae/ folder's config.json)")
         }
-        let known = Self.architectureKeys.union(Self.ignoredKeys)
+        let known = Self.architectureKeys.union(Self.latentKeys).union(Self.ignoredKeys)
         let unknown = map.keys.filter { !known.contains($0) }.sorted()
         if !unknown.isEmpty {
             throw VAEDistError("\(source): unknown key\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")) "
@@ -83,8 +82,14 @@ private struct Reader {
         guard activation == "silu" else {
             throw VAEDistError("\(source): act_fn is \(activation); vae-dist implements the SD architecture, act_fn \"silu\"")
         }
-        for key in ["use_quant_conv", "use_post_quant_conv", "mid_block_add_attention"] where !(try bool(key, default: true)) {
-            throw VAEDistError("\(source): \(key) must be true: vae-dist implements only the SD architecture")
+        // SD3's and FLUX's VAEs have no quant convs; some others no attention in the mid block. One line says so,
+        // rather than the long list of missing and mis-shaped tensors their weights would give.
+        let architectures = [("use_quant_conv", "no quant_conv, as SD3's and FLUX's VAEs"),
+                             ("use_post_quant_conv", "no post_quant_conv, as SD3's and FLUX's VAEs"),
+                             ("mid_block_add_attention", "no attention in the mid block")]
+        for (key, what) in architectures where !(try bool(key, default: true)) {
+            throw VAEDistError("\(source): \(key) is false: that architecture (\(what)) is not supported; vae-dist "
+                            + "implements the Stable Diffusion VAE (SD 1.x, 2.x, SDXL), with quant convs and mid-block attention")
         }
 
         let blockChannels = try positiveInts("block_out_channels", default: [64])
@@ -114,6 +119,7 @@ private struct Reader {
         let sampleSize = try self.sampleSize()
         config.resolution = sampleSize % config.downsamplingFactor == 0 ? sampleSize : config.downsamplingFactor
         config.attnResolutions = downAttention.sorted().map { config.resolution >> $0 }
+        config.latentSpace = try latentSpace()
         do {
             try config.validate()
         } catch {
@@ -139,6 +145,35 @@ private struct Reader {
             }
         }
         return attention
+    }
+
+    /// The latent settings the file states; a key left out or null is not stated (diffusers' default applies).
+    private func latentSpace() throws -> LatentSpace {
+        func number(_ key: String) throws -> Double? {
+            guard let entry = map[key], !isNull(entry) else { return nil }
+            guard let value = double(entry) else { throw VAEDistError("\(source): \(key) must be a number, got \(entry.quoted())") }
+            return value
+        }
+        func numbers(_ key: String) throws -> [Double]? {
+            guard let entry = map[key], !isNull(entry) else { return nil }
+            if case .array(let items) = entry {
+                let values = items.compactMap(double)
+                if values.count == items.count { return values }
+            }
+            throw VAEDistError("\(source): \(key) must be a list of numbers, got \(entry.quoted())")
+        }
+        let upcast: Bool? = try map["force_upcast"].flatMap { isNull($0) ? nil : try bool("force_upcast", default: true) }
+        return LatentSpace(scalingFactor: try number("scaling_factor"), shiftFactor: try number("shift_factor"),
+                           latentsMean: try numbers("latents_mean"), latentsStd: try numbers("latents_std"), forceUpcast: upcast)
+    }
+
+    private func isNull(_ value: JSONValue) -> Bool {
+        if case .null = value { return true } else { return false }
+    }
+
+    private func double(_ value: JSONValue) -> Double? {
+        guard case .number(let literal) = value, let x = Double(literal), x.isFinite else { return nil }
+        return x
     }
 
     /// `sample_size` is an int or [height, width]; only its divisibility matters here.

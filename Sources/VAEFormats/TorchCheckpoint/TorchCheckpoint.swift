@@ -6,7 +6,7 @@ public struct TorchStateDict {
     /// Tensors that passed `keep`, decoded to Float32 (F64/F16/BF16 converted), keyed by their full name in
     /// the located dict (e.g. "first_stage_model.encoder.conv_in.weight" or "encoder.conv_in.weight").
     public let tensors: [String: SafeTensors.Entry]
-    /// Where the dict was found, for the log: "state_dict", "model_state_dict" or "the top level".
+    /// Where the dict was found, for the log: "state_dict", "model_state_dict", "model" or "the top level".
     public let location: String
     /// Names of tensors present but not decoded (rejected by `keep`), in file order.
     public let skipped: [String]
@@ -51,6 +51,14 @@ public enum TorchCheckpoint {
                 + "state dict: torch.save({\"state_dict\": model.state_dict()}, path)")
         }
         let (dict, location) = try locateStateDict(root, heap: heap, path: path)
+        // Beside the weights, data such as an omegaconf hyper_parameters config is read around; the state dict
+        // itself holds tensors, so any other global in it (even one harmless elsewhere) is refused.
+        let opaque = { (value: PickleValue) -> String? in if case .opaque(let name) = value { return name } else { return nil } }
+        if let (global, keyPath) = PickleSearch.firstReachable(from: .dict(dict), heap: heap, where: opaque) {
+            throw VAEDistError("\(path): the state dict (at \(location)) holds a value built by \(printable(global)) "
+                + "(under \(printable(keyPath))), which is not a tensor; refused (nothing from the file is executed). "
+                + "A state dict holds only tensors: torch.save({\"state_dict\": model.state_dict()}, path)")
+        }
         let decoder = TorchTensorDecoder(archive: archive, prefix: prefix, bigEndian: bigEndian)
         var tensors: [String: SafeTensors.Entry] = [:]
         var skipped: [String] = []
@@ -90,13 +98,13 @@ public enum TorchCheckpoint {
         }
     }
 
-    /// The dict holding the weights: "state_dict" (Lightning / Stable Diffusion), "model_state_dict" (training
-    /// scripts' checkpoints) or the top level itself when it maps names to tensors.
+    /// The dict holding the weights: "state_dict" (Lightning / Stable Diffusion), "model_state_dict" or "model"
+    /// (training scripts' checkpoints) or the top level itself when it maps names to tensors.
     private static func locateStateDict(_ root: PickleValue, heap: PickleHeap, path: String) throws -> (dict: Int, location: String) {
         guard case .dict(let top) = root else {
             throw VAEDistError("\(path): the checkpoint holds \(root.kind), not a dict of weights")
         }
-        for key in ["state_dict", "model_state_dict"] {
+        for key in ["state_dict", "model_state_dict", "model"] {
             if case .dict(let inner)? = heap.dicts[top][key] { return (inner, key) }
         }
         let holdsTensors = heap.dicts[top].items.contains {
@@ -106,7 +114,7 @@ public enum TorchCheckpoint {
             let keys = heap.dicts[top].items.prefix(12).map { item -> String in
                 if case .string(let s) = item.key { return "\"\(printable(String(s.prefix(200))))\"" } else { return printable(item.key.kind) }
             }
-            throw VAEDistError("\(path): no state dict found: no \"state_dict\" or \"model_state_dict\" dict and no tensors at the top level (keys: \(keys.joined(separator: ", ")))")
+            throw VAEDistError("\(path): no state dict found: no \"state_dict\", \"model_state_dict\" or \"model\" dict and no tensors at the top level (keys: \(keys.joined(separator: ", ")))")
         }
         return (top, "the top level")
     }

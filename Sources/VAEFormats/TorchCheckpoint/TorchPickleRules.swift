@@ -35,18 +35,41 @@ struct TorchTensorReference {
 }
 
 /// What the restricted unpickler may build from a torch.save pickle: the globals a state dict uses are modelled;
-/// globals known to appear in real checkpoints outside the weights (Lightning callbacks, numpy scalars) become
-/// opaque values; every other global becomes `.refused` and makes the whole file refused. Nothing is executed.
+/// globals known to appear in real checkpoints outside the weights (Lightning callbacks and hyper-parameters,
+/// numpy scalars) become opaque values, which the state dict itself may not hold (`TorchCheckpoint`); every other
+/// global becomes `.refused` and makes the whole file refused. Nothing is executed.
 struct TorchPickleRules {
     private static let storageSuffix = "Storage"
 
     /// Globals that training checkpoints carry beside the weights (Lightning callbacks and hyper-parameters, numpy
     /// values): pure data, so reading around them is safe; never called.
-    private static let harmless: Set<String> = [
-        "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype",
-        "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray",
-        "_codecs.encode", "builtins.set", "builtins.frozenset", "builtins.slice", "torch.device", "argparse.Namespace",
-    ]
+    private static let harmless: Set<String> = {
+        var names: Set<String> = [
+            "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar", "numpy.dtype",
+            "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray",
+            "_codecs.encode", "torch.device", "argparse.Namespace", "collections.defaultdict",
+            // An omegaconf DictConfig (ldm's and Lightning's hyper_parameters): its containers, nodes and metadata.
+            "omegaconf.dictconfig.DictConfig", "omegaconf.listconfig.ListConfig", "omegaconf.base.ContainerMetadata",
+            "omegaconf.base.Metadata", "omegaconf.nodes.AnyNode", "omegaconf.nodes.StringNode", "omegaconf.nodes.IntegerNode",
+            "omegaconf.nodes.FloatNode", "omegaconf.nodes.BooleanNode", "omegaconf.nodes.BytesNode", "omegaconf.nodes.PathNode",
+            "omegaconf.nodes.EnumNode",
+            // Lightning's own hyper-parameter dict.
+            "pytorch_lightning.utilities.parsing.AttributeDict", "lightning_fabric.utilities.data.AttributeDict",
+            "lightning.fabric.utilities.data.AttributeDict",
+        ]
+        // The types omegaconf records in its metadata (`ref_type`, `key_type`, `object_type`).
+        for name in ["Any", "Dict", "List", "Tuple", "Set", "FrozenSet", "Optional", "Union", "Sequence", "Mapping"] {
+            names.insert("typing." + name)
+        }
+        // Plain containers and scalar types, under Python 3's name and protocol 2's Python 2 one.
+        for module in ["builtins", "__builtin__"] {
+            for type in ["dict", "list", "tuple", "set", "frozenset", "slice", "int", "long", "float", "complex", "str",
+                         "unicode", "bytes", "bool"] {
+                names.insert("\(module).\(type)")
+            }
+        }
+        return names
+    }()
     private static let harmlessPrefixes = ["pytorch_lightning.callbacks.", "lightning.pytorch.callbacks."]
 
     private static let modelled: Set<String> = [

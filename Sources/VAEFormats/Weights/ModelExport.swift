@@ -49,7 +49,10 @@ public func export(_ model: AutoencoderKL, format: ExportFormat, to path: String
             try diffusersWeights(model).write(path: dir + "/diffusion_pytorch_model.safetensors")
         }
     case .ldm, .sd:
-        try ldmWeights(model, prefix: format == .sd ? "first_stage_model." : "").write(path: target.path)
+        var file = ldmWeights(model, prefix: format == .sd ? "first_stage_model." : "")
+        // No config travels with these files: the latent settings the model's source stated go in the header.
+        file.metadata.merge(model.config.latentSpace.metadata) { ours, _ in ours }
+        try file.write(path: target.path)
     }
 }
 

@@ -46,12 +46,13 @@ public struct ModelSource {
     public init(checkpoint: String?, config configPath: String?) throws {
         weights = try checkpoint.map(WeightsFile.locate)
         if let configPath {
-            (config, configOrigin) = (try Self.loadConfig(path: configPath), .file(configPath))
+            var given = try Self.loadConfig(path: configPath)
+            configOrigin = .file(configPath)
             // A config coming with the weights that cannot be read is no reason to refuse an explicit --config
             // (giving one is how a user works around it); one that can be read must agree with it.
             if let weights, let found = try? weights.storedConfig() {
                 let (stored, origin) = found
-                let differences = config.arithmeticDifferences(from: stored)
+                let differences = given.arithmeticDifferences(from: stored)
                 guard differences.isEmpty else {
                     let theirs: String
                     switch origin {
@@ -62,7 +63,10 @@ public struct ModelSource {
                         + ". The weights were made for their own config (with other GroupNorm groups they would even load "
                         + "without error and compute something else): leave out --config, or give one that agrees")
                 }
+                // A yaml says nothing of the latent space: the weights' own config does (an SDXL VAE's 0.13025).
+                if given.latentSpace.isEmpty { given.latentSpace = stored.latentSpace }
             }
+            config = given
         } else if let stored = try weights?.storedConfig() {
             (config, configOrigin) = stored
         } else {

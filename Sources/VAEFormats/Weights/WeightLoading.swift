@@ -7,15 +7,18 @@ extension AutoencoderKL {
     }
 
     /// Loads weights saved with ldm names, diffusers names or inside a full SD checkpoint
-    /// (`first_stage_model.`), whatever file they were read from. Missing, unexpected or mis-shaped tensors are
+    /// (`first_stage_model.`), or behind a wrapper prefix (`module.`, `vae.`, …), whatever file they were read from. Missing, unexpected or mis-shaped tensors are
     /// all reported in one error that names the file and the configuration that was expected; so are tensors
     /// holding NaN or Inf (they would analyse to meaningless numbers and reconstruct to a black image).
     /// `configOrigin` says in messages where the model's config came from.
     @discardableResult
     public func loadWeights(tensors: [String: SafeTensors.Entry], path: String, configOrigin: String? = nil) throws -> LDMTensors {
-        let converted = try ldmTensors(from: tensors, path: path)
+        let description = config.yamlDescription + (configOrigin.map { "; config: \($0)" } ?? "")
+        let converted = try ldmTensors(from: tensors, path: path, expected: Set(expectedParameters.map(\.name)),
+                                       modelDescription: description)
+        try refuseUnsupportedLayout(converted.tensors, path: path)
         let values = try matchParameters(expected: expectedParameters, loaded: converted.tensors, path: path,
-                                         configDescription: config.yamlDescription + (configOrigin.map { "; config: \($0)" } ?? ""))
+                                         configDescription: description)
         try rejectNonFinite(values, order: namedParameters.map(\.name), path: path)
         for (name, p) in namedParameters {
             values[name]!.withUnsafeBufferPointer { p.value.data.update(from: $0.baseAddress!, count: p.value.count) }

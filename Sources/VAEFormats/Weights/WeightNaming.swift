@@ -11,7 +11,7 @@ public enum WeightNaming: Sendable, Equatable {
 
 /// Top-level modules of an `AutoencoderKL`; keys under any other root (an ldm training file's `loss.*`,
 /// a full SD checkpoint's UNet and text encoder) are not VAE weights.
-private let vaeRoots: Set<String> = ["encoder", "decoder", "quant_conv", "post_quant_conv"]
+let vaeRoots: Set<String> = ["encoder", "decoder", "quant_conv", "post_quant_conv"]
 
 /// Where a full Stable Diffusion checkpoint keeps its VAE.
 private let stableDiffusionVAEPrefix = "first_stage_model."
@@ -23,19 +23,31 @@ public func isVAEKey(_ name: String) -> Bool {
     return vaeRoots.contains { name.hasPrefix($0 + ".") }
 }
 
-/// The VAE tensors of a checkpoint under ldm names, the naming the file had, and whether they came from a full
-/// Stable Diffusion checkpoint (`first_stage_model.*`).
+/// Whether a tensor can be a VAE weight as it is or behind a wrapper prefix (`WrapperPrefix`: `module.`, `vae.`, …):
+/// what readers decode.
+public func mayBeVAEKey(_ name: String) -> Bool {
+    isVAEKey(name) || WrapperPrefix.split(name) != nil
+}
+
+/// The VAE tensors of a checkpoint under ldm names, the naming the file had, whether they came from a full
+/// Stable Diffusion checkpoint (`first_stage_model.*`), and the wrapper prefix removed from their names, if any.
 public struct LDMTensors {
     public let tensors: [String: SafeTensors.Entry]
     public let naming: WeightNaming
     public let fromFullStableDiffusion: Bool
+    /// "module.", "vae.", "model._orig_mod.", … (`WrapperPrefix`); nil when the names were used as they are.
+    public var strippedPrefix: String? = nil
 
-    /// "diffusers names", "ldm names", "ldm names under first_stage_model. (a full SD checkpoint)".
+    /// "diffusers names", "ldm names", "ldm names under first_stage_model. (a full SD checkpoint)",
+    /// "ldm names, prefix module. stripped".
     public var namingDescription: String {
+        var text: String
         switch naming {
-        case .diffusers: return "diffusers names"
-        case .ldm: return fromFullStableDiffusion ? "ldm names under first_stage_model. (a full SD checkpoint)" : "ldm names"
+        case .diffusers: text = "diffusers names"
+        case .ldm: text = fromFullStableDiffusion ? "ldm names under first_stage_model. (a full SD checkpoint)" : "ldm names"
         }
+        if let strippedPrefix { text += ", prefix \(printable(strippedPrefix)) stripped" }
+        return text
     }
 }
 
@@ -47,7 +59,11 @@ public func ldmTensors(from file: SafeTensors, path: String) throws -> LDMTensor
 /// A full SD checkpoint (keys `first_stage_model.*`) contributes only its VAE. diffusers' linear attention
 /// weights [C, C] become ldm's 1×1 convolutions [C, C, 1, 1]. A diffusers key with no ldm counterpart keeps
 /// its name, so that `matchParameters` reports it as unexpected.
-public func ldmTensors(from tensors: [String: SafeTensors.Entry], path: String) throws -> LDMTensors {
+/// Without VAE keys as they are, the names may sit behind a wrapper (`WrapperPrefix`: `module.`, `vae.`, …): given
+/// the model's parameter names (`expected`), the prefix is stripped when, and only when, that leaves every one of
+/// them; otherwise the file is refused as holding no VAE tensors.
+public func ldmTensors(from tensors: [String: SafeTensors.Entry], path: String, expected: Set<String>? = nil,
+                       modelDescription: String = "") throws -> LDMTensors {
     let isFullStableDiffusion = tensors.keys.contains { $0.hasPrefix(stableDiffusionVAEPrefix) }
     var vae: [String: SafeTensors.Entry] = [:]
     for (name, entry) in tensors {
@@ -59,8 +75,16 @@ public func ldmTensors(from tensors: [String: SafeTensors.Entry], path: String) 
         guard isVAEKey(name) else { continue }
         vae[name] = entry
     }
-    guard !vae.isEmpty else { throw noVAETensors(path: path, names: Array(tensors.keys)) }
+    guard !vae.isEmpty else {
+        return try WrapperPrefix.unwrap(tensors, path: path, expected: expected, modelDescription: modelDescription) {
+            try ldmTensors(fromVAE: $0, path: path)
+        }
+    }
+    return try ldmTensors(fromVAE: vae, path: path, fromFullStableDiffusion: isFullStableDiffusion)
+}
 
+/// `vae` (only VAE keys) under ldm names, with the naming it had.
+private func ldmTensors(fromVAE vae: [String: SafeTensors.Entry], path: String, fromFullStableDiffusion isFullStableDiffusion: Bool = false) throws -> LDMTensors {
     switch try detectNaming(vae.keys, path: path) {
     case .ldm:
         return LDMTensors(tensors: vae, naming: .ldm, fromFullStableDiffusion: isFullStableDiffusion)
@@ -71,11 +95,12 @@ public func ldmTensors(from tensors: [String: SafeTensors.Entry], path: String) 
 }
 
 /// The error for a file without VAE weights (a UNet, a text encoder, …), with a sample of what it holds.
-func noVAETensors(path: String, names: [String]) -> VAEDistError {
+func noVAETensors(path: String, names: [String], note: String? = nil) -> VAEDistError {
     let sample = names.sorted().prefix(5).map(printable).joined(separator: ", ")
     return VAEDistError("\(path): no VAE tensors found: expected keys under encoder., decoder., quant_conv. and "
                      + "post_quant_conv. (or the same under first_stage_model.); the file has "
-                     + "\(names.count) tensor\(names.count == 1 ? "" : "s")\(sample.isEmpty ? "" : ", e.g. \(sample)")")
+                     + "\(names.count) tensor\(names.count == 1 ? "" : "s")\(sample.isEmpty ? "" : ", e.g. \(sample)")"
+                     + (note.map { "; \($0)" } ?? ""))
 }
 
 /// diffusers and ldm share conv_in, conv_out and the quant convs, so only the block containers tell them apart;

@@ -83,11 +83,11 @@ public struct WeightsFile: Equatable, Sendable {
     func readVAETensors() throws -> (tensors: [String: SafeTensors.Entry], location: String?) {
         switch format {
         case .torch:
-            let state = try TorchCheckpoint.read(path: path, keep: isVAEKey)
+            let state = try TorchCheckpoint.read(path: path, keep: mayBeVAEKey)
             if state.tensors.isEmpty { throw noVAETensors(path: path, names: state.skipped) }
             return (state.tensors, state.location)
         case .safetensors:
-            let tensors = try SafeTensors.read(path: path, keep: isVAEKey).tensors
+            let tensors = try SafeTensors.read(path: path, keep: mayBeVAEKey).tensors
             if tensors.isEmpty { throw noVAETensors(path: path, names: try SafeTensors.readHeader(path: path).tensors.map(\.name)) }
             return (tensors, nil)
         }

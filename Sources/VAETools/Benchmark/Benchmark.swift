@@ -73,7 +73,8 @@ public enum Benchmark {
                              replicas: ReplicaGroup) throws -> BenchmarkResult {
         let n = SampleOrder.share(of: batchSize, rank: replicas.rank, ranks: replicas.size).count
         try model.config.requireRGB(for: "bench")
-        try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: n, work: .training)
+        try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: n, work: .training,
+                                   cachedImages: batchSize * gradAccum)
         model.initialize(seed: 0)
         var options = TrainingOptions(trainDir: "random images")
         (options.batchSize, options.gradAccum, options.imgSize, options.lr, options.klWeight) = (batchSize, gradAccum, imgSize, 1e-5, 1e-6)
@@ -120,7 +121,7 @@ public enum Benchmark {
     /// the posterior modes side by side measuring every decoder layer. Each replica analyses its own pair, as analyze-folder spreads pairs over ranks.
     public static func analyze(model: AutoencoderKL, imgSize: Int, steps: Int, replicas: ReplicaGroup) throws -> BenchmarkResult {
         try model.config.requireRGB(for: "bench")
-        try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: 2, work: .inference)
+        try MemoryEstimate.require(config: model.config, imageSize: imgSize, batch: 2, work: .inference, cachedImages: 2)
         model.initialize(seed: 0)
         let images = randomImages(count: 2, size: imgSize, seed: UInt64(replicas.rank + 1)).map { imageBatch([$0]) }
         var encodeTimes: [Double] = [], decodeTimes: [Double] = [], totals: [Double] = []
