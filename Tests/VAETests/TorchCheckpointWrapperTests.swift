@@ -109,6 +109,37 @@ final class TorchCheckpointWrapperTests: TemporaryDirectoryTestCase {
         assertRefused(two, mentioning: ["complete VAE under each of the prefixes model., vae."])
     }
 
+    /// Mutations of a Lightning pickle with a DictConfig beside wrapped weights (the paths this reader added: opaque
+    /// data, the state-dict check, prefix stripping) are read or refused, never a crash or a hang.
+    func testMutatedWrappedLightningPicklesAreAcceptedOrRefusedWithoutCrashing() throws {
+        var small = SafeTensors()
+        small.add("encoder.conv_in.weight", shape: [2, 2], values: [1, 2, 3, 4])
+        small.add("quant_conv.bias", shape: [2], values: [5, 6])
+        let archive = CraftedPickle(.dict([("state_dict", CraftedPickle.stateDict(small, prefix: "module.vae.")),
+                                           ("hyper_parameters", Self.hyperParameters)])).archive()
+        let seed = "\(dir!)/seed.ckpt"
+        try Data(archive).write(to: URL(fileURLWithPath: seed))
+        let zip = try ZipArchive(file: RandomAccessFile(path: seed))
+        var files = try zip.entries.values.sorted { $0.name < $1.name }.map { ($0.name, try zip.read($0)) }
+        let pickleAt = try XCTUnwrap(files.firstIndex { $0.0.hasSuffix("/data.pkl") })
+        let pickle = files[pickleAt].1
+        var mutator = FuzzMutator(seed: 21)
+        var refused = 0, total = 0
+        for _ in 0..<FuzzMutator.iterations(150) {
+            files[pickleAt].1 = mutator.mutate(pickle)
+            let path = "\(dir!)/mutant.ckpt"
+            try Data(StoredZip.archive(files)).write(to: URL(fileURLWithPath: path))
+            total += 1
+            do {
+                let read = try TorchCheckpoint.read(path: path, keep: mayBeVAEKey)
+                _ = try? ldmTensors(from: read.tensors, path: path, expected: ["encoder.conv_in.weight", "quant_conv.bias"])
+            } catch {
+                refused += 1
+            }
+        }
+        XCTAssertGreaterThan(refused, total / 4, "most mutated pickles should be refused")
+    }
+
     func testGlobalsInsideTheStateDictAreRefusedAndDataBesideItIsReadAround() throws {
         let ldm = try ldm
         func lightning(_ stateDict: CraftedPickle.Value, beside: [(String, CraftedPickle.Value)] = []) -> CraftedPickle.Value {
