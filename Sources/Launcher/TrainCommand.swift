@@ -129,7 +129,7 @@ struct Train: ParsableCommand {
             // Resuming keeps the checkpoint's model; otherwise --config, else the config stored with --init_weights.
             let fresh = resumed == nil ? try ModelSource(checkpoint: initWeights, config: modelOptions.config) : nil
             let config = resumed?.contents.config ?? fresh!.config
-            if let resumed, let configPath = modelOptions.config, try ModelSource.loadConfig(path: configPath) != config {
+            if let resumed, let configPath = modelOptions.config, !(try ModelSource.loadConfig(path: configPath).describesSameModel(as: config)) {
                 throw VAEDistError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
             }
             try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
