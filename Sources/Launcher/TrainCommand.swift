@@ -134,7 +134,7 @@ struct Train: ParsableCommand {
             let config = resumed?.contents.config ?? fresh!.source.config
             if let resumed, let configPath = modelOptions.config {
                 _ = try replicas.rootOnly {
-                    if try ModelSource.loadConfig(path: configPath) != config {
+                    if !(try ModelSource.loadConfig(path: configPath).describesSameModel(as: config)) {
                         throw VAEDistError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
                     }
                 }

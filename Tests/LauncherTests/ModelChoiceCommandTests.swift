@@ -175,6 +175,12 @@ final class ModelChoiceCommandTests: XCTestCase {
         let json = try String(contentsOfFile: "\(dir!)/out-diffusers/config.json", encoding: .utf8)
         assertMentions(json, ["\"scaling_factor\": 0.13025", "\"force_upcast\": false"])
         XCTAssertEqual(try SafeTensors.readMetadata(path: "\(dir!)/out-ldm")["scaling_factor"], "0.13025")
+        // Resuming with the yaml of the same model is no change of model: a yaml cannot state the latent settings.
+        let resumed = try VAEDistBinary.run(["train", "--train_dir", train, "--output_dir", "\(dir!)/run", "--batch_size", "2",
+                                             "--img_size", "16", "--num_recon", "0", "--threads", "1", "--epochs", "2",
+                                             "--resume", "auto", "--config_path", VAEDistBinary.fixture("vae-small-g32/config.yaml")])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertEqual(try CheckpointMetadata.storedConfig(path: final)?.latentSpace.scalingFactor, 0.13025)
     }
 
     func testNonFiniteWeightsStopEveryCommandNamingTheTensor() throws {

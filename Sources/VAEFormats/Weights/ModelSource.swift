@@ -121,6 +121,14 @@ public struct ReadWeights {
 }
 
 extension VAEConfig {
+    /// Whether `self` (a given --config) is `stored` (a checkpoint's config): equal, but for the latent settings a
+    /// yaml cannot state (the checkpoint keeps those it was made with).
+    public func describesSameModel(as stored: VAEConfig) -> Bool {
+        var given = self
+        if given.latentSpace.isEmpty { given.latentSpace = stored.latentSpace }
+        return given == stored
+    }
+
     /// How `self` (a given --config) and `other` (the config coming with the weights) differ in what changes the
     /// network's arithmetic: every key but the nominal `resolution`, which only places attention and is compared
     /// as the levels that carry it. Each entry reads "norm_num_groups 32 in --config but 16 with the weights"; empty
