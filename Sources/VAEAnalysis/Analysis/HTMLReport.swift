@@ -204,7 +204,7 @@ public enum HTMLReport {
         td,th{border:1px solid #ccc;padding:3px 6px;text-align:right;vertical-align:middle}\
         th{text-align:center;vertical-align:bottom}th small,td small{font-weight:normal;display:block;color:#555}\
         td:first-child,.ranking td:nth-child(2){text-align:left}figure{margin:1em 0}figure img{max-width:100%}\
-        #pairs td:first-child{max-width:14em;overflow-wrap:anywhere}#pairs img{width:96px;display:block;margin:auto}\
+        #pairs td:first-child{min-width:6em;max-width:14em;overflow-wrap:break-word}#pairs img{width:96px;display:block;margin:auto}\
         button.sort{font:inherit;font-weight:bold;cursor:pointer;border:0;background:none;padding:0}\
         button.sort::after{content:" \\21C5";color:#aaa}th[aria-sort=ascending] button.sort::after{content:" \\25B2";color:#222}\
         th[aria-sort=descending] button.sort::after{content:" \\25BC";color:#222}\
