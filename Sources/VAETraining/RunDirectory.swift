@@ -145,7 +145,7 @@ public final class RunDirectory {
         case "reconstructions":
             let grid = name.hasPrefix("val_") ? name.dropFirst("val_".count) : Substring(name)
             guard grid.hasPrefix("recon_epoch_"), grid.hasSuffix(".png") || grid.hasSuffix(".pdf") else { return false }
-            return digits(grid.dropFirst("recon_epoch_".count).dropLast(".png".count))
+            return digits(grid.dropFirst("recon_epoch_".count).dropLast(".png".count))  // .png and .pdf alike
         default:
             return runOutputs.contains(name)
         }

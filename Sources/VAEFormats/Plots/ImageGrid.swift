@@ -23,12 +23,9 @@ public func writeImageGrid(path: String, title: String, subtitle: String? = nil,
             throw VAEDistError("image grid \(path): a \(other.width)×\(other.height) image among \(first.width)×\(first.height) ones")
         }
     }
-    let measure = try CairoCanvas(width: 1, height: 1)
-    let labelWidth = rowLabels.map { measure.textWidth($0, size: ImageGridLayout.labelSize, bold: true) }.max() ?? 0
-    let textWidth = max(measure.textWidth(title, size: 16, bold: true), subtitle.map { measure.textWidth($0, size: 12) } ?? 0)
-    let layout = ImageGridLayout(imageWidth: first.width, imageHeight: first.height, rows: rowLabels.count,
-                                 columns: columns.count, minimumTile: minimumTile, columnsPerBlock: columnsPerBlock,
-                                 labelWidth: labelWidth, subtitle: subtitle != nil, textWidth: textWidth)
+    let layout = try ImageGridLayout(title: title, subtitle: subtitle, rowLabels: rowLabels, columns: columns.count,
+                                     imageWidth: first.width, imageHeight: first.height, minimumTile: minimumTile,
+                                     columnsPerBlock: columnsPerBlock)
     try writeFigure(path: path, width: layout.width, height: layout.height) { canvas in
         let center = Double(layout.width) / 2
         canvas.text(canvas.fitted(title, size: 16, maxWidth: Double(layout.width) - 16, bold: true), x: center,
@@ -88,6 +85,17 @@ struct ImageGridLayout {
         width = Int(max(needed, left + tiles + Self.margin))
         blockHeight = Self.captionHeight + Double(rows) * (tileHeight + Self.gap) - Self.gap + Self.blockGap
         height = Int(top + Double(blocks) * blockHeight - Self.blockGap + Self.margin)
+    }
+
+    /// The layout of a grid with these texts, measured in the figures' font.
+    init(title: String, subtitle: String?, rowLabels: [String], columns: Int, imageWidth: Int, imageHeight: Int,
+         minimumTile: Int, columnsPerBlock: Int) throws {
+        let measure = try CairoCanvas(width: 1, height: 1)
+        let labelWidth = rowLabels.map { measure.textWidth($0, size: Self.labelSize, bold: true) }.max() ?? 0
+        let textWidth = max(measure.textWidth(title, size: 16, bold: true), subtitle.map { measure.textWidth($0, size: 12) } ?? 0)
+        self.init(imageWidth: imageWidth, imageHeight: imageHeight, rows: rowLabels.count, columns: columns,
+                  minimumTile: minimumTile, columnsPerBlock: columnsPerBlock, labelWidth: labelWidth,
+                  subtitle: subtitle != nil, textWidth: textWidth)
     }
 
     func tileOrigin(column: Int, row: Int) -> (x: Double, y: Double) {
