@@ -193,7 +193,7 @@ final class AnalysisStatisticsTests: XCTestCase {
         XCTAssertFalse(json.contains("lesion_area_fraction_mean"), "the area is not aggregated per layer")
         let enrichment = DifferenceMetric.lesionEnrichment.title
         XCTAssertEqual(AggregateReport.plotSeries(statistics).first { $0.name.hasPrefix("\(enrichment): mean") }?.name,
-                       "\(enrichment): mean: undefined for every pair")
+                       "\(enrichment): mean (undefined for every pair)")
     }
 
     func testAverageRanksAndSpearmanOnHandMadeValues() {

@@ -92,7 +92,7 @@ public enum AggregateReport {
         func series(_ name: String, _ unit: String, _ values: [Double?], _ intervals: [BarInterval]) -> BarSeries {
             let shown = values.map { $0 ?? .nan }
             let defined = shown.indices.filter { shown[$0].isFinite }
-            return BarSeries(name: values.allSatisfy { $0 == nil } ? "\(name): undefined for every pair" : name, values: shown,
+            return BarSeries(name: values.allSatisfy { $0 == nil } ? "\(name) (undefined for every pair)" : name, values: shown,
                              highlight: Set(largestIndices(defined.map { shown[$0] }, count: AnalysisReport.topCount).map { defined[$0] }),
                              intervals: intervals, axisLabel: unit)
         }

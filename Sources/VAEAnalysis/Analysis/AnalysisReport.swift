@@ -41,7 +41,7 @@ public enum AnalysisReport {
                               // Undefined values draw no bar and are never highlighted.
                               let values = analysis.layers.map { $0.value(of: metric) ?? .nan }
                               let defined = values.indices.filter { values[$0].isFinite }
-                              return BarSeries(name: defined.isEmpty ? "\(metric.title): undefined at every layer" : metric.title,
+                              return BarSeries(name: defined.isEmpty ? "\(metric.title) (undefined at every layer)" : metric.title,
                                                values: values,
                                                highlight: Set(largestIndices(defined.map { values[$0] }, count: topCount).map { defined[$0] }),
                                                axisLabel: metric.unit)
