@@ -12,8 +12,9 @@ struct Train: ParsableCommand {
             Run as `vae-dist train …` (one process) or `mpirun -np N vae-dist train …`. --batch_size is the \
             global batch, split over the ranks; every rank count gives the same run up to float summation order.
 
-            Outputs (rank 0): checkpoints/vae_epoch_N.safetensors, reconstructions/recon_epoch_N.png, \
-            training_history.json, training_curves.png and vae_final.safetensors in --output_dir.
+            Outputs (rank 0): checkpoints/vae_epoch_N.safetensors (.pt with --save_format pt), \
+            reconstructions/recon_epoch_N.png, training_history.json, training_curves.png and vae_final.safetensors \
+            (.pt) in --output_dir.
 
             SIGUSR1 (to mpirun or to the process), SIGTERM or SIGINT stop training at the next step with a \
             resumable checkpoint; continue with --resume auto.
@@ -44,6 +45,10 @@ struct Train: ParsableCommand {
     @Option(name: [.customLong("save_interval"), .customLong("save-interval")], help: "Checkpoint and reconstruction grid every N epochs.")
     var saveInterval = 10
     static let saveIntervalRange = 1...1_000_000
+
+    @Option(name: snakeAndKebab("save_format"),
+            help: "Checkpoint files: safetensors (read by every vae-dist command), pt (the original tool's torch.save layout, checkpoints/vae_epoch_N.pt and vae_final.pt, for its resume snippet; resumable here too) or both.")
+    var saveFormat: SaveFormat = .safetensors
 
     /// Every UInt64 is a valid seed: it is only hashed with (epoch, sample).
     @Option(help: "Seed of initialisation, data order and noise.")
@@ -106,6 +111,7 @@ struct Train: ParsableCommand {
         o.klWeight = klWeight
         o.imgSize = modelOptions.imgSize
         o.saveInterval = saveInterval
+        o.saveFormat = saveFormat
         o.seed = seed
         o.klReduction = klReduction
         o.optimizer = try optimization.settings()

@@ -108,18 +108,19 @@ public final class RunDirectory {
     }
 
     /// The files a run writes at the top of its output directory.
-    static let runOutputs: Set<String> = ["vae_final.safetensors", "vae_final_ema.safetensors", "vae_best.safetensors",
+    static let runOutputs: Set<String> = ["vae_final.safetensors", "vae_final.pt", "vae_final_ema.safetensors",
+                                          "vae_best.safetensors", "vae_best.pt",
                                           "training_history.json", "training_curves.png", "metrics.jsonl",
                                           "validation_images.txt"]
 
     /// Whether `name` (in checkpoints/ or reconstructions/) is named as the trainer names its files there:
-    /// `vae_epoch_E[_step_S].safetensors`, `recon_epoch_E.png`.
+    /// `vae_epoch_E[_step_S].safetensors|.pt`, `recon_epoch_E.png`.
     static func isRunFileName(_ name: String, in folder: String) -> Bool {
         func digits(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber } }
         switch folder {
         case "checkpoints":
-            guard name.hasPrefix("vae_epoch_"), name.hasSuffix(".safetensors") else { return false }
-            let position = name.dropFirst("vae_epoch_".count).dropLast(".safetensors".count)
+            guard name.hasPrefix("vae_epoch_"), let suffix = [".safetensors", ".pt"].first(where: name.hasSuffix) else { return false }
+            let position = name.dropFirst("vae_epoch_".count).dropLast(suffix.count)
             let parts = position.split(separator: "_", omittingEmptySubsequences: false)
             return (parts.count == 1 && digits(parts[0])) || (parts.count == 3 && digits(parts[0]) && parts[1] == "step" && digits(parts[2]))
         case "reconstructions":

@@ -117,17 +117,16 @@ public final class Trainer {
             }
             try finishEpoch()
         }
-        let final = "\(output)/vae_final.safetensors"
+        let final = try saveCheckpoint("\(output)/vae_final")
         if isRoot {
-            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: final)
-            log("final weights: \(final)")
+            log("final weights: \(final.joined(separator: ", "))")
             if let ema {
                 let averaged = "\(output)/vae_final_ema.safetensors"
                 try CheckpointMetadata.saveWeights(ema.weightsFile(names: model.namedParameters.map(\.name)), config: model.config, to: averaged)
                 log("averaged weights (--ema_decay \(ema.decay)): \(averaged)")
             }
         }
-        return .completed(finalWeights: final)
+        return .completed(finalWeights: final[0])
     }
 
     /// One optimizer step over `batch` (dataset indices), and its bookkeeping: the position, progress and metrics.
@@ -203,17 +202,15 @@ public final class Trainer {
         try TrainingReport.writeHistory(position.history, to: "\(output)/training_history.json")
         try TrainingReport.writeCurves(position.history, to: "\(output)/training_curves.png")
         if isBest && options.validation.keepBest {
-            let path = "\(output)/vae_best.safetensors"
-            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
-            log("best validation loss so far: \(path)")
+            let paths = try saveCheckpoint("\(output)/vae_best")
+            log("best validation loss so far: \(paths.joined(separator: ", "))")
         }
         if record.epoch % options.saveInterval == 0 || record.epoch == options.epochs {
             if record.epoch % options.saveInterval == 0 {
-                let path = "\(output)/checkpoints/vae_epoch_\(record.epoch).safetensors"
-                try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+                let paths = try saveCheckpoint("\(output)/checkpoints/vae_epoch_\(record.epoch)")
                 try stepLog?.flush()
-                lastCheckpoint = path
-                log("checkpoint: \(path)")
+                lastCheckpoint = paths[0]
+                log("checkpoint: \(paths.joined(separator: ", "))")
             }
             try writeReconstructions(epoch: record.epoch)
         }
@@ -235,11 +232,19 @@ public final class Trainer {
 
     /// All replicas agreed to stop before this step: save a checkpoint at this exact position.
     private func interrupt() throws -> String {
-        let path = "\(output)/checkpoints/vae_epoch_\(position.epoch)_step_\(position.step).safetensors"
-        if isRoot {
+        let paths = try saveCheckpoint("\(output)/checkpoints/vae_epoch_\(position.epoch)_step_\(position.step)")
+        if isRoot { try stepLog?.flush() }
+        return paths[0]
+    }
+
+    /// Writes the checkpoint `stem` in each format of --save_format (on rank 0; the others only learn the paths);
+    /// returns the paths, safetensors first.
+    private func saveCheckpoint(_ stem: String) throws -> [String] {
+        let paths = options.saveFormat.suffixes.map { stem + $0 }
+        guard isRoot else { return paths }
+        for path in paths {
             try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
-            try stepLog?.flush()
         }
-        return path
+        return paths
     }
 }
