@@ -14,6 +14,7 @@ public enum TrainingCheckpoint {
                             position: TrainingPosition, options: TrainingOptions, runID: String, to path: String) throws {
         var position = position
         position.adamStep = optimizer.step
+        position.lr = optimizer.lr
         let metadata = [
             "format": format,
             "config": try CheckpointMetadata.json(model.config),

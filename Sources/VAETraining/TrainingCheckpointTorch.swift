@@ -21,17 +21,42 @@ extension TrainingCheckpoint {
 
     /// The optimizer's `state_dict()` as torch.optim writes it for the same settings.
     public static func torchState(of optimizer: Optimizer, parameterCount: Int) -> TorchOptimizerState {
-        let s = optimizer.settings
+        let tensors = Dictionary(uniqueKeysWithValues: optimizer.settings.stateNames.map { ($0, optimizer.state[$0]!.map(TorchSaveTensor.init)) })
+        return TorchOptimizerState(group: paramGroup(optimizer.settings, lr: optimizer.lr), step: optimizer.step, tensors: tensors,
+                                   parameterCount: parameterCount)
+    }
+
+    /// What `vae-dist export --format pt` writes beside the weights of this checkpoint: its epoch, its optimizer's
+    /// state (parameters in `parameterNames` order, the model's) and its loss.
+    public static func torchTrainingState(of contents: Contents, path: String, parameterNames: [String]) throws -> TorchTrainingState {
+        let settings = contents.options.optimizer
+        var tensors: [String: [TorchSaveTensor]] = [:]
+        for state in settings.stateNames {
+            tensors[state] = try parameterNames.map { name in
+                guard let entry = contents.file["optimizer.\(state).\(name)"] else {
+                    throw VAEDistError("\(path): optimizer state 'optimizer.\(state).\(name)' is missing")
+                }
+                return TorchSaveTensor(shape: entry.shape, values: entry.values)
+            }
+        }
+        // The rate of the last step (older checkpoints do not record it: their last epoch's, else the base rate).
+        let p = contents.position
+        let lr = p.lr ?? p.history.last?.lr ?? contents.options.lr
+        let optimizer = TorchOptimizerState(group: paramGroup(settings, lr: lr), step: p.adamStep, tensors: tensors,
+                                            parameterCount: parameterNames.count)
+        return TorchTrainingState(epoch: p.epoch, optimizer: optimizer, loss: loss(at: p))
+    }
+
+    static func paramGroup(_ s: OptimizerSettings, lr: Double) -> TorchParamGroup {
         let kind: TorchOptimizerKind = switch s.kind {
         case .adam: .adam
         case .adamw: .adamw
         case .sgd: .sgd
         }
-        var group = TorchParamGroup(kind: kind, lr: optimizer.lr)
+        var group = TorchParamGroup(kind: kind, lr: lr)
         (group.betas, group.eps, group.weightDecay) = ((s.beta1, s.beta2), s.eps, s.weightDecay)
         (group.momentum, group.dampening, group.nesterov) = (s.momentum, s.dampening, s.nesterov)
-        let tensors = Dictionary(uniqueKeysWithValues: s.stateNames.map { ($0, optimizer.state[$0]!.map(TorchSaveTensor.init)) })
-        return TorchOptimizerState(group: group, step: optimizer.step, tensors: tensors, parameterCount: parameterCount)
+        return group
     }
 
     /// The original tool saved the epoch's mean loss: the last complete epoch's, or the running mean of the epoch

@@ -16,10 +16,17 @@ public enum CheckpointMetadata {
         try file.write(path: path)
     }
 
-    /// The model config a vae-dist checkpoint was trained with, read from its header alone; nil for any other
-    /// safetensors file (plain ldm / diffusers / SD weights carry no config).
+    /// vae-dist's metadata of a file: a safetensors header's, or the `vae_dist` strings of vae-dist's own .pt (read
+    /// from its pickle alone); empty for other files of either kind.
+    public static func metadata(path: String) throws -> [String: String] {
+        TorchCheckpoint.isZipArchive(path: path) ? try TorchTrainingCheckpoint.readMetadata(path: path) ?? [:]
+                                                 : try SafeTensors.readMetadata(path: path)
+    }
+
+    /// The model config a vae-dist checkpoint (.safetensors or .pt) was trained with, read from its metadata alone;
+    /// nil for any other file (plain ldm / diffusers / SD weights and the original tool's .pt carry no config).
     public static func storedConfig(path: String) throws -> VAEConfig? {
-        let metadata = try SafeTensors.readMetadata(path: path)
+        let metadata = try metadata(path: path)
         guard metadata["format"] == checkpointFormat || metadata["format"] == weightsFormat, let text = metadata["config"] else { return nil }
         do {
             return try JSONDecoder().decode(VAEConfig.self, from: Data(text.utf8))

@@ -1,6 +1,24 @@
 import Foundation
 import VAECore
 
+/// What a training checkpoint holds beside the weights: epoch, optimizer state and loss.
+public struct TorchTrainingState {
+    public var epoch: Int
+    public var optimizer: TorchOptimizerState
+    public var loss: Double?
+
+    public init(epoch: Int, optimizer: TorchOptimizerState, loss: Double?) {
+        (self.epoch, self.optimizer, self.loss) = (epoch, optimizer, loss)
+    }
+
+    /// The original tool's state before its first step: epoch 0, a fresh `Adam(model.parameters(), lr=1e-4)` (its
+    /// optimizer and default --lr; torch writes an empty `state` for it), no loss. Its resume snippet loads it and
+    /// starts at epoch 0.
+    public static func fresh(parameterCount: Int) -> TorchTrainingState {
+        TorchTrainingState(epoch: 0, optimizer: .fresh(TorchParamGroup(kind: .adam, lr: 1e-4), parameterCount: parameterCount), loss: nil)
+    }
+}
+
 /// A training checkpoint in the original PyTorch tool's layout, `torch.save({"epoch", "model_state_dict",
 /// "optimizer_state_dict", "loss"})`, so that its resume snippet works as it is:
 /// `model.load_state_dict(checkpoint['model_state_dict'])` (strict), `optimizer.load_state_dict(...)`,
