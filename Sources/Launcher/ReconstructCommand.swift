@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VAEAnalysis
+import VAEFormats
 
 struct Reconstruct: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +13,7 @@ struct Reconstruct: ParsableCommand {
 
     @OptionGroup var weights: RequiredWeights
 
-    @OptionGroup var modelOptions: ModelOptions<TrainingImageSize>
+    @OptionGroup var modelOptions: ModelOptions<ReconstructionImageSize>
 
     @Option(help: "Output directory.")
     var output: String
@@ -27,10 +28,24 @@ struct Reconstruct: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let vae = try modelOptions.loadModel(weights: weights.checkpoint) { print($0) }
-            let job = ReconstructionJob(model: vae, imageSize: modelOptions.imgSize, outputDirectory: output)
+            let size = imageSize()
+            print("img_size \(size.value): \(size.why)")
+            let vae = try modelOptions.loadModel(weights: weights.checkpoint, imageSize: size.value) { print($0) }
+            let job = ReconstructionJob(model: vae, imageSize: size.value, outputDirectory: output)
             let written = try job.run(images: images) { print($0) }
             print("wrote \(written.count) files to \(output)")
         }
+    }
+
+    /// --img_size, else the size a vae-dist checkpoint was trained at (reconstructions at another size than the
+    /// training's are worse), else the original tools' 256; with the reason, for the log.
+    private func imageSize() -> (value: Int, why: String) {
+        if let given = modelOptions.givenImageSize { return (given, "--img_size") }
+        let path = weights.checkpoint
+        // Unreadable weights are reported when they are loaded, in the usual words.
+        if let stored = try? CheckpointMetadata.storedTrainingImageSize(path: path) {
+            return (stored, "the training size stored in \(path) (--img_size chooses another)")
+        }
+        return (ReconstructionImageSize.imageSize, "the default (\(path) stores no training size; --img_size chooses another)")
     }
 }

@@ -35,10 +35,21 @@ func reportingFailures<T>(on communicator: Communicator? = nil, _ body: () throw
 /// A command's default `--img_size` (an option group cannot take per-command defaults otherwise).
 protocol DefaultImageSize {
     static var imageSize: Int { get }
+    /// The default in --help's words.
+    static var imageSizeHelp: String { get }
 }
 
-/// Training and reconstruction work at 256 px, as the original tools.
+extension DefaultImageSize {
+    static var imageSizeHelp: String { "\(imageSize)" }
+}
+
+/// Training works at 256 px, as the original tools.
 enum TrainingImageSize: DefaultImageSize { static let imageSize = 256 }
+/// Reconstruction works at the size a vae-dist checkpoint was trained at, else at the original tools' 256 px.
+enum ReconstructionImageSize: DefaultImageSize {
+    static let imageSize = 256
+    static let imageSizeHelp = "the training size stored in a vae-dist checkpoint, else \(imageSize)"
+}
 /// The original analysis tool compares at 512 px.
 enum AnalysisImageSize: DefaultImageSize { static let imageSize = 512 }
 /// Small enough for a quick measurement on a laptop.
@@ -61,8 +72,11 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
     var config: String?
 
     @Option(name: [.customLong("img_size"), .customLong("img-size")],
-            help: "Images are resized to img_size × img_size (PIL bilinear). Must be divisible by 2^(levels-1).")
-    var imgSize: Int = ImageSize.imageSize
+            help: "Images are resized to img_size × img_size (PIL bilinear). Must be divisible by 2^(levels-1). Default: \(ImageSize.imageSizeHelp).")
+    var givenImageSize: Int?
+
+    /// --img_size, or the command's default.
+    var imgSize: Int { givenImageSize ?? ImageSize.imageSize }
 
     @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
@@ -91,10 +105,10 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
         try validateImageSize(imgSize)
     }
 
-    /// The model to use with these weights (nil: none), its config checked against --img_size.
-    func source(weights: String?) throws -> ModelSource {
+    /// The model to use with these weights (nil: none), its config checked against `imageSize` (default --img_size).
+    func source(weights: String?, imageSize: Int? = nil) throws -> ModelSource {
         let source = try ModelSource(checkpoint: weights, config: config)
-        try source.config.checkImageSize(imgSize, option: "--img_size")
+        try source.config.checkImageSize(imageSize ?? imgSize, option: givenImageSize == nil && imageSize != nil ? "the stored img_size" : "--img_size")
         return source
     }
 
@@ -107,10 +121,11 @@ struct ModelOptions<ImageSize: DefaultImageSize>: ParsableArguments {
 
     /// For the commands that need weights and no MPI job (forward only): sets the arithmetic (--threads, the
     /// convolutions'), builds the model and loads `weights` into it; `say` gets the line saying what was loaded.
-    func loadModel(weights: String, say: (String) -> Void) throws -> AutoencoderKL {
+    /// `imageSize` (default --img_size) is the size the config is checked against.
+    func loadModel(weights: String, imageSize: Int? = nil, say: (String) -> Void) throws -> AutoencoderKL {
         if let threads { Threads.set(threads) }
         ConvolutionArithmetic.current = .chosen(for: .inference, fast: fastConv, exact: exactConv)
-        let source = try source(weights: weights)
+        let source = try source(weights: weights, imageSize: imageSize)
         let model = AutoencoderKL(source.config)
         say(try source.loadWeights(into: model))
         return model

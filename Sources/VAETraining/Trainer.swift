@@ -122,7 +122,8 @@ public final class Trainer {
             log("final weights: \(final.joined(separator: ", "))")
             if let ema {
                 let averaged = "\(output)/vae_final_ema.safetensors"
-                try CheckpointMetadata.saveWeights(ema.weightsFile(names: model.namedParameters.map(\.name)), config: model.config, to: averaged)
+                try CheckpointMetadata.saveWeights(ema.weightsFile(names: model.namedParameters.map(\.name)), config: model.config,
+                                                   imageSize: options.imgSize, to: averaged)
                 log("averaged weights (--ema_decay \(ema.decay)): \(averaged)")
             }
         }
