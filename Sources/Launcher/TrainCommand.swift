@@ -131,25 +131,14 @@ struct Train: ParsableCommand {
             try SignalFlag.install()
             let options = try trainingOptions()
             let run = try RunDirectory.begin(outputDir, start: runStart, replicas: replicas, log: say)
-            let resumed = run.resumeFrom
-            // Resuming keeps the checkpoint's model; otherwise --config, else the config stored with --init_weights.
-            let fresh = resumed == nil ? try ModelSource(checkpoint: initWeights, config: modelOptions.config) : nil
-            let config = resumed?.contents.config ?? fresh!.config
-            if let resumed, let configPath = modelOptions.config, try ModelSource.loadConfig(path: configPath) != config {
-                throw VAEDistError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
+            let trainer: Trainer
+            do {
+                trainer = try prepareTrainer(run, options: options, replicas: replicas, say: say)
+            } catch {
+                // Nothing trained: a folder this start created goes again, unless something else is in it.
+                run.discardFailedStart(log: say)
+                throw error
             }
-            try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
-            let data = try TrainingData.prepare(options, replicas: replicas, log: say)
-            let model = AutoencoderKL(config)
-            if let fresh {
-                model.initialize(seed: options.seed)
-                if fresh.weights != nil { say(try fresh.loadWeights(into: model)) }
-            }
-            say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
-            let trainer = try Trainer(model: model, options: options, data: data, replicas: replicas,
-                                      resumeFrom: resumed.map { ($0.contents, $0.path) }, runID: run.runID,
-                                      stopRequested: { SignalFlag.isRaised }, log: say,
-                                      progress: { if replicas.rank == 0 { ProgressLine.show($0) } })
             // The directory stays locked until training ends.
             let outcome = try withExtendedLifetime(run) { try trainer.run() }
             switch outcome {
@@ -160,6 +149,31 @@ struct Train: ParsableCommand {
                 say("stopped\(signal); checkpoint \(checkpoint)\nresume with the same command plus: --resume \(checkpoint)   (or --resume auto)")
             }
         }
+    }
+
+    /// Everything between taking the output directory and training: the model (from the checkpoint resumed, else
+    /// --config / --init_weights), the images and the trainer.
+    private func prepareTrainer(_ run: RunDirectory, options: TrainingOptions, replicas: MPIReplicaGroup,
+                                say: @escaping (String) -> Void) throws -> Trainer {
+        let resumed = run.resumeFrom
+        // Resuming keeps the checkpoint's model; otherwise --config, else the config stored with --init_weights.
+        let fresh = resumed == nil ? try ModelSource(checkpoint: initWeights, config: modelOptions.config) : nil
+        let config = resumed?.contents.config ?? fresh!.config
+        if let resumed, let configPath = modelOptions.config, try ModelSource.loadConfig(path: configPath) != config {
+            throw VAEDistError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
+        }
+        try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
+        let data = try TrainingData.prepare(options, replicas: replicas, log: say)
+        let model = AutoencoderKL(config)
+        if let fresh {
+            model.initialize(seed: options.seed)
+            if fresh.weights != nil { say(try fresh.loadWeights(into: model)) }
+        }
+        say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
+        return try Trainer(model: model, options: options, data: data, replicas: replicas,
+                           resumeFrom: resumed.map { ($0.contents, $0.path) }, runID: run.runID,
+                           stopRequested: { SignalFlag.isRaised }, log: say,
+                           progress: { if replicas.rank == 0 { ProgressLine.show($0) } })
     }
 
     var runStart: RunStart {

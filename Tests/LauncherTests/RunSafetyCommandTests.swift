@@ -63,6 +63,35 @@ final class RunSafetyCommandTests: XCTestCase {
         assertMentions(both.stderr, ["--overwrite", "--resume"])
     }
 
+    /// The lock goes with a run that ends (its id stays in .vae-dist-run); a failed start removes the folder it made,
+    /// but never a folder that was there before.
+    func testTheLockFileGoesAtTheEndAndAFailedStartLeavesNoFolder() throws {
+        XCTAssertEqual(try VAEDistBinary.run(train()).status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/out/.vae-dist.lock"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir!)/out/.vae-dist-run"))
+        let refused = try VAEDistBinary.run(train())   // an earlier run's directory: refused, left as it was
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/out/.vae-dist.lock"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir!)/out/vae_final.safetensors"))
+
+        try FileManager.default.createDirectory(atPath: "\(dir!)/broken", withIntermediateDirectories: true)
+        try Data("not a png".utf8).write(to: URL(fileURLWithPath: "\(dir!)/broken/bad.png"))
+        for ranks in [nil, 2] {
+            let failed = try VAEDistBinary.run(train("new/run", trainDir: "\(dir!)/broken"), ranks: ranks)
+            XCTAssertNotEqual(failed.status, 0)
+            assertMentions(failed.output, ["bad.png", "removed \(dir!)/new, which this failed start had created"])
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/new"), "ranks \(ranks ?? 1)")
+        }
+        let missing = try VAEDistBinary.run(train("resumed", extra: ["--resume", "\(dir!)/nowhere.safetensors"]))
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/resumed"), missing.output)
+        // A folder that existed stays, with whatever was in it; only the lock file goes.
+        try FileManager.default.createDirectory(atPath: "\(dir!)/kept", withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: "\(dir!)/kept/notes.txt"))
+        XCTAssertNotEqual(try VAEDistBinary.run(train("kept", trainDir: "\(dir!)/broken")).status, 0)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(dir!)/kept").sorted(), [".vae-dist-run", "notes.txt"])
+    }
+
     func testResumeWithAChangedImageSizeRefusesWithBothValues() throws {
         XCTAssertEqual(try VAEDistBinary.run(train()).status, 0)
         let r = try VAEDistBinary.run(train(epochs: 2, imgSize: 32, extra: ["--resume", "auto"]))
