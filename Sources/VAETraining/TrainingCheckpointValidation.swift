@@ -80,6 +80,9 @@ public enum TrainingCheckpointValidation {
         guard p.epoch <= given.epochs else {
             throw VAEDistError("--epochs \(given.epochs) is below the \(p.epoch) epochs \(path) has completed")
         }
-        return changes
+        let stored = contents.options
+        let horizon = given.schedule.horizonChange(base: given.lr, was: (stored.schedule, stored.lr, stored.epochs), epochs: given.epochs,
+                                                   nextStep: p.adamStep, stepsPerEpoch: steps)
+        return changes + (horizon.map { [$0] } ?? [])
     }
 }

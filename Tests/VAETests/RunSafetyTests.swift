@@ -305,6 +305,28 @@ final class RunSafetyTests: TemporaryDirectoryTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/d"))
     }
 
+    /// A resume that changes --epochs under a cosine or step schedule says how the rate goes on.
+    func testResumingWithAnotherLengthSaysHowTheScheduleContinues() throws {
+        var o = options(epochs: 2)
+        o.schedule.shape = .cosine
+        o.schedule.minLR = 1e-5
+        try train(o)
+        let path = "\(dir!)/out/checkpoints/vae_epoch_2.safetensors"
+        let contents = try TrainingCheckpoint.read(path: path)
+        var given = contents.options
+        given.epochs = 4
+        let lines = try TrainingCheckpointValidation.checkResume(contents, path: path, given: given, imageCount: 5)
+        // 3 steps per epoch: the next step is 6 of 12 (cosine over steps 0…11), where the 2-epoch run had ended.
+        let next = 1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + cos(Double.pi * 6 / 11))
+        assertMentions(lines.joined(separator: "\n"), ["resume changes --epochs: checkpoint 2, now 4",
+                                                        "warning: --epochs changes from 2 to 4 under --lr_schedule cosine",
+                                                        "at step 12 (epoch 4) instead of step 6 (epoch 2)",
+                                                        "continues at \(String(format: "%.6g", next)) at the next step (1e-05 as planned)"])
+        given.epochs = 2
+        XCTAssertFalse(try TrainingCheckpointValidation.checkResume(contents, path: path, given: given, imageCount: 5)
+            .contains { $0.contains("warning: --epochs") })
+    }
+
     func testLeftoverTemporaryFilesOfKilledWritesAreRemovedAtStart() throws {
         try FileManager.default.createDirectory(atPath: "\(dir!)/out/checkpoints", withIntermediateDirectories: true)
         let ours = ["\(dir!)/out/checkpoints/vae_epoch_3.safetensors.tmp-4242", "\(dir!)/out/training_history.json.tmp-17"]
