@@ -8,7 +8,11 @@
 #     default), strict model.load_state_dict(checkpoint['model_state_dict']), optimizer.load_state_dict(...),
 #     start_epoch = checkpoint['epoch'], and one more training step;
 #   - checks that the weights and Adam's moments, mapped to parameters by torch's own index (model.parameters()
-#     order), equal vae-dist's safetensors twin bit for bit, and that step, epoch and loss are vae-dist's.
+#     order), equal vae-dist's safetensors twin bit for bit, and that step, epoch and loss are vae-dist's;
+#   - the other way round: torch trains the model two Adam steps and torch.save()s it in the original tool's
+#     layout; `vae-dist train --resume` continues it for one step (one batch per epoch), and its update must be
+#     torch's Adam.step from the saved state on the same gradient (recovered from vae-dist's first moment) within
+#     1e-6, with the step count and the second moment agreeing.
 # Needs a Python with torch, numpy and PyYAML: PYTHON (default python3). Without them it says so and exits 0.
 # VAE_DIST=/path/to/vae-dist uses that binary instead of building the release one.
 set -euo pipefail
@@ -40,7 +44,8 @@ quiet train --train_dir "$work/phantoms/train" --config_path "$tiny" --output_di
 quiet export --checkpoint "$fixtures/vae-small-g32/weights.ldm.safetensors" --config "$fixtures/vae-small-g32/config.yaml" \
     --format pt --output "$work/small.pt"
 
-"$python" - "$work" "$fixtures" "$size" <<'PY'
+# ldm's model and the checks' helpers, for the Python steps below.
+cat >"$work/seedlib.py" <<'LIB'
 import json, struct, sys
 from pathlib import Path
 
@@ -49,7 +54,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 import yaml
 
-work, fixtures, size = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 failures = []
 
 
@@ -229,7 +233,7 @@ def bits_equal(a, b):
     return a.shape == b.shape and torch.equal(a.contiguous().view(torch.int32), b.contiguous().view(torch.int32))
 
 
-def seed_resume(path, config_yaml, lr=1e-4):
+def seed_resume(path, config_yaml, size, lr=1e-4):
     """The original tool's resume snippet, then one more training step."""
     model = ldm_model(config_yaml)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -246,6 +250,21 @@ def seed_resume(path, config_yaml, lr=1e-4):
     return model, optimizer, checkpoint, start_epoch, loss.item()
 
 
+def finish(what):
+    if failures:
+        sys.exit(f"{len(failures)} check(s) failed")
+    print(what)
+LIB
+
+"$python" - "$work" "$fixtures" "$size" <<'PY'
+import sys
+from pathlib import Path
+
+import torch
+sys.path.insert(0, sys.argv[1])
+from seedlib import *
+
+work, fixtures, size = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 tiny = fixtures / "vae-tiny-g8" / "config.yaml"
 run = work / "run"
 names = [n for n, _ in ldm_model(tiny).named_parameters()]
@@ -272,7 +291,7 @@ for stem in ["checkpoints/vae_epoch_1", "checkpoints/vae_epoch_2", "vae_final"]:
     last = position["history"][-1]["total_loss"]
     check(checkpoint["epoch"] == position["epoch"] and checkpoint["loss"] == last,
           f"{stem}.pt: epoch {checkpoint['epoch']} and loss {checkpoint['loss']:.6g} are vae-dist's")
-    model, optimizer, _, start_epoch, loss = seed_resume(pt, tiny, lr=1e-3)
+    model, optimizer, _, start_epoch, loss = seed_resume(pt, tiny, size, lr=1e-3)
     after = optimizer.state_dict()["state"][0]["step"].item()
     check(start_epoch == position["epoch"] and after == position["adamStep"] + 1 and loss == loss,
           f"{stem}.pt: the original snippet resumes at epoch {start_epoch} and takes step {after:.0f} (loss {loss:.4f})")
@@ -287,11 +306,78 @@ check(checkpoint["optimizer_state_dict"] == torch.optim.Adam(ldm_model(small / "
       "export small.pt: optimizer_state_dict is exactly torch's for a fresh Adam(lr=1e-4)")
 check(all(bits_equal(checkpoint["model_state_dict"][k], v) for k, v in reference.items()) and len(reference) == len(checkpoint["model_state_dict"]),
       "export small.pt: the fixture's weights bit for bit")
-model, optimizer, _, start_epoch, loss = seed_resume(work / "small.pt", small / "config.yaml")
+model, optimizer, _, start_epoch, loss = seed_resume(work / "small.pt", small / "config.yaml", size)
 check(start_epoch == 0 and optimizer.state_dict()["state"][0]["step"].item() == 1,
       f"export small.pt: the original snippet loads it (strict) and trains a step (loss {loss:.4f})")
 
-if failures:
-    sys.exit(f"{len(failures)} check(s) failed")
-print("all checks of the original tool's checkpoints passed")
+finish("vae-dist's .pt files load in PyTorch as the original tool's")
+PY
+
+# The original tool's own file, torch.save()d after two Adam steps; vae-dist continues it for one step.
+"$python" - "$work" "$tiny" "$size" <<'PY'
+import sys
+from pathlib import Path
+
+import torch
+sys.path.insert(0, sys.argv[1])
+from seedlib import *
+
+work, tiny, size = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+torch.manual_seed(0)
+model = ldm_model(tiny)
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for _ in range(2):
+    x = torch.rand(3, 3, size, size) * 2 - 1
+    recon, kl = model(x)
+    loss = F.mse_loss(recon, x) + 1e-6 * kl.mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+(work / "original" / "checkpoints").mkdir(parents=True)
+torch.save({"epoch": 1, "model_state_dict": model.state_dict(), "optimizer_state_dict": optimizer.state_dict(), "loss": loss.item()},
+           work / "original" / "checkpoints" / "vae_epoch_1.pt")
+PY
+# 6 images at batch 6: epoch 2 is one step.
+"$bin" train --resume "$work/original/checkpoints/vae_epoch_1.pt" --train_dir "$work/phantoms/train" --config_path "$tiny" \
+    --output_dir "$work/continued" --img_size "$size" --epochs 2 --batch_size 6 --lr 1e-3 --kl_weight 1e-6 --num_recon 0 \
+    --threads 2 --save_format pt >"$work/continued.log" 2>&1 || { cat "$work/continued.log"; echo "FAIL vae-dist train --resume"; exit 1; }
+
+"$python" - "$work" "$tiny" <<'PY'
+import sys
+from pathlib import Path
+
+import torch
+sys.path.insert(0, sys.argv[1])
+from seedlib import *
+
+work, tiny = Path(sys.argv[1]), sys.argv[2]
+log = (work / "continued.log").read_text()
+for part in ["continuing a run of the original PyTorch tool", "Adam at step 2", "training goes on at epoch 2 of 2",
+             "the data order starts fresh"]:
+    check(part in log, f"vae-dist's log says '{part}'")
+before = torch.load(work / "original" / "checkpoints" / "vae_epoch_1.pt", weights_only=True)
+after = torch.load(work / "continued" / "vae_final.pt", weights_only=True)
+state_before, state_after = before["optimizer_state_dict"]["state"], after["optimizer_state_dict"]["state"]
+check(after["epoch"] == 2 and {s["step"].item() for s in state_after.values()} == {3.0},
+      "vae-dist went on at epoch 2 with Adam's step 3 (the saved 2, plus one)")
+beta1, beta2 = before["optimizer_state_dict"]["param_groups"][0]["betas"]
+# The gradient vae-dist applied, from its first moment: m' = beta1 m + (1 - beta1) g.
+model = ldm_model(tiny)
+model.load_state_dict(before["model_state_dict"])
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+optimizer.load_state_dict(before["optimizer_state_dict"])
+for i, p in enumerate(model.parameters()):
+    m0, m1 = state_before[i]["exp_avg"].double(), state_after[i]["exp_avg"].double()
+    p.grad = ((m1 - beta1 * m0) / (1 - beta1)).float()
+optimizer.step()
+names = list(before["model_state_dict"])
+weights = max((p.detach() - after["model_state_dict"][n]).abs().max().item() for n, p in zip(names, model.parameters()))
+moved = max((after["model_state_dict"][n] - before["model_state_dict"][n]).abs().max().item() for n in names)
+check(weights <= 1e-6 and moved > 1e-4, f"vae-dist's update is torch's Adam.step on the same gradient: max |w - w_torch| {weights:.1e} "
+      f"(tolerance 1e-6; the step moved weights by up to {moved:.1e})")
+ours = optimizer.state_dict()["state"]
+second = max(((ours[i]["exp_avg_sq"] - state_after[i]["exp_avg_sq"]).abs() / (state_after[i]["exp_avg_sq"].abs() + 1e-30)).max().item()
+             for i in range(len(names)))
+check(second <= 1e-5, f"and its second moment is torch's (max relative difference {second:.1e}): the saved state was taken whole")
+finish("vae-dist continues the original tool's torch.save checkpoints as torch would")
 PY

@@ -54,7 +54,7 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of initialisation, data order and noise.")
     var seed: UInt64 = 0
 
-    @Option(help: "Resume from a checkpoint PATH, or 'auto' = the newest readable checkpoint of --output_dir's run.")
+    @Option(help: "Resume from a checkpoint PATH (vae-dist's .safetensors or .pt; a .pt of the original PyTorch tool continues its run: weights, optimizer state and epoch), or 'auto' = the newest readable checkpoint of --output_dir's run.")
     var resume: String?
 
     @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs (the files named as a run names them; nothing else). Refused for '.', '..' and folders holding the working directory.")
@@ -156,9 +156,18 @@ struct Train: ParsableCommand {
     private func prepareTrainer(_ run: RunDirectory, options: TrainingOptions, replicas: MPIReplicaGroup,
                                 say: @escaping (String) -> Void) throws -> Trainer {
         let resumed = run.resumeFrom
-        // Resuming keeps the checkpoint's model; otherwise --config, else the config stored with --init_weights.
-        let fresh = resumed == nil ? try ModelSource(checkpoint: initWeights, config: modelOptions.config) : nil
-        let config = resumed?.contents.config ?? fresh!.config
+        let original = try originalRun()
+        // Resuming keeps the checkpoint's model; continuing the original tool's run takes --config (its checkpoints
+        // store none); otherwise --config, else the config stored with --init_weights.
+        let fresh = resumed == nil && original == nil ? try ModelSource(checkpoint: initWeights, config: modelOptions.config) : nil
+        let config: VAEConfig
+        if let original {
+            let source = try ModelSource(checkpoint: nil, config: modelOptions.config)
+            say("config \(source.configOrigin) for \(original.path) (the original tool's checkpoints store none: --config_path gives it)")
+            config = source.config
+        } else {
+            config = resumed?.contents.config ?? fresh!.config
+        }
         if let resumed, let configPath = modelOptions.config, try ModelSource.loadConfig(path: configPath) != config {
             throw VAEDistError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
         }
@@ -171,7 +180,7 @@ struct Train: ParsableCommand {
         }
         say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
         return try Trainer(model: model, options: options, data: data, replicas: replicas,
-                           resumeFrom: resumed.map { ($0.contents, $0.path) }, runID: run.runID,
+                           resumeFrom: resumed.map { ($0.contents, $0.path) }, continuing: original, runID: run.runID,
                            stopRequested: { SignalFlag.isRaised }, log: say,
                            progress: { if replicas.rank == 0 { ProgressLine.show($0) } })
     }
@@ -180,7 +189,13 @@ struct Train: ParsableCommand {
         switch resume {
         case nil: return .fresh(overwrite: overwrite)
         case "auto": return .resumeLatest
-        case let path?: return .resume(path: path)
+        case let path?: return OriginalRun.isOriginalCheckpoint(path: path) ? .continueOriginal(path: path) : .resume(path: path)
         }
+    }
+
+    /// The original PyTorch tool's checkpoint that --resume names, read.
+    private func originalRun() throws -> OriginalRun? {
+        guard case .continueOriginal(let path) = runStart else { return nil }
+        return try OriginalRun.read(path: path)
     }
 }

@@ -11,6 +11,8 @@ public enum RunStart: Equatable, Sendable {
     case resume(path: String)
     /// `--resume auto`: the newest readable checkpoint of the directory's own run.
     case resumeLatest
+    /// `--resume PATH` with a checkpoint of the original PyTorch tool (`OriginalRun`): a new run that continues it.
+    case continueOriginal(path: String)
 }
 
 /// The output directory of one training run. Rank 0 holds an exclusive lock (flock) on OUTPUT/.vae-dist.lock
@@ -105,6 +107,9 @@ public final class RunDirectory {
                 throw VAEDistError("--resume auto: no readable checkpoint of this directory's run in \(outputDir) (see the skipped files above); start a new run there with --overwrite, or give --resume PATH")
             }
             log("--resume auto: no checkpoint in \(outputDir), starting fresh")
+            return (UUID().uuidString, nil)
+        case .continueOriginal(let path):
+            try OriginalRun.checkOutputDirectory(outputDir, checkpoint: path)
             return (UUID().uuidString, nil)
         }
     }

@@ -43,9 +43,10 @@ public final class Trainer {
     let stepLog: StepLog?
     private var lastCheckpoint: String?
 
-    /// `runID` defaults to the resumed checkpoint's, or a new one at a fresh start.
+    /// `runID` defaults to the resumed checkpoint's, or a new one at a fresh start. `original` is a checkpoint of the
+    /// original PyTorch tool to continue (`OriginalRun`), instead of `resumeFrom`.
     public init(model: AutoencoderKL, options: TrainingOptions, data: TrainingSets, replicas: ReplicaGroup,
-                resumeFrom: (TrainingCheckpoint.Contents, path: String)? = nil, runID: String? = nil,
+                resumeFrom: (TrainingCheckpoint.Contents, path: String)? = nil, continuing original: OriginalRun? = nil, runID: String? = nil,
                 stopRequested: @escaping () -> Bool = { false }, log: @escaping (String) -> Void = { _ in },
                 progress: @escaping (StepProgress) -> Void = { _ in }) throws {
         // The largest share of a global batch any rank computes.
@@ -76,6 +77,12 @@ public final class Trainer {
             changes.forEach(log)
             position = contents.position
             lastCheckpoint = path
+        } else if let original {
+            let stepsPerEpoch = (data.train.count + options.stepBatch - 1) / options.stepBatch
+            let (start, lines) = try original.restore(into: model, optimizer: optimizer, options: options, stepsPerEpoch: stepsPerEpoch)
+            lines.forEach(log)
+            position = start
+            lastCheckpoint = original.path
         } else {
             position = TrainingPosition()
         }
@@ -189,6 +196,7 @@ public final class Trainer {
         next.adamStep = position.adamStep
         next.history = position.history + [record]
         next.bestValidationLoss = position.bestValidationLoss
+        next.continuedFrom = position.continuedFrom
         let isBest = validation.map { v in next.bestValidationLoss.map { v.total(klWeight: options.klWeight) < $0 } ?? true } ?? false
         if isBest, let validation { next.bestValidationLoss = validation.total(klWeight: options.klWeight) }
         position = next

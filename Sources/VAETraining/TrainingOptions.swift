@@ -199,6 +199,9 @@ public struct TrainingPosition: Codable, Equatable, Sendable {
     public var history: [EpochRecord] = []
     /// The lowest validation loss so far (what --keep_best compares with).
     public var bestValidationLoss: Double?
+    /// Set when the run continues one of the original PyTorch tool: its epochs and steps come first, and the
+    /// history holds this run's epochs only.
+    public var continuedFrom: ContinuedRun?
     /// The optimizer's learning rate when the checkpoint was written (torch keeps it in its param group; nil in
     /// older checkpoints).
     public var lr: Double?

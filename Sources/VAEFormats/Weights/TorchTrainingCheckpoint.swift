@@ -49,6 +49,8 @@ public enum TorchTrainingCheckpoint {
         /// `model_state_dict` in the file's order.
         public let weights: [(name: String, entry: SafeTensors.Entry)]
         public let group: TorchParamGroup
+        /// False when the file cannot tell AdamW from Adam: torch before 2.6 wrote no `decoupled_weight_decay`.
+        public let distinguishesAdamW: Bool
         /// Adam's `step` (0 for a fresh optimizer); nil where the file does not say: SGD counts no steps, so past
         /// its first step (momentum buffers present, or no momentum at all) the count is unknown.
         public let step: Int?
@@ -75,7 +77,8 @@ public enum TorchTrainingCheckpoint {
         let (group, step, state) = try readOptimizer(optimizer, parameterCount: weights.count, path: path)
         let metadata = root["vae_dist"].flatMap(strings)
         let ema = try root["ema_state_dict"]?.items.map { try tensors($0, in: "ema_state_dict", path: path) }
-        return Contents(epoch: epoch, loss: root["loss"]?.number, weights: weights, group: group, step: step,
+        let distinguishes = optimizer["param_groups"]?.elements?.first?["decoupled_weight_decay"]?.bool != nil
+        return Contents(epoch: epoch, loss: root["loss"]?.number, weights: weights, group: group, distinguishesAdamW: distinguishes, step: step,
                         optimizerTensors: state, metadata: metadata, ema: ema)
     }
 
