@@ -91,16 +91,50 @@ public enum TorchTrainingCheckpoint {
     }
 
     /// `optimizer_state_dict`: one param group over every parameter, and per parameter the state of its kind.
+    /// (Kept in small functions over plain values: Swift 6.3's optimizer crashed on one large one in release builds.)
     private static func readOptimizer(_ dict: TorchObject, parameterCount: Int,
                                       path: String) throws -> (TorchParamGroup, Int?, [String: [SafeTensors.Entry]]) {
-        func fail(_ why: String) -> VAEDistError { VAEDistError("\(path): optimizer_state_dict \(why)") }
+        let fail = { (why: String) in VAEDistError("\(path): optimizer_state_dict \(why)") }
         guard let groups = dict["param_groups"]?.elements, let stateItems = dict["state"]?.items else {
             throw fail("lacks 'state' or 'param_groups' (not a torch.optim state_dict)")
         }
-        guard groups.count == 1, let g = groups.first, g.items != nil else {
+        guard groups.count == 1, groups[0].items != nil else {
             throw fail("has \(groups.count) param groups; vae-dist trains every parameter in one group")
         }
-        guard let params = g["params"]?.elements?.map(\.int), params == (0..<parameterCount).map({ $0 }) else {
+        let group = try readParamGroup(groups[0], parameterCount: parameterCount, fail: fail)
+        let names = group.kind.stateNames(momentum: group.momentum)
+        if names.isEmpty { return (group, nil, [:]) }
+        if stateItems.isEmpty { return (group, 0, [:]) }
+        guard stateItems.count == parameterCount else {
+            throw fail("has state for \(stateItems.count) of the \(parameterCount) parameters")
+        }
+        var tensors: [String: [SafeTensors.Entry]] = [:]
+        for name in names { tensors[name] = [] }
+        var steps = Set<Int>()
+        for expected in 0..<parameterCount {
+            let key = stateItems[expected].key, state = stateItems[expected].value
+            let index: Int? = key.int
+            guard index == expected else {
+                throw fail("'state' has the key \(index.map { String($0) } ?? key.kind) where \(expected) belongs")
+            }
+            for name in names {
+                guard let tensor = state[name], tensor.isTensor else { throw fail("state[\(expected)] lacks the tensor '\(name)'") }
+                tensors[name, default: []].append(try tensor.tensor(name: "optimizer_state_dict.state.\(expected).\(name)"))
+            }
+            if group.kind != .sgd { steps.insert(try readStep(state, index: expected, fail: fail)) }
+        }
+        guard steps.count <= 1 else { throw fail("holds parameters at different steps (\(steps.sorted().map { String($0) }.joined(separator: ", ")))") }
+        return (group, steps.first, tensors)
+    }
+
+    private static func readParamGroup(_ g: TorchObject, parameterCount: Int, fail: (String) -> VAEDistError) throws -> TorchParamGroup {
+        let params: [TorchObject] = g["params"]?.elements ?? []
+        var inOrder = params.count == parameterCount
+        for (i, param) in params.enumerated() where inOrder {
+            let value: Int? = param.int
+            inOrder = value == i
+        }
+        guard inOrder else {
             throw fail("param_groups[0]['params'] is not [0, …, \(parameterCount - 1)], the \(parameterCount) tensors of model_state_dict in order")
         }
         guard let lr = g["lr"]?.number else { throw fail("param_groups[0] has no 'lr'") }
@@ -108,7 +142,8 @@ public enum TorchTrainingCheckpoint {
             throw fail("uses \(flag)=True, which vae-dist does not implement")
         }
         var group: TorchParamGroup
-        if let betas = g["betas"]?.elements?.compactMap(\.number), betas.count == 2 {
+        let betas: [Double] = (g["betas"]?.elements ?? []).compactMap { $0.number }
+        if betas.count == 2 {
             // AdamW says so since torch 2.6 (decoupled_weight_decay); before, the key is absent and AdamW and Adam
             // with weight decay look alike: their state is the same, the trainer's --optimizer decides.
             group = TorchParamGroup(kind: g["decoupled_weight_decay"]?.bool == true ? .adamw : .adam, lr: lr)
@@ -123,31 +158,19 @@ public enum TorchTrainingCheckpoint {
             throw fail("is of an optimizer other than Adam, AdamW or SGD (param_groups[0] has neither 'betas' nor 'momentum')")
         }
         group.weightDecay = g["weight_decay"]?.number ?? 0
+        return group
+    }
 
-        let names = group.kind.stateNames(momentum: group.momentum)
-        if names.isEmpty { return (group, nil, [:]) }
-        if stateItems.isEmpty { return (group, 0, [:]) }
-        guard stateItems.count == parameterCount else {
-            throw fail("has state for \(stateItems.count) of the \(parameterCount) parameters")
+    /// Adam's `step` of one parameter: a float32 0-d tensor since torch 1.12, a Python number before.
+    private static func readStep(_ state: TorchObject, index: Int, fail: (String) -> VAEDistError) throws -> Int {
+        var step: Double?
+        if let raw = state["step"] {
+            step = raw.isTensor ? try raw.tensor(name: "step").values.first.map { Double($0) } : raw.number
         }
-        var tensors: [String: [SafeTensors.Entry]] = Dictionary(uniqueKeysWithValues: names.map { ($0, []) })
-        var steps = Set<Int>()
-        for (expected, (key, state)) in stateItems.enumerated() {
-            guard key.int == expected else { throw fail("'state' has the key \(key.int.map(String.init) ?? key.kind) where \(expected) belongs") }
-            for name in names {
-                guard let tensor = state[name], tensor.isTensor else { throw fail("state[\(expected)] lacks the tensor '\(name)'") }
-                tensors[name]!.append(try tensor.tensor(name: "optimizer_state_dict.state.\(expected).\(name)"))
-            }
-            guard group.kind != .sgd else { continue }
-            // A float32 0-d tensor since torch 1.12, a Python number before.
-            guard let raw = state["step"], let step = raw.isTensor ? try raw.tensor(name: "step").values.first.map(Double.init) : raw.number,
-                  step >= 0, step == step.rounded(), step < Double(Int32.max) else {
-                throw fail("state[\(expected)]['step'] is missing or not a count of steps")
-            }
-            steps.insert(Int(step))
+        guard let step, step >= 0, step == step.rounded(), step < Double(Int32.max) else {
+            throw fail("state[\(index)]['step'] is missing or not a count of steps")
         }
-        guard steps.count <= 1 else { throw fail("holds parameters at different steps (\(steps.sorted().map(String.init).joined(separator: ", ")))") }
-        return (group, steps.first, tensors)
+        return Int(step)
     }
 }
 
