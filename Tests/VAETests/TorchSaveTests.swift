@@ -145,4 +145,58 @@ final class TorchSaveTests: TemporaryDirectoryTestCase {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
         XCTAssertEqual(leftovers, [])
     }
+
+    // MARK: fuzz
+
+    /// The original tool's layout, small: three parameters, Adam after two steps, vae-dist's run state beside.
+    static func trainingCheckpoint(at path: String) throws {
+        let shapes = [[2, 3], [3], [1, 1, 2, 2]]
+        var rng = SplitMix64(seed: 5)
+        func tensor(_ shape: [Int]) -> TorchSaveTensor {
+            TorchSaveTensor(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in Float(rng.nextNormal()) })
+        }
+        let weights = shapes.enumerated().map { (name: "p\($0.offset)", tensor: tensor($0.element)) }
+        var group = TorchParamGroup(kind: .adam, lr: 1e-4)
+        group.weightDecay = 0.01
+        let state = TorchOptimizerState(group: group, step: 2, tensors: ["exp_avg": shapes.map(tensor), "exp_avg_sq": shapes.map(tensor)],
+                                        parameterCount: shapes.count)
+        try TorchTrainingCheckpoint.write(epoch: 3, weights: weights, optimizer: state, loss: 0.5,
+                                          metadata: ["format": "vae-dist-checkpoint-1", "epoch": "3"], to: path)
+    }
+
+    func testMutatedTrainingCheckpointsAreReadOrRefusedWithoutCrashing() throws {
+        let path = "\(dir!)/original.pt"
+        try Self.trainingCheckpoint(at: path)
+        let read = try TorchTrainingCheckpoint.read(path: path)
+        XCTAssertEqual(read.weights.map(\.name), ["p0", "p1", "p2"])
+        XCTAssertEqual(read.step, 2)
+        XCTAssertEqual(read.group.weightDecay, 0.01)
+        XCTAssertEqual(read.metadata?["epoch"], "3")
+
+        var mutator = FuzzMutator(seed: 21)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let archive = try ZipArchive(file: RandomAccessFile(path: path))
+        var files = try archive.entries.values.sorted { $0.localHeaderOffset < $1.localHeaderOffset }.map { ($0.name, try archive.read($0)) }
+        let pickleAt = try XCTUnwrap(files.firstIndex { $0.0.hasSuffix("/data.pkl") })
+        let pickle = files[pickleAt].1
+        var refused = 0, total = 0
+        for round in 0..<FuzzMutator.iterations(300) {
+            // Half whole-file mutations (most stop at the zip or the CRC), half of the pickle re-zipped with a valid
+            // CRC, which reach the unpickler and the layout's checks.
+            let mutant: [UInt8]
+            if round % 2 == 0 {
+                mutant = mutator.mutate(bytes)
+            } else {
+                files[pickleAt].1 = mutator.mutate(pickle)
+                mutant = StoredZip.archive(files)
+            }
+            let file = "\(dir!)/mutant.pt"
+            try Data(mutant).write(to: URL(fileURLWithPath: file))
+            total += 1
+            _ = try? TorchTrainingCheckpoint.readMetadata(path: file)
+            do { _ = try TorchTrainingCheckpoint.read(path: file) } catch { refused += 1 }
+        }
+        XCTAssertGreaterThan(refused, total / 4, "most mutants should be refused: the reader must check what it reads")
+    }
 }
+
