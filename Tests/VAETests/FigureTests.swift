@@ -80,6 +80,12 @@ final class FigureTests: XCTestCase {
         let wide = ImageGridLayout(imageWidth: 16, imageHeight: 16, rows: 1, columns: 1, minimumTile: 128, columnsPerBlock: 8,
                                    labelWidth: 20, subtitle: false, textWidth: 600)
         XCTAssertGreaterThanOrEqual(wide.width, 600, "as wide as its title")
+        // 64 images of 2048 px in blocks of 8 would be 131072 px tall: shown smaller, within Cairo's limits.
+        let huge = ImageGridLayout(imageWidth: 2048, imageHeight: 2048, rows: 2, columns: 64, minimumTile: 128, columnsPerBlock: 8,
+                                   labelWidth: 100, subtitle: true)
+        XCTAssertLessThan(huge.scale, 1)
+        XCTAssertLessThanOrEqual(max(huge.width, huge.height), 16384)
+        XCTAssertEqual(huge.tileOrigin(column: 63, row: 1).y + huge.tileHeight + ImageGridLayout.margin, Double(huge.height), accuracy: 1)
     }
 
     func testImageGridRefusesRaggedInput() throws {

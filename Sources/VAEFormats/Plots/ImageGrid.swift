@@ -11,7 +11,8 @@ public struct ImageGridColumn: Sendable {
 
 /// Writes a PNG (and its PDF) of labelled images for papers: a title and a subtitle, each row's label on its
 /// left, each column's caption above it, the tiles enlarged by a whole factor (sharp pixels) to at least
-/// `minimumTile` pixels. More than `columnsPerBlock` columns continue in further blocks below.
+/// `minimumTile` pixels (and shown smaller where a side would pass 16384 pixels). More than `columnsPerBlock`
+/// columns continue in further blocks below.
 public func writeImageGrid(path: String, title: String, subtitle: String? = nil, rowLabels: [String],
                            columns: [ImageGridColumn], minimumTile: Int = 128, columnsPerBlock: Int = 8) throws {
     guard let first = columns.first?.images.first else { throw VAEDistError("image grid \(path): no images") }
@@ -42,7 +43,7 @@ public func writeImageGrid(path: String, title: String, subtitle: String? = nil,
             for (row, image) in column.images.enumerated() {
                 let origin = layout.tileOrigin(column: index, row: row)
                 canvas.drawRGB(image.pixels, width: image.width, height: image.height, x: origin.x, y: origin.y,
-                               scale: Double(layout.scale))
+                               scale: layout.scale)
             }
         }
         for block in 0..<layout.blocks {
@@ -59,8 +60,11 @@ public func writeImageGrid(path: String, title: String, subtitle: String? = nil,
 struct ImageGridLayout {
     static let margin = 12.0, gap = 6.0, captionHeight = 18.0, blockGap = 14.0
     static let labelSize = 13.0, captionSize = 11.0
+    /// Large images are shown smaller beyond this many pixels a side (Cairo's limit is 32767).
+    static let maxSide = 16384.0
 
-    let scale: Int
+    /// Pixels per image pixel: a whole enlargement, or below 1 where the grid would pass `maxSide`.
+    let scale: Double
     let tileWidth: Double, tileHeight: Double
     let rows: Int, columnsPerBlock: Int, blocks: Int
     let left: Double, top: Double, blockHeight: Double
@@ -70,12 +74,17 @@ struct ImageGridLayout {
     init(imageWidth: Int, imageHeight: Int, rows: Int, columns: Int, minimumTile: Int, columnsPerBlock: Int,
          labelWidth: Double, subtitle: Bool, textWidth: Double = 0) {
         let longest = max(1, imageWidth, imageHeight)
-        scale = max(1, (minimumTile + longest - 1) / longest)
-        tileWidth = Double(imageWidth * scale)
-        tileHeight = Double(imageHeight * scale)
+        let enlarged = Double(max(1, (minimumTile + longest - 1) / longest))
         self.rows = rows
         self.columnsPerBlock = max(1, min(columnsPerBlock, columns))
         blocks = (columns + self.columnsPerBlock - 1) / self.columnsPerBlock
+        // The largest scale whose tiles, with the gaps, captions and labels beside them, stay within maxSide.
+        let across = ((Self.maxSide - 400) / Double(self.columnsPerBlock) - Self.gap) / Double(max(1, imageWidth))
+        let down = ((Self.maxSide - 100) / Double(blocks) - Self.captionHeight - Self.blockGap) / Double(max(1, rows))
+            - Self.gap
+        scale = min(enlarged, across, down / Double(max(1, imageHeight)))
+        tileWidth = (Double(imageWidth) * scale).rounded(.down)
+        tileHeight = (Double(imageHeight) * scale).rounded(.down)
         let labels = Self.margin + labelWidth.rounded(.up) + 2 * Self.gap + 4
         let tiles = Double(self.columnsPerBlock) * (tileWidth + Self.gap) - Self.gap
         let needed = (textWidth + 2 * Self.margin).rounded(.up)
