@@ -25,7 +25,7 @@ struct AnalysisOptions: ParsableArguments {
           help: "Analyse randomly initialised weights when no --checkpoint is given (differences then reflect noise, not what a trained VAE sees).")
     var allowRandomWeights = false
 
-    @Option(help: "Seed of the random weights (with --allow_random_weights).")
+    @Option(help: "Seed of the random weights (with --allow_random_weights), and of analyze-folder's bootstrap resamples and permutations.")
     var seed: UInt64 = 0
 
     @Option(help: "Output directory: results go to OUTPUT/single or OUTPUT/batch.")
@@ -36,19 +36,56 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "Layers to compare, in forward order: encoder (encoder.conv_in … encoder.conv_out, then the moments quant_conv), decoder or both.")
     var layers: AnalysisLayers = .decoder
 
-    @Option(help: "Bootstrap resamples for the folder's 95 % confidence intervals and ranking (drawn from --seed).")
-    var bootstrap = 2000
+    @Option(name: [.customLong("bootstrap_samples"), .customLong("bootstrap-samples"), .customLong("bootstrap")],
+            help: "Bootstrap resamples of a folder's confidence intervals, ranking and group differences (drawn from --seed; --bootstrap is the old spelling).")
+    var bootstrapSamples = 2000
     static let bootstrapRange = 1...1_000_000
+
+    @Option(name: [.customLong("ci_level"), .customLong("ci-level")],
+            help: "Confidence level of a folder's intervals (percentile bootstrap), between 0.5 and 0.999.")
+    var ciLevel = 0.95
+    static let ciLevelRange = 0.5...0.999
+
+    @Option(name: [.customLong("group_by"), .customLong("group-by")],
+            help: ArgumentHelp("Groups of pairs for analyze-folder: folder (the pair's sub-folder of positive/, e.g. benign/ and malignant/ as make-pairs --recursive writes), regex:PATTERN (on the pair's name; the key is the first capture group, else the match) or none. Default: folder when the pairs are in sub-folders, else none.", valueName: "folder|regex:PATTERN|none"))
+    var groupBy: String?
+
+    @Option(name: [.customLong("cluster_by"), .customLong("cluster-by")],
+            help: ArgumentHelp("Resample clusters of pairs (e.g. patients) instead of pairs in every bootstrap and group permutation: regex:PATTERN on the pair's name (the key is the first capture group, else the match).", valueName: "regex:PATTERN"))
+    var clusterBy: String?
+
+    @Option(help: "Random permutations of a group comparison's p-value (every split is enumerated when there are at most this many).")
+    var permutations = 10000
+    static let permutationsRange = 100...10_000_000
 
     func validate() throws {
         try checkOutputPathGiven(output, flag: "--output")
-        try checkRange(bootstrap, Self.bootstrapRange, flag: "--bootstrap")
+        try checkRange(bootstrapSamples, Self.bootstrapRange, flag: "--bootstrap_samples")
+        try checkRange(permutations, Self.permutationsRange, flag: "--permutations")
+        guard Self.ciLevelRange.contains(ciLevel) else {
+            throw ValidationError("--ci_level must be at least \(Self.ciLevelRange.lowerBound) and at most \(Self.ciLevelRange.upperBound) (a fraction: 0.95 for 95 % intervals), got \(ciLevel)")
+        }
+        _ = try groupChoice
+        _ = try clusterKey
         if checkpoint == nil && !allowRandomWeights {
             throw ValidationError("""
                 no --checkpoint given. With random weights the layer differences are meaningless: every decoder \
                 layer differs by noise, not by what the images show. Pass --checkpoint W.safetensors (\(weightsFileKinds)), \
                 or --allow_random_weights to analyse an untrained model anyway.
                 """)
+        }
+    }
+
+    /// `--group_by`, refused by name when it is not folder, regex:PATTERN with a valid pattern, or none.
+    var groupChoice: GroupChoice {
+        get throws {
+            do { return try groupBy.map { try GroupChoice(parsing: $0, flag: "--group_by") } ?? .automatic } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    var clusterKey: PairKey? {
+        get throws {
+            do { return try clusterBy.map { try PairKey(parsing: $0, flag: "--cluster_by", allowFolder: false) } } catch { throw ValidationError("\(error)") }
         }
     }
 
@@ -77,13 +114,18 @@ struct AnalysisOptions: ParsableArguments {
         try mpi.run { replicas, say in
             // The pairs are not listed yet: the job checks again with the images this rank keeps.
             var (settings, model) = try loadModel(images: 0, replicas: replicas, say: say)
-            settings.bootstrap = bootstrap
+            settings.bootstrap = bootstrapSamples
+            settings.level = ciLevel
+            settings.permutations = permutations
+            settings.groupBy = try groupChoice
+            settings.clusterBy = try clusterKey
             settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("batch")
             let job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas,
                                         maskFolder: masks, log: say)
             if let result = try job.run(folder: folder) {
                 print(AggregateReport.rankingTables(result.statistics))
+                if let groups = result.groups { print("\n" + AggregateReport.groupTables(groups)) }
                 say("analysed \(result.pairs.count) pair(s) on \(replicas.size) rank(s); results in \(output)")
             }
         }

@@ -12,7 +12,7 @@ public enum HTMLReport {
     /// `images` must be the pairs' pictures in the order of `pairs`. Returns the page's path.
     @discardableResult
     public static func write(pairs: [(name: String, layers: [LayerDifference])], statistics: FolderStatistics,
-                             plots: [String], images: [ReportPairImages], settings: AnalysisSettings,
+                             groups: GroupStatistics? = nil, plots: [String], images: [ReportPairImages], settings: AnalysisSettings,
                              to directory: String) throws -> String {
         guard images.map(\.name) == pairs.map(\.name) else {
             throw VAEDistError("\(file): got the pictures of \(images.count) pairs for \(pairs.count) pairs, or in another order")
@@ -22,12 +22,12 @@ public enum HTMLReport {
             return ((path as NSString).lastPathComponent, Array(data))
         }
         let path = (directory as NSString).appendingPathComponent(file)
-        try writeFileAtomically(page(pairs: pairs, statistics: statistics, plots: inlined, images: images, settings: settings),
+        try writeFileAtomically(page(pairs: pairs, statistics: statistics, groups: groups, plots: inlined, images: images, settings: settings),
                                 to: path)
         return path
     }
 
-    static func page(pairs: [(name: String, layers: [LayerDifference])], statistics: FolderStatistics,
+    static func page(pairs: [(name: String, layers: [LayerDifference])], statistics: FolderStatistics, groups: GroupStatistics? = nil,
                      plots: [(name: String, png: [UInt8])], images: [ReportPairImages], settings: AnalysisSettings) -> String {
         let title = "vae-dist: layer differences over \(pairs.count) pair\(pairs.count == 1 ? "" : "s")"
         let model = settings.checkpoint.map { "weights \(escaped($0))" } ?? "random weights (seed \(settings.seed))"
@@ -36,8 +36,7 @@ public enum HTMLReport {
         <html lang="en"><head><meta charset="utf-8"><title>\(escaped(title))</title>
         <style>\(style)</style></head><body>
         <h1>\(escaped(title))</h1>
-        <p>Method \(settings.method.rawValue), images at \(settings.imageSize) px, \(model); 95 % CIs from \
-        \(statistics.resamples) bootstrap resamples of the pairs (seed \(statistics.seed)).</p>
+        <p>Method \(settings.method.rawValue), images at \(settings.imageSize) px, \(model); \(intervalSentence(statistics, settings: settings))</p>
         \(areaParagraph(statistics))\(leftOutSection(statistics))
         <h2>Aggregated plots</h2>
         \(plots.map { "<figure><img src=\"\(dataURI($0.png))\" alt=\"\(escaped($0.name))\"><figcaption>\(escaped($0.name))</figcaption></figure>" }.joined(separator: "\n"))
@@ -46,7 +45,7 @@ public enum HTMLReport {
         bootstrap interval of the difference to the first layer, over the pairs where both are defined, contains 0 (the \
         pairs cannot tell them apart).</p>
         \(statistics.metrics.enumerated().map { rankingTable($1, statistics: statistics, open: $0 == 0) }.joined(separator: "\n"))
-        \(lesionSection(statistics))
+        \(lesionSection(statistics))\(groupSection(groups))
         <h2>Pairs</h2>
         <p>Metric columns give the pair's value at the folder's top layer of that metric (undefined: see the pairs left \
         out above). Click a heading to sort.</p>
@@ -71,7 +70,7 @@ public enum HTMLReport {
         }
         let unranked = statistics.unrankedLayers(metric)
         return "<details\(open ? " open" : "")><summary>\(metric.rawValue)</summary><table class=\"ranking\"><thead><tr>"
-            + "<th>rank</th><th>layer</th><th>n</th><th>mean</th><th>95 % CI</th><th>median</th><th>IQR</th><th></th></tr></thead><tbody>"
+            + "<th>rank</th><th>layer</th><th>n</th><th>mean</th><th>\(statistics.levelText) CI</th><th>median</th><th>IQR</th><th></th></tr></thead><tbody>"
             + rows.joined() + "</tbody></table>"
             + (unranked.isEmpty ? "" : "<p>Not ranked, undefined for every pair: \(escaped(unranked.joined(separator: ", "))).</p>")
             + "</details>"
