@@ -46,7 +46,7 @@ public struct PairFolder: Equatable, Sendable {
         }
         // Pair names become folder names: never `.` or `..` (outputStem), so nothing is written outside OUTPUT.
         let stems = names.map { name in
-            ((name as NSString).deletingLastPathComponent as NSString).appendingPathComponent(outputStem(of: name))
+            (name.lastIndex(of: "/").map { String(name[...$0]) } ?? "") + outputStem(of: name)
         }
         let sharedStems = Set(Dictionary(grouping: stems, by: { $0 }).filter { $0.value.count > 1 }.keys)
         var pairs = zip(names, stems).map { name, stem in

@@ -36,10 +36,8 @@ public enum PairKey: Equatable, Sendable {
     public func keys(of names: [String], flag: String) throws -> [String] {
         switch self {
         case .folder:
-            let folders = names.map { name -> String in
-                let folder = (name as NSString).deletingLastPathComponent
-                return folder.isEmpty ? "." : folder
-            }
+            // Not NSString.deletingLastPathComponent: Foundation on Linux traps on some one-letter names.
+            let folders = names.map { name in name.lastIndex(of: "/").map { String(name[..<$0]) } ?? "." }
             guard folders.contains(where: { $0 != "." }) else {
                 throw VAEDistError("\(flag) folder: no pair is in a sub-folder of positive/ (e.g. positive/benign/, as make-pairs --recursive writes); use \(flag) regex:PATTERN to group by name")
             }
