@@ -88,7 +88,7 @@ public enum AggregateReport {
         if let groups {
             try writeFileAtomically(groupSummaryCSV(groups), to: path(groupSummaryFile))
             try writeFileAtomically(groupComparisonsCSV(groups), to: path(groupComparisonsFile))
-            try writeBarChart(path: path(groupPlotFile), title: "Layer differences by \(groups.rule.description): group means and differences, bootstrap \(level) CI",
+            try writeBarChart(path: path(groupPlotFile), title: "Groups by \(groups.rule.description), \(level) CIs (orange: Holm p < 0.05)",
                               labels: aggregates.map(\.layer), series: groupPlotSeries(groups))
             files += [groupSummaryFile, groupComparisonsFile, groupPlotFile]
         }

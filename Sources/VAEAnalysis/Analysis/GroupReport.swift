@@ -12,10 +12,11 @@ extension AggregateReport {
     /// What a comparison is, said in the JSON and the report.
     static func comparisonMethod(_ groups: GroupStatistics, clustered: Bool) -> String {
         let unit = clustered ? "clusters" : "pairs"
-        return "difference of means mean(first) − mean(second) over the pairs where the metric is defined in each group; "
-            + "its interval a percentile bootstrap resampling each group's \(unit) separately (two-sample); p two-sided, "
-            + "from permuting the \(unit)' group labels (every split when there are at most \(groups.permutations), "
-            + "else \(groups.permutations) random permutations, p = (1 + #{|T*| ≥ |T|}) / (1 + permutations))"
+        return "each comparison is the difference of means mean(first) − mean(second) over the pairs where the metric is "
+            + "defined in each group, with a percentile bootstrap interval resampling each group's \(unit) separately "
+            + "(two-sample) and a two-sided permutation p-value from permuting the \(unit)' group labels (every split "
+            + "enumerated when there are at most \(groups.permutations), else \(groups.permutations) random permutations "
+            + "with p = (1 + #{|T*| ≥ |T|}) / (1 + permutations))"
     }
 
     static func groupsJSON(_ groups: GroupStatistics) -> [(key: String, value: JSONValue)] {
@@ -93,19 +94,18 @@ extension AggregateReport {
     }
 
     /// Per metric: each group's means with their intervals, then each comparison's difference with its interval,
-    /// the layers with a Holm-adjusted p below 0.05 highlighted.
+    /// the layers with a Holm-adjusted p below 0.05 highlighted (the title says so and gives the level).
     static func groupPlotSeries(_ groups: GroupStatistics) -> [BarSeries] {
-        let level = Int((100 * (groups.groups.first?.level ?? 0.95)).rounded())
-        return (groups.groups.first?.metrics ?? []).flatMap { metric -> [BarSeries] in
+         (groups.groups.first?.metrics ?? []).flatMap { metric -> [BarSeries] in
             let means = zip(groups.names, groups.groups).map { name, statistics -> BarSeries in
                 let summaries = statistics.summaries[metric] ?? []
-                return BarSeries(name: "\(metric.rawValue): mean in \(name) (\(statistics.pairCount) pairs), \(level) % CI",
+                return BarSeries(name: "\(metric.rawValue) in \(name) (\(statistics.pairCount) pairs)",
                                  values: summaries.map { $0?.mean ?? .nan }, highlight: [],
                                  intervals: summaries.map { BarInterval(low: $0?.ciLow ?? .nan, high: $0?.ciHigh ?? .nan) })
             }
             let differences = groups.comparisons.map { comparison -> BarSeries in
                 let rows = comparison.layers[metric] ?? []
-                return BarSeries(name: "\(metric.rawValue): \(comparison.first) − \(comparison.second), \(level) % CI; orange: Holm p < 0.05",
+                return BarSeries(name: "\(metric.rawValue): \(comparison.first) − \(comparison.second)",
                                  values: rows.map { $0?.difference ?? .nan },
                                  highlight: Set(rows.indices.filter { (rows[$0]?.pHolm ?? 1) < 0.05 }),
                                  intervals: rows.map { BarInterval(low: $0?.ciLow ?? .nan, high: $0?.ciHigh ?? .nan) })

@@ -48,7 +48,7 @@ extension HTMLReport {
             <h2 id="groups">Groups by \(escaped(groups.rule.description))</h2>
             <ul>\(sizes.joined())</ul>
             <p>Each group's statistics are over its own pairs, each metric over the pairs where it is defined (n). \
-            \(escaped(AggregateReport.comparisonMethod(groups, clustered: first.clusterCount != nil))). \
+            Between groups, \(escaped(AggregateReport.comparisonMethod(groups, clustered: first.clusterCount != nil))). \
             Correction: \(escaped(GroupStatistics.correction)); Holm p below 0.05 in bold.</p>
             \(means.joined(separator: "\n"))
             \(comparisons.joined(separator: "\n"))
