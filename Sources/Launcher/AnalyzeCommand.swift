@@ -220,7 +220,8 @@ struct AnalyzeFolder: ParsableCommand {
             Run as `vae-dist analyze-folder …` or `mpirun -np N vae-dist analyze-folder …`: pairs are sorted by \
             name and split into contiguous blocks over the ranks; each rank writes its pairs' OUTPUT/batch/<stem>/ \
             (the files of analyze), rank 0 writes OUTPUT/batch/aggregated_results.json (per layer mean and std, \
-            ddof 0, over pairs, with a bootstrap 95 % confidence interval of the mean, the median and IQR), \
+            ddof 0, over pairs, with a percentile bootstrap confidence interval of the mean at --ci_level, the \
+            median and IQR), \
             aggregated_differences.png (means with their CIs), pair_metrics.csv (one row per pair and layer) and \
             layer_ranking.csv (layers by mean, marking those the pairs cannot tell from the top layer by a paired \
             bootstrap), and report.html (one self-contained page: plots, ranking, a sortable row per pair with \
@@ -233,6 +234,13 @@ struct AnalyzeFolder: ParsableCommand {
             pooled enrichment ((Σ energy inside / Σ energy) / (Σ lesion area / Σ area) over the pairs, with its \
             bootstrap CI) and the Spearman correlation of the pairs' enrichment with their lesion area; the \
             lesion area is context, shown once per pair and never ranked.
+
+            Pairs in sub-folders of positive/ (positive/benign/…, as make-pairs --recursive writes) are grouped by \
+            their sub-folder; --group_by regex:PATTERN groups by name. Each group gets its own statistics, and every \
+            two groups are compared per metric and layer: the difference of means with a bootstrap interval, a \
+            permutation p-value and Holm's adjustment over the layers (group_summary.csv, group_comparisons.csv, \
+            group_differences.png, "groups" and "group_comparisons" in aggregated_results.json, a group column in \
+            pair_metrics.csv). --cluster_by regex:PATTERN resamples clusters (e.g. patients) instead of pairs.
 
             A value undefined for a pair (a share of no difference, 0/0, e.g. for identical images) is recorded as \
             undefined (JSON null, an empty CSV cell) and every aggregate, median and bootstrap is over the pairs \
