@@ -197,6 +197,9 @@ struct Analyze: ParsableCommand {
             if img1 == nil || img2 == nil { throw ValidationError("--mode single needs --img1 and --img2 (or use --mode folder --folder DIR)") }
             if folder != nil { throw ValidationError("--folder is for --mode folder; --mode single compares --img1 with --img2") }
             if masks != nil { throw ValidationError("--masks is for --mode folder; give --mask PATH for one pair") }
+            if options.groupBy != nil || options.clusterBy != nil {
+                throw ValidationError("--group_by and --cluster_by are for a folder of pairs (--mode folder or analyze-folder); one pair has no groups")
+            }
         case .folder:
             if folder == nil { throw ValidationError("--mode folder needs --folder DIR (with positive/ and negative/ inside)") }
             if img1 != nil || img2 != nil { throw ValidationError("--img1/--img2 are for --mode single; --mode folder reads pairs from --folder") }

@@ -99,6 +99,10 @@ extension AnalyzeCommandTests {
             assertMentions(r.stderr, mentions)
             XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/out/batch/benign"), "\(flags): refused before any pair is analysed")
         }
+        let single = try VAEDistBinary.run(["analyze", "--img1", "\(dir!)/made/positive/benign/benign P1 a.png", "--img2",
+                                            "\(dir!)/made/negative/benign/benign P1 a.png", "--group_by", "folder", "--output", "\(dir!)/out"] + modelArgs)
+        XCTAssertEqual(single.status, 64, single.output)
+        assertMentions(single.stderr, ["--group_by and --cluster_by are for a folder of pairs"])
         // Every pair in one group: said, nothing compared.
         let one = try VAEDistBinary.run(base + ["--group_by", "regex:(P)", "--bootstrap_samples", "50"])
         XCTAssertEqual(one.status, 0, one.output)
