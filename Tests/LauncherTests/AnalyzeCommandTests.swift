@@ -232,7 +232,7 @@ final class AnalyzeCommandTests: XCTestCase {
             XCTAssertEqual(Set(other.layers.keys), Set(layerNames))
             for (layer, values) in reference.layers {
                 XCTAssertEqual(Set(values.keys), Set(["l2", "cosine", "l2_per_element"].flatMap { metric in
-                    ["mean", "std", "n", "ci95_low", "ci95_high", "median", "iqr"].map { "\(metric)_\($0)" }
+                    ["mean", "std", "n", "ci_low", "ci_high", "median", "iqr"].map { "\(metric)_\($0)" }
                 } + ["n"]))
                 for (key, value) in values {
                     assertRelativelyClose(try XCTUnwrap(other.layers[layer]?[key]), value, "np \(ranks) \(layer) \(key)")
