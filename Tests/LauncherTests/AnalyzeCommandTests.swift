@@ -41,7 +41,7 @@ final class AnalyzeCommandTests: XCTestCase {
     var modelArgs: [String] { ["--config", config, "--checkpoint", weights, "--img_size", "32"] }
 
     /// The model as the analysis commands compute by default (F(4×4) convolutions in the decoder).
-    func model(_ arithmetic: ConvolutionArithmetic = .fastDecoder) throws -> AutoencoderKL {
+    func model(_ arithmetic: ConvolutionArithmetic = .default) throws -> AutoencoderKL {
         let model = AutoencoderKL(try VAEConfig.load(path: config))
         try model.loadWeights(path: weights)
         model.arithmetic = arithmetic
