@@ -228,7 +228,7 @@ final class ReferenceModelTests: XCTestCase {
         }
     }
 
-    /// The default arithmetic (F(4×4) in the decoder only) reaches the model and keeps the layers' tolerances
+    /// The default arithmetic (F(4×4) in the decoder but its conv_out) reaches the model and keeps the layers' tolerances
     /// (the whole contract: `testDefaultArithmeticIsF4x4WhereverItKeepsTheContract`).
     func testDefaultArithmeticMeetsTheFixtureTolerances() throws {
         for name in ["vae-tiny-g8", "vae-small-g32"] {

@@ -46,7 +46,7 @@ public struct ConvolutionArithmetic: Sendable, Equatable, CustomStringConvertibl
     public var description: String {
         if self == .fast { return "\(WinogradTiling.f4x4) (--fast_conv)" }
         if f4x4.isEmpty { return "\(WinogradTiling.f2x2)" }
-        return "\(WinogradTiling.f4x4) in \(f4x4.sorted().map(\.rawValue).joined(separator: ", ")), \(WinogradTiling.f2x2) elsewhere"
+        return "\(WinogradTiling.f4x4) in \(f4x4.sorted().map(\.rawValue).joined(separator: ", ")); \(WinogradTiling.f2x2) elsewhere"
     }
 
     /// The default, or what --fast_conv / --exact_conv ask for.
