@@ -79,7 +79,7 @@ final class ReferenceModelTests: XCTestCase {
         let float32Errors: [String: Double]
     }
 
-    /// While set, the contract's comparisons are collected here instead of asserted (`ArithmeticChoiceTests`).
+    /// While set, the contract's comparisons are collected here instead of asserted (ArithmeticChoiceTests.swift).
     var recording: [ContractCheck]?
 
     func load(_ name: String, weights: String = "weights.ldm.safetensors") throws -> Reference {
