@@ -16,7 +16,8 @@
 #   6. a rank killed mid-run: scripts/train_elastic.sh restarts the job with --resume auto, and it ends bitwise where
 #      the straight run ends;
 #   7. .pt checkpoints: a run started by scripts/slurm/train.sbatch (srun) with --save_format pt, its output private
-#      to rank 0's host, continued by train.sbatch (mpirun) with --resume auto, ends bitwise as the straight run;
+#      to rank 0's host, continued by train.sbatch (mpirun) with --resume auto, ends its second epoch bitwise as the
+#      straight run did;
 #   8. the original tool's .pt (written by `vae-dist export --format pt`), only on rank 0's host, is continued on
 #      2 hosts and trains its next epoch as the straight run trained it.
 # The sbatch scripts run whole, as sbatch would run them (SLURM_CPUS_PER_TASK and SLURM_SUBMIT_DIR set), with `srun`
@@ -188,13 +189,15 @@ grep -qx "h0: h0" "$work/privacy.log" && grep -qx "h1: no-marker" "$work/privacy
 say "2 hosts up ($subnet); h1 does not see h0's private/"
 
 py() { python3 - "$@"; }
-# Max relative difference of the epochs' losses of two training_history.json files (same epochs required).
+# Max relative difference of the epochs' losses of two training_history.json files, over the second's epochs (the
+# first must hold them all: a shorter run is compared with the start of a longer one).
 history_diff() {
     py "$1" "$2" <<'EOF'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
-assert [e["epoch"] for e in a] == [e["epoch"] for e in b], "different epochs"
-worst = max(abs(x[k] - y[k]) / max(abs(x[k]), 1e-30) for x, y in zip(a, b) for k in ("total_loss", "recon_loss", "kl_loss"))
+a = {e["epoch"]: e for e in a}
+assert b and all(e["epoch"] in a for e in b), "epochs missing from the first run"
+worst = max(abs(a[y["epoch"]][k] - y[k]) / max(abs(a[y["epoch"]][k]), 1e-30) for y in b for k in ("total_loss", "recon_loss", "kl_loss"))
 print(f"{worst:.3g}")
 EOF
 }
@@ -270,7 +273,7 @@ d=$(history_diff "$work/private/one/training_history.json" "$work/private/two/tr
 below "$d" 1e-5 || fail "2 hosts × 1 rank vs 1 host × 2 ranks: losses differ by $d (relative)"
 say "1. train: 2 hosts × 1 rank vs 1 host × 2 ranks, 4 epochs: largest relative loss difference $d"
 for layout in 1,1,1 2,2; do
-    mpirun_on "$layout" "$bin" train "${train_flags[@]}" --epochs 4 --output_dir "$work/private/layout-$layout" > "$work/layout-$layout.log" 2>&1 \
+    mpirun_on "$layout" "$bin" train "${train_flags[@]}" --epochs 2 --output_dir "$work/private/layout-$layout" > "$work/layout-$layout.log" 2>&1 \
         || { cat "$work/layout-$layout.log"; fail "train on hosts × ranks $layout"; }
     d=$(history_diff "$work/private/one/training_history.json" "$work/private/layout-$layout/training_history.json")
     below "$d" 1e-5 || fail "hosts × ranks $layout vs 1 host × 2 ranks: losses differ by $d (relative)"
@@ -280,14 +283,16 @@ for layout in 1,1,1 2,2; do
         placement="placement: 4 ranks on 2 hosts: h0 ranks 0-1 × $(threads_for 2) each; h1 ranks 2-3 × $(threads_for 2) each"
     fi
     grep -qF "$placement" "$work/layout-$layout.log" || { cat "$work/layout-$layout.log"; fail "hosts × ranks $layout: no '$placement'"; }
-    say "1. train: hosts × ranks $layout vs 1 host × 2 ranks, 4 epochs: largest relative loss difference $d; ${placement#placement: }"
+    say "1. train: hosts × ranks $layout vs 1 host × 2 ranks, 2 epochs: largest relative loss difference $d; ${placement#placement: }"
 done
 
 # 2. --resume auto with --output_dir private to h0: rank 0 picks the checkpoint and sends it.
 mpirun_on 1,1 "${train[@]}" --epochs 1 --output_dir "$work/private/resumed" > "$work/resume1.log" 2>&1 || { cat "$work/resume1.log"; fail "resume: first part"; }
 mpirun_on 1,1 "${train[@]}" --epochs 4 --output_dir "$work/private/resumed" --resume auto > "$work/resume2.log" 2>&1 \
     || { cat "$work/resume2.log"; fail "resume auto on 2 hosts with private output dirs"; }
-grep -q "vae_epoch_1.safetensors: .* bytes read on rank 0, sent to 1 rank" "$work/resume2.log" || { cat "$work/resume2.log"; fail "resume: no 'sent to 1 rank'"; }
+# Rank 0 reads the checkpoint and sends its run state alone: the tensors reach h1 with rank 0's model.
+grep -q "checkpoint $work/private/resumed/checkpoints/vae_epoch_1.safetensors (run state; .*: [0-9]* bytes read on rank 0, sent to 1 rank" "$work/resume2.log" \
+    || { cat "$work/resume2.log"; fail "resume: no 'run state … sent to 1 rank'"; }
 same=$(same_tensors "$work/private/two/vae_final.safetensors" "$work/private/resumed/vae_final.safetensors")
 [ "$same" = same ] || fail "resumed run vs straight run: $same"
 d=$(history_diff "$work/private/two/training_history.json" "$work/private/resumed/training_history.json")
@@ -365,21 +370,20 @@ same=$(same_tensors "$work/private/two/vae_final.safetensors" "$work/private/ela
 say "6. rank 1 killed after epoch 1: $(grep -o 'the job failed (exit [0-9]*); restart 1 of 2' "$elastic_log"), $(grep -o 'resuming from [^ ]*' "$elastic_log" | sed "s|$work/||"); final weights bitwise equal to the straight run"
 
 # 7. A run in .pt checkpoints, its output private to h0, started by train.sbatch with srun and continued by it with
-#    mpirun (--resume auto picks the .pt), ends with bitwise the weights and optimizer state of the straight run.
+#    mpirun (--resume auto picks the .pt), ends epoch 2 with bitwise the weights and optimizer state of the straight run.
 pt="$work/private/pt"
 sbatch_run 1,1 1 srun train.sbatch "${train_flags[@]}" --epochs 1 --save_format pt --output_dir "$pt" > "$work/pt1.log" 2>&1 \
     || { cat "$work/pt1.log"; fail "train.sbatch (srun), --save_format pt"; }
 [ -e "$pt/checkpoints/vae_epoch_1.pt" ] && [ ! -e "$pt/checkpoints/vae_epoch_1.safetensors" ] || { cat "$work/pt1.log"; fail "--save_format pt: no vae_epoch_1.pt alone"; }
-sbatch_run 1,1 1 mpirun train.sbatch "${train_flags[@]}" --epochs 4 --save_format both --resume auto --output_dir "$pt" > "$work/pt2.log" 2>&1 \
+sbatch_run 1,1 1 mpirun train.sbatch "${train_flags[@]}" --epochs 2 --save_format both --resume auto --output_dir "$pt" > "$work/pt2.log" 2>&1 \
     || { cat "$work/pt2.log"; fail "train.sbatch (mpirun), --resume auto from a .pt"; }
-for line in "placement: 2 ranks on 2 hosts: h0 rank 0 × 1 thread; h1 rank 1 × 1 thread" "resuming from $pt/checkpoints/vae_epoch_1.pt at epoch 2" \
-            "checkpoint $pt/checkpoints/vae_epoch_1.pt: "; do
+for line in "placement: 2 ranks on 2 hosts: h0 rank 0 × 1 thread; h1 rank 1 × 1 thread" "resuming from $pt/checkpoints/vae_epoch_1.pt at epoch 2"; do
     grep -qF "$line" "$work/pt2.log" || { cat "$work/pt2.log"; fail ".pt resume: no '$line'"; }
 done
-grep -q "checkpoint $pt/checkpoints/vae_epoch_1.pt: .*sent to 1 rank" "$work/pt2.log" || { cat "$work/pt2.log"; fail ".pt resume: no 'sent to 1 rank'"; }
-same=$(same_tensors "$work/private/two/vae_final.safetensors" "$pt/vae_final.safetensors")
+grep -q "checkpoint $pt/checkpoints/vae_epoch_1.pt (run state; .*sent to 1 rank" "$work/pt2.log" || { cat "$work/pt2.log"; fail ".pt resume: no 'run state … sent to 1 rank'"; }
+same=$(same_tensors "$work/private/two/checkpoints/vae_epoch_2.safetensors" "$pt/vae_final.safetensors")
 [ "$same" = same ] || fail ".pt resumed run vs straight run: $same"
-say "7. train.sbatch (srun) with --save_format pt, then (mpirun) --resume auto, output private to h0: resumed from vae_epoch_1.pt; final weights and optimizer state bitwise equal to the straight run"
+say "7. train.sbatch (srun) with --save_format pt, then (mpirun) --resume auto, output private to h0: resumed from vae_epoch_1.pt; epoch 2's weights and optimizer state bitwise equal to the straight run's"
 
 # 8. The original tool's checkpoint of epoch 2 (its layout, as `vae-dist export --format pt` writes it), only on h0,
 #    continued on 2 hosts: its third epoch ends with bitwise the weights and optimizer state of the straight run's.
