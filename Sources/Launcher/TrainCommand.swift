@@ -157,7 +157,7 @@ struct Train: ParsableCommand {
     /// --config / --init_weights), the images and the trainer.
     private func prepareTrainer(_ run: RunDirectory, start: RunStart, options: TrainingOptions, replicas: MPIReplicaGroup,
                                 say: @escaping (String) -> Void) throws -> Trainer {
-        let resumed = run.resumeFrom
+        let resumed = run.takeResumePoint()
         let original = try originalRun(start, replicas: replicas, say: say)
         // Resuming keeps the checkpoint's model; continuing the original tool's run takes --config (its checkpoints
         // store none); otherwise --config, else the config stored with --init_weights. Rank 0 reads these files
@@ -203,6 +203,8 @@ struct Train: ParsableCommand {
     /// The original PyTorch tool's checkpoint that --resume names: read on rank 0, sent to every rank.
     private func originalRun(_ start: RunStart, replicas: MPIReplicaGroup, say: (String) -> Void) throws -> OriginalRun? {
         guard case .continueOriginal(let path) = start else { return nil }
+        // One rank reads the file as it goes; with more, rank 0 sends its bytes (their parse is a second copy).
+        guard replicas.size > 1 else { return try OriginalRun.read(path: path) }
         let bytes = try replicas.fromRoot("checkpoint \(path)", log: say) { try readRegularFile(path) }
         return try OriginalRun.read(bytes: bytes, path: path)
     }
