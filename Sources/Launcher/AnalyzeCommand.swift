@@ -100,7 +100,7 @@ struct AnalysisOptions: ParsableArguments {
         try MemoryEstimate.require(config: source.config, imageSize: modelOptions.imgSize, batch: 2, work: .inference, cachedImages: images)
         let settings = AnalysisSettings(method: method, imageSize: modelOptions.imgSize, checkpoint: checkpoint, seed: seed,
                                         config: source.configOrigin == .sdV1Default ? nil : source.configOrigin.description)
-        let model = try settings.makeModel(source, arithmetic: modelOptions.arithmetic, weights: shared?.weights,
+        let model = try settings.makeModel(source, arithmetic: modelOptions.arithmetic(for: .inference), weights: shared?.weights,
                                            log: say)
         if checkpoint == nil {
             say("warning: random weights (--allow_random_weights, seed \(seed)): the differences are meaningless, they say nothing about what a trained VAE sees")

@@ -180,7 +180,7 @@ struct Train: ParsableCommand {
         // The memory is checked once the images are listed, before any is decoded.
         let data = try TrainingData.prepare(options, replicas: replicas,
                                             memory: TrainingMemory(config: config, options: options, ranks: replicas.size), log: say)
-        let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic)
+        let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic(for: .training))
         if let fresh = original == nil ? shared : nil {
             model.initialize(seed: options.seed)
             if let loaded = try fresh.loadWeights(into: model) { say(loaded) }
