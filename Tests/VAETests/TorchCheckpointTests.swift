@@ -288,9 +288,13 @@ extension TorchCheckpointTests {
 enum StoredZip {
     static func torchArchive(pickle: [UInt8], storages: [String: [UInt8]], byteorder: String = "little",
                              zip64: Bool = false) -> [UInt8] {
-        var files = [("archive/data.pkl", pickle), ("archive/byteorder", Array(byteorder.utf8))]
-        files += storages.sorted { $0.key < $1.key }.map { ("archive/data/\($0.key)", $0.value) }
-        return archive(files, zip64: zip64)
+        archive(torchFiles(pickle: pickle, storages: storages, byteorder: byteorder), zip64: zip64)
+    }
+
+    /// The entries of a torch.save archive: the pickle, the byte order and the storages.
+    static func torchFiles(pickle: [UInt8], storages: [String: [UInt8]], byteorder: String = "little") -> [(String, [UInt8])] {
+        [("archive/data.pkl", pickle), ("archive/byteorder", Array(byteorder.utf8))]
+            + storages.sorted { $0.key < $1.key }.map { ("archive/data/\($0.key)", $0.value) }
     }
 
     /// With `zip64`, every size and offset of the central directory moves to zip64 extra fields and the end
