@@ -5,10 +5,10 @@ import XCTest
 
 /// Every integer flag of every command, found from the commands' own definitions (ArgumentParser's dump of them,
 /// each option's type told by which values it parses): at its lower and upper bound, one inside and one outside
-/// each, and at values near 2^31, 2^32 and 2^63, parsing and validating ends with exit 0 (inside) or 64 (outside,
-/// naming the flag), never a trap. The bounds are read from the refusal of the flag's extremes, so a new integer
-/// flag is covered as soon as it is declared, and one without a stated upper bound fails here. In-process through
-/// `VAEDist.parseAsRoot` (which runs every `validate()`): the whole grid takes well under a second.
+/// each, and at values past 2^31 and 2^63, parsing and validating ends with exit 0 (inside) or 64 (outside, naming the
+/// flag), never a trap. The bounds are read from the refusal of the flag's extremes, so a new integer flag is
+/// covered as soon as it is declared, and one without a stated upper bound fails here. In-process through
+/// `VAEDist.parseAsRoot`, which runs every `validate()`.
 final class IntegerFlagBoundsTests: XCTestCase {
     var dir: String!
 
@@ -47,8 +47,9 @@ final class IntegerFlagBoundsTests: XCTestCase {
         }
     }
 
-    /// Each command's options by their long names ("--batch_size"), from ArgumentParser's own dump of the commands.
-    func optionsByCommand() throws -> [(command: String, flags: [String])] {
+    /// Each command's options by their long names ("--batch_size") with their default as text, from ArgumentParser's
+    /// own dump of the commands.
+    func optionsByCommand() throws -> [(command: String, options: [(flag: String, defaultValue: String?)])] {
         var dump = ""
         do { _ = try VAEDist.parseAsRoot(["--experimental-dump-help"]) } catch { dump = VAEDist.message(for: error) }
         let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])
@@ -56,19 +57,21 @@ final class IntegerFlagBoundsTests: XCTestCase {
         let commands = try XCTUnwrap(tool["subcommands"] as? [[String: Any]]).filter { $0["commandName"] as? String != "help" }
         return commands.map { command in
             let arguments = command["arguments"] as? [[String: Any]] ?? []
-            let flags = arguments.filter { $0["kind"] as? String == "option" }.compactMap { argument -> String? in
+            let options = arguments.filter { $0["kind"] as? String == "option" }.compactMap { argument -> (String, String?)? in
                 let names = argument["names"] as? [[String: Any]] ?? []
-                return names.first { $0["kind"] as? String == "long" }.flatMap { $0["name"] as? String }.map { "--" + $0 }
+                guard let long = names.first(where: { $0["kind"] as? String == "long" })?["name"] as? String else { return nil }
+                return ("--" + long, argument["defaultValue"] as? String)
             }
-            return (command["commandName"] as! String, flags)
+            return (command["commandName"] as! String, options)
         }
     }
 
-    /// An option is an integer when it parses 7 but not 0.5; unsigned when it does not parse -1 either.
-    func integerKind(_ prefix: [String], _ flag: String) -> (integer: Bool, unsigned: Bool) {
-        func parses(_ value: String) -> Bool { !outcome(prefix + [flag, value]).message.contains("is invalid for") }
-        guard parses("7") && !parses("0.5") else { return (false, false) }
-        return (true, !parses("-1"))
+    /// An option is an integer when it parses 7 but not 0.5 (values as `--flag=value`, so that a negative one is
+    /// not taken for a flag). Parsing is slow in debug builds: an option whose default is not an integer is not probed.
+    func isInteger(_ prefix: [String], _ option: (flag: String, defaultValue: String?)) -> Bool {
+        if let value = option.defaultValue, Int(value) == nil && UInt64(value) == nil { return false }
+        func parses(_ value: String) -> Bool { !outcome(prefix + ["\(option.flag)=\(value)"]).message.contains("is invalid for") }
+        return !parses("0.5") && parses("7")
     }
 
     /// The bound a refusal states: "at most 65536", "at least 1", "0 or more", "between 1 and 32768".
@@ -85,50 +88,49 @@ final class IntegerFlagBoundsTests: XCTestCase {
     }
 
     func testEveryIntegerFlagAtAndAroundItsBoundsExitsZeroOr64() throws {
-        let edges: [String] = ["2147483647", "2147483648", "-2147483649", "4294967296", "9223372036854775807", "-9223372036854775808",
-                               "9223372036854775808", "18446744073709551616", "4611686018427387904", "-1", "0"]
         var checked = 0, flagsSeen: [String] = []
-        for (command, flags) in try optionsByCommand() {
+        for (command, options) in try optionsByCommand() {
             let prefix = try XCTUnwrap(base(command).map { [command] + $0 }, "\(command): give it base arguments in this test")
             XCTAssertEqual(outcome(prefix).status, 0, "\(command)'s base arguments validate: \(outcome(prefix).message)")
-            for flag in flags {
-                let kind = integerKind(prefix, flag)
-                guard kind.integer else { continue }
-                flagsSeen.append("\(command) \(flag)")
-                func expect(_ value: String, _ status: Int32, _ why: String) {
-                    let (got, message) = outcome(prefix + [flag, value])
-                    XCTAssertEqual(got, status, "\(command) \(flag) \(value) (\(why)): \(message)")
-                    if status == 64 && got == 64 {
-                        XCTAssertTrue(message.contains(flag), "\(command) \(flag) \(value): the refusal names the flag: \(message)")
-                    }
-                    checked += 1
+            func expect(_ values: [(flag: String, value: String)], _ status: Int32, _ why: String) {
+                let (got, message) = outcome(prefix + values.map { "\($0.flag)=\($0.value)" })
+                XCTAssertEqual(got, status, "\(command) \(values) (\(why)): \(message)")
+                if status == 64, got == 64, let flag = values.first?.flag {
+                    XCTAssertTrue(message.contains(flag), "\(command) \(values): the refusal names the flag: \(message)")
                 }
-                let top = outcome(prefix + [flag, kind.unsigned ? "18446744073709551615" : "9223372036854775807"])
+                checked += 1
+            }
+            // Values inside every bound are checked together (one parse per row), those outside one flag at a time.
+            var atUpper: [(String, String)] = [], belowUpper: [(String, String)] = [], atLower: [(String, String)] = []
+            for option in options where isInteger(prefix, option) {
+                let flag = option.flag
+                flagsSeen.append("\(command) \(flag)")
+                let top = outcome(prefix + ["\(flag)=9223372036854775807"])
                 guard top.status != 0 else {
-                    XCTAssertTrue(Self.unbounded.contains(flag), "\(command) \(flag) accepts the largest value of its type: state its bound (checkRange in validate())")
-                    expect("18446744073709551616", 64, "beyond the type")
-                    expect("-1", kind.unsigned ? 64 : 0, "negative")
+                    XCTAssertTrue(Self.unbounded.contains(flag), "\(command) \(flag) accepts 2^63-1: state its bound (checkRange in validate())")
+                    expect([(flag, "18446744073709551616")], 64, "beyond 64 bits")
                     continue
                 }
                 let upper = try XCTUnwrap(bound(in: top.message, upper: true), "\(command) \(flag): the refusal states the bound: \(top.message)")
-                let bottom = outcome(prefix + [flag, kind.unsigned ? "0" : "-9223372036854775808"])
-                let lower = bottom.status == 0 ? (kind.unsigned ? 0 : Int.min)
-                    : try XCTUnwrap(bound(in: bottom.message, upper: false), "\(command) \(flag): the refusal states the lower bound: \(bottom.message)")
-                let inside = Int(lower)...upper
-                expect("\(upper)", 0, "the upper bound")
-                expect("\(upper + 1)", 64, "above the upper bound")
-                if upper - 1 >= lower { expect("\(upper - 1)", 0, "below the upper bound") }
-                if lower > Int.min {
-                    expect("\(lower)", 0, "the lower bound")
-                    expect("\(lower - 1)", 64, "below the lower bound")
-                    if lower + 1 <= upper { expect("\(lower + 1)", 0, "above the lower bound") }
-                }
-                for value in edges {
-                    expect(value, Int(value).map(inside.contains) == true ? 0 : 64, "an edge")
+                // "at least L and at most U" states both; otherwise the lowest value's refusal states the lower one.
+                let lower = try XCTUnwrap(bound(in: top.message, upper: false) ?? bound(in: outcome(prefix + ["\(flag)=-9223372036854775808"]).message, upper: false),
+                                          "\(command) \(flag): a refusal states the lower bound")
+                XCTAssertLessThan(lower, upper, "\(command) \(flag)")
+                atUpper.append((flag, "\(upper)"))
+                belowUpper.append((flag, "\(upper - 1)"))
+                atLower.append((flag, "\(lower)"))
+                expect([(flag, "\(upper + 1)")], 64, "above the upper bound")
+                expect([(flag, "\(lower - 1)")], 64, "below the lower bound")
+                for edge in ["2147483648", "9223372036854775808"] where !(lower...upper).contains(Int(edge) ?? Int.max) {
+                    expect([(flag, edge)], 64, "an edge of 32 or 64 bits")
                 }
             }
+            for (row, why) in [(atUpper, "every flag at its upper bound"), (belowUpper, "every flag one below it"),
+                               (atLower, "every flag at its lower bound")] where !row.isEmpty {
+                expect(row, 0, why)
+            }
         }
-        print("integer flags: \(flagsSeen.count) (\(flagsSeen.joined(separator: ", "))), \(checked) values checked")
+        print("integer flags: \(flagsSeen.count) (\(flagsSeen.joined(separator: ", "))), \(checked) parses checked")
         // The flags the issue found trapping are among those found.
         for known in ["train --batch_size", "train --grad_accum", "train --epochs", "bench --steps", "make-pairs --dilate", "analyze-folder --bootstrap"] {
             XCTAssertTrue(flagsSeen.contains(known), known)

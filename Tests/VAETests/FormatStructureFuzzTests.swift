@@ -32,7 +32,7 @@ final class FormatStructureFuzzTests: TemporaryDirectoryTestCase {
         let path = "\(dir!)/case.safetensors"
         var tally = Tally()
         var tensors = 0
-        let cases = FuzzMutator.iterations(3000)
+        let cases = FuzzMutator.iterations(1200)
         for _ in 0..<cases {
             let bytes = generator.next()
             check(path, &tally) {
@@ -65,7 +65,7 @@ final class FormatStructureFuzzTests: TemporaryDirectoryTestCase {
         var generator = NestedTextGenerator(seed: 0x7A31)
         let path = "\(dir!)/case.yaml"
         var tally = Tally()
-        let cases = FuzzMutator.iterations(600)
+        let cases = FuzzMutator.iterations(300)
         for _ in 0..<cases {
             let text = generator.yaml()
             check(path, &tally) { _ = try VAEConfig.parse(yaml: text, source: path) }
@@ -78,7 +78,7 @@ final class FormatStructureFuzzTests: TemporaryDirectoryTestCase {
         var generator = NestedTextGenerator(seed: 0x15_0)
         let path = "\(dir!)/config.json"
         var tally = Tally()
-        let cases = FuzzMutator.iterations(1500)
+        let cases = FuzzMutator.iterations(600)
         for i in 0..<cases {
             let text = generator.json()
             check(path, &tally) { _ = try DiffusersConfig.parse(json: text, source: path) }

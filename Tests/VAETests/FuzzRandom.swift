@@ -37,6 +37,6 @@ struct FuzzRandom: RandomNumberGenerator {
         }
     }
 
-    /// A non-negative size: mostly small, sometimes at an edge.
-    mutating func size(small: Int = 6) -> Int64 { chance(0.8) ? Int64(below(small)) : pick(Self.edges) }
+    /// A size: mostly below `small`, at an edge with probability `edge`.
+    mutating func size(small: Int, edge: Double) -> Int64 { chance(edge) ? pick(Self.edges) : Int64(below(small)) }
 }

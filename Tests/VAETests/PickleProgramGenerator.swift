@@ -109,11 +109,11 @@ struct PickleProgramGenerator {
 
     /// An integer in one of pickle's encodings, some of them over-long or with garbage high bytes.
     private mutating func int(_ v: Int64) {
-        switch random.below(6) {
+        switch random.chance(0.05) ? random.below(6) : random.pick([0, 1, 2, 5]) {
         case 0 where (0...255).contains(v): bytes += [0x4B, UInt8(v)]                       // BININT1
         case 1 where (0...0xFFFF).contains(v): bytes += [0x4D] + le(v, 2)                   // BININT2
         case 2 where Int64(Int32.min)...Int64(Int32.max) ~= v: bytes += [0x4A] + le(v, 4)  // BININT
-        case 3: bytes += [0x49] + Array((random.chance(0.9) ? "\(v)" : random.pick(["00", "01", "1e9", "", "99999999999999999999"])).utf8) + [0x0A]
+        case 3: bytes += [0x49] + Array((random.chance(0.7) ? "\(v)" : random.pick(["00", "01", "1e9", "", "99999999999999999999"])).utf8) + [0x0A]
         case 4:
             let width = random.pick([0, 1, 2, 4, 8, 9, 12, 16])
             var encoded = le(v, min(width, 8))
@@ -253,13 +253,13 @@ struct PickleProgramGenerator {
     /// offset, shape and strides, drawn consistent or from the integer edges.
     private mutating func tensorArguments() {
         let rank = random.below(5)
-        let shape = (0..<rank).map { _ in random.size(small: 5) }
+        let shape = (0..<rank).map { _ in random.size(small: 5, edge: 0.05) }
         var strides = [Int64](repeating: 1, count: rank)
         for i in stride(from: rank - 2, through: 0, by: -1) { strides[i] = strides[i + 1] &* max(shape[i + 1], 1) }
-        if random.chance(0.3) { strides = strides.map { random.chance(0.5) ? random.edgyInt() : $0 } }
-        let offset = random.chance(0.8) ? Int64(random.below(3)) : random.edgyInt()
+        if random.chance(0.15) { strides = strides.map { random.chance(0.5) ? random.edgyInt() : $0 } }
+        let offset = random.chance(0.9) ? Int64(random.below(3)) : random.edgyInt()
         let needed = shape.reduce(Int64(1)) { $0 &* $1 } &+ offset
-        let count = random.chance(0.8) ? needed : random.edgyInt()
+        let count = random.chance(0.9) ? needed : random.edgyInt()
         let (type, width) = random.pick(Self.storageTypes)
         let reuse = random.chance(0.2) && !storages.isEmpty
         let key = reuse ? storages.keys.sorted()[random.below(storages.count)] : "\(storages.count)"
@@ -357,8 +357,8 @@ struct PickleProgramGenerator {
 
     private static let storageTypes: [(String, Int)] = [
         ("FloatStorage", 4), ("FloatStorage", 4), ("HalfStorage", 2), ("BFloat16Storage", 2), ("DoubleStorage", 8),
-        ("LongStorage", 8), ("IntStorage", 4), ("BoolStorage", 1), ("ByteStorage", 1), ("ComplexFloatStorage", 8),
-        ("QuantumStorage", 4),
+        ("FloatStorage", 4), ("FloatStorage", 4), ("HalfStorage", 2), ("LongStorage", 8), ("IntStorage", 4),
+        ("BoolStorage", 1), ("ByteStorage", 1), ("ComplexFloatStorage", 8), ("QuantumStorage", 4),
     ]
 }
 

@@ -199,6 +199,11 @@ final class TorchCheckpointTests: TemporaryDirectoryTestCase {
         let far = try write(StoredZip.torchArchive(pickle: Self.statePickle(shape: [2, 2], strides: [Int.max, 1]), storages: ["0": floats]),
                             "far.pt")
         assertFails(far, mentioning: ["'w'", "impossible shape"])
+        // An empty view whose other dimensions multiply past 2^63 is refused too: code multiplying its shape in another
+        // order (its trailing dimensions, say) would trap.
+        let empty = try write(StoredZip.torchArchive(pickle: Self.statePickle(shape: [0, 1 << 62, 2], strides: [0, 2, 1]),
+                                                     storages: ["0": floats]), "empty.pt")
+        assertFails(empty, mentioning: ["'w'", "impossible shape [0, 4611686018427387904, 2]"])
     }
 
     /// `_rebuild_from_type_v2` wrapped in itself thousands of times (once a stack overflow, SIGSEGV) is refused

@@ -65,7 +65,7 @@ final class TorchStructureFuzzTests: TemporaryDirectoryTestCase {
     func testRandomPickleProgramsAreReadOrRefused() throws {
         var generator = PickleProgramGenerator(seed: 0x91C_CE1)
         var tally = Tally()
-        let cases = FuzzMutator.iterations(1500)
+        let cases = FuzzMutator.iterations(600)
         for _ in 0..<cases {
             let (pickle, storages) = generator.next()
             try exercise(StoredZip.torchArchive(pickle: pickle, storages: storages), tally: &tally)
@@ -85,7 +85,7 @@ final class TorchStructureFuzzTests: TemporaryDirectoryTestCase {
         let files = crafted.files()
         var generator = ZipDirectoryGenerator(seed: 0x21F)
         var tally = Tally()
-        let cases = FuzzMutator.iterations(3000)
+        let cases = FuzzMutator.iterations(1000)
         for _ in 0..<cases {
             try exercise(generator.archive(files), tally: &tally)
         }
