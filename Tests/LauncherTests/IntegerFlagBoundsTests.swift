@@ -89,6 +89,7 @@ final class IntegerFlagBoundsTests: XCTestCase {
 
     func testEveryIntegerFlagAtAndAroundItsBoundsExitsZeroOr64() throws {
         var checked = 0, flagsSeen: [String] = []
+        var upperRows: [String: [String]] = [:]
         for (command, options) in try optionsByCommand() {
             let prefix = try XCTUnwrap(base(command).map { [command] + $0 }, "\(command): give it base arguments in this test")
             XCTAssertEqual(outcome(prefix).status, 0, "\(command)'s base arguments validate: \(outcome(prefix).message)")
@@ -129,11 +130,40 @@ final class IntegerFlagBoundsTests: XCTestCase {
                                (atLower, "every flag at its lower bound")] where !row.isEmpty {
                 expect(row, 0, why)
             }
+            upperRows[command] = atUpper.map { "\($0.0)=\($0.1)" }
         }
+        try runAtUpperBounds(upperRows)
         print("integer flags: \(flagsSeen.count) (\(flagsSeen.joined(separator: ", "))), \(checked) parses checked")
         // The flags the issue found trapping are among those found.
         for known in ["train --batch_size", "train --grad_accum", "train --epochs", "bench --steps", "make-pairs --dilate", "analyze-folder --bootstrap"] {
             XCTAssertTrue(flagsSeen.contains(known), known)
+        }
+    }
+
+    /// Past validation: the binary itself, every integer flag of a command at its upper bound at once, on real inputs.
+    /// Each run ends by itself at once (the memory estimate refuses such sizes before anything is decoded, with exit
+    /// 1 and its message) and never by a signal. synth-data is left out: at its bounds it would write a million
+    /// 4096-pixel images, and its sizes are checked by `PhantomOptions` (HostileInputTests).
+    func runAtUpperBounds(_ rows: [String: [String]]) throws {
+        let inputs = try temporaryDirectory("flag-bounds-inputs")
+        defer { try? FileManager.default.removeItem(atPath: inputs) }
+        let made = try VAEDistBinary.run(["synth-data", "--output", inputs, "--count", "2", "--pairs", "2", "--img_size", "32"])
+        XCTAssertEqual(made.status, 0, made.output)
+        let config = VAEDistBinary.fixture("vae-tiny-g8/config.yaml"), weights = VAEDistBinary.fixture("vae-tiny-g8/weights.ldm.safetensors")
+        let image = "\(inputs)/train/case_0001.png"
+        let runnable: [String: [String]] = [
+            "train": ["--train_dir", "\(inputs)/train", "--output_dir", "\(dir!)/run", "--config", config],
+            "bench": ["--config", config],
+            "analyze": ["--img1", image, "--img2", "\(inputs)/train/case_0002.png", "--checkpoint", weights, "--output", "\(dir!)/a"],
+            "analyze-folder": ["--folder", "\(inputs)/pairs", "--checkpoint", weights, "--output", "\(dir!)/af"],
+            "reconstruct": ["--checkpoint", weights, "--output", "\(dir!)/r", image],
+            "make-pairs": ["--images", "\(inputs)/pairs/positive", "--masks", "\(inputs)/pairs/masks", "--output", "\(dir!)/mp"],
+        ]
+        for (command, row) in rows.sorted(by: { $0.key < $1.key }) where !row.isEmpty && command != "synth-data" {
+            let arguments = try XCTUnwrap(runnable[command], "\(command): give it real inputs in this test")
+            let result = try VAEDistBinary.run([command] + arguments + row)
+            XCTAssertTrue([0, 1, 64].contains(result.status), "\(command) \(row): ended with status \(result.status) (a signal?): \(result.output)")
+            if result.status != 0 { XCTAssertTrue(result.stderr.contains("Error: ") || result.stderr.contains("Error:"), result.output) }
         }
     }
 }

@@ -33,7 +33,8 @@ final class FormatStructureFuzzTests: TemporaryDirectoryTestCase {
         var tally = Tally()
         var tensors = 0
         let cases = FuzzMutator.iterations(1200)
-        for _ in 0..<cases {
+        for i in 0..<cases {
+            FuzzMutator.progress("safetensors headers", i, of: cases)
             let bytes = generator.next()
             check(path, &tally) {
                 let file = try SafeTensors.parse(bytes, path: path)
@@ -66,7 +67,8 @@ final class FormatStructureFuzzTests: TemporaryDirectoryTestCase {
         let path = "\(dir!)/case.yaml"
         var tally = Tally()
         let cases = FuzzMutator.iterations(300)
-        for _ in 0..<cases {
+        for i in 0..<cases {
+            FuzzMutator.progress("nested yaml", i, of: cases)
             let text = generator.yaml()
             check(path, &tally) { _ = try VAEConfig.parse(yaml: text, source: path) }
         }
@@ -80,6 +82,7 @@ final class FormatStructureFuzzTests: TemporaryDirectoryTestCase {
         var tally = Tally()
         let cases = FuzzMutator.iterations(600)
         for i in 0..<cases {
+            FuzzMutator.progress("nested json", i, of: cases)
             let text = generator.json()
             check(path, &tally) { _ = try DiffusersConfig.parse(json: text, source: path) }
             _ = DiffusersConfig.isAutoencoderKLConfig(text)

@@ -66,7 +66,8 @@ final class TorchStructureFuzzTests: TemporaryDirectoryTestCase {
         var generator = PickleProgramGenerator(seed: 0x91C_CE1)
         var tally = Tally()
         let cases = FuzzMutator.iterations(600)
-        for _ in 0..<cases {
+        for i in 0..<cases {
+            FuzzMutator.progress("pickle programs", i, of: cases)
             let (pickle, storages) = generator.next()
             try exercise(StoredZip.torchArchive(pickle: pickle, storages: storages), tally: &tally)
         }
@@ -86,7 +87,8 @@ final class TorchStructureFuzzTests: TemporaryDirectoryTestCase {
         var generator = ZipDirectoryGenerator(seed: 0x21F)
         var tally = Tally()
         let cases = FuzzMutator.iterations(1000)
-        for _ in 0..<cases {
+        for i in 0..<cases {
+            FuzzMutator.progress("zip directories", i, of: cases)
             try exercise(generator.archive(files), tally: &tally)
         }
         report("zip directories", cases: cases, tally)
