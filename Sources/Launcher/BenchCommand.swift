@@ -52,7 +52,6 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if modelOptions.config != nil && preset != nil { throw ValidationError("give --config or --preset, not both") }
-        if steps < 1 || batchSize < 1 || gradAccum < 1 { throw ValidationError("--steps, --batch_size and --grad_accum must be positive") }
         try checkRange(steps, Self.stepsRange, flag: "--steps")
         try checkRange(batchSize, Self.batchSizeRange, flag: "--batch_size")
         try checkRange(gradAccum, Self.gradAccumRange, flag: "--grad_accum")

@@ -60,6 +60,8 @@ public final class Trainer {
         var options = options
         options.dataset = data.train.fingerprint ?? options.dataset
         options.convolution = model.arithmetic.description
+        // Checkpoints record how the images were held: streamed also when the cache fell back for memory.
+        if data.train is StreamingImages { options.cacheImages = false }
         self.options = options
         self.images = data.train
         self.runID = runID ?? resumeFrom?.0.runID ?? UUID().uuidString

@@ -29,6 +29,6 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertTrue(r.output.contains("--grad_accum applies to --mode train only"), r.output)
         let zero = try VAEDistBinary.run(["bench", "--grad_accum", "0"])
         XCTAssertEqual(zero.status, 64, zero.output)
-        XCTAssertTrue(zero.output.contains("--grad_accum must be positive"), zero.output)
+        XCTAssertTrue(zero.output.contains("--grad_accum must be at least 1"), zero.output)
     }
 }

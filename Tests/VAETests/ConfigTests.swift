@@ -117,11 +117,28 @@ final class ConfigTests: XCTestCase {
             cond_stage_config:
               target: ldm.modules.encoders.modules.FrozenCLIPEmbedder
         """
-        XCTAssertEqual(try VAEConfig.parse(yaml: yaml, source: "v1-inference.yaml"), .sdV1)
+        var expected = VAEConfig.sdV1
+        expected.latentSpace.scalingFactor = 0.18215                 // model.params.scale_factor
+        XCTAssertEqual(try VAEConfig.parse(yaml: yaml, source: "v1-inference.yaml"), expected)
     }
 
     /// latent-diffusion's configs/autoencoder/autoencoder_kl_32x32x4.yaml, the config of the kl-f8 download: the
     /// AutoencoderKL sits at `model` itself, beside the training sections vae-dist does not read.
+    /// An SD yaml's `model.params.scale_factor` (SDXL's 0.13025) is the latent space's scaling factor; a value that is
+    /// not a positive number is refused with its line.
+    func testStableDiffusionScaleFactorIsTheLatentScalingFactor() throws {
+        let ddconfig = "ddconfig: {ch: 32, ch_mult: [1, 2], num_res_blocks: 1, z_channels: 4, resolution: 24, attn_resolutions: []}"
+        func yaml(_ scale: String) -> String {
+            "model:\n  params:\n    scale_factor: \(scale)\n    first_stage_config:\n      params: {embed_dim: 4, \(ddconfig)}\n"
+        }
+        XCTAssertEqual(try VAEConfig.parse(yaml: yaml("0.13025"), source: "sdxl.yaml").latentSpace, LatentSpace(scalingFactor: 0.13025))
+        for bad in ["-1", "0", ".nan", "big", "[1]"] {
+            XCTAssertThrowsError(try VAEConfig.parse(yaml: yaml(bad), source: "bad.yaml")) { error in
+                XCTAssertTrue("\(error)".hasPrefix("bad.yaml:3: model.params.scale_factor must be a positive number"), "\(error)")
+            }
+        }
+    }
+
     func testLatentDiffusionAutoencoderConfig() throws {
         let yaml = """
         model:

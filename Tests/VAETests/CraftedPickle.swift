@@ -34,6 +34,9 @@ struct CraftedPickle {
     /// The torch.save zip archive of this pickle and its storages.
     func archive() -> [UInt8] { StoredZip.torchArchive(pickle: bytes, storages: storages) }
 
+    /// The archive's entries, for writers that lay out the zip themselves (`ZipDirectoryGenerator`).
+    func files() -> [(String, [UInt8])] { StoredZip.torchFiles(pickle: bytes, storages: storages) }
+
     private mutating func string(_ s: String) {
         let utf8 = Array(s.utf8)
         bytes += [0x58] + withUnsafeBytes(of: UInt32(utf8.count).littleEndian, Array.init) + utf8

@@ -9,6 +9,11 @@ struct FuzzMutator {
 
     init(seed: UInt64) { rng = SplitMix64(seed: seed) }
 
+    /// For long runs: a line every tenth of `cases`, so that a run stopped early still says how far it got.
+    static func progress(_ target: String, _ i: Int, of cases: Int) {
+        if cases >= 10_000, i % (cases / 10) == 0 { print("fuzz \(target): \(i) of \(cases) cases done") }
+    }
+
     static func iterations(_ base: Int) -> Int {
         let scale = ProcessInfo.processInfo.environment["VAE_DIST_FUZZ_SCALE"].flatMap { Int($0) } ?? 1
         return base * max(1, scale)

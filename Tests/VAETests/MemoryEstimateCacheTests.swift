@@ -63,5 +63,13 @@ final class MemoryEstimateCacheTests: TemporaryDirectoryTestCase {
         let (cached, quiet) = try prepare(available: training + 1_000_000)
         XCTAssertTrue(cached.train is CachedImages)
         XCTAssertFalse(quiet.contains { $0.contains("--cache_images") }, "\(quiet)")
+        // The options a run's checkpoints store say how it held the images: streamed, though --cache_images was true.
+        options.outputDir = "\(dir!)/run"
+        try FileManager.default.createDirectory(atPath: options.outputDir, withIntermediateDirectories: true)
+        XCTAssertTrue(options.cacheImages)
+        for (sets, stored) in [(streamed, false), (cached, true)] {
+            let trainer = try Trainer(model: AutoencoderKL(tiny), options: options, data: sets, replicas: SingleReplica())
+            XCTAssertEqual(trainer.options.cacheImages, stored)
+        }
     }
 }

@@ -201,6 +201,51 @@ final class ModelExportTests: XCTestCase {
         }
     }
 
+    /// The latent settings an ldm or sd export wrote into its header come back when the file is loaded (with the
+    /// config given, which states none, or the default one), so export → load → export keeps them; a config that
+    /// states one keeps its own; a header value that is not a valid setting is refused naming the file.
+    func testLatentSettingsOfLdmAndSdExportsAreReadBack() throws {
+        let model = try fixtureModel("vae-small-g32")
+        let yaml = Fixtures.path("vae-small-g32/config.yaml")
+        var config = model.config
+        let stated = LatentSpace(scalingFactor: 0.13025, shiftFactor: -0.25, latentsMean: [0.5, -1, 2, 0],
+                                 latentsStd: [1, 2, 0.5, 4], forceUpcast: false)
+        config.latentSpace = stated
+        let sdxl = AutoencoderKL(config)
+        try sdxl.loadWeights(path: Fixtures.path("vae-small-g32/weights.ldm.safetensors"))
+        for format in [ExportFormat.ldm, .sd] {
+            let path = "\(scratch!)/sdxl-\(format).safetensors"
+            try export(sdxl, format: format, to: path)
+            let source = try ModelSource(checkpoint: path, config: yaml)
+            XCTAssertEqual(source.config, config, "\(format)")
+            // Round trip: the reloaded model exports the same settings again, here into a diffusers config.
+            let reloaded = AutoencoderKL(source.config)
+            _ = try source.loadWeights(into: reloaded)
+            try export(reloaded, format: .diffusers, to: "\(scratch!)/again-\(format)")
+            XCTAssertEqual(try ModelSource(checkpoint: "\(scratch!)/again-\(format)", config: nil).config.latentSpace, stated)
+        }
+        // A config that states the scale factor keeps it; the header fills in the rest.
+        let sdYAML = "\(scratch!)/sd.yaml"
+        let withScale = try String(contentsOfFile: yaml, encoding: .utf8)
+            .replacingOccurrences(of: "model:\n  params:\n", with: "model:\n  params:\n    scale_factor: 0.5\n")
+        try withScale.write(toFile: sdYAML, atomically: true, encoding: .utf8)
+        var expected = stated
+        expected.scalingFactor = 0.5
+        XCTAssertEqual(try ModelSource(checkpoint: "\(scratch!)/sdxl-ldm.safetensors", config: sdYAML).config.latentSpace, expected)
+        // Unusable header values are refused by name.
+        var weights = try SafeTensors.read(path: "\(scratch!)/sdxl-ldm.safetensors")
+        for (key, value, part) in [("scaling_factor", "-1", "scaling_factor must be a positive number"),
+                                   ("latents_mean", "[1, 2]", "latents_mean has 2 entries"),
+                                   ("shift_factor", "abc", "metadata 'shift_factor' is not JSON")] {
+            weights.metadata = ["format": "pt", key: value]
+            let path = "\(scratch!)/bad-\(key).safetensors"
+            try weights.write(path: path)
+            XCTAssertThrowsError(try ModelSource(checkpoint: path, config: yaml)) { error in
+                XCTAssertTrue("\(error)".hasPrefix(path) && "\(error)".contains(part), "\(error)")
+            }
+        }
+    }
+
     func testConfigJSONWithoutBlockAttention() throws {
         let json = diffusersConfigJSON(for: try VAEConfig.load(path: Fixtures.path("vae-small-g32/config.yaml"))).text
         let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])

@@ -192,6 +192,12 @@ final class SafeTensorsTests: TemporaryDirectoryTestCase {
         // A huge dimension times zero is a valid empty tensor for the format.
         XCTAssertEqual(try SafeTensors.read(path: file(header: oneTensor(shape: "[4611686018427387904,0]", offsets: "[0,0]"), data: [], name: "zero.st"))["t"]?.shape,
                        [4611686018427387904, 0])
+        // Beside a zero, huge dimensions whose product passes 2^63 are refused: accepted, [2^62, 2, 0] trapped the first
+        // code that multiplied the shape (the structure-aware fuzzer's own check, `shape.reduce(1, *)`).
+        for shape in ["[4611686018427387904,2,0]", "[0,4611686018427387904,2]", "[3037000500,3037000500,0]"] {
+            assertFails(try file(header: oneTensor(shape: shape, offsets: "[0,0]"), data: [], name: "zero-product.st"),
+                        mentioning: ["'t'", "dimensions whose product exceeds 9223372036854775807"])
+        }
         assertFails(try file(header: oneTensor(dtype: #""F4""#, shape: "[3]", offsets: "[0,2]"), data: [0, 0], name: "f4.st"),
                     mentioning: ["'t'", "do not fill whole bytes"])
     }

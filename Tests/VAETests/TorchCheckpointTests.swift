@@ -199,6 +199,11 @@ final class TorchCheckpointTests: TemporaryDirectoryTestCase {
         let far = try write(StoredZip.torchArchive(pickle: Self.statePickle(shape: [2, 2], strides: [Int.max, 1]), storages: ["0": floats]),
                             "far.pt")
         assertFails(far, mentioning: ["'w'", "impossible shape"])
+        // An empty view whose other dimensions multiply past 2^63 is refused too: code multiplying its shape in another
+        // order (its trailing dimensions, say) would trap.
+        let empty = try write(StoredZip.torchArchive(pickle: Self.statePickle(shape: [0, 1 << 62, 2], strides: [0, 2, 1]),
+                                                     storages: ["0": floats]), "empty.pt")
+        assertFails(empty, mentioning: ["'w'", "impossible shape [0, 4611686018427387904, 2]"])
     }
 
     /// `_rebuild_from_type_v2` wrapped in itself thousands of times (once a stack overflow, SIGSEGV) is refused
@@ -288,9 +293,13 @@ extension TorchCheckpointTests {
 enum StoredZip {
     static func torchArchive(pickle: [UInt8], storages: [String: [UInt8]], byteorder: String = "little",
                              zip64: Bool = false) -> [UInt8] {
-        var files = [("archive/data.pkl", pickle), ("archive/byteorder", Array(byteorder.utf8))]
-        files += storages.sorted { $0.key < $1.key }.map { ("archive/data/\($0.key)", $0.value) }
-        return archive(files, zip64: zip64)
+        archive(torchFiles(pickle: pickle, storages: storages, byteorder: byteorder), zip64: zip64)
+    }
+
+    /// The entries of a torch.save archive: the pickle, the byte order and the storages.
+    static func torchFiles(pickle: [UInt8], storages: [String: [UInt8]], byteorder: String = "little") -> [(String, [UInt8])] {
+        [("archive/data.pkl", pickle), ("archive/byteorder", Array(byteorder.utf8))]
+            + storages.sorted { $0.key < $1.key }.map { ("archive/data/\($0.key)", $0.value) }
     }
 
     /// With `zip64`, every size and offset of the central directory moves to zip64 extra fields and the end

@@ -79,7 +79,13 @@ private struct ConfigReader {
             let params = try required(modelMap, "params", in: "model")
             let paramsMap = try mapping(params, at: "model.params")
             if let firstStage = paramsMap["first_stage_config"] {
-                return try firstStageConfig(firstStage.node, at: "model.params.first_stage_config")
+                var config = try firstStageConfig(firstStage.node, at: "model.params.first_stage_config")
+                // The diffusion model multiplies the latents by scale_factor (0.18215 for SD 1.x and 2.x, 0.13025 for
+                // SDXL): diffusers' scaling_factor, carried into checkpoints and exports.
+                if let scale = paramsMap["scale_factor"] {
+                    config.latentSpace.scalingFactor = try positiveNumber(scale.node, at: "model.params.scale_factor")
+                }
+                return config
             }
             // latent-diffusion's own autoencoder configs (configs/autoencoder/autoencoder_kl_*.yaml, the kl-f8
             // download) put the AutoencoderKL itself at `model`: {target, params: {embed_dim, ddconfig, …}}.
@@ -260,6 +266,13 @@ private struct ConfigReader {
         }
         if let limit = VAEConfig.maxima[lastPart(key)], value > limit {
             throw fail(node, "\(key) is \(value), more than the \(limit) accepted")
+        }
+        return value
+    }
+
+    private func positiveNumber(_ node: Node, at key: String) throws -> Double {
+        guard node.scalar != nil, let value = node.float, value.isFinite, value > 0 else {
+            throw fail(node, "\(key) must be a positive number, got \(describe(node))")
         }
         return value
     }

@@ -42,6 +42,15 @@ enum DiffusersConfig {
         return try Reader(map: map, source: source).config()
     }
 
+    /// The latent settings among `map`'s members under diffusers' names (other members are ignored); messages
+    /// start with `source`.
+    static func latentSpace(_ map: [String: JSONValue], source: String) throws -> LatentSpace {
+        try Reader(map: map, source: source).latentSpace()
+    }
+
+    /// diffusers' names of the latent settings.
+    static var latentKeys: Set<String> { Reader.latentKeys }
+
     /// The members of a top-level JSON object (the strict reader refuses a key given twice); nil for other JSON.
     private static func object(_ text: String) throws -> [String: JSONValue]? {
         guard case .object(let members) = try StrictJSONReader.parse(Array(text.utf8)) else { return nil }
@@ -148,7 +157,7 @@ private struct Reader {
     }
 
     /// The latent settings the file states; a key left out or null is not stated (diffusers' default applies).
-    private func latentSpace() throws -> LatentSpace {
+    func latentSpace() throws -> LatentSpace {
         func number(_ key: String) throws -> Double? {
             guard let entry = map[key], !isNull(entry) else { return nil }
             guard let value = double(entry) else { throw VAEDistError("\(source): \(key) must be a number, got \(entry.quoted())") }

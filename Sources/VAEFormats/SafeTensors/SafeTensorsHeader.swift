@@ -163,9 +163,10 @@ extension SafeTensors {
             guard bits / 8 == UInt64(byteCount) else {
                 throw notSafeTensors(path, "tensor \(quotedName(name)) has \(byteCount) bytes for \(described) (\(bits / 8) bytes needed)")
             }
-            // Only reachable with a zero dimension beside a huge one: valid for the format, not representable here.
-            guard dimensions.allSatisfy({ $0 <= UInt64(Int.max) }) else {
-                throw notSafeTensors(path, "tensor \(quotedName(name)) has \(described): a dimension above \(Int.max) is not supported")
+            // Only reachable with a zero dimension beside huge ones: valid for the format, but the other dimensions'
+            // product must fit an Int, or code multiplying them would trap.
+            guard dimensions.allSatisfy({ $0 <= UInt64(Int.max) }), representableElementCount(dimensions.map { Int($0) }) != nil else {
+                throw notSafeTensors(path, "tensor \(quotedName(name)) has \(described): dimensions whose product exceeds \(Int.max) are not supported")
             }
             return TensorInfo(name: name, dtype: dtype, shape: dimensions.map { Int($0) }, elementCount: Int(elements),
                               dataOffsets: Int(begin)..<Int(end))

@@ -18,14 +18,12 @@ struct TorchTensorDecoder {
         guard tensor.shape.allSatisfy({ $0 >= 0 }), tensor.strides.allSatisfy({ $0 >= 0 }), tensor.offset >= 0 else {
             throw fail("has a negative size, stride or offset (shape \(tensor.shape), strides \(tensor.strides), offset \(tensor.offset))")
         }
-        var count = 1
+        guard let count = representableElementCount(tensor.shape) else { throw fail("has an impossible shape \(tensor.shape)") }
         var lastElement = tensor.offset
         for (size, stride) in zip(tensor.shape, tensor.strides) {
-            let product = count.multipliedReportingOverflow(by: size)
             let reach = (size == 0 ? 0 : size - 1).multipliedReportingOverflow(by: stride)
             let end = lastElement.addingReportingOverflow(reach.partialValue)
-            guard !product.overflow, !reach.overflow, !end.overflow else { throw fail("has an impossible shape \(tensor.shape)") }
-            count = product.partialValue
+            guard !reach.overflow, !end.overflow else { throw fail("has an impossible shape \(tensor.shape)") }
             lastElement = end.partialValue
         }
         guard count > 0 else { return SafeTensors.Entry(shape: tensor.shape, values: []) }

@@ -53,6 +53,25 @@ public enum CheckpointMetadata {
         }
     }
 
+    /// The latent settings an `export --format ldm|sd` wrote into a safetensors header (diffusers' key names, JSON
+    /// values), for weights that carry no config; nil when the header states none, and for folders and torch files.
+    public static func storedLatentSpace(path: String) throws -> LatentSpace? {
+        guard let mode = fileModeIfPresent(path), mode & S_IFMT == S_IFREG, !TorchCheckpoint.isZipArchive(path: path) else { return nil }
+        let metadata = try SafeTensors.readMetadata(path: path)
+        var stated: [String: JSONValue] = [:]
+        for key in DiffusersConfig.latentKeys {
+            guard let text = metadata[key] else { continue }
+            do {
+                stated[key] = try StrictJSONReader.parse(Array(text.utf8))
+            } catch let error as JSONSyntaxError {
+                throw VAEDistError("\(path): metadata \(quotedName(key)) is not JSON (\(error.message))")
+            }
+        }
+        guard !stated.isEmpty else { return nil }
+        let space = try DiffusersConfig.latentSpace(stated, source: "\(path): metadata")
+        return space.isEmpty ? nil : space
+    }
+
     public static func json<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

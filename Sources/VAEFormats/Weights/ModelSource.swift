@@ -44,34 +44,45 @@ public struct ModelSource {
 
     /// Decides the config and finds the weights file; reads only headers and configs, not the weights.
     public init(checkpoint: String?, config configPath: String?) throws {
-        weights = try checkpoint.map(WeightsFile.locate)
-        if let configPath {
-            var given = try Self.loadConfig(path: configPath)
-            configOrigin = .file(configPath)
-            // A config coming with the weights that cannot be read is no reason to refuse an explicit --config
-            // (giving one is how a user works around it); one that can be read must agree with it.
-            if let weights, let found = try? weights.storedConfig() {
-                let (stored, origin) = found
-                let differences = given.arithmeticDifferences(from: stored)
-                guard differences.isEmpty else {
-                    let theirs: String
-                    switch origin {
-                    case .diffusersFolder(let json), .besideWeights(let json): theirs = "\(json), the diffusers config of the weights \(weights.path)"
-                    default: theirs = "the config \(origin)"
-                    }
-                    throw VAEDistError("--config \(configPath) disagrees with \(theirs): " + differences.joined(separator: "; ")
-                        + ". The weights were made for their own config (with other GroupNorm groups they would even load "
-                        + "without error and compute something else): leave out --config, or give one that agrees")
-                }
-                // A yaml says nothing of the latent space: the weights' own config does (an SDXL VAE's 0.13025).
-                if given.latentSpace.isEmpty { given.latentSpace = stored.latentSpace }
+        let weights = try checkpoint.map(WeightsFile.locate)
+        var (config, origin) = try Self.decideConfig(weights: weights, configPath: configPath)
+        // ldm and sd exports have no config to hold the latent settings: their header does. Settings the config
+        // states win; the header fills the others.
+        if let weights, weights.format == .safetensors, let stated = try CheckpointMetadata.storedLatentSpace(path: weights.path) {
+            config.latentSpace = config.latentSpace.filled(from: stated)
+            let problems = config.latentSpace.problems(channels: config.embedDim)
+            guard problems.isEmpty else {
+                throw VAEDistError("\(weights.path): metadata: " + problems.joined(separator: "; "))
             }
-            config = given
-        } else if let stored = try weights?.storedConfig() {
-            (config, configOrigin) = stored
-        } else {
-            (config, configOrigin) = (.sdV1, .sdV1Default)
         }
+        (self.config, self.configOrigin, self.weights) = (config, origin, weights)
+    }
+
+    private static func decideConfig(weights: WeightsFile?, configPath: String?) throws -> (VAEConfig, ConfigOrigin) {
+        guard let configPath else {
+            return try weights?.storedConfig() ?? (.sdV1, .sdV1Default)
+        }
+        var given = try Self.loadConfig(path: configPath)
+        // A config coming with the weights that cannot be read is no reason to refuse an explicit --config
+        // (giving one is how a user works around it); one that can be read must agree with it.
+        if let weights, let found = try? weights.storedConfig() {
+            let (stored, origin) = found
+            let differences = given.arithmeticDifferences(from: stored)
+            guard differences.isEmpty else {
+                let theirs: String
+                switch origin {
+                case .diffusersFolder(let json), .besideWeights(let json): theirs = "\(json), the diffusers config of the weights \(weights.path)"
+                default: theirs = "the config \(origin)"
+                }
+                throw VAEDistError("--config \(configPath) disagrees with \(theirs): " + differences.joined(separator: "; ")
+                    + ". The weights were made for their own config (with other GroupNorm groups they would even load "
+                    + "without error and compute something else): leave out --config, or give one that agrees")
+            }
+            // A yaml states at most the scale factor of the latent space: the weights' own config states the rest
+            // (an SDXL VAE's 0.13025, its force_upcast).
+            given.latentSpace = given.latentSpace.filled(from: stored.latentSpace)
+        }
+        return (given, .file(configPath))
     }
 
     /// A config file: Stable Diffusion yaml (or its params) or a diffusers config.json.
@@ -121,12 +132,13 @@ public struct ReadWeights {
 }
 
 extension VAEConfig {
-    /// Whether `self` (a given --config) is `stored` (a checkpoint's config): equal, but for the latent settings a
-    /// yaml cannot state (the checkpoint keeps those it was made with).
+    /// Whether `self` (a given --config) is `stored` (a checkpoint's config): equal, but for latent settings only
+    /// one of them states (a yaml states at most the scale factor; the checkpoint keeps those it was made with).
     public func describesSameModel(as stored: VAEConfig) -> Bool {
-        var given = self
-        if given.latentSpace.isEmpty { given.latentSpace = stored.latentSpace }
-        return given == stored
+        var (given, other) = (self, stored)
+        given.latentSpace = latentSpace.filled(from: stored.latentSpace)
+        other.latentSpace = stored.latentSpace.filled(from: latentSpace)
+        return given == other
     }
 
     /// How `self` (a given --config) and `other` (the config coming with the weights) differ in what changes the
@@ -151,5 +163,14 @@ extension VAEConfig {
         guard size % downsamplingFactor == 0 else {
             throw VAEDistError("\(option) \(size) is not divisible by \(downsamplingFactor) = 2^(levels-1) for ch_mult \(chMult)")
         }
+    }
+}
+
+extension LatentSpace {
+    /// These settings, with those they do not state taken from `other`.
+    func filled(from other: LatentSpace) -> LatentSpace {
+        LatentSpace(scalingFactor: scalingFactor ?? other.scalingFactor, shiftFactor: shiftFactor ?? other.shiftFactor,
+                    latentsMean: latentsMean ?? other.latentsMean, latentsStd: latentsStd ?? other.latentsStd,
+                    forceUpcast: forceUpcast ?? other.forceUpcast)
     }
 }
