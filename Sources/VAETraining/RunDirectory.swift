@@ -140,8 +140,8 @@ public final class RunDirectory {
                                           "training_history.json", "training_curves.png", "metrics.jsonl",
                                           "validation_images.txt"]
 
-    /// Whether `name` (in checkpoints/ or reconstructions/) is named as the trainer names its files there:
-    /// `vae_epoch_E[_step_S].safetensors|.pt`, `recon_epoch_E.png`.
+    /// Whether `name` (in checkpoints/, reconstructions/ or tensorboard/) is named as the trainer names its files
+    /// there: `vae_epoch_E[_step_S].safetensors|.pt`, `recon_epoch_E.png`, `events.out.tfevents.*`.
     static func isRunFileName(_ name: String, in folder: String) -> Bool {
         func digits(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber } }
         switch folder {
@@ -153,14 +153,17 @@ public final class RunDirectory {
         case "reconstructions":
             guard name.hasPrefix("recon_epoch_"), name.hasSuffix(".png") else { return false }
             return digits(name.dropFirst("recon_epoch_".count).dropLast(".png".count))
+        case TrainingEvents.folder:
+            return name.hasPrefix("events.out.tfevents.")
         default:
             return runOutputs.contains(name)
         }
     }
 
     /// What an earlier run wrote, and only that: the files named as the trainer names its checkpoints, final
-    /// weights, history, curves and reconstruction grids. Anything else in the directory stays; one of those names
-    /// held by something other than a file (a FIFO, a device, a folder) is the user's, and is refused.
+    /// weights, history, curves, reconstruction grids and TensorBoard event files. Anything else in the directory
+    /// stays; one of those names held by something other than a file (a FIFO, a device, a folder) is the user's, and
+    /// is refused.
     private static func removePreviousOutputs(_ outputDir: String) throws -> Int {
         let fm = FileManager.default
         func files(_ sub: String) -> [String] {
@@ -168,7 +171,7 @@ public final class RunDirectory {
             return ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted().filter { isRunFileName($0, in: sub) }
                 .map { (dir as NSString).appendingPathComponent($0) }
         }
-        let paths = files("checkpoints") + files("reconstructions") + files("")
+        let paths = files("checkpoints") + files("reconstructions") + files(TrainingEvents.folder) + files("")
         for path in paths {
             guard let mode = fileModeIfPresent(path) else { continue }
             guard [S_IFREG, S_IFLNK].contains(mode & S_IFMT) else {
