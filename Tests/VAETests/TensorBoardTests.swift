@@ -168,6 +168,21 @@ final class TensorBoardTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try kinds("split").filter { $0.hasPrefix("validation") }, ["validation 2", "validation 4", "validation 6"])
     }
 
+    /// Identical images give PSNR +∞, which JSON cannot hold: the record says null (undefined) instead of failing.
+    func testAnInfinitePSNRIsRecordedAsNull() throws {
+        let path = "\(dir!)/log/metrics.jsonl"
+        let log = try StepLog(path: path, resumingAt: 0, every: nil, log: { _ in })
+        try log.recordValidation(ValidationMetrics(reconLoss: 0, klLoss: 0.5, psnr: .infinity, ssim: 1), epoch: 1, globalStep: 3, klWeight: 0.1)
+        try log.flush()
+        let line = try String(contentsOfFile: path, encoding: .utf8)
+        let record = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        XCTAssertTrue(record["val_psnr"] is NSNull, line)
+        XCTAssertEqual(record["val_loss"] as? Double, 0.05)
+        XCTAssertEqual(record["val_ssim"] as? Double, 1)
+        XCTAssertEqual(record["kind"] as? String, "validation")
+        XCTAssertEqual(StepLog.records(at: path).count, 0, "not a step record")
+    }
+
     func testTensorBoardFalseWritesNoEventFiles() throws {
         var o = options("off", epochs: 1)
         o.tensorboard = false
