@@ -230,6 +230,11 @@ public final class Trainer {
                 log("checkpoint: \(paths.joined(separator: ", "))")
             }
             try writeReconstructions(epoch: record.epoch)
+            if !reconIndices.isEmpty {
+                // The grid's PNG as written, whoever draws it.
+                try events?.image(tag: "reconstructions/training", pngFile: "\(output)/reconstructions/recon_epoch_\(record.epoch).png",
+                                  globalStep: position.adamStep)
+            }
             try events?.flush()
         }
     }
@@ -239,9 +244,7 @@ public final class Trainer {
         guard !reconIndices.isEmpty else { return }
         let x = try images.batch(reconIndices, upcoming: [])
         let rec = model.decode(model.encode(x, train: false).mode, train: false)
-        let path = "\(output)/reconstructions/recon_epoch_\(epoch).png"
-        try writePNG(composeGrid([batchImages(x), batchImages(rec)]), to: path)
-        try events?.image(tag: "reconstructions/training", pngFile: path, globalStep: position.adamStep)
+        try writePNG(composeGrid([batchImages(x), batchImages(rec)]), to: "\(output)/reconstructions/recon_epoch_\(epoch).png")
     }
 
     /// The held-out files, so the split can be reused (e.g. as --val_dir contents or a --train_list filter).
