@@ -140,11 +140,13 @@ public final class RunDirectory {
                                           "training_history.json", "training_curves.png", "metrics.jsonl",
                                           "validation_images.txt"]
 
-    /// Whether `name` (in checkpoints/, reconstructions/ or tensorboard/) is named as the trainer names its files
-    /// there: `vae_epoch_E[_step_S].safetensors|.pt`, `recon_epoch_E.png`, `events.out.tfevents.*`.
+    /// Whether `name` (in checkpoints/ or reconstructions/) is named as the trainer names its files there:
+    /// `vae_epoch_E[_step_S].safetensors|.pt`, `recon_epoch_E.png`.
     static func isRunFileName(_ name: String, in folder: String) -> Bool {
         func digits(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber } }
         switch folder {
+        case TrainingEvents.folder:  // tensorboard/: `events.out.tfevents.*`
+            return name.hasPrefix("events.out.tfevents.")
         case "checkpoints":
             guard name.hasPrefix("vae_epoch_"), let suffix = [".safetensors", ".pt"].first(where: name.hasSuffix) else { return false }
             let position = name.dropFirst("vae_epoch_".count).dropLast(suffix.count)
@@ -153,8 +155,6 @@ public final class RunDirectory {
         case "reconstructions":
             guard name.hasPrefix("recon_epoch_"), name.hasSuffix(".png") else { return false }
             return digits(name.dropFirst("recon_epoch_".count).dropLast(".png".count))
-        case TrainingEvents.folder:
-            return name.hasPrefix("events.out.tfevents.")
         default:
             return runOutputs.contains(name)
         }
