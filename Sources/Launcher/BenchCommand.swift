@@ -74,7 +74,7 @@ struct Bench: ParsableCommand {
             // Rank 0 reads --config and sends it: the other hosts need not have the file.
             let cfg = try preset?.config ?? replicas.modelSource(checkpoint: nil, option: "--config", config: modelOptions.config, log: { _ in }).source.config
             try cfg.checkImageSize(modelOptions.imgSize, option: "--img_size")
-            let vae = AutoencoderKL(cfg, arithmetic: modelOptions.arithmetic(for: mode == .train ? .training : .inference))
+            let vae = AutoencoderKL(cfg, arithmetic: modelOptions.arithmetic)
             let result = switch mode {
             case .train: try Benchmark.train(model: vae, imgSize: modelOptions.imgSize, batchSize: batchSize, gradAccum: gradAccum,
                                                steps: steps, replicas: replicas)

@@ -3,6 +3,7 @@ import Distributed
 import Foundation
 import Logging
 import VAECore
+import VAEJobs
 import VAETraining
 
 /// A command running on every MPI rank (or alone, as an MPI singleton): sets threads, gives the body the
@@ -29,7 +30,9 @@ struct MPIJob {
             logger.info("\(message)")
         }
         try reportingFailures(on: communicator) {
-            try body(MPIReplicaGroup(communicator), say)
+            let replicas = MPIReplicaGroup(communicator)
+            if let placement = try replicas.placement(threads: Threads.count) { say(placement) }
+            try body(replicas, say)
         }
     }
 }

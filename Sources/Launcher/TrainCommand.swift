@@ -14,8 +14,8 @@ struct Train: ParsableCommand {
             global batch, split over the ranks; every rank count gives the same run up to float summation order.
 
             Outputs (rank 0): checkpoints/vae_epoch_N.safetensors (.pt with --save_format pt), \
-            reconstructions/recon_epoch_N.png, training_history.json, training_curves.png and vae_final.safetensors \
-            (.pt) in --output_dir.
+            reconstructions/recon_epoch_N.png (and val_recon_epoch_N.png when validating), training_history.json, \
+            training_curves.png (every figure also as PDF) and vae_final.safetensors (.pt) in --output_dir.
 
             SIGUSR1 (to mpirun or to the process), SIGTERM or SIGINT stop training at the next step with a \
             resumable checkpoint; continue with --resume auto.
@@ -157,7 +157,7 @@ struct Train: ParsableCommand {
     /// --config / --init_weights), the images and the trainer.
     private func prepareTrainer(_ run: RunDirectory, start: RunStart, options: TrainingOptions, replicas: MPIReplicaGroup,
                                 say: @escaping (String) -> Void) throws -> Trainer {
-        let resumed = run.resumeFrom
+        let resumed = run.takeResumePoint()
         let original = try originalRun(start, replicas: replicas, say: say)
         // Resuming keeps the checkpoint's model; continuing the original tool's run takes --config (its checkpoints
         // store none); otherwise --config, else the config stored with --init_weights. Rank 0 reads these files
@@ -180,7 +180,7 @@ struct Train: ParsableCommand {
         // The memory is checked once the images are listed, before any is decoded.
         let data = try TrainingData.prepare(options, replicas: replicas,
                                             memory: TrainingMemory(config: config, options: options, ranks: replicas.size), log: say)
-        let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic(for: .training))
+        let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic)
         if let fresh = original == nil ? shared : nil {
             model.initialize(seed: options.seed)
             if let loaded = try fresh.loadWeights(into: model) { say(loaded) }
@@ -203,6 +203,8 @@ struct Train: ParsableCommand {
     /// The original PyTorch tool's checkpoint that --resume names: read on rank 0, sent to every rank.
     private func originalRun(_ start: RunStart, replicas: MPIReplicaGroup, say: (String) -> Void) throws -> OriginalRun? {
         guard case .continueOriginal(let path) = start else { return nil }
+        // One rank reads the file as it goes; with more, rank 0 sends its bytes (their parse is a second copy).
+        guard replicas.size > 1 else { return try OriginalRun.read(path: path) }
         let bytes = try replicas.fromRoot("checkpoint \(path)", log: say) { try readRegularFile(path) }
         return try OriginalRun.read(bytes: bytes, path: path)
     }

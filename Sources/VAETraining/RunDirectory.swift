@@ -22,13 +22,21 @@ public enum RunStart: Equatable, Sendable {
 public final class RunDirectory {
     public let path: String
     public let runID: String
-    /// The checkpoint to continue from (read on rank 0, its bytes sent to every rank), nil for a fresh start.
-    public let resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?
+    /// The checkpoint to continue from, nil for a fresh start: on rank 0 as read from its file, on the other ranks
+    /// its run state alone (no tensors: the trainer sends them rank 0's weights and optimizer state). Hand it over
+    /// with `takeResumePoint()`, so that it is not kept through the run.
+    public private(set) var resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?
     /// Rank 0's; released (its file removed) when the run ends.
     private let lock: RunLock?
 
     private init(path: String, runID: String, resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?, lock: RunLock?) {
         (self.path, self.runID, self.resumeFrom, self.lock) = (path, runID, resumeFrom, lock)
+    }
+
+    /// The checkpoint to continue from, let go here: the trainer needs it only to start.
+    public func takeResumePoint() -> (contents: TrainingCheckpoint.Contents, path: String)? {
+        defer { resumeFrom = nil }
+        return resumeFrom
     }
 
     /// Call when the run fails before training starts: a folder this start created is removed again if it holds
@@ -39,12 +47,13 @@ public final class RunDirectory {
 
     /// Creates and locks the directory on rank 0, removes temporary files of killed writes, decides the run's
     /// identity and checkpoint; every rank gets the same outcome or the same error. Nothing is decoded or trained
-    /// before, so directory problems show at once. Only rank 0 looks into the directory and reads the checkpoint:
-    /// the others may run on hosts whose --output_dir is a private, empty folder.
+    /// before, so directory problems show at once. Only rank 0 looks into the directory and reads the checkpoint
+    /// (straight from the file: no second copy in memory): the others may run on hosts whose --output_dir is a
+    /// private, empty folder, and receive its run state alone.
     public static func begin(_ outputDir: String, start: RunStart, replicas: ReplicaGroup,
                              log: (String) -> Void) throws -> RunDirectory {
         var lock: RunLock?
-        var rootResume: ResumePoint?
+        var resumed: TrainingCheckpoint.Contents?
         let decided = try replicas.rootOnly { () throws -> (runID: String, checkpoint: String?) in
             // --overwrite removes files: never in the working directory or a folder holding it.
             if start == .fresh(overwrite: true) { _ = try checkReplaceableOutputPath(outputDir, flag: "--output_dir") }
@@ -55,7 +64,7 @@ public final class RunDirectory {
                     log("removed \(removed.count) temporary file(s) left by interrupted writes:\n" + removed.map { "  " + $0 }.joined(separator: "\n"))
                 }
                 let decision = try decide(outputDir, start: start, previousRun: held.previousRunID, log: log)
-                rootResume = decision.resume
+                resumed = decision.resume?.contents
                 try held.claim(runID: decision.runID)
                 lock = held
                 return (decision.runID, decision.resume?.path)
@@ -66,25 +75,27 @@ public final class RunDirectory {
         }
         let runID = try replicas.broadcast(decided?.runID ?? "", from: 0)
         let checkpoint = try replicas.broadcast(decided?.checkpoint, from: 0)
-        var contents = rootResume?.contents
-        if let checkpoint {
-            let bytes = try replicas.fromRoot("checkpoint \(checkpoint)", log: log) { rootResume!.bytes }
-            rootResume = nil
-            if contents == nil { contents = try TrainingCheckpoint.read(bytes: bytes, path: checkpoint) }
+        if let checkpoint, replicas.size > 1 {
+            // The trainer sends every rank rank 0's weights and optimizer state (and averaged weights) at its start,
+            // so the others need only what the metadata says: config, options, position, run id.
+            let state = try replicas.fromRoot("checkpoint \(checkpoint) (run state; the tensors follow with rank 0's model)", log: log) {
+                var file = SafeTensors()
+                file.metadata = resumed!.file.metadata
+                return try file.serialized()
+            }
+            if replicas.rank != 0 { resumed = try TrainingCheckpoint.read(bytes: state, path: checkpoint) }
         }
-        return RunDirectory(path: outputDir, runID: runID, resumeFrom: contents.map { ($0, checkpoint!) }, lock: lock)
+        return RunDirectory(path: outputDir, runID: runID, resumeFrom: resumed.map { ($0, checkpoint!) }, lock: lock)
     }
 
-    /// A checkpoint chosen on rank 0: its path, its bytes as read (what the other ranks receive) and their contents.
+    /// A checkpoint chosen on rank 0, read from its file.
     private struct ResumePoint {
         let path: String
-        let bytes: [UInt8]
         let contents: TrainingCheckpoint.Contents
 
         init(path: String) throws {
             self.path = path
-            bytes = try readRegularFile(path)
-            contents = try TrainingCheckpoint.read(bytes: bytes, path: path)
+            contents = try TrainingCheckpoint.read(path: path)
         }
     }
 
@@ -137,11 +148,11 @@ public final class RunDirectory {
     /// The files a run writes at the top of its output directory.
     static let runOutputs: Set<String> = ["vae_final.safetensors", "vae_final.pt", "vae_final_ema.safetensors",
                                           "vae_best.safetensors", "vae_best.pt",
-                                          "training_history.json", "training_curves.png", "metrics.jsonl",
-                                          "validation_images.txt"]
+                                          "training_history.json", "training_curves.png", "training_curves.pdf",
+                                          "metrics.jsonl", "validation_images.txt"]
 
     /// Whether `name` (in checkpoints/ or reconstructions/) is named as the trainer names its files there:
-    /// `vae_epoch_E[_step_S].safetensors|.pt`, `recon_epoch_E.png`.
+    /// `vae_epoch_E[_step_S].safetensors|.pt`, `[val_]recon_epoch_E.png|.pdf`.
     static func isRunFileName(_ name: String, in folder: String) -> Bool {
         func digits(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber } }
         switch folder {
@@ -153,8 +164,9 @@ public final class RunDirectory {
             let parts = position.split(separator: "_", omittingEmptySubsequences: false)
             return (parts.count == 1 && digits(parts[0])) || (parts.count == 3 && digits(parts[0]) && parts[1] == "step" && digits(parts[2]))
         case "reconstructions":
-            guard name.hasPrefix("recon_epoch_"), name.hasSuffix(".png") else { return false }
-            return digits(name.dropFirst("recon_epoch_".count).dropLast(".png".count))
+            let grid = name.hasPrefix("val_") ? name.dropFirst("val_".count) : Substring(name)
+            guard grid.hasPrefix("recon_epoch_"), grid.hasSuffix(".png") || grid.hasSuffix(".pdf") else { return false }
+            return digits(grid.dropFirst("recon_epoch_".count).dropLast(".png".count))  // .png and .pdf alike
         default:
             return runOutputs.contains(name)
         }

@@ -1,7 +1,7 @@
 import Foundation
 import VAEAnalysis
 import VAECore
-import VAEFormats
+@testable import VAEFormats
 import VAEJobs
 import VAETraining
 import XCTest
@@ -40,8 +40,8 @@ final class AnalyzeCommandTests: XCTestCase {
 
     var modelArgs: [String] { ["--config", config, "--checkpoint", weights, "--img_size", "32"] }
 
-    /// The model as the analysis commands compute by default (F(4×4) convolutions in the decoder).
-    func model(_ arithmetic: ConvolutionArithmetic = .fastDecoder) throws -> AutoencoderKL {
+    /// The model as the analysis commands compute by default (F(4×4) convolutions in most of the decoder).
+    func model(_ arithmetic: ConvolutionArithmetic = .default) throws -> AutoencoderKL {
         let model = AutoencoderKL(try VAEConfig.load(path: config))
         try model.loadWeights(path: weights)
         model.arithmetic = arithmetic
@@ -95,14 +95,35 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(summary["checkpoint"] as? String, weights)
         XCTAssertEqual(summary["img_size"] as? Int, 32)
         XCTAssertEqual(summary["method"] as? String, "l2")
-        XCTAssertEqual(summary["convolution"] as? String, "winograd F(2x2, 3x3) in the encoder, winograd F(4x4, 3x3) in the decoder")
+        XCTAssertEqual(summary["convolution"] as? String, "winograd F(4x4, 3x3) in decoder.conv_in, decoder.mid, decoder.up; winograd F(2x2, 3x3) elsewhere")
         let top = try XCTUnwrap((summary["top5"] as? [String: [[String: Any]]])?["l2_value"])
         XCTAssertEqual(top.compactMap { $0["layer"] as? String }, topLayers(expected.layers, by: .l2Value).map(\.layer))
         XCTAssertNil((summary["top5"] as? [String: Any])?["cosine_value"])
 
+        // Inputs above their reconstructions, each image a column, enlarged 4 times to 128 px; also as PDF.
         let reconstructions = try loadImage(path: "\(single)/reconstructed_images.png")
-        XCTAssertEqual(reconstructions, composeGrid([[images[0], expected.reconstructedImage(0)],
-                                                     [images[1], expected.reconstructedImage(1)]]))
+        let layout = try ImageGridLayout(title: "Reconstructions at 32×32 px (posterior mode)",
+                                         subtitle: "image 1: positive/case_1.png, image 2: negative/case_1.png",
+                                         rowLabels: ["input", "reconstruction"], columns: 2, imageWidth: 32, imageHeight: 32,
+                                         minimumTile: 128, columnsPerBlock: 8)
+        XCTAssertEqual([reconstructions.width, reconstructions.height], [layout.width, layout.height])
+        XCTAssertEqual(layout.scale, 4)
+        for (column, tiles) in [[images[0], expected.reconstructedImage(0)], [images[1], expected.reconstructedImage(1)]].enumerated() {
+            for (row, tile) in tiles.enumerated() {
+                let origin = layout.tileOrigin(column: column, row: row)
+                for y in 0..<32 {
+                    for x in 0..<32 {
+                        let source = 3 * (y * 32 + x), target = 3 * ((Int(origin.y) + 4 * y + 2) * layout.width + Int(origin.x) + 4 * x + 2)
+                        guard tile.pixels[source..<source + 3] == reconstructions.pixels[target..<target + 3] else {
+                            return XCTFail("reconstructed_images.png: column \(column) row \(row) differs at \(x),\(y)")
+                        }
+                    }
+                }
+            }
+        }
+        for figure in ["reconstructed_images", "layer_differences_plot", "difference_maps"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(single)/\(figure).pdf"), figure)
+        }
         let plot = try loadImage(path: "\(single)/layer_differences_plot.png")
         XCTAssertGreaterThan(plot.width, 400)
         let maps = try loadImage(path: "\(single)/difference_maps.png")
@@ -211,7 +232,7 @@ final class AnalyzeCommandTests: XCTestCase {
             XCTAssertEqual(Set(other.layers.keys), Set(layerNames))
             for (layer, values) in reference.layers {
                 XCTAssertEqual(Set(values.keys), Set(["l2", "cosine", "l2_per_element"].flatMap { metric in
-                    ["mean", "std", "n", "ci95_low", "ci95_high", "median", "iqr"].map { "\(metric)_\($0)" }
+                    ["mean", "std", "n", "ci_low", "ci_high", "median", "iqr"].map { "\(metric)_\($0)" }
                 } + ["n"]))
                 for (key, value) in values {
                     assertRelativelyClose(try XCTUnwrap(other.layers[layer]?[key]), value, "np \(ranks) \(layer) \(key)")
