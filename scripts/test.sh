@@ -10,6 +10,9 @@ bash scripts/check-pytorch-interop.sh
 # The original PyTorch tool's users load vae-dist's .pt checkpoints with their own resume snippet: checked with
 # torch where it is at hand (same PYTHON), otherwise skipped with a notice.
 bash scripts/check-seed-checkpoints.sh
+# TensorBoard's own reader lists the scalars and grids of vae-dist's event files, across a resume: checked where
+# Python has the tensorboard package (same PYTHON), otherwise skipped with a notice.
+bash scripts/check-tensorboard.sh
 # The library's layers (README, "Code map"): an import of a target not declared as a dependency fails the build.
 swift build --build-tests --explicit-target-dependency-import-check error
 # One binary serves AVX2 and AVX-512 CPUs: AVX-512 code may only be in the modules that run where the CPU has it.

@@ -119,6 +119,9 @@ struct DataFlags: ParsableArguments {
     var logEvery: Int?
     static let logEveryRange = 1...1_000_000_000
 
+    @Option(help: "Write TensorBoard event files to --output_dir/tensorboard (true; open with `tensorboard --logdir OUTPUT/tensorboard`) or not (false).")
+    var tensorboard = true
+
     func validate() throws {
         if valDir != nil && valFraction > 0 { throw ValidationError("give --val_dir or --val_fraction, not both") }
         if !(0..<1).contains(valFraction) { throw ValidationError("--val_fraction must lie in [0, 1), got \(valFraction)") }
@@ -135,5 +138,6 @@ struct DataFlags: ParsableArguments {
         (o.validation.directory, o.validation.fraction) = (valDir, valFraction)
         (o.validation.interval, o.validation.keepBest) = (valInterval, keepBest)
         o.logEvery = logEvery
+        o.tensorboard = tensorboard
     }
 }

@@ -156,6 +156,8 @@ public final class RunDirectory {
     static func isRunFileName(_ name: String, in folder: String) -> Bool {
         func digits(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber } }
         switch folder {
+        case TrainingEvents.folder:  // tensorboard/: `events.out.tfevents.*`
+            return name.hasPrefix("events.out.tfevents.")
         case "checkpoints":
             guard name.hasPrefix("vae_epoch_"), let suffix = [".safetensors", ".pt"].first(where: name.hasSuffix) else { return false }
             let position = name.dropFirst("vae_epoch_".count).dropLast(suffix.count)
@@ -171,8 +173,9 @@ public final class RunDirectory {
     }
 
     /// What an earlier run wrote, and only that: the files named as the trainer names its checkpoints, final
-    /// weights, history, curves and reconstruction grids. Anything else in the directory stays; one of those names
-    /// held by something other than a file (a FIFO, a device, a folder) is the user's, and is refused.
+    /// weights, history, curves, reconstruction grids and TensorBoard event files. Anything else in the directory
+    /// stays; one of those names held by something other than a file (a FIFO, a device, a folder) is the user's, and
+    /// is refused.
     private static func removePreviousOutputs(_ outputDir: String) throws -> Int {
         let fm = FileManager.default
         func files(_ sub: String) -> [String] {
@@ -180,7 +183,7 @@ public final class RunDirectory {
             return ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted().filter { isRunFileName($0, in: sub) }
                 .map { (dir as NSString).appendingPathComponent($0) }
         }
-        let paths = files("checkpoints") + files("reconstructions") + files("")
+        let paths = files("checkpoints") + files("reconstructions") + files(TrainingEvents.folder) + files("")
         for path in paths {
             guard let mode = fileModeIfPresent(path) else { continue }
             guard [S_IFREG, S_IFLNK].contains(mode & S_IFMT) else {

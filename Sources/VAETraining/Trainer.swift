@@ -44,6 +44,8 @@ public final class Trainer {
     let log: (String) -> Void
     let progress: (StepProgress) -> Void
     let stepLog: StepLog?
+    /// The TensorBoard log (rank 0, unless --tensorboard false), opened when training starts.
+    private var events: TrainingEvents?
     private var lastCheckpoint: String?
 
     /// `runID` defaults to the resumed checkpoint's, or a new one at a fresh start. `original` is a checkpoint of the
@@ -130,6 +132,7 @@ public final class Trainer {
         if isRoot {
             try createOutputDirectory("\(output)/checkpoints")
             try createOutputDirectory("\(output)/reconstructions")
+            if options.tensorboard { events = try TrainingEvents(outputDir: output, resumingAt: position.adamStep) }
         }
         while position.epoch < options.epochs {
             let order = SampleOrder.permutation(count: images.count, seed: options.seed, epoch: position.epoch)
@@ -143,6 +146,8 @@ public final class Trainer {
         }
         let final = try saveCheckpoint("\(output)/vae_final")
         if isRoot {
+            try stepLog?.flush()
+            try events?.flush()
             log("final weights: \(final.joined(separator: ", "))")
             if let ema {
                 let averaged = "\(output)/vae_final_ema.safetensors"
@@ -183,10 +188,11 @@ public final class Trainer {
         let report = StepProgress(epoch: epoch + 1, epochs: options.epochs, step: step + 1, steps: stepsPerEpoch,
                                   loss: losses.total, imagesPerSecond: rate, etaSeconds: remaining / max(rate, 1e-9))
         progress(report)
-        try stepLog?.record(StepMetrics(epoch: epoch + 1, step: step + 1, globalStep: optimizer.step, loss: losses.total,
-                                        reconLoss: losses.reconstruction, klLoss: losses.kl, lr: optimizer.lr, gradNorm: outcome.gradNorm,
-                                        imagesPerSecond: Double(batch.count) / max(seconds, 1e-9), commWait: waited),
-                            progress: report)
+        let metrics = StepMetrics(epoch: epoch + 1, step: step + 1, globalStep: optimizer.step, loss: losses.total,
+                                  reconLoss: losses.reconstruction, klLoss: losses.kl, lr: optimizer.lr, gradNorm: outcome.gradNorm,
+                                  imagesPerSecond: Double(batch.count) / max(seconds, 1e-9), commWait: waited)
+        try stepLog?.record(metrics, progress: report)
+        try events?.step(metrics)
     }
 
     /// ldm trains SD's VAE with kl_weight 1e-6; at the original tool's default of 1.0 the summed KL swamps the
@@ -223,6 +229,8 @@ public final class Trainer {
                           record.imagesPerSecond, record.seconds, 100 * record.commShare)
         if let v = validation {
             line += String(format: "  | val recon %.5f  kl %.4f  PSNR %.2f dB  SSIM %.4f", v.reconLoss, v.klLoss, v.psnr, v.ssim)
+            try stepLog?.recordValidation(v, epoch: epoch, globalStep: position.adamStep, klWeight: options.klWeight)
+            try events?.validation(v, klWeight: options.klWeight, globalStep: position.adamStep)
         }
         log(line)
         try TrainingReport.writeHistory(position.history, to: "\(output)/training_history.json")
@@ -239,6 +247,12 @@ public final class Trainer {
                 log("checkpoint: \(paths.joined(separator: ", "))")
             }
             try writeReconstructions(epoch: record.epoch)
+            if !reconIndices.isEmpty {
+                // The grid's PNG as written, whoever draws it.
+                try events?.image(tag: "reconstructions/training", pngFile: "\(output)/reconstructions/recon_epoch_\(record.epoch).png",
+                                  globalStep: position.adamStep)
+            }
+            try events?.flush()
         }
     }
 
@@ -264,7 +278,10 @@ public final class Trainer {
     /// All replicas agreed to stop before this step: save a checkpoint at this exact position.
     private func interrupt() throws -> String {
         let paths = try saveCheckpoint("\(output)/checkpoints/vae_epoch_\(position.epoch)_step_\(position.step)")
-        if isRoot { try stepLog?.flush() }
+        if isRoot {
+            try stepLog?.flush()
+            try events?.flush()
+        }
         return paths[0]
     }
 

@@ -58,6 +58,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     /// A log line every N optimizer steps (nil: about every 30 seconds).
     public var logEvery: Int?
     public var saveFormat = SaveFormat.safetensors
+    /// Write TensorBoard event files in OUTPUT/tensorboard (rank 0).
+    public var tensorboard = true
     /// `ImageFolder.fingerprint` of the images trained on (set by the trainer; nil in older checkpoints).
     public var dataset: String?
     /// The model's convolution arithmetic (`ConvolutionArithmetic`, as result files word it; set by the trainer,
@@ -75,7 +77,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case klReduction = "kl_reduction", optimizer, schedule = "lr_schedule", gradClip = "grad_clip"
         case emaDecay = "ema_decay", gradAccum = "grad_accum", numRecon = "num_recon", initWeights = "init_weights"
         case skipBadImages = "skip_bad_images", cacheImages = "cache_images", data, augment, validation
-        case logEvery = "log_every", dataset, convolution, saveFormat = "save_format"
+        case logEvery = "log_every", dataset, convolution, saveFormat = "save_format", tensorboard
     }
 
     /// Options added in later versions are absent from older checkpoints: those take their defaults.
@@ -109,6 +111,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         validation = try value(.validation, defaults.validation)
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery)
         saveFormat = try value(.saveFormat, defaults.saveFormat)
+        tensorboard = try value(.tensorboard, defaults.tensorboard)
         dataset = try c.decodeIfPresent(String.self, forKey: .dataset)
         convolution = try c.decodeIfPresent(String.self, forKey: .convolution)
     }
@@ -252,6 +255,7 @@ extension TrainingOptions {
         case .validation: return ("--val_dir/--val_fraction/--val_interval/--keep_best", .mayChange, describe(validation))
         case .logEvery: return ("--log_every", .mayChange, logEvery.map { "\($0)" } ?? "about every 30 s")
         case .saveFormat: return ("--save_format", .mayChange, saveFormat.rawValue)
+        case .tensorboard: return ("--tensorboard", .mayChange, "\(tensorboard)")
         }
     }
 

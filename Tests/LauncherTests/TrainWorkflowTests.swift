@@ -33,7 +33,8 @@ final class TrainWorkflowTests: XCTestCase {
 
     func testEveryOptionGivesTheSameRunAtOneAndTwoRanks() throws {
         for ranks in [1, 2] {
-            let r = try VAEDistBinary.run(args("np\(ranks)"), ranks: ranks)
+            // --tensorboard changes what is logged, not the run.
+            let r = try VAEDistBinary.run(args("np\(ranks)") + ["--tensorboard", ranks == 1 ? "false" : "true"], ranks: ranks)
             XCTAssertEqual(r.status, 0, r.output)
             assertMentions(r.output, ["step 1/", "ETA", "val recon", "PSNR", "vae_final_ema.safetensors"])
         }
@@ -46,15 +47,20 @@ final class TrainWorkflowTests: XCTestCase {
         }
         func held(_ run: String) throws -> String { try String(contentsOfFile: "\(dir!)/\(run)/validation_images.txt", encoding: .utf8) }
         XCTAssertEqual(try held("np1"), try held("np2"))
-        // metrics.jsonl: pandas-ready, one record per optimizer step (8 training images, 4 per step, 2 epochs).
+        // metrics.jsonl: pandas-ready, one record per optimizer step (8 training images, 4 per step, 2 epochs) and
+        // one per validation, each with its time.
         let lines = try String(contentsOfFile: "\(dir!)/np2/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(lines.count, 4)
-        for line in lines {
-            let record = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            for key in ["epoch", "step", "global_step", "loss", "recon_loss", "kl_loss", "lr", "grad_norm", "images_per_second", "comm_wait"] {
-                XCTAssertNotNil(record[key], "\(key) in \(line)")
-            }
+        let records = try lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        XCTAssertEqual(records.map { $0["kind"] as? String }, ["step", "step", "validation", "step", "step", "validation"])
+        for (record, line) in zip(records, lines) {
+            let keys = record["kind"] as? String == "step"
+                ? ["epoch", "step", "global_step", "loss", "recon_loss", "kl_loss", "lr", "grad_norm", "images_per_second", "comm_wait"]
+                : ["epoch", "global_step", "val_loss", "val_recon_loss", "val_kl_loss", "val_psnr", "val_ssim"]
+            for key in keys + ["time"] { XCTAssertNotNil(record[key], "\(key) in \(line)") }
         }
+        // The TensorBoard log, written by rank 0 alone: one event file.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(dir!)/np2/tensorboard").filter { $0.contains("tfevents") }.count, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/np1/tensorboard"), "--tensorboard false")
         // The EMA weights load without --config (their config travels with them).
         let recon = try VAEDistBinary.run(["reconstruct", "--checkpoint", "\(dir!)/np1/vae_final_ema.safetensors",
                                            "--img_size", "16", "--output", "\(dir!)/recon", "\(dir!)/phantoms/pairs/positive/case_0001.png"])

@@ -235,6 +235,8 @@ final class RunSafetyTests: TemporaryDirectoryTestCase {
         for name in optional { XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/out/\(name)"), name) }
         let steps = try String(contentsOfFile: "\(dir!)/out/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(steps.count, 3, "only the new run's steps (5 images, batches of 2)")
+        let events = try FileManager.default.contentsOfDirectory(atPath: "\(dir!)/out/tensorboard")
+        XCTAssertEqual(events.count, 1, "only the new run's TensorBoard events: \(events)")
     }
 
     func testResumeAutoFallsBackPastACorruptNewestCheckpointAndKeepsTheRunID() throws {
