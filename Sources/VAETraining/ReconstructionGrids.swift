@@ -17,7 +17,7 @@ enum ReconstructionGrids {
         let n = min(max(0, count), total)
         guard n > 0 else { return [] }
         let folders = paths.count == total
-            ? Dictionary(grouping: 0..<total) { (paths[$0] as NSString).deletingLastPathComponent }
+            ? Dictionary(grouping: 0..<total) { parentFolder(paths[$0]) }
                 .sorted { naturalOrder($0.key, $1.key) }
                 .map { $0.value.sorted { naturalOrder(paths[$0], paths[$1]) } }
             : [Array(0..<total)]
@@ -54,7 +54,7 @@ extension String {
     /// already says it (BUSI's `benign/benign (3).png`).
     var shortFileName: String {
         let path = self as NSString
-        let folder = (path.deletingLastPathComponent as NSString).lastPathComponent
+        let folder = (parentFolder(self) as NSString).lastPathComponent
         let stem = (path.lastPathComponent as NSString).deletingPathExtension
         return folder.isEmpty || folder == "/" || folder == "." || stem.lowercased().contains(folder.lowercased())
             ? stem : "\(folder)/\(stem)"

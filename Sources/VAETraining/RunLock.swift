@@ -31,7 +31,7 @@ final class RunLock {
         var folder = outputDir
         while !["", ".", "/"].contains(folder) && fileModeIfPresent(folder) == nil {
             missing.append(folder)
-            folder = (folder as NSString).deletingLastPathComponent
+            folder = parentFolder(folder)
         }
         try createOutputDirectory(outputDir)
         let lockPath = (outputDir as NSString).appendingPathComponent(lockName)

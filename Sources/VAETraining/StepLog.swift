@@ -35,7 +35,7 @@ final class StepLog {
 
     init(path: String, resumingAt globalStep: Int, every: Int?, log: @escaping (String) -> Void) throws {
         (self.every, self.log) = (every, log)
-        let folder = (path as NSString).deletingLastPathComponent
+        let folder = parentFolder(path)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // A FIFO or device of that name is the user's, and reading it below would wait for a writer: refused at once.
         var info = stat()

@@ -22,7 +22,7 @@ public final class AtomicFileStream {
             throw VAEDistError("cannot write \(path): it is \(fileKindDescription(mode)), not a file vae-dist writes; "
                             + "move it away or choose another output")
         }
-        let dir = (path as NSString).deletingLastPathComponent
+        let dir = parentFolder(path)
         if !dir.isEmpty { try createOutputDirectory(dir) }
         let tmp = path + temporarySuffix + "\(getpid())"
         // O_EXCL | O_NOFOLLOW: never write through whatever else stands under the temporary name; one of ours left by
@@ -87,7 +87,7 @@ public final class AtomicFileStream {
             unlink(temporary)
             throw VAEDistError("cannot rename \(temporary) to \(path): \(reason)")
         }
-        syncDirectory((path as NSString).deletingLastPathComponent)
+        syncDirectory(parentFolder(path))
     }
 
     /// Closes and removes the temporary file (a failed or abandoned write); `path` stays as it was.

@@ -74,7 +74,7 @@ public final class TensorBoardEventFile {
     public func flush() throws {
         guard fsync(descriptor) == 0 else { throw VAEDistError("cannot write \(path): \(errnoReason(errno))") }
         if !entryIsDurable {
-            syncDirectory((path as NSString).deletingLastPathComponent)
+            syncDirectory(parentFolder(path))
             entryIsDurable = true
         }
     }

@@ -47,7 +47,7 @@ public func export(_ model: AutoencoderKL, format: ExportFormat, to path: String
     if let problem = format.problem(with: model.config) {
         throw VAEDistError("cannot export \(target.path) as \(format.rawValue): \(problem)")
     }
-    try createFolder((target.path as NSString).deletingLastPathComponent, for: target.path)
+    try createFolder(parentFolder(target.path), for: target.path)
     switch format {
     case .diffusers:
         try writeDirectoryAtomically(target.path, replacing: target.previousEntries) { dir in
@@ -186,7 +186,7 @@ private func writeDirectoryAtomically(_ path: String, replacing previous: [Strin
         discardTemporary()
         throw error
     }
-    let parent = (path as NSString).deletingLastPathComponent
+    let parent = parentFolder(path)
     guard let previous else {
         do {
             try renameRefusingToReplace(temporary, to: path)
@@ -260,7 +260,7 @@ private func createFolder(_ folder: String, for path: String) throws {
         guard isDirectory.boolValue else { throw VAEDistError("cannot write \(path): \(folder) is a file, not a folder") }
         return
     }
-    try createFolder((folder as NSString).deletingLastPathComponent, for: path)
+    try createFolder(parentFolder(folder), for: path)
     guard mkdir(folder, 0o755) == 0 || errno == EEXIST else {
         throw VAEDistError("cannot create the folder \(folder) for \(path): \(errnoReason(errno))")
     }

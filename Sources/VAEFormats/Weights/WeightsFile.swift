@@ -47,7 +47,7 @@ public struct WeightsFile: Equatable, Sendable {
         }
         guard isDirectory.boolValue else {
             // `vae/diffusion_pytorch_model.safetensors` given by itself still has its folder's config beside it.
-            let config = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("config.json")
+            let config = (parentFolder(path) as NSString).appendingPathComponent("config.json")
             return WeightsFile(path: path, siblingConfig: DiffusersConfig.isAutoencoderKLConfig(atPath: config) ? config : nil)
         }
         for name in diffusersWeightNames {

@@ -53,7 +53,7 @@ public enum TrainingImages {
         guard let data = FileManager.default.contents(atPath: list) else {
             throw VAEDistError("--train_list \(list): cannot read the file (missing or unreadable)")
         }
-        let folder = (list as NSString).deletingLastPathComponent
+        let folder = parentFolder(list)
         let paths = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }

@@ -78,7 +78,7 @@ public func makePairs(_ options: MakePairsOptions, log: (String) -> Void = { _ i
         let file = stem + ".png"
         if file.contains("/") {
             for folder in folders {
-                let sub = (folder as NSString).appendingPathComponent((file as NSString).deletingLastPathComponent)
+                let sub = (folder as NSString).appendingPathComponent(parentFolder(file))
                 do { try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true) } catch {
                     throw VAEDistError("--output \(options.output): cannot create \(sub) (\(error.localizedDescription))")
                 }
