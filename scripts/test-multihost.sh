@@ -185,7 +185,7 @@ py() { python3 - "$@"; }
 history_diff() {
     py "$1" "$2" <<'EOF'
 import json, sys
-a, b = (json.load(open(p)) for p in sys.argv[1:3])
+a, b = (json.load(open(p))["epochs"] for p in sys.argv[1:3])
 assert [e["epoch"] for e in a] == [e["epoch"] for e in b], "different epochs"
 worst = max(abs(x[k] - y[k]) / max(abs(x[k]), 1e-30) for x, y in zip(a, b) for k in ("total_loss", "recon_loss", "kl_loss"))
 print(f"{worst:.3g}")

@@ -24,11 +24,14 @@ public final class RunDirectory {
     public let runID: String
     /// The checkpoint to continue from (read on rank 0, its bytes sent to every rank), nil for a fresh start.
     public let resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?
+    /// The SHA-256 of that checkpoint's bytes as read (on rank 0; nil elsewhere and for a fresh start).
+    public let resumeSHA256: String?
     /// Rank 0's; released (its file removed) when the run ends.
     private let lock: RunLock?
 
-    private init(path: String, runID: String, resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?, lock: RunLock?) {
-        (self.path, self.runID, self.resumeFrom, self.lock) = (path, runID, resumeFrom, lock)
+    private init(path: String, runID: String, resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?, resumeSHA256: String?,
+                 lock: RunLock?) {
+        (self.path, self.runID, self.resumeFrom, self.resumeSHA256, self.lock) = (path, runID, resumeFrom, resumeSHA256, lock)
     }
 
     /// Call when the run fails before training starts: a folder this start created is removed again if it holds
@@ -67,12 +70,14 @@ public final class RunDirectory {
         let runID = try replicas.broadcast(decided?.runID ?? "", from: 0)
         let checkpoint = try replicas.broadcast(decided?.checkpoint, from: 0)
         var contents = rootResume?.contents
+        var hash: String?
         if let checkpoint {
             let bytes = try replicas.fromRoot("checkpoint \(checkpoint)", log: log) { rootResume!.bytes }
+            if replicas.rank == 0 { hash = SHA256.hex(bytes) }
             rootResume = nil
             if contents == nil { contents = try TrainingCheckpoint.read(bytes: bytes, path: checkpoint) }
         }
-        return RunDirectory(path: outputDir, runID: runID, resumeFrom: contents.map { ($0, checkpoint!) }, lock: lock)
+        return RunDirectory(path: outputDir, runID: runID, resumeFrom: contents.map { ($0, checkpoint!) }, resumeSHA256: hash, lock: lock)
     }
 
     /// A checkpoint chosen on rank 0: its path, its bytes as read (what the other ranks receive) and their contents.

@@ -51,6 +51,7 @@ public enum HTMLReport {
         <p>Metric columns give the pair's value at the folder's top layer of that metric (undefined: see the pairs left \
         out above). Click a heading to sort.</p>
         \(pairTable(pairs, statistics: statistics, images: images))
+        \(provenanceFooter(settings.provenance))
         <script>\(sortScript)</script>
         </body></html>
 
