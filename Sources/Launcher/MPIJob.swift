@@ -56,7 +56,7 @@ struct Console {
         guard isRoot else { return }
         ProgressBar.clear()
         print(text)
-        fflush(stdout)
+        fflush(nil)
     }
 
     /// A progress display on rank 0 (none with --quiet or on other ranks): a bar on a terminal, else lines through `say`.
@@ -65,7 +65,7 @@ struct Console {
     }
 
     private static let logger: Logger = {
-        var logger = Logger(label: "vae-dist", factory: StreamLogHandler.standardError)
+        var logger = Logger(label: "vae-dist") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .info
         return logger
     }()
