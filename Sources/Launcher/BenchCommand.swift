@@ -72,7 +72,9 @@ struct Bench: ParsableCommand {
                                     result.gflopsPerSecond, result.steps) + ", OpenBLAS core \(BLASCore.current)")
                 return
             }
-            let source = try preset == nil ? ModelSource(checkpoint: nil, config: modelOptions.config) : nil
+            // Rank 0 reads --config and sends it: the other hosts need not have the file.
+            let source = try preset == nil
+                ? replicas.modelSource(checkpoint: nil, option: "--config", config: modelOptions.config, log: { _ in }).source : nil
             let cfg = preset?.config ?? source!.config
             provenance.configSource = preset.map { "--preset \($0.rawValue)" } ?? source!.configOrigin.description
             try cfg.checkImageSize(modelOptions.imgSize, option: "--img_size")
