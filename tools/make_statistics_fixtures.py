@@ -15,8 +15,27 @@ data. What is recomputed, per layer, each metric over the pairs where it is defi
   - pooled enrichment = (sum inside / sum energy) / (sum area / n) over the pairs with energy > 0, with its CI
     from the same draws;
   - Spearman's rho of the pairs' enrichment with their lesion area, average ranks for ties (None below 3 pairs).
+
+Also writes Tests/Fixtures/statistics/groups.json, for GroupStatisticsTests: the same pairs in groups, compared
+as vae-dist compares them (GroupStatistics), recomputed with plain Python floats summed in vae-dist's order:
+  - case "two_groups": groups a (p00-p05) and b (p06-p11, their differences scaled by 1.8: the l2 metrics differ,
+    the lesion shares do not), pairs resampled; case "three_clusters": groups a, b, c
+    of four pairs each, the bootstrap and permutations over clusters of two pairs (p00+p01, p02+p03, ...);
+  - per group and for the whole folder (with clusters), each metric's summary over the defined pairs, its CI a
+    percentile bootstrap whose units are the clusters (or pairs) of the defined values in order of their first
+    pair, resample r drawing next() % units per unit; a resample's mean is (sum of the drawn units' sums) / (sum
+    of their counts); the pooled enrichment's CI from the same draws over its pairs' units;
+  - every two groups (A before B by name), per metric and layer: mean(A) - mean(B) over the defined pairs; its
+    CI from one SplitMix64 stream of the seed, resample r drawing A's units then B's; the two-sided permutation
+    p-value of T(S) = sum_S sums / sum_S counts - (total - sum_S sums) / (count - sum_S counts) over the pooled
+    units (A's then B's): every S of |A| units in itertools.combinations order when there are at most
+    PERMUTATIONS of them (p = #{|T(S)| >= |T| - tol} / C), else PERMUTATIONS partial Fisher-Yates shuffles of
+    range(N) from the identity (for i < |A|: j = i + next() % (N - i), swap), p = (1 + #) / (1 + PERMUTATIONS),
+    tol = 1e-12 (|mean A| + |mean B|); Holm's adjustment per metric over every comparison and layer.
 """
+import itertools
 import json
+import math
 import os
 
 import numpy as np
@@ -165,6 +184,215 @@ def expected(pairs):
     return {"layers": layers, "left_out": left_out}
 
 
+LEVEL = 0.9
+PERMUTATIONS = 500
+GROUP_CASES = {
+    "two_groups": {"groups": ["a"] * 6 + ["b"] * 6, "clusters": None, "scale_b": 1.8},
+    "three_clusters": {"groups": ["a"] * 4 + ["b"] * 4 + ["c"] * 4, "clusters": [f"c{p // 2}" for p in range(12)], "scale_b": 1.0},
+}
+
+
+def case_pairs(pairs, case):
+    """The pairs with group b's differences scaled (l2 by scale_b, the energy inside by its square: the lesion
+    shares stay), so that the l2 metrics differ between the groups and the shares do not."""
+    out = json.loads(json.dumps(pairs))
+    for pair, group in zip(out, case["groups"]):
+        if group == "b":
+            for layer in pair["layers"]:
+                layer["l2"] *= case["scale_b"]
+                layer["inside"] *= case["scale_b"] ** 2
+    return out
+
+
+def seq_sum(values):
+    """Left to right, as vae-dist sums (Python's sum() of floats may compensate)."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
+def unit_members(keys):
+    order, units = {}, []
+    for position, key in enumerate(keys):
+        if key in order:
+            units[order[key]].append(position)
+        else:
+            order[key] = len(units)
+            units.append([position])
+    return units
+
+
+class Draws:
+    """vae-dist's BootstrapDraws: the stream SplitMix64(seed), `units` draws per resample."""
+
+    def __init__(self, seed, resamples, level):
+        self.seed, self.resamples, self.level = seed, resamples, level
+
+    def indices(self, n):
+        state, out = self.seed, []
+        for _ in range(self.resamples):
+            row = []
+            for _ in range(n):
+                state, z = splitmix64(state)
+                row.append(z % n)
+            out.append(row)
+        return out
+
+    def interval(self, statistics):
+        values = sorted(statistics)
+        return (float(np.percentile(values, 50 * (1 - self.level))), float(np.percentile(values, 50 * (1 + self.level))))
+
+    def units_of(self, positions, clusters):
+        return unit_members([clusters[p] if clusters else p for p in positions])
+
+    def summary(self, values, clusters):
+        """values per pair (None: undefined); clusters per pair or None."""
+        at = [i for i, v in enumerate(values) if v is not None]
+        if not at:
+            return None
+        defined = [values[i] for i in at]
+        units = self.units_of(at, clusters)
+        sums = [seq_sum(defined[m] for m in unit) for unit in units]
+        counts = [float(len(unit)) for unit in units]
+        stats = []
+        for row in self.indices(len(units)):
+            s = c = 0.0
+            for u in row:
+                s += sums[u]
+                c += counts[u]
+            stats.append(s / c)
+        low, high = self.interval(stats)
+        n = len(defined)
+        mean = seq_sum(defined) / n
+        return {"n": n, "mean": mean, "ci_low": low, "ci_high": high}
+
+    def pooled(self, layers, clusters):
+        at = [i for i, l in enumerate(layers) if l["l2"] * l["l2"] > 0]
+        terms = [(layers[i]["inside"], layers[i]["l2"] * layers[i]["l2"], layers[i]["area_fraction"]) for i in at]
+        units = self.units_of(at, clusters)
+
+        def value(sample):
+            inside = energy = area = 0.0
+            for t in sample:
+                inside += t[0]
+                energy += t[1]
+                area += t[2]
+            return inside / energy / (area / len(sample))
+        stats = [value([terms[m] for u in row for m in units[u]]) for row in self.indices(len(units))]
+        low, high = self.interval(stats)
+        return {"value": value(terms), "ci_low": low, "ci_high": high, "n": len(terms)}
+
+
+def compare(first, second, draws):
+    """first, second: [(value, cluster)] of the defined pairs in pair order."""
+    if not first or not second:
+        return None
+    units = []
+    for sample in (first, second):
+        members = unit_members([c for _, c in sample])
+        units.append([(seq_sum(sample[m][0] for m in unit), float(len(unit))) for unit in members])
+    a, b = units
+    state, stats = draws.seed, []
+    for _ in range(draws.resamples):
+        sa = ca = sb = cb = 0.0
+        for k in range(len(a)):
+            state, z = splitmix64(state)
+            u = a[z % len(a)]
+            sa += u[0]
+            ca += u[1]
+        for k in range(len(b)):
+            state, z = splitmix64(state)
+            u = b[z % len(b)]
+            sb += u[0]
+            cb += u[1]
+        stats.append(sa / ca - sb / cb)
+    low, high = draws.interval(stats)
+    pooled_units = a + b
+    n, k = len(pooled_units), len(a)
+    total = count = 0.0
+    for u in pooled_units:
+        total += u[0]
+        count += u[1]
+
+    def statistic(chosen):
+        s = c = 0.0
+        for i in chosen:
+            s += pooled_units[i][0]
+            c += pooled_units[i][1]
+        ma, mb = s / c, (total - s) / (count - c)
+        return ma - mb, abs(ma) + abs(mb)
+    observed, scale = statistic(range(k))
+    threshold = abs(observed) - 1e-12 * scale
+    if math.comb(n, k) <= PERMUTATIONS:
+        splits = [list(c) for c in itertools.combinations(range(n), k)]
+        exact = True
+    else:
+        state, splits, exact = draws.seed, [], False
+        for _ in range(PERMUTATIONS):
+            order = list(range(n))
+            for i in range(k):
+                state, z = splitmix64(state)
+                j = i + z % (n - i)
+                order[i], order[j] = order[j], order[i]
+            splits.append(order[:k])
+    extreme = sum(1 for chosen in splits if abs(statistic(chosen)[0]) >= threshold)
+    p = extreme / len(splits) if exact else (1 + extreme) / (1 + len(splits))
+    mean_first = seq_sum(v for v, _ in first) / len(first)
+    mean_second = seq_sum(v for v, _ in second) / len(second)
+    return {"n_first": len(first), "n_second": len(second), "units_first": len(a), "units_second": len(b),
+            "mean_first": mean_first, "mean_second": mean_second, "difference": mean_first - mean_second,
+            "ci_low": low, "ci_high": high, "p": p, "p_exact": exact}
+
+
+def holm(tests):
+    """tests: dicts with "p"; sets "p_holm" (ties in the given order)."""
+    order = sorted(range(len(tests)), key=lambda i: (tests[i]["p"], i))
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(tests) - rank) * tests[i]["p"]))
+        tests[i]["p_holm"] = running
+
+
+def expected_groups(pairs, case):
+    pairs = case_pairs(pairs, case)
+    groups, clusters = case["groups"], case["clusters"]
+    draws = Draws(BOOTSTRAP_SEED, RESAMPLES, LEVEL)
+    names = sorted(set(groups))
+    members = [[i for i, g in enumerate(groups) if g == name] for name in names]
+    cluster_ids = None
+    if clusters:
+        index = {}
+        cluster_ids = [index.setdefault(c, len(index)) for c in clusters]
+
+    def layer_summaries(at):
+        sub_clusters = [cluster_ids[i] for i in at] if cluster_ids else None
+        out = {}
+        for index, (name, _) in enumerate(LAYERS):
+            layers = [pairs[i]["layers"][index] for i in at]
+            out[name] = {"metrics": {m: draws.summary([value(l, m) for l in layers], sub_clusters) for m in METRICS},
+                         "pooled_enrichment": draws.pooled(layers, sub_clusters)}
+        return out
+    per_group = {name: layer_summaries(at) for name, at in zip(names, members)}
+    comparisons = []
+    for a, b in itertools.combinations(range(len(names)), 2):
+        metrics = {}
+        for metric in METRICS:
+            rows = {}
+            for index, (layer, _) in enumerate(LAYERS):
+                def sample(at):
+                    return [(value(pairs[i]["layers"][index], metric), cluster_ids[i] if cluster_ids else i) for i in at
+                            if value(pairs[i]["layers"][index], metric) is not None]
+                rows[layer] = compare(sample(members[a]), sample(members[b]), draws)
+            metrics[metric] = rows
+        comparisons.append({"first": names[a], "second": names[b], "metrics": metrics})
+    for metric in METRICS:
+        holm([c["metrics"][metric][layer] for c in comparisons for layer, _ in LAYERS
+              if c["metrics"][metric][layer] is not None])
+    return {"pairs": pairs, "groups": groups, "clusters": clusters, "names": names, "folder": layer_summaries(range(len(pairs))),
+            "per_group": per_group, "comparisons": comparisons}
+
+
 def main():
     pairs = make_pairs()
     fixture = {"about": "written by tools/make_statistics_fixtures.py; inputs are per-pair layer values, expected is "
@@ -174,6 +402,15 @@ def main():
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(fixture, f, indent=1)
+        f.write("\n")
+    print(f"wrote {out}")
+    groups = {"about": "written by tools/make_statistics_fixtures.py; the pairs of statistics.json in groups (and clusters), "
+                       "compared as vae-dist does, recomputed in plain Python",
+              "resamples": RESAMPLES, "bootstrap_seed": BOOTSTRAP_SEED, "ci_level": LEVEL, "permutations": PERMUTATIONS,
+              "cases": {name: expected_groups(pairs, case) for name, case in GROUP_CASES.items()}}
+    out = os.path.join("Tests", "Fixtures", "statistics", "groups.json")
+    with open(out, "w") as f:
+        json.dump(groups, f, indent=1)
         f.write("\n")
     print(f"wrote {out}")
 

@@ -26,7 +26,7 @@ struct AnalysisOptions: ParsableArguments {
           help: "Analyse randomly initialised weights when no --checkpoint is given (differences then reflect noise, not what a trained VAE sees).")
     var allowRandomWeights = false
 
-    @Option(help: "Seed of the random weights (with --allow_random_weights).")
+    @Option(help: "Seed of the random weights (with --allow_random_weights), and of analyze-folder's bootstrap resamples and permutations.")
     var seed: UInt64 = 0
 
     @Option(help: "Output directory: results go to OUTPUT/single or OUTPUT/batch.")
@@ -37,22 +37,59 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "Layers to compare, in forward order: encoder (encoder.conv_in … encoder.conv_out, then the moments quant_conv), decoder or both.")
     var layers: AnalysisLayers = .decoder
 
-    @Option(help: "Bootstrap resamples for the folder's 95 % confidence intervals and ranking (drawn from --seed).")
-    var bootstrap = 2000
+    @Option(name: [.customLong("bootstrap_samples"), .customLong("bootstrap-samples"), .customLong("bootstrap")],
+            help: "Bootstrap resamples of a folder's confidence intervals, ranking and group differences (drawn from --seed; --bootstrap is the old spelling).")
+    var bootstrapSamples = 2000
     static let bootstrapRange = 1...1_000_000
+
+    @Option(name: [.customLong("ci_level"), .customLong("ci-level")],
+            help: "Confidence level of a folder's intervals (percentile bootstrap), between 0.5 and 0.999.")
+    var ciLevel = 0.95
+    static let ciLevelRange = 0.5...0.999
+
+    @Option(name: [.customLong("group_by"), .customLong("group-by")],
+            help: ArgumentHelp("Groups of pairs for analyze-folder: folder (the pair's sub-folder of positive/, e.g. benign/ and malignant/ as make-pairs --recursive writes), regex:PATTERN (on the pair's name; the key is the first capture group, else the match) or none. Default: folder when the pairs are in sub-folders, else none.", valueName: "folder|regex:PATTERN|none"))
+    var groupBy: String?
+
+    @Option(name: [.customLong("cluster_by"), .customLong("cluster-by")],
+            help: ArgumentHelp("Resample clusters of pairs (e.g. patients) instead of pairs in every bootstrap and group permutation: regex:PATTERN on the pair's name (the key is the first capture group, else the match).", valueName: "regex:PATTERN"))
+    var clusterBy: String?
+
+    @Option(help: "Random permutations of a group comparison's p-value (every split is enumerated when there are at most this many).")
+    var permutations = 10000
+    static let permutationsRange = 100...10_000_000
 
     @Flag(help: quietHelp)
     var quiet = false
 
     func validate() throws {
         try checkOutputPathGiven(output, flag: "--output")
-        try checkRange(bootstrap, Self.bootstrapRange, flag: "--bootstrap")
+        try checkRange(bootstrapSamples, Self.bootstrapRange, flag: "--bootstrap_samples")
+        try checkRange(permutations, Self.permutationsRange, flag: "--permutations")
+        guard Self.ciLevelRange.contains(ciLevel) else {
+            throw ValidationError("--ci_level must be at least \(Self.ciLevelRange.lowerBound) and at most \(Self.ciLevelRange.upperBound) (a fraction: 0.95 for 95 % intervals), got \(ciLevel)")
+        }
+        _ = try groupChoice
+        _ = try clusterKey
         if checkpoint == nil && !allowRandomWeights {
             throw ValidationError("""
                 no --checkpoint given. With random weights the layer differences are meaningless: every decoder \
                 layer differs by noise, not by what the images show. Pass --checkpoint W.safetensors (\(weightsFileKinds)), \
                 or --allow_random_weights to analyse an untrained model anyway.
                 """)
+        }
+    }
+
+    /// `--group_by`, refused by name when it is not folder, regex:PATTERN with a valid pattern, or none.
+    var groupChoice: GroupChoice {
+        get throws {
+            do { return try groupBy.map { try GroupChoice(parsing: $0, flag: "--group_by") } ?? .automatic } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    var clusterKey: PairKey? {
+        get throws {
+            do { return try clusterBy.map { try PairKey(parsing: $0, flag: "--cluster_by", allowFolder: false) } } catch { throw ValidationError("\(error)") }
         }
     }
 
@@ -70,7 +107,7 @@ struct AnalysisOptions: ParsableArguments {
                                         config: source.configOrigin == .sdV1Default ? nil : source.configOrigin.description)
         let hash = try shared.map(\.weightsSHA256) ?? source.weights.map { try SHA256.hex(file: $0.path) }
         settings.provenance = provenance.model(source, weightsSHA256: hash)
-        let model = try settings.makeModel(source, arithmetic: modelOptions.arithmetic(for: .inference), weights: shared?.weights,
+        let model = try settings.makeModel(source, arithmetic: modelOptions.arithmetic, weights: shared?.weights,
                                            log: say)
         if checkpoint == nil {
             say("warning: random weights (--allow_random_weights, seed \(seed)): the differences are meaningless, they say nothing about what a trained VAE sees")
@@ -85,7 +122,11 @@ struct AnalysisOptions: ParsableArguments {
             let say = console.say
             // The pairs are not listed yet: the job checks again with the images this rank keeps.
             var (settings, model) = try loadModel(images: 0, replicas: replicas, provenance: mpi.provenance, say: say)
-            settings.bootstrap = bootstrap
+            settings.bootstrap = bootstrapSamples
+            settings.level = ciLevel
+            settings.permutations = permutations
+            settings.groupBy = try groupChoice
+            settings.clusterBy = try clusterKey
             settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("batch")
             var job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas,
@@ -94,7 +135,8 @@ struct AnalysisOptions: ParsableArguments {
             job.progress = { progress.pairs($0) }
             job.stage = { progress.stage($0, $1) }
             if let result = try job.run(folder: folder) {
-                console.result(AggregateReport.rankingTables(result.statistics)
+                let groups = result.groups.map { "\n\n" + AggregateReport.groupTables($0) } ?? ""
+                console.result(AggregateReport.rankingTables(result.statistics) + groups
                                + "\nanalysed \(result.pairs.count) pair(s) on \(replicas.size) rank(s); results in \(output)")
             }
         }
@@ -170,6 +212,9 @@ struct Analyze: ParsableCommand {
             if img1 == nil || img2 == nil { throw ValidationError("--mode single needs --img1 and --img2 (or use --mode folder --folder DIR)") }
             if folder != nil { throw ValidationError("--folder is for --mode folder; --mode single compares --img1 with --img2") }
             if masks != nil { throw ValidationError("--masks is for --mode folder; give --mask PATH for one pair") }
+            if options.groupBy != nil || options.clusterBy != nil {
+                throw ValidationError("--group_by and --cluster_by are for a folder of pairs (--mode folder or analyze-folder); one pair has no groups")
+            }
         case .folder:
             if folder == nil { throw ValidationError("--mode folder needs --folder DIR (with positive/ and negative/ inside)") }
             if img1 != nil || img2 != nil { throw ValidationError("--img1/--img2 are for --mode single; --mode folder reads pairs from --folder") }
@@ -193,7 +238,8 @@ struct AnalyzeFolder: ParsableCommand {
             Run as `vae-dist analyze-folder …` or `mpirun -np N vae-dist analyze-folder …`: pairs are sorted by \
             name and split into contiguous blocks over the ranks; each rank writes its pairs' OUTPUT/batch/<stem>/ \
             (the files of analyze), rank 0 writes OUTPUT/batch/aggregated_results.json (per layer mean and std, \
-            ddof 0, over pairs, with a bootstrap 95 % confidence interval of the mean, the median and IQR), \
+            ddof 0, over pairs, with a percentile bootstrap confidence interval of the mean at --ci_level, the \
+            median and IQR), \
             aggregated_differences.png (means with their CIs), pair_metrics.csv (one row per pair and layer) and \
             layer_ranking.csv (layers by mean, marking those the pairs cannot tell from the top layer by a paired \
             bootstrap), and report.html (one self-contained page: plots, ranking, a sortable row per pair with \
@@ -206,6 +252,13 @@ struct AnalyzeFolder: ParsableCommand {
             pooled enrichment ((Σ energy inside / Σ energy) / (Σ lesion area / Σ area) over the pairs, with its \
             bootstrap CI) and the Spearman correlation of the pairs' enrichment with their lesion area; the \
             lesion area is context, shown once per pair and never ranked.
+
+            Pairs in sub-folders of positive/ (positive/benign/…, as make-pairs --recursive writes) are grouped by \
+            their sub-folder; --group_by regex:PATTERN groups by name. Each group gets its own statistics, and every \
+            two groups are compared per metric and layer: the difference of means with a bootstrap interval, a \
+            permutation p-value and Holm's adjustment over the layers (group_summary.csv, group_comparisons.csv, \
+            group_differences.png, "groups" and "group_comparisons" in aggregated_results.json, a group column in \
+            pair_metrics.csv). --cluster_by regex:PATTERN resamples clusters (e.g. patients) instead of pairs.
 
             A value undefined for a pair (a share of no difference, 0/0, e.g. for identical images) is recorded as \
             undefined (JSON null, an empty CSV cell) and every aggregate, median and bootstrap is over the pairs \

@@ -78,7 +78,7 @@ struct Bench: ParsableCommand {
             let cfg = preset?.config ?? source!.config
             provenance.configSource = preset.map { "--preset \($0.rawValue)" } ?? source!.configOrigin.description
             try cfg.checkImageSize(modelOptions.imgSize, option: "--img_size")
-            let vae = AutoencoderKL(cfg, arithmetic: modelOptions.arithmetic(for: mode == .train ? .training : .inference))
+            let vae = AutoencoderKL(cfg, arithmetic: modelOptions.arithmetic)
             let result = switch mode {
             case .train: try Benchmark.train(model: vae, imgSize: modelOptions.imgSize, batchSize: batchSize, gradAccum: gradAccum,
                                                steps: steps, replicas: replicas)

@@ -26,7 +26,9 @@ struct MPIJob {
     func run(quiet: Bool = false, _ body: (MPIReplicaGroup, Console) throws -> Void) throws {
         let console = Console(isRoot: communicator.rank == 0, quiet: quiet)
         try reportingFailures(on: communicator) {
-            try body(MPIReplicaGroup(communicator), console)
+            let replicas = MPIReplicaGroup(communicator)
+            if let placement = try replicas.placement(threads: Threads.count) { console.say(placement) }
+            try body(replicas, console)
         }
     }
 }

@@ -12,6 +12,9 @@ struct MakePairs: ParsableCommand {
             filled from the surrounding tissue
             OUTPUT/masks/<stem>.png     the lesion mask (several masks of one image merged)
 
+            --recursive reads the images' sub-folders too and keeps them: BUSI's benign/ and malignant/ give \
+            OUTPUT/positive/benign/<stem>.png and so on, which analyze-folder compares as groups (--group_by folder).
+
             Masks come from --masks DIR (named like the image, or its stem with any image extension) or, without \
             it, BUSI-style from beside the images: benign (1).png with benign (1)_mask.png and \
             benign (1)_mask_1.png. Images without a mask or with an empty one (BUSI's normal cases) are listed \
@@ -30,6 +33,9 @@ struct MakePairs: ParsableCommand {
 
     @Option(help: "Output folder: positive/, negative/ and masks/ are written inside.")
     var output: String
+
+    @Flag(help: "Read the sub-folders of --images too (e.g. BUSI's benign/, malignant/, normal/), keeping them in the output (groups for analyze-folder).")
+    var recursive = false
 
     @Option(help: "Pixels by which the mask is grown before filling (covers the lesion's rim).")
     var dilate = 5
@@ -51,7 +57,8 @@ struct MakePairs: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let summary = try makePairs(MakePairsOptions(images: images, masks: masks, output: output,
-                                                         inpainting: LesionInpainting(dilate: dilate, patch: patch, seed: seed)))
+                                                         inpainting: LesionInpainting(dilate: dilate, patch: patch, seed: seed),
+                                                         recursive: recursive))
             if !summary.skipped.isEmpty {
                 print("skipped \(summary.skipped.count) image(s):\n" + summary.skipped.map { "  \($0)" }.joined(separator: "\n"))
             }

@@ -100,11 +100,11 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
     var device = "cpu"
 
     @Flag(name: [.customLong("fast_conv"), .customLong("fast-conv")],
-          help: "3×3 convolutions by Winograd F(4×4) in encoder and decoder: less time (docs/PERFORMANCE.md), at rounding errors up to ~1e-5 of a layer's largest value instead of ~1e-6. Default: F(4×4) in the decoder of analysis and reconstruction, F(2×2) elsewhere.")
+          help: "3×3 convolutions by Winograd F(4×4) in encoder and decoder: less time (docs/PERFORMANCE.md), at rounding errors up to ~1e-5 of a layer's largest value instead of ~1e-6 in the encoder. Default: F(4×4) in the decoder but its conv_out, F(2×2) elsewhere (training and analysis alike).")
     var fastConv = false
 
     @Flag(name: [.customLong("exact_conv"), .customLong("exact-conv")],
-          help: "3×3 convolutions by Winograd F(2×2) everywhere (training's default), also in the decoder of analysis and reconstruction: the arithmetic closest to ldm's, at some extra time.")
+          help: "3×3 convolutions by Winograd F(2×2) everywhere, also in the decoder: the arithmetic closest to ldm's, at some extra time.")
     var exactConv = false
 
     func validate() throws {
@@ -126,10 +126,8 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
         return source
     }
 
-    /// The convolutions' arithmetic for `work`: its default, or what --fast_conv / --exact_conv ask for.
-    func arithmetic(for work: MemoryEstimate.Work) -> ConvolutionArithmetic {
-        .chosen(for: work, fast: fastConv, exact: exactConv)
-    }
+    /// The convolutions' arithmetic: the default, or what --fast_conv / --exact_conv ask for.
+    var arithmetic: ConvolutionArithmetic { .chosen(fast: fastConv, exact: exactConv) }
 
     /// Starts the command's MPI job with --threads per rank.
     func startJob() throws -> MPIJob {
@@ -145,7 +143,7 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
         if let threads { Threads.set(threads) }
         let source = try source(weights: weights, imageSize: imageSize)
         try check(source.config)
-        let model = AutoencoderKL(source.config, arithmetic: arithmetic(for: .inference))
+        let model = AutoencoderKL(source.config, arithmetic: arithmetic)
         say(try source.loadWeights(into: model))
         return model
     }

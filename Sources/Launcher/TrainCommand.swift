@@ -164,7 +164,7 @@ struct Train: ParsableCommand {
     private func prepareTrainer(_ run: RunDirectory, start: RunStart, options: TrainingOptions, replicas: MPIReplicaGroup,
                                 console: Console, provenance: Provenance) throws -> Trainer {
         let say = console.say
-        let resumed = run.resumeFrom
+        let resumed = run.takeResumePoint()
         let originalRead = try originalRun(start, replicas: replicas, say: say)
         let original = originalRead?.0
         // Resuming keeps the checkpoint's model; continuing the original tool's run takes --config (its checkpoints
@@ -188,7 +188,7 @@ struct Train: ParsableCommand {
         // The memory is checked once the images are listed, before any is decoded.
         let data = try TrainingData.prepare(options, replicas: replicas,
                                             memory: TrainingMemory(config: config, options: options, ranks: replicas.size), log: say)
-        let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic(for: .training))
+        let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic)
         if let fresh = original == nil ? shared : nil {
             model.initialize(seed: options.seed)
             if let loaded = try fresh.loadWeights(into: model) { say(loaded) }
@@ -228,6 +228,8 @@ struct Train: ParsableCommand {
     /// SHA-256 on rank 0.
     private func originalRun(_ start: RunStart, replicas: MPIReplicaGroup, say: (String) -> Void) throws -> (OriginalRun, String?)? {
         guard case .continueOriginal(let path) = start else { return nil }
+        // One rank reads the file as it goes; with more, rank 0 sends its bytes (their parse is a second copy).
+        guard replicas.size > 1 else { return (try OriginalRun.read(path: path), try SHA256.hex(file: path)) }
         let bytes = try replicas.fromRoot("checkpoint \(path)", log: say) { try readRegularFile(path) }
         return (try OriginalRun.read(bytes: bytes, path: path), replicas.rank == 0 ? SHA256.hex(bytes) : nil)
     }

@@ -87,6 +87,9 @@ public final class Optimizer {
         self.step = step
     }
 
+    /// The step count alone, on a replica that receives the state tensors from another (the trainer's broadcast).
+    public func restore(step: Int) { self.step = step }
+
     public func update() {
         Profile.measure(.optimizer) {
             step += 1

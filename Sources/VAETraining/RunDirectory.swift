@@ -22,9 +22,11 @@ public enum RunStart: Equatable, Sendable {
 public final class RunDirectory {
     public let path: String
     public let runID: String
-    /// The checkpoint to continue from (read on rank 0, its bytes sent to every rank), nil for a fresh start.
-    public let resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?
-    /// The SHA-256 of that checkpoint's bytes as read (on rank 0; nil elsewhere and for a fresh start).
+    /// The checkpoint to continue from, nil for a fresh start: on rank 0 as read from its file, on the other ranks
+    /// its run state alone (no tensors: the trainer sends them rank 0's weights and optimizer state). Hand it over
+    /// with `takeResumePoint()`, so that it is not kept through the run.
+    public private(set) var resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?
+    /// The SHA-256 of that checkpoint's file, for the provenance record (on rank 0; nil elsewhere and for a fresh start).
     public let resumeSHA256: String?
     /// Rank 0's; released (its file removed) when the run ends.
     private let lock: RunLock?
@@ -32,6 +34,12 @@ public final class RunDirectory {
     private init(path: String, runID: String, resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?, resumeSHA256: String?,
                  lock: RunLock?) {
         (self.path, self.runID, self.resumeFrom, self.resumeSHA256, self.lock) = (path, runID, resumeFrom, resumeSHA256, lock)
+    }
+
+    /// The checkpoint to continue from, let go here: the trainer needs it only to start.
+    public func takeResumePoint() -> (contents: TrainingCheckpoint.Contents, path: String)? {
+        defer { resumeFrom = nil }
+        return resumeFrom
     }
 
     /// Call when the run fails before training starts: a folder this start created is removed again if it holds
@@ -42,12 +50,14 @@ public final class RunDirectory {
 
     /// Creates and locks the directory on rank 0, removes temporary files of killed writes, decides the run's
     /// identity and checkpoint; every rank gets the same outcome or the same error. Nothing is decoded or trained
-    /// before, so directory problems show at once. Only rank 0 looks into the directory and reads the checkpoint:
-    /// the others may run on hosts whose --output_dir is a private, empty folder.
+    /// before, so directory problems show at once. Only rank 0 looks into the directory and reads the checkpoint
+    /// (straight from the file: no second copy in memory): the others may run on hosts whose --output_dir is a
+    /// private, empty folder, and receive its run state alone.
     public static func begin(_ outputDir: String, start: RunStart, replicas: ReplicaGroup,
                              log: (String) -> Void) throws -> RunDirectory {
         var lock: RunLock?
-        var rootResume: ResumePoint?
+        var resumed: TrainingCheckpoint.Contents?
+        var hash: String?
         let decided = try replicas.rootOnly { () throws -> (runID: String, checkpoint: String?) in
             // --overwrite removes files: never in the working directory or a folder holding it.
             if start == .fresh(overwrite: true) { _ = try checkReplaceableOutputPath(outputDir, flag: "--output_dir") }
@@ -58,7 +68,9 @@ public final class RunDirectory {
                     log("removed \(removed.count) temporary file(s) left by interrupted writes:\n" + removed.map { "  " + $0 }.joined(separator: "\n"))
                 }
                 let decision = try decide(outputDir, start: start, previousRun: held.previousRunID, log: log)
-                rootResume = decision.resume
+                resumed = decision.resume?.contents
+                // One streamed pass over the file just read (so mostly from the page cache).
+                hash = try decision.resume.map { try SHA256.hex(file: $0.path) }
                 try held.claim(runID: decision.runID)
                 lock = held
                 return (decision.runID, decision.resume?.path)
@@ -69,27 +81,27 @@ public final class RunDirectory {
         }
         let runID = try replicas.broadcast(decided?.runID ?? "", from: 0)
         let checkpoint = try replicas.broadcast(decided?.checkpoint, from: 0)
-        var contents = rootResume?.contents
-        var hash: String?
-        if let checkpoint {
-            let bytes = try replicas.fromRoot("checkpoint \(checkpoint)", log: log) { rootResume!.bytes }
-            if replicas.rank == 0 { hash = SHA256.hex(bytes) }
-            rootResume = nil
-            if contents == nil { contents = try TrainingCheckpoint.read(bytes: bytes, path: checkpoint) }
+        if let checkpoint, replicas.size > 1 {
+            // The trainer sends every rank rank 0's weights and optimizer state (and averaged weights) at its start,
+            // so the others need only what the metadata says: config, options, position, run id.
+            let state = try replicas.fromRoot("checkpoint \(checkpoint) (run state; the tensors follow with rank 0's model)", log: log) {
+                var file = SafeTensors()
+                file.metadata = resumed!.file.metadata
+                return try file.serialized()
+            }
+            if replicas.rank != 0 { resumed = try TrainingCheckpoint.read(bytes: state, path: checkpoint) }
         }
-        return RunDirectory(path: outputDir, runID: runID, resumeFrom: contents.map { ($0, checkpoint!) }, resumeSHA256: hash, lock: lock)
+        return RunDirectory(path: outputDir, runID: runID, resumeFrom: resumed.map { ($0, checkpoint!) }, resumeSHA256: hash, lock: lock)
     }
 
-    /// A checkpoint chosen on rank 0: its path, its bytes as read (what the other ranks receive) and their contents.
+    /// A checkpoint chosen on rank 0, read from its file.
     private struct ResumePoint {
         let path: String
-        let bytes: [UInt8]
         let contents: TrainingCheckpoint.Contents
 
         init(path: String) throws {
             self.path = path
-            bytes = try readRegularFile(path)
-            contents = try TrainingCheckpoint.read(bytes: bytes, path: path)
+            contents = try TrainingCheckpoint.read(path: path)
         }
     }
 

@@ -76,13 +76,20 @@ public final class Trainer {
         let loss = VAELoss(klWeight: options.klWeight, klReduction: options.klReduction)
         validator = data.validation.map { Validator(images: $0, loss: loss, batchSize: options.batchSize) }
         let parameters = model.namedParameters.map(\.parameter)
-        optimizer = Optimizer(parameters: parameters, lr: options.lr, settings: options.optimizer)
+        let optimizer = Optimizer(parameters: parameters, lr: options.lr, settings: options.optimizer)
+        self.optimizer = optimizer
         let buckets = GradientBuckets(groups: model.backwardGroups, replicas: replicas)
         if let (contents, path) = resumeFrom {
-            let changes = try TrainingCheckpointValidation.checkResume(contents, path: path, given: options, imageCount: data.train.count)
-            try TrainingCheckpoint.restore(contents, path: path, into: model, optimizer: optimizer)
+            // Checked and restored on rank 0, whose failure is every rank's (reported once). Rank 0 alone holds the
+            // checkpoint's tensors (`RunDirectory`): the others receive them below.
+            let changes = try replicas.rootOnly { () throws -> [String] in
+                let changes = try TrainingCheckpointValidation.checkResume(contents, path: path, given: options, imageCount: data.train.count)
+                try TrainingCheckpoint.restore(contents, path: path, into: model, optimizer: optimizer)
+                return changes
+            }
+            optimizer.restore(step: contents.position.adamStep)
             log("resuming from \(path) at epoch \(contents.position.epoch + 1), step \(contents.position.step + 1)")
-            changes.forEach(log)
+            changes?.forEach(log)
             position = contents.position
             lastCheckpoint = path
         } else if let original {
@@ -96,7 +103,9 @@ public final class Trainer {
         }
         ema = try options.emaDecay.map { decay in
             let average = ExponentialMovingAverage(parameters: parameters, decay: decay)
-            if let (contents, path) = resumeFrom { try TrainingCheckpoint.restore(contents, path: path, into: average, model: model) }
+            if let (contents, path) = resumeFrom {
+                _ = try replicas.rootOnly { try TrainingCheckpoint.restore(contents, path: path, into: average, model: model) }
+            }
             return average
         }
         trainingStep = TrainingStep(model: model, images: data.train, options: options, loss: loss, optimizer: optimizer, ema: ema,

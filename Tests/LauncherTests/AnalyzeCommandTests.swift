@@ -40,8 +40,8 @@ final class AnalyzeCommandTests: XCTestCase {
 
     var modelArgs: [String] { ["--config", config, "--checkpoint", weights, "--img_size", "32"] }
 
-    /// The model as the analysis commands compute by default (F(4×4) convolutions in the decoder).
-    func model(_ arithmetic: ConvolutionArithmetic = .fastDecoder) throws -> AutoencoderKL {
+    /// The model as the analysis commands compute by default (F(4×4) convolutions in most of the decoder).
+    func model(_ arithmetic: ConvolutionArithmetic = .default) throws -> AutoencoderKL {
         let model = AutoencoderKL(try VAEConfig.load(path: config))
         try model.loadWeights(path: weights)
         model.arithmetic = arithmetic
@@ -95,7 +95,7 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(summary["checkpoint"] as? String, weights)
         XCTAssertEqual(summary["img_size"] as? Int, 32)
         XCTAssertEqual(summary["method"] as? String, "l2")
-        XCTAssertEqual(summary["convolution"] as? String, "winograd F(2x2, 3x3) in the encoder, winograd F(4x4, 3x3) in the decoder")
+        XCTAssertEqual(summary["convolution"] as? String, "winograd F(4x4, 3x3) in decoder.conv_in, decoder.mid, decoder.up; winograd F(2x2, 3x3) elsewhere")
         let top = try XCTUnwrap((summary["top5"] as? [String: [[String: Any]]])?["l2_value"])
         XCTAssertEqual(top.compactMap { $0["layer"] as? String }, topLayers(expected.layers, by: .l2Value).map(\.layer))
         XCTAssertNil((summary["top5"] as? [String: Any])?["cosine_value"])
@@ -232,7 +232,7 @@ final class AnalyzeCommandTests: XCTestCase {
             XCTAssertEqual(Set(other.layers.keys), Set(layerNames))
             for (layer, values) in reference.layers {
                 XCTAssertEqual(Set(values.keys), Set(["l2", "cosine", "l2_per_element"].flatMap { metric in
-                    ["mean", "std", "n", "ci95_low", "ci95_high", "median", "iqr"].map { "\(metric)_\($0)" }
+                    ["mean", "std", "n", "ci_low", "ci_high", "median", "iqr"].map { "\(metric)_\($0)" }
                 } + ["n"]))
                 for (key, value) in values {
                     assertRelativelyClose(try XCTUnwrap(other.layers[layer]?[key]), value, "np \(ranks) \(layer) \(key)")

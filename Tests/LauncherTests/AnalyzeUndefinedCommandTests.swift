@@ -32,7 +32,7 @@ extension AnalyzeCommandTests {
             XCTAssertTrue((sameValues[layer] as? [String: Any])?["lesion_enrichment"] is NSNull, "\(layer): null for the same image")
             for key in ["lesion_energy_fraction", "lesion_enrichment"] {
                 XCTAssertEqual(values["\(key)_n"] as? Int, defined.count, "\(layer) \(key)_n")
-                for stat in ["mean", "std", "ci95_low", "ci95_high", "median", "iqr"] {
+                for stat in ["mean", "std", "ci_low", "ci_high", "median", "iqr"] {
                     let value = try XCTUnwrap(values["\(key)_\(stat)"] as? Double, "\(layer) \(key)_\(stat)")
                     XCTAssertTrue(value.isFinite, "\(layer) \(key)_\(stat)")
                 }

@@ -61,8 +61,9 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(try VAEDistBinary.run(args("moved", epochs: 2), ranks: 2).status, 0)
         let resumed = try VAEDistBinary.run(args("moved", epochs: 4, extra: ["--resume", "\(dir!)/moved/checkpoints/vae_epoch_2.safetensors"]), ranks: 3)
         XCTAssertEqual(resumed.status, 0, resumed.output)
-        // Rank 0 read the checkpoint; the others got its bytes (other hosts need not see --output_dir).
-        assertMentions(resumed.output, ["checkpoint \(dir!)/moved/checkpoints/vae_epoch_2.safetensors: ", "bytes read on rank 0, sent to 2 ranks (XXH64 "])
+        // Rank 0 read the checkpoint; the others got its run state and rank 0's tensors (other hosts need not see --output_dir).
+        assertMentions(resumed.output, ["checkpoint \(dir!)/moved/checkpoints/vae_epoch_2.safetensors (run state; the tensors follow with rank 0's model): ",
+                                        "bytes read on rank 0, sent to 2 ranks (XXH64 "])
         let (a, b) = (try finalWeights("whole"), try finalWeights("moved"))
         var worst: Float = 0
         for (name, values) in a { for (x, y) in zip(values, b[name]!) { worst = max(worst, abs(x - y)) } }

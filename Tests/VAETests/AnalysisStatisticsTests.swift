@@ -67,13 +67,6 @@ final class AnalysisStatisticsTests: XCTestCase {
         }
     }
 
-    func assertClose(_ a: Double?, _ b: Double?, _ what: String, relative: Double = 1e-12,
-                     file: StaticString = #filePath, line: UInt = #line) {
-        guard let a, let b else { return XCTAssertTrue(a == nil && b == nil, "\(what): \(String(describing: a)) vs \(String(describing: b))", file: file, line: line) }
-        XCTAssertTrue(a.isFinite, what, file: file, line: line)
-        XCTAssertEqual(a, b, accuracy: relative * max(abs(a), abs(b), 1e-300), what, file: file, line: line)
-    }
-
     func testFolderStatisticsEqualNumpysOverTheDefinedPairs() throws {
         let fixture = try fixture()
         let pairs = pairs(fixture)
@@ -205,5 +198,15 @@ final class AnalysisStatisticsTests: XCTestCase {
         XCTAssertEqual(spearman([1, 2, 2, 3], [1, 3, 2, 4]).value!, 3 / 10.0.squareRoot(), accuracy: 1e-15)
         XCTAssertNil(spearman([1, 2], [2, 1]).value)
         XCTAssertEqual(spearman([1, 2, 3], [5, 5, 5]).undefined, "every lesion has the same area")
+    }
+}
+
+extension XCTestCase {
+    /// Equal to `relative` of the larger magnitude, or both undefined.
+    func assertClose(_ a: Double?, _ b: Double?, _ what: String, relative: Double = 1e-12,
+                     file: StaticString = #filePath, line: UInt = #line) {
+        guard let a, let b else { return XCTAssertTrue(a == nil && b == nil, "\(what): \(String(describing: a)) vs \(String(describing: b))", file: file, line: line) }
+        XCTAssertTrue(a.isFinite, what, file: file, line: line)
+        XCTAssertEqual(a, b, accuracy: relative * max(abs(a), abs(b), 1e-300), what, file: file, line: line)
     }
 }

@@ -60,7 +60,7 @@ final class BootstrapTests: XCTestCase {
         XCTAssertTrue(statistics.leftOut.isEmpty)
         XCTAssertEqual(statistics.rankings[.lesionEnrichment]?.first?.layer, "first")
         let csv = AggregateReport.rankingCSV(statistics).split(separator: "\n")
-        XCTAssertEqual(csv.first, "metric,rank,layer,n,mean,ci95_low,ci95_high,median,iqr,indistinguishable_from_top")
+        XCTAssertEqual(csv.first, "metric,rank,layer,n,mean,ci_low,ci_high,median,iqr,indistinguishable_from_top")
         XCTAssertEqual(csv.count, 1 + 2 * statistics.metrics.count)
         XCTAssertEqual(csv[1], "l2_value,1,second,5,10.0,10.0,10.0,10.0,0.0,true")
     }

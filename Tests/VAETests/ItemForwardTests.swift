@@ -69,7 +69,7 @@ final class ItemForwardTests: XCTestCase {
     }
 
     func testDecoderItemsGiveTheBatchForwardBitForBit() {
-        forEachCase([.exact, .fastDecoder], channels: 4, sizes: [10, 11]) { model, z, label in
+        forEachCase([.exact, .default], channels: 4, sizes: [10, 11]) { model, z, label in
             assertItemsMatchBatch(label, batch: { observe in
                 model.decode(z, train: false, observe: observe)
             }, items: { observe in
@@ -81,7 +81,7 @@ final class ItemForwardTests: XCTestCase {
 
     /// The analysis of a pair is what comparing the batch forward's items gives, layer by layer and map by map.
     func testPairAnalysisEqualsTheBatchForwardsComparison() {
-        let model = model(.fastDecoder)
+        let model = model(.default)
         var rng = SplitMix64(seed: 12)
         let images = (0..<2).map { _ in RGB8Image(width: 40, height: 40, pixels: (0..<40 * 40 * 3).map { _ in UInt8(rng.next() % 256) }) }
         var expected: [(LayerDifference, DifferenceMap)] = []
@@ -137,7 +137,7 @@ extension ItemForwardTests {
     /// On the model: when a layer's outputs are observed, no earlier layer's output is alive any more, except the
     /// inputs of norm_out, which conv_out reads through the norm's written output.
     func testEarlierLayersOutputsAreReleasedWhenALayerIsObserved() {
-        let model = model(.fastDecoder)
+        let model = model(.default)
         var seen: [(String, [WeakTensor])] = []
         let check = { (name: String, outputs: [Tensor]) in
             let alive = seen.filter { $0.1.contains { $0.tensor != nil } }.map(\.0)

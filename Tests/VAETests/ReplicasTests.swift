@@ -99,4 +99,16 @@ final class ReplicasTests: XCTestCase {
         XCTAssertThrowsError(try ReplicaMessageReader.decode(String.self, from: huge.bytes))
         XCTAssertThrowsError(try ReplicaMessageReader.decode(String?.self, from: ReplicaMessageWriter.encode(2)))
     }
+
+    /// The placement line names each host once, in rank order, with its ranks and their threads.
+    func testPlacementNamesEveryHostWithItsRanksAndThreads() throws {
+        XCTAssertEqual(ThreadReplica.describePlacement([("h0", 2), ("h0", 2), ("h1", 4), ("h1", 4)]),
+                       "placement: 4 ranks on 2 hosts: h0 ranks 0-1 × 2 threads each; h1 ranks 2-3 × 4 threads each")
+        XCTAssertEqual(ThreadReplica.describePlacement([("a", 1), ("b", 1), ("a", 1), ("a", 3)]),
+                       "placement: 4 ranks on 2 hosts: a rank 0 × 1 thread, rank 2 × 1 thread, rank 3 × 3 threads; b rank 1 × 1 thread")
+        let results = ThreadReplica.run(size: 3) { replica in try replica.placement(threads: replica.rank == 2 ? 1 : 2) }
+        XCTAssertEqual(try results.map { try $0.get() },
+                       ["placement: 3 ranks on 1 host: \(localHostName) ranks 0-1 × 2 threads each, rank 2 × 1 thread", nil, nil])
+        XCTAssertNil(try SingleReplica().placement(threads: 8), "one replica: nothing to say")
+    }
 }

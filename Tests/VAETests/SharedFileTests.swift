@@ -179,7 +179,7 @@ final class SharedFileReplicasTests: TemporaryDirectoryTestCase {
 }
 
 /// Log lines from several replica threads.
-private final class LogLines: @unchecked Sendable {
+final class LogLines: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: [String] = []
     func append(_ line: String) { lock.withLock { stored.append(line) } }

@@ -56,7 +56,8 @@ extension DifferenceMetric {
 }
 
 /// The folder-wide files: aggregated_results.json, aggregated_differences.png, pair_metrics.csv,
-/// layer_ranking.csv and, with masks, lesion_enrichment.csv.
+/// layer_ranking.csv, with masks lesion_enrichment.csv, and with groups group_summary.csv,
+/// group_comparisons.csv and group_differences.png.
 public enum AggregateReport {
     public static let resultsFile = "aggregated_results.json"
     public static let plotFile = "aggregated_differences.png"
@@ -66,24 +67,35 @@ public enum AggregateReport {
 
     @discardableResult
     public static func write(pairs: [(name: String, layers: [LayerDifference])], statistics: FolderStatistics,
+                             groups: GroupStatistics? = nil, clusters: [String]? = nil,
                              settings: AnalysisSettings, model: AutoencoderKL, to directory: String) throws -> [String] {
         let path = { (name: String) in (directory as NSString).appendingPathComponent(name) }
         let aggregates = aggregateLayers(pairs.map(\.layers))
         try writeFileAtomically(resultsJSON(pairNames: pairs.map(\.name), aggregates: aggregates, statistics: statistics,
-                                            settings: settings, model: model).text, to: path(resultsFile))
-        try writeFileAtomically(pairMetricsCSV(pairs, method: settings.method), to: path(csvFile))
+                                            groups: groups, settings: settings, model: model).text, to: path(resultsFile))
+        try writeFileAtomically(pairMetricsCSV(pairs, method: settings.method, groups: groups?.pairGroups, clusters: clusters),
+                                to: path(csvFile))
         try writeFileAtomically(rankingCSV(statistics), to: path(rankingFile))
         var files = [resultsFile, plotFile, csvFile, rankingFile]
         if let lesion = statistics.lesion {
             try writeFileAtomically(lesionCSV(lesion, statistics: statistics), to: path(lesionFile))
             files.append(lesionFile)
         }
+        let level = "\(Int((100 * statistics.level).rounded())) %"
         try writeBarChart(path: path(plotFile),
-                          title: "Layer differences: mean and bootstrap 95 % CI over \(pairs.count) pairs",
+                          title: "Layer differences: mean and bootstrap \(level) CI over \(pairs.count) pairs",
                           labels: pairs[0].layers.map(\.labelWithResolution), series: plotSeries(statistics),
                           legend: BarLegend(highlighted: topBarsLegend.highlighted, others: topBarsLegend.others,
-                                            whiskers: "bootstrap 95 % CI of the mean"))
-        return files.map(path) + [figurePDFPath(path(plotFile))]
+                                            whiskers: "bootstrap \(level) CI of the mean"))
+        var written = files.map(path) + [figurePDFPath(path(plotFile))]
+        if let groups {
+            try writeFileAtomically(groupSummaryCSV(groups), to: path(groupSummaryFile))
+            try writeFileAtomically(groupComparisonsCSV(groups), to: path(groupComparisonsFile))
+            try writeBarChart(path: path(groupPlotFile), title: "Groups by \(groups.rule.description), \(level) CIs (orange: Holm p < 0.05)",
+                              labels: pairs[0].layers.map(\.labelWithResolution), series: groupPlotSeries(groups))
+            written += [groupSummaryFile, groupComparisonsFile, groupPlotFile].map(path) + [figurePDFPath(path(groupPlotFile))]
+        }
+        return written
     }
 
     /// A panel per compared metric (means, CIs, the top 5 highlighted; no bar where undefined for every pair),
@@ -111,10 +123,10 @@ public enum AggregateReport {
         }
     }
 
-    /// `metric,rank,layer,n,mean,ci95_low,ci95_high,median,iqr,indistinguishable_from_top`, each metric's layers
+    /// `metric,rank,layer,n,mean,ci_low,ci_high,median,iqr,indistinguishable_from_top`, each metric's layers
     /// by decreasing mean over the n pairs where it is defined (layers where no pair has it are not ranked).
     public static func rankingCSV(_ statistics: FolderStatistics) -> String {
-        var lines = ["metric,rank,layer,n,mean,ci95_low,ci95_high,median,iqr,indistinguishable_from_top"]
+        var lines = ["metric,rank,layer,n,mean,ci_low,ci_high,median,iqr,indistinguishable_from_top"]
         for metric in statistics.metrics {
             for (rank, row) in (statistics.rankings[metric] ?? []).enumerated() {
                 let s = row.summary
@@ -129,8 +141,8 @@ public enum AggregateReport {
     /// Per layer in decoder order: the pooled enrichment with its CI and n, the mean of the pairs' enrichments
     /// with its CI and n, and Spearman's ρ of the pairs' enrichment with their lesion area and its n.
     public static func lesionCSV(_ lesion: LesionStatistics, statistics: FolderStatistics) -> String {
-        var lines = ["layer,pooled_enrichment,pooled_ci95_low,pooled_ci95_high,pooled_n,mean_enrichment,mean_ci95_low,"
-                     + "mean_ci95_high,mean_n,spearman_rho_enrichment_area,spearman_n"]
+        var lines = ["layer,pooled_enrichment,pooled_ci_low,pooled_ci_high,pooled_n,mean_enrichment,mean_ci_low,"
+                     + "mean_ci_high,mean_n,spearman_rho_enrichment_area,spearman_n"]
         for (row, mean) in zip(lesion.layers, statistics.summaries[.lesionEnrichment] ?? []) {
             lines.append(([csvField(row.layer)] + [row.pooled, row.pooledCILow, row.pooledCIHigh].map(csvNumber) + ["\(row.pooledN)"]
                           + [mean?.mean, mean?.ciLow, mean?.ciHigh].map(csvNumber) + ["\(mean?.n ?? 0)"]
@@ -140,13 +152,16 @@ public enum AggregateReport {
     }
 
     /// One row per pair and layer, pairs in name order and layers in decoder order, for pandas or R; an
-    /// undefined value is an empty cell (NaN in pandas, NA in R).
-    public static func pairMetricsCSV(_ pairs: [(name: String, layers: [LayerDifference])], method: AnalysisMethod) -> String {
+    /// undefined value is an empty cell (NaN in pandas, NA in R). With groups a `group` column and with clusters a
+    /// `cluster` column follow the pair's name.
+    public static func pairMetricsCSV(_ pairs: [(name: String, layers: [LayerDifference])], method: AnalysisMethod,
+                                      groups: [String]? = nil, clusters: [String]? = nil) -> String {
         let metrics = DifferenceMetric.reported(method, layers: pairs.first?.layers ?? [])
-        var lines = [(["pair", "layer"] + metrics.map(\.rawValue)).joined(separator: ",")]
-        for pair in pairs {
+        let keys = [groups.map { ("group", $0) }, clusters.map { ("cluster", $0) }].compactMap { $0 }
+        var lines = [(["pair"] + keys.map(\.0) + ["layer"] + metrics.map(\.rawValue)).joined(separator: ",")]
+        for (index, pair) in pairs.enumerated() {
             for layer in pair.layers {
-                lines.append(([csvField(pair.name), csvField(layer.layer)]
+                lines.append(([csvField(pair.name)] + keys.map { csvField($0.1[index]) } + [csvField(layer.layer)]
                               + metrics.map { csvNumber(layer.value(of: $0)) }).joined(separator: ","))
             }
         }

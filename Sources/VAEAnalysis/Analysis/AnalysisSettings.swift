@@ -14,6 +14,14 @@ public struct AnalysisSettings: Sendable {
     public var config: String?
     /// Bootstrap resamples of a folder's confidence intervals (drawn from `seed`).
     public var bootstrap: Int
+    /// The confidence level of a folder's intervals.
+    public var level = 0.95
+    /// Random permutations of a group comparison's p-value (drawn from `seed`) when its splits are more.
+    public var permutations = 10000
+    /// How a folder's pairs are grouped (`--group_by`).
+    public var groupBy: GroupChoice = .automatic
+    /// What the bootstrap resamples (`--cluster_by`): nil, the pairs.
+    public var clusterBy: PairKey?
     /// Which layers are compared.
     public var layers: AnalysisLayers = .decoder
     /// How the run was made (the launcher's), written into every JSON file and report.html's footer.
@@ -74,4 +82,25 @@ public enum AnalysisLayers: String, CaseIterable, Sendable {
 
     public var encoder: Bool { self != .decoder }
     public var decoder: Bool { self != .encoder }
+}
+
+/// `--group_by`: the pairs' sub-folders when they are in some (make-pairs --recursive), else no groups; no groups;
+/// or a rule.
+public enum GroupChoice: Equatable, Sendable {
+    case automatic, none
+    case by(PairKey)
+
+    /// `folder`, `regex:PATTERN` or `none`; the message names `flag`.
+    public init(parsing text: String, flag: String) throws {
+        self = text == "none" ? .none : .by(try PairKey(parsing: text, flag: flag))
+    }
+
+    /// The rule for pairs of these names: automatic groups by folder when any pair is in a sub-folder.
+    public func rule(for names: [String]) -> PairKey? {
+        switch self {
+        case .automatic: return names.contains { $0.contains("/") } ? .folder : nil
+        case .none: return nil
+        case .by(let key): return key
+        }
+    }
 }

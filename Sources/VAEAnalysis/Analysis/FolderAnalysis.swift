@@ -3,10 +3,12 @@ import VAECore
 import VAEFormats
 import VAEJobs
 
-/// One pair of a folder analysis: the same file name under positive/ and negative/.
+/// One pair of a folder analysis: the same file name under positive/ and negative/ (or the same path in their
+/// sub-folders, e.g. positive/benign/ and negative/benign/).
 public struct ImagePair: Equatable, Sendable {
     /// The pair's sub-folder and its name in the aggregates: the file's stem, or its whole name when two
-    /// pairs share a stem (case1.png and case1.jpg) or the stem is `.` or `..` (`...png`).
+    /// pairs share a stem (case1.png and case1.jpg) or the stem is `.` or `..` (`...png`); behind the file's
+    /// sub-folders of positive/ when it is in one (`benign/benign (3)`).
     public let name: String
     public let positive: String
     public let negative: String
@@ -15,7 +17,8 @@ public struct ImagePair: Equatable, Sendable {
 }
 
 /// DIR/positive (images with the finding) and DIR/negative (the same images without it), paired by
-/// identical file names and sorted by name.
+/// identical file names (in sub-folders: identical paths, such as make-pairs --recursive writes for classes)
+/// and sorted by name.
 public struct PairFolder: Equatable, Sendable {
     public let pairs: [ImagePair]
     /// Images without a namesake in the other sub-folder, as paths.
@@ -31,9 +34,10 @@ public struct PairFolder: Equatable, Sendable {
         for dir in [positiveDir, negativeDir] where !isDirectory(dir) {
             throw VAEDistError("\(option) \(folder): no \((dir as NSString).lastPathComponent)/ sub-folder; \(layout)")
         }
-        let positiveFiles = try ImageFolder.imageNames(in: positiveDir, option: option)
+        // Paths relative to positive/ and negative/: a mask's image is the same path without _mask.
+        let positiveFiles = try TrainingImages.recursiveImageNames(in: positiveDir, option: option)
         let positives = positiveFiles.filter { MaskFiles.maskedStem($0, among: positiveFiles) == nil }
-        let negativeFiles = try ImageFolder.imageNames(in: negativeDir, option: option)
+        let negativeFiles = try TrainingImages.recursiveImageNames(in: negativeDir, option: option)
         let negatives = negativeFiles.filter { MaskFiles.maskedStem($0, among: negativeFiles) == nil }
         let common = Set(positives).intersection(negatives)
         let names = positives.filter(common.contains)
@@ -41,14 +45,16 @@ public struct PairFolder: Equatable, Sendable {
             throw VAEDistError("\(option) \(folder): no pairs: no file name is in both positive/ (\(positives.count) images) and negative/ (\(negatives.count) images); \(layout)")
         }
         // Pair names become folder names: never `.` or `..` (outputStem), so nothing is written outside OUTPUT.
-        let stems = names.map(outputStem)
+        let stems = names.map { name in
+            (name.lastIndex(of: "/").map { String(name[...$0]) } ?? "") + outputStem(of: name)
+        }
         let sharedStems = Set(Dictionary(grouping: stems, by: { $0 }).filter { $0.value.count > 1 }.keys)
         var pairs = zip(names, stems).map { name, stem in
             ImagePair(name: sharedStems.contains(stem) ? name : stem,
                       positive: (positiveDir as NSString).appendingPathComponent(name),
                       negative: (negativeDir as NSString).appendingPathComponent(name))
         }
-        try MaskFiles.attach(to: &pairs, folder: folder, maskFolder: maskFolder, positiveFiles: positiveFiles)
+        try MaskFiles.attach(to: &pairs, files: names, folder: folder, maskFolder: maskFolder, positiveFiles: positiveFiles)
         let unpaired = positives.filter { !common.contains($0) }.map { (positiveDir as NSString).appendingPathComponent($0) }
             + negatives.filter { !common.contains($0) }.map { (negativeDir as NSString).appendingPathComponent($0) }
         return PairFolder(pairs: pairs, unpaired: unpaired)
@@ -73,6 +79,8 @@ public struct FolderResult {
     public let pairs: [(name: String, layers: [LayerDifference])]
     public let aggregates: [LayerAggregate]
     public let statistics: FolderStatistics
+    /// With groups (`--group_by`), each group's statistics and their comparisons.
+    public let groups: GroupStatistics?
     /// The folder-wide files.
     public let files: [String]
 }
@@ -152,15 +160,22 @@ public struct FolderAnalysisJob {
             }
             let layers = all.map(\.layers)
             let results = zip(pairs, layers).map { (name: $0.name, layers: $1) }
+            let keys = try partition(pairs.map(\.name))
+            let clusters = keys.clusters.map(keyIndices)
             let statistics = FolderStatistics(pairs: results, method: settings.method, resamples: settings.bootstrap,
-                                              seed: settings.seed)
+                                              seed: settings.seed, level: settings.level, clusters: clusters)
+            let groups = keys.groups.map { groups in
+                GroupStatistics(pairs: results, groups: groups.keys, rule: groups.rule, method: settings.method,
+                                resamples: settings.bootstrap, seed: settings.seed, level: settings.level,
+                                permutations: settings.permutations, clusters: clusters)
+            }
             for left in statistics.leftOut { log("warning: \(left.description)") }
-            let files = try AggregateReport.write(pairs: results, statistics: statistics, settings: settings, model: model,
-                                                  to: outputDirectory)
-            let report = try HTMLReport.write(pairs: results, statistics: statistics, plots: files.filter { $0.hasSuffix(".png") },
+            let files = try AggregateReport.write(pairs: results, statistics: statistics, groups: groups, clusters: keys.clusters,
+                                                  settings: settings, model: model, to: outputDirectory)
+            let report = try HTMLReport.write(pairs: results, statistics: statistics, groups: groups, plots: files.filter { $0.hasSuffix(".png") },
                                               images: all.map(\.images),
                                               settings: settings, to: outputDirectory)
-            return FolderResult(pairs: results, aggregates: aggregateLayers(layers), statistics: statistics,
+            return FolderResult(pairs: results, aggregates: aggregateLayers(layers), statistics: statistics, groups: groups,
                                 files: files + [report])
         }
     }
@@ -171,9 +186,37 @@ public struct FolderAnalysisJob {
             let found = try PairFolder.scan(folder, masks: maskFolder)
             if let warning = found.unpairedWarning { log(warning) }
             log("\(found.pairs.count) pair(s) in \(folder), over \(replicas.size) rank(s)")
+            // Groups and clusters are checked before any image is decoded.
+            let keys = try partition(found.pairs.map(\.name))
+            if let groups = keys.groups {
+                let counts = Dictionary(grouping: groups.keys, by: { $0 }).mapValues(\.count)
+                log("groups by \(groups.rule.description): " + counts.keys.sorted().map { "\($0) (\(counts[$0]!) pairs)" }.joined(separator: ", ")
+                    + (counts.count == 1 ? "; one group, so nothing to compare" : ""))
+            }
+            if let clusters = keys.clusters {
+                log("the bootstrap resamples \(Set(clusters).count) clusters by \(settings.clusterBy!.description), not pairs")
+            }
             return found
         }
         return try replicas.broadcast(found?.pairs ?? [], from: 0)
+    }
+
+    /// Each pair's group (`--group_by`, nil without groups) and cluster (`--cluster_by`). A cluster lies in one
+    /// group: groups are compared by resampling and permuting whole clusters.
+    func partition(_ names: [String]) throws -> (groups: (rule: PairKey, keys: [String])?, clusters: [String]?) {
+        let rule = settings.groupBy.rule(for: names)
+        let groups = try rule.map { rule in (rule, try rule.keys(of: names, flag: "--group_by")) }
+        let clusters = try settings.clusterBy.map { try $0.keys(of: names, flag: "--cluster_by") }
+        if let groups, let clusters {
+            var groupOf: [String: String] = [:]
+            for (cluster, group) in zip(clusters, groups.1) {
+                if let other = groupOf[cluster], other != group {
+                    throw VAEDistError("--cluster_by \(settings.clusterBy!.description): cluster \(cluster) has pairs in groups \(other) and \(group); a cluster must lie in one group of --group_by \(groups.0.description), since groups are compared by resampling and permuting whole clusters")
+                }
+                groupOf[cluster] = group
+            }
+        }
+        return (groups.map { (rule: $0.0, keys: $0.1) }, clusters)
     }
 
     /// One pair's images at the analysis size, each file decoded once for the analysis and its pictures.

@@ -8,6 +8,10 @@ public struct FolderStatistics: Sendable {
     public let pairCount: Int
     public let resamples: Int
     public let seed: UInt64
+    /// The confidence level of every interval.
+    public let level: Double
+    /// The number of clusters the bootstrap resamples (`--cluster_by`); nil: it resamples pairs.
+    public let clusterCount: Int?
     /// Per layer; nil where the metric is undefined for every pair.
     public let summaries: [DifferenceMetric: [MetricSummary?]]
     /// The layers with a value, by decreasing mean; empty when the metric is undefined for every pair.
@@ -17,17 +21,21 @@ public struct FolderStatistics: Sendable {
     /// With masks: pooled enrichment, its correlation with lesion area, the lesions' areas.
     public let lesion: LesionStatistics?
 
-    /// `pairs`: each pair's layers in decoder order, in pair-name order.
-    public init(pairs: [(name: String, layers: [LayerDifference])], method: AnalysisMethod, resamples: Int, seed: UInt64) {
+    /// `pairs`: each pair's layers in decoder order, in pair-name order. `clusters`: each pair's cluster (e.g. its
+    /// patient), resampled as a whole in every bootstrap; nil resamples pairs.
+    public init(pairs: [(name: String, layers: [LayerDifference])], method: AnalysisMethod, resamples: Int, seed: UInt64,
+                level: Double = 0.95, clusters: [Int]? = nil) {
+        precondition(clusters.map { $0.count == pairs.count } ?? true, "a cluster per pair")
         let first = pairs.first?.layers ?? [], names = first.map(\.layer)
         layers = names
         metrics = DifferenceMetric.compared(method, layers: first)
         pairCount = pairs.count
-        (self.resamples, self.seed) = (resamples, seed)
+        (self.resamples, self.seed, self.level) = (resamples, seed, level)
+        clusterCount = clusters.map { Set($0).count }
         leftOut = LeftOutPair.find(in: pairs, metrics: DifferenceMetric.reported(method, layers: first))
         guard !pairs.isEmpty else { (summaries, rankings, lesion) = ([:], [:], nil); return }
         precondition(pairs.allSatisfy { $0.layers.map(\.layer) == names }, "every pair has the same layers")
-        let draws = BootstrapDraws(resamples: resamples, seed: seed)
+        let draws = BootstrapDraws(resamples: resamples, seed: seed, level: level, clusters: clusters)
         var summaries: [DifferenceMetric: [MetricSummary?]] = [:], rankings: [DifferenceMetric: [RankedLayer]] = [:]
         for metric in metrics {
             let values = names.indices.map { layer in pairs.map { $0.layers[layer].value(of: metric) } }
@@ -37,6 +45,9 @@ public struct FolderStatistics: Sendable {
         (self.summaries, self.rankings) = (summaries, rankings)
         lesion = first.first?.lesion == nil ? nil : LesionStatistics(pairs: pairs, draws: draws)
     }
+
+    /// "95 %": the confidence level in words.
+    public var levelText: String { String(format: "%g %%", 100 * level) }
 
     /// The layers where `metric` is undefined for every pair (so they are not ranked).
     public func unrankedLayers(_ metric: DifferenceMetric) -> [String] {

@@ -3,7 +3,7 @@ import Foundation
 /// What `analyze-folder` prints: the ranking tables, and with masks the lesion table. Undefined numbers are
 /// said in words, never printed as nan.
 extension AggregateReport {
-    /// Per compared metric, the top layers by mean with their 95 % CI (and n where a metric is undefined for some
+    /// Per compared metric, the top layers by mean with their CI (and n where a metric is undefined for some
     /// pairs); "≈ top" marks the layers the pairs cannot tell from the first. With masks, the lesion table.
     public static func rankingTables(_ statistics: FolderStatistics) -> String {
         let tables = statistics.metrics.map { metric in
@@ -12,7 +12,7 @@ extension AggregateReport {
                 return "\(metric.rawValue): undefined for every pair at every layer, so not ranked (the pairs left out are listed above)"
             }
             let width = max(rows.map(\.layer.count).max() ?? 0, 5)
-            var lines = ["TOP \(rows.count) layers with largest differences (\(metric.rawValue)): mean [bootstrap 95 % CI]; ≈ top = not distinguishable from the first"]
+            var lines = ["TOP \(rows.count) layers with largest differences (\(metric.rawValue)): mean [bootstrap \(statistics.levelText) CI]; ≈ top = not distinguishable from the first"]
             lines += rows.enumerated().map { rank, row in
                 "  \(rank + 1). " + row.layer.padding(toLength: width, withPad: " ", startingAt: 0)
                     + String(format: "  %.6g  [%.4g, %.4g]", row.summary.mean, row.summary.ciLow, row.summary.ciHigh)
@@ -36,7 +36,7 @@ extension AggregateReport {
             return String(format: "%-9.4g [%.4g, %.4g]", value, low, high).padding(toLength: 26, withPad: " ", startingAt: 0)
                 + "n \(n)".padding(toLength: 6, withPad: " ", startingAt: 0)
         }
-        var lines = ["LESION ENRICHMENT per layer: pooled over pairs and mean of the pairs' values [bootstrap 95 % CI]; "
+        var lines = ["LESION ENRICHMENT per layer: pooled over pairs and mean of the pairs' values [bootstrap \(statistics.levelText) CI]; "
                      + "ρ = Spearman correlation of a pair's enrichment with its lesion area"]
         if let area = lesion.areaSummary {
             lines.append(String(format: "  lesion area (context, the same at every layer): mean %.3g %% of the image, median %.3g %%, %.3g–%.3g %%, %ld pairs",

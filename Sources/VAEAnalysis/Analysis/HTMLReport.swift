@@ -12,7 +12,7 @@ public enum HTMLReport {
     /// `images` must be the pairs' pictures in the order of `pairs`. Returns the page's path.
     @discardableResult
     public static func write(pairs: [(name: String, layers: [LayerDifference])], statistics: FolderStatistics,
-                             plots: [String], images: [ReportPairImages], settings: AnalysisSettings,
+                             groups: GroupStatistics? = nil, plots: [String], images: [ReportPairImages], settings: AnalysisSettings,
                              to directory: String) throws -> String {
         guard images.map(\.name) == pairs.map(\.name) else {
             throw VAEDistError("\(file): got the pictures of \(images.count) pairs for \(pairs.count) pairs, or in another order")
@@ -22,25 +22,26 @@ public enum HTMLReport {
             return ((path as NSString).lastPathComponent, Array(data))
         }
         let path = (directory as NSString).appendingPathComponent(file)
-        try writeFileAtomically(page(pairs: pairs, statistics: statistics, plots: inlined, images: images, settings: settings),
+        try writeFileAtomically(page(pairs: pairs, statistics: statistics, groups: groups, plots: inlined, images: images, settings: settings),
                                 to: path)
         return path
     }
 
-    static func page(pairs: [(name: String, layers: [LayerDifference])], statistics: FolderStatistics,
+    static func page(pairs: [(name: String, layers: [LayerDifference])], statistics: FolderStatistics, groups: GroupStatistics? = nil,
                      plots: [(name: String, png: [UInt8])], images: [ReportPairImages], settings: AnalysisSettings) -> String {
         let title = "vae-dist: layer differences over \(pairs.count) pair\(pairs.count == 1 ? "" : "s")"
         let model = settings.checkpoint.map { "weights \(escaped($0))" } ?? "random weights (seed \(settings.seed))"
         // Sections in page order; each is a function of the statistics, so a new one is one more entry.
         let sections = [
             "<h1>\(escaped(title))</h1>\n<p>Method \(settings.method.rawValue), images at \(settings.imageSize) px, \(model); "
-                + "95 % CIs from \(statistics.resamples) bootstrap resamples of the pairs (seed \(statistics.seed)).</p>",
+                + intervalSentence(statistics, settings: settings) + "</p>",
             areaParagraph(statistics), leftOutSection(statistics),
             "<h2>Aggregated plots</h2>\n" + plots.map {
                 "<figure><img src=\"\(dataURI($0.png))\" alt=\"\(escaped($0.name))\"><figcaption>\(escaped($0.name))</figcaption></figure>"
             }.joined(separator: "\n"),
             rankingSection(statistics),
             lesionSection(statistics),
+            groupSection(groups),
             pairSection(pairs, statistics: statistics, images: images),
             provenanceFooter(settings.provenance),
         ]
@@ -80,7 +81,7 @@ public enum HTMLReport {
         }
         let unranked = statistics.unrankedLayers(metric)
         return "<details\(open ? " open" : "")>\(summary)<p class=\"unit\">\(escaped(metric.unit))</p><div class=\"scroll\">"
-            + "<table class=\"ranking\"><thead><tr><th>rank</th><th>layer</th><th>n</th><th>mean</th><th>95 % CI</th><th>median</th>"
+            + "<table class=\"ranking\"><thead><tr><th>rank</th><th>layer</th><th>n</th><th>mean</th><th>\(statistics.levelText) CI</th><th>median</th>"
             + "<th>IQR</th><th></th></tr></thead><tbody>" + rows.joined() + "</tbody></table></div>"
             + (unranked.isEmpty ? "" : "<p>Not ranked, undefined for every pair: \(escaped(unranked.joined(separator: ", "))).</p>")
             + "</details>"

@@ -49,10 +49,10 @@ extension HTMLReport {
         return """
             <h2>Lesion enrichment</h2>
             <p>Pooled enrichment = (&Sigma; energy inside the masks / &Sigma; energy) / (&Sigma; lesion area / &Sigma; area), \
-            summed over the pairs where the difference energy is non-zero; its 95 % CI resamples those pairs. The mean of \
+            summed over the pairs where the difference energy is non-zero; its \(statistics.levelText) CI resamples those pairs. The mean of \
             the pairs' enrichments is beside it. \(escaped(LesionStatistics.correlationMeaning))</p>
-            <div class="scroll"><table class="ranking"><thead><tr><th>layer</th><th>pooled</th><th>95 % CI</th><th>n</th>\
-            <th>mean of pairs</th><th>95 % CI</th><th>n</th><th>&rho; (enrichment, area)</th><th>n</th></tr></thead><tbody>
+            <div class="scroll"><table class="ranking"><thead><tr><th>layer</th><th>pooled</th><th>\(statistics.levelText) CI</th><th>n</th>\
+            <th>mean of pairs</th><th>\(statistics.levelText) CI</th><th>n</th><th>&rho; (enrichment, area)</th><th>n</th></tr></thead><tbody>
             \(rows.joined(separator: "\n"))
             </tbody></table></div>
             """

@@ -12,7 +12,7 @@ public struct LesionLayerStatistics: Equatable, Sendable {
     public let layer: String
     /// nil when no pair has a defined energy fraction.
     public let pooled: Double?
-    /// The percentile bootstrap 95 % interval of `pooled`, resampling those pairs.
+    /// The percentile bootstrap interval of `pooled`, resampling those pairs (or their clusters).
     public let pooledCILow: Double?, pooledCIHigh: Double?
     public let pooledN: Int
     /// Spearman's ρ (average ranks for ties) between a pair's enrichment and its lesion's area fraction, over
@@ -42,13 +42,13 @@ public struct LesionStatistics: Sendable {
         }
         layers = (pairs.first?.layers.indices ?? 0..<0).map { index in
             let at = pairs.map { $0.layers[index] }
-            let pooledTerms = at.compactMap { layer -> PooledTerm? in
-                guard let lesion = layer.lesion, layer.value(of: .lesionEnergyFraction) != nil else { return nil }
-                return PooledTerm(inside: lesion.inside, energy: layer.l2 * layer.l2, area: lesion.areaFraction)
+            let termPairs = at.indices.filter { at[$0].lesion != nil && at[$0].value(of: .lesionEnergyFraction) != nil }
+            let pooledTerms = termPairs.map { pair in
+                PooledTerm(inside: at[pair].lesion!.inside, energy: at[pair].l2 * at[pair].l2, area: at[pair].lesion!.areaFraction)
             }
             let pooled = pooledTerms.isEmpty ? nil : pooledEnrichment(pooledTerms)
             let interval = pooledTerms.isEmpty ? nil
-                : draws.pairs(pooledTerms.count).interval { sample in pooledEnrichment(sample.map { pooledTerms[$0] }) }
+                : draws.interval(over: termPairs) { sample in pooledEnrichment(sample.map { pooledTerms[$0] }) }
             let ranked = at.compactMap { layer in layer.value(of: .lesionEnrichment).map { ($0, layer.lesion!.areaFraction) } }
             let rho = spearman(ranked.map(\.0), ranked.map(\.1))
             return LesionLayerStatistics(layer: at[0].layer, pooled: pooled, pooledCILow: interval?.low, pooledCIHigh: interval?.high,

@@ -33,9 +33,10 @@ public enum MaskFiles {
     }
 
     /// Sets every pair's masks: from `maskFolder` (`--masks`), else FOLDER/masks/, else BUSI-style files
-    /// beside the positives. Once masks are found, every pair must have one (the lesion metrics are compared
-    /// over pairs); the pairs without are listed.
-    static func attach(to pairs: inout [ImagePair], folder: String, maskFolder: String?, positiveFiles: [String]) throws {
+    /// beside the positives. `files`: each pair's path under positive/; `positiveFiles`: every image there (paths
+    /// relative to it). A pair in a sub-folder finds its masks at the same path in the mask folder. Once masks are
+    /// found, every pair must have one (the lesion metrics are compared over pairs); the pairs without are listed.
+    static func attach(to pairs: inout [ImagePair], files: [String], folder: String, maskFolder: String?, positiveFiles: [String]) throws {
         let defaultFolder = (folder as NSString).appendingPathComponent("masks")
         let (directory, option): (String?, String)
         if let maskFolder {
@@ -45,12 +46,11 @@ public enum MaskFiles {
         } else {
             (directory, option) = (nil, "--folder \(folder): BUSI-style <stem>_mask files in positive/")
         }
-        let names = try directory.map { try ImageFolder.imageNames(in: $0, option: option) } ?? positiveFiles
-        let base = directory ?? ((pairs.first?.positive ?? folder) as NSString).deletingLastPathComponent
-        for index in pairs.indices {
-            let found = directory == nil
-                ? busiMasks(of: ((pairs[index].positive as NSString).lastPathComponent as NSString).deletingPathExtension, in: names)
-                : masks(ofFile: (pairs[index].positive as NSString).lastPathComponent, in: names)
+        let names = try directory.map { try TrainingImages.recursiveImageNames(in: $0, option: option) } ?? positiveFiles
+        let base = directory ?? (folder as NSString).appendingPathComponent("positive")
+        for (index, file) in zip(pairs.indices, files) {
+            let found = directory == nil ? busiMasks(of: (file as NSString).deletingPathExtension, in: names)
+                                         : masks(ofFile: file, in: names)
             pairs[index].masks = found.map { (base as NSString).appendingPathComponent($0) }
         }
         let missing = pairs.filter(\.masks.isEmpty)

@@ -21,8 +21,8 @@ public final class AutoencoderKL: ParameterOwner {
     }
 
     private func applyArithmetic() {
-        encoder.useWinograd(arithmetic.encoder)
-        decoder.useWinograd(arithmetic.decoder)
+        encoder.useWinograd(arithmetic)
+        decoder.useWinograd(arithmetic)
     }
 
     /// The encoder's observed layers in forward order, ending with the moments (`quant_conv`).

@@ -35,7 +35,7 @@ public enum TrainingImages {
     }
 
     /// Image files under `dir` and its sub-folders, as paths relative to `dir`.
-    static func recursiveImageNames(in dir: String, option: String) throws -> [String] {
+    public static func recursiveImageNames(in dir: String, option: String) throws -> [String] {
         _ = try ImageFolder.imageNames(in: dir, option: option)  // the folder exists and is readable
         guard let walk = FileManager.default.enumerator(atPath: dir) else {
             throw VAEDistError("\(option) \(dir): cannot list the directory")

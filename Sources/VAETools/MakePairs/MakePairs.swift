@@ -5,30 +5,40 @@ import VAEFormats
 import VAEJobs
 
 /// `vae-dist make-pairs`: lesion images and their masks → OUTPUT/{positive,negative,masks}/<stem>.png, ready
-/// for `analyze-folder` (negative = the lesion removed by `LesionInpainting`).
+/// for `analyze-folder` (negative = the lesion removed by `LesionInpainting`). With `recursive`, images in
+/// sub-folders keep them (BUSI's benign/, malignant/: OUTPUT/positive/benign/<stem>.png), which analyze-folder
+/// takes as groups.
 public struct MakePairsOptions: Sendable {
     public var images: String
     /// nil: BUSI-style `<stem>_mask[_N].<ext>` beside the images.
     public var masks: String?
     public var output: String
     public var inpainting: LesionInpainting
+    public var recursive: Bool
 
-    public init(images: String, masks: String? = nil, output: String, inpainting: LesionInpainting = LesionInpainting()) {
-        (self.images, self.masks, self.output, self.inpainting) = (images, masks, output, inpainting)
+    public init(images: String, masks: String? = nil, output: String, inpainting: LesionInpainting = LesionInpainting(),
+                recursive: Bool = false) {
+        (self.images, self.masks, self.output, self.inpainting, self.recursive) = (images, masks, output, inpainting, recursive)
     }
 }
 
 public struct MakePairsSummary: Equatable, Sendable {
-    /// Stems written, sorted.
+    /// Stems written (behind their sub-folder with `recursive`), sorted.
     public let pairs: [String]
     /// Images skipped, with the reason (no mask, or an empty one such as BUSI's normal cases).
     public let skipped: [String]
 }
 
 public func makePairs(_ options: MakePairsOptions, log: (String) -> Void = { _ in }) throws -> MakePairsSummary {
-    let files = try ImageFolder.imageNames(in: options.images, option: "--images")
+    let list = { (folder: String, option: String) in
+        options.recursive ? try TrainingImages.recursiveImageNames(in: folder, option: option)
+                          : try ImageFolder.imageNames(in: folder, option: option)
+    }
+    if options.recursive { try refuseOutputInside(images: options.images, output: options.output) }
+    // Paths relative to --images (and --masks): a sub-folder's masks are beside its images, or at the same path.
+    let files = try list(options.images, "--images")
     let images = files.filter { MaskFiles.maskedStem($0, among: files) == nil }
-    let maskNames = try options.masks.map { try ImageFolder.imageNames(in: $0, option: "--masks") } ?? files
+    let maskNames = try options.masks.map { try list($0, "--masks") } ?? files
     let maskDirectory = options.masks ?? options.images
     let stems = images.map { ($0 as NSString).deletingPathExtension }
     let repeated = Dictionary(grouping: stems, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
@@ -66,6 +76,14 @@ public func makePairs(_ options: MakePairsOptions, log: (String) -> Void = { _ i
             throw VAEDistError("\(name): \(error)")
         }
         let file = stem + ".png"
+        if file.contains("/") {
+            for folder in folders {
+                let sub = (folder as NSString).appendingPathComponent((file as NSString).deletingLastPathComponent)
+                do { try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true) } catch {
+                    throw VAEDistError("--output \(options.output): cannot create \(sub) (\(error.localizedDescription))")
+                }
+            }
+        }
         try writePNG(image, to: (folders[0] as NSString).appendingPathComponent(file))
         try writePNG(negative, to: (folders[1] as NSString).appendingPathComponent(file))
         let white = mask.flatMap { $0 ? [UInt8](repeating: 255, count: 3) : [0, 0, 0] }
@@ -78,4 +96,13 @@ public func makePairs(_ options: MakePairsOptions, log: (String) -> Void = { _ i
         throw VAEDistError("--images \(options.images): no image has a non-empty mask (\(skipped.count) skipped: \(skipped.joined(separator: "; ")))")
     }
     return MakePairsSummary(pairs: written, skipped: skipped)
+}
+
+/// With --recursive, an --output inside --images would have its pairs read as images by the next run.
+private func refuseOutputInside(images: String, output: String) throws {
+    let path = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
+    let (imagesPath, outputPath) = (path(images), path(output))
+    if outputPath == imagesPath || outputPath.hasPrefix(imagesPath.hasSuffix("/") ? imagesPath : imagesPath + "/") {
+        throw VAEDistError("--output \(output) lies inside --images \(images): with --recursive the pairs written there would be read as images by the next run; write them elsewhere")
+    }
 }
