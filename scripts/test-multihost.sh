@@ -194,7 +194,7 @@ py() { python3 - "$@"; }
 history_diff() {
     py "$1" "$2" <<'EOF'
 import json, sys
-a, b = (json.load(open(p)) for p in sys.argv[1:3])
+a, b = (json.load(open(p))["epochs"] for p in sys.argv[1:3])
 a = {e["epoch"]: e for e in a}
 assert b and all(e["epoch"] in a for e in b), "epochs missing from the first run"
 worst = max(abs(a[y["epoch"]][k] - y[k]) / max(abs(a[y["epoch"]][k]), 1e-30) for y in b for k in ("total_loss", "recon_loss", "kl_loss"))

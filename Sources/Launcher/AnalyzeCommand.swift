@@ -4,6 +4,7 @@ import VAEAnalysis
 import VAECore
 import VAEFormats
 import VAEJobs
+import VAETraining
 
 extension AnalysisMethod: ExpressibleByArgument {}
 extension AnalysisLayers: ExpressibleByArgument {}
@@ -58,6 +59,9 @@ struct AnalysisOptions: ParsableArguments {
     var permutations = 10000
     static let permutationsRange = 100...10_000_000
 
+    @Flag(help: quietHelp)
+    var quiet = false
+
     func validate() throws {
         try checkOutputPathGiven(output, flag: "--output")
         try checkRange(bootstrapSamples, Self.bootstrapRange, flag: "--bootstrap_samples")
@@ -93,13 +97,16 @@ struct AnalysisOptions: ParsableArguments {
     /// else the SD v1 VAE). The memory is checked as soon as the config is known, with the `images` kept decoded.
     /// With `replicas`, rank 0 reads the weights and config and every rank receives them (other hosts need not
     /// have the files).
-    func loadModel(images: Int, replicas: ReplicaGroup? = nil, say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
+    /// `provenance` (the launcher's record) gets the model's weights, their hash and the config's origin.
+    func loadModel(images: Int, replicas: ReplicaGroup? = nil, provenance: Provenance, say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
         let shared = try replicas.map { try $0.modelSource(checkpoint: checkpoint, option: "--checkpoint", config: modelOptions.config, log: say) }
         let source = try shared?.source ?? ModelSource(checkpoint: checkpoint, config: modelOptions.config)
         try source.config.checkImageSize(modelOptions.imgSize, option: "--img_size")
         try MemoryEstimate.require(config: source.config, imageSize: modelOptions.imgSize, batch: 2, work: .inference, cachedImages: images)
-        let settings = AnalysisSettings(method: method, imageSize: modelOptions.imgSize, checkpoint: checkpoint, seed: seed,
+        var settings = AnalysisSettings(method: method, imageSize: modelOptions.imgSize, checkpoint: checkpoint, seed: seed,
                                         config: source.configOrigin == .sdV1Default ? nil : source.configOrigin.description)
+        let hash = try shared.map(\.weightsSHA256) ?? source.weights.map { try SHA256.hex(file: $0.path) }
+        settings.provenance = provenance.model(source, weightsSHA256: hash)
         let model = try settings.makeModel(source, arithmetic: modelOptions.arithmetic(for: .inference), weights: shared?.weights,
                                            log: say)
         if checkpoint == nil {
@@ -111,9 +118,10 @@ struct AnalysisOptions: ParsableArguments {
     /// `analyze-folder`: rank 0 prints the tables of the means once every rank is done.
     func runFolder(_ folder: String, masks: String?) throws {
         let mpi = try modelOptions.startJob()
-        try mpi.run { replicas, say in
+        try mpi.run(quiet: quiet) { replicas, console in
+            let say = console.say
             // The pairs are not listed yet: the job checks again with the images this rank keeps.
-            var (settings, model) = try loadModel(images: 0, replicas: replicas, say: say)
+            var (settings, model) = try loadModel(images: 0, replicas: replicas, provenance: mpi.provenance, say: say)
             settings.bootstrap = bootstrapSamples
             settings.level = ciLevel
             settings.permutations = permutations
@@ -121,12 +129,15 @@ struct AnalysisOptions: ParsableArguments {
             settings.clusterBy = try clusterKey
             settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("batch")
-            let job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas,
+            var job = FolderAnalysisJob(model: model, settings: settings, outputDirectory: output, replicas: replicas,
                                         maskFolder: masks, log: say)
+            let progress = AnalysisProgress(console)
+            job.progress = { progress.pairs($0) }
+            job.stage = { progress.stage($0, $1) }
             if let result = try job.run(folder: folder) {
-                print(AggregateReport.rankingTables(result.statistics))
-                if let groups = result.groups { print("\n" + AggregateReport.groupTables(groups)) }
-                say("analysed \(result.pairs.count) pair(s) on \(replicas.size) rank(s); results in \(output)")
+                let groups = result.groups.map { "\n\n" + AggregateReport.groupTables($0) } ?? ""
+                console.result(AggregateReport.rankingTables(result.statistics) + groups
+                               + "\nanalysed \(result.pairs.count) pair(s) on \(replicas.size) rank(s); results in \(output)")
             }
         }
     }
@@ -134,16 +145,19 @@ struct AnalysisOptions: ParsableArguments {
     /// `analyze`: one pair, on rank 0 (other ranks have nothing to do).
     func runSingle(image1: String, image2: String, mask: String?) throws {
         let mpi = try modelOptions.startJob()
-        try mpi.run { replicas, say in
+        try mpi.run(quiet: quiet) { replicas, console in
+            let say = console.say
             if replicas.size > 1 { say("one pair: ranks 1…\(replicas.size - 1) have nothing to do (use analyze-folder to spread pairs)") }
             guard replicas.rank == 0 else { return }
-            var (settings, model) = try loadModel(images: mask == nil ? 2 : 3, say: say)
+            var (settings, model) = try loadModel(images: mask == nil ? 2 : 3, provenance: mpi.provenance, say: say)
             settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("single")
+            let progress = AnalysisProgress(console)
+            let name = (image1 as NSString).lastPathComponent
             let analysis = try analyzePair(image1: image1, image2: image2, mask: mask.map { [$0] } ?? [],
-                                           settings: settings, model: model, outputDirectory: output)
-            print(AnalysisReport.topTables(analysis.layers, method: method))
-            say("results in \(output)")
+                                           settings: settings, model: model, outputDirectory: output,
+                                           stage: { progress.stage(name, $0) })
+            console.result(AnalysisReport.topTables(analysis.layers, method: method) + "\nresults in \(output)")
         }
     }
 }
@@ -264,5 +278,47 @@ struct AnalyzeFolder: ParsableCommand {
 
     func run() throws {
         try options.runFolder(folder, masks: masks)
+    }
+}
+
+/// `--quiet` of train, analyze, analyze-folder and reconstruct.
+let quietHelp: ArgumentHelp = "No progress or info lines: only warnings, errors and the results (tables, the final summary)."
+
+/// The progress of analyze and analyze-folder on rank 0: the pairs done of all, over every rank (folder), and the
+/// stages of the pair in work once it has taken a few seconds (a 512 px pair takes half a minute on a few cores).
+final class AnalysisProgress {
+    /// Seconds a pair runs before its stages are shown on a terminal (as lines: `ProgressBar.lineInterval`).
+    static let stageDelay = 3.0
+
+    private let pairsBar: ProgressBar?
+    private let stageBar: ProgressBar?
+    private var folder: FolderProgress?
+    private var pairStarted = Date()
+
+    init(_ console: Console) {
+        (pairsBar, stageBar) = (console.progress(), console.progress())
+    }
+
+    func pairs(_ p: FolderProgress) {
+        folder = p
+        pairsBar?.update(fraction: Double(p.done) / Double(max(p.total, 1)), label: "pairs \(p.done)/\(p.total)",
+                         detail: "\(formatDuration(p.seconds)) elapsed  \(ProgressBar.eta(p.etaSeconds))",
+                         line: "pairs \(p.done)/\(p.total) done on \(p.ranks) rank(s), \(formatDuration(p.seconds)) elapsed, \(ProgressBar.eta(p.etaSeconds))",
+                         final: p.done == p.total)
+    }
+
+    func stage(_ pair: String, _ s: PairStage) {
+        if s.done == 0 { pairStarted = Date() }
+        let seconds = Date().timeIntervalSince(pairStarted)
+        guard seconds >= (ProgressBar.isTerminal ? Self.stageDelay : ProgressBar.lineInterval) else { return }
+        let what = "\(pair): \(s.what) (\(s.done)/\(s.total)), \(formatDuration(seconds))"
+        if let folder, ProgressBar.isTerminal {
+            // One line on a terminal: the folder's bar, with the stage of rank 0's pair beside it.
+            pairsBar?.update(fraction: Double(folder.done) / Double(max(folder.total, 1)), label: "pairs \(folder.done)/\(folder.total)",
+                             detail: "\(ProgressBar.eta(folder.etaSeconds))  · \(what)")
+            return
+        }
+        stageBar?.update(fraction: Double(s.done) / Double(s.total), label: pair, detail: "\(s.what) (\(s.done)/\(s.total)), \(formatDuration(seconds))",
+                         line: what)
     }
 }

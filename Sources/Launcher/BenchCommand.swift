@@ -61,17 +61,21 @@ struct Bench: ParsableCommand {
     func run() throws {
         let mpi = try modelOptions.startJob()
         try mpi.run { replicas, _ in
+            var provenance = mpi.provenance
             if mode == .sgemm {
                 let result = Benchmark.sgemmCeiling(size: Self.sgemmSize, steps: steps, replicas: replicas)
                 guard replicas.rank == 0 else { return }
-                print(json ? try Self.json(result)
+                print(json ? try Self.json(result, provenance: provenance)
                            : String(format: "sgemm %d×%d×%d, one product per thread, %d thread(s): %.4f s per step, %.1f GFLOP/s (median of %d)",
                                     Self.sgemmSize, Self.sgemmSize, Self.sgemmSize, result.threads, result.secondsPerStep,
                                     result.gflopsPerSecond, result.steps) + ", OpenBLAS core \(BLASCore.current)")
                 return
             }
             // Rank 0 reads --config and sends it: the other hosts need not have the file.
-            let cfg = try preset?.config ?? replicas.modelSource(checkpoint: nil, option: "--config", config: modelOptions.config, log: { _ in }).source.config
+            let source = try preset == nil
+                ? replicas.modelSource(checkpoint: nil, option: "--config", config: modelOptions.config, log: { _ in }).source : nil
+            let cfg = preset?.config ?? source!.config
+            provenance.configSource = preset.map { "--preset \($0.rawValue)" } ?? source!.configOrigin.description
             try cfg.checkImageSize(modelOptions.imgSize, option: "--img_size")
             let vae = AutoencoderKL(cfg, arithmetic: modelOptions.arithmetic(for: mode == .train ? .training : .inference))
             let result = switch mode {
@@ -80,17 +84,29 @@ struct Bench: ParsableCommand {
             case .analyze, .sgemm: try Benchmark.analyze(model: vae, imgSize: modelOptions.imgSize, steps: steps, replicas: replicas)
             }
             guard replicas.rank == 0 else { return }
-            print(json ? try Self.json(result) : Self.table(result, model: cfg.yamlDescription))
+            print(json ? try Self.json(result, provenance: provenance) : Self.table(result, model: cfg.yamlDescription))
         }
     }
 
     /// Side of the square products of `--mode sgemm`: large enough that packing is a small part of the work.
     static let sgemmSize = 2048
 
-    static func json(_ result: BenchmarkResult) throws -> String {
+    /// The result's fields and its `provenance` record.
+    static func json(_ result: BenchmarkResult, provenance: Provenance) throws -> String {
+        struct Document: Encodable {
+            enum Key: String, CodingKey { case provenance }
+            let result: BenchmarkResult
+            let provenance: JSONValue
+
+            func encode(to encoder: Encoder) throws {
+                try result.encode(to: encoder)
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encode(provenance, forKey: .provenance)
+            }
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(result), as: UTF8.self)
+        return String(decoding: try encoder.encode(Document(result: result, provenance: provenance.json())), as: UTF8.self)
     }
 
     static func table(_ r: BenchmarkResult, model: String) -> String {

@@ -22,6 +22,9 @@ struct Reconstruct: ParsableCommand {
     @Argument(help: "Images (png, jpg, jpeg).")
     var images: [String]
 
+    @Flag(help: quietHelp)
+    var quiet = false
+
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image to reconstruct") }
         try checkOutputPathGiven(output, flag: "--output")
@@ -29,15 +32,17 @@ struct Reconstruct: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
+            let console = Console(isRoot: true, quiet: quiet)
+            let say = console.say
             let size = imageSize()
-            print("img_size \(size.value): \(size.why)")
+            say("img_size \(size.value): \(size.why)")
             // The memory, with every input kept decoded, is checked before the weights or an image are read.
             let vae = try modelOptions.loadModel(weights: weights.checkpoint, imageSize: size.value, check: {
                 try MemoryEstimate.require(config: $0, imageSize: size.value, batch: 1, work: .inference, cachedImages: images.count)
-            }) { print($0) }
+            }, say: say)
             let job = ReconstructionJob(model: vae, imageSize: size.value, outputDirectory: output)
-            let written = try job.run(images: images) { print($0) }
-            print("wrote \(written.count) files to \(output)")
+            let written = try job.run(images: images, log: say)
+            console.result("wrote \(written.count) files to \(output)")
         }
     }
 

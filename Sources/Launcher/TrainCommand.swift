@@ -58,6 +58,9 @@ struct Train: ParsableCommand {
     @Option(help: "Resume from a checkpoint PATH (vae-dist's .safetensors or .pt; a .pt of the original PyTorch tool continues its run: weights, optimizer state and epoch), or 'auto' = the newest readable checkpoint of --output_dir's run.")
     var resume: String?
 
+    @Flag(help: quietHelp)
+    var quiet = false
+
     @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs (the files named as a run names them; nothing else). Refused for '.', '..' and folders holding the working directory.")
     var overwrite = false
 
@@ -128,14 +131,16 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let mpi = try modelOptions.startJob()
-        try mpi.run { replicas, say in
+        try mpi.run(quiet: quiet) { replicas, console in
+            let say = console.say
             try SignalFlag.install()
             let options = try trainingOptions()
             let start = try runStart(replicas: replicas)
             let run = try RunDirectory.begin(outputDir, start: start, replicas: replicas, log: say)
             let trainer: Trainer
             do {
-                trainer = try prepareTrainer(run, start: start, options: options, replicas: replicas, say: say)
+                trainer = try prepareTrainer(run, start: start, options: options, replicas: replicas, console: console,
+                                             provenance: mpi.provenance)
             } catch {
                 // Nothing trained: a folder this start created goes again, unless something else is in it.
                 run.discardFailedStart(log: say)
@@ -145,20 +150,23 @@ struct Train: ParsableCommand {
             let outcome = try withExtendedLifetime(run) { try trainer.run() }
             switch outcome {
             case .completed(let final):
-                say("done: outputs in \(outputDir) (final weights \(final))")
+                console.result("done: outputs in \(outputDir) (final weights \(final))")
             case .interrupted(let checkpoint):
                 let signal = SignalFlag.receivedSignal.map { " by signal \($0)" } ?? ""
-                say("stopped\(signal); checkpoint \(checkpoint)\nresume with the same command plus: --resume \(checkpoint)   (or --resume auto)")
+                console.result("stopped\(signal); checkpoint \(checkpoint)\nresume with the same command plus: --resume \(checkpoint)   (or --resume auto)")
             }
         }
     }
 
     /// Everything between taking the output directory and training: the model (from the checkpoint resumed, else
-    /// --config / --init_weights), the images and the trainer.
+    /// --config / --init_weights), the images and the trainer, which writes `provenance` (with the weights started
+    /// from) into its JSON and checkpoints.
     private func prepareTrainer(_ run: RunDirectory, start: RunStart, options: TrainingOptions, replicas: MPIReplicaGroup,
-                                say: @escaping (String) -> Void) throws -> Trainer {
+                                console: Console, provenance: Provenance) throws -> Trainer {
+        let say = console.say
         let resumed = run.takeResumePoint()
-        let original = try originalRun(start, replicas: replicas, say: say)
+        let originalRead = try originalRun(start, replicas: replicas, say: say)
+        let original = originalRead?.0
         // Resuming keeps the checkpoint's model; continuing the original tool's run takes --config (its checkpoints
         // store none); otherwise --config, else the config stored with --init_weights. Rank 0 reads these files
         // and sends them: other hosts need not have them.
@@ -186,10 +194,26 @@ struct Train: ParsableCommand {
             if let loaded = try fresh.loadWeights(into: model) { say(loaded) }
         }
         say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
-        return try Trainer(model: model, options: options, data: data, replicas: replicas,
-                           resumeFrom: resumed.map { ($0.contents, $0.path) }, continuing: original, runID: run.runID,
-                           stopRequested: { SignalFlag.isRaised }, log: say,
-                           progress: { if replicas.rank == 0 { ProgressLine.show($0) } })
+        // Not on a terminal the trainer logs its own lines (--log_every).
+        let bar = ProgressBar.isTerminal ? console.progress() : nil
+        let trainer = try Trainer(model: model, options: options, data: data, replicas: replicas,
+                                  resumeFrom: resumed.map { ($0.contents, $0.path) }, continuing: original, runID: run.runID,
+                                  stopRequested: { SignalFlag.isRaised }, log: say,
+                                  progress: { p in
+                                      let done = Double((p.epoch - 1) * p.steps + p.step) / Double(max(p.epochs * p.steps, 1))
+                                      bar?.update(fraction: done, label: "epoch \(p.epoch)/\(p.epochs)",
+                                                  detail: String(format: "step %d/%d  loss %.5f  %.2f img/s  ", p.step, p.steps, p.loss,
+                                                                 p.imagesPerSecond) + ProgressBar.eta(p.etaSeconds))
+                                  })
+        if let resumed {
+            trainer.provenance = provenance.weights(resumed.path, sha256: run.resumeSHA256 ?? "unknown", configSource: "stored in \(resumed.path)")
+        } else if let original {
+            trainer.provenance = provenance.weights(original.path, sha256: originalRead?.1 ?? "unknown",
+                                                    configSource: shared!.source.configOrigin.description)
+        } else {
+            trainer.provenance = provenance.model(shared!.source, weightsSHA256: shared!.weightsSHA256)
+        }
+        return trainer
     }
 
     /// What --resume means. Rank 0 looks at the file (the other hosts need not have it) and tells the others.
@@ -200,12 +224,13 @@ struct Train: ParsableCommand {
         return try replicas.broadcast(isOriginal ?? 0, from: 0) == 1 ? .continueOriginal(path: resume) : .resume(path: resume)
     }
 
-    /// The original PyTorch tool's checkpoint that --resume names: read on rank 0, sent to every rank.
-    private func originalRun(_ start: RunStart, replicas: MPIReplicaGroup, say: (String) -> Void) throws -> OriginalRun? {
+    /// The original PyTorch tool's checkpoint that --resume names: read on rank 0, sent to every rank; with its
+    /// SHA-256 on rank 0.
+    private func originalRun(_ start: RunStart, replicas: MPIReplicaGroup, say: (String) -> Void) throws -> (OriginalRun, String?)? {
         guard case .continueOriginal(let path) = start else { return nil }
         // One rank reads the file as it goes; with more, rank 0 sends its bytes (their parse is a second copy).
-        guard replicas.size > 1 else { return try OriginalRun.read(path: path) }
+        guard replicas.size > 1 else { return (try OriginalRun.read(path: path), try SHA256.hex(file: path)) }
         let bytes = try replicas.fromRoot("checkpoint \(path)", log: say) { try readRegularFile(path) }
-        return try OriginalRun.read(bytes: bytes, path: path)
+        return (try OriginalRun.read(bytes: bytes, path: path), replicas.rank == 0 ? SHA256.hex(bytes) : nil)
     }
 }

@@ -26,11 +26,14 @@ public final class RunDirectory {
     /// its run state alone (no tensors: the trainer sends them rank 0's weights and optimizer state). Hand it over
     /// with `takeResumePoint()`, so that it is not kept through the run.
     public private(set) var resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?
+    /// The SHA-256 of that checkpoint's file, for the provenance record (on rank 0; nil elsewhere and for a fresh start).
+    public let resumeSHA256: String?
     /// Rank 0's; released (its file removed) when the run ends.
     private let lock: RunLock?
 
-    private init(path: String, runID: String, resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?, lock: RunLock?) {
-        (self.path, self.runID, self.resumeFrom, self.lock) = (path, runID, resumeFrom, lock)
+    private init(path: String, runID: String, resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?, resumeSHA256: String?,
+                 lock: RunLock?) {
+        (self.path, self.runID, self.resumeFrom, self.resumeSHA256, self.lock) = (path, runID, resumeFrom, resumeSHA256, lock)
     }
 
     /// The checkpoint to continue from, let go here: the trainer needs it only to start.
@@ -54,6 +57,7 @@ public final class RunDirectory {
                              log: (String) -> Void) throws -> RunDirectory {
         var lock: RunLock?
         var resumed: TrainingCheckpoint.Contents?
+        var hash: String?
         let decided = try replicas.rootOnly { () throws -> (runID: String, checkpoint: String?) in
             // --overwrite removes files: never in the working directory or a folder holding it.
             if start == .fresh(overwrite: true) { _ = try checkReplaceableOutputPath(outputDir, flag: "--output_dir") }
@@ -65,6 +69,8 @@ public final class RunDirectory {
                 }
                 let decision = try decide(outputDir, start: start, previousRun: held.previousRunID, log: log)
                 resumed = decision.resume?.contents
+                // One streamed pass over the file just read (so mostly from the page cache).
+                hash = try decision.resume.map { try SHA256.hex(file: $0.path) }
                 try held.claim(runID: decision.runID)
                 lock = held
                 return (decision.runID, decision.resume?.path)
@@ -85,7 +91,7 @@ public final class RunDirectory {
             }
             if replicas.rank != 0 { resumed = try TrainingCheckpoint.read(bytes: state, path: checkpoint) }
         }
-        return RunDirectory(path: outputDir, runID: runID, resumeFrom: resumed.map { ($0, checkpoint!) }, lock: lock)
+        return RunDirectory(path: outputDir, runID: runID, resumeFrom: resumed.map { ($0, checkpoint!) }, resumeSHA256: hash, lock: lock)
     }
 
     /// A checkpoint chosen on rank 0, read from its file.

@@ -47,6 +47,8 @@ public final class Trainer {
     /// The TensorBoard log (rank 0, unless --tensorboard false), opened when training starts.
     private var events: TrainingEvents?
     private var lastCheckpoint: String?
+    /// How the run was made (the launcher's), written into training_history.json and every checkpoint.
+    public var provenance: Provenance?
 
     /// `runID` defaults to the resumed checkpoint's, or a new one at a fresh start. `original` is a checkpoint of the
     /// original PyTorch tool to continue (`OriginalRun`), instead of `resumeFrom`.
@@ -152,7 +154,7 @@ public final class Trainer {
             if let ema {
                 let averaged = "\(output)/vae_final_ema.safetensors"
                 try CheckpointMetadata.saveWeights(ema.weightsFile(names: model.namedParameters.map(\.name)), config: model.config,
-                                                   imageSize: options.imgSize, to: averaged)
+                                                   imageSize: options.imgSize, provenance: provenance?.json().description, to: averaged)
                 log("averaged weights (--ema_decay \(ema.decay)): \(averaged)")
             }
         }
@@ -233,7 +235,7 @@ public final class Trainer {
             try events?.validation(v, klWeight: options.klWeight, globalStep: position.adamStep)
         }
         log(line)
-        try TrainingReport.writeHistory(position.history, to: "\(output)/training_history.json")
+        try TrainingReport.writeHistory(position.history, provenance: provenance, to: "\(output)/training_history.json")
         try TrainingReport.writeCurves(position.history, to: "\(output)/training_curves.png")
         if isBest && options.validation.keepBest {
             let paths = try saveCheckpoint("\(output)/vae_best")
@@ -291,7 +293,8 @@ public final class Trainer {
         let paths = options.saveFormat.suffixes.map { stem + $0 }
         guard isRoot else { return paths }
         for path in paths {
-            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID,
+                                        provenance: provenance, to: path)
         }
         return paths
     }

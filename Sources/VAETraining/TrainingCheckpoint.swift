@@ -1,6 +1,7 @@
 import Foundation
 import VAECore
 import VAEFormats
+import VAEJobs
 
 /// A training checkpoint (safetensors; `TrainingCheckpointTorch.swift` for .pt): the weights under ldm names (loadable by PyTorch as they are), the optimizer's state as
 /// `optimizer.STATE.NAME` (torch's state names: `exp_avg`, `exp_avg_sq`, `momentum_buffer`), and in the header metadata the position, history,
@@ -11,11 +12,12 @@ public enum TrainingCheckpoint {
     /// Writes a checkpoint to `path`: a `.pt` path in the original tool's torch.save layout (`savePT`), any other
     /// as safetensors.
     public static func save(model: AutoencoderKL, optimizer: Optimizer, ema: ExponentialMovingAverage? = nil,
-                            position: TrainingPosition, options: TrainingOptions, runID: String, to path: String) throws {
+                            position: TrainingPosition, options: TrainingOptions, runID: String, provenance: Provenance? = nil,
+                            to path: String) throws {
         var position = position
         position.adamStep = optimizer.step
         position.lr = optimizer.lr
-        let metadata = [
+        var metadata = [
             "format": format,
             "config": try CheckpointMetadata.json(model.config),
             "options": try CheckpointMetadata.json(options),
@@ -25,6 +27,7 @@ public enum TrainingCheckpoint {
             "run_id": runID,
             "rng": "order and noise derive from (seed \(options.seed), epoch, sample index)",
         ]
+        metadata["provenance"] = provenance?.json().description
         if path.hasSuffix(".pt") {
             try savePT(model: model, optimizer: optimizer, ema: ema, position: position, metadata: metadata, to: path)
             return

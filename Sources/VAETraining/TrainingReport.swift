@@ -1,13 +1,19 @@
 import Foundation
 import VAECore
 import VAEFormats
+import VAEJobs
 
 /// training_history.json and training_curves.png, rewritten (atomically) after every epoch.
 public enum TrainingReport {
-    public static func writeHistory(_ history: [EpochRecord], to path: String) throws {
+    /// `{"epochs": [the epochs' records], "provenance": {…}}`.
+    public static func writeHistory(_ history: [EpochRecord], provenance: Provenance? = nil, to path: String) throws {
+        struct File: Encodable {
+            let epochs: [EpochRecord]
+            let provenance: JSONValue?
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFileAtomically(Array(try encoder.encode(history)), to: path)
+        try writeFileAtomically(Array(try encoder.encode(File(epochs: history, provenance: provenance?.json()))), to: path)
     }
 
     /// Each quantity on its own axis (at kl_weight 1 the total is the KL's scale and the reconstruction loss

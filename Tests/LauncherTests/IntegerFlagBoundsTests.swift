@@ -134,7 +134,7 @@ final class IntegerFlagBoundsTests: XCTestCase {
         try runAtUpperBounds(upperRows)
         print("integer flags: \(flagsSeen.count) (\(flagsSeen.joined(separator: ", "))), \(checked) parses checked")
         // The flags the issue found trapping are among those found.
-        for known in ["train --batch_size", "train --grad_accum", "train --epochs", "bench --steps", "make-pairs --dilate", "analyze-folder --bootstrap"] {
+        for known in ["train --batch_size", "train --grad_accum", "train --epochs", "bench --steps", "make-pairs --dilate", "analyze-folder --bootstrap_samples"] {
             XCTAssertTrue(flagsSeen.contains(known), known)
         }
     }

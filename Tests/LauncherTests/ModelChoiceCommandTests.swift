@@ -38,7 +38,7 @@ final class ModelChoiceCommandTests: XCTestCase {
         let folder = try diffusersFolder()
         let fromFolder = try reconstruct(["--checkpoint", folder], into: "folder")
         XCTAssertEqual(fromFolder.status, 0, fromFolder.output)
-        assertMentions(fromFolder.stdout, ["loaded \(folder)/diffusion_pytorch_model.safetensors (diffusers names)",
+        assertMentions(fromFolder.output, ["loaded \(folder)/diffusion_pytorch_model.safetensors (diffusers names)",
                                            "config \(folder)/config.json (diffusers)", "ch 16"])
         let fromLdm = try reconstruct(["--checkpoint", ldmWeights, "--config", yaml], into: "ldm")
         XCTAssertEqual(fromLdm.status, 0, fromLdm.output)
@@ -56,7 +56,7 @@ final class ModelChoiceCommandTests: XCTestCase {
         let weights = "\(folder)/diffusion_pytorch_model.safetensors"
         let fromFile = try reconstruct(["--checkpoint", weights], into: "file")
         XCTAssertEqual(fromFile.status, 0, fromFile.output)
-        assertMentions(fromFile.stdout, ["loaded \(weights) (diffusers names)", "config \(folder)/config.json (diffusers, beside the weights)",
+        assertMentions(fromFile.output, ["loaded \(weights) (diffusers names)", "config \(folder)/config.json (diffusers, beside the weights)",
                                          "norm_num_groups 8"])
         XCTAssertEqual(try reconstruct(["--checkpoint", folder], into: "folder").status, 0)
         XCTAssertEqual(try contents("file"), try contents("folder"))
@@ -76,7 +76,7 @@ final class ModelChoiceCommandTests: XCTestCase {
             let path = VAEDistBinary.fixture("torch-checkpoints/\(file)")
             let r = try reconstruct(["--checkpoint", path, "--config", yaml], into: file)
             XCTAssertEqual(r.status, 0, r.output)
-            assertMentions(r.stdout, ["loaded \(path)", "PyTorch checkpoint, state dict at \(location)"])
+            assertMentions(r.output, ["loaded \(path)", "PyTorch checkpoint, state dict at \(location)"])
             XCTAssertEqual(try contents(file), try contents("ldm"), file)
         }
     }
@@ -92,7 +92,7 @@ final class ModelChoiceCommandTests: XCTestCase {
         let final = "\(dir!)/run/vae_final.safetensors"
         let stored = try reconstruct(["--checkpoint", final], into: "stored")
         XCTAssertEqual(stored.status, 0, stored.output)
-        assertMentions(stored.stdout, ["loaded \(final) (ldm names)", "config stored in \(final)"])
+        assertMentions(stored.output, ["loaded \(final) (ldm names)", "config stored in \(final)"])
         let explicit = try reconstruct(["--checkpoint", final, "--config", yaml], into: "explicit")
         XCTAssertEqual(explicit.status, 0, explicit.output)
         XCTAssertEqual(try contents("stored"), try contents("explicit"))

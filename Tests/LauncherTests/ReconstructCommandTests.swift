@@ -107,11 +107,11 @@ final class ReconstructCommandTests: XCTestCase {
             let out = "\(dir)/out-\(name)"
             let stored = try VAEDistBinary.run(["reconstruct", "--checkpoint", checkpoint, "--output", out, images[0]])
             XCTAssertEqual(stored.status, 0, stored.output)
-            assertMentions(stored.stdout, ["img_size 48: the training size stored in \(checkpoint)"])
+            assertMentions(stored.output, ["img_size 48: the training size stored in \(checkpoint)"])
             XCTAssertEqual(try loadImage(path: "\(out)/astronaut_rgb8_recon.png").width, 48)
             let given = try VAEDistBinary.run(["reconstruct", "--checkpoint", checkpoint, "--img_size", "16", "--output", out + "-16", images[0]])
             XCTAssertEqual(given.status, 0, given.output)
-            assertMentions(given.stdout, ["img_size 16: --img_size"])
+            assertMentions(given.output, ["img_size 16: --img_size"])
             XCTAssertEqual(try loadImage(path: "\(out)-16/astronaut_rgb8_recon.png").width, 16)
         }
         // Plain weights: 256 (said before any image is read; an unreadable one keeps the tiny model from computing
@@ -119,7 +119,7 @@ final class ReconstructCommandTests: XCTestCase {
         let plain = try VAEDistBinary.run(["reconstruct", "--checkpoint", weights, "--config", config, "--output", "\(dir)/plain",
                                            "\(dir)/missing.png"])
         XCTAssertNotEqual(plain.status, 0)
-        assertMentions(plain.stdout, ["img_size 256: the default (\(weights) stores no training size"])
+        assertMentions(plain.output, ["img_size 256: the default (\(weights) stores no training size"])
         let help = try VAEDistBinary.run(["reconstruct", "--help"])
         assertMentions(help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " "), ["Default: the training size stored in a vae-dist checkpoint, else 256"])
     }

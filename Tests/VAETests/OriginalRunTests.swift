@@ -18,16 +18,7 @@ final class OriginalRunTests: TemporaryDirectoryTestCase {
     }
 
     func options(_ output: String, epochs: Int) -> TrainingOptions {
-        var o = TrainingOptions(trainDir: "\(dir!)/images")
-        o.outputDir = "\(dir!)/\(output)"
-        o.batchSize = 2   // 5 images: 3 steps per epoch
-        o.epochs = epochs
-        o.lr = 1e-3
-        o.klWeight = 0.01
-        o.imgSize = 16
-        o.saveInterval = 1
-        o.numRecon = 2
-        return o
+        smallRunOptions(in: dir, output: output, epochs: epochs)
     }
 
     /// The original tool's vae_epoch_N.pt after two Adam steps on seeded gradients; returns the model and optimizer.

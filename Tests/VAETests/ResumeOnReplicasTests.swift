@@ -17,17 +17,7 @@ final class ResumeOnReplicasTests: TemporaryDirectoryTestCase {
     }
 
     func options(_ output: String, epochs: Int, format: SaveFormat = .safetensors) -> TrainingOptions {
-        var o = TrainingOptions(trainDir: "\(dir!)/images")
-        o.outputDir = "\(dir!)/\(output)"
-        o.batchSize = 2
-        o.epochs = epochs
-        o.lr = 1e-3
-        o.klWeight = 0.01
-        o.imgSize = 16
-        o.saveInterval = 1
-        o.numRecon = 2
-        o.saveFormat = format
-        return o
+        smallRunOptions(in: dir, output: output, epochs: epochs, format: format)
     }
 
     /// One epoch in-process on one replica, as the train command runs it; the checkpoint's path.

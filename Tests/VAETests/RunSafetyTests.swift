@@ -16,16 +16,7 @@ final class RunSafetyTests: TemporaryDirectoryTestCase {
     }
 
     func options(_ output: String = "out", epochs: Int = 2) -> TrainingOptions {
-        var o = TrainingOptions(trainDir: "\(dir!)/images")
-        o.outputDir = "\(dir!)/\(output)"
-        o.batchSize = 2   // 5 images: 3 steps per epoch
-        o.epochs = epochs
-        o.lr = 1e-3
-        o.klWeight = 0.01
-        o.imgSize = 16
-        o.saveInterval = 1
-        o.numRecon = 2
-        return o
+        smallRunOptions(in: dir, output: output, epochs: epochs)
     }
 
     func message(_ body: () throws -> Void) -> String {

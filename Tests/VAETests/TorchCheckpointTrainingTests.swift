@@ -17,17 +17,7 @@ final class TorchCheckpointTrainingTests: TemporaryDirectoryTestCase {
     }
 
     func options(_ output: String, epochs: Int, format: SaveFormat) -> TrainingOptions {
-        var o = TrainingOptions(trainDir: "\(dir!)/images")
-        o.outputDir = "\(dir!)/\(output)"
-        o.batchSize = 2   // 5 images: 3 steps per epoch
-        o.epochs = epochs
-        o.lr = 1e-3
-        o.klWeight = 0.01
-        o.imgSize = 16
-        o.saveInterval = 1
-        o.numRecon = 2
-        o.saveFormat = format
-        return o
+        smallRunOptions(in: dir, output: output, epochs: epochs, format: format)
     }
 
     /// Trains through a RunDirectory, as the train command does.

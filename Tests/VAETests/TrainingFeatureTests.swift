@@ -100,8 +100,9 @@ final class TrainingFeatureTests: TemporaryDirectoryTestCase {
         let paths = (0..<8).map { "\(dir!)/images/img\($0).png" }
         XCTAssertEqual(try TrainingImages.split(paths, fraction: 0.25, seed: o.seed).validation, held)
         XCTAssertNotEqual(try TrainingImages.split(paths, fraction: 0.25, seed: o.seed + 1).validation, held)
-        let history = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(o.outputDir)/training_history.json"))) as! [[String: Any]]
-        for record in history {
+        let history = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(o.outputDir)/training_history.json"))) as! [String: Any]
+        let epochs = history["epochs"] as! [[String: Any]]
+        for record in epochs {
             for key in ["val_recon_loss", "val_kl_loss", "val_psnr", "val_ssim"] { XCTAssertNotNil(record[key] as? Double, key) }
             XCTAssertGreaterThan(record["val_psnr"] as! Double, 0)
         }

@@ -117,12 +117,12 @@ public enum AnalysisReport {
 /// `vae-dist analyze`: one pair, image 1 against image 2, into `directory`.
 /// `mask`: the lesion's mask file(s) (merged), for the lesion metrics.
 public func analyzePair(image1: String, image2: String, mask: [String] = [], settings: AnalysisSettings,
-                        model: AutoencoderKL, outputDirectory directory: String) throws -> PairAnalysis {
+                        model: AutoencoderKL, outputDirectory directory: String, stage: PairStage.Report? = nil) throws -> PairAnalysis {
     try MemoryEstimate.require(config: model.config, imageSize: settings.imageSize, batch: 2, work: .inference,
                                cachedImages: 2 + mask.count)
     let images = (try loadResized(image1, size: settings.imageSize), try loadResized(image2, size: settings.imageSize))
     let lesion = mask.isEmpty ? nil : try LesionMask.load(mask, size: settings.imageSize)
-    let analysis = PairAnalysis(images: images, mask: lesion, layers: settings.layers, with: model)
+    let analysis = PairAnalysis(images: images, mask: lesion, layers: settings.layers, with: model, stage: stage)
     let title = "\(image1.shortName) vs \(image2.shortName)"
     try AnalysisReport.writePair(analysis, images: images, inputs: (image1, image2), title: title, settings: settings,
                                  model: model, to: directory)

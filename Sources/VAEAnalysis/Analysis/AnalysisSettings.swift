@@ -1,6 +1,7 @@
 import Foundation
 import VAECore
 import VAEFormats
+import VAEJobs
 
 /// What an analysis run was asked to do, recorded beside its numbers.
 public struct AnalysisSettings: Sendable {
@@ -23,6 +24,8 @@ public struct AnalysisSettings: Sendable {
     public var clusterBy: PairKey?
     /// Which layers are compared.
     public var layers: AnalysisLayers = .decoder
+    /// How the run was made (the launcher's), written into every JSON file and report.html's footer.
+    public var provenance: Provenance?
 
     public init(method: AnalysisMethod = .both, imageSize: Int = 512, checkpoint: String? = nil, seed: UInt64 = 0,
                 config: String? = nil, bootstrap: Int = 2000) {
@@ -67,6 +70,7 @@ public struct AnalysisSettings: Sendable {
             // The arithmetic the model computes with (--fast_conv, --exact_conv change results by rounding).
             ("convolution", .string(model.arithmetic.description)),
         ]
+        if let provenance { members.append(("provenance", provenance.json())) }
         return members
     }
 }

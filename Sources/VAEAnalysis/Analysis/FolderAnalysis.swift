@@ -96,6 +96,10 @@ public struct FolderAnalysisJob {
     public let maskFolder: String?
     /// Progress and warnings, shown on rank 0.
     public let log: (String) -> Void
+    /// The whole job's progress after each round of pairs (every rank's pairs done, summed), on rank 0.
+    public var progress: (FolderProgress) -> Void = { _ in }
+    /// The stages of the pair this rank is analysing (with its name).
+    public var stage: (String, PairStage) -> Void = { _, _ in }
 
     public init(model: AutoencoderKL, settings: AnalysisSettings, outputDirectory: String, replicas: ReplicaGroup,
                 maskFolder: String? = nil, log: @escaping (String) -> Void) {
@@ -123,16 +127,29 @@ public struct FolderAnalysisJob {
         let inputs = try loadInputs(mine, total: pairs.count)
 
         var analysed: [AnalysedPair] = []
-        for (index, (pair, input)) in zip(mine, inputs).enumerated() {
-            let images = (input.positive, input.negative)
-            let mask = pair.masks.isEmpty ? nil : try LesionMask.merging(input.masks, files: pair.masks)
-            let analysis = PairAnalysis(images: images, mask: mask, layers: settings.layers, with: model)
-            try AnalysisReport.writePair(analysis, images: images, inputs: (pair.positive, pair.negative), title: pair.name,
-                                         settings: settings, model: model,
-                                         to: (outputDirectory as NSString).appendingPathComponent(pair.name))
-            analysed.append(AnalysedPair(layers: analysis.layers,
-                                         images: try ReportPairImages(name: pair.name, analysis: analysis, images: images)))
-            log("\(pair.name): done (\(index + 1)/\(mine.count) on rank \(replicas.rank))")
+        let started = Date()
+        // In rounds of one pair per rank, after which the ranks add up the pairs done: rank 0 shows the whole job's
+        // progress. Pairs at one size take about the same time, so the ranks seldom wait for each other.
+        let rounds = (0..<replicas.size).map { share($0).count }.max() ?? 0
+        for round in 0..<rounds {
+            if round < mine.count {
+                let (pair, input) = (mine[round], inputs[round])
+                let images = (input.positive, input.negative)
+                let mask = pair.masks.isEmpty ? nil : try LesionMask.merging(input.masks, files: pair.masks)
+                let analysis = PairAnalysis(images: images, mask: mask, layers: settings.layers, with: model,
+                                            stage: { stage(pair.name, $0) })
+                try AnalysisReport.writePair(analysis, images: images, inputs: (pair.positive, pair.negative), title: pair.name,
+                                             settings: settings, model: model,
+                                             to: (outputDirectory as NSString).appendingPathComponent(pair.name))
+                analysed.append(AnalysedPair(layers: analysis.layers,
+                                             images: try ReportPairImages(name: pair.name, analysis: analysis, images: images)))
+            }
+            var done = [Double(analysed.count)]
+            replicas.sum(&done)
+            if replicas.rank == 0 {
+                progress(FolderProgress(done: Int(done[0]), total: pairs.count, ranks: replicas.size,
+                                        seconds: Date().timeIntervalSince(started)))
+            }
         }
 
         let gathered = try replicas.gather(analysed, to: 0)
@@ -233,4 +250,13 @@ public struct FolderAnalysisJob {
         }
         return inputs
     }
+}
+
+/// A folder analysis' progress over every rank: pairs done of the total, after `seconds`.
+public struct FolderProgress: Sendable {
+    public let done: Int, total: Int, ranks: Int
+    public let seconds: Double
+
+    /// Seconds left at the rate so far (nil before the first pair is done).
+    public var etaSeconds: Double? { done > 0 ? seconds / Double(done) * Double(total - done) : nil }
 }

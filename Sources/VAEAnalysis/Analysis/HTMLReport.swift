@@ -43,6 +43,7 @@ public enum HTMLReport {
             lesionSection(statistics),
             groupSection(groups),
             pairSection(pairs, statistics: statistics, images: images),
+            provenanceFooter(settings.provenance),
         ]
         return """
         <!DOCTYPE html>

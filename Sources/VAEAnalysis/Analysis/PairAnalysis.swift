@@ -18,16 +18,18 @@ public struct PairAnalysis {
     /// Decodes the two latents [1, E, h, w] (item 0 from image 1) stage by stage in turn
     /// (`Network.forward(items:observe:)`). Each layer is measured in `observe` the moment both items' outputs
     /// exist and only its small difference map is kept, so memory stays that of both items' stage inputs beside
-    /// one item's working set.
-    public init(decoding latents: [Tensor], mask: LesionMask? = nil, with model: AutoencoderKL) {
+    /// one item's working set. `stage` hears of each layer measured (`PairStage`, counting the decoder's layers).
+    public init(decoding latents: [Tensor], mask: LesionMask? = nil, with model: AutoencoderKL, stage: PairStage.Report? = nil) {
         precondition(latents.count == 2, "a pair analysis decodes 2 latents, got \(latents.count)")
         var layers: [LayerDifference] = []
         var maps: [DifferenceMap] = []
         self.mask = mask
+        let total = model.decoder.layerNames.count
         let reconstructions = model.decode(items: latents) { name, outputs in
             let (difference, map) = compareBatchItems(outputs, layer: name, mask: mask)
             layers.append(difference)
             maps.append(map)
+            stage?(PairStage(done: layers.count, total: total, what: name))
         }
         reconstruction = Tensor(joining: reconstructions)
         self.layers = layers
@@ -37,15 +39,30 @@ public struct PairAnalysis {
     /// Encodes both images (already at the analysis size) and decodes the posterior modes, each image a tensor of
     /// its own; with `layers` including the encoder, its layers are measured too (first, in forward order).
     public init(images: (RGB8Image, RGB8Image), mask: LesionMask? = nil, layers: AnalysisLayers = .decoder,
-                with model: AutoencoderKL) {
+                with model: AutoencoderKL, stage: PairStage.Report? = nil) {
         var encoderLayers: [LayerDifference] = [], encoderMaps: [DifferenceMap] = []
-        let observe: ((String, [Tensor]) -> Void)? = !layers.encoder ? nil : { name, outputs in
-            let (difference, map) = compareBatchItems(outputs, layer: name, mask: mask)
-            encoderLayers.append(difference)
-            encoderMaps.append(map)
+        // Stages: each encoder layer when they are measured, else each image's encoding; then the decoder's layers.
+        let encoding = layers.encoder ? model.encoderLayerNames.count : 2
+        let total = encoding + model.decoder.layerNames.count
+        let inputs = [images.0, images.1].map { imageBatch([$0]) }
+        stage?(PairStage(done: 0, total: total, what: "encoding"))
+        let posteriors: [DiagonalGaussian]
+        if layers.encoder {
+            posteriors = model.encode(items: inputs) { name, outputs in
+                let (difference, map) = compareBatchItems(outputs, layer: name, mask: mask)
+                encoderLayers.append(difference)
+                encoderMaps.append(map)
+                stage?(PairStage(done: encoderLayers.count, total: total, what: name))
+            }
+        } else {
+            // Unobserved, the items are encoded one after the other anyway: the same arithmetic, one at a time.
+            posteriors = inputs.enumerated().flatMap { index, input in
+                defer { stage?(PairStage(done: index + 1, total: total, what: "image \(index + 1) of 2 encoded")) }
+                return model.encode(items: [input])
+            }
         }
-        let posteriors = model.encode(items: [images.0, images.1].map { imageBatch([$0]) }, observe: observe)
-        let decoded = PairAnalysis(decoding: posteriors.map(\.mode), mask: mask, with: model)
+        let decoded = PairAnalysis(decoding: posteriors.map(\.mode), mask: mask, with: model,
+                                   stage: stage.map { report in { report(PairStage(done: encoding + $0.done, total: total, what: $0.what)) } })
         self.layers = encoderLayers + (layers.decoder ? decoded.layers : [])
         maps = encoderMaps + (layers.decoder ? decoded.maps : [])
         reconstruction = decoded.reconstruction
@@ -63,3 +80,13 @@ public struct PairAnalysis {
     }
 }
 
+
+/// Where a pair's analysis is, in steps of `total`: 0 at the start, then each image encoded (or each encoder layer
+/// measured), then each decoder layer measured; for a progress display of pairs that take long (a 512 px pair takes
+/// half a minute on a few cores).
+public struct PairStage: Sendable {
+    public typealias Report = (PairStage) -> Void
+    public let done: Int, total: Int
+    /// The encoding, or the layer just measured.
+    public let what: String
+}

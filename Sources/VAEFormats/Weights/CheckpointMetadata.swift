@@ -10,11 +10,13 @@ public enum CheckpointMetadata {
     public static let weightsFormat = "vae-dist-weights-1"
 
     /// Weights and the config they need, so that every command loads them without --config; `imageSize`, the
-    /// size they were trained at, is reconstruct's default.
-    public static func saveWeights(_ weights: SafeTensors, config: VAEConfig, imageSize: Int? = nil, to path: String) throws {
+    /// size they were trained at, is reconstruct's default; `provenance` the JSON of the run's record.
+    public static func saveWeights(_ weights: SafeTensors, config: VAEConfig, imageSize: Int? = nil, provenance: String? = nil,
+                                   to path: String) throws {
         var file = weights
         file.metadata = ["format": weightsFormat, "config": try json(config)]
         if let imageSize { file.metadata["img_size"] = "\(imageSize)" }
+        file.metadata["provenance"] = provenance
         try file.write(path: path)
     }
 

@@ -7,6 +7,16 @@ public struct SharedModel {
     public let source: ModelSource
     /// The VAE tensors of the weights file; nil without weights.
     public let weights: ReadWeights?
+    /// The weights file's SHA-256 (for the provenance record), computed where the file was read; nil without weights.
+    public let weightsSHA256: String?
+
+    /// Decides the model here and reads its weights (and their hash: one streamed pass over the whole file, before
+    /// the VAE's tensors are read from it, then mostly from the page cache).
+    public static func read(checkpoint: String?, config: String?) throws -> SharedModel {
+        let source = try ModelSource(checkpoint: checkpoint, config: config)
+        let hash = try source.weights.map { try SHA256.hex(file: $0.path) }
+        return SharedModel(source: source, weights: try source.weights.map { _ in try source.readWeights() }, weightsSHA256: hash)
+    }
 
     /// Loads the weights into `model`; the line saying what was loaded, nil without weights.
     public func loadWeights(into model: AutoencoderKL) throws -> String? {
@@ -20,16 +30,12 @@ extension ReplicaGroup {
     /// file made for the trip, checked against its checksum): the files need exist only on rank 0's host, and a
     /// full SD checkpoint sends only its VAE.
     public func modelSource(checkpoint: String?, option: String, config: String?, log: (String) -> Void) throws -> SharedModel {
-        guard size > 1 else {
-            let source = try ModelSource(checkpoint: checkpoint, config: config)
-            return SharedModel(source: source, weights: try source.weights.map { _ in try source.readWeights() })
-        }
+        guard size > 1 else { return try SharedModel.read(checkpoint: checkpoint, config: config) }
         var decided: SharedModel?
         let what = checkpoint.map { "\(option) \($0) (its VAE tensors as float32, and the config)" } ?? config.map { "--config \($0)" }
             ?? "the model (SD v1 VAE)"
         let bytes = try fromRoot(what, log: checkpoint == nil && config == nil ? { _ in } : log) {
-            let source = try ModelSource(checkpoint: checkpoint, config: config)
-            let model = SharedModel(source: source, weights: try source.weights.map { _ in try source.readWeights() })
+            let model = try SharedModel.read(checkpoint: checkpoint, config: config)
             decided = model
             return try Self.package(model)
         }
@@ -47,6 +53,7 @@ extension ReplicaGroup {
             metadata["diffusers_folder"] = weights.diffusersFolder
             metadata["sibling_config"] = weights.siblingConfig
             metadata["location"] = model.weights?.location
+            metadata["weights_sha256"] = model.weightsSHA256
         }
         file.metadata = metadata
         return try file.serialized()
@@ -70,7 +77,8 @@ extension ReplicaGroup {
                         siblingConfig: meta["sibling_config"])
         }
         let source = ModelSource(config: config, configOrigin: origin, weights: weights)
-        return SharedModel(source: source, weights: weights.map { _ in ReadWeights(tensors: file.tensors, location: meta["location"]) })
+        return SharedModel(source: source, weights: weights.map { _ in ReadWeights(tensors: file.tensors, location: meta["location"]) },
+                           weightsSHA256: meta["weights_sha256"])
     }
 
     private static func originTerms(_ origin: ModelSource.ConfigOrigin) -> (kind: String, path: String) {
