@@ -39,9 +39,8 @@ public final class Tensor {
     }
 
     public convenience init(shape: [Int], values: [Float]) {
-        self.init(shape: shape)
-        precondition(values.count == count, "\(values.count) values for shape \(shape)")
-        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+        self.init(uninitializedShape: shape)
+        copy(from: values)
     }
 
     deinit {

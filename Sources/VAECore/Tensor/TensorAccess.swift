@@ -46,23 +46,15 @@ extension Tensor {
     }
 
     /// Elements per item of the batch (the first dimension).
-    public var itemCount: Int { shape.isEmpty || shape[0] == 0 ? 0 : count / shape[0] }
+    @usableFromInline var itemCount: Int { shape.isEmpty || shape[0] == 0 ? 0 : count / shape[0] }
 
-    /// Item `n` of the batch, [1, …] (a copy).
-    public func item(_ n: Int) -> Tensor {
-        precondition(shape.count >= 1 && n >= 0 && n < shape[0], "item \(n) of a tensor of shape \(shape)")
-        let item = Tensor(uninitializedShape: [1] + shape.dropFirst())
-        item.data.update(from: data + n * itemCount, count: itemCount)
-        return item
-    }
-
-    /// Calls `body` with item `n` of the batch, to read.
+    /// Calls `body` with item `n` of the batch (the first dimension), to read.
     @inlinable public func withItem<R>(_ n: Int, _ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         precondition(shape.count >= 1 && n >= 0 && n < shape[0], "item \(n) of a tensor of shape \(shape)")
         return try body(UnsafeBufferPointer(start: data + n * itemCount, count: itemCount))
     }
 
-    /// Calls `body` with item `n` of the batch, to write.
+    /// Calls `body` with item `n` of the batch (the first dimension), to write.
     @inlinable public func withMutableItem<R>(_ n: Int, _ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         precondition(shape.count >= 1 && n >= 0 && n < shape[0], "item \(n) of a tensor of shape \(shape)")
         return try body(UnsafeMutableBufferPointer(start: data + n * itemCount, count: itemCount))
