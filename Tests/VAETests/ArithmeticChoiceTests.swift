@@ -82,11 +82,11 @@ extension ReferenceModelTests {
         }
     }
 
-    /// The parts in the order of their share of SD v1's 3×3 convolution work (multiply–adds per latent pixel:
-    /// decoder up blocks ~32M, mid ~1.0M, conv_out ~25k, conv_in ~2k; encoder down blocks ~28M, mid ~1.0M,
-    /// conv_in ~14k, conv_out ~37k), the largest first.
-    static let partsByWork: [ConvolutionPart] = [.decoderUp, .encoderDown, .decoderMid, .encoderMid, .encoderConvOut,
-                                                 .decoderConvOut, .encoderConvIn, .decoderConvIn]
+    /// The parts in the order of their share of SD v1's 3×3 stride-1 convolution work (multiply–adds per latent
+    /// pixel, 420M in all: decoder up blocks 288M, encoder down blocks 113M, decoder and encoder mid 9.4M each,
+    /// encoder conv_in and decoder conv_out 0.22M each, encoder conv_out 37k, decoder conv_in 18k), the largest first.
+    static let partsByWork: [ConvolutionPart] = [.decoderUp, .encoderDown, .decoderMid, .encoderMid, .encoderConvIn,
+                                                 .decoderConvOut, .encoderConvOut, .decoderConvIn]
 
     /// Taking the parts in order of work, each is kept when the contract's `kinds` still hold with it and those
     /// kept before; prints each row of the measurement (Tests/Fixtures/README.md).

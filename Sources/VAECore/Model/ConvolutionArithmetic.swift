@@ -28,9 +28,9 @@ public enum ConvolutionPart: String, CaseIterable, Sendable, Comparable, CustomS
 /// Which Winograd algorithm each part of the networks uses. F(4×4) does 1.8× fewer multiplications than F(2×2)
 /// at several times its rounding error (docs/PERFORMANCE-LOG.md, "Winograd F(4×4, 3×3)"), so the defaults use it
 /// where the fixtures' accuracy contract (Tests/Fixtures/README.md: each tensor within max(its fixed bound,
-/// 1.5 × PyTorch float32's error on it)) holds with it on both kernel paths (AVX-512 and AVX2), chosen by
-/// measurement (`ReferenceModelTests.testDefaultArithmeticKeepsTheContract`, run on each path by scripts/test.sh):
-/// forward-only work is held to the forward tensors, training also to the gradients and the Adam steps.
+/// 1.5 × PyTorch float32's error on it)) holds with it on both kernel paths (AVX-512 and AVX2): chosen by
+/// measurement and held to it by the tests of Tests/VAETests/ArithmeticChoiceTests.swift, which scripts/test.sh runs
+/// on each path. Forward-only work is held to the forward tensors, training also to the gradients and Adam steps.
 public struct ConvolutionArithmetic: Sendable, Equatable, CustomStringConvertible {
     /// The parts that compute with F(4×4); the others with F(2×2).
     public var f4x4: Set<ConvolutionPart>
