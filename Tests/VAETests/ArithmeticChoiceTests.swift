@@ -33,8 +33,13 @@ extension ReferenceModelTests {
         case forward, gradients, adam = "Adam steps"
 
         init(key: String) {
-            if key.hasPrefix("grad.") { self = .gradients } else if key.hasPrefix("adam1.") || key.hasPrefix("adam2.")
-                || key == "total_loss_after_adam1" { self = .adam } else { self = .forward }
+            if key.hasPrefix("grad.") {
+                self = .gradients
+            } else if key.hasPrefix("adam1.") || key.hasPrefix("adam2.") || key == "total_loss_after_adam1" {
+                self = .adam
+            } else {
+                self = .forward
+            }
         }
     }
 
