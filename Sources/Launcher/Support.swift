@@ -64,7 +64,7 @@ enum BenchDefaults: CommandDefaults {
 }
 
 /// What a weights option (`--checkpoint`, train's `--init_weights`) accepts, said once.
-let weightsFileKinds = "a vae-dist checkpoint (its config comes with it), an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder"
+let weightsFileKinds = ModelSource.acceptedWeights
 
 /// `--checkpoint` for the commands that cannot run without weights.
 struct RequiredWeights: ParsableArguments {
@@ -74,7 +74,7 @@ struct RequiredWeights: ParsableArguments {
 
 /// `--config`: the model config, for every command that builds a model.
 struct ConfigOption<Defaults: CommandDefaults>: ParsableArguments {
-    @Option(name: [.customLong("config"), .customLong("config_path"), .customLong("config-path")],
+    @Option(name: snakeAndKebab("config", "config_path"),
             help: ArgumentHelp("Model config: an SD yaml (model.params.first_stage_config.params), a yaml of just those params, or a diffusers config.json. \(Defaults.configDefault)"))
     var config: String?
 }
@@ -85,7 +85,7 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
     @OptionGroup var configOption: ConfigOption<Defaults>
     var config: String? { configOption.config }
 
-    @Option(name: [.customLong("img_size"), .customLong("img-size")],
+    @Option(name: snakeAndKebab("img_size"),
             help: "Images are resized to img_size × img_size (PIL bilinear). Must be divisible by 2^(levels-1). Default: \(Defaults.imageSizeHelp).")
     var givenImageSize: Int?
 
@@ -99,11 +99,11 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
     @Option(help: "Accepted for the original tool's scripts; only 'cpu' is valid (scale with mpirun instead).")
     var device = "cpu"
 
-    @Flag(name: [.customLong("fast_conv"), .customLong("fast-conv")],
+    @Flag(name: snakeAndKebab("fast_conv"),
           help: "3×3 convolutions by Winograd F(4×4) in encoder and decoder: less time (docs/PERFORMANCE.md), at rounding errors up to ~1e-5 of a layer's largest value instead of ~1e-6. Default: F(4×4) in the decoder of analysis and reconstruction, F(2×2) elsewhere.")
     var fastConv = false
 
-    @Flag(name: [.customLong("exact_conv"), .customLong("exact-conv")],
+    @Flag(name: snakeAndKebab("exact_conv"),
           help: "3×3 convolutions by Winograd F(2×2) everywhere (training's default), also in the decoder of analysis and reconstruction: the arithmetic closest to ldm's, at some extra time.")
     var exactConv = false
 

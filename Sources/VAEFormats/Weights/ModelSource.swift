@@ -10,6 +10,10 @@ import VAECore
 /// - the weights: a directory is a diffusers folder, a zip file a PyTorch checkpoint (`.ckpt`, `.pt`, diffusers'
 ///   `.bin`), any other file safetensors; either with ldm names, diffusers names or as a full SD checkpoint.
 public struct ModelSource {
+    /// What a weights option (`--checkpoint`, train's `--init_weights`) accepts, in help's words.
+    public static let acceptedWeights =
+        "a vae-dist checkpoint (its config comes with it), an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder"
+
     public enum ConfigOrigin: Equatable, Sendable, CustomStringConvertible {
         /// `--config`.
         case file(String)
