@@ -119,13 +119,6 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
         try validateImageSize(imgSize)
     }
 
-    /// The model to use with these weights (nil: none), its config checked against `imageSize` (default --img_size).
-    func source(weights: String?, imageSize: Int? = nil) throws -> ModelSource {
-        let source = try ModelSource(checkpoint: weights, config: config)
-        try source.config.checkImageSize(imageSize ?? imgSize, option: givenImageSize == nil && imageSize != nil ? "the stored img_size" : "--img_size")
-        return source
-    }
-
     /// The convolutions' arithmetic for `work`: its default, or what --fast_conv / --exact_conv ask for.
     func arithmetic(for work: MemoryEstimate.Work) -> ConvolutionArithmetic {
         .chosen(for: work, fast: fastConv, exact: exactConv)
@@ -137,13 +130,13 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
     }
 
     /// For the commands that need weights and no MPI job (forward only): sets the arithmetic (--threads, the
-    /// convolutions'), builds the model and loads `weights` into it; `say` gets the line saying what was loaded.
-    /// `imageSize` (default --img_size) is the size the config is checked against; `check` sees the config first,
-    /// before anything is read or built (the memory estimate).
-    func loadModel(weights: String, imageSize: Int? = nil, check: (VAEConfig) throws -> Void = { _ in },
+    /// convolutions'), builds the model and loads the weights of `source` into it; `say` gets the line saying what
+    /// was loaded. `imageSize` (default --img_size) is the size the config is checked against; `check` sees the
+    /// config first, before anything is read or built (the memory estimate).
+    func loadModel(_ source: ModelSource, imageSize: Int? = nil, check: (VAEConfig) throws -> Void = { _ in },
                    say: (String) -> Void) throws -> AutoencoderKL {
         if let threads { Threads.set(threads) }
-        let source = try source(weights: weights, imageSize: imageSize)
+        try source.config.checkImageSize(imageSize ?? imgSize, option: givenImageSize == nil && imageSize != nil ? "the stored img_size" : "--img_size")
         try check(source.config)
         let model = AutoencoderKL(source.config, arithmetic: arithmetic(for: .inference))
         say(try source.loadWeights(into: model))
