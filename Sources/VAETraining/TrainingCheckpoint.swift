@@ -107,7 +107,7 @@ public enum TrainingCheckpoint {
             guard let e = contents.file["ema.\(name)"], e.shape == shadow.shape else {
                 throw VAEDistError("\(path): has no averaged weights 'ema.\(name)' (was it trained without --ema_decay?)")
             }
-            e.values.withUnsafeBufferPointer { shadow.data.update(from: $0.baseAddress!, count: shadow.count) }
+            shadow.copy(from: e.values)
         }
     }
 
