@@ -97,7 +97,8 @@ struct AnalysisOptions: ParsableArguments {
     /// else the SD v1 VAE). The memory is checked as soon as the config is known, with the `images` kept decoded.
     /// With `replicas`, rank 0 reads the weights and config and every rank receives them (other hosts need not
     /// have the files).
-    /// `provenance` (the launcher's record) gets the model's weights, their hash and the config's origin.
+    /// The model runs on `job`'s compute context; the job's provenance record gets its weights, their hash and the
+    /// config's origin.
     func loadModel(images: Int, replicas: ReplicaGroup? = nil, job: MPIJob, say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
         let shared = try replicas.map { try $0.modelSource(checkpoint: checkpoint, option: "--checkpoint", config: modelOptions.config, log: say) }
         let source = try shared?.source ?? ModelSource(checkpoint: checkpoint, config: modelOptions.config)
