@@ -97,8 +97,9 @@ struct AnalysisOptions: ParsableArguments {
     /// else the SD v1 VAE). The memory is checked as soon as the config is known, with the `images` kept decoded.
     /// With `replicas`, rank 0 reads the weights and config and every rank receives them (other hosts need not
     /// have the files).
-    /// `provenance` (the launcher's record) gets the model's weights, their hash and the config's origin.
-    func loadModel(images: Int, replicas: ReplicaGroup? = nil, provenance: Provenance, say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
+    /// The model runs on `job`'s compute context; the job's provenance record gets its weights, their hash and the
+    /// config's origin.
+    func loadModel(images: Int, replicas: ReplicaGroup? = nil, job: MPIJob, say: (String) -> Void) throws -> (AnalysisSettings, AutoencoderKL) {
         let shared = try replicas.map { try $0.modelSource(checkpoint: checkpoint, option: "--checkpoint", config: modelOptions.config, log: say) }
         let source = try shared?.source ?? ModelSource(checkpoint: checkpoint, config: modelOptions.config)
         try source.config.checkImageSize(modelOptions.imgSize, option: "--img_size")
@@ -106,9 +107,9 @@ struct AnalysisOptions: ParsableArguments {
         var settings = AnalysisSettings(method: method, imageSize: modelOptions.imgSize, checkpoint: checkpoint, seed: seed,
                                         config: source.configOrigin == .sdV1Default ? nil : source.configOrigin.description)
         let hash = try shared.map(\.weightsSHA256) ?? source.weights.map { try SHA256.hex(file: $0.path) }
-        settings.provenance = provenance.model(source, weightsSHA256: hash)
-        let model = try settings.makeModel(source, arithmetic: modelOptions.arithmetic(for: .inference), weights: shared?.weights,
-                                           log: say)
+        settings.provenance = job.provenance.model(source, weightsSHA256: hash)
+        let model = try settings.makeModel(source, arithmetic: modelOptions.arithmetic(for: .inference), context: job.context,
+                                           weights: shared?.weights, log: say)
         if checkpoint == nil {
             say("warning: random weights (--allow_random_weights, seed \(seed)): the differences are meaningless, they say nothing about what a trained VAE sees")
         }
@@ -121,7 +122,7 @@ struct AnalysisOptions: ParsableArguments {
         try mpi.run(quiet: quiet) { replicas, console in
             let say = console.say
             // The pairs are not listed yet: the job checks again with the images this rank keeps.
-            var (settings, model) = try loadModel(images: 0, replicas: replicas, provenance: mpi.provenance, say: say)
+            var (settings, model) = try loadModel(images: 0, replicas: replicas, job: mpi, say: say)
             settings.bootstrap = bootstrapSamples
             settings.level = ciLevel
             settings.permutations = permutations
@@ -149,7 +150,7 @@ struct AnalysisOptions: ParsableArguments {
             let say = console.say
             if replicas.size > 1 { say("one pair: ranks 1…\(replicas.size - 1) have nothing to do (use analyze-folder to spread pairs)") }
             guard replicas.rank == 0 else { return }
-            var (settings, model) = try loadModel(images: mask == nil ? 2 : 3, provenance: mpi.provenance, say: say)
+            var (settings, model) = try loadModel(images: mask == nil ? 2 : 3, job: mpi, say: say)
             settings.layers = layers
             let output = (self.output as NSString).appendingPathComponent("single")
             let progress = AnalysisProgress(console)

@@ -63,7 +63,7 @@ struct Bench: ParsableCommand {
         try mpi.run { replicas, _ in
             var provenance = mpi.provenance
             if mode == .sgemm {
-                let result = Benchmark.sgemmCeiling(size: Self.sgemmSize, steps: steps, replicas: replicas)
+                let result = Benchmark.sgemmCeiling(size: Self.sgemmSize, steps: steps, replicas: replicas, context: mpi.context)
                 guard replicas.rank == 0 else { return }
                 print(json ? try Self.json(result, provenance: provenance)
                            : String(format: "sgemm %d×%d×%d, one product per thread, %d thread(s): %.4f s per step, %.1f GFLOP/s (median of %d)",
@@ -77,7 +77,8 @@ struct Bench: ParsableCommand {
             let cfg = preset?.config ?? source!.config
             provenance.configSource = preset.map { "--preset \($0.rawValue)" } ?? source!.configOrigin.description
             try cfg.checkImageSize(modelOptions.imgSize, option: "--img_size")
-            let vae = AutoencoderKL(cfg, arithmetic: modelOptions.arithmetic(for: mode == .train ? .training : .inference))
+            let vae = AutoencoderKL(cfg, arithmetic: modelOptions.arithmetic(for: mode == .train ? .training : .inference),
+                                    context: mpi.context)
             let result = switch mode {
             case .train: try Benchmark.train(model: vae, imgSize: modelOptions.imgSize, batchSize: batchSize, gradAccum: gradAccum,
                                                steps: steps, replicas: replicas)

@@ -14,11 +14,11 @@ enum BuildInfo {
 }
 
 extension Provenance {
-    /// This process's record: the build, its command line, `ranks` × the threads set, this CPU, and the kernels
-    /// and BLAS core that run.
-    static func launcher(ranks: Int) -> Provenance {
+    /// This process's record: the build, its command line, `ranks` × the context's threads, this CPU, and the
+    /// context's kernels and the BLAS core that run.
+    static func launcher(ranks: Int, context: ComputeContext) -> Provenance {
         Provenance(version: BuildInfo.version, commit: BuildInfo.commit, commandLine: CommandLine.arguments, ranks: ranks,
-                   threadsPerRank: Threads.count, cpu: cpuModel, kernels: TransformKernels.active.rawValue,
+                   threadsPerRank: context.threads, cpu: cpuModel, kernels: context.kernels.rawValue,
                    blasCore: BLASCore.running, started: BuildInfo.started)
     }
 

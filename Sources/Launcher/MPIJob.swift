@@ -6,29 +6,31 @@ import VAECore
 import VAEJobs
 import VAETraining
 
-/// A command running on every MPI rank (or alone, as an MPI singleton): sets threads, gives the body the
-/// replica group and rank 0's console; failures are reported by `reportingFailures`.
+/// A command running on every MPI rank (or alone, as an MPI singleton): makes the rank's compute context, gives
+/// the body the replica group and rank 0's console; failures are reported by `reportingFailures`.
 struct MPIJob {
     let communicator: Communicator
+    /// This rank's threads (--threads, else its share of the node's cores) and kernels: for the job's model, and
+    /// bound while the body runs.
+    let context: ComputeContext
 
     static func start(threads: Int?) throws -> MPIJob {
         try reportingFailures {
             let communicator = try Communicator()
             let locality = try communicator.nodeLocality()
-            Threads.set(threads ?? locality.defaultThreadCount)
-            return MPIJob(communicator: communicator)
+            return MPIJob(communicator: communicator, context: try .launcher(threads: threads ?? locality.defaultThreadCount))
         }
     }
 
     /// This job's provenance record (the model is added once it is decided).
-    var provenance: Provenance { .launcher(ranks: communicator.size) }
+    var provenance: Provenance { .launcher(ranks: communicator.size, context: context) }
 
     func run(quiet: Bool = false, _ body: (MPIReplicaGroup, Console) throws -> Void) throws {
         let console = Console(isRoot: communicator.rank == 0, quiet: quiet)
         try reportingFailures(on: communicator) {
             let replicas = MPIReplicaGroup(communicator)
-            if let placement = try replicas.placement(threads: Threads.count) { console.say(placement) }
-            try body(replicas, console)
+            if let placement = try replicas.placement(threads: context.threads) { console.say(placement) }
+            try context.run { try body(replicas, console) }
         }
     }
 }

@@ -43,7 +43,7 @@ struct Reconstruct: ParsableCommand {
                 try MemoryEstimate.require(config: $0, imageSize: size.value, batch: 1, work: .inference, cachedImages: images.count)
             }, say: say)
             let job = ReconstructionJob(model: vae, imageSize: size.value, outputDirectory: output)
-            let written = try job.run(images: images, log: say)
+            let written = try vae.context.run { try job.run(images: images, log: say) }
             console.result("wrote \(written.count) files to \(output)")
         }
     }

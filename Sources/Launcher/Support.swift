@@ -129,18 +129,25 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
         try MPIJob.start(threads: threads)
     }
 
-    /// For the commands that need weights and no MPI job (forward only): sets the arithmetic (--threads, the
-    /// convolutions'), builds the model and loads the weights of `source` into it; `say` gets the line saying what
-    /// was loaded. `imageSize` (default --img_size) is the size the config is checked against; `check` sees the
-    /// config first, before anything is read or built (the memory estimate).
+    /// For the commands that need weights and no MPI job (forward only): builds the model on its compute context
+    /// (--threads, else every core) with the convolutions' arithmetic and loads the weights of `source` into it;
+    /// `say` gets the line saying what was loaded. `imageSize` (default --img_size) is the size the config is
+    /// checked against; `check` sees the config first, before anything is read or built (the memory estimate).
     func loadModel(_ source: ModelSource, imageSize: Int? = nil, check: (VAEConfig) throws -> Void = { _ in },
                    say: (String) -> Void) throws -> AutoencoderKL {
-        if let threads { Threads.set(threads) }
+        let context = try ComputeContext.launcher(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         try source.config.checkImageSize(imageSize ?? imgSize, option: givenImageSize == nil && imageSize != nil ? "the stored img_size" : "--img_size")
         try check(source.config)
-        let model = AutoencoderKL(source.config, arithmetic: arithmetic(for: .inference))
+        let model = AutoencoderKL(source.config, arithmetic: arithmetic(for: .inference), context: context)
         say(try source.loadWeights(into: model))
         return model
+    }
+}
+
+extension ComputeContext {
+    /// The context of a command: `threads` per process, the kernels `VAE_DIST_KERNELS` names (else the widest).
+    static func launcher(threads: Int) throws -> ComputeContext {
+        ComputeContext(threads: threads, kernels: try TransformKernels.fromEnvironment())
     }
 }
 

@@ -75,8 +75,7 @@ struct Train: ParsableCommand {
             let run = try RunDirectory.begin(outputDir, start: start, replicas: replicas, log: say)
             let trainer: Trainer
             do {
-                trainer = try prepareTrainer(run, start: start, options: options, replicas: replicas, console: console,
-                                             provenance: mpi.provenance)
+                trainer = try prepareTrainer(run, start: start, options: options, replicas: replicas, console: console, job: mpi)
             } catch {
                 // Nothing trained: a folder this start created goes again, unless something else is in it.
                 run.discardFailedStart(log: say)
@@ -95,11 +94,12 @@ struct Train: ParsableCommand {
     }
 
     /// Everything between taking the output directory and training: the model (from the checkpoint resumed, else
-    /// --config / --init_weights), the images and the trainer, which writes `provenance` (with the weights started
-    /// from) into its JSON and checkpoints.
+    /// --config / --init_weights) on the job's compute context, the images and the trainer, which writes the job's
+    /// provenance (with the weights started from) into its JSON and checkpoints.
     private func prepareTrainer(_ run: RunDirectory, start: RunStart, options: TrainingOptions, replicas: MPIReplicaGroup,
-                                console: Console, provenance: Provenance) throws -> Trainer {
+                                console: Console, job: MPIJob) throws -> Trainer {
         let say = console.say
+        let provenance = job.provenance
         let resumed = run.takeResumePoint()
         let originalRead = try originalRun(start, replicas: replicas, say: say)
         let original = originalRead?.0
@@ -124,12 +124,12 @@ struct Train: ParsableCommand {
         // The memory is checked once the images are listed, before any is decoded.
         let data = try TrainingData.prepare(options, replicas: replicas,
                                             memory: TrainingMemory(config: config, options: options, ranks: replicas.size), log: say)
-        let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic(for: .training))
+        let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic(for: .training), context: job.context)
         if let fresh = original == nil ? shared : nil {
             model.initialize(seed: options.seed)
             if let loaded = try fresh.loadWeights(into: model) { say(loaded) }
         }
-        say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
+        say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(job.context.threads) thread(s)")
         // Not on a terminal the trainer logs its own lines (--log_every).
         let bar = ProgressBar.isTerminal ? console.progress() : nil
         let trainer = try Trainer(model: model, options: options, data: data, replicas: replicas,

@@ -22,16 +22,18 @@ extension AutoencoderKL {
     public func forwardBackward(input: Tensor, eps: Tensor, loss: VAELoss, batchTotal: Int? = nil,
                                 ready: () -> Void = {}, phase: (StepPhase) -> Void = { _ in }) -> Losses {
         let total = batchTotal ?? input.shape[0]
-        let posterior = encode(input, train: true)
-        let z = posterior.sample(eps: eps)
-        let rec = decode(z, train: true)
-        let (losses, dRec) = loss.evaluate(rec: rec, input: input, posterior: posterior, batchTotal: total)
-        phase(.forward)
-        let dz = decodeBackward(dRec, ready: ready)
-        encodeBackward(posterior.momentsGradient(dz: dz, eps: eps, klScale: loss.klGradientScale(posterior, batchTotal: total)),
-                       ready: ready)
-        phase(.backward)
-        return losses
+        return context.run {
+            let posterior = encode(input, train: true)
+            let z = posterior.sample(eps: eps)
+            let rec = decode(z, train: true)
+            let (losses, dRec) = loss.evaluate(rec: rec, input: input, posterior: posterior, batchTotal: total)
+            phase(.forward)
+            let dz = decodeBackward(dRec, ready: ready)
+            encodeBackward(posterior.momentsGradient(dz: dz, eps: eps, klScale: loss.klGradientScale(posterior, batchTotal: total)),
+                           ready: ready)
+            phase(.backward)
+            return losses
+        }
     }
 }
 
@@ -74,8 +76,13 @@ public struct TrainingStep {
 
     /// One step over `batch` (dataset indices), in `gradAccum` micro-batches whose gradients add up; `next` is the
     /// following step's batch, which a streaming source may start loading. A non-finite loss throws
-    /// `NonFiniteLoss` before the update.
+    /// `NonFiniteLoss` before the update. The whole step (the update and the gradient sums too) runs under the
+    /// model's `ComputeContext`.
     public func run(_ batch: [Int], next: [Int], epoch: Int, phase: (StepPhase) -> Void = { _ in }) throws -> Outcome {
+        try model.context.run { try step(batch, next: next, epoch: epoch, phase: phase) }
+    }
+
+    private func step(_ batch: [Int], next: [Int], epoch: Int, phase: (StepPhase) -> Void) throws -> Outcome {
         let micro = stride(from: 0, to: batch.count, by: options.batchSize).map { Array(batch[$0..<min($0 + options.batchSize, batch.count)]) }
         func myShare(_ samples: [Int]) -> [Int] {
             Array(samples[SampleOrder.share(of: samples.count, rank: replicas.rank, ranks: replicas.size)])

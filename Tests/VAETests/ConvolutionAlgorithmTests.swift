@@ -205,8 +205,6 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         conv.bias.value.copy(from: random([conv.outChannels]))
         let x = random(shape)
         let dy = random(conv.forward(x, train: false, upsampling: upsampling).shape)
-        let saved = Threads.count
-        defer { Threads.set(saved) }
         func run(_ x: Tensor, _ dy: Tensor) -> (y: [Float], dx: [Float], dw: [Float]) {
             let y = conv.forward(x, train: true, upsampling: upsampling).array
             conv.weight.grad.zero()
@@ -215,8 +213,7 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         }
         var outputs: [(y: [Float], dx: [Float], dw: [Float])] = []
         for threads in [1, 2, 3] {
-            Threads.set(threads)
-            outputs.append(run(x, dy))
+            outputs.append(ComputeContext(threads: threads).run { run(x, dy) })
         }
         // Boolean checks: a failing XCTAssertEqual would print every element of both outputs.
         for k in 1...2 {
@@ -279,11 +276,8 @@ final class ThreadIndependenceTests: XCTestCase {
         var cfg = VAEConfig.sdV1
         (cfg.ch, cfg.chMult, cfg.numResBlocks, cfg.normNumGroups) = (32, [1, 2], 1, 8)
         var gradients: [[[Float]]] = []
-        let saved = Threads.count
-        defer { Threads.set(saved) }
         for threads in [1, 2, 3] {
-            Threads.set(threads)
-            let model = AutoencoderKL(cfg)
+            let model = AutoencoderKL(cfg, context: ComputeContext(threads: threads))
             model.arithmetic = arithmetic
             model.initialize(seed: 1)
             let x = Tensor(shape: [2, 3, 48, 48]), eps = Tensor(shape: [2, 4, 24, 24])

@@ -51,12 +51,8 @@ final class LayerMetricsTests: XCTestCase {
         let (c, h, w) = (64, 64, 67)
         let values = (0..<2 * c * h * w).map { _ in Float(rng.nextUniform() * 2 - 1) }
         let output = Tensor(shape: [2, c, h, w], values: values)
-        let saved = Threads.count
-        defer { Threads.set(saved) }
-        Threads.set(1)
-        let one = compareBatchItems(output.batchItems, layer: "x")
-        Threads.set(3)
-        let three = compareBatchItems(output.batchItems, layer: "x")
+        let one = ComputeContext(threads: 1).run { compareBatchItems(output.batchItems, layer: "x") }
+        let three = ComputeContext(threads: 3).run { compareBatchItems(output.batchItems, layer: "x") }
         XCTAssertEqual(one.difference, three.difference)
         XCTAssertEqual(one.map, three.map)
 

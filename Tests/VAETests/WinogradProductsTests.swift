@@ -84,13 +84,10 @@ final class WinogradProductsTests: XCTestCase {
 
     func testTheProductsAreBitwiseTheSameWithAnyThreadCount() throws {
         try requireAVX512()
-        let saved = Threads.count
-        defer { Threads.set(saved) }
         var results: [[[Float]]] = []
         for threads in [1, 2, 3] {
-            Threads.set(threads)
             rng = SplitMix64(seed: 4)
-            results.append(multiply(points: 16, m: 20, k: 40, tiles: 700).m)
+            results.append(ComputeContext(threads: threads).run { multiply(points: 16, m: 20, k: 40, tiles: 700).m })
         }
         XCTAssertEqual(results[0].map { $0.map(\.bitPattern) }, results[1].map { $0.map(\.bitPattern) })
         XCTAssertEqual(results[0].map { $0.map(\.bitPattern) }, results[2].map { $0.map(\.bitPattern) })

@@ -5,9 +5,9 @@ import XCTest
 /// `parallelFor` through the persistent worker pool: every index once, nested regions and regions started from
 /// several threads at once (which the pool hands to libdispatch) included.
 final class WorkerPoolTests: XCTestCase {
-    private var savedThreads = 0
-    override func setUp() { savedThreads = Threads.count; Threads.set(4) }
-    override func tearDown() { Threads.set(savedThreads) }
+    /// Four threads, more than this machine may have cores: regions of up to four parts.
+    private let context = ComputeContext(threads: 4)
+    override func invokeTest() { context.run { super.invokeTest() } }
 
     /// Adds one to every index a region covers; each index must end at exactly `expected`.
     private static func countVisits(_ count: Int, grain: Int, into visits: UnsafeMutablePointer<Int>) {
@@ -43,8 +43,11 @@ final class WorkerPoolTests: XCTestCase {
         defer { visits.deallocate() }
         visits.initialize(repeating: 0, count: callers * length)
         let shared = UnsafeSendable(visits)
+        let context = self.context
         DispatchQueue.concurrentPerform(iterations: callers) { caller in
-            for _ in 0..<200 { Self.countVisits(length, grain: 100, into: shared.pointer + caller * length) }
+            context.run {
+                for _ in 0..<200 { Self.countVisits(length, grain: 100, into: shared.pointer + caller * length) }
+            }
         }
         XCTAssertTrue(UnsafeBufferPointer(start: visits, count: callers * length).allSatisfy { $0 == 200 })
     }

@@ -37,14 +37,14 @@ public struct AnalysisSettings: Sendable {
         self.config = config
     }
 
-    /// The model for these settings: the source's weights, or random ones from the seed; `log` gets the line
+    /// The model for these settings on `context`: the source's weights, or random ones from the seed; `log` gets the line
     /// saying what was loaded. The analysis feeds RGB images and draws RGB reconstructions, so the model must
     /// have 3 channels each way. `weights`: the source's tensors when already read (on rank 0, sent to this rank).
-    public func makeModel(_ source: ModelSource, arithmetic: ConvolutionArithmetic, weights: ReadWeights? = nil,
-                          log: (String) -> Void) throws -> AutoencoderKL {
+    public func makeModel(_ source: ModelSource, arithmetic: ConvolutionArithmetic, context: ComputeContext,
+                          weights: ReadWeights? = nil, log: (String) -> Void) throws -> AutoencoderKL {
         let config = source.config
         try config.requireRGB(for: "the analysis")
-        let model = AutoencoderKL(config, arithmetic: arithmetic)
+        let model = AutoencoderKL(config, arithmetic: arithmetic, context: context)
         if source.weights != nil {
             log(try source.loadWeights(weights ?? source.readWeights(), into: model))
         } else {

@@ -4,7 +4,7 @@ import Foundation
 /// C = alpha · op(A) · op(B) + beta · C, row-major, through OpenBLAS.
 /// op(A) is M×K, op(B) is K×N, C is M×N; lda/ldb/ldc default to the dense row lengths.
 ///
-/// OpenBLAS itself runs single-threaded (see `Threads.set`): its idle workers spin in sched_yield and took
+/// OpenBLAS itself runs single-threaded (`GemmProblem.run`): its idle workers spin in sched_yield and took
 /// a fifth of the CPU from our own loops on two cores. Large products are split here instead, into blocks of
 /// 256 of C's columns (or rows, whichever is longer) shared out over the threads. The blocks depend only on
 /// the shape, never on the thread count, so results are bitwise the same with any number of threads.

@@ -3,13 +3,14 @@ import Foundation
 import TileTransforms
 import TileTransformsAVX512
 
-/// Which build of the Winograd tile transforms, and which kernel of the Winograd products, runs, decided once per
-/// process: AVX2 (8 tiles per vector, with the flags of the rest of the kernels; every product on OpenBLAS) or
+/// Which build of the Winograd tile transforms, and which kernel of the Winograd products, runs, decided per
+/// `ComputeContext`: AVX2 (8 tiles per vector, with the flags of the rest of the kernels; every product on OpenBLAS) or
 /// AVX-512 where the CPU has it (16 tiles per vector, the `TileTransformsAVX512` target; the forward and input-gradient
 /// products on our own micro-kernel, `GemmAVX512` through `WinogradProducts`). Both builds of a transform do the same
 /// operations on each tile, so its results are bitwise the same (`KernelDispatchTests`); the products are summed in
 /// another order than OpenBLAS's, so convolutions differ by rounding between the two (within every fixture's
-/// tolerance). `VAE_DIST_KERNELS=avx2` (or `avx512`) chooses, for tests and measurements.
+/// tolerance). The launcher's context takes `VAE_DIST_KERNELS=avx2` (or `avx512`) when it is set, for measurements;
+/// tests make a context of each.
 public enum TransformKernels: String, Sendable, CaseIterable {
     case avx2, avx512
 
@@ -34,9 +35,9 @@ public enum TransformKernels: String, Sendable, CaseIterable {
         return kernels
     }
 
-    /// The kernels every transform runs unless told otherwise (an invalid `VAE_DIST_KERNELS` falls back to the
-    /// widest here; the launcher refuses it through `fromEnvironment` before any work).
-    public static let active = (try? fromEnvironment()) ?? widest
+    /// The kernels of the context bound on this thread (`ComputeContext.current`): what every transform runs
+    /// unless told otherwise.
+    public static var active: TransformKernels { ComputeContext.current.kernels }
 
     /// Whether the forward and input-gradient Winograd products run on `GemmAVX512` (else OpenBLAS).
     var multipliesWinograd: Bool { self == .avx512 }

@@ -128,7 +128,7 @@ public final class Conv2D: Layer {
     /// then reuse it instead of growing it, each growth leaving a hole in the heap (38 MiB more peak at 256 px).
     private func winogradBuffer(_ slot: Int, _ elements: Int, points: Int) -> (UnsafeMutablePointer<Float>, Int) {
         let stride = WinogradGeometry.matrixStride(elements), line = 16, mebibyte = 1 << 18
-        let buffer = Scratch.buffer(slot, count: (points * stride + line + mebibyte - 1) / mebibyte * mebibyte)
+        let buffer = ComputeContext.current.scratch.buffer(slot, count: (points * stride + line + mebibyte - 1) / mebibyte * mebibyte)
         let misaligned = Int(bitPattern: buffer) / MemoryLayout<Float>.stride % line
         return (buffer + (line - misaligned) % line, stride)
     }

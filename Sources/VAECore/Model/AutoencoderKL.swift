@@ -10,8 +10,13 @@ public final class AutoencoderKL: ParameterOwner {
         didSet { applyArithmetic() }
     }
 
-    public init(_ config: VAEConfig, arithmetic: ConvolutionArithmetic = .exact) {
+    /// How its math runs (threads, kernels, scratch, profile): bound for each of its calls.
+    public let context: ComputeContext
+
+    /// `context`: the launcher's; by default the one bound where the model is made.
+    public init(_ config: VAEConfig, arithmetic: ConvolutionArithmetic = .exact, context: ComputeContext = .current) {
         self.config = config
+        self.context = context
         encoder = .encoder(config)
         decoder = .decoder(config)
         quantConv = Conv2D(inChannels: 2 * config.zChannels, outChannels: 2 * config.embedDim, kernel: 1)
@@ -38,24 +43,30 @@ public final class AutoencoderKL: ParameterOwner {
     /// `observe` sees each encoder layer output as it appears (`encoderLayerNames` order), the moments last.
     public func encode(_ x: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> DiagonalGaussian {
         requireInputChannels(x)
-        let h = encoder.forward(x, train: train, observe: observe)
-        let moments = quantConv.forward(h, train: train)
-        observe?("quant_conv", moments)
-        return DiagonalGaussian(moments: moments)
+        return context.run {
+            let h = encoder.forward(x, train: train, observe: observe)
+            let moments = quantConv.forward(h, train: train)
+            observe?("quant_conv", moments)
+            return DiagonalGaussian(moments: moments)
+        }
     }
 
     public func decode(_ z: Tensor, train: Bool, observe: ((String, Tensor) -> Void)? = nil) -> Tensor {
-        let h = postQuantConv.forward(z, train: train)
-        return decoder.forward(h, train: train, observe: observe)
+        context.run {
+            let h = postQuantConv.forward(z, train: train)
+            return decoder.forward(h, train: train, observe: observe)
+        }
     }
 
     /// Forward-only encoding of images held as separate tensors [1, C, H, W] (`Network.forward(items:observe:)`):
     /// `observe` sees each encoder layer's outputs of all items at once (`encoderLayerNames` order), the moments last.
     public func encode(items: [Tensor], observe: ((String, [Tensor]) -> Void)? = nil) -> [DiagonalGaussian] {
         items.forEach(requireInputChannels)
-        let moments = encoder.forward(items: items, observe: observe).map { quantConv.forward($0, train: false) }
-        observe?("quant_conv", moments)
-        return moments.map { DiagonalGaussian(moments: $0) }
+        return context.run {
+            let moments = encoder.forward(items: items, observe: observe).map { quantConv.forward($0, train: false) }
+            observe?("quant_conv", moments)
+            return moments.map { DiagonalGaussian(moments: $0) }
+        }
     }
 
     private func requireInputChannels(_ x: Tensor) {
@@ -64,7 +75,7 @@ public final class AutoencoderKL: ParameterOwner {
 
     /// Forward-only decoding of latents held as separate tensors [1, E, h, w]: one reconstruction per item.
     public func decode(items: [Tensor], observe: ((String, [Tensor]) -> Void)? = nil) -> [Tensor] {
-        decoder.forward(items: items.map { postQuantConv.forward($0, train: false) }, observe: observe)
+        context.run { decoder.forward(items: items.map { postQuantConv.forward($0, train: false) }, observe: observe) }
     }
 
     private var decodeBackwardLayers: [any Layer] { decoder.backwardLayers + [postQuantConv] }
@@ -79,12 +90,12 @@ public final class AutoencoderKL: ParameterOwner {
 
     /// Backward through decode: returns the gradient with respect to z.
     public func decodeBackward(_ dRec: Tensor, ready: () -> Void = {}) -> Tensor {
-        decodeBackwardLayers.backward(dRec, ready: ready)
+        context.run { decodeBackwardLayers.backward(dRec, ready: ready) }
     }
 
     /// Backward through encode, given the gradient with respect to the moments.
     public func encodeBackward(_ dMoments: Tensor, ready: () -> Void = {}) {
-        _ = encodeBackwardLayers.backward(dMoments, ready: ready)
+        _ = context.run { encodeBackwardLayers.backward(dMoments, ready: ready) }
     }
 
     public func zeroGradients() {

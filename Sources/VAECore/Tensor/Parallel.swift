@@ -1,22 +1,12 @@
 import Foundation
 
-/// How many threads this process uses for its own loops and inside OpenBLAS.
-public enum Threads {
-    nonisolated(unsafe) private static var current = max(1, ProcessInfo.processInfo.activeProcessorCount)
-
-    public static var count: Int { current }
-
-    /// OpenBLAS stays single-threaded: `sgemm` splits products over these threads itself.
-    public static func set(_ n: Int) {
-        current = max(1, n)
-    }
-}
-
-/// Runs `body` over `0..<count` split into contiguous chunks, one per thread.
+/// Runs `body` over `0..<count` split into contiguous chunks, one per thread of the bound context
+/// (`ComputeContext.current.threads`), which each chunk sees bound too.
 /// Small ranges run inline: spawning work costs more than it saves below `grain` items.
 @inline(__always)
 public func parallelFor(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) {
-    let threads = min(Threads.count, max(1, count / max(grain, 1)))
+    let context = ComputeContext.current
+    let threads = min(context.threads, max(1, count / max(grain, 1)))
     if threads <= 1 {
         if count > 0 { body(0..<count) }
         return
@@ -25,7 +15,7 @@ public func parallelFor(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) ->
     func part(_ t: Int) {
         let lo = t * chunk
         let hi = min(count, lo + chunk)
-        if lo < hi { body(lo..<hi) }
+        if lo < hi { context.run { body(lo..<hi) } }
     }
     if WorkerPool.shared.run(parts: threads, part) { return }
     // The pool is running another region (a nested one, or another thread's): libdispatch's threads instead.

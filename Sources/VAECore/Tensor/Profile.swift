@@ -1,8 +1,9 @@
 import Foundation
 
-/// Time spent by kind of work, for `vae-dist bench`. Off unless enabled: then each instrumented kernel adds
-/// its wall time to its kind (kernels run one at a time; their inner loops are what run in parallel).
-public enum Profile {
+/// Time spent by kind of work, for `vae-dist bench`: one per `ComputeContext`. Off unless enabled: then each
+/// instrumented kernel adds its wall time to its kind (kernels run one at a time; their inner loops are what run
+/// in parallel).
+public final class Profile {
     public enum Kind: String, CaseIterable, Sendable {
         case conv = "conv (GEMM)"
         case layout = "im2col / layout"
@@ -13,28 +14,32 @@ public enum Profile {
         case optimizer = "optimizer"
     }
 
-    nonisolated(unsafe) public static var enabled = false
-    nonisolated(unsafe) private static var seconds = [Kind: Double]()
+    public var enabled = false
+    private var seconds = [Kind: Double]()
     /// Floating-point operations of convolutions and matmuls (multiply-add = 2).
-    nonisolated(unsafe) public private(set) static var flops = 0.0
+    public private(set) var flops = 0.0
 
+    init() {}
+
+    /// Runs `body`, adding its time (and `count` flops) to the profile of the bound context when it is enabled.
     @inline(__always)
     public static func measure<T>(_ kind: Kind, flops count: Double = 0, _ body: () throws -> T) rethrows -> T {
-        guard enabled else { return try body() }
+        let profile = ComputeContext.current.profile
+        guard profile.enabled else { return try body() }
         let start = DispatchTime.now().uptimeNanoseconds
         defer {
-            seconds[kind, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            flops += count
+            profile.seconds[kind, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            profile.flops += count
         }
         return try body()
     }
 
-    public static func reset() {
+    public func reset() {
         seconds = [:]
         flops = 0
     }
 
-    public static var breakdown: [(kind: Kind, seconds: Double)] {
+    public var breakdown: [(kind: Kind, seconds: Double)] {
         Kind.allCases.map { ($0, seconds[$0] ?? 0) }
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
 
-/// The threads behind `parallelFor`: `Threads.count − 1` persistent workers that spin briefly between parallel
-/// regions before they sleep. A step runs thousands of short regions (three per Winograd chunk); waking
+/// The threads behind `parallelFor`: persistent workers (one less than the most parts a region asked for) that
+/// spin briefly between parallel regions before they sleep; one pool for the process, whatever the contexts (a
+/// resource, not a setting). A step runs thousands of short regions (three per Winograd chunk); waking
 /// libdispatch's workers through the kernel for each cost about a tenth of a small-model step.
 ///
 /// One region at a time: the caller publishes the job by bumping `generation`, runs part 0 itself, and waits

@@ -32,7 +32,7 @@ public struct BenchmarkResult: Codable, Sendable {
     /// Floats per gradient bucket in the order their sums start (train mode): all but the last overlap backward.
     public var gradientBuckets: [Int] = []
     /// The kernels that ran (`TransformKernels`: the Winograd transforms and products): avx2 or avx512.
-    public var kernels: String = TransformKernels.active.rawValue
+    public var kernels: String
     /// The OpenBLAS core whose kernels ran (`BLASCore`): SkylakeX, Haswell, Zen, ...
     public var blasCore: String = BLASCore.running
 
@@ -87,8 +87,10 @@ public enum Benchmark {
                                 buckets: buckets, replicas: replicas)
         var phases: [String: [Double]] = [:]
         var totals: [Double] = []
+        let profile = model.context.profile
+        defer { profile.enabled = false }
         for index in 0...steps {
-            if index == 1 { Profile.reset(); Profile.enabled = true }
+            if index == 1 { profile.reset(); profile.enabled = true }
             let started = clock()
             var spent = Dictionary(uniqueKeysWithValues: StepPhase.allCases.map { ($0.rawValue, 0.0) })
             var mark = started
@@ -101,20 +103,20 @@ public enum Benchmark {
             for (phase, seconds) in spent { phases[phase, default: []].append(seconds) }
             totals.append(mark - started)
         }
-        Profile.enabled = false
+        profile.enabled = false
         let perStep = median(totals)
-        var flops = [Profile.flops / Double(steps)]
+        var flops = [profile.flops / Double(steps)]
         replicas.sum(&flops)
         var waits = [Double](repeating: 0, count: replicas.size)
         waits[replicas.rank] = median(phases["allreduce_wait"] ?? [])
         replicas.sum(&waits)
         return BenchmarkResult(
-            mode: "train", ranks: replicas.size, threads: Threads.count, imgSize: imgSize, batchSize: batchSize,
+            mode: "train", ranks: replicas.size, threads: model.context.threads, imgSize: imgSize, batchSize: batchSize,
             gradAccum: gradAccum, steps: steps, parameters: model.parameterCount, secondsPerStep: perStep,
             itemsPerSecond: Double(stepBatch) / perStep, phases: phases.mapValues(median),
-            kinds: Dictionary(uniqueKeysWithValues: Profile.breakdown.map { ($0.kind.rawValue, $0.seconds / Double(steps)) }),
+            kinds: Dictionary(uniqueKeysWithValues: profile.breakdown.map { ($0.kind.rawValue, $0.seconds / Double(steps)) }),
             gflopPerStep: flops[0] / 1e9, gflopsPerSecond: flops[0] / 1e9 / max(perStep, 1e-12),
-            peakResidentMB: peakResidentMB, waitByRank: waits, gradientBuckets: buckets.sizes)
+            peakResidentMB: peakResidentMB, waitByRank: waits, gradientBuckets: buckets.sizes, kernels: model.context.kernels.rawValue)
     }
 
     /// Analysis of one image pair per step (random images) as `vae-dist analyze` runs it: encode each image, decode
@@ -125,49 +127,56 @@ public enum Benchmark {
         model.initialize(seed: 0)
         let images = randomImages(count: 2, size: imgSize, seed: UInt64(replicas.rank + 1)).map { imageBatch([$0]) }
         var encodeTimes: [Double] = [], decodeTimes: [Double] = [], totals: [Double] = []
-        for step in 0...steps {
-            if step == 1 { Profile.reset(); Profile.enabled = true }
-            let t0 = clock()
-            let modes = model.encode(items: images).map(\.mode)
-            let t1 = clock()
-            _ = PairAnalysis(decoding: modes, with: model)
-            let t2 = clock()
-            guard step > 0 else { continue }
-            encodeTimes.append(t1 - t0)
-            decodeTimes.append(t2 - t1)
-            totals.append(t2 - t0)
+        let profile = model.context.profile
+        defer { profile.enabled = false }
+        // The pair's metrics run under the model's context too, as the analysis runs them.
+        try model.context.run {
+            for step in 0...steps {
+                if step == 1 { profile.reset(); profile.enabled = true }
+                let t0 = clock()
+                let modes = model.encode(items: images).map(\.mode)
+                let t1 = clock()
+                _ = PairAnalysis(decoding: modes, with: model)
+                let t2 = clock()
+                guard step > 0 else { continue }
+                encodeTimes.append(t1 - t0)
+                decodeTimes.append(t2 - t1)
+                totals.append(t2 - t0)
+            }
         }
-        Profile.enabled = false
+        profile.enabled = false
         let perPair = median(totals)
-        var flops = [Profile.flops / Double(steps)]
+        var flops = [profile.flops / Double(steps)]
         replicas.sum(&flops)
         return BenchmarkResult(
-            mode: "analyze", ranks: replicas.size, threads: Threads.count, imgSize: imgSize, batchSize: 2,
+            mode: "analyze", ranks: replicas.size, threads: model.context.threads, imgSize: imgSize, batchSize: 2,
             gradAccum: 1, steps: steps, parameters: model.parameterCount, secondsPerStep: perPair,
             itemsPerSecond: Double(replicas.size) / perPair,
             phases: ["encode": median(encodeTimes), "decode + metrics": median(decodeTimes)],
-            kinds: Dictionary(uniqueKeysWithValues: Profile.breakdown.map { ($0.kind.rawValue, $0.seconds / Double(steps)) }),
+            kinds: Dictionary(uniqueKeysWithValues: profile.breakdown.map { ($0.kind.rawValue, $0.seconds / Double(steps)) }),
             gflopPerStep: flops[0] / 1e9, gflopsPerSecond: flops[0] / 1e9 / max(perPair, 1e-12),
-            peakResidentMB: peakResidentMB, waitByRank: [Double](repeating: 0, count: replicas.size))
+            peakResidentMB: peakResidentMB, waitByRank: [Double](repeating: 0, count: replicas.size), kernels: model.context.kernels.rawValue)
     }
 
     /// The sgemm ceiling of this machine: one square product of `size` per thread at the same time, each a whole
     /// OpenBLAS call that packs its operands once (split into blocks, as `sgemm` splits large products, each block
     /// packs A again, and our own Winograd products ran faster than that). One warm-up and `steps` measured.
     /// The convolutions' GEMM rate of the other modes compares against it.
-    public static func sgemmCeiling(size: Int, steps: Int, replicas: ReplicaGroup) -> BenchmarkResult {
-        let products = Threads.count
+    public static func sgemmCeiling(size: Int, steps: Int, replicas: ReplicaGroup, context: ComputeContext) -> BenchmarkResult {
+        let products = context.threads
         let a = Tensor(shape: [size, size]), b = Tensor(shape: [size, size]), c = Tensor(shape: [products, size, size])
         var rng = SplitMix64(seed: UInt64(replicas.rank + 1))
         for i in 0..<a.count { a[i] = Float(rng.nextUniform()); b[i] = Float(rng.nextUniform()) }
         var totals: [Double] = []
         for step in 0...steps {
             let start = DispatchTime.now().uptimeNanoseconds
-            a.withUnsafeBufferPointer { a in
-                b.withUnsafeBufferPointer { b in
-                    c.withUnsafeMutableBufferPointer { c in
-                        sgemmBatch(count: products, m: size, n: size, k: size, a: a.baseAddress!, strideA: 0,
-                                   b: b.baseAddress!, strideB: 0, c: c.baseAddress!, strideC: size * size)
+            context.run {
+                a.withUnsafeBufferPointer { a in
+                    b.withUnsafeBufferPointer { b in
+                        c.withUnsafeMutableBufferPointer { c in
+                            sgemmBatch(count: products, m: size, n: size, k: size, a: a.baseAddress!, strideA: 0,
+                                       b: b.baseAddress!, strideB: 0, c: c.baseAddress!, strideC: size * size)
+                        }
                     }
                 }
             }
@@ -176,9 +185,9 @@ public enum Benchmark {
         }
         let perStep = median(totals), gflop = Double(products) * 2 * pow(Double(size), 3) / 1e9
         return BenchmarkResult(
-            mode: "sgemm", ranks: replicas.size, threads: Threads.count, imgSize: size, batchSize: 1, gradAccum: 1, steps: steps,
+            mode: "sgemm", ranks: replicas.size, threads: products, imgSize: size, batchSize: 1, gradAccum: 1, steps: steps,
             parameters: 0, secondsPerStep: perStep, itemsPerSecond: Double(products) / perStep, phases: [:],
             kinds: ["conv (GEMM)": perStep], gflopPerStep: gflop, gflopsPerSecond: gflop / perStep,
-            peakResidentMB: peakResidentMB, waitByRank: [Double](repeating: 0, count: replicas.size))
+            peakResidentMB: peakResidentMB, waitByRank: [Double](repeating: 0, count: replicas.size), kernels: context.kernels.rawValue)
     }
 }
