@@ -46,51 +46,100 @@ public enum GemmAVX512 {
     @inline(__always)
     static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self) }
 
-    /// One 8 × 32 block of C: per k two loads of B's row, eight broadcasts of A, sixteen FMAs. Only the first
-    /// `rows` rows are stored.
+    /// One 8 × 32 block of C from B's rows `ldb` apart: only the first `rows` rows are stored.
     @inline(__always)
     static func block(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
                       c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int) {
+        let t = Tile(depth: depth, a: a, b: b, ldb: ldb)
+        for r in 0..<rows {
+            let (v0, v1) = t.row(r)
+            store(v0, c + r * ldc); store(v1, c + r * ldc + 16)
+        }
+    }
+
+    /// C[0..<rows][0..<columns] = alpha · (A · B) + beta · C for one panel of A (`panelRows` floats per k) and one
+    /// panel of B packed `panelColumns` floats per k (`PackedGemm`): each product an FMA chain over k from zero,
+    /// then times alpha, then plus beta · C unless beta is zero (C is then not read). rows ≤ 8, columns ≤ 32.
+    @inline(never)
+    public static func packedBlock(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                   c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int,
+                                   alpha: Float, beta: Float) {
+        let t = Tile(depth: depth, a: a, b: b, ldb: panelColumns)
+        if columns == panelColumns {
+            for r in 0..<rows {
+                let (v0, v1) = t.row(r), p = c + r * ldc
+                store(finish(v0, p, alpha, beta), p); store(finish(v1, p + 16, alpha, beta), p + 16)
+            }
+            return
+        }
+        // A partial panel of columns: through a tile in memory, element by element with the same operations.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: panelRows * panelColumns) { tile in
+            let base = tile.baseAddress!
+            for r in 0..<rows {
+                let (v0, v1) = t.row(r)
+                store(v0, base + r * panelColumns); store(v1, base + r * panelColumns + 16)
+            }
+            for r in 0..<rows {
+                for j in 0..<columns {
+                    var value = alpha * base[r * panelColumns + j]
+                    if beta != 0 { value = value + beta * c[r * ldc + j] }
+                    c[r * ldc + j] = value
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func finish(_ v: Vector, _ p: UnsafeMutablePointer<Float>, _ alpha: Float, _ beta: Float) -> Vector {
+        let scaled = v * alpha
+        return beta == 0 ? scaled : scaled + beta * load(p)
+    }
+
+    /// An 8 × 32 block of A · B in 16 registers: per k two loads of B's row, eight broadcasts of A, sixteen FMAs.
+    struct Tile {
         var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
         var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
         var c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
         var c60 = Vector(), c61 = Vector(), c70 = Vector(), c71 = Vector()
-        var ap = a, bp = b
-        for _ in 0..<depth {
-            let b0 = load(bp), b1 = load(bp + 16)
-            var s = Vector(repeating: ap[0])
-            c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-            s = Vector(repeating: ap[1])
-            c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-            s = Vector(repeating: ap[2])
-            c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
-            s = Vector(repeating: ap[3])
-            c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-            s = Vector(repeating: ap[4])
-            c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
-            s = Vector(repeating: ap[5])
-            c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
-            s = Vector(repeating: ap[6])
-            c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
-            s = Vector(repeating: ap[7])
-            c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
-            ap += panelRows
-            bp += ldb
+
+        @inline(__always)
+        init(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int) {
+            var ap = a, bp = b
+            for _ in 0..<depth {
+                let b0 = load(bp), b1 = load(bp + 16)
+                var s = Vector(repeating: ap[0])
+                c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+                s = Vector(repeating: ap[1])
+                c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+                s = Vector(repeating: ap[2])
+                c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+                s = Vector(repeating: ap[3])
+                c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+                s = Vector(repeating: ap[4])
+                c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+                s = Vector(repeating: ap[5])
+                c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+                s = Vector(repeating: ap[6])
+                c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
+                s = Vector(repeating: ap[7])
+                c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
+                ap += panelRows
+                bp += ldb
+            }
         }
-        store(c00, c); store(c01, c + 16)
-        guard rows > 1 else { return }
-        store(c10, c + ldc); store(c11, c + ldc + 16)
-        guard rows > 2 else { return }
-        store(c20, c + 2 * ldc); store(c21, c + 2 * ldc + 16)
-        guard rows > 3 else { return }
-        store(c30, c + 3 * ldc); store(c31, c + 3 * ldc + 16)
-        guard rows > 4 else { return }
-        store(c40, c + 4 * ldc); store(c41, c + 4 * ldc + 16)
-        guard rows > 5 else { return }
-        store(c50, c + 5 * ldc); store(c51, c + 5 * ldc + 16)
-        guard rows > 6 else { return }
-        store(c60, c + 6 * ldc); store(c61, c + 6 * ldc + 16)
-        guard rows > 7 else { return }
-        store(c70, c + 7 * ldc); store(c71, c + 7 * ldc + 16)
+
+        @inline(__always)
+        func row(_ r: Int) -> (Vector, Vector) {
+            switch r {
+            case 0: (c00, c01)
+            case 1: (c10, c11)
+            case 2: (c20, c21)
+            case 3: (c30, c31)
+            case 4: (c40, c41)
+            case 5: (c50, c51)
+            case 6: (c60, c61)
+            default: (c70, c71)
+            }
+        }
     }
 }

@@ -1,0 +1,137 @@
+import GemmAVX512
+
+/// The micro-kernels of our own GEMM (`GemmProblem.runPacked`): `GemmAVX512`'s 8 × 32 block where the CPU runs AVX-512,
+/// `GemmAVX2`'s 6 × 16 block elsewhere. Both compute each element of C as one FMA chain over k = 0, 1, … in order,
+/// started from zero, then alpha · chain, then + beta · C (unless beta is zero): the value depends on the operands
+/// alone, never on the blocking, the tasks or the thread count, and is the same on both kernels.
+enum GemmMicroKernel: Sendable, CaseIterable {
+    case avx512, avx2
+
+    var panelRows: Int { self == .avx512 ? GemmAVX512.panelRows : GemmAVX2.panelRows }
+    var panelColumns: Int { self == .avx512 ? GemmAVX512.panelColumns : GemmAVX2.panelColumns }
+
+    /// Whether this CPU runs it.
+    var runs: Bool { self == .avx2 || TransformKernels.cpuRunsAVX512 }
+
+    @inline(__always)
+    func block(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+               rows: Int, columns: Int, alpha: Float, beta: Float) {
+        switch self {
+        case .avx512:
+            GemmAVX512.packedBlock(depth: depth, a: a, b: b, c: c, ldc: ldc, rows: rows, columns: columns, alpha: alpha, beta: beta)
+        case .avx2:
+            GemmAVX2.packedBlock(depth: depth, a: a, b: b, c: c, ldc: ldc, rows: rows, columns: columns, alpha: alpha, beta: beta)
+        }
+    }
+}
+
+extension TransformKernels {
+    /// The micro-kernel of the products not on `WinogradProducts`' own path; nil where OpenBLAS runs them (not x86-64,
+    /// where neither kernel is built for the CPU).
+    var gemmKernel: GemmMicroKernel? {
+#if arch(x86_64)
+        self == .avx512 ? .avx512 : .avx2
+#else
+        nil
+#endif
+    }
+}
+
+extension GemmProblem {
+    /// Rows and columns of C per task. A task packs its columns of B (panels of `panelColumns` columns, k-major) and
+    /// runs every row panel of its rows against them: A's panel stays in L1 while it meets the block's column
+    /// panels, the block (at most 512 KiB, so fewer columns for a deep k) in L2. Decided by the shape alone.
+    func blocks(_ kernel: GemmMicroKernel) -> (rows: Int, columns: Int) {
+        let columns = max(1, min(256, (1 << 17) / max(1, k) / kernel.panelColumns * kernel.panelColumns))
+        return (32 * kernel.panelRows, max(kernel.panelColumns, columns))
+    }
+
+    /// C = alpha · op(A) · op(B) + beta · C on our own micro-kernel: op(A) packed once into panels of `panelRows` rows
+    /// (zero past m), then tasks of `blocks` over the threads (`parallel`) or on the calling thread.
+    func runPacked(_ kernel: GemmMicroKernel, parallel: Bool) {
+        guard m > 0, n > 0 else { return }
+        let (rowsPerPanel, columnsPerPanel) = (kernel.panelRows, kernel.panelColumns)
+        let panels = (m + rowsPerPanel - 1) / rowsPerPanel
+        let packedA = Self.allocate(panels * rowsPerPanel * k)
+        defer { packedA.deallocate() }
+        if parallel {
+            parallelFor(panels, grain: max(1, 32_768 / max(1, rowsPerPanel * k))) { packA(panels: $0, kernel, into: packedA) }
+        } else {
+            packA(panels: 0..<panels, kernel, into: packedA)
+        }
+        let (rowBlock, columnBlock) = blocks(kernel)
+        let (rowTasks, columnTasks) = ((m + rowBlock - 1) / rowBlock, (n + columnBlock - 1) / columnBlock)
+        // Tasks run column block by column block, so that consecutive tasks of a thread reuse the packed block of B.
+        let body = { (tasks: Range<Int>) in
+            let packedB = Self.allocate(min(n + columnsPerPanel, columnBlock) * k)
+            defer { packedB.deallocate() }
+            var packedBlock = -1
+            for task in tasks {
+                let columnTask = task / rowTasks, rowTask = task % rowTasks
+                let columns = columnTask * columnBlock..<min(n, (columnTask + 1) * columnBlock)
+                if packedBlock != columnTask {
+                    packB(columns: columns, kernel, into: packedB)
+                    packedBlock = columnTask
+                }
+                for row in Swift.stride(from: rowTask * rowBlock, to: min(m, (rowTask + 1) * rowBlock), by: rowsPerPanel) {
+                    let panel = UnsafePointer(packedA + row * k)
+                    for column in Swift.stride(from: columns.lowerBound, to: columns.upperBound, by: columnsPerPanel) {
+                        kernel.block(depth: k, a: panel, b: packedB + (column - columns.lowerBound) * k,
+                                     c: c + row * ldc + column, ldc: ldc, rows: min(rowsPerPanel, m - row),
+                                     columns: min(columnsPerPanel, columns.upperBound - column), alpha: alpha, beta: beta)
+                    }
+                }
+            }
+        }
+        if parallel { parallelFor(rowTasks * columnTasks, grain: 1, body) } else { body(0..<rowTasks * columnTasks) }
+    }
+
+    /// Float storage on a 64-byte boundary (a vector load across two cache lines costs two).
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(1, count))
+    }
+
+    /// Panels `panels` of op(A): panel p holds rows p · panelRows … for each k side by side, zero past m.
+    func packA(panels: Range<Int>, _ kernel: GemmMicroKernel, into packed: UnsafeMutablePointer<Float>) {
+        let rows = kernel.panelRows
+        for panel in panels {
+            let first = panel * rows, valid = min(rows, m - first)
+            let out = packed + first * k
+            for r in 0..<rows where r >= valid {
+                for kk in 0..<k { out[kk * rows + r] = 0 }
+            }
+            if transA {
+                // op(A)[i][kk] = a[kk · lda + i]: the panel's rows are contiguous for each k.
+                for kk in 0..<k { (out + kk * rows).update(from: a + kk * lda + first, count: valid) }
+            } else {
+                for r in 0..<valid {
+                    let row = a + (first + r) * lda
+                    for kk in 0..<k { out[kk * rows + r] = row[kk] }
+                }
+            }
+        }
+    }
+
+    /// Columns `columns` of op(B) (starting on a panel boundary of C's tasks) in panels of `panelColumns`, each k-major,
+    /// zero past the last column.
+    func packB(columns: Range<Int>, _ kernel: GemmMicroKernel, into packed: UnsafeMutablePointer<Float>) {
+        let width = kernel.panelColumns
+        for first in Swift.stride(from: columns.lowerBound, to: columns.upperBound, by: width) {
+            let valid = min(width, columns.upperBound - first)
+            let out = packed + (first - columns.lowerBound) * k
+            if transB {
+                // op(B)[kk][j] = b[j · ldb + kk]: the panel's columns are rows of b.
+                for j in 0..<valid {
+                    let column = b + (first + j) * ldb
+                    for kk in 0..<k { out[kk * width + j] = column[kk] }
+                }
+            } else {
+                for kk in 0..<k { (out + kk * width).update(from: b + kk * ldb + first, count: valid) }
+            }
+            if valid < width {
+                for kk in 0..<k { (out + kk * width + valid).update(repeating: 0, count: width - valid) }
+            }
+        }
+    }
+}
