@@ -1,6 +1,7 @@
-/// A GEMM micro-kernel compiled for x86-64-v4 (AVX-512) for the Winograd products C = A · B: A pre-packed in panels
-/// of `panelRows` rows (`packedIndex`), B and C plain row-major with a row length of at least the columns rounded up
-/// to `panelColumns`. Call it only where the CPU runs AVX-512 (VAE's `TransformKernels` decides).
+/// A GEMM micro-kernel compiled for x86-64-v4 (AVX-512): for the Winograd products C = A · B (`multiply`), A pre-packed
+/// in panels of `panelRows` rows (`packedIndex`), B and C plain row-major with a row length of at least the columns
+/// rounded up to `panelColumns`; and for every other product with both operands packed (`packedBlock`). Call it only
+/// where the CPU runs AVX-512 (VAE's `TransformKernels` decides).
 ///
 /// Each element of C is one FMA chain over k = 0, 1, … in order, started from zero, whatever its row, column or
 /// block: results do not depend on how a product is cut into blocks or shared out over threads.
@@ -57,34 +58,49 @@ public enum GemmAVX512 {
         }
     }
 
-    /// C[0..<rows][0..<columns] = alpha · (A · B) + beta · C for one panel of A (`panelRows` floats per k) and one
-    /// panel of B packed `panelColumns` floats per k (`PackedGemm`): each product an FMA chain over k from zero,
-    /// then times alpha, then plus beta · C unless beta is zero (C is then not read). rows ≤ 8, columns ≤ 32.
+    /// One panel of A (`panelRows` floats per k) times one panel of B (`panelColumns` floats per k), both packed (VAECore's
+    /// `PackedGemm`), over one block of k (`PackedGemm.depthBlock`): each element one FMA chain over the block's k in order
+    /// from zero, plus (`earlier`) the sum of the earlier blocks kept in `sums` (a dense panelRows × panelColumns tile).
+    /// Unless `final` the sum goes to `sums`; the final block writes C[0..<rows][0..<columns] = alpha · sum + beta · C
+    /// (C unread where beta is zero); rows ≤ 8, columns ≤ 32. The blocks of k keep a product deep in k accurate (a single
+    /// chain over thousands of terms, the weight gradient's tiles, lost what OpenBLAS's blocking of k kept) and its
+    /// operands in cache.
     @inline(never)
-    public static func packedBlock(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                                   c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int,
-                                   alpha: Float, beta: Float) {
+    public static func packedBlock(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, sums: UnsafeMutablePointer<Float>,
+                            earlier: Bool, final: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int,
+                            alpha: Float, beta: Float) {
         let t = Tile(depth: depth, a: a, b: b, ldb: panelColumns)
-        if columns == panelColumns {
-            for r in 0..<rows {
-                let (v0, v1) = t.row(r), p = c + r * ldc
-                store(finish(v0, p, alpha, beta), p); store(finish(v1, p + 16, alpha, beta), p + 16)
+        let row = { (r: Int) -> (Vector, Vector) in
+            let (v0, v1) = t.row(r)
+            guard earlier else { return (v0, v1) }
+            let s = sums + r * panelColumns
+            return (load(s) + v0, load(s + 16) + v1)
+        }
+        guard final else {
+            for r in 0..<panelRows {
+                let (v0, v1) = row(r)
+                store(v0, sums + r * panelColumns); store(v1, sums + r * panelColumns + 16)
             }
             return
         }
-        // A partial panel of columns: through a tile in memory, element by element with the same operations.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: panelRows * panelColumns) { tile in
-            let base = tile.baseAddress!
-            for r in 0..<rows {
-                let (v0, v1) = t.row(r)
-                store(v0, base + r * panelColumns); store(v1, base + r * panelColumns + 16)
+        finish(rows: rows, columns: columns, c: c, ldc: ldc, alpha: alpha, beta: beta, row)
+    }
+
+    /// C's rows = alpha · the block's sums + beta · C (C unread where beta is zero); a partial panel of columns element
+    /// by element with the same operations.
+    @inline(__always)
+    static func finish(rows: Int, columns: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
+                       _ row: (Int) -> (Vector, Vector)) {
+        for r in 0..<rows {
+            let (v0, v1) = row(r), p = c + r * ldc
+            if columns == panelColumns {
+                store(finish(v0, p, alpha, beta), p); store(finish(v1, p + 16, alpha, beta), p + 16)
+                continue
             }
-            for r in 0..<rows {
-                for j in 0..<columns {
-                    var value = alpha * base[r * panelColumns + j]
-                    if beta != 0 { value = value + beta * c[r * ldc + j] }
-                    c[r * ldc + j] = value
-                }
+            for j in 0..<columns {
+                var value = alpha * (j < 16 ? v0[j] : v1[j - 16])
+                if beta != 0 { value = value + beta * p[j] }
+                p[j] = value
             }
         }
     }

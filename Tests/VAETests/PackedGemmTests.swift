@@ -3,7 +3,8 @@ import XCTest
 
 /// Our own GEMM for the products that went through OpenBLAS (the weight gradients, the 1×1 and stride-2 convolutions,
 /// attention; `GemmProblem.runPacked`): every element of C must be one FMA chain over k = 0, 1, … in order, started
-/// from zero (`Float.addingProduct`), then alpha · chain, then + beta · C unless beta is zero, bit for bit, on both
+/// from zero (`Float.addingProduct`), per block of 256 k with the blocks' sums added in order, then alpha · sum, then
+/// + beta · C unless beta is zero, bit for bit, on both
 /// micro-kernels (AVX-512 8 × 32 and AVX2 6 × 16), every transposition, on the calling thread and over the threads.
 /// Shapes leave partial panels of rows and columns, span several tasks of rows and of columns (and the narrower
 /// column blocks of a deep k), and the operands' rows are longer than they are read, the rest NaN, as is C where
@@ -39,12 +40,17 @@ final class PackedGemmTests: XCTestCase {
         var reference = c
         for i in 0..<t.m {
             for j in 0..<t.n {
-                var chain: Float = 0
-                for kk in 0..<t.k {
-                    let x = t.transA ? a[kk * lda + i] : a[i * lda + kk], y = t.transB ? b[j * ldb + kk] : b[kk * ldb + j]
-                    chain = chain.addingProduct(x, y)
+                // One chain per block of 256 k (`depthBlock`), the blocks' sums added in order.
+                var sum: Float = 0
+                for start in stride(from: 0, to: t.k, by: 256) {
+                    var chain: Float = 0
+                    for kk in start..<min(t.k, start + 256) {
+                        let x = t.transA ? a[kk * lda + i] : a[i * lda + kk], y = t.transB ? b[j * ldb + kk] : b[kk * ldb + j]
+                        chain = chain.addingProduct(x, y)
+                    }
+                    sum = start == 0 ? chain : sum + chain
                 }
-                var value = t.alpha * chain
+                var value = t.alpha * sum
                 if t.beta != 0 { value = value + t.beta * c[i * ldc + j] }
                 reference[i * ldc + j] = value
             }
@@ -67,8 +73,9 @@ final class PackedGemmTests: XCTestCase {
     }
 
     /// (m, n, k): one element; partial panels; k = 1; rows over two tasks of 256 (and of 192); columns over several
-    /// blocks; a deep k (narrower column blocks: 131072 / k floats of B per task) with columns past one block.
-    let shapes = [(1, 1, 1), (7, 33, 5), (5, 17, 1), (13, 9, 300), (300, 40, 24), (20, 600, 3), (17, 300, 900), (9, 70, 0)]
+    /// blocks; a deep k (narrower column blocks: 131072 / k floats of B per task, and three blocks of k) with columns
+    /// past one block; k one past two blocks; k = 0 (C = beta · C).
+    let shapes = [(1, 1, 1), (7, 33, 5), (5, 17, 1), (13, 9, 300), (300, 40, 24), (20, 600, 3), (17, 300, 600), (3, 5, 513), (9, 70, 0)]
 
     func testEveryProductIsTheScalarChainOnBothKernels() {
         for kernel in kernels() {

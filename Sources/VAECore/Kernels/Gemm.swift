@@ -36,17 +36,20 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
 let gemmBlock = 256
 
 /// `count` independent products of one shape whose operands lie `stride` apart (e.g. Winograd's 16), one
-/// product per thread at a time: better than splitting each of them.
+/// product per thread at a time: better than splitting each of them. `openBLAS` runs them there even where our own
+/// kernel would (the bench's comparison).
 public func sgemmBatch(count: Int, transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                        a: UnsafePointer<Float>, strideA: Int, b: UnsafePointer<Float>, strideB: Int,
-                       beta: Float = 0, c: UnsafeMutablePointer<Float>, strideC: Int, kind: Profile.Kind = .conv) {
+                       beta: Float = 0, c: UnsafeMutablePointer<Float>, strideC: Int, kind: Profile.Kind = .conv,
+                       openBLAS: Bool = false) {
     guard m > 0, n > 0, count > 0 else { return }
     Profile.measure(kind, flops: 2 * Double(m) * Double(n) * Double(k) * Double(count)) {
         parallelFor(count, grain: 1) { range in
             for i in range {
-                GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a + i * strideA,
+                let problem = GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a + i * strideA,
                             lda: transA ? m : k, b: b + i * strideB, ldb: transB ? k : n, beta: beta,
-                            c: c + i * strideC, ldc: n).run()
+                            c: c + i * strideC, ldc: n)
+                if openBLAS { problem.runBLAS() } else { problem.run() }
             }
         }
     }

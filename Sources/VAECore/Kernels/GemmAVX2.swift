@@ -1,7 +1,7 @@
 /// The AVX2/FMA micro-kernel of `PackedGemm` (compiled with the rest of VAECore for x86-64-v3): a 6 × 16 block of C in
 /// twelve 8-float registers, per k two loads of B's packed row, six broadcasts of A and twelve FMAs, with two
 /// registers left for B and one for the broadcast (16 in all: no spills). The same contract as
-/// `GemmAVX512.packedBlock`: each element of C one FMA chain over k from zero, then times alpha, then plus beta · C.
+/// `GemmAVX512.packedBlock`, bit for bit.
 enum GemmAVX2 {
     static let panelRows = 6
     static let panelColumns = 16
@@ -20,24 +20,43 @@ enum GemmAVX2 {
         return beta == 0 ? scaled : scaled + beta * load(p)
     }
 
-    /// C[0..<rows][0..<columns] = alpha · (A · B) + beta · C for one packed panel of A and of B; rows ≤ 6, columns ≤ 16.
+    /// `GemmAVX512.packedBlock` for 6 × 16 panels.
     @inline(never)
-    static func packedBlock(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, alpha: Float, beta: Float) {
-        let t = Tile(depth: depth, a: a, b: b)
-        if columns == panelColumns {
-            for r in 0..<rows {
-                let (v0, v1) = t.row(r), p = c + r * ldc
-                store(finish(v0, p, alpha, beta), p); store(finish(v1, p + 8, alpha, beta), p + 8)
+    static func packedBlock(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, sums: UnsafeMutablePointer<Float>,
+                            earlier: Bool, final: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int,
+                            alpha: Float, beta: Float) {
+        let t = Tile(depth: depth, a: a, b: b, ldb: panelColumns)
+        let row = { (r: Int) -> (Vector, Vector) in
+            let (v0, v1) = t.row(r)
+            guard earlier else { return (v0, v1) }
+            let s = sums + r * panelColumns
+            return (load(s) + v0, load(s + 8) + v1)
+        }
+        guard final else {
+            for r in 0..<panelRows {
+                let (v0, v1) = row(r)
+                store(v0, sums + r * panelColumns); store(v1, sums + r * panelColumns + 8)
             }
             return
         }
+        finish(rows: rows, columns: columns, c: c, ldc: ldc, alpha: alpha, beta: beta, row)
+    }
+
+    /// C's rows = alpha · the block's sums + beta · C (C unread where beta is zero); a partial panel of columns element
+    /// by element with the same operations.
+    @inline(__always)
+    static func finish(rows: Int, columns: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
+                       _ row: (Int) -> (Vector, Vector)) {
         for r in 0..<rows {
-            let (v0, v1) = t.row(r)
+            let (v0, v1) = row(r), p = c + r * ldc
+            if columns == panelColumns {
+                store(finish(v0, p, alpha, beta), p); store(finish(v1, p + 8, alpha, beta), p + 8)
+                continue
+            }
             for j in 0..<columns {
                 var value = alpha * (j < 8 ? v0[j] : v1[j - 8])
-                if beta != 0 { value = value + beta * c[r * ldc + j] }
-                c[r * ldc + j] = value
+                if beta != 0 { value = value + beta * p[j] }
+                p[j] = value
             }
         }
     }
@@ -47,7 +66,7 @@ enum GemmAVX2 {
         var c30 = Vector(), c31 = Vector(), c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
 
         @inline(__always)
-        init(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>) {
+        init(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int) {
             var ap = a, bp = b
             for _ in 0..<depth {
                 let b0 = load(bp), b1 = load(bp + 8)
@@ -64,7 +83,7 @@ enum GemmAVX2 {
                 s = Vector(repeating: ap[5])
                 c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
                 ap += panelRows
-                bp += panelColumns
+                bp += ldb
             }
         }
 

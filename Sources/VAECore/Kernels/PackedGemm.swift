@@ -1,9 +1,10 @@
 import GemmAVX512
 
 /// The micro-kernels of our own GEMM (`GemmProblem.runPacked`): `GemmAVX512`'s 8 × 32 block where the CPU runs AVX-512,
-/// `GemmAVX2`'s 6 × 16 block elsewhere. Both compute each element of C as one FMA chain over k = 0, 1, … in order,
-/// started from zero, then alpha · chain, then + beta · C (unless beta is zero): the value depends on the operands
-/// alone, never on the blocking, the tasks or the thread count, and is the same on both kernels.
+/// `GemmAVX2`'s 6 × 16 block elsewhere. Both compute each element of C as one FMA chain over each block of
+/// `depthBlock` k in order, started from zero, the blocks' sums added in order, then alpha · sum, then + beta · C
+/// (unless beta is zero): the value depends on the operands alone, never on the tasks or the thread count, and is
+/// the same on both kernels.
 enum GemmMicroKernel: Sendable, CaseIterable {
     case avx512, avx2
 
@@ -14,13 +15,15 @@ enum GemmMicroKernel: Sendable, CaseIterable {
     var runs: Bool { self == .avx2 || TransformKernels.cpuRunsAVX512 }
 
     @inline(__always)
-    func block(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
-               rows: Int, columns: Int, alpha: Float, beta: Float) {
+    func block(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, sums: UnsafeMutablePointer<Float>, earlier: Bool,
+               final: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int, alpha: Float, beta: Float) {
         switch self {
         case .avx512:
-            GemmAVX512.packedBlock(depth: depth, a: a, b: b, c: c, ldc: ldc, rows: rows, columns: columns, alpha: alpha, beta: beta)
+            GemmAVX512.packedBlock(depth: depth, a: a, b: b, sums: sums, earlier: earlier, final: final, c: c, ldc: ldc,
+                                   rows: rows, columns: columns, alpha: alpha, beta: beta)
         case .avx2:
-            GemmAVX2.packedBlock(depth: depth, a: a, b: b, c: c, ldc: ldc, rows: rows, columns: columns, alpha: alpha, beta: beta)
+            GemmAVX2.packedBlock(depth: depth, a: a, b: b, sums: sums, earlier: earlier, final: final, c: c, ldc: ldc,
+                                 rows: rows, columns: columns, alpha: alpha, beta: beta)
         }
     }
 }
@@ -35,16 +38,20 @@ extension TransformKernels {
         nil
 #endif
     }
+
+    /// Whether the products outside `WinogradProducts` run on our own kernel (else OpenBLAS).
+    public var runsOwnGemm: Bool { gemmKernel != nil }
 }
 
 extension GemmProblem {
-    /// Rows and columns of C per task. A task packs its columns of B (panels of `panelColumns` columns, k-major) and
-    /// runs every row panel of its rows against them: A's panel stays in L1 while it meets the block's column
-    /// panels, the block (at most 512 KiB, so fewer columns for a deep k) in L2. Decided by the shape alone.
-    func blocks(_ kernel: GemmMicroKernel) -> (rows: Int, columns: Int) {
-        let columns = max(1, min(256, (1 << 17) / max(1, k) / kernel.panelColumns * kernel.panelColumns))
-        return (32 * kernel.panelRows, max(kernel.panelColumns, columns))
-    }
+    /// k per pass over a task's block of C: A's panel slice (8 KiB) stays in L1 while it meets the block's column
+    /// panels, whose slice (256 KiB) stays in L2; and a sum over thousands of k is several chains, not one long one.
+    static let depthBlock = 256
+
+    /// Rows and columns of C per task: a task packs its columns of B (panels of `panelColumns` columns, k-major) and
+    /// runs every row panel of its rows against them, block of k by block of k, the sums between blocks in a tile of
+    /// its own (256 KiB). Decided by the shape alone.
+    static func blocks(_ kernel: GemmMicroKernel) -> (rows: Int, columns: Int) { (32 * kernel.panelRows, 256) }
 
     /// C = alpha · op(A) · op(B) + beta · C on our own micro-kernel: op(A) packed once into panels of `panelRows` rows
     /// (zero past m), then tasks of `blocks` over the threads (`parallel`) or on the calling thread.
@@ -59,12 +66,15 @@ extension GemmProblem {
         } else {
             packA(panels: 0..<panels, kernel, into: packedA)
         }
-        let (rowBlock, columnBlock) = blocks(kernel)
+        let (rowBlock, columnBlock) = Self.blocks(kernel)
         let (rowTasks, columnTasks) = ((m + rowBlock - 1) / rowBlock, (n + columnBlock - 1) / columnBlock)
+        let depthBlocks = max(1, (k + Self.depthBlock - 1) / Self.depthBlock)
+        let tile = rowsPerPanel * columnsPerPanel, tilesWide = columnBlock / columnsPerPanel
         // Tasks run column block by column block, so that consecutive tasks of a thread reuse the packed block of B.
         let body = { (tasks: Range<Int>) in
-            let packedB = Self.allocate(min(n + columnsPerPanel, columnBlock) * k)
-            defer { packedB.deallocate() }
+            let packedB = Self.allocate(min((n + columnsPerPanel - 1) / columnsPerPanel * columnsPerPanel, columnBlock) * k)
+            let sums = Self.allocate(depthBlocks > 1 ? rowBlock * columnBlock : 1)
+            defer { packedB.deallocate(); sums.deallocate() }
             var packedBlock = -1
             for task in tasks {
                 let columnTask = task / rowTasks, rowTask = task % rowTasks
@@ -73,12 +83,18 @@ extension GemmProblem {
                     packB(columns: columns, kernel, into: packedB)
                     packedBlock = columnTask
                 }
-                for row in Swift.stride(from: rowTask * rowBlock, to: min(m, (rowTask + 1) * rowBlock), by: rowsPerPanel) {
-                    let panel = UnsafePointer(packedA + row * k)
-                    for column in Swift.stride(from: columns.lowerBound, to: columns.upperBound, by: columnsPerPanel) {
-                        kernel.block(depth: k, a: panel, b: packedB + (column - columns.lowerBound) * k,
-                                     c: c + row * ldc + column, ldc: ldc, rows: min(rowsPerPanel, m - row),
-                                     columns: min(columnsPerPanel, columns.upperBound - column), alpha: alpha, beta: beta)
+                let rows = rowTask * rowBlock..<min(m, (rowTask + 1) * rowBlock)
+                for depth in 0..<depthBlocks {
+                    let k0 = depth * Self.depthBlock
+                    for (p, row) in Swift.stride(from: rows.lowerBound, to: rows.upperBound, by: rowsPerPanel).enumerated() {
+                        let panel = UnsafePointer(packedA + row * k + k0 * rowsPerPanel)
+                        for (q, column) in Swift.stride(from: columns.lowerBound, to: columns.upperBound, by: columnsPerPanel).enumerated() {
+                            kernel.block(depth: min(Self.depthBlock, k - k0), a: panel,
+                                         b: packedB + (column - columns.lowerBound) * k + k0 * columnsPerPanel,
+                                         sums: sums + (p * tilesWide + q) * tile, earlier: depth > 0, final: depth == depthBlocks - 1,
+                                         c: c + row * ldc + column, ldc: ldc, rows: min(rowsPerPanel, m - row),
+                                         columns: min(columnsPerPanel, columns.upperBound - column), alpha: alpha, beta: beta)
+                        }
                     }
                 }
             }

@@ -1,13 +1,13 @@
 import GemmAVX512
 
 /// The products of a Winograd convolution's chunk, M[ξ] = U[ξ] · V[ξ] for each of its `points` ξ (the forward and
-/// the input gradient; the weight gradient's products stay on `sgemmBatch`). Where `TransformKernels` picks AVX-512
+/// the input gradient; the weight gradient's products go through `sgemmBatch`). Where `TransformKernels` picks AVX-512
 /// they run on `GemmAVX512`: U packed in its panels by the weight transform once per convolution, V read as the input
 /// transform writes it and M written directly, in rows padded to whole panels; no operand is re-packed per chunk and
-/// C is not cleared first. Elsewhere OpenBLAS runs them on plain matrices, as before.
+/// C is not cleared first. Elsewhere `sgemmBatch` runs them on plain matrices (`GemmAVX2` through `PackedGemm`).
 struct WinogradProducts {
     let points, outChannels, inChannels, tiles: Int
-    /// Whether the products run on `GemmAVX512` (else OpenBLAS).
+    /// Whether the products run on `GemmAVX512` (else `sgemmBatch`).
     let ownKernel: Bool
 
     init(points: Int, outChannels: Int, inChannels: Int, tiles: Int, kernels: TransformKernels = .active) {
