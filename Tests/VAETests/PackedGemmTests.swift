@@ -135,3 +135,24 @@ final class PackedGemmTests: XCTestCase {
         XCTAssertEqual(differing, 0)
     }
 }
+
+/// The arithmetic peak `vae-dist bench --mode sgemm` sets the GEMM rates beside.
+final class ArithmeticPeakTests: XCTestCase {
+    func testTheBrandStringsClock() {
+        XCTAssertEqual(ArithmeticPeak.brandGigahertz("Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz"), 2.5)
+        XCTAssertNil(ArithmeticPeak.brandGigahertz("Intel(R) Xeon(R) Processor"))
+        XCTAssertNil(ArithmeticPeak.brandGigahertz("AMD EPYC 9B14 96-Core Processor"))
+    }
+
+    func testThePeakIsCoresTimesPortsTimesLanesTimesTwoTimesTheClock() {
+        var peak = ArithmeticPeak(cores: 2)
+        XCTAssertEqual(peak.lanes, TransformKernels.cpuRunsAVX512 ? 16 : 8)
+        XCTAssertFalse(peak.clockSource.isEmpty)
+        peak = ArithmeticPeak(cores: 3)
+        if let mhz = peak.megahertz {
+            XCTAssertEqual(peak.gflops ?? 0, 3 * 2 * Double(peak.lanes) * 2 * mhz / 1000, accuracy: 1e-9)
+        } else {
+            XCTAssertNil(peak.gflops, "no clock, no peak")
+        }
+    }
+}

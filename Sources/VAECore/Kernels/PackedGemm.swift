@@ -55,17 +55,13 @@ extension GemmProblem {
 
     /// C = alpha · op(A) · op(B) + beta · C on our own micro-kernel: op(A) packed once into panels of `panelRows` rows
     /// (zero past m), then tasks of `blocks` over the threads (`parallel`) or on the calling thread.
-    func runPacked(_ kernel: GemmMicroKernel, parallel: Bool) {
+    /// With `packedA` (from `packA(_:parallel:)` of a problem with the same op(A)) A is not packed again.
+    func runPacked(_ kernel: GemmMicroKernel, parallel: Bool, packedA given: UnsafePointer<Float>? = nil) {
         guard m > 0, n > 0 else { return }
         let (rowsPerPanel, columnsPerPanel) = (kernel.panelRows, kernel.panelColumns)
-        let panels = (m + rowsPerPanel - 1) / rowsPerPanel
-        let packedA = Self.allocate(panels * rowsPerPanel * k)
-        defer { packedA.deallocate() }
-        if parallel {
-            parallelFor(panels, grain: max(1, 32_768 / max(1, rowsPerPanel * k))) { packA(panels: $0, kernel, into: packedA) }
-        } else {
-            packA(panels: 0..<panels, kernel, into: packedA)
-        }
+        let owned = given == nil ? packA(kernel, parallel: parallel) : nil
+        defer { owned?.deallocate() }
+        let packedA = given ?? UnsafePointer(owned!)
         let (rowBlock, columnBlock) = Self.blocks(kernel)
         let (rowTasks, columnTasks) = ((m + rowBlock - 1) / rowBlock, (n + columnBlock - 1) / columnBlock)
         let depthBlocks = max(1, (k + Self.depthBlock - 1) / Self.depthBlock)
@@ -100,6 +96,18 @@ extension GemmProblem {
             }
         }
         if parallel { parallelFor(rowTasks * columnTasks, grain: 1, body) } else { body(0..<rowTasks * columnTasks) }
+    }
+
+    /// op(A) in panels of `panelRows` rows, zero past m; the caller deallocates it.
+    func packA(_ kernel: GemmMicroKernel, parallel: Bool) -> UnsafeMutablePointer<Float> {
+        let rowsPerPanel = kernel.panelRows, panels = (m + rowsPerPanel - 1) / rowsPerPanel
+        let packed = Self.allocate(panels * rowsPerPanel * k)
+        if parallel {
+            parallelFor(panels, grain: max(1, 32_768 / max(1, rowsPerPanel * k))) { packA(panels: $0, kernel, into: packed) }
+        } else {
+            packA(panels: 0..<panels, kernel, into: packed)
+        }
+        return packed
     }
 
     /// Float storage on a 64-byte boundary (a vector load across two cache lines costs two).
