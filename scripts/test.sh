@@ -7,6 +7,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # PyTorch loads what `vae-dist export` writes: checked where a Python has torch and diffusers (PYTHON, default
 # python3), otherwise skipped with a notice.
 bash scripts/check-pytorch-interop.sh
+# The original PyTorch tool's users load vae-dist's .pt checkpoints with their own resume snippet: checked with
+# torch where it is at hand (same PYTHON), otherwise skipped with a notice.
+bash scripts/check-seed-checkpoints.sh
 # The library's layers (README, "Code map"): an import of a target not declared as a dependency fails the build.
 swift build --build-tests --explicit-target-dependency-import-check error
 # One binary serves AVX2 and AVX-512 CPUs: AVX-512 code may only be in the modules that run where the CPU has it.

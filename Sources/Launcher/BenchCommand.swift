@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VAECore
 import VAEFormats
+import VAEJobs
 import VAETools
 
 /// `bench --mode`: what one measured step is.
@@ -67,7 +68,8 @@ struct Bench: ParsableCommand {
                 print(json ? try Self.json(result) : Self.ceilingText(result))
                 return
             }
-            let cfg = try preset?.config ?? ModelSource(checkpoint: nil, config: modelOptions.config).config
+            // Rank 0 reads --config and sends it: the other hosts need not have the file.
+            let cfg = try preset?.config ?? replicas.modelSource(checkpoint: nil, option: "--config", config: modelOptions.config, log: { _ in }).source.config
             try cfg.checkImageSize(modelOptions.imgSize, option: "--img_size")
             let vae = AutoencoderKL(cfg, arithmetic: modelOptions.arithmetic(for: mode == .train ? .training : .inference))
             let result = switch mode {

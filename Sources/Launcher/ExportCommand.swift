@@ -12,7 +12,11 @@ struct Export: ParsableCommand {
               AutoencoderKL.from_pretrained(OUTPUT).
             ldm: OUTPUT is a safetensors file with ldm names for AutoencoderKL.load_state_dict(..., strict=True).
             sd: the same under first_stage_model., as a Stable Diffusion checkpoint holds its VAE.
-            Optimizer state and training metadata are left out. ldm and sd are refused for a model with
+            pt: OUTPUT is a .pt file in the original PyTorch tool's layout, {"epoch", "model_state_dict",
+              "optimizer_state_dict", "loss"}, for its resume snippet: from a vae-dist training checkpoint with its
+              epoch, optimizer state and loss; from weights alone with epoch 0, a fresh Adam (lr 1e-4, the original's
+              default) and loss None.
+            Except for pt, optimizer state and training metadata are left out. ldm, sd and pt are refused for a model with
             norm_num_groups other than 32 (ldm fixes 32 groups): use diffusers. An existing OUTPUT is refused
             unless --overwrite is given, and even then it is replaced only when it is a previous export of the same
             format (a diffusers folder holding only config.json and weights files; a safetensors file): a folder
@@ -24,10 +28,10 @@ struct Export: ParsableCommand {
 
     @OptionGroup var configOption: ConfigOption<TrainingDefaults>
 
-    @Option(help: "diffusers | ldm | sd.")
+    @Option(help: "diffusers | ldm | sd | pt.")
     var format: ExportFormat
 
-    @Option(help: "Where to write: a folder for diffusers, a .safetensors file for ldm and sd.")
+    @Option(help: "Where to write: a folder for diffusers, a .safetensors file for ldm and sd, a .pt file for pt.")
     var output: String
 
     @Flag(help: "Replace an existing OUTPUT that is a previous export of the same format.")
@@ -44,9 +48,25 @@ struct Export: ParsableCommand {
             let source = try ModelSource(checkpoint: weights.checkpoint, config: configOption.config)
             let vae = AutoencoderKL(source.config)
             print(try source.loadWeights(into: vae))
-            try export(vae, format: format, to: output, overwrite: overwrite)
+            let training = format == .pt ? try trainingState(for: vae) : nil
+            try export(vae, format: format, to: output, overwrite: overwrite, training: training)
             print("wrote \(output) (\(format.rawValue), \(vae.namedParameters.count) tensors; \(vae.config.yamlDescription))")
+            if format == .pt {
+                let state = training.map { "epoch \($0.epoch), \($0.optimizer.group.kind.rawValue) state at step \($0.optimizer.step) from the checkpoint" }
+                    ?? "epoch 0 and a fresh Adam (lr 1e-4): \(weights.checkpoint) holds no optimizer state"
+                print("  with \(state)")
+            }
         }
+    }
+
+    /// The epoch, optimizer state and loss of a vae-dist training checkpoint (.safetensors or .pt), for a pt
+    /// export; nil for weights that carry none (plain weights, vae_final_ema, a diffusers folder).
+    private func trainingState(for model: AutoencoderKL) throws -> TorchTrainingState? {
+        let path = weights.checkpoint
+        guard let mode = fileModeIfPresent(path), mode & S_IFMT != S_IFDIR,
+              try CheckpointMetadata.metadata(path: path)["format"] == CheckpointMetadata.checkpointFormat else { return nil }
+        let contents = try TrainingCheckpoint.read(path: path)
+        return try TrainingCheckpoint.torchTrainingState(of: contents, path: path, parameterNames: model.namedParameters.map(\.name))
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VAEAnalysis
 import VAECore
+import VAEFormats
 
 struct Reconstruct: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +14,7 @@ struct Reconstruct: ParsableCommand {
 
     @OptionGroup var weights: RequiredWeights
 
-    @OptionGroup var modelOptions: ModelOptions<TrainingDefaults>
+    @OptionGroup var modelOptions: ModelOptions<ReconstructionDefaults>
 
     @Option(help: "Output directory.")
     var output: String
@@ -28,13 +29,27 @@ struct Reconstruct: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
+            let size = imageSize()
+            print("img_size \(size.value): \(size.why)")
             // The memory, with every input kept decoded, is checked before the weights or an image are read.
-            let vae = try modelOptions.loadModel(weights: weights.checkpoint, check: {
-                try MemoryEstimate.require(config: $0, imageSize: modelOptions.imgSize, batch: 1, work: .inference, cachedImages: images.count)
+            let vae = try modelOptions.loadModel(weights: weights.checkpoint, imageSize: size.value, check: {
+                try MemoryEstimate.require(config: $0, imageSize: size.value, batch: 1, work: .inference, cachedImages: images.count)
             }) { print($0) }
-            let job = ReconstructionJob(model: vae, imageSize: modelOptions.imgSize, outputDirectory: output)
+            let job = ReconstructionJob(model: vae, imageSize: size.value, outputDirectory: output)
             let written = try job.run(images: images) { print($0) }
             print("wrote \(written.count) files to \(output)")
         }
+    }
+
+    /// --img_size, else the size a vae-dist checkpoint was trained at (reconstructions at another size than the
+    /// training's are worse), else the original tools' 256; with the reason, for the log.
+    private func imageSize() -> (value: Int, why: String) {
+        if let given = modelOptions.givenImageSize { return (given, "--img_size") }
+        let path = weights.checkpoint
+        // Unreadable weights are reported when they are loaded, in the usual words.
+        if let stored = try? CheckpointMetadata.storedTrainingImageSize(path: path) {
+            return (stored, "the training size stored in \(path) (--img_size chooses another)")
+        }
+        return (ReconstructionDefaults.imageSize, "the default (\(path) stores no training size; --img_size chooses another)")
     }
 }

@@ -37,16 +37,24 @@ func reportingFailures<T>(on communicator: Communicator? = nil, _ body: () throw
 protocol CommandDefaults {
     static var imageSize: Int { get }
     static var configDefault: String { get }
+    /// The default in --help's words.
+    static var imageSizeHelp: String { get }
 }
 
 extension CommandDefaults {
     static var configDefault: String {
         "Default: the config stored with the weights (a vae-dist checkpoint, a diffusers folder's config.json), else the SD v1 VAE."
     }
+    static var imageSizeHelp: String { "\(imageSize)" }
 }
 
-/// Training and reconstruction work at 256 px, as the original tools.
+/// Training works at 256 px, as the original tools.
 enum TrainingDefaults: CommandDefaults { static let imageSize = 256 }
+/// Reconstruction works at the size a vae-dist checkpoint was trained at, else at the original tools' 256 px.
+enum ReconstructionDefaults: CommandDefaults {
+    static let imageSize = 256
+    static let imageSizeHelp = "the training size stored in a vae-dist checkpoint, else \(imageSize)"
+}
 /// The original analysis tool compares at 512 px.
 enum AnalysisDefaults: CommandDefaults { static let imageSize = 512 }
 /// Small enough for a quick measurement on a laptop; no weights.
@@ -78,8 +86,11 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
     var config: String? { configOption.config }
 
     @Option(name: [.customLong("img_size"), .customLong("img-size")],
-            help: "Images are resized to img_size × img_size (PIL bilinear). Must be divisible by 2^(levels-1).")
-    var imgSize: Int = Defaults.imageSize
+            help: "Images are resized to img_size × img_size (PIL bilinear). Must be divisible by 2^(levels-1). Default: \(Defaults.imageSizeHelp).")
+    var givenImageSize: Int?
+
+    /// --img_size, or the command's default.
+    var imgSize: Int { givenImageSize ?? Defaults.imageSize }
 
     @Option(help: "Compute threads per rank (default: the node's cores divided by the ranks on it).")
     var threads: Int?
@@ -108,10 +119,10 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
         try validateImageSize(imgSize)
     }
 
-    /// The model to use with these weights (nil: none), its config checked against --img_size.
-    func source(weights: String?) throws -> ModelSource {
+    /// The model to use with these weights (nil: none), its config checked against `imageSize` (default --img_size).
+    func source(weights: String?, imageSize: Int? = nil) throws -> ModelSource {
         let source = try ModelSource(checkpoint: weights, config: config)
-        try source.config.checkImageSize(imgSize, option: "--img_size")
+        try source.config.checkImageSize(imageSize ?? imgSize, option: givenImageSize == nil && imageSize != nil ? "the stored img_size" : "--img_size")
         return source
     }
 
@@ -127,10 +138,12 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
 
     /// For the commands that need weights and no MPI job (forward only): sets the arithmetic (--threads, the
     /// convolutions'), builds the model and loads `weights` into it; `say` gets the line saying what was loaded.
-    /// `check` sees the config first, before anything is read or built (the memory estimate).
-    func loadModel(weights: String, check: (VAEConfig) throws -> Void = { _ in }, say: (String) -> Void) throws -> AutoencoderKL {
+    /// `imageSize` (default --img_size) is the size the config is checked against; `check` sees the config first,
+    /// before anything is read or built (the memory estimate).
+    func loadModel(weights: String, imageSize: Int? = nil, check: (VAEConfig) throws -> Void = { _ in },
+                   say: (String) -> Void) throws -> AutoencoderKL {
         if let threads { Threads.set(threads) }
-        let source = try source(weights: weights)
+        let source = try source(weights: weights, imageSize: imageSize)
         try check(source.config)
         let model = AutoencoderKL(source.config, arithmetic: arithmetic(for: .inference))
         say(try source.loadWeights(into: model))

@@ -13,8 +13,9 @@ struct Train: ParsableCommand {
             Run as `vae-dist train …` (one process) or `mpirun -np N vae-dist train …`. --batch_size is the \
             global batch, split over the ranks; every rank count gives the same run up to float summation order.
 
-            Outputs (rank 0): checkpoints/vae_epoch_N.safetensors, reconstructions/recon_epoch_N.png, \
-            training_history.json, training_curves.png and vae_final.safetensors in --output_dir.
+            Outputs (rank 0): checkpoints/vae_epoch_N.safetensors (.pt with --save_format pt), \
+            reconstructions/recon_epoch_N.png, training_history.json, training_curves.png and vae_final.safetensors \
+            (.pt) in --output_dir.
 
             SIGUSR1 (to mpirun or to the process), SIGTERM or SIGINT stop training at the next step with a \
             resumable checkpoint; continue with --resume auto.
@@ -46,11 +47,15 @@ struct Train: ParsableCommand {
     var saveInterval = 10
     static let saveIntervalRange = 1...1_000_000
 
+    @Option(name: snakeAndKebab("save_format"),
+            help: "Checkpoint files: safetensors (read by every vae-dist command), pt (the original tool's torch.save layout, checkpoints/vae_epoch_N.pt and vae_final.pt, for its resume snippet; resumable here too) or both.")
+    var saveFormat: SaveFormat = .safetensors
+
     /// Every UInt64 is a valid seed: it is only hashed with (epoch, sample).
     @Option(help: "Seed of initialisation, data order and noise.")
     var seed: UInt64 = 0
 
-    @Option(help: "Resume from a checkpoint PATH, or 'auto' = the newest readable checkpoint of --output_dir's run.")
+    @Option(help: "Resume from a checkpoint PATH (vae-dist's .safetensors or .pt; a .pt of the original PyTorch tool continues its run: weights, optimizer state and epoch), or 'auto' = the newest readable checkpoint of --output_dir's run.")
     var resume: String?
 
     @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs (the files named as a run names them; nothing else). Refused for '.', '..' and folders holding the working directory.")
@@ -107,6 +112,7 @@ struct Train: ParsableCommand {
         o.klWeight = klWeight
         o.imgSize = modelOptions.imgSize
         o.saveInterval = saveInterval
+        o.saveFormat = saveFormat
         o.seed = seed
         o.klReduction = klReduction
         o.optimizer = try optimization.settings()
@@ -125,34 +131,16 @@ struct Train: ParsableCommand {
         try mpi.run { replicas, say in
             try SignalFlag.install()
             let options = try trainingOptions()
-            let run = try RunDirectory.begin(outputDir, start: runStart, replicas: replicas, log: say)
-            let resumed = run.resumeFrom
-            // Resuming keeps the checkpoint's model; otherwise --config, else the config stored with --init_weights.
-            // Rank 0 reads these files and sends them: other hosts need not have them.
-            let fresh = resumed == nil
-                ? try replicas.modelSource(checkpoint: initWeights, option: "--init_weights", config: modelOptions.config, log: say) : nil
-            let config = resumed?.contents.config ?? fresh!.source.config
-            if let resumed, let configPath = modelOptions.config {
-                _ = try replicas.rootOnly {
-                    if !(try ModelSource.loadConfig(path: configPath).describesSameModel(as: config)) {
-                        throw VAEDistError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
-                    }
-                }
+            let start = try runStart(replicas: replicas)
+            let run = try RunDirectory.begin(outputDir, start: start, replicas: replicas, log: say)
+            let trainer: Trainer
+            do {
+                trainer = try prepareTrainer(run, start: start, options: options, replicas: replicas, say: say)
+            } catch {
+                // Nothing trained: a folder this start created goes again, unless something else is in it.
+                run.discardFailedStart(log: say)
+                throw error
             }
-            try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
-            // The memory is checked once the images are listed, before any is decoded.
-            let data = try TrainingData.prepare(options, replicas: replicas,
-                                                memory: TrainingMemory(config: config, options: options, ranks: replicas.size), log: say)
-            let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic(for: .training))
-            if let fresh {
-                model.initialize(seed: options.seed)
-                if let loaded = try fresh.loadWeights(into: model) { say(loaded) }
-            }
-            say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
-            let trainer = try Trainer(model: model, options: options, data: data, replicas: replicas,
-                                      resumeFrom: resumed.map { ($0.contents, $0.path) }, runID: run.runID,
-                                      stopRequested: { SignalFlag.isRaised }, log: say,
-                                      progress: { if replicas.rank == 0 { ProgressLine.show($0) } })
             // The directory stays locked until training ends.
             let outcome = try withExtendedLifetime(run) { try trainer.run() }
             switch outcome {
@@ -165,11 +153,57 @@ struct Train: ParsableCommand {
         }
     }
 
-    var runStart: RunStart {
-        switch resume {
-        case nil: return .fresh(overwrite: overwrite)
-        case "auto": return .resumeLatest
-        case let path?: return .resume(path: path)
+    /// Everything between taking the output directory and training: the model (from the checkpoint resumed, else
+    /// --config / --init_weights), the images and the trainer.
+    private func prepareTrainer(_ run: RunDirectory, start: RunStart, options: TrainingOptions, replicas: MPIReplicaGroup,
+                                say: @escaping (String) -> Void) throws -> Trainer {
+        let resumed = run.resumeFrom
+        let original = try originalRun(start, replicas: replicas, say: say)
+        // Resuming keeps the checkpoint's model; continuing the original tool's run takes --config (its checkpoints
+        // store none); otherwise --config, else the config stored with --init_weights. Rank 0 reads these files
+        // and sends them: other hosts need not have them.
+        let shared = resumed == nil
+            ? try replicas.modelSource(checkpoint: original == nil ? initWeights : nil, option: "--init_weights",
+                                       config: modelOptions.config, log: say) : nil
+        let config = resumed?.contents.config ?? shared!.source.config
+        if let original {
+            say("config \(shared!.source.configOrigin) for \(original.path) (the original tool's checkpoints store none: --config_path gives it)")
         }
+        if let resumed, let configPath = modelOptions.config {
+            _ = try replicas.rootOnly {
+                if !(try ModelSource.loadConfig(path: configPath).describesSameModel(as: config)) {
+                    throw VAEDistError("--config_path \(configPath) differs from the model in \(resumed.path) (\(config.yamlDescription))")
+                }
+            }
+        }
+        try config.checkImageSize(modelOptions.imgSize, option: "--img_size")
+        // The memory is checked once the images are listed, before any is decoded.
+        let data = try TrainingData.prepare(options, replicas: replicas,
+                                            memory: TrainingMemory(config: config, options: options, ranks: replicas.size), log: say)
+        let model = AutoencoderKL(config, arithmetic: modelOptions.arithmetic(for: .training))
+        if let fresh = original == nil ? shared : nil {
+            model.initialize(seed: options.seed)
+            if let loaded = try fresh.loadWeights(into: model) { say(loaded) }
+        }
+        say("model: \(config.yamlDescription); \(model.parameterCount) parameters; \(replicas.size) rank(s) × \(Threads.count) thread(s)")
+        return try Trainer(model: model, options: options, data: data, replicas: replicas,
+                           resumeFrom: resumed.map { ($0.contents, $0.path) }, continuing: original, runID: run.runID,
+                           stopRequested: { SignalFlag.isRaised }, log: say,
+                           progress: { if replicas.rank == 0 { ProgressLine.show($0) } })
+    }
+
+    /// What --resume means. Rank 0 looks at the file (the other hosts need not have it) and tells the others.
+    private func runStart(replicas: MPIReplicaGroup) throws -> RunStart {
+        guard let resume else { return .fresh(overwrite: overwrite) }
+        if resume == "auto" { return .resumeLatest }
+        let isOriginal = try replicas.rootOnly { OriginalRun.isOriginalCheckpoint(path: resume) ? 1 : 0 }
+        return try replicas.broadcast(isOriginal ?? 0, from: 0) == 1 ? .continueOriginal(path: resume) : .resume(path: resume)
+    }
+
+    /// The original PyTorch tool's checkpoint that --resume names: read on rank 0, sent to every rank.
+    private func originalRun(_ start: RunStart, replicas: MPIReplicaGroup, say: (String) -> Void) throws -> OriginalRun? {
+        guard case .continueOriginal(let path) = start else { return nil }
+        let bytes = try replicas.fromRoot("checkpoint \(path)", log: say) { try readRegularFile(path) }
+        return try OriginalRun.read(bytes: bytes, path: path)
     }
 }

@@ -9,6 +9,7 @@ func snakeAndKebab(_ name: String) -> NameSpecification {
 extension OptimizerKind: ExpressibleByArgument {}
 extension LearningRateShape: ExpressibleByArgument {}
 extension Augmentation: ExpressibleByArgument {}
+extension SaveFormat: ExpressibleByArgument {}
 
 /// How the weights move: optimizer, learning-rate schedule, clipping, averaging, accumulation.
 struct OptimizationFlags: ParsableArguments {

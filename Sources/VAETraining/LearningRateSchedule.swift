@@ -43,3 +43,32 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
         }
     }
 }
+
+extension LearningRateSchedule {
+    /// What a resume that changes the run's length does to the rate: the cosine spans the whole run, so a new
+    /// --epochs bends the rest of it; the step schedule depends on the epoch alone, so its rate goes on as it was
+    /// and only how far it decays changes. `was` is the schedule and base rate of the checkpoint's run;
+    /// `nextStep` the 0-based optimizer step the resumed run takes first. nil for a constant rate or the same length.
+    public func horizonChange(base: Double, was: (schedule: LearningRateSchedule, base: Double, epochs: Int), epochs: Int,
+                              nextStep: Int, stepsPerEpoch: Int) -> String? {
+        guard epochs != was.epochs, shape != .constant else { return nil }
+        let total = epochs * stepsPerEpoch, oldTotal = was.epochs * stepsPerEpoch
+        let next = rate(base: base, step: nextStep, totalSteps: total, stepsPerEpoch: stepsPerEpoch)
+        let planned = was.schedule.rate(base: was.base, step: nextStep, totalSteps: oldTotal, stepsPerEpoch: stepsPerEpoch)
+        let last = rate(base: base, step: total - 1, totalSteps: total, stepsPerEpoch: stepsPerEpoch)
+        let head = "warning: --epochs changes from \(was.epochs) to \(epochs) under --lr_schedule \(shape.rawValue): "
+        switch shape {
+        case .constant:
+            return nil
+        case .cosine:
+            return head + "the cosine now runs to --min_lr \(format(minLR)) at step \(total) (epoch \(epochs)) instead of step "
+                + "\(oldTotal) (epoch \(was.epochs)); the lr continues at \(format(next)) at the next step (\(format(planned)) as "
+                + "planned) and follows the \(epochs > was.epochs ? "stretched" : "shortened") curve from there"
+        case .step:
+            return head + "the step schedule depends on the epoch alone, so the lr continues at \(format(next)) (\(format(planned)) "
+                + "as planned), × \(format(gamma)) every \(stepSizeEpochs) epochs; it ends at \(format(last)) in epoch \(epochs)"
+        }
+    }
+
+    private func format(_ x: Double) -> String { String(format: "%.6g", x) }
+}

@@ -11,26 +11,31 @@ public enum RunStart: Equatable, Sendable {
     case resume(path: String)
     /// `--resume auto`: the newest readable checkpoint of the directory's own run.
     case resumeLatest
+    /// `--resume PATH` with a checkpoint of the original PyTorch tool (`OriginalRun`): a new run that continues it.
+    case continueOriginal(path: String)
 }
 
 /// The output directory of one training run. Rank 0 holds an exclusive lock (flock) on OUTPUT/.vae-dist.lock
-/// for the run's life: a second run into the directory is refused, and a run that died frees it by itself. The
-/// file names the holder (pid, host, start) and the run's identity, which every checkpoint carries too, so that
-/// a run never mixes with another's checkpoints.
+/// for the run's life (`RunLock`): a second run into the directory is refused, and a run that died frees it by
+/// itself. The lock file names the holder (pid, host, start), OUTPUT/.vae-dist-run the run's identity, which every
+/// checkpoint carries too, so that a run never mixes with another's checkpoints.
 public final class RunDirectory {
     public let path: String
     public let runID: String
     /// The checkpoint to continue from (read on rank 0, its bytes sent to every rank), nil for a fresh start.
     public let resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?
-    private let lockDescriptor: Int32
+    /// Rank 0's; released (its file removed) when the run ends.
+    private let lock: RunLock?
 
-    static let lockName = ".vae-dist.lock"
-
-    private init(path: String, runID: String, resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?, lockDescriptor: Int32) {
-        (self.path, self.runID, self.resumeFrom, self.lockDescriptor) = (path, runID, resumeFrom, lockDescriptor)
+    private init(path: String, runID: String, resumeFrom: (contents: TrainingCheckpoint.Contents, path: String)?, lock: RunLock?) {
+        (self.path, self.runID, self.resumeFrom, self.lock) = (path, runID, resumeFrom, lock)
     }
 
-    deinit { if lockDescriptor >= 0 { close(lockDescriptor) } }
+    /// Call when the run fails before training starts: a folder this start created is removed again if it holds
+    /// nothing but what the start put there (`RunLock.discardFailedStart`).
+    public func discardFailedStart(log: (String) -> Void) {
+        lock?.discardFailedStart(log: log)
+    }
 
     /// Creates and locks the directory on rank 0, removes temporary files of killed writes, decides the run's
     /// identity and checkpoint; every rank gets the same outcome or the same error. Nothing is decoded or trained
@@ -38,25 +43,24 @@ public final class RunDirectory {
     /// the others may run on hosts whose --output_dir is a private, empty folder.
     public static func begin(_ outputDir: String, start: RunStart, replicas: ReplicaGroup,
                              log: (String) -> Void) throws -> RunDirectory {
-        var lock: Int32 = -1
+        var lock: RunLock?
         var rootResume: ResumePoint?
         let decided = try replicas.rootOnly { () throws -> (runID: String, checkpoint: String?) in
             // --overwrite removes files: never in the working directory or a folder holding it.
             if start == .fresh(overwrite: true) { _ = try checkReplaceableOutputPath(outputDir, flag: "--output_dir") }
-            let (descriptor, previous) = try acquire(outputDir)
-            lock = descriptor
+            let held = try RunLock.acquire(outputDir)
             do {
                 let removed = removeLeftoverTemporaryFiles(under: outputDir)
                 if !removed.isEmpty {
                     log("removed \(removed.count) temporary file(s) left by interrupted writes:\n" + removed.map { "  " + $0 }.joined(separator: "\n"))
                 }
-                let decision = try decide(outputDir, start: start, previousRun: previous?.runID, log: log)
+                let decision = try decide(outputDir, start: start, previousRun: held.previousRunID, log: log)
                 rootResume = decision.resume
-                try writeHolder(Holder(runID: decision.runID), to: descriptor)
+                try held.claim(runID: decision.runID)
+                lock = held
                 return (decision.runID, decision.resume?.path)
             } catch {
-                close(descriptor)
-                lock = -1
+                held.discardFailedStart(log: log)
                 throw error
             }
         }
@@ -68,7 +72,7 @@ public final class RunDirectory {
             rootResume = nil
             if contents == nil { contents = try TrainingCheckpoint.read(bytes: bytes, path: checkpoint) }
         }
-        return RunDirectory(path: outputDir, runID: runID, resumeFrom: contents.map { ($0, checkpoint!) }, lockDescriptor: lock)
+        return RunDirectory(path: outputDir, runID: runID, resumeFrom: contents.map { ($0, checkpoint!) }, lock: lock)
     }
 
     /// A checkpoint chosen on rank 0: its path, its bytes as read (what the other ranks receive) and their contents.
@@ -124,22 +128,26 @@ public final class RunDirectory {
             }
             log("--resume auto: no checkpoint in \(outputDir), starting fresh")
             return (UUID().uuidString, nil)
+        case .continueOriginal(let path):
+            try OriginalRun.checkOutputDirectory(outputDir, checkpoint: path)
+            return (UUID().uuidString, nil)
         }
     }
 
     /// The files a run writes at the top of its output directory.
-    static let runOutputs: Set<String> = ["vae_final.safetensors", "vae_final_ema.safetensors", "vae_best.safetensors",
+    static let runOutputs: Set<String> = ["vae_final.safetensors", "vae_final.pt", "vae_final_ema.safetensors",
+                                          "vae_best.safetensors", "vae_best.pt",
                                           "training_history.json", "training_curves.png", "metrics.jsonl",
                                           "validation_images.txt"]
 
     /// Whether `name` (in checkpoints/ or reconstructions/) is named as the trainer names its files there:
-    /// `vae_epoch_E[_step_S].safetensors`, `recon_epoch_E.png`.
+    /// `vae_epoch_E[_step_S].safetensors|.pt`, `recon_epoch_E.png`.
     static func isRunFileName(_ name: String, in folder: String) -> Bool {
         func digits(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber } }
         switch folder {
         case "checkpoints":
-            guard name.hasPrefix("vae_epoch_"), name.hasSuffix(".safetensors") else { return false }
-            let position = name.dropFirst("vae_epoch_".count).dropLast(".safetensors".count)
+            guard name.hasPrefix("vae_epoch_"), let suffix = [".safetensors", ".pt"].first(where: name.hasSuffix) else { return false }
+            let position = name.dropFirst("vae_epoch_".count).dropLast(suffix.count)
             let parts = position.split(separator: "_", omittingEmptySubsequences: false)
             return (parts.count == 1 && digits(parts[0])) || (parts.count == 3 && digits(parts[0]) && parts[1] == "step" && digits(parts[2]))
         case "reconstructions":
@@ -173,52 +181,5 @@ public final class RunDirectory {
             }
         }
         return paths.count
-    }
-
-    /// Who holds the directory, as written in the lock file.
-    struct Holder: Codable {
-        var runID: String
-        var pid = Int(getpid())
-        var host = ProcessInfo.processInfo.hostName
-        var started = ISO8601DateFormatter().string(from: Date())
-
-        init(runID: String) { self.runID = runID }
-
-        enum CodingKeys: String, CodingKey { case runID = "run_id", pid, host, started }
-    }
-
-    /// Creates the directory, opens and locks its lock file; returns the descriptor and the previous holder's record.
-    private static func acquire(_ outputDir: String) throws -> (Int32, Holder?) {
-        try createOutputDirectory(outputDir)
-        let lockPath = (outputDir as NSString).appendingPathComponent(lockName)
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw VAEDistError("cannot create \(lockPath): \(errnoReason(errno))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let err = errno
-            let holder = readHolder(fd)
-            close(fd)
-            guard err == EWOULDBLOCK else { throw VAEDistError("cannot lock \(lockPath): \(errnoReason(err))") }
-            let who = holder.map { "pid \($0.pid) on host \($0.host), started \($0.started)" } ?? "just starting"
-            throw VAEDistError("another vae-dist train (\(who)) is writing to \(outputDir); wait for it to end or choose another --output_dir")
-        }
-        let previous = readHolder(fd)
-        // Name this process at once, so that a run starting meanwhile can say who holds the directory.
-        try writeHolder(Holder(runID: previous?.runID ?? ""), to: fd)
-        return (fd, previous.flatMap { $0.runID.isEmpty ? nil : $0 })
-    }
-
-    private static func readHolder(_ fd: Int32) -> Holder? {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
-        guard n > 0 else { return nil }
-        return try? JSONDecoder().decode(Holder.self, from: Data(buffer[0..<n]))
-    }
-
-    private static func writeHolder(_ holder: Holder, to fd: Int32) throws {
-        let bytes = Array(try CheckpointMetadata.json(holder).utf8)
-        let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
-        guard written == bytes.count, ftruncate(fd, off_t(bytes.count)) == 0 else {
-            throw VAEDistError("cannot write the lock file \(lockName): \(errnoReason(errno))")
-        }
     }
 }

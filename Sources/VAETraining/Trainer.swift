@@ -43,9 +43,10 @@ public final class Trainer {
     let stepLog: StepLog?
     private var lastCheckpoint: String?
 
-    /// `runID` defaults to the resumed checkpoint's, or a new one at a fresh start.
+    /// `runID` defaults to the resumed checkpoint's, or a new one at a fresh start. `original` is a checkpoint of the
+    /// original PyTorch tool to continue (`OriginalRun`), instead of `resumeFrom`.
     public init(model: AutoencoderKL, options: TrainingOptions, data: TrainingSets, replicas: ReplicaGroup,
-                resumeFrom: (TrainingCheckpoint.Contents, path: String)? = nil, runID: String? = nil,
+                resumeFrom: (TrainingCheckpoint.Contents, path: String)? = nil, continuing original: OriginalRun? = nil, runID: String? = nil,
                 stopRequested: @escaping () -> Bool = { false }, log: @escaping (String) -> Void = { _ in },
                 progress: @escaping (StepProgress) -> Void = { _ in }) throws {
         // The largest share of a global batch any rank computes.
@@ -76,6 +77,12 @@ public final class Trainer {
             changes.forEach(log)
             position = contents.position
             lastCheckpoint = path
+        } else if let original {
+            let stepsPerEpoch = (data.train.count + options.stepBatch - 1) / options.stepBatch
+            let (start, lines) = try original.restore(into: model, optimizer: optimizer, options: options, stepsPerEpoch: stepsPerEpoch)
+            lines.forEach(log)
+            position = start
+            lastCheckpoint = original.path
         } else {
             position = TrainingPosition()
         }
@@ -117,17 +124,17 @@ public final class Trainer {
             }
             try finishEpoch()
         }
-        let final = "\(output)/vae_final.safetensors"
+        let final = try saveCheckpoint("\(output)/vae_final")
         if isRoot {
-            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: final)
-            log("final weights: \(final)")
+            log("final weights: \(final.joined(separator: ", "))")
             if let ema {
                 let averaged = "\(output)/vae_final_ema.safetensors"
-                try CheckpointMetadata.saveWeights(ema.weightsFile(names: model.namedParameters.map(\.name)), config: model.config, to: averaged)
+                try CheckpointMetadata.saveWeights(ema.weightsFile(names: model.namedParameters.map(\.name)), config: model.config,
+                                                   imageSize: options.imgSize, to: averaged)
                 log("averaged weights (--ema_decay \(ema.decay)): \(averaged)")
             }
         }
-        return .completed(finalWeights: final)
+        return .completed(finalWeights: final[0])
     }
 
     /// One optimizer step over `batch` (dataset indices), and its bookkeeping: the position, progress and metrics.
@@ -189,6 +196,7 @@ public final class Trainer {
         next.adamStep = position.adamStep
         next.history = position.history + [record]
         next.bestValidationLoss = position.bestValidationLoss
+        next.continuedFrom = position.continuedFrom
         let isBest = validation.map { v in next.bestValidationLoss.map { v.total(klWeight: options.klWeight) < $0 } ?? true } ?? false
         if isBest, let validation { next.bestValidationLoss = validation.total(klWeight: options.klWeight) }
         position = next
@@ -203,17 +211,15 @@ public final class Trainer {
         try TrainingReport.writeHistory(position.history, to: "\(output)/training_history.json")
         try TrainingReport.writeCurves(position.history, to: "\(output)/training_curves.png")
         if isBest && options.validation.keepBest {
-            let path = "\(output)/vae_best.safetensors"
-            try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
-            log("best validation loss so far: \(path)")
+            let paths = try saveCheckpoint("\(output)/vae_best")
+            log("best validation loss so far: \(paths.joined(separator: ", "))")
         }
         if record.epoch % options.saveInterval == 0 || record.epoch == options.epochs {
             if record.epoch % options.saveInterval == 0 {
-                let path = "\(output)/checkpoints/vae_epoch_\(record.epoch).safetensors"
-                try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
+                let paths = try saveCheckpoint("\(output)/checkpoints/vae_epoch_\(record.epoch)")
                 try stepLog?.flush()
-                lastCheckpoint = path
-                log("checkpoint: \(path)")
+                lastCheckpoint = paths[0]
+                log("checkpoint: \(paths.joined(separator: ", "))")
             }
             try writeReconstructions(epoch: record.epoch)
         }
@@ -235,11 +241,19 @@ public final class Trainer {
 
     /// All replicas agreed to stop before this step: save a checkpoint at this exact position.
     private func interrupt() throws -> String {
-        let path = "\(output)/checkpoints/vae_epoch_\(position.epoch)_step_\(position.step).safetensors"
-        if isRoot {
+        let paths = try saveCheckpoint("\(output)/checkpoints/vae_epoch_\(position.epoch)_step_\(position.step)")
+        if isRoot { try stepLog?.flush() }
+        return paths[0]
+    }
+
+    /// Writes the checkpoint `stem` in each format of --save_format (on rank 0; the others only learn the paths);
+    /// returns the paths, safetensors first.
+    private func saveCheckpoint(_ stem: String) throws -> [String] {
+        let paths = options.saveFormat.suffixes.map { stem + $0 }
+        guard isRoot else { return paths }
+        for path in paths {
             try TrainingCheckpoint.save(model: model, optimizer: optimizer, ema: ema, position: position, options: options, runID: runID, to: path)
-            try stepLog?.flush()
         }
-        return path
+        return paths
     }
 }

@@ -2,25 +2,20 @@ import Foundation
 import VAECore
 import VAEFormats
 
-/// A training checkpoint: the weights under ldm names (loadable by PyTorch as they are), the optimizer's state as
+/// A training checkpoint (safetensors; `TrainingCheckpointTorch.swift` for .pt): the weights under ldm names (loadable by PyTorch as they are), the optimizer's state as
 /// `optimizer.STATE.NAME` (torch's state names: `exp_avg`, `exp_avg_sq`, `momentum_buffer`), and in the header metadata the position, history,
 /// config and options. Randomness needs no saved generator state: every draw derives from (seed, epoch, index).
 public enum TrainingCheckpoint {
     static let format = CheckpointMetadata.checkpointFormat
 
+    /// Writes a checkpoint to `path`: a `.pt` path in the original tool's torch.save layout (`savePT`), any other
+    /// as safetensors.
     public static func save(model: AutoencoderKL, optimizer: Optimizer, ema: ExponentialMovingAverage? = nil,
                             position: TrainingPosition, options: TrainingOptions, runID: String, to path: String) throws {
-        var file = model.weightsFile()
-        let names = model.namedParameters.map(\.name)
-        for stateName in optimizer.settings.stateNames {
-            for (name, tensor) in zip(names, optimizer.state[stateName]!) {
-                file.add("optimizer.\(stateName).\(name)", tensor)
-            }
-        }
-        for (name, tensor) in zip(names, ema?.shadow ?? []) { file.add("ema.\(name)", tensor) }
         var position = position
         position.adamStep = optimizer.step
-        file.metadata = [
+        position.lr = optimizer.lr
+        let metadata = [
             "format": format,
             "config": try CheckpointMetadata.json(model.config),
             "options": try CheckpointMetadata.json(options),
@@ -30,6 +25,19 @@ public enum TrainingCheckpoint {
             "run_id": runID,
             "rng": "order and noise derive from (seed \(options.seed), epoch, sample index)",
         ]
+        if path.hasSuffix(".pt") {
+            try savePT(model: model, optimizer: optimizer, ema: ema, position: position, metadata: metadata, to: path)
+            return
+        }
+        var file = model.weightsFile()
+        let names = model.namedParameters.map(\.name)
+        for stateName in optimizer.settings.stateNames {
+            for (name, tensor) in zip(names, optimizer.state[stateName]!) {
+                file.add("optimizer.\(stateName).\(name)", tensor)
+            }
+        }
+        for (name, tensor) in zip(names, ema?.shadow ?? []) { file.add("ema.\(name)", tensor) }
+        file.metadata = metadata
         try file.write(path: path)
     }
 
@@ -42,20 +50,30 @@ public enum TrainingCheckpoint {
         public let runID: String?
     }
 
-    /// Reads a checkpoint and checks that its metadata is consistent (`TrainingCheckpointValidation`).
+    /// Reads a checkpoint (safetensors, or vae-dist's own .pt) and checks that its metadata is consistent
+    /// (`TrainingCheckpointValidation`).
     public static func read(path: String) throws -> Contents {
-        try contents(of: SafeTensors.read(path: path), path: path)
+        if TorchCheckpoint.isZipArchive(path: path) { return try readPT(TorchTrainingCheckpoint.read(path: path), path: path) }
+        return try checked(SafeTensors.read(path: path), path: path)
     }
 
     /// The checkpoint whose whole file is `bytes` (as rank 0 read it from `path` and sent it), with `read(path:)`'s checks.
     public static func read(bytes: [UInt8], path: String) throws -> Contents {
-        try contents(of: SafeTensors.parse(bytes, path: path), path: path)
+        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            return try readPT(TorchTrainingCheckpoint.read(bytes: bytes, path: path), path: path)
+        }
+        return try checked(SafeTensors.parse(bytes, path: path), path: path)
     }
 
-    private static func contents(of file: SafeTensors, path: String) throws -> Contents {
+    private static func checked(_ file: SafeTensors, path: String) throws -> Contents {
         guard file.metadata["format"] == format else {
             throw VAEDistError("\(path): not a vae-dist training checkpoint (no '\(format)' format in its metadata); to start from plain weights use --init_weights")
         }
+        return try contents(of: file, path: path)
+    }
+
+    /// The contents of a checkpoint's tensors and metadata, checked.
+    static func contents(of file: SafeTensors, path: String) throws -> Contents {
         let contents = Contents(file: file, config: try CheckpointMetadata.decode(VAEConfig.self, file, "config", path),
                                 options: try CheckpointMetadata.decode(TrainingOptions.self, file, "options", path),
                                 position: try CheckpointMetadata.decode(TrainingPosition.self, file, "position", path),
@@ -97,20 +115,26 @@ public enum TrainingCheckpoint {
         public let runID: String?
     }
 
-    /// The vae-dist checkpoints among output_dir/checkpoints/*.safetensors and output_dir/vae_final.safetensors,
-    /// furthest along first; `unreadable` lists the files whose header cannot be read, with the reason.
+    /// The vae-dist checkpoints among output_dir/checkpoints/*.safetensors|.pt and output_dir/vae_final.safetensors|.pt,
+    /// furthest along first; `unreadable` lists the files whose header (a .pt's pickle) cannot be read or holds no
+    /// vae-dist position, with the reason.
     public static func candidates(in outputDir: String) -> (found: [Candidate], unreadable: [String]) {
         let dir = (outputDir as NSString).appendingPathComponent("checkpoints")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        var paths = names.filter { $0.hasSuffix(".safetensors") }.sorted().map { (dir as NSString).appendingPathComponent($0) }
-        let final = (outputDir as NSString).appendingPathComponent("vae_final.safetensors")
-        if FileManager.default.fileExists(atPath: final) { paths.append(final) }
+        var paths = names.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".pt") }.sorted()
+            .map { (dir as NSString).appendingPathComponent($0) }
+        for name in ["vae_final.safetensors", "vae_final.pt"] {
+            let final = (outputDir as NSString).appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: final) { paths.append(final) }
+        }
         var found: [Candidate] = [], unreadable: [String] = []
         for path in paths {
             do {
-                let meta = try SafeTensors.readMetadata(path: path)
+                let meta = path.hasSuffix(".pt") ? try TorchTrainingCheckpoint.readMetadata(path: path) ?? [:]
+                                                 : try SafeTensors.readMetadata(path: path)
                 guard meta["format"] == format, let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else {
-                    unreadable.append("\(path): no vae-dist position in its metadata")
+                    unreadable.append("\(path): no vae-dist position in its metadata"
+                                      + (path.hasSuffix(".pt") ? " (a checkpoint of the original PyTorch tool?)" : ""))
                     continue
                 }
                 found.append(Candidate(path: path, epoch: e, step: s, runID: meta["run_id"]))
@@ -118,8 +142,10 @@ public enum TrainingCheckpoint {
                 unreadable.append("\(error)")
             }
         }
-        // Ties (vae_final and the last epoch's checkpoint) go to the earlier path, so the choice is reproducible.
-        return (found.sorted { ($0.epoch, $0.step, $1.path) > ($1.epoch, $1.step, $0.path) }, unreadable)
+        // Ties (vae_final and the last epoch's checkpoint; a .safetensors and its .pt twin) go to safetensors, then
+        // to the earlier path, so the choice is reproducible.
+        func rank(_ c: Candidate) -> Int { c.path.hasSuffix(".safetensors") ? 1 : 0 }
+        return (found.sorted { ($0.epoch, $0.step, rank($0), $1.path) > ($1.epoch, $1.step, rank($1), $0.path) }, unreadable)
     }
 
     /// The checkpoint furthest along in `outputDir` by its header, whatever run wrote it.

@@ -39,12 +39,18 @@ public enum TrainingCheckpointValidation {
         for (field, value) in [("seconds", p.seconds), ("waitSeconds", p.waitSeconds)] where !(value >= 0 && value.isFinite) {
             throw refuse("position.\(field)", "is \(value), not a non-negative number")
         }
-        guard p.history.count == p.epoch else {
-            throw refuse("position.history", "has \(p.history.count) epochs but position.epoch says \(p.epoch) are complete")
+        // A run continued from the original tool's checkpoint has no history of the epochs before it.
+        let first = p.continuedFrom?.epoch ?? 0
+        if let base = p.continuedFrom, !(0...p.epoch).contains(base.epoch) || !(0...p.adamStep).contains(base.adamStep) {
+            throw refuse("position.continuedFrom", "is at epoch \(base.epoch), step \(base.adamStep), beyond the position itself")
+        }
+        guard p.history.count == p.epoch - first else {
+            throw refuse("position.history", "has \(p.history.count) epochs but position.epoch says \(p.epoch - first) are complete"
+                         + (first > 0 ? " after the \(first) of the original run" : ""))
         }
         for (index, record) in p.history.enumerated() {
-            guard record.epoch == index + 1 else {
-                throw refuse("position.history[\(index)].epoch", "is \(record.epoch), expected \(index + 1)")
+            guard record.epoch == first + index + 1 else {
+                throw refuse("position.history[\(index)].epoch", "is \(record.epoch), expected \(first + index + 1)")
             }
             let values = [("total_loss", record.totalLoss), ("recon_loss", record.reconLoss), ("kl_loss", record.klLoss),
                           ("lr", record.lr), ("seconds", record.seconds), ("images_per_second", record.imagesPerSecond),
@@ -73,13 +79,19 @@ public enum TrainingCheckpointValidation {
         guard p.samples == p.step * batch else {
             throw refuse("position.samples", "is \(p.samples), but \(p.step) steps of batch size \(batch) saw \(p.step * batch)")
         }
-        // history.count == epoch (checked on read) keeps the product small.
-        guard p.adamStep == p.epoch * steps + p.step else {
-            throw refuse("position.adamStep", "is \(p.adamStep), but epoch \(p.epoch) step \(p.step) at \(steps) steps per epoch makes \(p.epoch * steps + p.step)")
+        // history.count == epoch (checked on read) keeps the product small. A continued original run counts from
+        // where the original stopped.
+        let base = p.continuedFrom.map { ($0.epoch, $0.adamStep) } ?? (0, 0)
+        let expected = base.1 + (p.epoch - base.0) * steps + p.step
+        guard p.adamStep == expected else {
+            throw refuse("position.adamStep", "is \(p.adamStep), but epoch \(p.epoch) step \(p.step) at \(steps) steps per epoch makes \(expected)")
         }
         guard p.epoch <= given.epochs else {
             throw VAEDistError("--epochs \(given.epochs) is below the \(p.epoch) epochs \(path) has completed")
         }
-        return changes
+        let stored = contents.options
+        let horizon = given.schedule.horizonChange(base: given.lr, was: (stored.schedule, stored.lr, stored.epochs), epochs: given.epochs,
+                                                   nextStep: p.adamStep, stepsPerEpoch: steps)
+        return changes + (horizon.map { [$0] } ?? [])
     }
 }

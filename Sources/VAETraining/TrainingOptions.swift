@@ -9,6 +9,25 @@ public enum Augmentation: String, Codable, CaseIterable, Sendable {
     case hflip
 }
 
+/// `--save_format`: the files a checkpoint is written as.
+public enum SaveFormat: String, Codable, CaseIterable, Sendable {
+    /// `.safetensors` with vae-dist's metadata (what every command reads).
+    case safetensors
+    /// `.pt` in the original tool's torch.save layout (`TorchTrainingCheckpoint`), which resumes in vae-dist too.
+    case pt
+    /// Both, side by side.
+    case both
+
+    /// The file suffixes written, safetensors first.
+    public var suffixes: [String] {
+        switch self {
+        case .safetensors: return [".safetensors"]
+        case .pt: return [".pt"]
+        case .both: return [".safetensors", ".pt"]
+        }
+    }
+}
+
 /// Everything that defines a training run (the trainer's flags); stored in every checkpoint.
 public struct TrainingOptions: Codable, Equatable, Sendable {
     public var trainDir: String
@@ -38,6 +57,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var validation = ValidationOptions()
     /// A log line every N optimizer steps (nil: about every 30 seconds).
     public var logEvery: Int?
+    public var saveFormat = SaveFormat.safetensors
     /// `ImageFolder.fingerprint` of the images trained on (set by the trainer; nil in older checkpoints).
     public var dataset: String?
     /// The model's convolution arithmetic (`ConvolutionArithmetic`, as result files word it; set by the trainer,
@@ -55,7 +75,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case klReduction = "kl_reduction", optimizer, schedule = "lr_schedule", gradClip = "grad_clip"
         case emaDecay = "ema_decay", gradAccum = "grad_accum", numRecon = "num_recon", initWeights = "init_weights"
         case skipBadImages = "skip_bad_images", cacheImages = "cache_images", data, augment, validation
-        case logEvery = "log_every", dataset, convolution
+        case logEvery = "log_every", dataset, convolution, saveFormat = "save_format"
     }
 
     /// Options added in later versions are absent from older checkpoints: those take their defaults.
@@ -88,6 +108,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         augment = try value(.augment, defaults.augment)
         validation = try value(.validation, defaults.validation)
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery)
+        saveFormat = try value(.saveFormat, defaults.saveFormat)
         dataset = try c.decodeIfPresent(String.self, forKey: .dataset)
         convolution = try c.decodeIfPresent(String.self, forKey: .convolution)
     }
@@ -178,6 +199,12 @@ public struct TrainingPosition: Codable, Equatable, Sendable {
     public var history: [EpochRecord] = []
     /// The lowest validation loss so far (what --keep_best compares with).
     public var bestValidationLoss: Double?
+    /// Set when the run continues one of the original PyTorch tool: its epochs and steps come first, and the
+    /// history holds this run's epochs only.
+    public var continuedFrom: ContinuedRun?
+    /// The optimizer's learning rate when the checkpoint was written (torch keeps it in its param group; nil in
+    /// older checkpoints).
+    public var lr: Double?
 
     public init() {}
 }
@@ -224,6 +251,7 @@ extension TrainingOptions {
         case .data: return ("--recursive/--exclude/--train_list", .mayChange, describe(data))
         case .validation: return ("--val_dir/--val_fraction/--val_interval/--keep_best", .mayChange, describe(validation))
         case .logEvery: return ("--log_every", .mayChange, logEvery.map { "\($0)" } ?? "about every 30 s")
+        case .saveFormat: return ("--save_format", .mayChange, saveFormat.rawValue)
         }
     }
 

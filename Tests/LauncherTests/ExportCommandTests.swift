@@ -79,4 +79,85 @@ final class ExportCommandTests: XCTestCase {
         let file = try SafeTensors.read(path: out)
         XCTAssertEqual(file.names, model.weightsFile().names.map { "first_stage_model." + $0 })
     }
+
+    /// --format pt: the original tool's layout, with a training checkpoint's epoch, optimizer state and loss, or
+    /// a fresh Adam for weights alone; the config of vae-dist's own .pt comes with it.
+    func testPtCarriesTheCheckpointsTrainingStateOrAFreshAdam() throws {
+        let dir = try temporaryDirectory("export-pt")
+        let smallWeights = VAEDistBinary.fixture("vae-small-g32/weights.ldm.safetensors")
+        let model = AutoencoderKL(try VAEConfig.load(path: VAEDistBinary.fixture("vae-small-g32/config.yaml")))
+        try model.loadWeights(path: smallWeights)
+        let parameters = model.namedParameters
+        let optimizer = Optimizer(parameters: parameters.map(\.parameter), lr: 3e-4)
+        var saved: [String: [Tensor]] = [:]
+        for (k, state) in ["exp_avg", "exp_avg_sq"].enumerated() {
+            saved[state] = parameters.enumerated().map { i, p in
+                Tensor(shape: p.parameter.value.shape, values: (0..<p.parameter.value.count).map { Float(k + 1) * 1e-3 * Float(($0 + i) % 17) })
+            }
+        }
+        try optimizer.restore(step: 6, saved: saved)
+        var position = TrainingPosition()
+        position.epoch = 2
+        position.adamStep = 6
+        position.history = [1, 2].map { EpochRecord(epoch: $0, totalLoss: 0.5 / Double($0), reconLoss: 0.4, klLoss: 1, lr: 3e-4,
+                                                    seconds: 1, imagesPerSecond: 1, commShare: 0) }
+        var options = TrainingOptions(trainDir: "x")
+        options.lr = 3e-4
+        let checkpoint = "\(dir)/vae_epoch_2.safetensors"
+        try TrainingCheckpoint.save(model: model, optimizer: optimizer, position: position, options: options, runID: "pt-export", to: checkpoint)
+
+        let out = "\(dir)/from-checkpoint.pt"
+        let r = try VAEDistBinary.run(["export", "--checkpoint", checkpoint, "--format", "pt", "--output", out])
+        XCTAssertEqual(r.status, 0, r.output)
+        assertMentions(r.stdout, [out, "epoch 2, Adam state at step 6"])
+        let pt = try TorchTrainingCheckpoint.read(path: out)
+        XCTAssertEqual(pt.epoch, 2)
+        XCTAssertEqual(pt.loss, 0.25)
+        XCTAssertEqual(pt.step, 6)
+        XCTAssertEqual(pt.group.lr, 3e-4)
+        XCTAssertEqual(pt.weights.map(\.name), parameters.map(\.name))
+        for ((name, entry), p) in zip(pt.weights, parameters) { XCTAssertEqual(entry.values, p.parameter.value.array, name) }
+        for state in ["exp_avg", "exp_avg_sq"] {
+            XCTAssertEqual(pt.optimizerTensors[state]?.map(\.values), saved[state]!.map(\.array), state)
+        }
+        XCTAssertNil(pt.metadata, "an export carries no run state")
+
+        // Weights alone: what the original tool saved before its first step.
+        let fresh = "\(dir)/fresh.pt"
+        let plain = try VAEDistBinary.run(["export", "--checkpoint", smallWeights, "--config", VAEDistBinary.fixture("vae-small-g32/config.yaml"),
+                                           "--format", "pt", "--output", fresh])
+        XCTAssertEqual(plain.status, 0, plain.output)
+        assertMentions(plain.stdout, ["epoch 0 and a fresh Adam (lr 1e-4)", "holds no optimizer state"])
+        let empty = try TorchTrainingCheckpoint.read(path: fresh)
+        XCTAssertEqual(empty.epoch, 0)
+        XCTAssertNil(empty.loss)
+        XCTAssertEqual(empty.step, 0)
+        XCTAssertTrue(empty.optimizerTensors.isEmpty)
+        XCTAssertEqual(empty.group, TorchParamGroup(kind: .adam, lr: 1e-4))
+        XCTAssertEqual(empty.weights.map(\.entry.values), pt.weights.map(\.entry.values))
+
+        // vae-dist's own .pt brings its config (no --config) and its state.
+        let ownPT = "\(dir)/vae_epoch_2.pt"
+        try TrainingCheckpoint.save(model: model, optimizer: optimizer, position: position, options: options, runID: "pt-export", to: ownPT)
+        let again = "\(dir)/from-own-pt.pt"
+        let fromPT = try VAEDistBinary.run(["export", "--checkpoint", ownPT, "--format", "pt", "--output", again])
+        XCTAssertEqual(fromPT.status, 0, fromPT.output)
+        assertMentions(fromPT.stdout, ["stored in \(ownPT)", "epoch 2, Adam state at step 6"])
+        XCTAssertEqual(try TorchTrainingCheckpoint.read(path: again).optimizerTensors["exp_avg"]?.map(\.values), saved["exp_avg"]!.map(\.array))
+
+        // Replaced only with --overwrite, and only a torch.save file; 8 groups are refused as for ldm.
+        let twice = try VAEDistBinary.run(["export", "--checkpoint", checkpoint, "--format", "pt", "--output", out])
+        XCTAssertNotEqual(twice.status, 0)
+        assertMentions(twice.stderr, [out, "--overwrite"])
+        XCTAssertEqual(try VAEDistBinary.run(["export", "--checkpoint", checkpoint, "--format", "pt", "--output", out, "--overwrite"]).status, 0)
+        let notes = "\(dir)/notes.pt"
+        try "my notes".write(toFile: notes, atomically: true, encoding: .utf8)
+        let refused = try VAEDistBinary.run(["export", "--checkpoint", checkpoint, "--format", "pt", "--output", notes, "--overwrite"])
+        XCTAssertNotEqual(refused.status, 0)
+        assertMentions(refused.stderr, [notes, "not a torch.save file"])
+        XCTAssertEqual(try String(contentsOfFile: notes, encoding: .utf8), "my notes")
+        let groups = try VAEDistBinary.run(["export", "--checkpoint", weights, "--config", config, "--format", "pt", "--output", "\(dir)/tiny.pt"])
+        XCTAssertNotEqual(groups.status, 0)
+        assertMentions(groups.stderr, ["norm_num_groups 8", "--format diffusers"])
+    }
 }

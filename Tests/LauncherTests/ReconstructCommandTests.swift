@@ -2,6 +2,7 @@ import Foundation
 import VAECore
 import VAEFormats
 import VAEJobs
+import VAETraining
 import XCTest
 
 final class ReconstructCommandTests: XCTestCase {
@@ -89,5 +90,37 @@ final class ReconstructCommandTests: XCTestCase {
         assertMentions(r.stdout, ["--checkpoint", "--config", "--img_size", "--output", "--threads"])
         let root = try VAEDistBinary.run(["--help"])
         assertMentions(root.stdout, ["reconstruct"])
+    }
+
+    /// Without --img_size, a vae-dist checkpoint (.safetensors or .pt) is reconstructed at the size it was trained
+    /// at, other weights at 256; the log says which and why.
+    func testDefaultSizeIsTheStoredTrainingSize() throws {
+        let dir = try temporaryDirectory("reconstruct-size")
+        let model = AutoencoderKL(try VAEConfig.load(path: config))
+        try model.loadWeights(path: weights)
+        var options = TrainingOptions(trainDir: "x")
+        options.imgSize = 48
+        for name in ["vae_final.safetensors", "vae_final.pt"] {
+            let checkpoint = "\(dir)/\(name)"
+            try TrainingCheckpoint.save(model: model, optimizer: Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4),
+                                        position: TrainingPosition(), options: options, runID: "size", to: checkpoint)
+            let out = "\(dir)/out-\(name)"
+            let stored = try VAEDistBinary.run(["reconstruct", "--checkpoint", checkpoint, "--output", out, images[0]])
+            XCTAssertEqual(stored.status, 0, stored.output)
+            assertMentions(stored.stdout, ["img_size 48: the training size stored in \(checkpoint)"])
+            XCTAssertEqual(try loadImage(path: "\(out)/astronaut_rgb8_recon.png").width, 48)
+            let given = try VAEDistBinary.run(["reconstruct", "--checkpoint", checkpoint, "--img_size", "16", "--output", out + "-16", images[0]])
+            XCTAssertEqual(given.status, 0, given.output)
+            assertMentions(given.stdout, ["img_size 16: --img_size"])
+            XCTAssertEqual(try loadImage(path: "\(out)-16/astronaut_rgb8_recon.png").width, 16)
+        }
+        // Plain weights: 256 (said before any image is read; an unreadable one keeps the tiny model from computing
+        // attention over 128×128 latents here).
+        let plain = try VAEDistBinary.run(["reconstruct", "--checkpoint", weights, "--config", config, "--output", "\(dir)/plain",
+                                           "\(dir)/missing.png"])
+        XCTAssertNotEqual(plain.status, 0)
+        assertMentions(plain.stdout, ["img_size 256: the default (\(weights) stores no training size"])
+        let help = try VAEDistBinary.run(["reconstruct", "--help"])
+        assertMentions(help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " "), ["Default: the training size stored in a vae-dist checkpoint, else 256"])
     }
 }

@@ -63,6 +63,60 @@ final class RunSafetyCommandTests: XCTestCase {
         assertMentions(both.stderr, ["--overwrite", "--resume"])
     }
 
+    /// The lock goes with a run that ends (its id stays in .vae-dist-run); a failed start removes the folder it made,
+    /// but never a folder that was there before.
+    func testTheLockFileGoesAtTheEndAndAFailedStartLeavesNoFolder() throws {
+        XCTAssertEqual(try VAEDistBinary.run(train()).status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/out/.vae-dist.lock"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir!)/out/.vae-dist-run"))
+        let refused = try VAEDistBinary.run(train())   // an earlier run's directory: refused, left as it was
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/out/.vae-dist.lock"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir!)/out/vae_final.safetensors"))
+
+        try FileManager.default.createDirectory(atPath: "\(dir!)/broken", withIntermediateDirectories: true)
+        try Data("not a png".utf8).write(to: URL(fileURLWithPath: "\(dir!)/broken/bad.png"))
+        for ranks in [nil, 2] {
+            let failed = try VAEDistBinary.run(train("new/run", trainDir: "\(dir!)/broken"), ranks: ranks)
+            XCTAssertNotEqual(failed.status, 0)
+            assertMentions(failed.output, ["bad.png", "removed \(dir!)/new, which this failed start had created"])
+            XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/new"), "ranks \(ranks ?? 1)")
+        }
+        let missing = try VAEDistBinary.run(train("resumed", extra: ["--resume", "\(dir!)/nowhere.safetensors"]))
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/resumed"), missing.output)
+        // A folder that existed stays, with whatever was in it; only the lock file goes.
+        try FileManager.default.createDirectory(atPath: "\(dir!)/kept", withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: "\(dir!)/kept/notes.txt"))
+        XCTAssertNotEqual(try VAEDistBinary.run(train("kept", trainDir: "\(dir!)/broken")).status, 0)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(dir!)/kept").sorted(), [".vae-dist-run", "notes.txt"])
+    }
+
+    /// `--resume` with the original tool's vae_epoch_N.pt continues its run (OriginalRunTests has the details;
+    /// scripts/check-seed-checkpoints.sh does it with a file torch.save wrote).
+    func testResumeWithTheOriginalToolsCheckpointContinuesItsRun() throws {
+        let model = AutoencoderKL(try VAEConfig.load(path: config))
+        try model.loadWeights(path: weights)
+        let parameters = model.namedParameters
+        let optimizer = Optimizer(parameters: parameters.map(\.parameter), lr: 1e-4)
+        for (_, p) in parameters { for i in 0..<p.grad.count { p.grad.data[i] = Float(i % 7) * 1e-3 } }
+        optimizer.update()
+        let original = "\(dir!)/vae_output/checkpoints/vae_epoch_3.pt"
+        try TorchTrainingCheckpoint.write(epoch: 3, weights: parameters.map { ($0.name, TorchSaveTensor($0.parameter.value)) },
+                                          optimizer: TrainingCheckpoint.torchState(of: optimizer, parameterCount: parameters.count),
+                                          loss: 0.3, to: original)
+        let inPlace = try VAEDistBinary.run(train("vae_output", epochs: 4, extra: ["--resume", original]))
+        XCTAssertNotEqual(inPlace.status, 0)
+        assertMentions(inPlace.stderr, ["holds a run's outputs", "give another --output_dir"])
+        let r = try VAEDistBinary.run(train("continued", epochs: 4, extra: ["--resume", original, "--lr", "1e-4"]))
+        XCTAssertEqual(r.status, 0, r.output)
+        assertMentions(r.output, ["config \(config) for \(original)", "continuing a run of the original PyTorch tool from \(original)",
+                                  "Adam at step 1", "training goes on at epoch 4 of 4", "the data order starts fresh", "epoch 4/4"])
+        let final = try TrainingCheckpoint.read(path: "\(dir!)/continued/vae_final.safetensors")
+        XCTAssertEqual(final.position.continuedFrom?.epoch, 3)
+        XCTAssertEqual(final.position.history.map(\.epoch), [4])
+    }
+
     func testResumeWithAChangedImageSizeRefusesWithBothValues() throws {
         XCTAssertEqual(try VAEDistBinary.run(train()).status, 0)
         let r = try VAEDistBinary.run(train(epochs: 2, imgSize: 32, extra: ["--resume", "auto"]))

@@ -45,4 +45,28 @@ final class LearningRateScheduleTests: XCTestCase {
         s.warmupSteps = -1
         XCTAssertThrowsError(try s.validate(baseLR: 1e-4)) { XCTAssertTrue("\($0)".contains("--warmup_steps")) }
     }
+
+    func testAChangedRunLengthIsExplainedForCosineAndStepOnly() throws {
+        var cosine = LearningRateSchedule()
+        cosine.shape = .cosine
+        cosine.minLR = 1e-5
+        let text = try XCTUnwrap(cosine.horizonChange(base: 1e-3, was: (cosine, 1e-3, 4), epochs: 8, nextStep: 6, stepsPerEpoch: 3))
+        let now = 1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + cos(Double.pi * 6 / 23))
+        let planned = 1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + cos(Double.pi * 6 / 11))
+        for part in ["from 4 to 8 under --lr_schedule cosine", "--min_lr 1e-05 at step 24 (epoch 8) instead of step 12 (epoch 4)",
+                     "continues at \(String(format: "%.6g", now)) at the next step (\(String(format: "%.6g", planned)) as planned)", "stretched"] {
+            XCTAssertTrue(text.contains(part), "'\(text)' lacks '\(part)'")
+        }
+        var step = LearningRateSchedule()
+        step.shape = .step
+        step.stepSizeEpochs = 2
+        step.gamma = 0.5
+        let stepText = try XCTUnwrap(step.horizonChange(base: 1e-3, was: (step, 1e-3, 4), epochs: 8, nextStep: 6, stepsPerEpoch: 3))
+        // Epoch 2 (0-based) of blocks of 2: one decay so far; epoch 7 is the third: 1e-3 × 0.5³.
+        for part in ["depends on the epoch alone", "continues at 0.0005 (0.0005 as planned)", "× 0.5 every 2 epochs", "ends at 0.000125 in epoch 8"] {
+            XCTAssertTrue(stepText.contains(part), "'\(stepText)' lacks '\(part)'")
+        }
+        XCTAssertNil(LearningRateSchedule().horizonChange(base: 1e-3, was: (LearningRateSchedule(), 1e-3, 4), epochs: 8, nextStep: 6, stepsPerEpoch: 3))
+        XCTAssertNil(cosine.horizonChange(base: 1e-3, was: (cosine, 1e-3, 4), epochs: 4, nextStep: 6, stepsPerEpoch: 3))
+    }
 }

@@ -267,6 +267,66 @@ final class RunSafetyTests: TemporaryDirectoryTestCase {
         assertMentions(lines.joined(separator: "\n"), ["written by another run"])
     }
 
+    func testTheLockFileGoesWithTheRunAndAStaleOneIsHarmless() throws {
+        let runID = try train(options(epochs: 1))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/out/.vae-dist.lock"))
+        XCTAssertEqual(try String(contentsOfFile: "\(dir!)/out/.vae-dist-run", encoding: .utf8), #"{"run_id":"\#(runID)"}"#)
+        // What a crash leaves: a lock file nobody holds, naming a dead process.
+        try #"{"run_id":"x","pid":999999,"host":"gone","started":"then"}"#.write(toFile: "\(dir!)/out/.vae-dist.lock", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try train(options(epochs: 2), start: .resumeLatest), runID)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/out/.vae-dist.lock"))
+        // Held while the run lives, and refused to a second one meanwhile.
+        do {
+            let held = try RunDirectory.begin("\(dir!)/out", start: .resumeLatest, replicas: SingleReplica(), log: { _ in })
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir!)/out/.vae-dist.lock"))
+            assertMentions(message { _ = try RunDirectory.begin("\(dir!)/out", start: .resumeLatest, replicas: SingleReplica(), log: { _ in }) },
+                           ["another vae-dist train (pid \(getpid())"])
+            withExtendedLifetime(held) {}
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/out/.vae-dist.lock"))
+    }
+
+    func testAFailedStartRemovesOnlyWhatItCreated() throws {
+        var lines: [String] = []
+        let run = try RunDirectory.begin("\(dir!)/a/b/out", start: .fresh(overwrite: false), replicas: SingleReplica(), log: { lines.append($0) })
+        try FileManager.default.createDirectory(atPath: "\(dir!)/a/b/out/checkpoints", withIntermediateDirectories: true)
+        try Data().write(to: URL(fileURLWithPath: "\(dir!)/a/b/out/metrics.jsonl"))
+        run.discardFailedStart(log: { lines.append($0) })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/a"))
+        assertMentions(lines.joined(separator: "\n"), ["removed \(dir!)/a, which this failed start had created"])
+        // Anything else found there meanwhile stays, and so does the folder holding it.
+        let second = try RunDirectory.begin("\(dir!)/c/out", start: .fresh(overwrite: false), replicas: SingleReplica(), log: { _ in })
+        try Data("x".utf8).write(to: URL(fileURLWithPath: "\(dir!)/c/out/notes.txt"))
+        second.discardFailedStart(log: { lines.append($0) })
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(dir!)/c/out"), ["notes.txt"])
+        // A failure inside begin (a checkpoint that cannot be read) discards the start too.
+        assertMentions(message { _ = try RunDirectory.begin("\(dir!)/d", start: .resume(path: "\(dir!)/none.safetensors"),
+                                                             replicas: SingleReplica(), log: { _ in }) }, ["none.safetensors"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir!)/d"))
+    }
+
+    /// A resume that changes --epochs under a cosine or step schedule says how the rate goes on.
+    func testResumingWithAnotherLengthSaysHowTheScheduleContinues() throws {
+        var o = options(epochs: 2)
+        o.schedule.shape = .cosine
+        o.schedule.minLR = 1e-5
+        try train(o)
+        let path = "\(dir!)/out/checkpoints/vae_epoch_2.safetensors"
+        let contents = try TrainingCheckpoint.read(path: path)
+        var given = contents.options
+        given.epochs = 4
+        let lines = try TrainingCheckpointValidation.checkResume(contents, path: path, given: given, imageCount: 5)
+        // 3 steps per epoch: the next step is 6 of 12 (cosine over steps 0…11), where the 2-epoch run had ended.
+        let next = 1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + cos(Double.pi * 6 / 11))
+        assertMentions(lines.joined(separator: "\n"), ["resume changes --epochs: checkpoint 2, now 4",
+                                                        "warning: --epochs changes from 2 to 4 under --lr_schedule cosine",
+                                                        "at step 12 (epoch 4) instead of step 6 (epoch 2)",
+                                                        "continues at \(String(format: "%.6g", next)) at the next step (1e-05 as planned)"])
+        given.epochs = 2
+        XCTAssertFalse(try TrainingCheckpointValidation.checkResume(contents, path: path, given: given, imageCount: 5)
+            .contains { $0.contains("warning: --epochs") })
+    }
+
     func testLeftoverTemporaryFilesOfKilledWritesAreRemovedAtStart() throws {
         try FileManager.default.createDirectory(atPath: "\(dir!)/out/checkpoints", withIntermediateDirectories: true)
         let ours = ["\(dir!)/out/checkpoints/vae_epoch_3.safetensors.tmp-4242", "\(dir!)/out/training_history.json.tmp-17"]

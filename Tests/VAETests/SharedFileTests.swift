@@ -113,27 +113,47 @@ final class SharedFileReplicasTests: TemporaryDirectoryTestCase {
         }
     }
 
-    /// A training checkpoint parsed from the bytes rank 0 sent is the one read from the file.
+    /// A training checkpoint parsed from the bytes rank 0 sent is the one read from the file, in both formats
+    /// (.safetensors, and the original tool's .pt layout with vae-dist's run state).
     func testATrainingCheckpointReadFromBytesEqualsTheFile() throws {
-        let path = "\(dir!)/vae_epoch_1.safetensors"
         let model = AutoencoderKL(try ModelSource.loadConfig(path: Fixtures.path("vae-tiny-g8/config.yaml")))
         model.initialize(seed: 1)
         let optimizer = Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-3, settings: OptimizerSettings())
         var position = TrainingPosition()
         position.step = 1
-        try TrainingCheckpoint.save(model: model, optimizer: optimizer, position: position, options: TrainingOptions(trainDir: "t"),
-                                    runID: "run-1", to: path)
-        let fromFile = try TrainingCheckpoint.read(path: path)
-        let fromBytes = try TrainingCheckpoint.read(bytes: try readRegularFile(path), path: path)
-        XCTAssertEqual(fromBytes.runID, "run-1")
-        XCTAssertEqual(fromBytes.position, fromFile.position)
-        XCTAssertEqual(fromBytes.options, fromFile.options)
-        XCTAssertEqual(fromBytes.config, fromFile.config)
-        XCTAssertEqual(fromBytes.file.names, fromFile.file.names)
-        for name in fromFile.file.names { XCTAssertEqual(fromBytes.file[name]?.values, fromFile.file[name]?.values, name) }
-        XCTAssertThrowsError(try TrainingCheckpoint.read(bytes: Array(try readRegularFile(path).dropLast()), path: path)) { error in
-            XCTAssertTrue("\(error)".contains(path), "\(error)")
+        for suffix in ["safetensors", "pt"] {
+            let path = "\(dir!)/vae_epoch_1.\(suffix)"
+            try TrainingCheckpoint.save(model: model, optimizer: optimizer, position: position, options: TrainingOptions(trainDir: "t"),
+                                        runID: "run-1", to: path)
+            let fromFile = try TrainingCheckpoint.read(path: path)
+            let fromBytes = try TrainingCheckpoint.read(bytes: try readRegularFile(path), path: path)
+            XCTAssertEqual(fromBytes.runID, "run-1", suffix)
+            XCTAssertEqual(fromBytes.position, fromFile.position, suffix)
+            XCTAssertEqual(fromBytes.options, fromFile.options, suffix)
+            XCTAssertEqual(fromBytes.config, fromFile.config, suffix)
+            XCTAssertEqual(fromBytes.file.names, fromFile.file.names, suffix)
+            for name in fromFile.file.names { XCTAssertEqual(fromBytes.file[name]?.values, fromFile.file[name]?.values, name) }
+            XCTAssertThrowsError(try TrainingCheckpoint.read(bytes: Array(try readRegularFile(path).dropLast()), path: path)) { error in
+                XCTAssertTrue("\(error)".contains(path), "\(error)")
+            }
         }
+    }
+
+    /// The original tool's checkpoint parsed from the bytes rank 0 sent is the one read from the file.
+    func testAnOriginalToolCheckpointReadFromBytesEqualsTheFile() throws {
+        let path = "\(dir!)/vae_epoch_3.pt"
+        let model = AutoencoderKL(try ModelSource.loadConfig(path: Fixtures.path("vae-tiny-g8/config.yaml")))
+        model.initialize(seed: 2)
+        let parameters = model.namedParameters
+        try TorchTrainingCheckpoint.write(epoch: 3, weights: parameters.map { ($0.name, TorchSaveTensor($0.parameter.value)) },
+                                          optimizer: TorchTrainingState.fresh(parameterCount: parameters.count).optimizer,
+                                          loss: 0.5, to: path)
+        let fromFile = try OriginalRun.read(path: path).checkpoint
+        let fromBytes = try OriginalRun.read(bytes: try readRegularFile(path), path: path).checkpoint
+        XCTAssertEqual(fromBytes.epoch, 3)
+        XCTAssertEqual(fromBytes.weights.map(\.name), fromFile.weights.map(\.name))
+        for (a, b) in zip(fromBytes.weights, fromFile.weights) { XCTAssertEqual(a.entry.values, b.entry.values, a.name) }
+        XCTAssertNil(fromBytes.metadata)
     }
 
     /// Streamed images are read by every rank: a file none can read is listed per rank with its host.

@@ -6,11 +6,17 @@ import VAECore
 final class RandomAccessFile {
     let path: String
     let size: Int
-    private let descriptor: Int32
+    private let source: Source
+
+    /// An open file, or a whole file's bytes already in memory (as rank 0 read and sent them).
+    private enum Source {
+        case descriptor(Int32)
+        case memory([UInt8])
+    }
 
     init(path: String) throws {
         self.path = path
-        descriptor = open(path, O_RDONLY)
+        let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else {
             throw VAEDistError("\(path): cannot open the file: \(String(cString: strerror(errno)))")
         }
@@ -20,9 +26,15 @@ final class RandomAccessFile {
             throw VAEDistError("\(path): not a regular file")
         }
         size = Int(info.st_size)
+        source = .descriptor(descriptor)
     }
 
-    deinit { close(descriptor) }
+    /// The file whose contents are `bytes`; `path` names it in messages.
+    init(bytes: [UInt8], path: String) {
+        (self.path, size, source) = (path, bytes.count, .memory(bytes))
+    }
+
+    deinit { if case .descriptor(let descriptor) = source { close(descriptor) } }
 
     /// `count` bytes from `offset`; `what` names the part for the error when the range lies outside the file.
     func read(at offset: Int, count: Int, what: String) throws -> [UInt8] {
@@ -30,6 +42,13 @@ final class RandomAccessFile {
         guard offset >= 0, count >= 0, !overflow, end <= size else {
             throw VAEDistError("\(path): \(what) (bytes \(offset) to \(offset &+ count)) lies outside the \(size)-byte file (truncated or corrupt)")
         }
+        switch source {
+        case .memory(let bytes): return Array(bytes[offset..<end])
+        case .descriptor(let descriptor): return try read(descriptor, at: offset, count: count, what: what)
+        }
+    }
+
+    private func read(_ descriptor: Int32, at offset: Int, count: Int, what: String) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {

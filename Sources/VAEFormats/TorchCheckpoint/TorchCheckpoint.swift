@@ -28,7 +28,32 @@ public enum TorchCheckpoint {
     /// Reads the state dict of a torch.save zip file. Tensors whose name fails `keep` are never decoded
     /// (their storage is not read). A kept tensor of an integer/bool dtype is an error naming it.
     public static func read(path: String, keep: (String) -> Bool) throws -> TorchStateDict {
-        let file = try RandomAccessFile(path: path)
+        let document = try TorchDocument(path: path)
+        let (dict, location) = try locateStateDict(document.rootValue, heap: document.heap, path: path)
+        // Beside the weights, data such as an omegaconf hyper_parameters config is read around; the state dict
+        // itself holds tensors, so any other global in it (even one harmless elsewhere) is refused.
+        let opaque = { (value: PickleValue) -> String? in if case .opaque(let name) = value { return name } else { return nil } }
+        if let (global, keyPath) = PickleSearch.firstReachable(from: .dict(dict), heap: document.heap, where: opaque) {
+            throw VAEDistError("\(path): the state dict (at \(location)) holds a value built by \(printable(global)) "
+                + "(under \(printable(keyPath))), which is not a tensor; refused (nothing from the file is executed). "
+                + "A state dict holds only tensors: torch.save({\"state_dict\": model.state_dict()}, path)")
+        }
+        var tensors: [String: SafeTensors.Entry] = [:]
+        var skipped: [String] = []
+        for (key, value) in document.heap.dicts[dict].items {
+            guard case .string(let name) = key, case .tensor(let tensor) = value else { continue }
+            if keep(name) {
+                tensors[name] = try document.decoder.decode(tensor, name: name)
+            } else {
+                skipped.append(name)
+            }
+        }
+        return TorchStateDict(tensors: tensors, location: location, skipped: skipped)
+    }
+
+    /// Opens a torch.save zip file and unpickles its data.pkl (refusing any global a checkpoint never needs).
+    static func open(_ file: RandomAccessFile) throws -> (archive: ZipArchive, prefix: String, bigEndian: Bool, root: PickleValue, heap: PickleHeap) {
+        let path = file.path
         let head = try file.read(at: 0, count: min(file.size, legacyMagic.count), what: "the start")
         guard head.starts(with: [0x50, 0x4B, 0x03, 0x04]) else {
             if head == legacyMagic {
@@ -50,27 +75,7 @@ public enum TorchCheckpoint {
                 + "which a state dict never needs; refused (nothing from the file is executed). Save only the "
                 + "state dict: torch.save({\"state_dict\": model.state_dict()}, path)")
         }
-        let (dict, location) = try locateStateDict(root, heap: heap, path: path)
-        // Beside the weights, data such as an omegaconf hyper_parameters config is read around; the state dict
-        // itself holds tensors, so any other global in it (even one harmless elsewhere) is refused.
-        let opaque = { (value: PickleValue) -> String? in if case .opaque(let name) = value { return name } else { return nil } }
-        if let (global, keyPath) = PickleSearch.firstReachable(from: .dict(dict), heap: heap, where: opaque) {
-            throw VAEDistError("\(path): the state dict (at \(location)) holds a value built by \(printable(global)) "
-                + "(under \(printable(keyPath))), which is not a tensor; refused (nothing from the file is executed). "
-                + "A state dict holds only tensors: torch.save({\"state_dict\": model.state_dict()}, path)")
-        }
-        let decoder = TorchTensorDecoder(archive: archive, prefix: prefix, bigEndian: bigEndian)
-        var tensors: [String: SafeTensors.Entry] = [:]
-        var skipped: [String] = []
-        for (key, value) in heap.dicts[dict].items {
-            guard case .string(let name) = key, case .tensor(let tensor) = value else { continue }
-            if keep(name) {
-                tensors[name] = try decoder.decode(tensor, name: name)
-            } else {
-                skipped.append(name)
-            }
-        }
-        return TorchStateDict(tensors: tensors, location: location, skipped: skipped)
+        return (archive, prefix, bigEndian, root, heap)
     }
 
     /// The folder holding data.pkl: "archive/" since PyTorch 2.x, the file's stem before.

@@ -9,17 +9,42 @@ public enum CheckpointMetadata {
     /// Weights with their config and nothing else (the averaged weights of --ema_decay).
     public static let weightsFormat = "vae-dist-weights-1"
 
-    /// Weights and the config they need, so that every command loads them without --config.
-    public static func saveWeights(_ weights: SafeTensors, config: VAEConfig, to path: String) throws {
+    /// Weights and the config they need, so that every command loads them without --config; `imageSize`, the
+    /// size they were trained at, is reconstruct's default.
+    public static func saveWeights(_ weights: SafeTensors, config: VAEConfig, imageSize: Int? = nil, to path: String) throws {
         var file = weights
         file.metadata = ["format": weightsFormat, "config": try json(config)]
+        if let imageSize { file.metadata["img_size"] = "\(imageSize)" }
         try file.write(path: path)
     }
 
-    /// The model config a vae-dist checkpoint was trained with, read from its header alone; nil for any other
-    /// safetensors file (plain ldm / diffusers / SD weights carry no config).
+    /// The image size a vae-dist file was trained at: a training checkpoint's `options.img_size`, the `img_size` of
+    /// averaged weights; nil for other files (and for folders).
+    public static func storedTrainingImageSize(path: String) throws -> Int? {
+        guard let mode = fileModeIfPresent(path), mode & S_IFMT != S_IFDIR else { return nil }
+        let metadata = try metadata(path: path)
+        switch metadata["format"] {
+        case checkpointFormat:
+            let options = try metadata["options"].flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            return options?["img_size"] as? Int
+        case weightsFormat:
+            return metadata["img_size"].flatMap { Int($0) }
+        default:
+            return nil
+        }
+    }
+
+    /// vae-dist's metadata of a file: a safetensors header's, or the `vae_dist` strings of vae-dist's own .pt (read
+    /// from its pickle alone); empty for other files of either kind.
+    public static func metadata(path: String) throws -> [String: String] {
+        TorchCheckpoint.isZipArchive(path: path) ? try TorchTrainingCheckpoint.readMetadata(path: path) ?? [:]
+                                                 : try SafeTensors.readMetadata(path: path)
+    }
+
+    /// The model config a vae-dist checkpoint (.safetensors or .pt) was trained with, read from its metadata alone;
+    /// nil for any other file (plain ldm / diffusers / SD weights and the original tool's .pt carry no config).
     public static func storedConfig(path: String) throws -> VAEConfig? {
-        let metadata = try SafeTensors.readMetadata(path: path)
+        let metadata = try metadata(path: path)
         guard metadata["format"] == checkpointFormat || metadata["format"] == weightsFormat, let text = metadata["config"] else { return nil }
         do {
             return try JSONDecoder().decode(VAEConfig.self, from: Data(text.utf8))

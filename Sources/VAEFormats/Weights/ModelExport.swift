@@ -10,6 +10,9 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     case ldm
     /// The ldm weights under `first_stage_model.`, as a Stable Diffusion checkpoint holds its VAE.
     case sd
+    /// The original PyTorch tool's training checkpoint (`TorchTrainingCheckpoint`): ldm weights, optimizer state,
+    /// epoch and loss in one torch.save file.
+    case pt
 
     /// ldm's AutoencoderKL fixes 32 groups: other weights would load into it without error and reconstruct garbage.
     static let ldmGroups = 32
@@ -19,7 +22,7 @@ public enum ExportFormat: String, CaseIterable, Sendable {
         switch self {
         case .diffusers:
             return diffusersProblem(with: config)
-        case .ldm, .sd:
+        case .ldm, .sd, .pt:
             guard config.normNumGroups == Self.ldmGroups else {
                 return "ldm's AutoencoderKL always uses \(Self.ldmGroups) GroupNorm groups, but this model has "
                     + "norm_num_groups \(config.normNumGroups): its weights would load there without error and "
@@ -36,7 +39,10 @@ private let torchMetadata = ["format": "pt"]
 /// Writes `model` to `path` in `format`. An existing `path` is refused unless `overwrite`, and even then replaced
 /// only when it is a previous output of the same kind (`checkExportTarget`). The file, or the whole diffusers
 /// folder, appears at once (written beside it, then renamed over it), so a failure leaves the old output as it was.
-public func export(_ model: AutoencoderKL, format: ExportFormat, to path: String, overwrite: Bool = false) throws {
+/// `training` is what a `pt` export holds beside the weights; without it (weights that carry no optimizer state),
+/// a `pt` export holds what the original tool would have saved before its first step (`TorchTrainingState.fresh`).
+public func export(_ model: AutoencoderKL, format: ExportFormat, to path: String, overwrite: Bool = false,
+                   training: TorchTrainingState? = nil) throws {
     let target = try checkExportTarget(path, format: format, overwrite: overwrite)
     if let problem = format.problem(with: model.config) {
         throw VAEDistError("cannot export \(target.path) as \(format.rawValue): \(problem)")
@@ -53,6 +59,11 @@ public func export(_ model: AutoencoderKL, format: ExportFormat, to path: String
         // No config travels with these files: the latent settings the model's source stated go in the header.
         file.metadata.merge(model.config.latentSpace.metadata) { ours, _ in ours }
         try file.write(path: target.path)
+    case .pt:
+        let parameters = model.namedParameters
+        let state = training ?? .fresh(parameterCount: parameters.count)
+        try TorchTrainingCheckpoint.write(epoch: state.epoch, weights: parameters.map { ($0.name, TorchSaveTensor($0.parameter.value)) },
+                                          optimizer: state.optimizer, loss: state.loss, to: target.path)
     }
 }
 
@@ -68,7 +79,8 @@ public struct ExportTarget: Equatable, Sendable {
 /// Decides, before any work, whether `path` may take an export in `format`: refused are an empty path, `.`, `..`,
 /// the working directory and the folders holding it, anything already there without `overwrite`, and with it
 /// anything but a previous output of the same kind: for `diffusers` a folder holding only `config.json` (a
-/// diffusers AutoencoderKL config) and diffusers weights files, for `ldm` and `sd` a safetensors file. Devices,
+/// diffusers AutoencoderKL config) and diffusers weights files, for `ldm` and `sd` a safetensors file, for `pt` a
+/// torch.save zip archive. Devices,
 /// FIFOs, symbolic links and folders holding other files are the user's and are never replaced.
 public func checkExportTarget(_ path: String, format: ExportFormat, overwrite: Bool) throws -> ExportTarget {
     let path = try checkReplaceableOutputPath(path, flag: "--output")
@@ -115,6 +127,12 @@ public func checkExportTarget(_ path: String, format: ExportFormat, overwrite: B
         } catch {
             throw refuse("is not a safetensors file (\(error))")
         }
+        return ExportTarget(path: path, previousEntries: nil)
+    case .pt:
+        guard kind == S_IFREG else {
+            throw refuse("is \(kind == S_IFDIR ? "a folder" : fileKindDescription(mode)), not a file (--format pt writes one torch.save file)")
+        }
+        guard TorchCheckpoint.isZipArchive(path: path) else { throw refuse("is not a torch.save file (no zip archive)") }
         return ExportTarget(path: path, previousEntries: nil)
     }
 }

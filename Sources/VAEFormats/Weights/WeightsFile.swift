@@ -71,7 +71,8 @@ public struct WeightsFile: Equatable, Sendable {
             guard FileManager.default.fileExists(atPath: json) else { return nil }
             return (try ModelSource.loadConfig(path: json), .diffusersFolder(json))
         }
-        if format == .safetensors, let stored = try CheckpointMetadata.storedConfig(path: path) {
+        // A torch-named file that is no zip archive (a pre-1.6 pickle) gets the torch reader's explanation later.
+        if format == .safetensors || TorchCheckpoint.isZipArchive(path: path), let stored = try CheckpointMetadata.storedConfig(path: path) {
             return (stored, .storedInCheckpoint(path))
         }
         guard let siblingConfig else { return nil }
