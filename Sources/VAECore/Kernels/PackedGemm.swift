@@ -110,6 +110,11 @@ extension GemmProblem {
         return packed
     }
 
+    /// k per block of a packing transposition: the block's slice of a panel (64 lines) stays in L1. Transposing a
+    /// whole panel row by row wrote k lines per row, thousands for the weight gradient's tiles, and took twice the
+    /// time of the small model's products.
+    static let packDepth = 64
+
     /// Float storage on a 64-byte boundary (a vector load across two cache lines costs two).
     private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
         UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
@@ -129,9 +134,12 @@ extension GemmProblem {
                 // op(A)[i][kk] = a[kk · lda + i]: the panel's rows are contiguous for each k.
                 for kk in 0..<k { (out + kk * rows).update(from: a + kk * lda + first, count: valid) }
             } else {
-                for r in 0..<valid {
-                    let row = a + (first + r) * lda
-                    for kk in 0..<k { out[kk * rows + r] = row[kk] }
+                // A transposition: k in blocks whose slice of the panel stays in L1 while each row fills its lane.
+                for k0 in Swift.stride(from: 0, to: k, by: Self.packDepth) {
+                    for r in 0..<valid {
+                        let row = a + (first + r) * lda
+                        for kk in k0..<min(k, k0 + Self.packDepth) { out[kk * rows + r] = row[kk] }
+                    }
                 }
             }
         }
@@ -146,9 +154,11 @@ extension GemmProblem {
             let out = packed + (first - columns.lowerBound) * k
             if transB {
                 // op(B)[kk][j] = b[j · ldb + kk]: the panel's columns are rows of b.
-                for j in 0..<valid {
-                    let column = b + (first + j) * ldb
-                    for kk in 0..<k { out[kk * width + j] = column[kk] }
+                for k0 in Swift.stride(from: 0, to: k, by: Self.packDepth) {
+                    for j in 0..<valid {
+                        let column = b + (first + j) * ldb
+                        for kk in k0..<min(k, k0 + Self.packDepth) { out[kk * width + j] = column[kk] }
+                    }
                 }
             } else {
                 for kk in 0..<k { (out + kk * width).update(from: b + kk * ldb + first, count: valid) }
