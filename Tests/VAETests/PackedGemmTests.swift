@@ -94,6 +94,20 @@ final class PackedGemmTests: XCTestCase {
         }
     }
 
+    func testThinTransposedProductsGoToOpenBLAS() {
+        func problem(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int) -> GemmProblem {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+            defer { p.deallocate() }
+            return GemmProblem(transA: transA, transB: transB, m: m, n: n, k: 9, alpha: 1, a: p, lda: 1, b: p, ldb: 1,
+                               beta: 0, c: p, ldc: 1)
+        }
+        XCTAssertFalse(problem(false, true, 64, 512).packingPays, "the small model's weight gradient: both packs transpose")
+        XCTAssertFalse(problem(false, false, 512, 32).packingPays, "A's rows along k against 32 columns")
+        XCTAssertFalse(problem(true, true, 32, 512).packingPays, "B's columns along k against 32 rows")
+        XCTAssertTrue(problem(false, true, 128, 128).packingPays)
+        XCTAssertTrue(problem(true, false, 4, 4).packingPays, "no transposing pack")
+    }
+
     func testSgemmRunsTheActiveKernelBitwiseWithAnyThreadCount() {
         let saved = Threads.count
         defer { Threads.set(saved) }
@@ -101,7 +115,7 @@ final class PackedGemmTests: XCTestCase {
         for threads in [1, 2, 3] {
             Threads.set(threads)
             for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
-                let t = Case(transA: transA, transB: transB, m: 70, n: 530, k: 45, alpha: 0.125, beta: 1)
+                let t = Case(transA: transA, transB: transB, m: 130, n: 530, k: 45, alpha: 0.125, beta: 1)
                 let (result, reference) = compute(t, kernel: nil)
                 XCTAssertEqual(result, reference, "\(threads) threads, \(t)")
             }
@@ -109,9 +123,9 @@ final class PackedGemmTests: XCTestCase {
     }
 
     /// The batch of products (Winograd's weight gradient, the sgemm ceiling) runs each product on one thread: the same
-    /// chain.
+    /// chain (for shapes where `packingPays`; thinner ones go to OpenBLAS).
     func testBatchedProductsAreTheScalarChain() {
-        let (count, m, n, k) = (5, 11, 37, 29)
+        let (count, m, n, k) = (3, 130, 129, 29)
         let a = random(count * m * k), b = random(count * n * k)
         var c = [Float](repeating: .nan, count: count * m * n)
         a.withUnsafeBufferPointer { a in

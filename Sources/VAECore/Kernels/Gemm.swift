@@ -17,7 +17,7 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     let p = GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
                         lda: lda ?? (transA ? m : k), b: b, ldb: ldb ?? (transB ? k : n), beta: beta, c: c, ldc: ldc ?? n)
     Profile.measure(kind, flops: 2 * Double(m) * Double(n) * Double(k)) {
-        if let kernel = TransformKernels.active.gemmKernel { return p.runPacked(kernel, parallel: true) }
+        if let kernel = TransformKernels.active.gemmKernel, p.packingPays { return p.runPacked(kernel, parallel: true) }
         let splitColumns = n >= m
         let extent = splitColumns ? n : m
         let blocks = (extent + gemmBlock - 1) / gemmBlock
@@ -68,9 +68,9 @@ struct GemmProblem {
     /// OpenBLAS's own threads are switched off once, before its first use, whoever calls first.
     private static let singleThreaded: Void = openblas_set_num_threads(1)
 
-    /// The product on the calling thread: on our own micro-kernel where `kernels` has one, else OpenBLAS.
+    /// The product on the calling thread: on our own micro-kernel where `kernels` has one and `packingPays`, else OpenBLAS.
     func run(_ kernels: TransformKernels = .active) {
-        if let kernel = kernels.gemmKernel { runPacked(kernel, parallel: false) } else { runBLAS() }
+        if let kernel = kernels.gemmKernel, packingPays { runPacked(kernel, parallel: false) } else { runBLAS() }
     }
 
     /// One call of cblas_sgemm.

@@ -53,6 +53,12 @@ extension GemmProblem {
     /// its own (256 KiB). Decided by the shape alone.
     static func blocks(_ kernel: GemmMicroKernel) -> (rows: Int, columns: Int) { (32 * kernel.panelRows, 256) }
 
+    /// Whether our kernel runs this product (else OpenBLAS): not where packing must transpose an operand against a thin
+    /// other side (A's rows along k with fewer than 128 columns of C, or B's columns along k with fewer than 128 rows),
+    /// the small model's weight gradients: there the transpositions took 1.8 times the products' own time, and the
+    /// whole took twice OpenBLAS's (`perf` of a small training step, docs/PERFORMANCE-LOG.md).
+    var packingPays: Bool { (transA || n >= 128) && (!transB || m >= 128) }
+
     /// C = alpha · op(A) · op(B) + beta · C on our own micro-kernel: op(A) packed once into panels of `panelRows` rows
     /// (zero past m), then tasks of `blocks` over the threads (`parallel`) or on the calling thread.
     /// With `packedA` (from `packA(_:parallel:)` of a problem with the same op(A)) A is not packed again.
