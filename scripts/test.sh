@@ -14,7 +14,11 @@ bash scripts/check-seed-checkpoints.sh
 swift build --build-tests --explicit-target-dependency-import-check error
 # One binary serves AVX2 and AVX-512 CPUs: AVX-512 code may only be in the modules that run where the CPU has it.
 bash scripts/check-avx512-confined.sh
-# Several hosts as network namespaces (needs root; says "skipped" elsewhere). With a --filter, only the chosen tests run.
-if [ $# -eq 0 ]; then VAE_DIST="$(swift build --show-bin-path)/vae-dist" bash scripts/test-multihost.sh; fi
+# Several hosts as network namespaces (needs root; says "skipped" elsewhere), and report.html in headless Chromium
+# at 1400 px (says "skipped" without it). With a --filter, only the chosen tests run.
+if [ $# -eq 0 ]; then
+    VAE_DIST="$(swift build --show-bin-path)/vae-dist" bash scripts/test-multihost.sh
+    VAE_DIST="$(swift build --show-bin-path)/vae-dist" bash scripts/check-report-browser.sh
+fi
 # Every test is XCTest; without this flag swift-testing would close the log with "0 tests".
 swift test --skip-build --disable-swift-testing "$@"

@@ -116,7 +116,8 @@ struct Analyze: ParsableCommand {
 
             Writes to OUTPUT/single: layer_differences.json (per layer, decoder order), summary.json (inputs, \
             weights, top 5 layers per metric), layer_differences_plot.png, reconstructed_images.png and \
-            difference_maps.png (per-pixel ‖a − b‖ of the top 5 layers by l2_value over image 1).
+            difference_maps.png (per-pixel ‖a − b‖ of the top 5 layers by l2_value over image 1), each figure \
+            also as PDF.
 
             --mask PATH (the lesion of image 1, white on black) adds per layer lesion_energy_fraction (share of \
             Σ(a − b)² inside the mask, resized to the layer by area averaging), lesion_enrichment (energy share / \

@@ -14,8 +14,8 @@ struct Train: ParsableCommand {
             global batch, split over the ranks; every rank count gives the same run up to float summation order.
 
             Outputs (rank 0): checkpoints/vae_epoch_N.safetensors (.pt with --save_format pt), \
-            reconstructions/recon_epoch_N.png, training_history.json, training_curves.png and vae_final.safetensors \
-            (.pt) in --output_dir.
+            reconstructions/recon_epoch_N.png (and val_recon_epoch_N.png when validating), training_history.json, \
+            training_curves.png (every figure also as PDF) and vae_final.safetensors (.pt) in --output_dir.
 
             SIGUSR1 (to mpirun or to the process), SIGTERM or SIGINT stop training at the next step with a \
             resumable checkpoint; continue with --resume auto.

@@ -137,11 +137,11 @@ public final class RunDirectory {
     /// The files a run writes at the top of its output directory.
     static let runOutputs: Set<String> = ["vae_final.safetensors", "vae_final.pt", "vae_final_ema.safetensors",
                                           "vae_best.safetensors", "vae_best.pt",
-                                          "training_history.json", "training_curves.png", "metrics.jsonl",
-                                          "validation_images.txt"]
+                                          "training_history.json", "training_curves.png", "training_curves.pdf",
+                                          "metrics.jsonl", "validation_images.txt"]
 
     /// Whether `name` (in checkpoints/ or reconstructions/) is named as the trainer names its files there:
-    /// `vae_epoch_E[_step_S].safetensors|.pt`, `recon_epoch_E.png`.
+    /// `vae_epoch_E[_step_S].safetensors|.pt`, `[val_]recon_epoch_E.png|.pdf`.
     static func isRunFileName(_ name: String, in folder: String) -> Bool {
         func digits(_ s: Substring) -> Bool { !s.isEmpty && s.allSatisfy { $0.isASCII && $0.isNumber } }
         switch folder {
@@ -151,8 +151,9 @@ public final class RunDirectory {
             let parts = position.split(separator: "_", omittingEmptySubsequences: false)
             return (parts.count == 1 && digits(parts[0])) || (parts.count == 3 && digits(parts[0]) && parts[1] == "step" && digits(parts[2]))
         case "reconstructions":
-            guard name.hasPrefix("recon_epoch_"), name.hasSuffix(".png") else { return false }
-            return digits(name.dropFirst("recon_epoch_".count).dropLast(".png".count))
+            let grid = name.hasPrefix("val_") ? name.dropFirst("val_".count) : Substring(name)
+            guard grid.hasPrefix("recon_epoch_"), grid.hasSuffix(".png") || grid.hasSuffix(".pdf") else { return false }
+            return digits(grid.dropFirst("recon_epoch_".count).dropLast(".png".count))  // .png and .pdf alike
         default:
             return runOutputs.contains(name)
         }

@@ -28,8 +28,11 @@ public final class Trainer {
     /// Kept in every checkpoint, so that `--resume auto` continues only this run.
     public let runID: String
     let validator: Validator?
-    /// Dataset indices of the images shown in the reconstruction grids.
+    /// Dataset indices of the images shown in the reconstruction grids, spread over the classes (folders).
     public let reconIndices: [Int]
+    /// The same for the validation images, with their files (for the captions).
+    let validationRecon: (indices: [Int], paths: [String])
+    let trainPaths: [String]
     let replicas: ReplicaGroup
     let optimizer: Optimizer
     let ema: ExponentialMovingAverage?
@@ -64,7 +67,10 @@ public final class Trainer {
         self.stopRequested = stopRequested
         self.log = log
         self.progress = progress
-        reconIndices = Array(0..<min(options.numRecon, data.train.count))
+        reconIndices = ReconstructionGrids.sample(paths: data.trainPaths, total: data.train.count, count: options.numRecon)
+        trainPaths = data.trainPaths
+        validationRecon = (ReconstructionGrids.sample(paths: data.validationPaths, total: data.validation?.count ?? 0,
+                                                      count: options.numRecon), data.validationPaths)
         let loss = VAELoss(klWeight: options.klWeight, klReduction: options.klReduction)
         validator = data.validation.map { Validator(images: $0, loss: loss, batchSize: options.batchSize) }
         let parameters = model.namedParameters.map(\.parameter)
@@ -225,12 +231,17 @@ public final class Trainer {
         }
     }
 
-    /// Originals on the top row, reconstructions (posterior mode) below.
+    /// Originals on the top row, reconstructions (posterior mode) below: training images, and validation images
+    /// when the run holds some out.
     private func writeReconstructions(epoch: Int) throws {
-        guard !reconIndices.isEmpty else { return }
-        let x = try images.batch(reconIndices, upcoming: [])
-        let rec = model.decode(model.encode(x, train: false).mode, train: false)
-        try writePNG(composeGrid([batchImages(x), batchImages(rec)]), to: "\(output)/reconstructions/recon_epoch_\(epoch).png")
+        let folder = "\(output)/reconstructions/"
+        try ReconstructionGrids.write(model: model, images: images, indices: reconIndices, paths: trainPaths, epoch: epoch,
+                                      set: "training", to: folder + ReconstructionGrids.trainingFile(epoch: epoch))
+        if let validation = validator?.images {
+            try ReconstructionGrids.write(model: model, images: validation, indices: validationRecon.indices,
+                                          paths: validationRecon.paths, epoch: epoch, set: "validation",
+                                          to: folder + ReconstructionGrids.validationFile(epoch: epoch))
+        }
     }
 
     /// The held-out files, so the split can be reused (e.g. as --val_dir contents or a --train_list filter).

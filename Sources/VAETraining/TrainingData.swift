@@ -8,9 +8,11 @@ public struct TrainingSets {
     public let validation: ImageSource?
     /// The held-out files, in the order the validation source indexes them.
     public let validationPaths: [String]
+    /// The training files, in the order the training source indexes them (empty for images from no files).
+    public let trainPaths: [String]
 
-    public init(train: ImageSource, validation: ImageSource? = nil, validationPaths: [String] = []) {
-        (self.train, self.validation, self.validationPaths) = (train, validation, validationPaths)
+    public init(train: ImageSource, validation: ImageSource? = nil, validationPaths: [String] = [], trainPaths: [String] = []) {
+        (self.train, self.validation, self.validationPaths, self.trainPaths) = (train, validation, validationPaths, trainPaths)
     }
 }
 
@@ -80,7 +82,7 @@ public enum TrainingData {
                                                      + "or train with --cache_images true: rank 0 then decodes them and sends them to every rank.")
         }
         return TrainingSets(train: train.source, validation: validation.paths.isEmpty ? nil : validation.source,
-                            validationPaths: validation.paths)
+                            validationPaths: validation.paths, trainPaths: train.paths)
     }
 
     /// The decodable images of `paths` (their bytes when cached); unreadable ones stop the run or, with

@@ -1,7 +1,7 @@
 import Foundation
 import VAEAnalysis
 import VAECore
-import VAEFormats
+@testable import VAEFormats
 import VAEJobs
 import VAETraining
 import XCTest
@@ -100,9 +100,30 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(top.compactMap { $0["layer"] as? String }, topLayers(expected.layers, by: .l2Value).map(\.layer))
         XCTAssertNil((summary["top5"] as? [String: Any])?["cosine_value"])
 
+        // Inputs above their reconstructions, each image a column, enlarged 4 times to 128 px; also as PDF.
         let reconstructions = try loadImage(path: "\(single)/reconstructed_images.png")
-        XCTAssertEqual(reconstructions, composeGrid([[images[0], expected.reconstructedImage(0)],
-                                                     [images[1], expected.reconstructedImage(1)]]))
+        let layout = try ImageGridLayout(title: "Reconstructions at 32×32 px (posterior mode)",
+                                         subtitle: "image 1: positive/case_1.png, image 2: negative/case_1.png",
+                                         rowLabels: ["input", "reconstruction"], columns: 2, imageWidth: 32, imageHeight: 32,
+                                         minimumTile: 128, columnsPerBlock: 8)
+        XCTAssertEqual([reconstructions.width, reconstructions.height], [layout.width, layout.height])
+        XCTAssertEqual(layout.scale, 4)
+        for (column, tiles) in [[images[0], expected.reconstructedImage(0)], [images[1], expected.reconstructedImage(1)]].enumerated() {
+            for (row, tile) in tiles.enumerated() {
+                let origin = layout.tileOrigin(column: column, row: row)
+                for y in 0..<32 {
+                    for x in 0..<32 {
+                        let source = 3 * (y * 32 + x), target = 3 * ((Int(origin.y) + 4 * y + 2) * layout.width + Int(origin.x) + 4 * x + 2)
+                        guard tile.pixels[source..<source + 3] == reconstructions.pixels[target..<target + 3] else {
+                            return XCTFail("reconstructed_images.png: column \(column) row \(row) differs at \(x),\(y)")
+                        }
+                    }
+                }
+            }
+        }
+        for figure in ["reconstructed_images", "layer_differences_plot", "difference_maps"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(single)/\(figure).pdf"), figure)
+        }
         let plot = try loadImage(path: "\(single)/layer_differences_plot.png")
         XCTAssertGreaterThan(plot.width, 400)
         let maps = try loadImage(path: "\(single)/difference_maps.png")

@@ -1,4 +1,5 @@
 import Foundation
+import VAEAnalysis
 import VAEFormats
 import XCTest
 
@@ -42,12 +43,14 @@ extension AnalyzeCommandTests {
         }
         for metric in ["l2_value", "l2_per_element", "cosine_value", "lesion_energy_fraction",
                        "lesion_enrichment", "energy_per_area_inside", "energy_per_area_outside"] {
-            XCTAssertTrue(page.contains("data-type=\"num\">\(metric)<br>"), "sort control for \(metric)")
-            XCTAssertTrue(page.contains("<summary>\(metric)</summary>"), "ranking of \(metric)")
+            // The heading says the metric in words; its title attribute gives the key.
+            XCTAssertTrue(page.contains("(\(metric)): ") && page.contains("data-type=\"num\">\(DifferenceMetric(rawValue: metric)!.shortTitle)</button>"),
+                          "sort control for \(metric)")
+            XCTAssertTrue(page.contains("<small>(\(metric))</small></summary>"), "ranking of \(metric)")
         }
         // The lesion's area is context: a column once per pair, never ranked.
-        XCTAssertTrue(page.contains("data-type=\"num\">lesion area<br>"), "the pairs' lesion area")
-        XCTAssertFalse(page.contains("<summary>lesion_area_fraction</summary>"), "the area is not ranked")
+        XCTAssertTrue(page.contains("data-type=\"num\">lesion area</button>"), "the pairs' lesion area")
+        XCTAssertFalse(page.contains("(lesion_area_fraction)</small></summary>"), "the area is not ranked")
         XCTAssertTrue(page.contains("<h2>Lesion enrichment</h2>"), "the pooled enrichment and its correlation with area")
         XCTAssertFalse(page.contains("http"), "no external URL")
     }

@@ -81,7 +81,8 @@ final class TrainCommandTests: XCTestCase {
             let contents = try TrainingCheckpoint.read(path: "\(out)/checkpoints/vae_epoch_\(epoch).safetensors")
             XCTAssertEqual(contents.position.epoch, epoch)
             let grid = try loadImage(path: "\(out)/reconstructions/recon_epoch_\(epoch).png")
-            XCTAssertEqual([grid.width, grid.height], [4 * 16 + 5 * 2, 2 * 16 + 3 * 2])
+            XCTAssertGreaterThan(grid.width, 4 * 128, "4 images of 16 px, enlarged 8 times")
+            XCTAssertGreaterThan(grid.height, 2 * 128)
         }
         let curves = try loadImage(path: "\(out)/training_curves.png")
         XCTAssertGreaterThan(curves.width, 200)

@@ -186,3 +186,19 @@ final class AnalysisReportTests: XCTestCase {
         XCTAssertTrue(message(root).contains("positive/ (1 images) and negative/ (1 images)"), message(root))
     }
 }
+
+/// Figures and report.html name metrics in words with units and layers with their resolution.
+final class MetricLabelTests: XCTestCase {
+    func testEveryMetricHasWordsAndAUnit() {
+        for metric in DifferenceMetric.allCases {
+            for text in [metric.title, metric.shortTitle, metric.unit] {
+                XCTAssertFalse(text.isEmpty, metric.rawValue)
+                XCTAssertFalse(text.contains("_"), "\(metric.rawValue): \(text) is a key, not words")
+            }
+        }
+        XCTAssertEqual(Set(DifferenceMetric.allCases.map(\.title)).count, DifferenceMetric.allCases.count)
+        let layer = LayerDifference(layer: "decoder.up.1.block.0", shape: [1, 128, 64, 32], l2: 1, cosine: 0)
+        XCTAssertEqual(layer.labelWithResolution, "decoder.up.1.block.0 (64×32)")
+        XCTAssertEqual(LayerDifference(layer: "x", shape: [3], l2: 1, cosine: 0).labelWithResolution, "x")
+    }
+}

@@ -164,7 +164,7 @@ final class AnalysisStatisticsTests: XCTestCase {
         XCTAssertTrue(page.contains(LesionStatistics.correlationMeaning.replacingOccurrences(of: "'", with: "&#39;")))
         let shown = try XCTUnwrap(page.components(separatedBy: "<script>").first, "the page before its sorting script")
         XCTAssertFalse(shown.lowercased().contains("nan"), "no number printed as nan")
-        XCTAssertFalse(page.contains("<summary>lesion_area_fraction</summary>"), "the area is not ranked")
+        XCTAssertFalse(page.contains("(lesion_area_fraction)</small></summary>"), "the area is not ranked")
     }
 
     /// Every pair identical: the lesion shares are undefined everywhere, and everything says so.
@@ -191,8 +191,9 @@ final class AnalysisStatisticsTests: XCTestCase {
         XCTAssertTrue(json.contains("\"lesion_enrichment_n\": 0"), json)
         XCTAssertTrue(json.contains("\"lesion_enrichment_pooled\": null"), json)
         XCTAssertFalse(json.contains("lesion_area_fraction_mean"), "the area is not aggregated per layer")
-        XCTAssertEqual(AggregateReport.plotSeries(statistics).first { $0.name.hasPrefix("lesion_enrichment (mean") }?.name,
-                       "lesion_enrichment (mean): undefined for every pair")
+        let enrichment = DifferenceMetric.lesionEnrichment.title
+        XCTAssertEqual(AggregateReport.plotSeries(statistics).first { $0.name.hasPrefix("\(enrichment): mean") }?.name,
+                       "\(enrichment): mean (undefined for every pair)")
     }
 
     func testAverageRanksAndSpearmanOnHandMadeValues() {

@@ -12,8 +12,10 @@ final class HTMLReportTests: TemporaryDirectoryTestCase {
     let awkwardNames = ["benign (1)", "a<b>&\"c'", "</td><script>alert(1)</script>"]
 
     /// Three phantom pairs with masks analysed at 64 px; their results under `awkwardNames`.
-    func analysedPhantoms(side: Int = 128) throws -> (pairs: [(name: String, layers: [LayerDifference])], images: [ReportPairImages]) {
-        _ = try writePhantoms(PhantomOptions(outputDirectory: dir, trainingCount: 1, pairCount: 3, imageSize: 64, seed: 4))
+    func analysedPhantoms(side: Int = 128, names: [String]? = nil) throws
+        -> (pairs: [(name: String, layers: [LayerDifference])], images: [ReportPairImages]) {
+        let awkwardNames = names ?? self.awkwardNames
+        _ = try writePhantoms(PhantomOptions(outputDirectory: dir, trainingCount: 1, pairCount: awkwardNames.count, imageSize: 64, seed: 4))
         let folder = try PairFolder.scan("\(dir!)/pairs")
         let model = AutoencoderKL(VAEConfig(ch: 32, chMult: [1, 2, 2], numResBlocks: 1, attnResolutions: [], zChannels: 4,
                                             embedDim: 4, resolution: 64))
@@ -85,16 +87,18 @@ final class HTMLReportTests: TemporaryDirectoryTestCase {
         for link in sources + attributes("href", in: page) { XCTAssertFalse(link.lowercased().contains("http"), String(link.prefix(60))) }
         XCTAssertFalse(page.contains("http"))
 
-        // A sort button per metric column (and the name columns), each pointing at its own column.
-        let header = try XCTUnwrap(page.components(separatedBy: "<table id=\"pairs\"><thead><tr>").last?.components(separatedBy: "</tr></thead>").first)
-        let headings = header.components(separatedBy: "<th>").dropFirst()
-        XCTAssertEqual(headings.count, 1 + 4 + 1 + 1 + statistics.metrics.count, "pair, pictures, map layer, lesion area, metrics")
-        XCTAssertTrue(headings.contains { $0.contains(">lesion area<br>") })
+        // A sort button per metric column (and the name and area columns), each pointing at its own column; the
+        // metric in words, its key and unit in the heading's title.
+        let headings = try pairHeadings(page)
+        XCTAssertEqual(headings.count, 1 + 4 + 1 + statistics.metrics.count, "pair, pictures, lesion area, metrics")
+        XCTAssertTrue(headings.contains { $0.contains(">lesion area</button>") })
         for metric in statistics.metrics {
-            let column = try XCTUnwrap(headings.firstIndex { $0.contains(">\(metric.rawValue)<br>") }, metric.rawValue) - 1
-            XCTAssertTrue(headings[column + 1].hasPrefix("<button class=\"sort\" data-col=\"\(column)\" data-type=\"num\">"), metric.rawValue)
+            let column = try XCTUnwrap(headings.firstIndex { $0.contains("(\(metric.rawValue)): \(HTMLReport.escaped(metric.unit))") }, metric.rawValue)
+            XCTAssertTrue(headings[column].contains("><button class=\"sort\" data-col=\"\(column)\" data-type=\"num\">\(metric.shortTitle)</button>"),
+                          headings[column])
         }
-        XCTAssertTrue(headings.first!.hasPrefix("<button class=\"sort\" data-col=\"0\" data-type=\"text\">pair"))
+        XCTAssertTrue(headings.first!.hasPrefix(" aria-sort=\"ascending\"><button class=\"sort\" data-col=\"0\" data-type=\"text\">pair"))
+        XCTAssertFalse(headings.contains { $0.contains("map layer") }, "the same in every row: said once above the table")
         XCTAssertTrue(page.contains("querySelectorAll('#pairs button.sort')"))
 
         // Each metric cell holds the pair's exact value at the folder's top layer of that metric.
@@ -106,12 +110,83 @@ final class HTMLReportTests: TemporaryDirectoryTestCase {
 
         // The ranking: a table per metric with every layer, CIs shown.
         for metric in statistics.metrics {
-            let table = try XCTUnwrap(page.components(separatedBy: "<summary>\(metric.rawValue)</summary>").dropFirst().first?
+            let table = try XCTUnwrap(page.components(separatedBy: "<small>(\(metric.rawValue))</small></summary>").dropFirst().first?
                 .components(separatedBy: "</table>").first, metric.rawValue)
             XCTAssertEqual(table.components(separatedBy: "<tr><td>").count - 1, pairs[0].layers.count, metric.rawValue)
             let top = try XCTUnwrap(statistics.rankings[metric]?.first)
             XCTAssertTrue(table.contains("<td>1</td><td>\(top.layer)</td>"), metric.rawValue)
         }
+    }
+
+    /// The pairs table's headings, each from after its `<th` to its `</th>`.
+    func pairHeadings(_ page: String) throws -> [String] {
+        let header = try XCTUnwrap(page.components(separatedBy: "<table id=\"pairs\"><thead><tr>").last?
+            .components(separatedBy: "</tr></thead>").first)
+        return header.components(separatedBy: "<th").dropFirst().map { $0.components(separatedBy: "</th>")[0] }
+    }
+
+    /// The text of each `<td data-v="…">` cell of the pairs table by row, in page order.
+    func pairRows(_ page: String) throws -> [(pair: String, cells: [String])] {
+        let body = try XCTUnwrap(page.components(separatedBy: "<tbody>\n").last?.components(separatedBy: "\n</tbody>").first)
+        let cell = try NSRegularExpression(pattern: "<td data-v=\"[^\"]*\"[^>]*>([^<]*)(<i>undefined</i>)?</td>")
+        return body.components(separatedBy: "\n").map { row in
+            let pair = unescaped(row.components(separatedBy: "data-pair=\"")[1].components(separatedBy: "\"")[0])
+            let cells = cell.matches(in: row, range: NSRange(row.startIndex..., in: row)).map { match in
+                match.range(at: 2).location != NSNotFound ? "undefined" : String(row[Range(match.range(at: 1), in: row)!])
+            }
+            return (pair, Array(cells.dropFirst()))
+        }
+    }
+
+    /// Rows in natural order of names (sorted so, the name heading says); the map layer said once when every pair's
+    /// map is of the same layer, under each map otherwise; every number column in one format.
+    func testRowsInNaturalOrderOneFormatPerColumnAndTheMapLayerOnce() throws {
+        let names = ["benign (10)", "benign (2)", "benign (1)", "Benign (11)"]
+        let (pairs, images) = try analysedPhantoms(side: 32, names: names)
+        let statistics = FolderStatistics(pairs: pairs, method: .both, resamples: 50, seed: 3)
+        let page = HTMLReport.page(pairs: pairs, statistics: statistics, plots: [], images: images, settings: AnalysisSettings())
+        let rows = try pairRows(page)
+        XCTAssertEqual(rows.map(\.pair), ["benign (1)", "benign (2)", "benign (10)", "Benign (11)"])
+        XCTAssertEqual(try pairHeadings(page).filter { $0.contains("aria-sort") }.count, 1)
+
+        // One format per column: the same number of decimals, or scientific notation throughout.
+        let columns = rows[0].cells.indices.map { column in rows.map { $0.cells[column] }.filter { $0 != "undefined" } }
+        XCTAssertEqual(columns.count, 1 + statistics.metrics.count, "lesion area and metrics")
+        for column in columns {
+            let shapes = Set(column.map { text in "\(text.contains("e")) \(text.components(separatedBy: ".").dropFirst().first?.prefix { $0.isNumber }.count ?? 0)" })
+            XCTAssertEqual(shapes.count, 1, "\(column)")
+        }
+
+        let layers = Set(images.map(\.mapLayer))
+        XCTAssertEqual(layers.count, 1, "phantoms of one model share their top layer")
+        XCTAssertTrue(page.contains("at <b>\(HTMLReport.escaped(pairs[0].layers.first { $0.layer == layers.first }!.labelWithResolution))</b>"))
+        // Pairs whose maps are of different layers: each map names its layer.
+        var mixed = images
+        mixed[1] = ReportPairImages(name: images[1].name, mapLayer: "decoder.conv_in", positive: images[1].positive,
+                                    negative: images[1].negative, mask: images[1].mask, map: images[1].map)
+        let mixedPage = HTMLReport.page(pairs: pairs, statistics: statistics, plots: [], images: mixed, settings: AnalysisSettings())
+        XCTAssertTrue(mixedPage.contains("named under its map"))
+        XCTAssertTrue(mixedPage.contains("<small>decoder.<wbr>conv_in</small>"))
+        XCTAssertEqual(mixedPage.components(separatedBy: "<small>\(HTMLReport.breakable(layers.first!))</small>").count - 1, 3)
+    }
+
+    func testColumnNumberFormats() {
+        let big = ColumnNumberFormat([73012.4, 64030])
+        XCTAssertEqual([73012.4, 64030].map { big($0) }, ["73012", "64030"])
+        let mixed = ColumnNumberFormat([0.5, 0.0123, 0.25])
+        XCTAssertEqual([0.5, 0.0123].map { mixed($0) }, ["0.5000", "0.0123"])
+        let huge = ColumnNumberFormat([3e7, 1])
+        XCTAssertEqual([3e7, 1].map { huge($0) }, ["3.000e+07", "1.000e+00"])
+        let tiny = ColumnNumberFormat([1e-5, 2e-5])
+        XCTAssertEqual(tiny(1e-5), "1.000e-05")
+        let spread = ColumnNumberFormat([0.5, 0.00001])
+        XCTAssertEqual(spread(0.00001), "1.000e-05", "fixed decimals would write it as 0")
+        XCTAssertEqual(spread(0.5), "5.000e-01")
+        XCTAssertEqual(ColumnNumberFormat([12.5, -3.25])(-3.25), "-3.25")
+        let zeros = ColumnNumberFormat([0, -0.0])
+        XCTAssertEqual([0, -0.0].map { zeros($0) }, ["0", "0"])
+        XCTAssertEqual(ColumnNumberFormat([])(.nan), "undefined")
+        XCTAssertEqual(ColumnNumberFormat([.nan, .infinity, 2])(2), "2.000", "undefined values do not choose the format")
     }
 
     /// Thumbnails are downscaled; the map shows the lesion's contour (cyan) over the inferno heat.

@@ -155,6 +155,13 @@ final class OverwritePolicyTests: TemporaryDirectoryTestCase {
                        ["--overwrite: \(second)/training_history.json is a FIFO (named pipe)"])
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(second)/vae_final.safetensors"))
         XCTAssertTrue(RunDirectory.isRunFileName("vae_epoch_12_step_340.safetensors", in: "checkpoints"))
+        for grid in ["recon_epoch_3.png", "recon_epoch_3.pdf", "val_recon_epoch_3.png", "val_recon_epoch_3.pdf"] {
+            XCTAssertTrue(RunDirectory.isRunFileName(grid, in: "reconstructions"), grid)
+        }
+        for other in ["val_recon_epoch_.png", "val_val_recon_epoch_3.png", "recon_epoch_3.jpg", "recon_epoch_3_val.pdf"] {
+            XCTAssertFalse(RunDirectory.isRunFileName(other, in: "reconstructions"), other)
+        }
+        XCTAssertTrue(RunDirectory.isRunFileName("training_curves.pdf", in: ""))
         XCTAssertFalse(RunDirectory.isRunFileName("vae_epoch_12_step_.safetensors", in: "checkpoints"))
         XCTAssertFalse(RunDirectory.isRunFileName("vae_epoch_١٢.safetensors", in: "checkpoints"))
     }

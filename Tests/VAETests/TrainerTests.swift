@@ -76,9 +76,12 @@ final class TrainerTests: TemporaryDirectoryTestCase {
                      "checkpoints/vae_epoch_2.safetensors", "reconstructions/recon_epoch_2.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/\(file)"), file)
         }
+        // 4 images of 16 px, enlarged 8 times, above their reconstructions, under a title; and the PDF.
         let grid = try loadImage(path: "\(out)/reconstructions/recon_epoch_2.png")
-        XCTAssertEqual(grid.width, 4 * 16 + 5 * 2)
-        XCTAssertEqual(grid.height, 2 * 16 + 3 * 2)
+        XCTAssertGreaterThan(grid.width, 4 * 128)
+        XCTAssertGreaterThan(grid.height, 2 * 128)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/reconstructions/recon_epoch_2.pdf"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/training_curves.pdf"))
         let history = try TrainingReport.readHistory(path: "\(out)/training_history.json")
         XCTAssertEqual(history.count, 2)
         for record in history {

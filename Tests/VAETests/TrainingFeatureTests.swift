@@ -106,6 +106,12 @@ final class TrainingFeatureTests: TemporaryDirectoryTestCase {
             XCTAssertGreaterThan(record["val_psnr"] as! Double, 0)
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(o.outputDir)/vae_best.safetensors"))
+        // Reconstruction grids of the training and of the held-out images, each also as PDF; tiles at least 128 px.
+        for grid in ["recon_epoch_2", "val_recon_epoch_2"] {
+            let png = try DecodedPNG(path: "\(o.outputDir)/reconstructions/\(grid).png")
+            XCTAssertGreaterThan(png.height, 2 * 128, grid)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(o.outputDir)/reconstructions/\(grid).pdf"), grid)
+        }
         XCTAssertTrue(lines.contains { $0.contains("val recon") && $0.contains("SSIM") }, lines.joined(separator: "\n"))
         XCTAssertTrue(lines.contains { $0.contains("step 1/") && $0.contains("ETA") }, "--log_every 1 gives step lines")
     }

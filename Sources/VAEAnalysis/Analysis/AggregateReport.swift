@@ -80,29 +80,31 @@ public enum AggregateReport {
         }
         try writeBarChart(path: path(plotFile),
                           title: "Layer differences: mean and bootstrap 95 % CI over \(pairs.count) pairs",
-                          labels: aggregates.map(\.layer), series: plotSeries(statistics))
-        return files.map(path)
+                          labels: pairs[0].layers.map(\.labelWithResolution), series: plotSeries(statistics),
+                          legend: BarLegend(highlighted: topBarsLegend.highlighted, others: topBarsLegend.others,
+                                            whiskers: "bootstrap 95 % CI of the mean"))
+        return files.map(path) + [figurePDFPath(path(plotFile))]
     }
 
     /// A panel per compared metric (means, CIs, the top 5 highlighted; no bar where undefined for every pair),
     /// and with masks the pooled enrichment after the per-pair mean's.
     static func plotSeries(_ statistics: FolderStatistics) -> [BarSeries] {
-        func series(_ name: String, _ values: [Double?], _ intervals: [BarInterval]) -> BarSeries {
+        func series(_ name: String, _ unit: String, _ values: [Double?], _ intervals: [BarInterval]) -> BarSeries {
             let shown = values.map { $0 ?? .nan }
             let defined = shown.indices.filter { shown[$0].isFinite }
-            return BarSeries(name: values.allSatisfy { $0 == nil } ? "\(name): undefined for every pair" : name, values: shown,
+            return BarSeries(name: values.allSatisfy { $0 == nil } ? "\(name) (undefined for every pair)" : name, values: shown,
                              highlight: Set(largestIndices(defined.map { shown[$0] }, count: AnalysisReport.topCount).map { defined[$0] }),
-                             intervals: intervals)
+                             intervals: intervals, axisLabel: unit)
         }
         return statistics.metrics.flatMap { metric -> [BarSeries] in
             let summaries = statistics.summaries[metric] ?? []
             let counts = Set(summaries.compactMap { $0?.n })
             let over = counts.count == 1 && counts.first != statistics.pairCount ? ", \(counts.first!) of \(statistics.pairCount) pairs"
                 : counts.count > 1 ? ", over the pairs where defined" : ""
-            var panels = [series("\(metric.rawValue) (mean\(over))", summaries.map { $0?.mean },
+            var panels = [series("\(metric.title): mean\(over)", metric.unit, summaries.map { $0?.mean },
                                  summaries.map { BarInterval(low: $0?.ciLow ?? .nan, high: $0?.ciHigh ?? .nan) })]
             if metric == .lesionEnrichment, let lesion = statistics.lesion {
-                panels.append(series("lesion_enrichment (pooled over pairs)", lesion.layers.map(\.pooled),
+                panels.append(series("\(metric.title): pooled over the pairs", metric.unit, lesion.layers.map(\.pooled),
                                      lesion.layers.map { BarInterval(low: $0.pooledCILow ?? .nan, high: $0.pooledCIHigh ?? .nan) }))
             }
             return panels

@@ -12,7 +12,8 @@ public enum AnalysisReport {
     public static let differenceMapsFile = "difference_maps.png"
     public static let topCount = 5
 
-    /// Writes the five files of one pair into `directory` (created if needed); returns their paths.
+    /// Writes the five files of one pair into `directory` (created if needed), and each figure's PDF beside its PNG;
+    /// returns their paths.
     /// `images` are the inputs at the analysis size; `title` names the pair in the pictures.
     @discardableResult
     public static func writePair(_ analysis: PairAnalysis, images: (RGB8Image, RGB8Image), inputs: (String, String),
@@ -35,17 +36,22 @@ public enum AnalysisReport {
                ("difference_maps", .array(mapped.map { .string(analysis.layers[$0].layer) }))])
         try writeFileAtomically(summary.text, to: path(summaryFile))
         try writeBarChart(path: path(plotFile), title: "Layer differences: \(title)",
-                          labels: analysis.layers.map(\.layer),
+                          labels: analysis.layers.map(\.labelWithResolution),
                           series: metrics.map { metric in
                               // Undefined values draw no bar and are never highlighted.
                               let values = analysis.layers.map { $0.value(of: metric) ?? .nan }
                               let defined = values.indices.filter { values[$0].isFinite }
-                              return BarSeries(name: defined.isEmpty ? "\(metric.rawValue): undefined at every layer" : metric.rawValue,
+                              return BarSeries(name: defined.isEmpty ? "\(metric.title) (undefined at every layer)" : metric.title,
                                                values: values,
-                                               highlight: Set(largestIndices(defined.map { values[$0] }, count: topCount).map { defined[$0] }))
-                          })
-        try writePNG(composeGrid([[images.0, analysis.reconstructedImage(0)], [images.1, analysis.reconstructedImage(1)]]),
-                     to: path(reconstructionsFile))
+                                               highlight: Set(largestIndices(defined.map { values[$0] }, count: topCount).map { defined[$0] }),
+                                               axisLabel: metric.unit)
+                          }, legend: topBarsLegend)
+        try writeImageGrid(path: path(reconstructionsFile),
+                           title: "Reconstructions at \(images.0.width)×\(images.0.height) px (posterior mode)",
+                           subtitle: "image 1: \(inputs.0.shortName), image 2: \(inputs.1.shortName)",
+                           rowLabels: ["input", "reconstruction"],
+                           columns: [ImageGridColumn(caption: "image 1", images: [images.0, analysis.reconstructedImage(0)]),
+                                     ImageGridColumn(caption: "image 2", images: [images.1, analysis.reconstructedImage(1)])])
         // Each map is scaled to its own maximum: the picture answers where a layer differs, and layers'
         // magnitudes differ too much to share one colour scale.
         try writeHeatmapOverlays(path: path(differenceMapsFile),
@@ -53,12 +59,15 @@ public enum AnalysisReport {
                                  maps: mapped.map { index in
                                      let map = analysis.maps[index]
                                      let peak = map.values.filter(\.isFinite).max() ?? 0
-                                     return (title: "\(analysis.layers[index].layer)  (max \(String(format: "%.3g", peak)))",
+                                     let shape = analysis.layers[index].shape
+                                     let size = shape.count == 4 ? "\(shape[2])×\(shape[3]), " : ""
+                                     return (title: "\(analysis.layers[index].layer)\n\(size)max \(String(format: "%.3g", peak))",
                                              values: peak > 0 ? map.values.map { $0 / peak } : map.values,
                                              width: map.width, height: map.height)
                                  },
                                  colorBarLabel: "per-pixel ‖a − b‖ / layer max", contour: analysis.mask?.contour)
-        return [layerDifferencesFile, summaryFile, plotFile, reconstructionsFile, differenceMapsFile].map(path)
+        let figures = [plotFile, reconstructionsFile, differenceMapsFile]
+        return ([layerDifferencesFile, summaryFile] + figures).map(path) + figures.map { figurePDFPath(path($0)) }
     }
 
     /// `{ "<layer>": {<the method's metrics>, <the lesion metrics with a mask>, "shape": [1, C, H, W]}, … }`
@@ -114,13 +123,16 @@ public func analyzePair(image1: String, image2: String, mask: [String] = [], set
     let images = (try loadResized(image1, size: settings.imageSize), try loadResized(image2, size: settings.imageSize))
     let lesion = mask.isEmpty ? nil : try LesionMask.load(mask, size: settings.imageSize)
     let analysis = PairAnalysis(images: images, mask: lesion, layers: settings.layers, with: model)
-    // The parent folder too: pairs often share a file name (positive/case1.png vs negative/case1.png).
-    let shortName = { (path: String) -> String in
-        let components = (path as NSString).pathComponents.filter { $0 != "/" }
-        return components.suffix(2).joined(separator: "/")
-    }
-    let title = "\(shortName(image1)) vs \(shortName(image2))"
+    let title = "\(image1.shortName) vs \(image2.shortName)"
     try AnalysisReport.writePair(analysis, images: images, inputs: (image1, image2), title: title, settings: settings,
                                  model: model, to: directory)
     return analysis
+}
+
+extension String {
+    /// A path as figures name it: with its parent folder, since pairs often share a file name
+    /// (positive/case1.png vs negative/case1.png).
+    var shortName: String {
+        (self as NSString).pathComponents.filter { $0 != "/" }.suffix(2).joined(separator: "/")
+    }
 }

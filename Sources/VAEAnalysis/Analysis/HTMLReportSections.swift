@@ -29,13 +29,19 @@ extension HTMLReport {
     static func lesionSection(_ statistics: FolderStatistics) -> String {
         guard let lesion = statistics.lesion else { return "" }
         let means = statistics.summaries[.lesionEnrichment] ?? []
-        func cells(_ value: Double?, _ low: Double?, _ high: Double?, n: Int) -> String {
+        // One number format per column.
+        let pooled = ColumnNumberFormat(lesion.layers.compactMap(\.pooled))
+        let pooledCI = ColumnNumberFormat(lesion.layers.flatMap { [$0.pooledCILow, $0.pooledCIHigh].compactMap { $0 } })
+        let mean = ColumnNumberFormat(means.compactMap { $0?.mean })
+        let meanCI = ColumnNumberFormat(means.flatMap { [$0?.ciLow, $0?.ciHigh].compactMap { $0 } })
+        func cells(_ value: Double?, _ low: Double?, _ high: Double?, n: Int, _ format: ColumnNumberFormat,
+                   _ ci: ColumnNumberFormat) -> String {
             guard let value, let low, let high else { return "<td colspan=\"3\"><i>undefined for every pair</i></td>" }
-            return "<td>\(number(value))</td><td>[\(number(low)), \(number(high))]</td><td>\(n)</td>"
+            return "<td>\(format(value))</td><td>[\(ci(low)), \(ci(high))]</td><td>\(n)</td>"
         }
-        let rows = zip(lesion.layers, means).map { row, mean in
-            "<tr><td>\(escaped(row.layer))</td>" + cells(row.pooled, row.pooledCILow, row.pooledCIHigh, n: row.pooledN)
-                + cells(mean?.mean, mean?.ciLow, mean?.ciHigh, n: mean?.n ?? 0)
+        let rows = zip(lesion.layers, means).map { row, summary in
+            "<tr><td>\(escaped(row.layer))</td>" + cells(row.pooled, row.pooledCILow, row.pooledCIHigh, n: row.pooledN, pooled, pooledCI)
+                + cells(summary?.mean, summary?.ciLow, summary?.ciHigh, n: summary?.n ?? 0, mean, meanCI)
                 + (row.areaCorrelation.map { "<td>\(String(format: "%+.2f", $0))</td>" }
                    ?? "<td title=\"\(escaped(row.correlationUndefined ?? ""))\"><i>undefined</i></td>")
                 + "<td>\(row.correlationN)</td></tr>"
@@ -45,10 +51,10 @@ extension HTMLReport {
             <p>Pooled enrichment = (&Sigma; energy inside the masks / &Sigma; energy) / (&Sigma; lesion area / &Sigma; area), \
             summed over the pairs where the difference energy is non-zero; its 95 % CI resamples those pairs. The mean of \
             the pairs' enrichments is beside it. \(escaped(LesionStatistics.correlationMeaning))</p>
-            <table class="ranking"><thead><tr><th>layer</th><th>pooled</th><th>95 % CI</th><th>n</th><th>mean of pairs</th>\
-            <th>95 % CI</th><th>n</th><th>&rho; (enrichment, area)</th><th>n</th></tr></thead><tbody>
+            <div class="scroll"><table class="ranking"><thead><tr><th>layer</th><th>pooled</th><th>95 % CI</th><th>n</th>\
+            <th>mean of pairs</th><th>95 % CI</th><th>n</th><th>&rho; (enrichment, area)</th><th>n</th></tr></thead><tbody>
             \(rows.joined(separator: "\n"))
-            </tbody></table>
+            </tbody></table></div>
             """
     }
 

@@ -11,8 +11,8 @@ public struct ReportPairImages: Equatable, Sendable {
     public let negative: [UInt8]
     /// Empty without a mask.
     public let mask: [UInt8]
-    /// The map alone in inferno colours (scaled to its own maximum, as in difference_maps.png), the mask contour in
-    /// cyan: without the image's speckle beneath it, it compresses several times better.
+    /// The map in inferno colours (scaled to its own maximum, as in difference_maps.png) over image 1, the mask
+    /// contour in cyan: where in the image the layer differs.
     public let map: [UInt8]
 
     public init(name: String, mapLayer: String, positive: [UInt8], negative: [UInt8], mask: [UInt8], map: [UInt8]) {
@@ -34,10 +34,7 @@ public struct ReportPairImages: Equatable, Sendable {
         let map = analysis.maps[top]
         let values = bilinearResample(map.values, width: map.width, height: map.height, toWidth: width, toHeight: height)
         let peak = values.filter(\.isFinite).max() ?? 0
-        var heat = values.flatMap { value -> [UInt8] in
-            let color = infernoColor(value.isFinite && peak > 0 ? Double(value / peak) : 0)
-            return [color.r, color.g, color.b]
-        }
+        var heat = blendHeat(values.map { $0.isFinite && peak > 0 ? Double($0 / peak) : 0 }, over: positive.pixels)
         if let lesion { heat = drawContour(lesion.contour, on: heat) }
 
         let label = { (what: String) in "report thumbnail (\(what)) of pair \(name)" }

@@ -10,7 +10,9 @@ struct AxisScale: Equatable {
     /// Ticks covering the data range, widened by `margin` (a fraction of it) on each side; a zero
     /// range (one point, a constant series) is widened around the value so it sits mid-axis.
     /// With `snapToTicks` the range then grows to whole steps.
-    init(dataMin: Double, dataMax: Double, snapToTicks: Bool, margin: Double = 0, targetTicks: Int = 6) {
+    /// With `wholeNumbers` (epochs, counts) the step is at least 1.
+    init(dataMin: Double, dataMax: Double, snapToTicks: Bool, margin: Double = 0, targetTicks: Int = 6,
+         wholeNumbers: Bool = false) {
         var low = dataMin.isFinite ? dataMin : 0
         var high = dataMax.isFinite ? dataMax : 1
         if high < low { swap(&low, &high) }
@@ -22,7 +24,8 @@ struct AxisScale: Equatable {
         let span = high - low
         low -= span * margin
         high += span * margin
-        let (mantissa, exponent) = AxisScale.niceStep(for: (high - low) / Double(max(1, targetTicks - 1)))
+        let rough = (high - low) / Double(max(1, targetTicks - 1))
+        let (mantissa, exponent) = AxisScale.niceStep(for: wholeNumbers ? max(1, rough) : rough)
         // k × mantissa ÷ 10^n is exact where k × mantissa × 10^-n is not (0.6, not 0.6000000000000001).
         let value = { (k: Double) in
             exponent < 0 ? k * mantissa / pow(10, Double(-exponent)) : k * mantissa * pow(10, Double(exponent))

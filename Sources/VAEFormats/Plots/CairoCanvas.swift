@@ -2,8 +2,8 @@ import CCairo
 import Foundation
 import VAECore
 
-/// A white RGB image drawn with Cairo, written as PNG. Text uses Cairo's toy API with the
-/// fontconfig "sans-serif" family (DejaVu Sans from fonts-dejavu-core on Debian).
+/// A white RGB image, or a PDF page of as many points, drawn with Cairo. Text uses Cairo's toy API with the
+/// fontconfig "sans-serif" family (DejaVu Sans from fonts-dejavu-core on Debian); a PDF embeds it.
 final class CairoCanvas {
     enum HorizontalAlignment { case left, center, right }
     enum VerticalAlignment { case top, middle, baseline }
@@ -12,15 +12,25 @@ final class CairoCanvas {
     let height: Int
     let surface: OpaquePointer
     let context: OpaquePointer
+    /// The PDF's bytes as Cairo writes them; nil for an image.
+    private let pdf: ByteSink?
 
-    init(width: Int, height: Int) throws {
-        // Cairo's limit for image surfaces.
+    convenience init(width: Int, height: Int) throws { try self.init(width: width, height: height, pdf: false) }
+
+    init(width: Int, height: Int, pdf: Bool) throws {
+        // Cairo's limit for image surfaces, kept for PDF pages too so that both files of a figure exist.
         guard (1...32767).contains(width), (1...32767).contains(height) else {
             throw VAEDistError("a \(width)×\(height) image is outside Cairo's 1...32767 pixel range")
         }
         self.width = width
         self.height = height
-        surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height))
+        self.pdf = pdf ? ByteSink() : nil
+        if let sink = self.pdf {
+            surface = cairo_pdf_surface_create_for_stream(appendToSink, Unmanaged.passUnretained(sink).toOpaque(),
+                                                          Double(width), Double(height))
+        } else {
+            surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(width), Int32(height))
+        }
         context = cairo_create(surface)
         guard cairo_status(context) == CAIRO_STATUS_SUCCESS else {
             let message = String(cString: cairo_status_to_string(cairo_status(context)))
@@ -116,13 +126,13 @@ final class CairoCanvas {
     }
 
     /// Shortens `text` in the middle with "…" until it fits `maxWidth`.
-    func fitted(_ text: String, size: Double, maxWidth: Double) -> String {
-        guard textWidth(text, size: size) > maxWidth else { return text }
+    func fitted(_ text: String, size: Double, maxWidth: Double, bold: Bool = false) -> String {
+        guard textWidth(text, size: size, bold: bold) > maxWidth else { return text }
         var characters = Array(text)
         while characters.count > 1 {
             characters.remove(at: characters.count / 2)
             let candidate = String(characters[..<(characters.count / 2)]) + "…" + String(characters[(characters.count / 2)...])
-            if textWidth(candidate, size: size) <= maxWidth { return candidate }
+            if textWidth(candidate, size: size, bold: bold) <= maxWidth { return candidate }
         }
         return "…"
     }
@@ -155,21 +165,27 @@ final class CairoCanvas {
         cairo_restore(context)
     }
 
-    /// Encodes the image as PNG in memory and writes it with `writeFileAtomically`.
-    func writePNG(to path: String) throws {
-        final class Sink { var bytes: [UInt8] = [] }
-        let sink = Sink()
-        cairo_surface_flush(surface)
-        let status = cairo_surface_write_to_png_stream(surface, { closure, data, length in
-            let sink = Unmanaged<Sink>.fromOpaque(closure!).takeUnretainedValue()
-            sink.bytes.append(contentsOf: UnsafeBufferPointer(start: data, count: Int(length)))
-            return CAIRO_STATUS_SUCCESS
-        }, Unmanaged.passUnretained(sink).toOpaque())
-        guard status == CAIRO_STATUS_SUCCESS else {
-            throw VAEDistError("cannot encode plot \(path) as PNG: \(String(cString: cairo_status_to_string(status)))")
+    /// Encodes the image as PNG (or ends the PDF page) in memory and writes it with `writeFileAtomically`.
+    func write(to path: String) throws {
+        let bytes: [UInt8]
+        if let pdf {
+            cairo_surface_finish(surface)
+            let status = cairo_surface_status(surface)
+            guard status == CAIRO_STATUS_SUCCESS else {
+                throw VAEDistError("cannot encode plot \(path) as PDF: \(String(cString: cairo_status_to_string(status)))")
+            }
+            bytes = pdf.bytes
+        } else {
+            let sink = ByteSink()
+            cairo_surface_flush(surface)
+            let status = cairo_surface_write_to_png_stream(surface, appendToSink, Unmanaged.passUnretained(sink).toOpaque())
+            guard status == CAIRO_STATUS_SUCCESS else {
+                throw VAEDistError("cannot encode plot \(path) as PNG: \(String(cString: cairo_status_to_string(status)))")
+            }
+            bytes = sink.bytes
         }
         do {
-            try writeFileAtomically(sink.bytes, to: path)
+            try writeFileAtomically(bytes, to: path)
         } catch {
             throw VAEDistError("cannot write plot \(path): \(error)")
         }
@@ -179,5 +195,28 @@ final class CairoCanvas {
         cairo_select_font_face(context, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
                                bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)
         cairo_set_font_size(context, size)
+    }
+}
+
+private final class ByteSink { var bytes: [UInt8] = [] }
+
+private let appendToSink: cairo_write_func_t = { closure, data, length in
+    let sink = Unmanaged<ByteSink>.fromOpaque(closure!).takeUnretainedValue()
+    sink.bytes.append(contentsOf: UnsafeBufferPointer(start: data, count: Int(length)))
+    return CAIRO_STATUS_SUCCESS
+}
+
+/// Where the PDF of the figure at `path` goes: the same name with `.pdf` for `.png`.
+public func figurePDFPath(_ path: String) -> String {
+    (path.lowercased().hasSuffix(".png") ? String(path.dropLast(4)) : path) + ".pdf"
+}
+
+/// Draws a figure twice with `draw`, on a width × height pixel image written as PNG to `path` and on a page of
+/// as many points written as PDF beside it (`figurePDFPath`), for papers; the PNG is written first.
+func writeFigure(path: String, width: Int, height: Int, draw: (CairoCanvas) throws -> Void) throws {
+    for pdf in [false, true] {
+        let canvas = try CairoCanvas(width: width, height: height, pdf: pdf)
+        try draw(canvas)
+        try canvas.write(to: pdf ? figurePDFPath(path) : path)
     }
 }

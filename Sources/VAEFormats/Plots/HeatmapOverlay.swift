@@ -1,8 +1,9 @@
 import Foundation
 import VAECore
 
-/// Writes a PNG with a row of tiles: the base image, then each map bilinearly enlarged to the
-/// image's size, coloured with an inferno ramp and blended over the image, each under its title;
+/// Writes a PNG (and its PDF) with a row of tiles: the base image, then each map bilinearly enlarged to the
+/// image's size, coloured with an inferno ramp and blended over the image, each under its title (a second line
+/// after "\n" in smaller type);
 /// a colour bar on the right. All maps share one value range so their tiles compare directly.
 /// Opacity grows with the value, so the image shows through where a map is low. `colorBarLabel`, if given,
 /// is written beside the colour bar (what its values mean). `contour` (pixels of the base image, e.g. a lesion
@@ -27,26 +28,32 @@ public func writeHeatmapOverlays(path: String, base: (width: Int, height: Int, r
     let longest = Double(max(base.width, base.height))
     let scale = longest < 256 ? (256 / longest).rounded(.down) : min(1, 512 / longest)
     let tileWidth = Double(base.width) * scale, tileHeight = Double(base.height) * scale
-    let gap = 16.0, titleHeight = 34.0, barArea = 110.0
+    // A title's second line (after "\n") is set smaller, not bold.
+    let gap = 16.0, titleHeight = maps.contains { $0.title.contains("\n") } ? 48.0 : 34.0, barArea = 110.0
     let tiles = ([(title: "image", rgb: base.rgb)] + maps.map { map in
         (title: map.title, rgb: overlay(map, on: base, range: range))
     }).map { tile in (title: tile.title, rgb: contour.map { drawContour($0, on: tile.rgb) } ?? tile.rgb) }
-    let canvas = try CairoCanvas(width: Int(gap + Double(tiles.count) * (tileWidth + gap) + barArea),
-                                 height: Int(titleHeight + tileHeight + 2 * gap))
-    for (index, tile) in tiles.enumerated() {
-        let x = gap + Double(index) * (tileWidth + gap)
-        canvas.text(canvas.fitted(tile.title, size: 13, maxWidth: tileWidth), x: x + tileWidth / 2,
-                    y: gap + titleHeight / 2 - 4, size: 13, align: .center, vertical: .middle, bold: true)
-        canvas.drawRGB(tile.rgb, width: base.width, height: base.height, x: x, y: gap + titleHeight, scale: scale)
+    try writeFigure(path: path, width: Int(gap + Double(tiles.count) * (tileWidth + gap) + barArea),
+                    height: Int(titleHeight + tileHeight + 2 * gap)) { canvas in
+        for (index, tile) in tiles.enumerated() {
+            let x = gap + Double(index) * (tileWidth + gap)
+            let lines = tile.title.split(separator: "\n", maxSplits: 1).map(String.init)
+            canvas.text(canvas.fitted(lines.first ?? "", size: 13, maxWidth: tileWidth, bold: true), x: x + tileWidth / 2,
+                        y: gap + 10, size: 13, align: .center, vertical: .middle, bold: true)
+            if lines.count > 1 {
+                canvas.text(canvas.fitted(lines[1], size: 11, maxWidth: tileWidth), x: x + tileWidth / 2, y: gap + 26,
+                            size: 11, align: .center, vertical: .middle)
+            }
+            canvas.drawRGB(tile.rgb, width: base.width, height: base.height, x: x, y: gap + titleHeight, scale: scale)
+        }
+        drawColorBar(range, on: canvas, frame: PlotFrame(x: Double(canvas.width) - barArea + 8, y: gap + titleHeight,
+                                                         width: 22, height: tileHeight))
+        if let colorBarLabel {
+            canvas.text(canvas.fitted(colorBarLabel, size: 11, maxWidth: tileHeight), x: Double(canvas.width) - 12,
+                        y: gap + titleHeight + tileHeight / 2, size: 11, align: .center, vertical: .middle,
+                        rotation: -Double.pi / 2)
+        }
     }
-    drawColorBar(range, on: canvas, frame: PlotFrame(x: Double(canvas.width) - barArea + 8, y: gap + titleHeight,
-                                                     width: 22, height: tileHeight))
-    if let colorBarLabel {
-        canvas.text(canvas.fitted(colorBarLabel, size: 11, maxWidth: tileHeight), x: Double(canvas.width) - 12,
-                    y: gap + titleHeight + tileHeight / 2, size: 11, align: .center, vertical: .middle,
-                    rotation: -Double.pi / 2)
-    }
-    try canvas.writePNG(to: path)
 }
 
 /// The base image with the map's colours blended over it, at the base image's size.
@@ -54,17 +61,23 @@ private func overlay(_ map: (title: String, values: [Float], width: Int, height:
                      on base: (width: Int, height: Int, rgb: [UInt8]), range: AxisScale) -> [UInt8] {
     let values = bilinearResample(map.values, width: map.width, height: map.height,
                                   toWidth: base.width, toHeight: base.height)
-    var rgb = base.rgb
-    for (pixel, value) in values.enumerated() {
-        let t = value.isFinite ? (Double(value) - range.lower) / (range.upper - range.lower) : 0
-        let color = infernoColor(t)
-        let alpha = 0.3 + 0.6 * min(1, max(0, t))
+    return blendHeat(values.map { $0.isFinite ? (Double($0) - range.lower) / (range.upper - range.lower) : 0 }, over: base.rgb)
+}
+
+/// RGB pixels with the inferno colour of each `t` (0...1, one per pixel) blended over them; opacity grows with
+/// `t` (30 % to 90 %), so the image shows through where the heat is low.
+public func blendHeat(_ t: [Double], over rgb: [UInt8]) -> [UInt8] {
+    precondition(rgb.count == 3 * t.count, "one heat value per pixel")
+    var out = rgb
+    for (pixel, value) in t.enumerated() {
+        let color = infernoColor(value)
+        let alpha = 0.3 + 0.6 * (value.isNaN ? 0 : min(1, max(0, value)))
         for (channel, heat) in [color.r, color.g, color.b].enumerated() {
             let i = pixel * 3 + channel
-            rgb[i] = UInt8((Double(rgb[i]) * (1 - alpha) + Double(heat) * alpha).rounded())
+            out[i] = UInt8((Double(out[i]) * (1 - alpha) + Double(heat) * alpha).rounded())
         }
     }
-    return rgb
+    return out
 }
 
 public func drawContour(_ contour: [Bool], on rgb: [UInt8]) -> [UInt8] {

@@ -1,7 +1,7 @@
 import Foundation
 import VAECore
 
-/// Writes a PNG with one set of axes per panel, stacked, each with its own
+/// Writes a PNG (and its PDF) with one set of axes per panel, stacked, each with its own
 /// scales, ticks, axis labels and legend: e.g. total and reconstruction loss over epochs in one
 /// panel, KL in another. Non-finite points are left out; a lone point is drawn as a marker.
 public func writeLinePlot(path: String, title: String, panels: [PlotPanel]) throws {
@@ -12,14 +12,14 @@ public func writeLinePlot(path: String, title: String, panels: [PlotPanel]) thro
         }
     }
     let panelWidth = 960.0, panelHeight = 340.0, titleHeight = 46.0
-    let canvas = try CairoCanvas(width: Int(panelWidth), height: Int(titleHeight + panelHeight * Double(panels.count)))
-    canvas.text(title, x: Double(canvas.width) / 2, y: titleHeight / 2, size: 18, align: .center,
-                vertical: .middle, bold: true)
-    for (row, panel) in panels.enumerated() {
-        drawLinePanel(panel, on: canvas, frame: PlotFrame(x: 0, y: titleHeight + Double(row) * panelHeight,
-                                                           width: panelWidth, height: panelHeight))
+    try writeFigure(path: path, width: Int(panelWidth), height: Int(titleHeight + panelHeight * Double(panels.count))) { canvas in
+        canvas.text(title, x: Double(canvas.width) / 2, y: titleHeight / 2, size: 18, align: .center,
+                    vertical: .middle, bold: true)
+        for (row, panel) in panels.enumerated() {
+            drawLinePanel(panel, on: canvas, frame: PlotFrame(x: 0, y: titleHeight + Double(row) * panelHeight,
+                                                               width: panelWidth, height: panelHeight))
+        }
     }
-    try canvas.writePNG(to: path)
 }
 
 private func drawLinePanel(_ panel: PlotPanel, on canvas: CairoCanvas, frame: PlotFrame) {
@@ -28,7 +28,8 @@ private func drawLinePanel(_ panel: PlotPanel, on canvas: CairoCanvas, frame: Pl
     }
     let xs = points.flatMap { $0.map(\.0) }, ys = points.flatMap { $0.map(\.1) }
     // A margin keeps markers at the extremes off the frame.
-    let xScale = AxisScale(dataMin: xs.min() ?? 0, dataMax: xs.max() ?? 1, snapToTicks: false, margin: 0.03)
+    let xScale = AxisScale(dataMin: xs.min() ?? 0, dataMax: xs.max() ?? 1, snapToTicks: false, margin: 0.03,
+                           wholeNumbers: xs.allSatisfy { $0 == $0.rounded() })
     let yScale = AxisScale(dataMin: ys.min() ?? 0, dataMax: ys.max() ?? 1, snapToTicks: true, margin: 0.03)
     let plot = PlotFrame(x: frame.x + 84, y: frame.y + 36, width: frame.width - 84 - 24, height: frame.height - 36 - 62)
 

@@ -35,14 +35,17 @@ public struct BarSeries: Equatable, Sendable {
     public var highlight: Set<Int>?
     /// Whiskers from `low` to `high` per bar (e.g. a confidence interval), instead of ± `errors`.
     public var intervals: [BarInterval]?
+    /// The value axis's title (the quantity and its unit); the panel's `name` when nil.
+    public var axisLabel: String?
 
     public init(name: String, values: [Double], errors: [Double]? = nil, highlight: Set<Int>? = nil,
-                intervals: [BarInterval]? = nil) {
+                intervals: [BarInterval]? = nil, axisLabel: String? = nil) {
         self.name = name
         self.values = values
         self.errors = errors
         self.highlight = highlight
         self.intervals = intervals
+        self.axisLabel = axisLabel
     }
 
     /// Bar `index`'s whisker ends, nil for none.
