@@ -3,13 +3,14 @@ import Foundation
 import TileTransforms
 import TileTransformsAVX512
 
-/// Which build of the Winograd tile transforms, and which kernel of the Winograd products, runs, decided once per
-/// process: AVX2 (8 tiles per vector, with the flags of the rest of the kernels; every product on OpenBLAS) or
-/// AVX-512 where the CPU has it (16 tiles per vector, the `TileTransformsAVX512` target; the forward and input-gradient
-/// products on our own micro-kernel, `GemmAVX512` through `WinogradProducts`). Both builds of a transform do the same
-/// operations on each tile, so its results are bitwise the same (`KernelDispatchTests`); the products are summed in
-/// another order than OpenBLAS's, so convolutions differ by rounding between the two (within every fixture's
-/// tolerance). `VAE_DIST_KERNELS=avx2` (or `avx512`) chooses, for tests and measurements.
+/// Which build of the Winograd tile transforms, and which GEMM micro-kernel, runs, decided once per process: AVX2
+/// (8 tiles per vector, with the flags of the rest of the kernels; the forward and input-gradient Winograd products on
+/// OpenBLAS, every other product on `GemmAVX2` through `PackedGemm`) or AVX-512 where the CPU has it (16 tiles per
+/// vector, the `TileTransformsAVX512` target; the forward and input-gradient Winograd products on `GemmAVX512` through
+/// `WinogradProducts`, every other product on its packed form through `PackedGemm`). Both builds of a transform do the
+/// same operations on each tile, so its results are bitwise the same (`KernelDispatchTests`); so are both packed GEMM
+/// kernels' (`PackedGemmTests`); the Winograd products differ by rounding between the two. `VAE_DIST_KERNELS=avx2`
+/// (or `avx512`) chooses, for tests and measurements; off x86-64 OpenBLAS runs every product.
 public enum TransformKernels: String, Sendable, CaseIterable {
     case avx2, avx512
 

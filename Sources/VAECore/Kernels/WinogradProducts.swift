@@ -1,7 +1,7 @@
 import GemmAVX512
 
 /// The products of a Winograd convolution's chunk, M[ξ] = U[ξ] · V[ξ] for each of its `points` ξ (the forward and
-/// the input gradient; the weight gradient's products stay on `sgemmBatch`). Where `TransformKernels` picks AVX-512
+/// the input gradient; the weight gradient's products go through `sgemmBatch`). Where `TransformKernels` picks AVX-512
 /// they run on `GemmAVX512`: U packed in its panels by the weight transform once per convolution, V read as the input
 /// transform writes it and M written directly, in rows padded to whole panels; no operand is re-packed per chunk and
 /// C is not cleared first. Elsewhere OpenBLAS runs them on plain matrices, as before.
@@ -40,8 +40,10 @@ struct WinogradProducts {
     func multiply(u: UnsafePointer<Float>, v: UnsafeMutablePointer<Float>, into m: UnsafeMutablePointer<Float>) {
         let (strideU, strideV, strideM) = (weights.step, WinogradGeometry.matrixStride(inputElements), WinogradGeometry.matrixStride(outputElements))
         guard ownKernel else {
+            // OpenBLAS, as before `PackedGemm`: `GemmAVX2` ran a small training step 1.5× slower in CPU time with it
+            // (VAE_DIST_KERNELS=avx2 on an AVX-512 host, where OpenBLAS still runs 16 lanes; docs/PERFORMANCE-LOG.md).
             return sgemmBatch(count: points, m: outChannels, n: tiles, k: inChannels, a: u, strideA: strideU, b: v,
-                              strideB: strideV, c: m, strideC: strideM)
+                              strideB: strideV, c: m, strideC: strideM, openBLAS: true)
         }
         guard outChannels > 0, tiles > 0 else { return }
         let (block, length) = (Self.columnBlock, rowLength)
