@@ -10,12 +10,16 @@ CPU wheel from PyPI), plus `pip install diffusers safetensors`. Run from the rep
 The reference implementation is diffusers' AutoencoderKL (the same network as ldm's Encoder/Decoder, which the
 weights are also written for under ldm's names), run in float64. Weights, input and eps are seeded and rounded to
 float32 before the float64 computation, so the stored float32 files describe exactly the numbers computed with.
-Every tensor and scalar is described in the reference.json it writes. After regenerating, rerun
+Every tensor and scalar is described in the reference.json it writes. The same computation is then run in
+PyTorch's own float32 (one thread, deterministic algorithms) and its error on every tensor, scalar and pair metric
+is written to float32-errors.json beside it: the tests allow each tensor max(a fixed bound, 1.5 × that error). After regenerating, rerun
 tools/make_torch_checkpoints.py and tools/make_diffusers_configs.py (they read the tiny model's weights).
 """
 import collections
+import copy
 import json
 import os
+import platform
 import re
 import sys
 
@@ -196,6 +200,77 @@ ADAM_SENTENCE = ("the parameters after one and two torch.optim.Adam steps from t
                  "taken at the new point, same x and eps)")
 
 
+def run(model, x, eps, m, levels):
+    """Everything reference.safetensors and the scalars hold, computed in the model's dtype: the analysed forward
+    (act., rec_mode), the training forward and its gradients, and the Adam steps. Returns (tensors, scalars,
+    the analysed layer outputs in order)."""
+    # The analysed forward: encode x, decode the posterior mean, at the initial weights, hooks only here.
+    with torch.no_grad(), Recorder(ldm_layer_modules(model, levels)) as outputs:
+        _, mean, _ = posterior(model, x)
+        rec_mode = decode(model, mean)
+    params = dict(model.named_parameters())
+    optimizer = torch.optim.Adam(params.values(), lr=ADAM["lr"], betas=(ADAM["beta1"], ADAM["beta2"]), eps=ADAM["eps"])
+    optimizer.zero_grad()
+    forward, recon, kl_sum, total = losses(model, x, eps)
+    total.backward()
+    ref = {"input": x, "eps": eps, "rec_mode": rec_mode, **{k: v.detach() for k, v in forward.items()}}
+    ref.update({f"grad.{ldm_name(n, levels)}": ldm_shaped(n, p.grad.detach().clone()) for n, p in params.items()})
+    ref.update({f"act.{n}": t for n, t in outputs.items()})
+    scalars = {"recon_loss": recon.item(), "kl_loss_sum": kl_sum.item(),
+               "kl_loss_mean": kl_sum.item() / (LATENT_CHANNELS * eps.shape[2] * eps.shape[3]),
+               "total_loss": total.item()}
+    optimizer.step()
+    # One step at least, for total_loss_after_adam1; the parameters are stored after `adam_steps` steps.
+    for step in range(1, max(m["adam_steps"], 1) + 1):
+        if step <= m["adam_steps"]:
+            ref.update({f"adam{step}.{ldm_name(n, levels)}": ldm_shaped(n, p.detach().clone()) for n, p in params.items()})
+        optimizer.zero_grad()
+        _, _, _, total = losses(model, x, eps)
+        if step == 1:
+            scalars["total_loss_after_adam1"] = total.item()
+        total.backward()
+        optimizer.step()
+    return ref, scalars, outputs
+
+
+def float32_run(model, x, eps, m, levels):
+    """`run` in PyTorch's own float32, same weights, input and eps."""
+    return run(copy.deepcopy(model).float(), x.float(), eps.float(), m, levels)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def write_float32_errors(out_dir, model, x, eps, m, levels, ref, scalars, metrics):
+    """float32-errors.json: per stored tensor, max |PyTorch float32 − reference| (the reference as stored, in
+    float32, as the tests compare), per scalar and pair metric |float32 − float64|. The tests' tolerance of each is
+    max(its fixed bound, 1.5 × this error)."""
+    ref32, scalars32, outputs32 = float32_run(model, x, eps, m, levels)
+    tensors = {k: float((ref32[k].double() - ref[k].double()).abs().max()) for k in ref}
+    metrics32 = pair_metrics(outputs32)
+    errors = collections.OrderedDict([
+        ("what", "PyTorch float32 against this folder's float64 reference, same weights, input and eps: per tensor "
+                 "of reference.safetensors max |float32 - reference as stored|, per scalar of reference.json and "
+                 "pair metric |float32 - float64|; the tests allow max(fixed bound, 1.5 x this error)"),
+        ("computed_with", {"torch": torch.__version__, "threads": 1, "deterministic_algorithms": True,
+                           "cpu": cpu_name()}),
+        ("tensors", tensors),
+        ("scalars", {k: abs(scalars32[k] - v) for k, v in scalars.items()}),
+        ("pair_metrics_item0_vs_item1", {layer: {key: abs(metrics32[layer][key] - v[key])
+                                                 for key in ("l2_value", "cosine_value")}
+                                         for layer, v in metrics.items()}),
+        ("generator", "tools/make_reference_fixtures.py"),
+    ])
+    with open(os.path.join(out_dir, "float32-errors.json"), "w") as f:
+        json.dump(errors, f, indent=1)
+        f.write("\n")
+
+
 def generate(name, m):
     out_dir = os.path.join(FIXTURES, name)
     os.makedirs(out_dir, exist_ok=True)
@@ -216,36 +291,11 @@ def generate(name, m):
     with open(os.path.join(out_dir, "config.yaml"), "w") as f:
         f.write(config_yaml(m))
 
-    # The analysed forward: encode x, decode the posterior mean, at the initial weights, hooks only here.
-    with torch.no_grad(), Recorder(ldm_layer_modules(model, levels)) as outputs:
-        _, mean, _ = posterior(model, x)
-        rec_mode = decode(model, mean)
+    initial = copy.deepcopy(model)  # run() takes the Adam steps in place
+    ref, scalars, outputs = run(model, x, eps, m, levels)
     layer_names = list(outputs)
     boundary = layer_names.index("quant_conv") + 1
     encoder_layers, decoder_layers = layer_names[:boundary], layer_names[boundary:]
-
-    params = dict(model.named_parameters())
-    optimizer = torch.optim.Adam(params.values(), lr=ADAM["lr"], betas=(ADAM["beta1"], ADAM["beta2"]), eps=ADAM["eps"])
-    optimizer.zero_grad()
-    forward, recon, kl_sum, total = losses(model, x, eps)
-    total.backward()
-    ref = {"input": x, "eps": eps, "rec_mode": rec_mode, **{k: v.detach() for k, v in forward.items()}}
-    ref.update({f"grad.{ldm_name(n, levels)}": ldm_shaped(n, p.grad.detach().clone()) for n, p in params.items()})
-    ref.update({f"act.{n}": t for n, t in outputs.items()})
-    scalars = {"recon_loss": recon.item(), "kl_loss_sum": kl_sum.item(),
-               "kl_loss_mean": kl_sum.item() / (LATENT_CHANNELS * latent_shape[2] * latent_shape[3]),
-               "total_loss": total.item()}
-    optimizer.step()
-    # One step at least, for total_loss_after_adam1; the parameters are stored after `adam_steps` steps.
-    for step in range(1, max(m["adam_steps"], 1) + 1):
-        if step <= m["adam_steps"]:
-            ref.update({f"adam{step}.{ldm_name(n, levels)}": ldm_shaped(n, p.detach().clone()) for n, p in params.items()})
-        optimizer.zero_grad()
-        _, _, _, total = losses(model, x, eps)
-        if step == 1:
-            scalars["total_loss_after_adam1"] = total.item()
-        total.backward()
-        optimizer.step()
 
     ref = {k: v.float().contiguous() for k, v in ref.items()}
     save_file(ref, os.path.join(out_dir, "reference.safetensors"), metadata={"format": "pt"})
@@ -274,11 +324,16 @@ def generate(name, m):
     with open(os.path.join(out_dir, "reference.json"), "w") as f:
         json.dump(reference, f, indent=1)
         f.write("\n")
+    write_float32_errors(out_dir, initial, x, eps, m, levels, ref, scalars, pair_metrics(outputs))
     sizes = {f: os.path.getsize(os.path.join(out_dir, f)) for f in sorted(os.listdir(out_dir))}
     print(name, sizes, scalars)
 
 
 if __name__ == "__main__":
+    # One thread and deterministic algorithms: a threaded reduction sums in another order from run to run (float64
+    # gradients that are analytically zero came out differently at 1e-17), so reruns give the same bytes.
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
     for name in sys.argv[1:] or MODELS:
         if name not in MODELS:
             sys.exit(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
