@@ -1,10 +1,59 @@
-/// The AVX2/FMA micro-kernel of `PackedGemm` (compiled with the rest of VAECore for x86-64-v3): a 6 × 16 block of C in
+import GemmAVX512
+
+/// The AVX2/FMA micro-kernels: of `PackedGemm` (compiled with the rest of VAECore for x86-64-v3): a 6 × 16 block of C in
 /// twelve 8-float registers, per k two loads of B's packed row, six broadcasts of A and twelve FMAs, with two
 /// registers left for B and one for the broadcast (16 in all: no spills). The same contract as
 /// `GemmAVX512.packedBlock`, bit for bit.
 enum GemmAVX2 {
     static let panelRows = 6
     static let panelColumns = 16
+
+    /// `GemmAVX512.multiply` (the Winograd products, on the same layouts: A in panels of 8 rows, B's rows padded to
+    /// 32 columns) with the same FMA chain per element, so both paths give bitwise the same convolutions: each 8 × 32
+    /// block as four 4 × 16 quarters (eight accumulators, two loads of B, one broadcast: no spills).
+    static func multiply(m: Int, depth: Int, columns: Range<Int>, a: UnsafePointer<Float>,
+                         b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let (rows, width) = (GemmAVX512.panelRows, GemmAVX512.panelColumns)
+        for p in Swift.stride(from: 0, to: m, by: rows) {
+            for j in Swift.stride(from: columns.lowerBound, to: columns.upperBound, by: width) {
+                for quarter in Swift.stride(from: 0, to: min(rows, m - p), by: 4) {
+                    for half in Swift.stride(from: 0, to: width, by: 16) {
+                        quarterBlock(depth: depth, a: a + p * depth + quarter, b: b + j + half, ldb: ldb,
+                                     c: c + (p + quarter) * ldc + j + half, ldc: ldc, rows: min(4, m - p - quarter))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rows `rows` (≤ 4) of a 4 × 16 block of C: A's four rows at stride `GemmAVX512.panelRows` per k.
+    @inline(never)
+    static func quarterBlock(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int) {
+        var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
+        var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
+        var ap = a, bp = b
+        for _ in 0..<depth {
+            let b0 = load(bp), b1 = load(bp + 8)
+            var s = Vector(repeating: ap[0])
+            c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+            s = Vector(repeating: ap[1])
+            c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+            s = Vector(repeating: ap[2])
+            c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+            s = Vector(repeating: ap[3])
+            c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+            ap += GemmAVX512.panelRows
+            bp += ldb
+        }
+        store(c00, c); store(c01, c + 8)
+        guard rows > 1 else { return }
+        store(c10, c + ldc); store(c11, c + ldc + 8)
+        guard rows > 2 else { return }
+        store(c20, c + 2 * ldc); store(c21, c + 2 * ldc + 8)
+        guard rows > 3 else { return }
+        store(c30, c + 3 * ldc); store(c31, c + 3 * ldc + 8)
+    }
 
     typealias Vector = SIMD8<Float>
 
