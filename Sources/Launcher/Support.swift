@@ -100,11 +100,11 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
     var device = "cpu"
 
     @Flag(name: [.customLong("fast_conv"), .customLong("fast-conv")],
-          help: "3×3 convolutions by Winograd F(4×4) in encoder and decoder: less time (docs/PERFORMANCE.md), at rounding errors up to ~1e-5 of a layer's largest value instead of ~1e-6. Default: F(4×4) in the decoder of analysis and reconstruction, F(2×2) elsewhere.")
+          help: "3×3 convolutions by Winograd F(4×4) in encoder and decoder: less time (docs/PERFORMANCE.md), at rounding errors up to ~1e-5 of a layer's largest value instead of ~1e-6. Default: F(4×4) in the decoder of analysis and reconstruction; in training only in the decoder's mid block and conv_out, where the Adam steps keep the accuracy contract (Tests/Fixtures/README.md); F(2×2) elsewhere.")
     var fastConv = false
 
     @Flag(name: [.customLong("exact_conv"), .customLong("exact-conv")],
-          help: "3×3 convolutions by Winograd F(2×2) everywhere (training's default), also in the decoder of analysis and reconstruction: the arithmetic closest to ldm's, at some extra time.")
+          help: "3×3 convolutions by Winograd F(2×2) everywhere, also in the decoder: the arithmetic closest to ldm's, at some extra time.")
     var exactConv = false
 
     func validate() throws {

@@ -38,7 +38,7 @@ struct ContractCheck {
 
 extension ReferenceModelTests {
     /// max|ours − ref| of the fixture tensor `key` within its tolerance (`ReferenceTolerance.tensor` of
-    /// `fixed(max|ref|)` and PyTorch float32's error on it).
+    /// `fixed(max|ref|)` and PyTorch float32's error on it); recorded instead while `recording` is set.
     func assertMatchesReference(_ ours: Tensor, _ r: Reference, _ key: String, _ what: String? = nil,
                                 within fixed: (Double) -> Double = ReferenceTolerance.forward,
                                 file: StaticString = #filePath, line: UInt = #line) throws {
@@ -58,7 +58,8 @@ extension ReferenceModelTests {
         record(ContractCheck(key: key, error: abs(ours - ref), bound: ReferenceTolerance.forward(abs(ref))), nil, file: file, line: line)
     }
 
-    private func record(_ check: ContractCheck, _ what: String?, file: StaticString, line: UInt) {
+    func record(_ check: ContractCheck, _ what: String?, file: StaticString, line: UInt) {
+        if recording != nil { recording!.append(check); return }
         XCTAssertLessThanOrEqual(check.error, check.bound, "\(what ?? check.key): max error \(check.error), tolerance \(check.bound)",
                                  file: file, line: line)
     }
@@ -77,6 +78,9 @@ final class ReferenceModelTests: XCTestCase {
         /// PyTorch float32's error on each tensor of `tensors` (float32-errors.json).
         let float32Errors: [String: Double]
     }
+
+    /// While set, the contract's comparisons are collected here instead of asserted (ArithmeticChoiceTests.swift).
+    var recording: [ContractCheck]?
 
     func load(_ name: String, weights: String = "weights.ldm.safetensors") throws -> Reference {
         let model = AutoencoderKL(try VAEConfig.load(path: Fixtures.path("\(name)/config.yaml")))

@@ -5,7 +5,7 @@ public final class AutoencoderKL: ParameterOwner {
     public let decoder: Network
     public let quantConv: Conv2D
     public let postQuantConv: Conv2D
-    /// The Winograd algorithm of each network's convolutions.
+    /// The Winograd algorithm of each part's convolutions.
     public var arithmetic: ConvolutionArithmetic {
         didSet { applyArithmetic() }
     }
@@ -21,8 +21,8 @@ public final class AutoencoderKL: ParameterOwner {
     }
 
     private func applyArithmetic() {
-        encoder.useWinograd(arithmetic.encoder)
-        decoder.useWinograd(arithmetic.decoder)
+        encoder.useWinograd(arithmetic)
+        decoder.useWinograd(arithmetic)
     }
 
     /// The encoder's observed layers in forward order, ending with the moments (`quant_conv`).

@@ -92,10 +92,15 @@ public final class Network: ParameterOwner {
         return normalized
     }
 
-    /// Every 3×3 stride-1 convolution of the network computes with `tiling` from now on.
-    func useWinograd(_ tiling: WinogradTiling) {
+    /// Every 3×3 stride-1 convolution of the network computes with the tiling `arithmetic` gives its part from now on.
+    func useWinograd(_ arithmetic: ConvolutionArithmetic) {
         for stage in stages {
-            for conv in stage.layer.convolutions { conv.winogradTiling = tiling }
+            let convolutions = stage.layer.convolutions
+            guard !convolutions.isEmpty else { continue }
+            guard let part = ConvolutionPart(network: name, stage: stage.name) else {
+                preconditionFailure("stage \(name).\(stage.name) has convolutions but no ConvolutionPart")
+            }
+            for conv in convolutions { conv.winogradTiling = arithmetic.tiling(of: part) }
         }
     }
 
