@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves that no AVX-512 instruction can run on an AVX2-only CPU: in the linked binary, every function holding an
-# EVEX-encoded instruction (the AVX-512 encoding: first opcode byte 0x62 in 64-bit code) must belong to the two
-# modules compiled for x86-64-v4 (TileTransformsAVX512, GemmAVX512), which run only where the CPU has AVX-512.
+# AVX-512 instruction (EVEX-encoded: first opcode byte 0x62 in 64-bit code; or one on a mask register %k0-%k7, which
+# kmov/kand/… reach in VEX encoding) must belong to the two modules compiled for x86-64-v4 (TileTransformsAVX512,
+# GemmAVX512), which run only where the CPU has AVX-512.
 # A shared copy of generic code compiled there, or -march leaking into another target, would show up here.
 # Usage: scripts/check-avx512-confined.sh [BINARY] (default: the debug build's vae-dist).
 set -euo pipefail
@@ -20,13 +21,13 @@ confined() {
             if (split($0, part, "\t") < 3) next
             n = split(part[2], byte, " ")
             i = 1; while (i <= n && byte[i] ~ /^(67|2e|3e|26|64|65)$/) i++
-            if (byte[i] == "62") evex[fn]++
+            if (byte[i] == "62" || part[3] ~ /%k[0-7]/) avx512[fn]++
         }
         END {
             allowed = 0; bad = 0
-            for (f in evex) {
+            for (f in avx512) {
                 if (f ~ /^\$s20TileTransformsAVX512/ || f ~ /^\$s10GemmAVX512/) { allowed++; continue }
-                print "check-avx512-confined: " f " holds " evex[f] " AVX-512 instructions outside the AVX-512 modules" > "/dev/stderr"
+                print "check-avx512-confined: " f " holds " avx512[f] " AVX-512 instructions outside the AVX-512 modules" > "/dev/stderr"
                 bad++
             }
             if (allowed == 0) { print "check-avx512-confined: no AVX-512 code found at all in " bin " (did the x86-64-v4 modules build?)" > "/dev/stderr"; exit 1 }
@@ -35,16 +36,16 @@ confined() {
         }'
 }
 
-# First the detector itself: it must name a C loop built for AVX-512 (where a C compiler is at hand).
-if command -v cc >/dev/null; then
-    probe="$(mktemp -d)"
-    trap 'rm -rf "$probe"' EXIT
-    printf 'void scale(float *a) { for (int i = 0; i < 64; i++) a[i] *= 2; }\n' > "$probe/scale.c"
-    cc -O2 -mavx512f -c "$probe/scale.c" -o "$probe/scale.o"
-    found="$(confined "$probe/scale.o" 2>&1 || true)"
-    if [[ "$found" != *"scale holds"* ]]; then
-        echo "check-avx512-confined: the detector missed AVX-512 code in a probe object; fix this script" >&2
-        exit 1
-    fi
+# First the detector itself, on an object assembled here (binutils' `as` comes with objdump): it must name both
+# kinds of AVX-512 instruction and pass over AVX2 code.
+probe="$(mktemp -d)"
+trap 'rm -rf "$probe"' EXIT
+printf '%s\n' .text 'evex_probe: vaddps %zmm0, %zmm1, %zmm2' ret 'mask_probe: kmovw %k1, %eax' ret \
+    'avx2_probe: vaddps %ymm0, %ymm1, %ymm2' 'vfmadd231ps %ymm0, %ymm1, %ymm2' ret | as -o "$probe/probe.o" -
+found="$(confined "$probe/probe.o" 2>&1 || true)"
+if [[ "$found" != *"evex_probe holds 1 "* || "$found" != *"mask_probe holds 1 "* || "$found" == *avx2_probe* ]]; then
+    echo "check-avx512-confined: the detector is wrong on a probe object (fix this script):" >&2
+    echo "$found" >&2
+    exit 1
 fi
 confined "$bin"

@@ -22,7 +22,7 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Weights: \(weightsFileKinds)."))
     var checkpoint: String?
 
-    @Flag(name: [.customLong("allow_random_weights"), .customLong("allow-random-weights")],
+    @Flag(name: snakeAndKebab("allow_random_weights"),
           help: "Analyse randomly initialised weights when no --checkpoint is given (differences then reflect noise, not what a trained VAE sees).")
     var allowRandomWeights = false
 
@@ -37,21 +37,21 @@ struct AnalysisOptions: ParsableArguments {
     @Option(help: "Layers to compare, in forward order: encoder (encoder.conv_in … encoder.conv_out, then the moments quant_conv), decoder or both.")
     var layers: AnalysisLayers = .decoder
 
-    @Option(name: [.customLong("bootstrap_samples"), .customLong("bootstrap-samples"), .customLong("bootstrap")],
+    @Option(name: snakeAndKebab("bootstrap_samples", "bootstrap"),
             help: "Bootstrap resamples of a folder's confidence intervals, ranking and group differences (drawn from --seed; --bootstrap is the old spelling).")
     var bootstrapSamples = 2000
     static let bootstrapRange = 1...1_000_000
 
-    @Option(name: [.customLong("ci_level"), .customLong("ci-level")],
+    @Option(name: snakeAndKebab("ci_level"),
             help: "Confidence level of a folder's intervals (percentile bootstrap), between 0.5 and 0.999.")
     var ciLevel = 0.95
     static let ciLevelRange = 0.5...0.999
 
-    @Option(name: [.customLong("group_by"), .customLong("group-by")],
+    @Option(name: snakeAndKebab("group_by"),
             help: ArgumentHelp("Groups of pairs for analyze-folder: folder (the pair's sub-folder of positive/, e.g. benign/ and malignant/ as make-pairs --recursive writes), regex:PATTERN (on the pair's name; the key is the first capture group, else the match) or none. Default: folder when the pairs are in sub-folders, else none.", valueName: "folder|regex:PATTERN|none"))
     var groupBy: String?
 
-    @Option(name: [.customLong("cluster_by"), .customLong("cluster-by")],
+    @Option(name: snakeAndKebab("cluster_by"),
             help: ArgumentHelp("Resample clusters of pairs (e.g. patients) instead of pairs in every bootstrap and group permutation: regex:PATTERN on the pair's name (the key is the first capture group, else the match).", valueName: "regex:PATTERN"))
     var clusterBy: String?
 

@@ -31,11 +31,11 @@ struct Bench: ParsableCommand {
     @Option(help: "A built-in model instead of --config: sd-v1 (the Stable Diffusion v1 VAE).")
     var preset: BenchPreset?
 
-    @Option(name: [.customLong("batch_size"), .customLong("batch-size")], help: "Global batch size.")
+    @Option(name: snakeAndKebab("batch_size"), help: "Global batch size.")
     var batchSize = 2
     static let batchSizeRange = 1...65_536
 
-    @Option(name: [.customLong("grad_accum"), .customLong("grad-accum")],
+    @Option(name: snakeAndKebab("grad_accum"),
             help: "Micro-batches of --batch_size per training step (as train's --grad_accum): a step sees batch_size × grad_accum images, holding one micro-batch's activations at a time.")
     var gradAccum = 1
     static let gradAccumRange = 1...65_536

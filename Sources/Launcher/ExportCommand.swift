@@ -47,8 +47,11 @@ struct Export: ParsableCommand {
             _ = try checkExportTarget(output, format: format, overwrite: overwrite)
             let source = try ModelSource(checkpoint: weights.checkpoint, config: configOption.config)
             let vae = AutoencoderKL(source.config)
-            print(try source.loadWeights(into: vae))
-            let training = format == .pt ? try trainingState(for: vae) : nil
+            let checkpoint = format == .pt ? try trainingCheckpoint() : nil
+            print(try source.loadWeights(checkpoint?.weights ?? source.readWeights(), into: vae))
+            let training = try checkpoint.map {
+                try TrainingCheckpoint.torchTrainingState(of: $0.contents, path: weights.checkpoint, parameterNames: vae.namedParameters.map(\.name))
+            }
             try export(vae, format: format, to: output, overwrite: overwrite, training: training)
             print("wrote \(output) (\(format.rawValue), \(vae.namedParameters.count) tensors; \(vae.config.yamlDescription))")
             if format == .pt {
@@ -59,14 +62,16 @@ struct Export: ParsableCommand {
         }
     }
 
-    /// The epoch, optimizer state and loss of a vae-dist training checkpoint (.safetensors or .pt), for a pt
-    /// export; nil for weights that carry none (plain weights, vae_final_ema, a diffusers folder).
-    private func trainingState(for model: AutoencoderKL) throws -> TorchTrainingState? {
+    /// A vae-dist training checkpoint (.safetensors or .pt), for a pt export: parsed once, its weights (as
+    /// `ModelSource.readWeights` reads them) beside its epoch, optimizer state and loss. nil for weights that carry
+    /// none (plain weights, vae_final_ema, a diffusers folder): the header says which.
+    private func trainingCheckpoint() throws -> (contents: TrainingCheckpoint.Contents, weights: ReadWeights)? {
         let path = weights.checkpoint
         guard let mode = fileModeIfPresent(path), mode & S_IFMT != S_IFDIR,
               try CheckpointMetadata.metadata(path: path)["format"] == CheckpointMetadata.checkpointFormat else { return nil }
         let contents = try TrainingCheckpoint.read(path: path)
-        return try TrainingCheckpoint.torchTrainingState(of: contents, path: path, parameterNames: model.namedParameters.map(\.name))
+        let location = TorchCheckpoint.isZipArchive(path: path) ? TorchTrainingCheckpoint.weightsKey : nil
+        return (contents, ReadWeights(tensors: contents.file.tensors.filter { isVAEKey($0.key) }, location: location))
     }
 }
 

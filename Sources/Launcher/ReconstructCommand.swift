@@ -34,10 +34,12 @@ struct Reconstruct: ParsableCommand {
         try reportingFailures {
             let console = Console(isRoot: true, quiet: quiet)
             let say = console.say
-            let size = imageSize()
+            // The weights' header is read once: the config and the training size come from it.
+            let source = try ModelSource(checkpoint: weights.checkpoint, config: modelOptions.config)
+            let size = imageSize(stored: source.trainingImageSize)
             say("img_size \(size.value): \(size.why)")
             // The memory, with every input kept decoded, is checked before the weights or an image are read.
-            let vae = try modelOptions.loadModel(weights: weights.checkpoint, imageSize: size.value, check: {
+            let vae = try modelOptions.loadModel(source, imageSize: size.value, check: {
                 try MemoryEstimate.require(config: $0, imageSize: size.value, batch: 1, work: .inference, cachedImages: images.count)
             }, say: say)
             let job = ReconstructionJob(model: vae, imageSize: size.value, outputDirectory: output)
@@ -48,11 +50,10 @@ struct Reconstruct: ParsableCommand {
 
     /// --img_size, else the size a vae-dist checkpoint was trained at (reconstructions at another size than the
     /// training's are worse), else the original tools' 256; with the reason, for the log.
-    private func imageSize() -> (value: Int, why: String) {
+    private func imageSize(stored: Int?) -> (value: Int, why: String) {
         if let given = modelOptions.givenImageSize { return (given, "--img_size") }
         let path = weights.checkpoint
-        // Unreadable weights are reported when they are loaded, in the usual words.
-        if let stored = try? CheckpointMetadata.storedTrainingImageSize(path: path) {
+        if let stored {
             return (stored, "the training size stored in \(path) (--img_size chooses another)")
         }
         return (ReconstructionDefaults.imageSize, "the default (\(path) stores no training size; --img_size chooses another)")

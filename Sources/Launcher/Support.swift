@@ -64,7 +64,7 @@ enum BenchDefaults: CommandDefaults {
 }
 
 /// What a weights option (`--checkpoint`, train's `--init_weights`) accepts, said once.
-let weightsFileKinds = "a vae-dist checkpoint (its config comes with it), an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder"
+let weightsFileKinds = ModelSource.acceptedWeights
 
 /// `--checkpoint` for the commands that cannot run without weights.
 struct RequiredWeights: ParsableArguments {
@@ -74,7 +74,7 @@ struct RequiredWeights: ParsableArguments {
 
 /// `--config`: the model config, for every command that builds a model.
 struct ConfigOption<Defaults: CommandDefaults>: ParsableArguments {
-    @Option(name: [.customLong("config"), .customLong("config_path"), .customLong("config-path")],
+    @Option(name: snakeAndKebab("config", "config_path"),
             help: ArgumentHelp("Model config: an SD yaml (model.params.first_stage_config.params), a yaml of just those params, or a diffusers config.json. \(Defaults.configDefault)"))
     var config: String?
 }
@@ -85,7 +85,7 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
     @OptionGroup var configOption: ConfigOption<Defaults>
     var config: String? { configOption.config }
 
-    @Option(name: [.customLong("img_size"), .customLong("img-size")],
+    @Option(name: snakeAndKebab("img_size"),
             help: "Images are resized to img_size × img_size (PIL bilinear). Must be divisible by 2^(levels-1). Default: \(Defaults.imageSizeHelp).")
     var givenImageSize: Int?
 
@@ -99,11 +99,11 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
     @Option(help: "Accepted for the original tool's scripts; only 'cpu' is valid (scale with mpirun instead).")
     var device = "cpu"
 
-    @Flag(name: [.customLong("fast_conv"), .customLong("fast-conv")],
+    @Flag(name: snakeAndKebab("fast_conv"),
           help: "3×3 convolutions by Winograd F(4×4) in encoder and decoder: less time (docs/PERFORMANCE.md), at rounding errors up to ~1e-5 of a layer's largest value instead of ~1e-6. Default: F(4×4) in the decoder of analysis and reconstruction; in training only in the decoder's mid block and conv_out, where the Adam steps keep the accuracy contract (Tests/Fixtures/README.md); F(2×2) elsewhere.")
     var fastConv = false
 
-    @Flag(name: [.customLong("exact_conv"), .customLong("exact-conv")],
+    @Flag(name: snakeAndKebab("exact_conv"),
           help: "3×3 convolutions by Winograd F(2×2) everywhere, also in the decoder: the arithmetic closest to ldm's, at some extra time.")
     var exactConv = false
 
@@ -119,13 +119,6 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
         try validateImageSize(imgSize)
     }
 
-    /// The model to use with these weights (nil: none), its config checked against `imageSize` (default --img_size).
-    func source(weights: String?, imageSize: Int? = nil) throws -> ModelSource {
-        let source = try ModelSource(checkpoint: weights, config: config)
-        try source.config.checkImageSize(imageSize ?? imgSize, option: givenImageSize == nil && imageSize != nil ? "the stored img_size" : "--img_size")
-        return source
-    }
-
     /// The convolutions' arithmetic for `work`: its default, or what --fast_conv / --exact_conv ask for.
     func arithmetic(for work: MemoryEstimate.Work) -> ConvolutionArithmetic {
         .chosen(for: work, fast: fastConv, exact: exactConv)
@@ -137,13 +130,13 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
     }
 
     /// For the commands that need weights and no MPI job (forward only): sets the arithmetic (--threads, the
-    /// convolutions'), builds the model and loads `weights` into it; `say` gets the line saying what was loaded.
-    /// `imageSize` (default --img_size) is the size the config is checked against; `check` sees the config first,
-    /// before anything is read or built (the memory estimate).
-    func loadModel(weights: String, imageSize: Int? = nil, check: (VAEConfig) throws -> Void = { _ in },
+    /// convolutions'), builds the model and loads the weights of `source` into it; `say` gets the line saying what
+    /// was loaded. `imageSize` (default --img_size) is the size the config is checked against; `check` sees the
+    /// config first, before anything is read or built (the memory estimate).
+    func loadModel(_ source: ModelSource, imageSize: Int? = nil, check: (VAEConfig) throws -> Void = { _ in },
                    say: (String) -> Void) throws -> AutoencoderKL {
         if let threads { Threads.set(threads) }
-        let source = try source(weights: weights, imageSize: imageSize)
+        try source.config.checkImageSize(imageSize ?? imgSize, option: givenImageSize == nil && imageSize != nil ? "the stored img_size" : "--img_size")
         try check(source.config)
         let model = AutoencoderKL(source.config, arithmetic: arithmetic(for: .inference))
         say(try source.loadWeights(into: model))

@@ -28,13 +28,13 @@ struct SynthData: ParsableCommand {
     @Option(help: "Positive/negative pairs to write (0 for none).")
     var pairs = 8
 
-    @Option(name: [.customLong("img_size"), .customLong("img-size")], help: "Width and height of the images in pixels.")
+    @Option(name: snakeAndKebab("img_size"), help: "Width and height of the images in pixels.")
     var imgSize = 256
 
     @Option(help: "Seed: the same seed writes the same images.")
     var seed: UInt64 = 0
 
-    @Option(name: [.customLong("lesion_fraction"), .customLong("lesion-fraction")],
+    @Option(name: snakeAndKebab("lesion_fraction"),
             help: "Share of training images with a lesion, 0…1. (default: 2/3)")
     var lesionFraction: Double?
 

@@ -21,117 +21,53 @@ struct Train: ParsableCommand {
             resumable checkpoint; continue with --resume auto.
             """)
 
-    @Option(name: [.customLong("train_dir"), .customLong("train-dir")], help: "Folder of training images (png/jpg/jpeg; --recursive for sub-folders).")
-    var trainDir: String?
+    @OptionGroup(title: "Core options") var core: CoreTrainingFlags
 
-    @OptionGroup var modelOptions: ModelOptions<TrainingDefaults>
+    @OptionGroup(title: "Model and compute") var modelOptions: ModelOptions<TrainingDefaults>
 
-    @Option(name: [.customLong("output_dir"), .customLong("output-dir")], help: "Where outputs go.")
-    var outputDir = "vae_output"
-
-    @Option(name: [.customLong("batch_size"), .customLong("batch-size")], help: "Global batch size (split over ranks).")
-    var batchSize = 8
-    static let batchSizeRange = 1...65_536
-
-    @Option(help: "Number of epochs.")
-    var epochs = 100
-    static let epochsRange = 1...1_000_000
-
-    @Option(help: "Learning rate (the base of --lr_schedule).")
-    var lr = 1e-4
-
-    @Option(name: [.customLong("kl_weight"), .customLong("kl-weight")], help: "Weight of the KL term.")
-    var klWeight = 1.0
-
-    @Option(name: [.customLong("save_interval"), .customLong("save-interval")], help: "Checkpoint and reconstruction grid every N epochs.")
-    var saveInterval = 10
-    static let saveIntervalRange = 1...1_000_000
-
-    @Option(name: snakeAndKebab("save_format"),
-            help: "Checkpoint files: safetensors (read by every vae-dist command), pt (the original tool's torch.save layout, checkpoints/vae_epoch_N.pt and vae_final.pt, for its resume snippet; resumable here too) or both.")
-    var saveFormat: SaveFormat = .safetensors
-
-    /// Every UInt64 is a valid seed: it is only hashed with (epoch, sample).
-    @Option(help: "Seed of initialisation, data order and noise.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Resume from a checkpoint PATH (vae-dist's .safetensors or .pt; a .pt of the original PyTorch tool continues its run: weights, optimizer state and epoch), or 'auto' = the newest readable checkpoint of --output_dir's run.")
-    var resume: String?
-
-    @Flag(help: quietHelp)
-    var quiet = false
-
-    @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs (the files named as a run names them; nothing else). Refused for '.', '..' and folders holding the working directory.")
-    var overwrite = false
-
-    @Option(name: [.customLong("kl_reduction"), .customLong("kl-reduction")],
-            help: "sum (ldm: KL summed over the latent) or mean (divided by the latent elements of one sample).")
-    var klReduction: KLReduction = .sum
-
-    @Option(name: [.customLong("num_recon"), .customLong("num-recon")], help: "Training images shown in the reconstruction grids.")
-    var numRecon = 8
-    static let numReconRange = 0...64
-
-    @Option(name: [.customLong("init_weights"), .customLong("init-weights")],
-            help: ArgumentHelp("Start from these weights (\(weightsFileKinds)) instead of random initialisation; without --config their stored config is used."))
-    var initWeights: String?
-
-    @Flag(name: [.customLong("skip_bad_images"), .customLong("skip-bad-images")], help: "Log and skip unreadable images instead of stopping.")
-    var skipBadImages = false
-
-    @Option(name: [.customLong("cache_images"), .customLong("cache-images")],
-            help: "Keep decoded images in memory (true) or load them on demand with prefetching (false).")
-    var cacheImages = true
+    @OptionGroup(title: "Run, checkpoints and images") var runFlags: RunFlags
 
     @OptionGroup(title: "Optimization") var optimization: OptimizationFlags
 
     @OptionGroup(title: "Data, validation and logging") var dataFlags: DataFlags
 
+    var outputDir: String { core.outputDir }
+
     func validate() throws {
         // The output path first: its refusal is the one reported, whatever else is wrong.
         try checkOutputPathGiven(outputDir, flag: "--output_dir")
-        if overwrite {
+        if runFlags.overwrite {
             do { _ = try checkReplaceableOutputPath(outputDir, flag: "--output_dir") } catch { throw ValidationError("--overwrite: \(error)") }
         }
-        try checkRange(batchSize, Self.batchSizeRange, flag: "--batch_size")
-        try checkRange(epochs, Self.epochsRange, flag: "--epochs")
-        if !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        if !(klWeight >= 0 && klWeight.isFinite) { throw ValidationError("--kl_weight must be non-negative, got \(klWeight)") }
-        try checkRange(saveInterval, Self.saveIntervalRange, flag: "--save_interval")
-        try checkRange(numRecon, Self.numReconRange, flag: "--num_recon")
-        if overwrite && resume != nil { throw ValidationError("--overwrite starts a new run; it cannot be combined with --resume") }
-        if (trainDir == nil) == (dataFlags.trainList == nil) {
+        if runFlags.overwrite && core.resume != nil { throw ValidationError("--overwrite starts a new run; it cannot be combined with --resume") }
+        if (core.trainDir == nil) == (dataFlags.trainList == nil) {
             throw ValidationError("give the training images with --train_dir DIR or --train_list FILE (one of them)")
         }
-        _ = try optimization.schedule(baseLR: lr)
+        if dataFlags.valDir != nil && dataFlags.valFraction > 0 { throw ValidationError("give --val_dir or --val_fraction, not both") }
+        if dataFlags.keepBest && dataFlags.valDir == nil && dataFlags.valFraction == 0 {
+            throw ValidationError("--keep_best needs a validation set: --val_dir or --val_fraction")
+        }
+        _ = try trainingOptions()
     }
 
+    /// The run's options from the flags, each checked against its bound (a refusal names the flag: exit 64).
     func trainingOptions() throws -> TrainingOptions {
-        var o = TrainingOptions(trainDir: trainDir ?? "")
-        o.outputDir = outputDir
-        o.batchSize = batchSize
-        o.epochs = epochs
-        o.lr = lr
-        o.klWeight = klWeight
-        o.imgSize = modelOptions.imgSize
-        o.saveInterval = saveInterval
-        o.saveFormat = saveFormat
-        o.seed = seed
-        o.klReduction = klReduction
-        o.optimizer = try optimization.settings()
-        o.schedule = try optimization.schedule(baseLR: lr)
-        (o.gradClip, o.emaDecay, o.gradAccum) = (optimization.gradClip, optimization.emaDecay, optimization.gradAccum)
-        dataFlags.apply(to: &o)
-        o.numRecon = numRecon
-        o.initWeights = initWeights
-        o.skipBadImages = skipBadImages
-        o.cacheImages = cacheImages
+        var o = TrainingOptions.defaults
+        do {
+            try core.apply(to: &o)
+            o.imgSize = modelOptions.imgSize
+            try runFlags.apply(to: &o)
+            try optimization.apply(to: &o)
+            try dataFlags.apply(to: &o)
+        } catch let error as VAEDistError {
+            throw ValidationError("\(error)")
+        }
         return o
     }
 
     func run() throws {
         let mpi = try modelOptions.startJob()
-        try mpi.run(quiet: quiet) { replicas, console in
+        try mpi.run(quiet: runFlags.quiet) { replicas, console in
             let say = console.say
             try SignalFlag.install()
             let options = try trainingOptions()
@@ -171,7 +107,7 @@ struct Train: ParsableCommand {
         // store none); otherwise --config, else the config stored with --init_weights. Rank 0 reads these files
         // and sends them: other hosts need not have them.
         let shared = resumed == nil
-            ? try replicas.modelSource(checkpoint: original == nil ? initWeights : nil, option: "--init_weights",
+            ? try replicas.modelSource(checkpoint: original == nil ? options.initWeights : nil, option: "--init_weights",
                                        config: modelOptions.config, log: say) : nil
         let config = resumed?.contents.config ?? shared!.source.config
         if let original {
@@ -218,7 +154,7 @@ struct Train: ParsableCommand {
 
     /// What --resume means. Rank 0 looks at the file (the other hosts need not have it) and tells the others.
     private func runStart(replicas: MPIReplicaGroup) throws -> RunStart {
-        guard let resume else { return .fresh(overwrite: overwrite) }
+        guard let resume = core.resume else { return .fresh(overwrite: runFlags.overwrite) }
         if resume == "auto" { return .resumeLatest }
         let isOriginal = try replicas.rootOnly { OriginalRun.isOriginalCheckpoint(path: resume) ? 1 : 0 }
         return try replicas.broadcast(isOriginal ?? 0, from: 0) == 1 ? .continueOriginal(path: resume) : .resume(path: resume)

@@ -1,9 +1,17 @@
 import ArgumentParser
+import Foundation
+import VAECore
 import VAETraining
 
-/// A flag's snake_case name (the original tool's spelling) and its kebab-case twin.
-func snakeAndKebab(_ name: String) -> NameSpecification {
-    [.customLong(name), .customLong(name.replacingOccurrences(of: "_", with: "-"))]
+/// A flag's names: each snake_case name (the original tool's spelling) followed by its kebab-case twin.
+func snakeAndKebab(_ names: String...) -> NameSpecification {
+    var spellings: [String] = []
+    for name in names {
+        for spelling in [name, name.replacingOccurrences(of: "_", with: "-")] where !spellings.contains(spelling) {
+            spellings.append(spelling)
+        }
+    }
+    return NameSpecification(spellings.map { .customLong($0) })
 }
 
 extension OptimizerKind: ExpressibleByArgument {}
@@ -11,8 +19,99 @@ extension LearningRateShape: ExpressibleByArgument {}
 extension Augmentation: ExpressibleByArgument {}
 extension SaveFormat: ExpressibleByArgument {}
 
+/// Train's flags are declared from `TrainingOptions.table` (names, help, default); their values go in with
+/// `TrainingOptions.set`, which refuses a value outside the option's bound. ArgumentParser needs one property per
+/// flag, so the property is the one thing a flag adds here.
+extension TrainingOption {
+    var flagNames: NameSpecification { snakeAndKebab(name) }
+    var flagHelp: ArgumentHelp {
+        guard let help else { preconditionFailure("\(flag) has no flag of its own in TrainingOptions.table") }
+        return ArgumentHelp(help)
+    }
+}
+
+extension Option where Value: ExpressibleByArgument {
+    init(_ path: WritableKeyPath<TrainingOptions, Value>) {
+        let option = TrainingOptions.option(path)
+        self.init(wrappedValue: TrainingOptions.defaults[keyPath: path], name: option.flagNames, help: option.flagHelp)
+    }
+}
+
+extension Option {
+    init<Wrapped: ExpressibleByArgument>(_ path: WritableKeyPath<TrainingOptions, Wrapped?>) where Value == Wrapped? {
+        let option = TrainingOptions.option(path)
+        self.init(name: option.flagNames, help: option.flagHelp)
+    }
+
+    /// A flag that may be left out although the option always has a value (--train_list replaces --train_dir).
+    init(optional path: WritableKeyPath<TrainingOptions, String>) where Value == String? {
+        let option = TrainingOptions.option(path)
+        self.init(name: option.flagNames, help: option.flagHelp)
+    }
+}
+
+extension Flag where Value == Bool {
+    init(_ path: WritableKeyPath<TrainingOptions, Bool>) {
+        let option = TrainingOptions.option(path)
+        self.init(wrappedValue: TrainingOptions.defaults[keyPath: path], name: option.flagNames, help: option.flagHelp)
+    }
+}
+
+/// The flags a training run is mostly given (the original tool's, with --resume): first in train's --help.
+struct CoreTrainingFlags: ParsableArguments {
+    @Option(optional: \.trainDir) var trainDir: String?
+    @Option(\.outputDir) var outputDir: String
+    @Option(\.batchSize) var batchSize: Int
+    @Option(\.epochs) var epochs: Int
+    @Option(\.lr) var lr: Double
+    @Option(\.klWeight) var klWeight: Double
+    @Option(\.saveInterval) var saveInterval: Int
+
+    @Option(help: "Resume from a checkpoint PATH (vae-dist's .safetensors or .pt; a .pt of the original PyTorch tool continues its run: weights, optimizer state and epoch), or 'auto' = the newest readable checkpoint of --output_dir's run.")
+    var resume: String?
+
+    func apply(to o: inout TrainingOptions) throws {
+        o.trainDir = trainDir ?? ""
+        try o.set(\.outputDir, outputDir)
+        try o.set(\.batchSize, batchSize)
+        try o.set(\.epochs, epochs)
+        try o.set(\.lr, lr)
+        try o.set(\.klWeight, klWeight)
+        try o.set(\.saveInterval, saveInterval)
+    }
+}
+
+/// The run's other settings: seed, loss reduction, starting weights, checkpoints, grids, image loading.
+struct RunFlags: ParsableArguments {
+    @Option(\.seed) var seed: UInt64
+    @Option(\.klReduction) var klReduction: KLReduction
+    @Option(\.initWeights) var initWeights: String?
+    @Option(\.saveFormat) var saveFormat: SaveFormat
+    @Option(\.numRecon) var numRecon: Int
+    @Flag(\.skipBadImages) var skipBadImages: Bool
+    @Option(\.cacheImages) var cacheImages: Bool
+
+    @Flag(help: "Start a new run in an --output_dir that holds an earlier run's checkpoints, removing that run's outputs (the files named as a run names them; nothing else). Refused for '.', '..' and folders holding the working directory.")
+    var overwrite = false
+
+    @Flag(help: quietHelp)
+    var quiet = false
+
+    func apply(to o: inout TrainingOptions) throws {
+        try o.set(\.seed, seed)
+        try o.set(\.klReduction, klReduction)
+        try o.set(\.initWeights, initWeights)
+        try o.set(\.saveFormat, saveFormat)
+        try o.set(\.numRecon, numRecon)
+        try o.set(\.skipBadImages, skipBadImages)
+        try o.set(\.cacheImages, cacheImages)
+    }
+}
+
 /// How the weights move: optimizer, learning-rate schedule, clipping, averaging, accumulation.
 struct OptimizationFlags: ParsableArguments {
+    // These three are read together (torch's default weight decay depends on the optimizer), and coded in the
+    // optimizer's settings: TrainingOptions.table has no entry of their own.
     @Option(help: "Update rule, with torch.optim's semantics: adam, adamw (decoupled weight decay) or sgd.")
     var optimizer: OptimizerKind = .adam
 
@@ -22,122 +121,70 @@ struct OptimizationFlags: ParsableArguments {
     @Option(name: snakeAndKebab("weight_decay"), help: "Weight decay (default: torch's, 0.01 for adamw and 0 otherwise).")
     var weightDecay: Double?
 
-    @Option(help: "SGD momentum.")
-    var momentum = 0.0
+    @Option(\.optimizer.momentum) var momentum: Double
+    @Option(\.optimizer.dampening) var dampening: Double
+    @Flag(\.optimizer.nesterov) var nesterov: Bool
+    @Option(\.schedule.shape) var lrSchedule: LearningRateShape
+    @Option(\.schedule.warmupSteps) var warmupSteps: Int
+    @Option(\.schedule.minLR) var minLR: Double
+    @Option(\.schedule.stepSizeEpochs) var lrStepSize: Int
+    @Option(\.schedule.gamma) var lrGamma: Double
+    @Option(\.gradClip) var gradClip: Double
+    @Option(\.emaDecay) var emaDecay: Double?
+    @Option(\.gradAccum) var gradAccum: Int
 
-    @Option(help: "SGD dampening of the momentum.")
-    var dampening = 0.0
-
-    @Flag(help: "SGD with Nesterov momentum (needs --momentum > 0 and --dampening 0).")
-    var nesterov = false
-
-    @Option(name: snakeAndKebab("lr_schedule"), help: "constant, cosine (to --min_lr at the last step) or step (× --lr_gamma every --lr_step_size epochs).")
-    var lrSchedule: LearningRateShape = .constant
-
-    @Option(name: snakeAndKebab("warmup_steps"), help: "Optimizer steps of linear warm-up from lr/N to lr.")
-    var warmupSteps = 0
-    static let warmupStepsRange = 0...1_000_000_000
-
-    @Option(name: snakeAndKebab("min_lr"), help: "The learning rate's floor for the cosine and step schedules.")
-    var minLR = 0.0
-
-    @Option(name: snakeAndKebab("lr_step_size"), help: "Epochs between decays of the step schedule.")
-    var lrStepSize = 30
-    static let lrStepSizeRange = 1...1_000_000
-
-    @Option(name: snakeAndKebab("lr_gamma"), help: "Factor of each decay of the step schedule.")
-    var lrGamma = 0.1
-
-    @Option(name: snakeAndKebab("grad_clip"), help: "Clip the global gradient norm to this value (0: off), after the all-reduce.")
-    var gradClip = 0.0
-
-    @Option(name: snakeAndKebab("ema_decay"), help: "Keep an exponential moving average of the weights with this decay (e.g. 0.999); saved as vae_final_ema.safetensors.")
-    var emaDecay: Double?
-
-    @Option(name: snakeAndKebab("grad_accum"), help: "Micro-batches of --batch_size per optimizer step: the step sees batch_size × N images.")
-    var gradAccum = 1
-    static let gradAccumRange = 1...65_536
-
-    func validate() throws {
-        _ = try settings()
-        try checkRange(gradAccum, Self.gradAccumRange, flag: "--grad_accum")
-        try checkRange(warmupSteps, Self.warmupStepsRange, flag: "--warmup_steps")
-        try checkRange(lrStepSize, Self.lrStepSizeRange, flag: "--lr_step_size")
-        if !(gradClip >= 0 && gradClip.isFinite) { throw ValidationError("--grad_clip must be ≥ 0, got \(gradClip)") }
-        if let emaDecay, !(emaDecay > 0 && emaDecay < 1) { throw ValidationError("--ema_decay must lie in (0, 1), got \(emaDecay)") }
-    }
-
-    func settings() throws -> OptimizerSettings {
-        var s = OptimizerSettings.defaults(for: optimizer)
+    /// After the core flags: the schedule is checked against --lr.
+    func apply(to o: inout TrainingOptions) throws {
+        o.optimizer = .defaults(for: optimizer)
         let parts = adamBetas.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.count == 2, let b1 = parts[0], let b2 = parts[1] else {
-            throw ValidationError("--adam_betas must be two numbers in [0, 1) like 0.9,0.999, got '\(adamBetas)'")
+            throw VAEDistError("--adam_betas must be two numbers in [0, 1) like 0.9,0.999, got '\(adamBetas)'")
         }
-        (s.beta1, s.beta2) = (b1, b2)
-        if let weightDecay { s.weightDecay = weightDecay }
-        (s.momentum, s.dampening, s.nesterov) = (momentum, dampening, nesterov)
-        do { try s.validate() } catch { throw ValidationError("\(error)") }
-        return s
-    }
-
-    func schedule(baseLR: Double) throws -> LearningRateSchedule {
-        var s = LearningRateSchedule()
-        (s.shape, s.warmupSteps, s.minLR, s.stepSizeEpochs, s.gamma) = (lrSchedule, warmupSteps, minLR, lrStepSize, lrGamma)
-        do { try s.validate(baseLR: baseLR) } catch { throw ValidationError("\(error)") }
-        return s
+        (o.optimizer.beta1, o.optimizer.beta2) = (b1, b2)
+        if let weightDecay { o.optimizer.weightDecay = weightDecay }
+        try o.set(\.optimizer.momentum, momentum)
+        try o.set(\.optimizer.dampening, dampening)
+        try o.set(\.optimizer.nesterov, nesterov)
+        try o.optimizer.validate()
+        try o.set(\.schedule.shape, lrSchedule)
+        try o.set(\.schedule.warmupSteps, warmupSteps)
+        try o.set(\.schedule.minLR, minLR)
+        try o.set(\.schedule.stepSizeEpochs, lrStepSize)
+        try o.set(\.schedule.gamma, lrGamma)
+        try o.schedule.validate(baseLR: o.lr)
+        try o.set(\.gradClip, gradClip)
+        try o.set(\.emaDecay, emaDecay)
+        try o.set(\.gradAccum, gradAccum)
     }
 }
 
 /// Which images train, which are held out, and what is logged.
 struct DataFlags: ParsableArguments {
-    @Flag(help: "Also take images from the sub-folders of --train_dir (e.g. BUSI's benign/, malignant/, normal/).")
-    var recursive = false
+    @Flag(\.data.recursive) var recursive: Bool
 
+    // A list in the options (coded with the data selection), comma-separated here.
     @Option(help: "Comma-separated glob patterns of file names to leave out ('' for none).")
     var exclude = "*_mask*"
 
-    @Option(name: snakeAndKebab("train_list"), help: "A file with one image path per line (relative to the file's folder), instead of --train_dir.")
-    var trainList: String?
+    @Option(\.data.trainList) var trainList: String?
+    @Option(\.augment) var augment: Augmentation
+    @Option(\.validation.directory) var valDir: String?
+    @Option(\.validation.fraction) var valFraction: Double
+    @Option(\.validation.interval) var valInterval: Int
+    @Flag(\.validation.keepBest) var keepBest: Bool
+    @Option(\.logEvery) var logEvery: Int?
+    @Option(\.tensorboard) var tensorboard: Bool
 
-    @Option(help: "none, or hflip: mirror half the samples, decided per (seed, epoch, sample).")
-    var augment: Augmentation = .none
-
-    @Option(name: snakeAndKebab("val_dir"), help: "Folder of held-out images, reconstructed every --val_interval epochs.")
-    var valDir: String?
-
-    @Option(name: snakeAndKebab("val_fraction"), help: "Hold out this share of the training images (a seeded split, listed in validation_images.txt).")
-    var valFraction = 0.0
-
-    @Option(name: snakeAndKebab("val_interval"), help: "Validate every N epochs (and after the last).")
-    var valInterval = 1
-    static let valIntervalRange = 1...1_000_000
-
-    @Flag(name: snakeAndKebab("keep_best"), help: "Keep vae_best.safetensors, the checkpoint of the lowest validation loss.")
-    var keepBest = false
-
-    @Option(name: snakeAndKebab("log_every"), help: "A progress line every N optimizer steps (default: about every 30 s).")
-    var logEvery: Int?
-    static let logEveryRange = 1...1_000_000_000
-
-    @Option(help: "Write TensorBoard event files to --output_dir/tensorboard (true; open with `tensorboard --logdir OUTPUT/tensorboard`) or not (false).")
-    var tensorboard = true
-
-    func validate() throws {
-        if valDir != nil && valFraction > 0 { throw ValidationError("give --val_dir or --val_fraction, not both") }
-        if !(0..<1).contains(valFraction) { throw ValidationError("--val_fraction must lie in [0, 1), got \(valFraction)") }
-        try checkRange(valInterval, Self.valIntervalRange, flag: "--val_interval")
-        if keepBest && valDir == nil && valFraction == 0 { throw ValidationError("--keep_best needs a validation set: --val_dir or --val_fraction") }
-        if let logEvery { try checkRange(logEvery, Self.logEveryRange, flag: "--log_every") }
-    }
-
-    func apply(to o: inout TrainingOptions) {
-        o.data.recursive = recursive
+    func apply(to o: inout TrainingOptions) throws {
+        try o.set(\.data.recursive, recursive)
         o.data.exclude = exclude.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        o.data.trainList = trainList
-        o.augment = augment
-        (o.validation.directory, o.validation.fraction) = (valDir, valFraction)
-        (o.validation.interval, o.validation.keepBest) = (valInterval, keepBest)
-        o.logEvery = logEvery
-        o.tensorboard = tensorboard
+        try o.set(\.data.trainList, trainList)
+        try o.set(\.augment, augment)
+        try o.set(\.validation.directory, valDir)
+        try o.set(\.validation.fraction, valFraction)
+        try o.set(\.validation.interval, valInterval)
+        try o.set(\.validation.keepBest, keepBest)
+        try o.set(\.logEvery, logEvery)
+        try o.set(\.tensorboard, tensorboard)
     }
 }

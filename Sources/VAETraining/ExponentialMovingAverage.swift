@@ -22,9 +22,11 @@ public final class ExponentialMovingAverage {
     public func update() {
         let d = Float(decay), keep = Float(1 - decay)
         for (p, s) in zip(parameters, shadow) {
-            let w = p.value.data, e = s.data
-            parallelFor(p.value.count) { r in
-                for j in r { e[j] = d * e[j] + keep * w[j] }
+            Tensor.withElements(of: [p.value, s]) { t in
+                let (w, e) = (t[0], t[1])
+                parallelFor(p.value.count) { r in
+                    for j in r { e[j] = d * e[j] + keep * w[j] }
+                }
             }
         }
     }

@@ -39,10 +39,13 @@ public struct VAELoss: Sendable {
         var sq = 0.0
         let dRec = Tensor(shape: rec.shape)
         let scale = Float(2 / elementsTotal)
-        for i in 0..<rec.count {
-            let diff = rec.data[i] - input.data[i]
-            sq += Double(diff) * Double(diff)
-            dRec.data[i] = scale * diff
+        Tensor.withElements(of: [rec, input, dRec]) { t in
+            let (r, x, dr) = (t[0], t[1], t[2])
+            for i in 0..<rec.count {
+                let diff = r[i] - x[i]
+                sq += Double(diff) * Double(diff)
+                dr[i] = scale * diff
+            }
         }
         let recon = sq / elementsTotal
         let kl = posterior.klPerSample().reduce(0, +) / klDivisor(posterior) / Double(total)

@@ -115,24 +115,26 @@ public final class Optimizer {
         let shrink = s.kind == .adamw ? Float(1 - lr * s.weightDecay) : 1
         let expAvg = state["exp_avg"]!, expAvgSq = state["exp_avg_sq"]!
         for (i, p) in parameters.enumerated() {
-            let w = p.value.data, g = p.grad.data, m = expAvg[i].data, v = expAvgSq[i].data
-            // Eight lanes at a time (the tail in part of a vector): lane by lane the same operations in the same
-            // order as a scalar loop, so the same bits.
-            @inline(__always) func update(_ j: Int, count: Int) {
-                let grad = VectorMath.load(g + j, count: count) + l2 * VectorMath.load(w + j, count: count)
-                let mj = b1 * VectorMath.load(m + j, count: count) + c1 * grad
-                let vj = b2 * VectorMath.load(v + j, count: count) + c2 * grad * grad
-                VectorMath.store(mj, m + j, count: count)
-                VectorMath.store(vj, v + j, count: count)
-                VectorMath.store(VectorMath.load(w + j, count: count) * shrink - stepSize * mj / (vj.squareRoot() * invBc2 + e), w + j, count: count)
-            }
-            parallelFor(p.value.count) { r in
-                var j = r.lowerBound
-                while j + 8 <= r.upperBound {
-                    update(j, count: 8)
-                    j += 8
+            Tensor.withElements(of: [p.value, p.grad, expAvg[i], expAvgSq[i]]) { t in
+                let (w, g, m, v) = (t[0], t[1], t[2], t[3])
+                // Eight lanes at a time (the tail in part of a vector): lane by lane the same operations in the same
+                // order as a scalar loop, so the same bits.
+                @inline(__always) func update(_ j: Int, count: Int) {
+                    let grad = VectorMath.load(g + j, count: count) + l2 * VectorMath.load(w + j, count: count)
+                    let mj = b1 * VectorMath.load(m + j, count: count) + c1 * grad
+                    let vj = b2 * VectorMath.load(v + j, count: count) + c2 * grad * grad
+                    VectorMath.store(mj, m + j, count: count)
+                    VectorMath.store(vj, v + j, count: count)
+                    VectorMath.store(VectorMath.load(w + j, count: count) * shrink - stepSize * mj / (vj.squareRoot() * invBc2 + e), w + j, count: count)
                 }
-                if j < r.upperBound { update(j, count: r.upperBound - j) }
+                parallelFor(p.value.count) { r in
+                    var j = r.lowerBound
+                    while j + 8 <= r.upperBound {
+                        update(j, count: 8)
+                        j += 8
+                    }
+                    if j < r.upperBound { update(j, count: r.upperBound - j) }
+                }
             }
         }
     }
@@ -144,17 +146,19 @@ public final class Optimizer {
         let buffers = state["momentum_buffer"]
         let first = step == 1
         for (i, p) in parameters.enumerated() {
-            let w = p.value.data, g = p.grad.data
-            let buf = buffers?[i].data
-            parallelFor(p.value.count) { r in
-                for j in r {
-                    var d = g[j] + decay * w[j]
-                    if let buf {
-                        // torch: the first step copies the gradient into the buffer (no dampening).
-                        buf[j] = first ? d : mu * buf[j] + keep * d
-                        d = s.nesterov ? d + mu * buf[j] : buf[j]
+            // The momentum buffer, when there is one, comes third.
+            Tensor.withElements(of: [p.value, p.grad] + (buffers.map { [$0[i]] } ?? [])) { t in
+                let (w, g, buf) = (t[0], t[1], t.count > 2 ? t[2] : nil)
+                parallelFor(p.value.count) { r in
+                    for j in r {
+                        var d = g[j] + decay * w[j]
+                        if let buf {
+                            // torch: the first step copies the gradient into the buffer (no dampening).
+                            buf[j] = first ? d : mu * buf[j] + keep * d
+                            d = s.nesterov ? d + mu * buf[j] : buf[j]
+                        }
+                        w[j] -= rate * d
                     }
-                    w[j] -= rate * d
                 }
             }
         }

@@ -123,9 +123,8 @@ public struct TrainingStep {
     private func noise(_ samples: [Int], epoch: Int) -> Tensor {
         let side = images.size / model.config.downsamplingFactor
         let eps = Tensor(shape: [samples.count, model.config.embedDim, side, side])
-        let perSample = eps.count / samples.count
         for (slot, sample) in samples.enumerated() {
-            SampleOrder.noise(count: perSample, seed: options.seed, epoch: epoch, sample: sample, into: eps.data + slot * perSample)
+            eps.withMutableItem(slot) { SampleOrder.noise(seed: options.seed, epoch: epoch, sample: sample, into: $0) }
         }
         return eps
     }
@@ -142,17 +141,10 @@ struct NonFiniteLoss: Error, CustomStringConvertible {
 /// Mirrors one batch item left to right, in place.
 func flipHorizontally(_ batch: Tensor, item: Int) {
     let (c, h, w) = (batch.shape[1], batch.shape[2], batch.shape[3])
-    let base = batch.data + item * c * h * w
-    for row in 0..<(c * h) {
-        let line = base + row * w
-        for x in 0..<(w / 2) { line.swapAt(x, w - 1 - x) }
-    }
-}
-
-extension UnsafeMutablePointer {
-    fileprivate func swapAt(_ i: Int, _ j: Int) {
-        let t = self[i]
-        self[i] = self[j]
-        self[j] = t
+    batch.withMutableItem(item) { values in
+        for row in 0..<(c * h) {
+            let line = row * w
+            for x in 0..<(w / 2) { values.swapAt(line + x, line + w - 1 - x) }
+        }
     }
 }

@@ -116,7 +116,7 @@ public final class Trainer {
                                     buckets: buckets, replicas: replicas)
         // Every replica starts from rank 0's parameters (and optimizer state, when resuming).
         for tensor in parameters.map(\.value) + optimizer.stateTensors + (ema?.shadow ?? []) {
-            replicas.broadcast(tensor.buffer, from: 0)
+            tensor.withUnsafeMutableBufferPointer { replicas.broadcast($0, from: 0) }
         }
         stepLog = replicas.rank == 0
             ? try StepLog(path: "\(options.outputDir)/metrics.jsonl", resumingAt: position.adamStep, every: options.logEvery, log: log)

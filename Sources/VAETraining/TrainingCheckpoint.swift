@@ -62,7 +62,7 @@ public enum TrainingCheckpoint {
 
     /// The checkpoint whose whole file is `bytes` (as rank 0 read it from `path` and sent it), with `read(path:)`'s checks.
     public static func read(bytes: [UInt8], path: String) throws -> Contents {
-        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+        if TorchCheckpoint.isZipArchive(bytes: bytes) {
             return try readPT(TorchTrainingCheckpoint.read(bytes: bytes, path: path), path: path)
         }
         return try checked(SafeTensors.parse(bytes, path: path), path: path)
@@ -107,7 +107,7 @@ public enum TrainingCheckpoint {
             guard let e = contents.file["ema.\(name)"], e.shape == shadow.shape else {
                 throw VAEDistError("\(path): has no averaged weights 'ema.\(name)' (was it trained without --ema_decay?)")
             }
-            e.values.withUnsafeBufferPointer { shadow.data.update(from: $0.baseAddress!, count: shadow.count) }
+            shadow.copy(from: e.values)
         }
     }
 

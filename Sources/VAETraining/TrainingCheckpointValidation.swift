@@ -62,8 +62,8 @@ public enum TrainingCheckpointValidation {
     }
 
     /// Checks that `contents` can continue as a run with `given` options (the data set's fingerprint included) on
-    /// `imageCount` images: the options that shape the training are unchanged (`TrainingOptions.resumeTerms`) and the
-    /// position lies within an epoch of this data. Returns the accepted changes, to be logged.
+    /// `imageCount` images: the options that shape the training are unchanged (the resume rules of
+    /// `TrainingOptions.table`) and the position lies within an epoch of this data. Returns the accepted changes, to be logged.
     public static func checkResume(_ contents: TrainingCheckpoint.Contents, path: String, given: TrainingOptions,
                                    imageCount: Int) throws -> [String] {
         let changes = try contents.options.resumeChanges(given: given, checkpoint: path)

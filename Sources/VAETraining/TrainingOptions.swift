@@ -28,8 +28,9 @@ public enum SaveFormat: String, Codable, CaseIterable, Sendable {
     }
 }
 
-/// Everything that defines a training run (the trainer's flags); stored in every checkpoint.
-public struct TrainingOptions: Codable, Equatable, Sendable {
+/// Everything that defines a training run (the trainer's flags); stored in every checkpoint. Each field's flag,
+/// help, bound, checkpoint key and resume rule are in `TrainingOptions.table` (TrainingOptionsTable.swift).
+public struct TrainingOptions: Equatable, Sendable {
     public var trainDir: String
     public var outputDir = "vae_output"
     public var batchSize = 8
@@ -70,51 +71,6 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     /// Samples per optimizer step.
     public var stepBatch: Int { batchSize * gradAccum }
-
-    public enum CodingKeys: String, CodingKey, CaseIterable, Sendable {
-        case trainDir = "train_dir", outputDir = "output_dir", batchSize = "batch_size", epochs, lr
-        case klWeight = "kl_weight", imgSize = "img_size", saveInterval = "save_interval", seed
-        case klReduction = "kl_reduction", optimizer, schedule = "lr_schedule", gradClip = "grad_clip"
-        case emaDecay = "ema_decay", gradAccum = "grad_accum", numRecon = "num_recon", initWeights = "init_weights"
-        case skipBadImages = "skip_bad_images", cacheImages = "cache_images", data, augment, validation
-        case logEvery = "log_every", dataset, convolution, saveFormat = "save_format", tensorboard
-    }
-
-    /// Options added in later versions are absent from older checkpoints: those take their defaults.
-    public init(from decoder: Swift.Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let defaults = TrainingOptions(trainDir: try c.decode(String.self, forKey: .trainDir))
-        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
-            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
-        }
-        self = defaults
-        outputDir = try value(.outputDir, defaults.outputDir)
-        batchSize = try value(.batchSize, defaults.batchSize)
-        epochs = try value(.epochs, defaults.epochs)
-        lr = try value(.lr, defaults.lr)
-        klWeight = try value(.klWeight, defaults.klWeight)
-        imgSize = try value(.imgSize, defaults.imgSize)
-        saveInterval = try value(.saveInterval, defaults.saveInterval)
-        seed = try value(.seed, defaults.seed)
-        klReduction = try value(.klReduction, defaults.klReduction)
-        optimizer = try value(.optimizer, defaults.optimizer)
-        schedule = try value(.schedule, defaults.schedule)
-        gradClip = try value(.gradClip, defaults.gradClip)
-        emaDecay = try c.decodeIfPresent(Double.self, forKey: .emaDecay)
-        gradAccum = try value(.gradAccum, defaults.gradAccum)
-        numRecon = try value(.numRecon, defaults.numRecon)
-        initWeights = try c.decodeIfPresent(String.self, forKey: .initWeights)
-        skipBadImages = try value(.skipBadImages, defaults.skipBadImages)
-        cacheImages = try value(.cacheImages, defaults.cacheImages)
-        data = try value(.data, defaults.data)
-        augment = try value(.augment, defaults.augment)
-        validation = try value(.validation, defaults.validation)
-        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery)
-        saveFormat = try value(.saveFormat, defaults.saveFormat)
-        tensorboard = try value(.tensorboard, defaults.tensorboard)
-        dataset = try c.decodeIfPresent(String.self, forKey: .dataset)
-        convolution = try c.decodeIfPresent(String.self, forKey: .convolution)
-    }
 }
 
 /// Held-out images reconstructed each `interval` epochs.
@@ -220,77 +176,4 @@ public enum ResumeRule: Equatable, Sendable {
     case mayChange
     /// Accepted with a warning that the run is no longer the one an uninterrupted run would have been.
     case mayChangeWithWarning
-}
-
-extension TrainingOptions {
-    /// The one table of what a resume may change, and each option's value as the user wrote it. The switch is
-    /// exhaustive, so a new option does not compile until it is classified here. (Threads and ranks are not
-    /// options of the run: they may always change. The model config is checked against the checkpoint's.)
-    public func resumeTerms(_ key: CodingKeys) -> (name: String, rule: ResumeRule, value: String) {
-        switch key {
-        case .imgSize: return ("--img_size", .mustMatch, "\(imgSize)")
-        case .batchSize: return ("--batch_size", .mustMatch, "\(batchSize)")
-        case .seed: return ("--seed", .mustMatch, "\(seed)")
-        case .klWeight: return ("--kl_weight", .mustMatch, "\(klWeight)")
-        case .klReduction: return ("--kl_reduction", .mustMatch, klReduction.rawValue)
-        case .optimizer: return ("--optimizer and its settings", .mustMatch, describe(optimizer))
-        case .gradClip: return ("--grad_clip", .mustMatch, "\(gradClip)")
-        case .emaDecay: return ("--ema_decay", .mustMatch, emaDecay.map { "\($0)" } ?? "none")
-        case .gradAccum: return ("--grad_accum", .mustMatch, "\(gradAccum)")
-        case .augment: return ("--augment", .mustMatch, augment.rawValue)
-        case .schedule: return ("--lr_schedule and its settings", .mayChangeWithWarning, describe(schedule))
-        case .dataset: return ("the data set (--train_dir after --skip_bad_images)", .mustMatch, dataset ?? "unknown")
-        case .lr: return ("--lr", .mayChangeWithWarning, "\(lr)")
-        case .convolution: return ("the convolution arithmetic (--fast_conv, --exact_conv)", .mayChangeWithWarning, convolution ?? "unknown")
-        case .epochs: return ("--epochs", .mayChange, "\(epochs)")
-        case .saveInterval: return ("--save_interval", .mayChange, "\(saveInterval)")
-        case .numRecon: return ("--num_recon", .mayChange, "\(numRecon)")
-        case .cacheImages: return ("--cache_images", .mayChange, "\(cacheImages)")
-        // Their effect on the data is in the data set's fingerprint; the weights come from the checkpoint.
-        case .trainDir: return ("--train_dir", .mayChange, trainDir)
-        case .skipBadImages: return ("--skip_bad_images", .mayChange, "\(skipBadImages)")
-        case .initWeights: return ("--init_weights", .mayChange, initWeights ?? "none")
-        case .outputDir: return ("--output_dir", .mayChange, outputDir)
-        case .data: return ("--recursive/--exclude/--train_list", .mayChange, describe(data))
-        case .validation: return ("--val_dir/--val_fraction/--val_interval/--keep_best", .mayChange, describe(validation))
-        case .logEvery: return ("--log_every", .mayChange, logEvery.map { "\($0)" } ?? "about every 30 s")
-        case .saveFormat: return ("--save_format", .mayChange, saveFormat.rawValue)
-        case .tensorboard: return ("--tensorboard", .mayChange, "\(tensorboard)")
-        }
-    }
-
-    /// Compares the options `given` for a resume with these, stored in `checkpoint`: throws one error listing every
-    /// option that must not change, stored and given value side by side; returns the accepted changes as log lines.
-    /// A data set or arithmetic unknown on either side (older checkpoints, sources without files) is not compared.
-    public func resumeChanges(given: TrainingOptions, checkpoint: String) throws -> [String] {
-        var refused: [String] = [], accepted: [String] = []
-        for key in CodingKeys.allCases {
-            let (stored, new) = (resumeTerms(key), given.resumeTerms(key))
-            guard stored.value != new.value, isRecorded(key), given.isRecorded(key) else { continue }
-            let line = "\(stored.name): checkpoint \(stored.value), now \(new.value)"
-            switch stored.rule {
-            case .mustMatch: refused.append(line)
-            case .mayChange: accepted.append("resume changes " + line)
-            case .mayChangeWithWarning:
-                accepted.append("warning: resume changes \(line); the run now differs from an uninterrupted one")
-            }
-        }
-        guard refused.isEmpty else {
-            throw VAEDistError("cannot resume from \(checkpoint): these settings change the training itself and must stay as they were:\n"
-                            + refused.map { "  " + $0 }.joined(separator: "\n")
-                            + "\nGive the checkpoint's values, or start a new run in another --output_dir.")
-        }
-        return accepted
-    }
-
-    /// Whether the value of `key` is known: fields that older checkpoints lack are nil there.
-    private func isRecorded(_ key: CodingKeys) -> Bool {
-        switch key {
-        case .dataset: dataset != nil
-        case .convolution: convolution != nil
-        default: true
-        }
-    }
-
-    private func describe<T: Encodable>(_ value: T) -> String { (try? CheckpointMetadata.json(value)) ?? "\(value)" }
 }

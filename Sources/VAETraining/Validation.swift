@@ -48,14 +48,21 @@ public struct Validator {
             let (losses, _) = loss.evaluate(rec: rec, input: x, posterior: posterior, batchTotal: count)
             sums[0] += losses.reconstruction
             sums[1] += losses.kl
-            let original = Tensor(shape: [plane]), restored = Tensor(shape: [plane])
+            let original = Tensor(shape: [3, s, s]), restored = Tensor(shape: [3, s, s])
             for slot in indices.indices {
-                for i in 0..<plane {
-                    original.data[i] = (x.data[slot * plane + i] + 1) / 2
-                    restored.data[i] = min(max((rec.data[slot * plane + i] + 1) / 2, 0), 1)
+                x.withItem(slot) { x in
+                    rec.withItem(slot) { rec in
+                        Tensor.withElements(of: [original, restored]) { t in
+                            let (o, r) = (t[0], t[1])
+                            for i in 0..<plane {
+                                o[i] = (x[i] + 1) / 2
+                                r[i] = min(max((rec[i] + 1) / 2, 0), 1)
+                            }
+                        }
+                    }
                 }
-                sums[2] += ImageQuality.psnr(original.data, restored.data, count: plane)
-                sums[3] += try ImageQuality.ssim(original.data, restored.data, channels: 3, height: s, width: s)
+                sums[2] += ImageQuality.psnr(original, restored)
+                sums[3] += try ImageQuality.ssim(original, restored)
             }
         }
         replicas.sum(&sums)

@@ -99,7 +99,7 @@ final class RunSafetyCommandTests: XCTestCase {
         try model.loadWeights(path: weights)
         let parameters = model.namedParameters
         let optimizer = Optimizer(parameters: parameters.map(\.parameter), lr: 1e-4)
-        for (_, p) in parameters { for i in 0..<p.grad.count { p.grad.data[i] = Float(i % 7) * 1e-3 } }
+        for (_, p) in parameters { for i in 0..<p.grad.count { p.grad[i] = Float(i % 7) * 1e-3 } }
         optimizer.update()
         let original = "\(dir!)/vae_output/checkpoints/vae_epoch_3.pt"
         try TorchTrainingCheckpoint.write(epoch: 3, weights: parameters.map { ($0.name, TorchSaveTensor($0.parameter.value)) },

@@ -1,4 +1,4 @@
-import VAECore
+@testable import VAECore
 import VAETraining
 import XCTest
 

@@ -25,7 +25,7 @@ enum Fixtures {
 func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
     precondition(a.shape == b.shape, "\(a.shape) vs \(b.shape)")
     var m: Float = 0
-    for i in 0..<a.count { m = max(m, abs(a.data[i] - b.data[i])) }
+    for i in 0..<a.count { m = max(m, abs(a[i] - b[i])) }
     return m
 }
 

@@ -1,4 +1,4 @@
-import VAECore
+@testable import VAECore
 import XCTest
 
 /// Finite-difference checks of every layer kind on small random shapes: the analytic input and parameter

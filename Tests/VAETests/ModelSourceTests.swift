@@ -262,6 +262,28 @@ final class ModelSourceTests: XCTestCase {
         XCTAssertNil(try ModelSource(checkpoint: nil, config: tinyJSON).weights)
     }
 
+    /// The training size comes from the metadata read for the config (reconstruct's default --img_size): a
+    /// training checkpoint's options (.safetensors and .pt), averaged weights' img_size; none for other weights.
+    func testTheStoredTrainingSizeComesWithTheSource() throws {
+        let model = try ldmModel()
+        var options = TrainingOptions(trainDir: dir)
+        options.imgSize = 48
+        let optimizer = Optimizer(parameters: model.namedParameters.map(\.parameter), lr: 1e-4)
+        for name in ["vae_epoch_1.safetensors", "vae_epoch_1.pt"] {
+            let path = "\(dir!)/\(name)"
+            try TrainingCheckpoint.save(model: model, optimizer: optimizer, position: TrainingPosition(), options: options,
+                                        runID: "size", to: path)
+            XCTAssertEqual(try ModelSource(checkpoint: path, config: nil).trainingImageSize, 48, name)
+            XCTAssertEqual(try ModelSource(checkpoint: path, config: tinyYAML).trainingImageSize, 48, name)
+        }
+        let averaged = "\(dir!)/vae_final_ema.safetensors"
+        try CheckpointMetadata.saveWeights(model.weightsFile(), config: model.config, imageSize: 40, to: averaged)
+        XCTAssertEqual(try ModelSource(checkpoint: averaged, config: nil).trainingImageSize, 40)
+        XCTAssertNil(try ModelSource(checkpoint: fixture("vae-tiny-g8/weights.ldm.safetensors"), config: tinyYAML).trainingImageSize)
+        XCTAssertNil(try ModelSource(checkpoint: try diffusersFolder("folder", config: tinyJSON), config: nil).trainingImageSize)
+        XCTAssertNil(ModelSource(config: model.config, configOrigin: .sdV1Default, weights: nil).trainingImageSize)
+    }
+
     func testFullStableDiffusionFilesContributeTheirVAEOnly() throws {
         let ldm = try SafeTensors.read(path: fixture("vae-tiny-g8/weights.ldm.safetensors"))
         var full = SafeTensors()

@@ -30,7 +30,7 @@ final class OriginalRunTests: TemporaryDirectoryTestCase {
         let optimizer = Optimizer(parameters: parameters.map(\.parameter), lr: 1e-3)
         var rng = SplitMix64(seed: 12)
         for _ in 0..<2 {
-            for (_, p) in parameters { for i in 0..<p.grad.count { p.grad.data[i] = Float(rng.nextNormal() * 0.1) } }
+            for (_, p) in parameters { for i in 0..<p.grad.count { p.grad[i] = Float(rng.nextNormal() * 0.1) } }
             optimizer.update()
         }
         var weights = parameters.map { (name: $0.name, tensor: TorchSaveTensor($0.parameter.value)) }

@@ -107,11 +107,11 @@ final class PILResizeTests: XCTestCase {
             ]
             for (name, got) in tensors {
                 XCTAssertEqual(got.shape, want.shape, "\(name) \(c)")
-                let differing = (0..<want.count).filter { got.data[$0] != want.data[$0] }.count
+                let differing = (0..<want.count).filter { got[$0] != want[$0] }.count
                 XCTAssertEqual(differing, 0, "\(name) \(c): \(differing) values differ from Pillow's")
             }
             // The normalisation itself: v/255·2−1 in Float, as the PIL + numpy reference computes it.
-            XCTAssertEqual(want.data[0], Float(pil.pixels[0]) / 255 * 2 - 1)
+            XCTAssertEqual(want[0], Float(pil.pixels[0]) / 255 * 2 - 1)
         }
     }
 

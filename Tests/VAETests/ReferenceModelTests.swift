@@ -1,5 +1,5 @@
 import Foundation
-import VAECore
+@testable import VAECore
 import VAEFormats
 import VAETraining
 import XCTest

@@ -66,7 +66,7 @@ final class SampleOrderTests: XCTestCase {
 
     private func noise(_ count: Int, _ seed: UInt64, _ epoch: Int, _ sample: Int) -> [Float] {
         var out = [Float](repeating: 0, count: count)
-        SampleOrder.noise(count: count, seed: seed, epoch: epoch, sample: sample, into: &out)
+        out.withUnsafeMutableBufferPointer { SampleOrder.noise(seed: seed, epoch: epoch, sample: sample, into: $0) }
         return out
     }
 

@@ -135,7 +135,7 @@ final class TorchSaveTests: TemporaryDirectoryTestCase {
     func testATensorOfAModelIsWrittenAsItIsThenAndAFIFOIsRefused() throws {
         let tensor = Tensor(shape: [3], values: [1, 2, 3])
         let value: TorchSaveValue = .orderedDict([("w", .tensor(TorchSaveTensor(tensor)))])
-        tensor.data[1] = 7
+        tensor[1] = 7
         try TorchSave.write(value, to: "\(dir!)/t.pt")
         XCTAssertEqual(try TorchCheckpoint.read(path: "\(dir!)/t.pt") { _ in true }.tensors["w"]?.values, [1, 7, 3])
         XCTAssertEqual(mkfifo("\(dir!)/fifo.pt", 0o644), 0)

@@ -173,7 +173,7 @@ private final class PoisonedImages: ImageSource {
     var size: Int { 16 }
     func batch(_ indices: [Int], upcoming: [Int]) throws -> Tensor {
         let t = Tensor(shape: [indices.count, 3, 16, 16])
-        t.buffer.update(repeating: .nan)
+        t.fill(.nan)
         return t
     }
 }

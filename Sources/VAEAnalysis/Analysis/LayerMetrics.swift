@@ -110,17 +110,20 @@ public func compareBatchItems(_ outputs: [Tensor], layer: String, mask: LesionMa
     let d = outputs[0].dims
     precondition(d.n == 1 && outputs[1].shape == outputs[0].shape,
                  "\(layer): the items' outputs must share one shape [1, C, H, W], got \(outputs.map(\.shape))")
-    let (first, second) = (outputs[0].data, outputs[1].data)
     // Per row: Σ(a−b)², Σab, Σa², Σb²; per pixel: Σ over channels of (a−b)².
     var rowSums = [Double](repeating: 0, count: 4 * d.h)
     var pixelSquares = [Double](repeating: 0, count: d.plane)
-    rowSums.withUnsafeMutableBufferPointer { rows in
-        pixelSquares.withUnsafeMutableBufferPointer { pixels in
-            parallelFor(d.h, grain: max(1, 65_536 / max(1, d.c * d.w))) { range in
-                for y in range {
-                    let sums = pairSums(first + y * d.w, second + y * d.w, channels: d.c, planeSize: d.plane, width: d.w,
-                                        pixelSquares: pixels.baseAddress! + y * d.w)
-                    for k in 0..<4 { rows[4 * y + k] = sums[k] }
+    outputs[0].withUnsafeBufferPointer { first in
+        outputs[1].withUnsafeBufferPointer { second in
+            rowSums.withUnsafeMutableBufferPointer { rows in
+                pixelSquares.withUnsafeMutableBufferPointer { pixels in
+                    parallelFor(d.h, grain: max(1, 65_536 / max(1, d.c * d.w))) { range in
+                        for y in range {
+                            let sums = pairSums(first.baseAddress! + y * d.w, second.baseAddress! + y * d.w, channels: d.c,
+                                                planeSize: d.plane, width: d.w, pixelSquares: pixels.baseAddress! + y * d.w)
+                            for k in 0..<4 { rows[4 * y + k] = sums[k] }
+                        }
+                    }
                 }
             }
         }

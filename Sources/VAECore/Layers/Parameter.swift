@@ -24,7 +24,7 @@ public final class Parameter {
     public var value: Tensor {
         if let storedValue { return storedValue }
         let v = Tensor(shape: shape)
-        if case let .constant(c) = initialization, c != 0 { v.buffer.update(repeating: c) }
+        if case let .constant(c) = initialization, c != 0 { v.fill(c) }
         storedValue = v
         return v
     }

@@ -2,10 +2,12 @@ import Foundation
 
 /// A dense float32 buffer with a shape (row-major, NCHW for activations).
 /// Reference semantics: layers hand plain buffers to each other, llm.c style.
+/// The raw memory is VAECore's (its kernels, layers and model work on `data`); other targets reach the elements
+/// through the API of TensorAccess.swift: a checked subscript, items, fill and copy, and `withUnsafe…` closures.
 public final class Tensor {
     public let shape: [Int]
     public let count: Int
-    public let data: UnsafeMutablePointer<Float>
+    @usableFromInline let data: UnsafeMutablePointer<Float>
     /// What keeps a view's memory alive; nil when the tensor owns its buffer.
     private let owner: AnyObject?
 
@@ -29,7 +31,7 @@ public final class Tensor {
     }
 
     /// A view of memory that `owner` keeps alive (e.g. one parameter's gradient inside a flat bucket).
-    public init(viewing data: UnsafeMutablePointer<Float>, shape: [Int], owner: AnyObject) {
+    init(viewing data: UnsafeMutablePointer<Float>, shape: [Int], owner: AnyObject) {
         self.shape = shape
         count = shape.reduce(1, *)
         self.data = data
@@ -37,16 +39,15 @@ public final class Tensor {
     }
 
     public convenience init(shape: [Int], values: [Float]) {
-        self.init(shape: shape)
-        precondition(values.count == count, "\(values.count) values for shape \(shape)")
-        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+        self.init(uninitializedShape: shape)
+        copy(from: values)
     }
 
     deinit {
         if owner == nil { data.deallocate() }
     }
 
-    public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
+    var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
     public var array: [Float] { Array(buffer) }
 
     public func zero() { data.update(repeating: 0, count: count) }

@@ -17,13 +17,19 @@ public struct TorchStateDict {
 public enum TorchCheckpoint {
     private static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
+    /// A zip archive's first bytes (a local file header's signature, "PK\u{3}\u{4}").
+    private static let zipMagic: [UInt8] = [0x50, 0x4B, 0x03, 0x04]
+
     /// True when the file starts like a zip archive (what torch.save writes since 1.6).
     public static func isZipArchive(path: String) -> Bool {
-        guard let file = try? RandomAccessFile(path: path), let head = try? file.read(at: 0, count: 4, what: "the start") else {
+        guard let file = try? RandomAccessFile(path: path), let head = try? file.read(at: 0, count: zipMagic.count, what: "the start") else {
             return false
         }
-        return head == [0x50, 0x4B, 0x03, 0x04]
+        return isZipArchive(bytes: head)
     }
+
+    /// True when `bytes` (a whole file, or its start) start like a zip archive.
+    public static func isZipArchive(bytes: [UInt8]) -> Bool { bytes.starts(with: zipMagic) }
 
     /// Reads the state dict of a torch.save zip file. Tensors whose name fails `keep` are never decoded
     /// (their storage is not read). A kept tensor of an integer/bool dtype is an error naming it.
@@ -55,7 +61,7 @@ public enum TorchCheckpoint {
     static func open(_ file: RandomAccessFile) throws -> (archive: ZipArchive, prefix: String, bigEndian: Bool, root: PickleValue, heap: PickleHeap) {
         let path = file.path
         let head = try file.read(at: 0, count: min(file.size, legacyMagic.count), what: "the start")
-        guard head.starts(with: [0x50, 0x4B, 0x03, 0x04]) else {
+        guard isZipArchive(bytes: head) else {
             if head == legacyMagic {
                 throw VAEDistError("\(path): this checkpoint uses PyTorch's legacy (pre-1.6, non-zip) format, which is not "
                     + "supported; re-save it with PyTorch ≥ 1.6: torch.save(torch.load(\"old.ckpt\", weights_only=False), \"new.ckpt\")")

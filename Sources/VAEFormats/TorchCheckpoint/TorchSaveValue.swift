@@ -76,7 +76,7 @@ public struct TorchSaveTensor {
         }
         switch values {
         case .array(let array): try array.withUnsafeBufferPointer(emit)
-        case .tensor(let tensor): try emit(UnsafeBufferPointer(tensor.buffer))
+        case .tensor(let tensor): try tensor.withUnsafeBufferPointer(emit)
         }
     }
 }

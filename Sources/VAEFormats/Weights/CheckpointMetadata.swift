@@ -24,7 +24,11 @@ public enum CheckpointMetadata {
     /// averaged weights; nil for other files (and for folders).
     public static func storedTrainingImageSize(path: String) throws -> Int? {
         guard let mode = fileModeIfPresent(path), mode & S_IFMT != S_IFDIR else { return nil }
-        let metadata = try metadata(path: path)
+        return try storedTrainingImageSize(in: metadata(path: path))
+    }
+
+    /// `storedTrainingImageSize(path:)` from the file's metadata (`metadata(path:)`).
+    public static func storedTrainingImageSize(in metadata: [String: String]) throws -> Int? {
         switch metadata["format"] {
         case checkpointFormat:
             let options = try metadata["options"].flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -46,7 +50,11 @@ public enum CheckpointMetadata {
     /// The model config a vae-dist checkpoint (.safetensors or .pt) was trained with, read from its metadata alone;
     /// nil for any other file (plain ldm / diffusers / SD weights and the original tool's .pt carry no config).
     public static func storedConfig(path: String) throws -> VAEConfig? {
-        let metadata = try metadata(path: path)
+        try storedConfig(in: metadata(path: path), path: path)
+    }
+
+    /// `storedConfig(path:)` from the file's metadata; `path` names the file in errors.
+    static func storedConfig(in metadata: [String: String], path: String) throws -> VAEConfig? {
         guard metadata["format"] == checkpointFormat || metadata["format"] == weightsFormat, let text = metadata["config"] else { return nil }
         do {
             return try JSONDecoder().decode(VAEConfig.self, from: Data(text.utf8))
@@ -59,7 +67,11 @@ public enum CheckpointMetadata {
     /// values), for weights that carry no config; nil when the header states none, and for folders and torch files.
     public static func storedLatentSpace(path: String) throws -> LatentSpace? {
         guard let mode = fileModeIfPresent(path), mode & S_IFMT == S_IFREG, !TorchCheckpoint.isZipArchive(path: path) else { return nil }
-        let metadata = try SafeTensors.readMetadata(path: path)
+        return try storedLatentSpace(in: SafeTensors.readMetadata(path: path), path: path)
+    }
+
+    /// `storedLatentSpace(path:)` from a safetensors file's metadata; `path` names the file in errors.
+    static func storedLatentSpace(in metadata: [String: String], path: String) throws -> LatentSpace? {
         var stated: [String: JSONValue] = [:]
         for key in DiffusersConfig.latentKeys {
             guard let text = metadata[key] else { continue }

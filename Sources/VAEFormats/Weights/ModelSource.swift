@@ -10,6 +10,10 @@ import VAECore
 /// - the weights: a directory is a diffusers folder, a zip file a PyTorch checkpoint (`.ckpt`, `.pt`, diffusers'
 ///   `.bin`), any other file safetensors; either with ldm names, diffusers names or as a full SD checkpoint.
 public struct ModelSource {
+    /// What a weights option (`--checkpoint`, train's `--init_weights`) accepts, in help's words.
+    public static let acceptedWeights =
+        "a vae-dist checkpoint (its config comes with it), an ldm / diffusers / full SD safetensors file, a PyTorch .ckpt/.pt, or a diffusers model folder"
+
     public enum ConfigOrigin: Equatable, Sendable, CustomStringConvertible {
         /// `--config`.
         case file(String)
@@ -36,19 +40,27 @@ public struct ModelSource {
     public let configOrigin: ConfigOrigin
     /// nil when no weights were given.
     public let weights: WeightsFile?
+    /// The image size a vae-dist file was trained at (`CheckpointMetadata.storedTrainingImageSize`); nil for other
+    /// weights, unreadable metadata, and a source decided elsewhere.
+    public let trainingImageSize: Int?
 
     /// A source decided elsewhere: rank 0's, on a rank that received it (`ReplicaGroup.modelSource`).
     public init(config: VAEConfig, configOrigin: ConfigOrigin, weights: WeightsFile?) {
-        (self.config, self.configOrigin, self.weights) = (config, configOrigin, weights)
+        (self.config, self.configOrigin, self.weights, trainingImageSize) = (config, configOrigin, weights, nil)
     }
 
-    /// Decides the config and finds the weights file; reads only headers and configs, not the weights.
+    /// Decides the config and finds the weights file; reads only headers and configs, not the weights. The weights'
+    /// metadata is read once (their config, latent settings and training size come from it); a failure to read it
+    /// is reported where a value from it is needed.
     public init(checkpoint: String?, config configPath: String?) throws {
         let weights = try checkpoint.map(WeightsFile.locate)
-        var (config, origin) = try Self.decideConfig(weights: weights, configPath: configPath)
+        let read = Result { try weights?.metadata() }
+        let metadata = { try read.get() }
+        var (config, origin) = try Self.decideConfig(weights: weights, metadata: metadata, configPath: configPath)
         // ldm and sd exports have no config to hold the latent settings: their header does. Settings the config
         // states win; the header fills the others.
-        if let weights, weights.format == .safetensors, let stated = try CheckpointMetadata.storedLatentSpace(path: weights.path) {
+        if let weights, weights.format == .safetensors, let mode = fileModeIfPresent(weights.path), mode & S_IFMT == S_IFREG,
+           let stated = try metadata().flatMap({ try CheckpointMetadata.storedLatentSpace(in: $0, path: weights.path) }) {
             config.latentSpace = config.latentSpace.filled(from: stated)
             let problems = config.latentSpace.problems(channels: config.embedDim)
             guard problems.isEmpty else {
@@ -56,16 +68,18 @@ public struct ModelSource {
             }
         }
         (self.config, self.configOrigin, self.weights) = (config, origin, weights)
+        trainingImageSize = (try? metadata()).flatMap { $0 }.flatMap { try? CheckpointMetadata.storedTrainingImageSize(in: $0) }
     }
 
-    private static func decideConfig(weights: WeightsFile?, configPath: String?) throws -> (VAEConfig, ConfigOrigin) {
+    private static func decideConfig(weights: WeightsFile?, metadata: () throws -> [String: String]?,
+                                     configPath: String?) throws -> (VAEConfig, ConfigOrigin) {
         guard let configPath else {
-            return try weights?.storedConfig() ?? (.sdV1, .sdV1Default)
+            return try weights?.storedConfig(metadata: metadata) ?? (.sdV1, .sdV1Default)
         }
         var given = try Self.loadConfig(path: configPath)
         // A config coming with the weights that cannot be read is no reason to refuse an explicit --config
         // (giving one is how a user works around it); one that can be read must agree with it.
-        if let weights, let found = try? weights.storedConfig() {
+        if let weights, let found = try? weights.storedConfig(metadata: metadata) {
             let (stored, origin) = found
             let differences = given.arithmeticDifferences(from: stored)
             guard differences.isEmpty else {

@@ -27,13 +27,16 @@ public struct TorchTrainingState {
 /// `vae_dist` (the strings of a safetensors checkpoint's metadata: config, options, position, run id) and, with
 /// --ema_decay, `ema_state_dict`: with them a .pt resumes exactly as a .safetensors checkpoint does.
 public enum TorchTrainingCheckpoint {
+    /// The dict holding the weights.
+    public static let weightsKey = "model_state_dict"
+
     /// `epoch` counts the completed epochs, the start epoch of a resumed loop (`range(start_epoch, epochs)`).
     public static func write(epoch: Int, weights: [(name: String, tensor: TorchSaveTensor)], optimizer: TorchOptimizerState,
                              loss: Double?, metadata: [String: String]? = nil,
                              ema: [(name: String, tensor: TorchSaveTensor)]? = nil, to path: String) throws {
         var items: [(String, TorchSaveValue)] = [
             ("epoch", .int(epoch)),
-            ("model_state_dict", .orderedDict(weights.map { ($0.name, .tensor($0.tensor)) })),
+            (weightsKey, .orderedDict(weights.map { ($0.name, .tensor($0.tensor)) })),
             ("optimizer_state_dict", optimizer.saveValue()),
             ("loss", loss.map { .float($0) } ?? .none),
         ]
@@ -80,8 +83,8 @@ public enum TorchTrainingCheckpoint {
         guard let epoch = root["epoch"]?.int, epoch >= 0 else {
             throw fail("'epoch' is \(root["epoch"].map { "\($0.kind)" } ?? "missing"), not a count of epochs")
         }
-        guard let model = root["model_state_dict"], let modelItems = model.items else { throw fail("'model_state_dict' is missing or not a dict") }
-        let weights = try tensors(modelItems, in: "model_state_dict", path: path)
+        guard let model = root[weightsKey], let modelItems = model.items else { throw fail("'\(weightsKey)' is missing or not a dict") }
+        let weights = try tensors(modelItems, in: weightsKey, path: path)
         guard let optimizer = root["optimizer_state_dict"] else { throw fail("'optimizer_state_dict' is missing") }
         let (group, step, state) = try readOptimizer(optimizer, parameterCount: weights.count, path: path)
         let metadata = root["vae_dist"].flatMap(strings)

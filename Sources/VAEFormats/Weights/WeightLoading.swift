@@ -21,7 +21,7 @@ extension AutoencoderKL {
                                          configDescription: description)
         try rejectNonFinite(values, order: namedParameters.map(\.name), path: path)
         for (name, p) in namedParameters {
-            values[name]!.withUnsafeBufferPointer { p.value.data.update(from: $0.baseAddress!, count: p.value.count) }
+            p.value.copy(from: values[name]!)
         }
         return converted
     }

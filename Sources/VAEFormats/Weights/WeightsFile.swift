@@ -63,16 +63,22 @@ public struct WeightsFile: Equatable, Sendable {
                         + "folder) holding \(diffusersWeightNames.joined(separator: " or ")); none found")
     }
 
+    /// vae-dist's metadata of the file (`CheckpointMetadata.metadata`); nil for a torch-named file that is no zip
+    /// archive (a pre-1.6 pickle gets the torch reader's explanation later).
+    func metadata() throws -> [String: String]? {
+        format == .safetensors || TorchCheckpoint.isZipArchive(path: path) ? try CheckpointMetadata.metadata(path: path) : nil
+    }
+
     /// The config that comes with the weights, if any: a diffusers folder's config.json, else the config stored in
-    /// a vae-dist checkpoint (written with these very weights), else a diffusers config.json beside the file.
-    func storedConfig() throws -> (VAEConfig, ModelSource.ConfigOrigin)? {
+    /// a vae-dist checkpoint (written with these very weights, found in its `metadata`), else a diffusers config.json
+    /// beside the file.
+    func storedConfig(metadata: () throws -> [String: String]?) throws -> (VAEConfig, ModelSource.ConfigOrigin)? {
         if let diffusersFolder {
             let json = (diffusersFolder as NSString).appendingPathComponent("config.json")
             guard FileManager.default.fileExists(atPath: json) else { return nil }
             return (try ModelSource.loadConfig(path: json), .diffusersFolder(json))
         }
-        // A torch-named file that is no zip archive (a pre-1.6 pickle) gets the torch reader's explanation later.
-        if format == .safetensors || TorchCheckpoint.isZipArchive(path: path), let stored = try CheckpointMetadata.storedConfig(path: path) {
+        if let metadata = try metadata(), let stored = try CheckpointMetadata.storedConfig(in: metadata, path: path) {
             return (stored, .storedInCheckpoint(path))
         }
         guard let siblingConfig else { return nil }

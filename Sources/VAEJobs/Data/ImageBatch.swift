@@ -19,10 +19,11 @@ public func imageBatch(_ images: [RGB8Image]) -> Tensor {
     let batch = Tensor(shape: [images.count, 3, height, width])
     let plane = width * height
     for (item, image) in images.enumerated() {
-        let out = batch.data + item * 3 * plane
-        image.pixels.withUnsafeBufferPointer { src in
-            for i in 0..<plane {
-                for c in 0..<3 { out[c * plane + i] = signedFromByte[Int(src[3 * i + c])] }
+        batch.withMutableItem(item) { out in
+            image.pixels.withUnsafeBufferPointer { src in
+                for i in 0..<plane {
+                    for c in 0..<3 { out[c * plane + i] = signedFromByte[Int(src[3 * i + c])] }
+                }
             }
         }
     }
@@ -34,17 +35,16 @@ public func imageBatch(_ images: [RGB8Image]) -> Tensor {
 public func batchImages(_ batch: Tensor) -> [RGB8Image] {
     let d = batch.dims
     precondition(d.c == 3, "an image batch has 3 channels, not \(d.c)")
-    return withExtendedLifetime(batch) {
-        (0..<d.n).map { item in
-            let values = batch.data + item * d.c * d.plane
-            var image = RGB8Image(width: d.w, height: d.h)
+    return (0..<d.n).map { item in
+        var image = RGB8Image(width: d.w, height: d.h)
+        batch.withItem(item) { values in
             image.pixels.withUnsafeMutableBufferPointer { dst in
                 for i in 0..<d.plane {
                     for c in 0..<3 { dst[3 * i + c] = byteFromSigned(values[c * d.plane + i]) }
                 }
             }
-            return image
         }
+        return image
     }
 }
 

@@ -26,10 +26,10 @@ public enum SampleOrder {
         return order
     }
 
-    /// Standard-normal reparameterization noise for one sample, `count` values.
-    public static func noise(count: Int, seed: UInt64, epoch: Int, sample: Int, into out: UnsafeMutablePointer<Float>) {
+    /// Standard-normal reparameterization noise for one sample, filling `out`.
+    public static func noise(seed: UInt64, epoch: Int, sample: Int, into out: UnsafeMutableBufferPointer<Float>) {
         var rng = SplitMix64(seed: mix(seed, UInt64(epoch), UInt64(sample), 0x4E4F_4953))
-        for i in 0..<count { out[i] = Float(rng.nextNormal()) }
+        for i in out.indices { out[i] = Float(rng.nextNormal()) }
     }
 
     /// The `held` indices of 0..<count set aside for validation by `seed` (independent of any epoch's order).

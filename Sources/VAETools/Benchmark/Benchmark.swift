@@ -173,13 +173,19 @@ public enum Benchmark {
         let products = Threads.count
         let a = Tensor(shape: [size, size]), b = Tensor(shape: [size, size]), c = Tensor(shape: [products, size, size])
         var rng = SplitMix64(seed: UInt64(replicas.rank + 1))
-        for i in 0..<a.count { a.data[i] = Float(rng.nextUniform()); b.data[i] = Float(rng.nextUniform()) }
+        for i in 0..<a.count { a[i] = Float(rng.nextUniform()); b[i] = Float(rng.nextUniform()) }
         var totals: [Bool: [Double]] = [false: [], true: []]
         for step in 0...steps {
             for openBLAS in [false, true] {
                 let start = DispatchTime.now().uptimeNanoseconds
-                sgemmBatch(count: products, m: size, n: size, k: size, a: a.data, strideA: 0, b: b.data, strideB: 0,
-                           c: c.data, strideC: size * size, openBLAS: openBLAS)
+                a.withUnsafeBufferPointer { a in
+                    b.withUnsafeBufferPointer { b in
+                        c.withUnsafeMutableBufferPointer { c in
+                            sgemmBatch(count: products, m: size, n: size, k: size, a: a.baseAddress!, strideA: 0,
+                                       b: b.baseAddress!, strideB: 0, c: c.baseAddress!, strideC: size * size, openBLAS: openBLAS)
+                        }
+                    }
+                }
                 guard step > 0 else { continue }
                 totals[openBLAS]!.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
             }
