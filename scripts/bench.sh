@@ -38,10 +38,16 @@ gemm_rate() { awk -v f="$(field gflop_per_step <<<"$1")" -v c="$(field 'conv (GE
 
 ceiling=""
 if wanted sgemm; then
-    values=()
-    for _ in $(seq "$rounds"); do values+=("$($bin bench --mode sgemm --steps 5 --threads "$threads" --json | field gflops_per_second)"); done
+    values=(); own=(); blas=(); peak=""
+    for _ in $(seq "$rounds"); do
+        out="$($bin bench --mode sgemm --steps 5 --threads "$threads" --json)"
+        values+=("$(field gflops_per_second <<<"$out")"); own+=("$(field own_kernel_gflops <<<"$out")")
+        blas+=("$(field openblas_gflops <<<"$out")"); peak="$(sed -n '/"peak"/,/}/p' <<<"$out" | field gflops)"
+    done
+    # The ceiling is the better of our kernel and OpenBLAS on the same products; the arithmetic peak beside them.
     ceiling="$(printf '%s\n' "${values[@]}" | median)"
-    printf '%-38s %.1f GFLOP/s (a 2048×2048×2048 product per thread, %s threads)\n' "sgemm ceiling" "$ceiling" "$threads"
+    printf '%-38s %.1f GFLOP/s (a 2048×2048×2048 product per thread, %s threads): ours %.1f, OpenBLAS %.1f, arithmetic peak %s\n' \
+        "sgemm ceiling" "$ceiling" "$threads" "$(printf '%s\n' "${own[@]}" | median)" "$(printf '%s\n' "${blas[@]}" | median)" "${peak:-unknown}"
 fi
 
 # row KEY NAME "ours args" "torch args" [gemm]: with gemm, the GEMM rate and its share of the ceiling too.

@@ -63,3 +63,23 @@ static inline vd_cpu_features vd_cpu_read_features(void) {
 #endif
     return f;
 }
+
+// The processor's clock as CPUID states it, for the arithmetic peak (`ArithmeticPeak`): leaf 0x16's maximum (else
+// base) frequency in MHz, 0 where the leaf is missing or empty (common under hypervisors). `brand` receives the
+// 48-character brand string (leaves 0x80000002-4), which often ends in the nominal clock ("@ 2.10GHz").
+static inline int vd_cpu_clock_mhz(char brand[49]) {
+    brand[0] = 0;
+#if defined(__x86_64__)
+    unsigned int max, a, b, c, d;
+    if (__get_cpuid(0x80000000, &max, &b, &c, &d) && max >= 0x80000004) {
+        unsigned int *words = (unsigned int *)brand;
+        for (unsigned int i = 0; i < 3; i++) __cpuid(0x80000002 + i, words[4 * i], words[4 * i + 1], words[4 * i + 2], words[4 * i + 3]);
+        brand[48] = 0;
+    }
+    if (!__get_cpuid(0, &max, &b, &c, &d) || max < 0x16) return 0;
+    __cpuid(0x16, a, b, c, d);
+    return (int)((b & 0xffff) ? (b & 0xffff) : (a & 0xffff));
+#else
+    return 0;
+#endif
+}

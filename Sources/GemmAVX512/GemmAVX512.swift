@@ -1,6 +1,7 @@
-/// A GEMM micro-kernel compiled for x86-64-v4 (AVX-512) for the Winograd products C = A · B: A pre-packed in panels
-/// of `panelRows` rows (`packedIndex`), B and C plain row-major with a row length of at least the columns rounded up
-/// to `panelColumns`. Call it only where the CPU runs AVX-512 (VAE's `TransformKernels` decides).
+/// A GEMM micro-kernel compiled for x86-64-v4 (AVX-512): for the Winograd products C = A · B (`multiply`), A pre-packed
+/// in panels of `panelRows` rows (`packedIndex`), B and C plain row-major with a row length of at least the columns
+/// rounded up to `panelColumns`; and for every other product with both operands packed (`packedBlock`). Call it only
+/// where the CPU runs AVX-512 (VAE's `TransformKernels` decides).
 ///
 /// Each element of C is one FMA chain over k = 0, 1, … in order, started from zero, whatever its row, column or
 /// block: results do not depend on how a product is cut into blocks or shared out over threads.
@@ -46,51 +47,115 @@ public enum GemmAVX512 {
     @inline(__always)
     static func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self) }
 
-    /// One 8 × 32 block of C: per k two loads of B's row, eight broadcasts of A, sixteen FMAs. Only the first
-    /// `rows` rows are stored.
+    /// One 8 × 32 block of C from B's rows `ldb` apart: only the first `rows` rows are stored.
     @inline(__always)
     static func block(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
                       c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int) {
+        let t = Tile(depth: depth, a: a, b: b, ldb: ldb)
+        for r in 0..<rows {
+            let (v0, v1) = t.row(r)
+            store(v0, c + r * ldc); store(v1, c + r * ldc + 16)
+        }
+    }
+
+    /// One panel of A (`panelRows` floats per k) times one panel of B (`panelColumns` floats per k), both packed (VAECore's
+    /// `PackedGemm`), over one block of k (`PackedGemm.depthBlock`): each element one FMA chain over the block's k in order
+    /// from zero, plus (`earlier`) the sum of the earlier blocks kept in `sums` (a dense panelRows × panelColumns tile).
+    /// Unless `final` the sum goes to `sums`; the final block writes C[0..<rows][0..<columns] = alpha · sum + beta · C
+    /// (C unread where beta is zero); rows ≤ 8, columns ≤ 32. The blocks of k keep a product deep in k accurate (a single
+    /// chain over thousands of terms, the weight gradient's tiles, lost what OpenBLAS's blocking of k kept) and its
+    /// operands in cache.
+    @inline(never)
+    public static func packedBlock(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, sums: UnsafeMutablePointer<Float>,
+                            earlier: Bool, final: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int,
+                            alpha: Float, beta: Float) {
+        let t = Tile(depth: depth, a: a, b: b, ldb: panelColumns)
+        let row = { (r: Int) -> (Vector, Vector) in
+            let (v0, v1) = t.row(r)
+            guard earlier else { return (v0, v1) }
+            let s = sums + r * panelColumns
+            return (load(s) + v0, load(s + 16) + v1)
+        }
+        guard final else {
+            for r in 0..<panelRows {
+                let (v0, v1) = row(r)
+                store(v0, sums + r * panelColumns); store(v1, sums + r * panelColumns + 16)
+            }
+            return
+        }
+        finish(rows: rows, columns: columns, c: c, ldc: ldc, alpha: alpha, beta: beta, row)
+    }
+
+    /// C's rows = alpha · the block's sums + beta · C (C unread where beta is zero); a partial panel of columns element
+    /// by element with the same operations.
+    @inline(__always)
+    static func finish(rows: Int, columns: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float,
+                       _ row: (Int) -> (Vector, Vector)) {
+        for r in 0..<rows {
+            let (v0, v1) = row(r), p = c + r * ldc
+            if columns == panelColumns {
+                store(finish(v0, p, alpha, beta), p); store(finish(v1, p + 16, alpha, beta), p + 16)
+                continue
+            }
+            for j in 0..<columns {
+                var value = alpha * (j < 16 ? v0[j] : v1[j - 16])
+                if beta != 0 { value = value + beta * p[j] }
+                p[j] = value
+            }
+        }
+    }
+
+    @inline(__always)
+    static func finish(_ v: Vector, _ p: UnsafeMutablePointer<Float>, _ alpha: Float, _ beta: Float) -> Vector {
+        let scaled = v * alpha
+        return beta == 0 ? scaled : scaled + beta * load(p)
+    }
+
+    /// An 8 × 32 block of A · B in 16 registers: per k two loads of B's row, eight broadcasts of A, sixteen FMAs.
+    struct Tile {
         var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
         var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
         var c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
         var c60 = Vector(), c61 = Vector(), c70 = Vector(), c71 = Vector()
-        var ap = a, bp = b
-        for _ in 0..<depth {
-            let b0 = load(bp), b1 = load(bp + 16)
-            var s = Vector(repeating: ap[0])
-            c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-            s = Vector(repeating: ap[1])
-            c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-            s = Vector(repeating: ap[2])
-            c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
-            s = Vector(repeating: ap[3])
-            c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-            s = Vector(repeating: ap[4])
-            c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
-            s = Vector(repeating: ap[5])
-            c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
-            s = Vector(repeating: ap[6])
-            c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
-            s = Vector(repeating: ap[7])
-            c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
-            ap += panelRows
-            bp += ldb
+
+        @inline(__always)
+        init(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int) {
+            var ap = a, bp = b
+            for _ in 0..<depth {
+                let b0 = load(bp), b1 = load(bp + 16)
+                var s = Vector(repeating: ap[0])
+                c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+                s = Vector(repeating: ap[1])
+                c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+                s = Vector(repeating: ap[2])
+                c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+                s = Vector(repeating: ap[3])
+                c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+                s = Vector(repeating: ap[4])
+                c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+                s = Vector(repeating: ap[5])
+                c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+                s = Vector(repeating: ap[6])
+                c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
+                s = Vector(repeating: ap[7])
+                c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
+                ap += panelRows
+                bp += ldb
+            }
         }
-        store(c00, c); store(c01, c + 16)
-        guard rows > 1 else { return }
-        store(c10, c + ldc); store(c11, c + ldc + 16)
-        guard rows > 2 else { return }
-        store(c20, c + 2 * ldc); store(c21, c + 2 * ldc + 16)
-        guard rows > 3 else { return }
-        store(c30, c + 3 * ldc); store(c31, c + 3 * ldc + 16)
-        guard rows > 4 else { return }
-        store(c40, c + 4 * ldc); store(c41, c + 4 * ldc + 16)
-        guard rows > 5 else { return }
-        store(c50, c + 5 * ldc); store(c51, c + 5 * ldc + 16)
-        guard rows > 6 else { return }
-        store(c60, c + 6 * ldc); store(c61, c + 6 * ldc + 16)
-        guard rows > 7 else { return }
-        store(c70, c + 7 * ldc); store(c71, c + 7 * ldc + 16)
+
+        @inline(__always)
+        func row(_ r: Int) -> (Vector, Vector) {
+            switch r {
+            case 0: (c00, c01)
+            case 1: (c10, c11)
+            case 2: (c20, c21)
+            case 3: (c30, c31)
+            case 4: (c40, c41)
+            case 5: (c50, c51)
+            case 6: (c60, c61)
+            default: (c70, c71)
+            }
+        }
     }
 }

@@ -44,7 +44,7 @@ struct Bench: ParsableCommand {
     var steps = 3
     static let stepsRange = 1...1_000_000
 
-    @Option(help: "What to measure: train (steps of --batch_size images), analyze (one image pair per step) or sgemm (the GEMM ceiling: a 2048×2048×2048 product per thread, side by side, to compare the convolutions' GEMM rate with).")
+    @Option(help: "What to measure: train (steps of --batch_size images), analyze (one image pair per step) or sgemm (the GEMM ceiling: a 2048×2048×2048 product per thread, side by side, on our own kernel and on OpenBLAS, beside the arithmetic peak; the better rate is the one the convolutions' GEMM rate compares with).")
     var mode: BenchMode = .train
 
     @Flag(help: "Print the result as JSON.")
@@ -65,10 +65,7 @@ struct Bench: ParsableCommand {
             if mode == .sgemm {
                 let result = Benchmark.sgemmCeiling(size: Self.sgemmSize, steps: steps, replicas: replicas, context: mpi.context)
                 guard replicas.rank == 0 else { return }
-                print(json ? try Self.json(result, provenance: provenance)
-                           : String(format: "sgemm %d×%d×%d, one product per thread, %d thread(s): %.4f s per step, %.1f GFLOP/s (median of %d)",
-                                    Self.sgemmSize, Self.sgemmSize, Self.sgemmSize, result.threads, result.secondsPerStep,
-                                    result.gflopsPerSecond, result.steps) + ", OpenBLAS core \(BLASCore.current)")
+                print(json ? try Self.json(result, provenance: provenance) : Self.ceilingText(result))
                 return
             }
             // Rank 0 reads --config and sends it: the other hosts need not have the file.
@@ -87,6 +84,26 @@ struct Bench: ParsableCommand {
             guard replicas.rank == 0 else { return }
             print(json ? try Self.json(result, provenance: provenance) : Self.table(result, model: cfg.yamlDescription))
         }
+    }
+
+    /// `--mode sgemm`'s lines: the best rate (the ceiling), then each kernel's and the arithmetic peak.
+    static func ceilingText(_ r: BenchmarkResult) -> String {
+        var lines = [String(format: "sgemm %d×%d×%d, one product per thread, %d thread(s): %.4f s per step, %.1f GFLOP/s (median of %d)",
+                            sgemmSize, sgemmSize, sgemmSize, r.threads, r.secondsPerStep, r.gflopsPerSecond, r.steps)
+                     + ", OpenBLAS core \(BLASCore.current)"]
+        guard let ceiling = r.ceiling else { return lines[0] }
+        let peak = ceiling.peak
+        let share = { (rate: Double) in peak.gflops.map { String(format: " = %.0f%% of the peak", 100 * rate / $0) } ?? "" }
+        if let own = ceiling.ownKernel {
+            lines.append(String(format: "  our kernel (%@): %.1f GFLOP/s", r.kernels, own) + share(own))
+        } else {
+            lines.append("  our kernel: not built for this CPU (OpenBLAS runs every product)")
+        }
+        lines.append("  OpenBLAS (\(BLASCore.running)): " + String(format: "%.1f GFLOP/s", ceiling.openBLAS) + share(ceiling.openBLAS))
+        let clock = peak.megahertz.map { String(format: "%.0f MHz", $0) } ?? "unknown"
+        lines.append("  arithmetic peak: " + (peak.gflops.map { String(format: "%.1f GFLOP/s", $0) } ?? "unknown")
+                     + " = \(peak.cores) core(s) × \(peak.fmaPorts) FMA ports (assumed) × \(peak.lanes) lanes × 2 × \(clock) (clock: \(peak.clockSource))")
+        return lines.joined(separator: "\n")
     }
 
     /// Side of the square products of `--mode sgemm`: large enough that packing is a small part of the work.

@@ -16,11 +16,25 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(gflop, 2 * 2 * pow(2048, 3) / 1e9, accuracy: 1e-9)
         XCTAssertGreaterThan(seconds, 0)
         XCTAssertEqual(rate, gflop / seconds, accuracy: 1e-6 * rate)
+        // The ceiling is the better of our kernel and OpenBLAS on the same products; the arithmetic peak beside them.
+        let ceiling = try XCTUnwrap(json["ceiling"] as? [String: Any], r.stdout)
+        let own = try XCTUnwrap(ceiling["own_kernel_gflops"] as? Double, r.stdout)
+        let blas = try XCTUnwrap(ceiling["openblas_gflops"] as? Double, r.stdout)
+        XCTAssertEqual(rate, max(own, blas), accuracy: 1e-6 * rate)
+        let peak = try XCTUnwrap(ceiling["peak"] as? [String: Any], r.stdout)
+        XCTAssertEqual(peak["cores"] as? Int, min(2, ProcessInfo.processInfo.activeProcessorCount))
+        XCTAssertEqual(peak["fma_ports"] as? Int, 2)
+        XCTAssertTrue([8, 16].contains(peak["lanes"] as? Int ?? 0), r.stdout)
+        XCTAssertFalse((peak["clock_source"] as? String ?? "").isEmpty, r.stdout)
 
         let text = try VAEDistBinary.run(["bench", "--mode", "sgemm", "--steps", "1", "--threads", "1"])
         XCTAssertEqual(text.status, 0, text.output)
         XCTAssertTrue(text.stdout.hasPrefix("sgemm 2048×2048×2048, one product per thread, 1 thread(s): "), text.stdout)
         XCTAssertTrue(text.stdout.contains("GFLOP/s (median of 1)"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("\n  our kernel (avx"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("\n  OpenBLAS ("), text.stdout)
+        XCTAssertTrue(text.stdout.contains("\n  arithmetic peak: "), text.stdout)
+        XCTAssertTrue(text.stdout.contains("FMA ports (assumed)"), text.stdout)
     }
 
     func testGradAccumIsForTrainingOnly() throws {

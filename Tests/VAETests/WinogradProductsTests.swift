@@ -1,27 +1,31 @@
 @testable import VAECore
 import XCTest
 
-/// The Winograd products on our own AVX-512 micro-kernel (`WinogradProducts`, `GemmAVX512`): every element of M is
-/// one FMA chain over k = 0, 1, … in order, started from zero (`Float.addingProduct`), whatever its row, its column,
-/// its block of columns or the thread count, so results stay bitwise independent of `--threads` and of the batch
-/// slot. Checked on shapes whose rows do not fill the last panel of 8, whose tiles end inside a panel of 32 and span
-/// several column blocks, with k = 1 and k far past a panel's worth. The packed weight layout is checked on any CPU.
+/// The Winograd products on our own micro-kernels (`WinogradProducts`: `GemmAVX512`, and `GemmAVX2.multiply` on the same
+/// layouts): every element of M is one FMA chain over k = 0, 1, … in order, started from zero (`Float.addingProduct`),
+/// whatever its row, its column, its block of columns, the thread count or the kernel, so results stay bitwise
+/// independent of `--threads`, of the batch slot and of the CPU's vector width. Checked on shapes whose rows do not
+/// fill the last panel of 8 (nor a quarter of 4), whose tiles end inside a panel of 32 and span several column blocks,
+/// with k = 1 and k far past a panel's worth. The packed weight layout is checked on any CPU.
 final class WinogradProductsTests: XCTestCase {
     var rng = SplitMix64(seed: 21)
 
     func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float(rng.nextUniform() * 2 - 1) } }
 
-    func requireAVX512() throws {
-        // The micro-kernel is compiled for x86-64-v4 and cannot run on a CPU without it: there OpenBLAS runs every product.
-        try XCTSkipUnless(TransformKernels.cpuRunsAVX512, "this CPU does not run AVX-512 (x86-64-v4) code: OpenBLAS runs every product here")
+    /// The kernels this CPU runs: AVX-512 only where it has it (said, not silently skipped); none off x86-64.
+    func kernels() throws -> [TransformKernels] {
+        let runnable = TransformKernels.allCases.filter { $0.multipliesWinograd && ($0 == .avx2 || TransformKernels.cpuRunsAVX512) }
+        try XCTSkipIf(runnable.isEmpty, "not x86-64: OpenBLAS runs every product here")
+        if !runnable.contains(.avx512) { print("WinogradProductsTests: this CPU does not run AVX-512 code: the AVX2 kernel alone is checked") }
+        return runnable
     }
 
-    /// M = U · V for `points` random matrices through `WinogradProducts` on `GemmAVX512`, with V's and M's buffers
+    /// M = U · V for `points` random matrices through `WinogradProducts` on `kernels`, with V's and M's buffers
     /// first filled with NaN (V's padding columns must be zeroed before the kernel reads them). Returns M's rows
     /// `tiles` long, and U and V as plain arrays.
-    func multiply(points: Int, m: Int, k: Int, tiles: Int, columns v: (_ point: Int, _ row: Int, _ column: Int) -> Float? = { _, _, _ in nil })
+    func multiply(_ kernels: TransformKernels, points: Int, m: Int, k: Int, tiles: Int, columns v: (_ point: Int, _ row: Int, _ column: Int) -> Float? = { _, _, _ in nil })
         -> (m: [[Float]], u: [[Float]], v: [[Float]], paddingFinite: Bool) {
-        let products = WinogradProducts(points: points, outChannels: m, inChannels: k, tiles: tiles, kernels: .avx512)
+        let products = WinogradProducts(points: points, outChannels: m, inChannels: k, tiles: tiles, kernels: kernels)
         XCTAssertTrue(products.ownKernel)
         let layout = products.weights, length = products.rowLength
         let (strideV, strideM) = (WinogradGeometry.matrixStride(products.inputElements), WinogradGeometry.matrixStride(products.outputElements))
@@ -51,11 +55,11 @@ final class WinogradProductsTests: XCTestCase {
     }
 
     func testProductsAreScalarFMAChainsInOrder() throws {
-        try requireAVX512()
-        // (points, m, k, tiles): one element; rows short of a panel; tiles ending inside a panel and spanning two
-        // and three column blocks of 256; k = 1 and k of several hundred.
-        for (points, m, k, tiles) in [(1, 1, 1, 1), (2, 5, 1, 33), (3, 13, 7, 70), (2, 8, 300, 257), (2, 17, 64, 600), (4, 9, 3, 31)] {
-            let (result, u, v, paddingFinite) = multiply(points: points, m: m, k: k, tiles: tiles)
+        // (points, m, k, tiles): one element; rows short of a panel and of a quarter; tiles ending inside a panel and
+        // spanning two and three column blocks of 256; k = 1 and k of several hundred.
+        for kernels in try kernels() {
+        for (points, m, k, tiles) in [(1, 1, 1, 1), (2, 5, 1, 33), (3, 13, 7, 70), (2, 8, 300, 257), (2, 17, 64, 600), (4, 9, 3, 31), (1, 6, 5, 40)] {
+            let (result, u, v, paddingFinite) = multiply(kernels, points: points, m: m, k: k, tiles: tiles)
             var differing = 0
             for point in 0..<points {
                 for row in 0..<m {
@@ -66,31 +70,33 @@ final class WinogradProductsTests: XCTestCase {
                     }
                 }
             }
-            XCTAssertEqual(differing, 0, "\(points) × (\(m) × \(k) · \(k) × \(tiles)): \(differing) elements are not the FMA chain")
-            XCTAssertTrue(paddingFinite, "\(m) × \(k) · \(k) × \(tiles): V's padding columns were read unzeroed")
+            XCTAssertEqual(differing, 0, "\(kernels): \(points) × (\(m) × \(k) · \(k) × \(tiles)): \(differing) elements are not the FMA chain")
+            XCTAssertTrue(paddingFinite, "\(kernels): \(m) × \(k) · \(k) × \(tiles): V's padding columns were read unzeroed")
+        }
         }
     }
 
     func testAColumnsResultIsIndependentOfItsPosition() throws {
-        try requireAVX512()
         // Every column of V the same: every column of M must be bitwise the same, at the start or end of a panel,
         // of a block of 256 columns, and in the last, partial panel.
         let same = random(96)
-        let (result, _, _, _) = multiply(points: 2, m: 11, k: 96, tiles: 547) { point, row, _ in same[row] + Float(point) }
-        for row in result {
-            XCTAssertEqual(Set(row.map(\.bitPattern)).count, 1, "a row of M differs between its columns")
+        for kernels in try kernels() {
+            let (result, _, _, _) = multiply(kernels, points: 2, m: 11, k: 96, tiles: 547) { point, row, _ in same[row] + Float(point) }
+            for row in result {
+                XCTAssertEqual(Set(row.map(\.bitPattern)).count, 1, "\(kernels): a row of M differs between its columns")
+            }
         }
     }
 
-    func testTheProductsAreBitwiseTheSameWithAnyThreadCount() throws {
-        try requireAVX512()
+    func testTheProductsAreBitwiseTheSameWithAnyThreadCountAndKernel() throws {
         var results: [[[Float]]] = []
-        for threads in [1, 2, 3] {
-            rng = SplitMix64(seed: 4)
-            results.append(ComputeContext(threads: threads).run { multiply(points: 16, m: 20, k: 40, tiles: 700).m })
+        for kernels in try kernels() {
+            for threads in [1, 2, 3] {
+                rng = SplitMix64(seed: 4)
+                results.append(ComputeContext(threads: threads, kernels: kernels).run { multiply(kernels, points: 16, m: 20, k: 40, tiles: 700).m })
+            }
         }
-        XCTAssertEqual(results[0].map { $0.map(\.bitPattern) }, results[1].map { $0.map(\.bitPattern) })
-        XCTAssertEqual(results[0].map { $0.map(\.bitPattern) }, results[2].map { $0.map(\.bitPattern) })
+        for result in results.dropFirst() { XCTAssertEqual(results[0].map { $0.map(\.bitPattern) }, result.map { $0.map(\.bitPattern) }) }
     }
 
     /// The weight transforms write U packed (`packed: true`) with exactly the values of the plain layout, each at its

@@ -8,7 +8,15 @@ public func convolveBlocked(_ x: UnsafePointer<Float>, _ g: ConvGeometry, weight
                             bias: UnsafePointer<Float>, outChannels: Int, into y: UnsafeMutablePointer<Float>) {
     let pixels = g.colColumns
     let blocks = (pixels + gemmBlock - 1) / gemmBlock
+    let problem = { (lo: Int, hi: Int, col: UnsafePointer<Float>) in
+        GemmProblem(transA: false, transB: false, m: outChannels, n: hi - lo, k: g.colRows, alpha: 1,
+                    a: weight, lda: g.colRows, b: col, ldb: hi - lo, beta: 1, c: y + lo, ldc: pixels)
+    }
     Profile.measure(.conv, flops: 2 * Double(outChannels) * Double(pixels) * Double(g.colRows)) {
+        // Our own kernel packs the weights once for every block.
+        let kernel = TransformKernels.active.gemmKernel
+        let packedWeights = kernel.map { problem(0, 1, weight).packA($0, parallel: true) }
+        defer { packedWeights?.deallocate() }
         parallelFor(blocks, grain: 1) { range in
             let col = UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * gemmBlock)
             defer { col.deallocate() }
@@ -16,8 +24,11 @@ public func convolveBlocked(_ x: UnsafePointer<Float>, _ g: ConvGeometry, weight
                 let lo = block * gemmBlock, hi = min(pixels, lo + gemmBlock)
                 unfoldColumns(x, g, lo..<hi, into: col)
                 for o in 0..<outChannels { (y + o * pixels + lo).update(repeating: bias[o], count: hi - lo) }
-                GemmProblem(transA: false, transB: false, m: outChannels, n: hi - lo, k: g.colRows, alpha: 1,
-                            a: weight, lda: g.colRows, b: col, ldb: hi - lo, beta: 1, c: y + lo, ldc: pixels).run()
+                if let kernel, let packedWeights {
+                    problem(lo, hi, col).runPacked(kernel, parallel: false, packedA: packedWeights)
+                } else {
+                    problem(lo, hi, col).runBLAS()
+                }
             }
         }
     }

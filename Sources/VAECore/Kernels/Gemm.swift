@@ -1,13 +1,13 @@
 import CBLAS
 import Foundation
 
-/// C = alpha · op(A) · op(B) + beta · C, row-major, through OpenBLAS.
-/// op(A) is M×K, op(B) is K×N, C is M×N; lda/ldb/ldc default to the dense row lengths.
+/// C = alpha · op(A) · op(B) + beta · C, row-major: on our own micro-kernel (`runPacked`, `TransformKernels.gemmKernel`),
+/// else through OpenBLAS. op(A) is M×K, op(B) is K×N, C is M×N; lda/ldb/ldc default to the dense row lengths.
 ///
-/// OpenBLAS itself runs single-threaded (`GemmProblem.run`): its idle workers spin in sched_yield and took
-/// a fifth of the CPU from our own loops on two cores. Large products are split here instead, into blocks of
-/// 256 of C's columns (or rows, whichever is longer) shared out over the threads. The blocks depend only on
-/// the shape, never on the thread count, so results are bitwise the same with any number of threads.
+/// Our kernel's tasks, and OpenBLAS's blocks, are shared out over our threads. OpenBLAS itself runs single-threaded
+/// (`GemmProblem.run`): its idle workers spin in sched_yield and took a fifth of the CPU from our own loops on two
+/// cores; its products are split here into blocks of 256 of C's columns (or rows, whichever is longer). Either split
+/// depends only on the shape, never on the thread count, so results are bitwise the same with any number of threads.
 @inline(__always)
 public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
@@ -17,14 +17,15 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     let p = GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a,
                         lda: lda ?? (transA ? m : k), b: b, ldb: ldb ?? (transB ? k : n), beta: beta, c: c, ldc: ldc ?? n)
     Profile.measure(kind, flops: 2 * Double(m) * Double(n) * Double(k)) {
+        if let kernel = TransformKernels.active.gemmKernel, p.packingPays { return p.runPacked(kernel, parallel: true) }
         let splitColumns = n >= m
         let extent = splitColumns ? n : m
         let blocks = (extent + gemmBlock - 1) / gemmBlock
-        guard blocks > 1 else { return p.run() }
+        guard blocks > 1 else { return p.runBLAS() }
         parallelFor(blocks, grain: 1) { range in
             for block in range {
                 let lo = block * gemmBlock, hi = min(extent, lo + gemmBlock)
-                (splitColumns ? p.columns(lo..<hi) : p.rows(lo..<hi)).run()
+                (splitColumns ? p.columns(lo..<hi) : p.rows(lo..<hi)).runBLAS()
             }
         }
     }
@@ -35,23 +36,26 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
 let gemmBlock = 256
 
 /// `count` independent products of one shape whose operands lie `stride` apart (e.g. Winograd's 16), one
-/// product per thread at a time: better than splitting each of them.
+/// product per thread at a time: better than splitting each of them. `openBLAS` runs them there even where our own
+/// kernel would (the bench's comparison).
 public func sgemmBatch(count: Int, transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                        a: UnsafePointer<Float>, strideA: Int, b: UnsafePointer<Float>, strideB: Int,
-                       beta: Float = 0, c: UnsafeMutablePointer<Float>, strideC: Int, kind: Profile.Kind = .conv) {
+                       beta: Float = 0, c: UnsafeMutablePointer<Float>, strideC: Int, kind: Profile.Kind = .conv,
+                       openBLAS: Bool = false) {
     guard m > 0, n > 0, count > 0 else { return }
     Profile.measure(kind, flops: 2 * Double(m) * Double(n) * Double(k) * Double(count)) {
         parallelFor(count, grain: 1) { range in
             for i in range {
-                GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a + i * strideA,
+                let problem = GemmProblem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a + i * strideA,
                             lda: transA ? m : k, b: b + i * strideB, ldb: transB ? k : n, beta: beta,
-                            c: c + i * strideC, ldc: n).run()
+                            c: c + i * strideC, ldc: n)
+                if openBLAS { problem.runBLAS() } else { problem.run() }
             }
         }
     }
 }
 
-/// One call of cblas_sgemm, and its restriction to a block of C's rows or columns.
+/// One product C = alpha · op(A) · op(B) + beta · C, and its restriction to a block of C's rows or columns.
 struct GemmProblem {
     var transA, transB: Bool
     var m, n, k: Int
@@ -64,7 +68,13 @@ struct GemmProblem {
     /// OpenBLAS's own threads are switched off once, before its first use, whoever calls first.
     private static let singleThreaded: Void = openblas_set_num_threads(1)
 
-    func run() {
+    /// The product on the calling thread: on our own micro-kernel where `kernels` has one and `packingPays`, else OpenBLAS.
+    func run(_ kernels: TransformKernels = .active) {
+        if let kernel = kernels.gemmKernel, packingPays { runPacked(kernel, parallel: false) } else { runBLAS() }
+    }
+
+    /// One call of cblas_sgemm.
+    func runBLAS() {
         Self.singleThreaded
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

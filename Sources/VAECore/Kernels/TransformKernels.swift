@@ -3,14 +3,13 @@ import Foundation
 import TileTransforms
 import TileTransformsAVX512
 
-/// Which build of the Winograd tile transforms, and which kernel of the Winograd products, runs, decided per
-/// `ComputeContext`: AVX2 (8 tiles per vector, with the flags of the rest of the kernels; every product on OpenBLAS) or
-/// AVX-512 where the CPU has it (16 tiles per vector, the `TileTransformsAVX512` target; the forward and input-gradient
-/// products on our own micro-kernel, `GemmAVX512` through `WinogradProducts`). Both builds of a transform do the same
-/// operations on each tile, so its results are bitwise the same (`KernelDispatchTests`); the products are summed in
-/// another order than OpenBLAS's, so convolutions differ by rounding between the two (within every fixture's
-/// tolerance). The launcher's context takes `VAE_DIST_KERNELS=avx2` (or `avx512`) when it is set, for measurements;
-/// tests make a context of each.
+/// Which build of the Winograd tile transforms, and which GEMM micro-kernels, run, decided per `ComputeContext`: AVX2
+/// (8 tiles per vector, with the flags of the rest of the kernels; the products on `GemmAVX2`) or AVX-512 where the CPU
+/// has it (16 tiles per vector, the `TileTransformsAVX512` target; the products on `GemmAVX512`): the forward and
+/// input-gradient Winograd products through `WinogradProducts`, every other product through `PackedGemm`. Both builds
+/// of a transform do the same operations on each tile (`KernelDispatchTests`), and both kernels the same FMA chains
+/// (`WinogradProductsTests`, `PackedGemmTests`), so the two paths compute bitwise the same results.
+/// The launcher's context takes `VAE_DIST_KERNELS=avx2` (or `avx512`) when it is set, for measurements; tests make a context of each; off x86-64 OpenBLAS runs every product.
 public enum TransformKernels: String, Sendable, CaseIterable {
     case avx2, avx512
 
@@ -39,8 +38,9 @@ public enum TransformKernels: String, Sendable, CaseIterable {
     /// unless told otherwise.
     public static var active: TransformKernels { ComputeContext.current.kernels }
 
-    /// Whether the forward and input-gradient Winograd products run on `GemmAVX512` (else OpenBLAS).
-    var multipliesWinograd: Bool { self == .avx512 }
+    /// Whether the forward and input-gradient Winograd products run on our own kernel, `GemmAVX512` or `GemmAVX2`
+    /// (else OpenBLAS): on x86-64, so that both paths compute the same convolutions bit for bit.
+    var multipliesWinograd: Bool { gemmKernel != nil }
 
     /// Tiles per vector.
     public var lanes: Int { self == .avx2 ? SIMD8<Float>.lanes : TileTransformsAVX512.Lanes.lanes }

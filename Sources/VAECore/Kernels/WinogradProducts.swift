@@ -1,18 +1,20 @@
 import GemmAVX512
 
 /// The products of a Winograd convolution's chunk, M[ξ] = U[ξ] · V[ξ] for each of its `points` ξ (the forward and
-/// the input gradient; the weight gradient's products stay on `sgemmBatch`). Where `TransformKernels` picks AVX-512
-/// they run on `GemmAVX512`: U packed in its panels by the weight transform once per convolution, V read as the input
-/// transform writes it and M written directly, in rows padded to whole panels; no operand is re-packed per chunk and
-/// C is not cleared first. Elsewhere OpenBLAS runs them on plain matrices, as before.
+/// the input gradient; the weight gradient's products go through `sgemmBatch`). On x86-64 they run on `GemmAVX512`
+/// where `TransformKernels` picks AVX-512, else on `GemmAVX2.multiply`, the same FMA chains (bitwise the same M): U
+/// packed in panels by the weight transform once per convolution, V read as the input transform writes it and M
+/// written directly, in rows padded to whole panels; no operand is re-packed per chunk and C is not cleared first.
+/// Elsewhere OpenBLAS runs them on plain matrices.
 struct WinogradProducts {
     let points, outChannels, inChannels, tiles: Int
-    /// Whether the products run on `GemmAVX512` (else OpenBLAS).
-    let ownKernel: Bool
+    let kernels: TransformKernels
+    /// Whether the products run on our own kernel (else OpenBLAS).
+    var ownKernel: Bool { kernels.multipliesWinograd }
 
     init(points: Int, outChannels: Int, inChannels: Int, tiles: Int, kernels: TransformKernels = .active) {
         (self.points, self.outChannels, self.inChannels, self.tiles) = (points, outChannels, inChannels, tiles)
-        ownKernel = kernels.multipliesWinograd
+        self.kernels = kernels
     }
 
     /// Columns of M per task, whole panels: with A's panel in L1 the block's columns of V stay in L2.
@@ -41,8 +43,9 @@ struct WinogradProducts {
         let (strideU, strideV, strideM) = (weights.step, WinogradGeometry.matrixStride(inputElements), WinogradGeometry.matrixStride(outputElements))
         guard ownKernel else {
             return sgemmBatch(count: points, m: outChannels, n: tiles, k: inChannels, a: u, strideA: strideU, b: v,
-                              strideB: strideV, c: m, strideC: strideM)
+                              strideB: strideV, c: m, strideC: strideM, openBLAS: true)
         }
+        let wide = kernels == .avx512
         guard outChannels > 0, tiles > 0 else { return }
         let (block, length) = (Self.columnBlock, rowLength)
         let blocks = (tiles + block - 1) / block
@@ -55,8 +58,13 @@ struct WinogradProducts {
                     if hi == tiles && padding > 0 {
                         for row in 0..<inChannels { (vPoint + row * length + tiles).update(repeating: 0, count: padding) }
                     }
-                    GemmAVX512.multiply(m: outChannels, depth: inChannels, columns: lo..<hi, a: u + point * strideU,
-                                        b: vPoint, ldb: length, c: m + point * strideM, ldc: length)
+                    if wide {
+                        GemmAVX512.multiply(m: outChannels, depth: inChannels, columns: lo..<hi, a: u + point * strideU,
+                                            b: vPoint, ldb: length, c: m + point * strideM, ldc: length)
+                    } else {
+                        GemmAVX2.multiply(m: outChannels, depth: inChannels, columns: lo..<hi, a: u + point * strideU,
+                                          b: vPoint, ldb: length, c: m + point * strideM, ldc: length)
+                    }
                 }
             }
         }

@@ -35,13 +35,27 @@ public struct BenchmarkResult: Codable, Sendable {
     public var kernels: String
     /// The OpenBLAS core whose kernels ran (`BLASCore`): SkylakeX, Haswell, Zen, ...
     public var blasCore: String = BLASCore.running
+    /// `--mode sgemm`: the rates measured and the arithmetic peak.
+    public var ceiling: GemmCeiling?
 
     enum CodingKeys: String, CodingKey {
-        case mode, ranks, threads, steps, parameters, phases, kinds, kernels
+        case mode, ranks, threads, steps, parameters, phases, kinds, kernels, ceiling
         case blasCore = "blas_core"
         case imgSize = "img_size", batchSize = "batch_size", gradAccum = "grad_accum", secondsPerStep = "seconds_per_step"
         case itemsPerSecond = "items_per_second", gflopPerStep = "gflop_per_step", gflopsPerSecond = "gflops_per_second"
         case peakResidentMB = "peak_resident_mb", waitByRank = "allreduce_wait_by_rank", gradientBuckets = "gradient_buckets"
+    }
+}
+
+/// The GEMM rates of `--mode sgemm` (GFLOP/s): our own kernel's (nil where OpenBLAS runs every product), OpenBLAS's,
+/// and the arithmetic peak of the cores that ran them.
+public struct GemmCeiling: Codable, Sendable {
+    public var ownKernel: Double?
+    public var openBLAS: Double
+    public var peak: ArithmeticPeak
+
+    enum CodingKeys: String, CodingKey {
+        case ownKernel = "own_kernel_gflops", openBLAS = "openblas_gflops", peak
     }
 }
 
@@ -158,36 +172,44 @@ public enum Benchmark {
             peakResidentMB: peakResidentMB, waitByRank: [Double](repeating: 0, count: replicas.size), kernels: model.context.kernels.rawValue)
     }
 
-    /// The sgemm ceiling of this machine: one square product of `size` per thread at the same time, each a whole
-    /// OpenBLAS call that packs its operands once (split into blocks, as `sgemm` splits large products, each block
-    /// packs A again, and our own Winograd products ran faster than that). One warm-up and `steps` measured.
-    /// The convolutions' GEMM rate of the other modes compares against it.
+    /// The GEMM ceiling of this machine: one square product of `size` per thread at the same time, on our own kernel
+    /// (`TransformKernels.gemmKernel`, packing its operands once per product) and as one whole OpenBLAS call each,
+    /// alternately, one warm-up and `steps` measured each; beside them the arithmetic peak (`ArithmeticPeak`). The
+    /// result's rate is the better of the two measured (the share the other modes' GEMM rates are set against).
     public static func sgemmCeiling(size: Int, steps: Int, replicas: ReplicaGroup, context: ComputeContext) -> BenchmarkResult {
         let products = context.threads
         let a = Tensor(shape: [size, size]), b = Tensor(shape: [size, size]), c = Tensor(shape: [products, size, size])
         var rng = SplitMix64(seed: UInt64(replicas.rank + 1))
         for i in 0..<a.count { a[i] = Float(rng.nextUniform()); b[i] = Float(rng.nextUniform()) }
-        var totals: [Double] = []
+        var totals: [Bool: [Double]] = [false: [], true: []]
         for step in 0...steps {
-            let start = DispatchTime.now().uptimeNanoseconds
-            context.run {
-                a.withUnsafeBufferPointer { a in
-                    b.withUnsafeBufferPointer { b in
-                        c.withUnsafeMutableBufferPointer { c in
-                            sgemmBatch(count: products, m: size, n: size, k: size, a: a.baseAddress!, strideA: 0,
-                                       b: b.baseAddress!, strideB: 0, c: c.baseAddress!, strideC: size * size)
+            for openBLAS in [false, true] {
+                let start = DispatchTime.now().uptimeNanoseconds
+                context.run {
+                    a.withUnsafeBufferPointer { a in
+                        b.withUnsafeBufferPointer { b in
+                            c.withUnsafeMutableBufferPointer { c in
+                                sgemmBatch(count: products, m: size, n: size, k: size, a: a.baseAddress!, strideA: 0,
+                                           b: b.baseAddress!, strideB: 0, c: c.baseAddress!, strideC: size * size,
+                                           openBLAS: openBLAS)
+                            }
                         }
                     }
                 }
+                guard step > 0 else { continue }
+                totals[openBLAS]!.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
             }
-            guard step > 0 else { continue }
-            totals.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
         }
-        let perStep = median(totals), gflop = Double(products) * 2 * pow(Double(size), 3) / 1e9
-        return BenchmarkResult(
+        let gflop = Double(products) * 2 * pow(Double(size), 3) / 1e9
+        let own = median(totals[false]!), blas = median(totals[true]!), perStep = min(own, blas)
+        let peak = ArithmeticPeak(cores: min(products, ProcessInfo.processInfo.activeProcessorCount))
+        var result = BenchmarkResult(
             mode: "sgemm", ranks: replicas.size, threads: products, imgSize: size, batchSize: 1, gradAccum: 1, steps: steps,
             parameters: 0, secondsPerStep: perStep, itemsPerSecond: Double(products) / perStep, phases: [:],
             kinds: ["conv (GEMM)": perStep], gflopPerStep: gflop, gflopsPerSecond: gflop / perStep,
             peakResidentMB: peakResidentMB, waitByRank: [Double](repeating: 0, count: replicas.size), kernels: context.kernels.rawValue)
+        result.ceiling = GemmCeiling(ownKernel: context.kernels.runsOwnGemm ? gflop / own : nil,
+                                     openBLAS: gflop / blas, peak: peak)
+        return result
     }
 }
