@@ -100,7 +100,7 @@ struct ModelOptions<Defaults: CommandDefaults>: ParsableArguments {
     var device = "cpu"
 
     @Flag(name: snakeAndKebab("fast_conv"),
-          help: "3×3 convolutions by Winograd F(4×4) in encoder and decoder: less time (docs/PERFORMANCE.md), at rounding errors up to ~1e-5 of a layer's largest value instead of ~1e-6. Default: F(4×4) in the decoder of analysis and reconstruction; in training only in the decoder's mid block and conv_out, where the Adam steps keep the accuracy contract (Tests/Fixtures/README.md); F(2×2) elsewhere.")
+          help: "3×3 convolutions by Winograd F(4×4) in encoder and decoder: less time (docs/PERFORMANCE.md), at rounding errors up to ~1e-5 of a layer's largest value instead of ~1e-6. Default: F(4×4) in the decoder of analysis and reconstruction; in training in the decoder's conv_in, mid and up blocks, where the Adam steps keep the accuracy contract (Tests/Fixtures/README.md); F(2×2) elsewhere.")
     var fastConv = false
 
     @Flag(name: snakeAndKebab("exact_conv"),
