@@ -22,20 +22,10 @@ if ! "$python" -c 'import torch, numpy, yaml' >/dev/null 2>&1; then
     echo "skipped: no torch in $python (pip install torch --index-url https://download.pytorch.org/whl/cpu pyyaml)"
     exit 0
 fi
-if [ -n "${VAE_DIST:-}" ]; then
-    bin="$VAE_DIST"
-else
-    swift build -c release --product vae-dist >/dev/null   # up to date with the sources under test
-    bin="$(swift build -c release --show-bin-path)/vae-dist"
-fi
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+source scripts/lib/vae-dist-run.sh   # bin, work, quiet
 fixtures=Tests/Fixtures
 tiny="$fixtures/vae-tiny-g8/config.yaml"
 size=32
-
-# Runs vae-dist quietly; its output is shown if it fails.
-quiet() { "$bin" "$@" >"$work/log" 2>&1 || { cat "$work/log"; echo "FAIL vae-dist $1"; exit 1; }; }
 
 quiet synth-data --output "$work/phantoms" --count 6 --pairs 0 --img_size "$size" --seed 3
 # 6 images at batch 4: two steps per epoch, the second a partial batch.

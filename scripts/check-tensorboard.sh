@@ -18,18 +18,8 @@ if ! "$python" -c 'import tensorboard' >/dev/null 2>&1; then
     echo "skipped: no tensorboard package in $python (pip install tensorboard)"
     exit 0
 fi
-if [ -n "${VAE_DIST:-}" ]; then
-    bin="$VAE_DIST"
-else
-    swift build -c release --product vae-dist >/dev/null   # up to date with the sources under test
-    bin="$(swift build -c release --show-bin-path)/vae-dist"
-fi
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+source scripts/lib/vae-dist-run.sh   # bin, work, quiet
 tiny=Tests/Fixtures/vae-tiny-g8/config.yaml
-
-# Runs vae-dist quietly; its output is shown if it fails.
-quiet() { "$bin" "$@" >"$work/log" 2>&1 || { cat "$work/log"; echo "FAIL vae-dist $1"; exit 1; }; }
 
 quiet synth-data --output "$work/phantoms" --count 10 --pairs 0 --img_size 32 --seed 3
 # 10 images, 2 held out: 8 train at batch 4, two steps an epoch.
