@@ -23,9 +23,17 @@ public struct WinogradGeometry: Sendable {
     /// (points × channels × tiles floats): decided by the shape alone, so results do not depend on threads.
     /// A chunk never spans two images and every image is cut the same way: a tile's GEMM column, and with it
     /// OpenBLAS's kernel and summation order, then depends on its place in its image only, so an image gives
-    /// bitwise the same output in any batch slot (the layer analysis compares slots 0 and 1).
-    public func chunks(channels: Int) -> [Range<Int>] {
+    /// bitwise the same output in any batch slot (the layer analysis compares slots 0 and 1). With `acrossImages`
+    /// (products whose every column is one FMA chain, whatever its place: `WinogradProducts` on our own kernel) the
+    /// batch's tile rows are cut into equal chunks instead: small images then share a chunk, and the products meet
+    /// U with more columns at a time.
+    public func chunks(channels: Int, acrossImages: Bool = false) -> [Range<Int>] {
         let tilesPerChunk = max(tilesWide, (1 << 22) / (points * max(channels, 1)))
+        if acrossImages {
+            let count = (tileRows + max(1, tilesPerChunk / tilesWide) - 1) / max(1, tilesPerChunk / tilesWide)
+            let rowsPerChunk = (tileRows + count - 1) / count
+            return Swift.stride(from: 0, to: tileRows, by: rowsPerChunk).map { $0..<min(tileRows, $0 + rowsPerChunk) }
+        }
         let rowsPerChunk = max(1, min(tilesHigh, tilesPerChunk / tilesWide))
         return (0..<batch).flatMap { n in
             Swift.stride(from: n * tilesHigh, to: (n + 1) * tilesHigh, by: rowsPerChunk)
