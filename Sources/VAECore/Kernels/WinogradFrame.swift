@@ -156,13 +156,13 @@ func forEachWeightLanes(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels
     let pairs = outChannels * inChannels, step = WinogradGeometry.matrixStride(pairs), lanes = SIMD8<Float>.lanes
     Profile.measure(.winograd) {
         parallelFor((pairs + lanes - 1) / lanes, grain: 16) { range in
-            // The group's nine sums per pair as `body` gives them (element-major), added to the pairs' gradients.
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 9 * lanes) { sums in
-                let sums = sums.baseAddress!
+            // The group's nine values per pair as `body` gives them (element-major), added to the pairs' gradients.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 9 * lanes) { values in
+                let values = values.baseAddress!
                 func run(_ m: UnsafePointer<Float>, step: Int, count: Int, gradients: UnsafeMutablePointer<Float>) {
-                    body(WeightGradientLanes(m: m, step: step, sums: sums))
+                    body(WeightGradientLanes(m: m, step: step, values: values))
                     for lane in 0..<count {
-                        for e in 0..<9 { gradients[9 * lane + e] += sums[lanes * e + lane] }
+                        for e in 0..<9 { gradients[9 * lane + e] += values[lanes * e + lane] }
                     }
                 }
                 for group in range {
@@ -187,7 +187,8 @@ func forEachWeightLanes(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels
 struct WeightGradientLanes {
     let m: UnsafePointer<Float>
     let step: Int
-    let sums: UnsafeMutablePointer<Float>
+    /// The values `add` was given, element-major.
+    let values: UnsafeMutablePointer<Float>
 
     /// The pairs' values of M[ξ].
     @inline(__always)
@@ -195,5 +196,5 @@ struct WeightGradientLanes {
 
     /// Element e (row-major) of the pairs' 3×3 gradients, to be added to them.
     @inline(__always)
-    func add(_ e: Int, _ value: SIMD8<Float>) { value.store(to: sums + SIMD8<Float>.lanes * e, count: SIMD8<Float>.lanes) }
+    func add(_ e: Int, _ value: SIMD8<Float>) { value.store(to: values + SIMD8<Float>.lanes * e, count: SIMD8<Float>.lanes) }
 }
