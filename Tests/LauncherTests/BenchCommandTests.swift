@@ -54,7 +54,7 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertTrue(text.stdout.contains("\n  OpenBLAS ("), text.stdout)
         XCTAssertTrue(text.stdout.contains("\n  ceiling: ours "), text.stdout)
         XCTAssertTrue(text.stdout.contains(", measured FMA peak "), text.stdout)
-        XCTAssertTrue(text.stdout.contains(" MHz)), formula peak "), text.stdout)
+        XCTAssertTrue(text.stdout.contains(" MHz), formula peak "), text.stdout)
         XCTAssertTrue(text.stdout.contains("GFLOP/s = 1 thread(s) at once, each 1"), text.stdout)
         XCTAssertTrue(text.stdout.contains("% of the measured FMA peak"), text.stdout)
         XCTAssertTrue(text.stdout.contains("\n  formula peak: "), text.stdout)
