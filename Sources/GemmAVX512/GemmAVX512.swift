@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// A GEMM micro-kernel compiled for x86-64-v4 (AVX-512): for the Winograd products C = A · B (`multiply`), A pre-packed
 /// in panels of `panelRows` rows (`packedIndex`), B and C plain row-major with a row length of at least the columns
 /// rounded up to `panelColumns`; and for every other product with both operands packed (`packedBlock`). Call it only
@@ -10,6 +12,9 @@ public enum GemmAVX512 {
     public static let panelRows = 8
     /// Columns of B and C per micro-kernel call: two 16-float vectors.
     public static let panelColumns = 32
+    /// Rows of B ahead that `multiply` prefetches: B's rows lie a page or more apart, where the hardware's prefetchers
+    /// do not follow; 8 to 16 ahead measured alike (docs/PERFORMANCE-LOG.md).
+    public static let prefetchRows = 8
 
     /// Where element (row, k) of an m × k matrix lies in its packed form: panels of `panelRows` rows, each k-major
     /// (the panel's rows side by side for each k). The rows of the last panel past m are zero.
@@ -51,7 +56,7 @@ public enum GemmAVX512 {
     @inline(__always)
     static func block(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
                       c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int) {
-        let t = Tile(depth: depth, a: a, b: b, ldb: ldb)
+        let t = Tile(depth: depth, a: a, b: b, ldb: ldb, prefetch: prefetchRows * ldb)
         for r in 0..<rows {
             let (v0, v1) = t.row(r)
             store(v0, c + r * ldc); store(v1, c + r * ldc + 16)
@@ -69,7 +74,7 @@ public enum GemmAVX512 {
     public static func packedBlock(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, sums: UnsafeMutablePointer<Float>,
                             earlier: Bool, final: Bool, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, columns: Int,
                             alpha: Float, beta: Float) {
-        let t = Tile(depth: depth, a: a, b: b, ldb: panelColumns)
+        let t = Tile(depth: depth, a: a, b: b, ldb: panelColumns, prefetch: 0)
         let row = { (r: Int) -> (Vector, Vector) in
             let (v0, v1) = t.row(r)
             guard earlier else { return (v0, v1) }
@@ -111,7 +116,8 @@ public enum GemmAVX512 {
         return beta == 0 ? scaled : scaled + beta * load(p)
     }
 
-    /// An 8 × 32 block of A · B in 16 registers: per k two loads of B's row, eight broadcasts of A, sixteen FMAs.
+    /// An 8 × 32 block of A · B in 16 registers: per k two loads of B's row, eight broadcasts of A, sixteen FMAs; with
+    /// `prefetch` > 0 also the row that many floats ahead into L1 (B packed and contiguous needs none).
     struct Tile {
         var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
         var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
@@ -119,9 +125,10 @@ public enum GemmAVX512 {
         var c60 = Vector(), c61 = Vector(), c70 = Vector(), c71 = Vector()
 
         @inline(__always)
-        init(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int) {
+        init(depth: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, prefetch: Int) {
             var ap = a, bp = b
             for _ in 0..<depth {
+                if prefetch > 0 { vd_prefetch(bp + prefetch); vd_prefetch(bp + prefetch + 16) }
                 let b0 = load(bp), b1 = load(bp + 16)
                 var s = Vector(repeating: ap[0])
                 c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)

@@ -1,3 +1,4 @@
+import CPrefetch
 import GemmAVX512
 
 /// The AVX2/FMA micro-kernels: of `PackedGemm` (compiled with the rest of VAECore for x86-64-v3): a 6 × 16 block of C in
@@ -33,7 +34,9 @@ enum GemmAVX2 {
         var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector()
         var c20 = Vector(), c21 = Vector(), c30 = Vector(), c31 = Vector()
         var ap = a, bp = b
+        let ahead = GemmAVX512.prefetchRows * ldb
         for _ in 0..<depth {
+            vd_prefetch(bp + ahead)
             let b0 = load(bp), b1 = load(bp + 8)
             var s = Vector(repeating: ap[0])
             c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
