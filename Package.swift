@@ -40,7 +40,7 @@ let package = Package(
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .systemLibrary(name: "CCPUFeatures", path: "Sources/CCPUFeatures"),
-        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
+        .systemLibrary(name: "CSIMD", path: "Sources/CSIMD"),
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
                        providers: [.apt(["libcairo2-dev"])]),
         // The Winograd tile transforms of one tile row, generic over the lane vector and inlinable: VAE compiles them
@@ -50,13 +50,13 @@ let package = Package(
         .target(name: "TileTransformsAVX512", dependencies: ["TileTransforms"],
                 swiftSettings: [.unsafeFlags(["-O"] + avx512Flags)]),
         // The GEMM micro-kernel of the Winograd products for AVX-512 CPUs, run where the CPU has it (TransformKernels).
-        .target(name: "GemmAVX512", dependencies: ["CPrefetch"], swiftSettings: [.unsafeFlags(["-O"] + avx512Flags)]),
+        .target(name: "GemmAVX512", dependencies: ["CSIMD"], swiftSettings: [.unsafeFlags(["-O"] + avx512Flags)]),
         // The library, in layers: each target imports only those above it in this list, and the compiler holds it
         // (scripts/test.sh builds with --explicit-target-dependency-import-check error). Every check stays on
         // (overflow, bounds, preconditions): building without them measured no faster, within noise. -O in debug
         // builds too, so the numeric tests run at release speed.
         .target(name: "VAECore",
-                dependencies: ["CBLAS", "CMalloc", "CCPUFeatures", "CPrefetch", "TileTransforms", "TileTransformsAVX512", "GemmAVX512"],
+                dependencies: ["CBLAS", "CMalloc", "CCPUFeatures", "CSIMD", "TileTransforms", "TileTransformsAVX512", "GemmAVX512"],
                 swiftSettings: [.unsafeFlags(["-O"] + cpuFlags)]),
         .target(name: "VAEFormats",
                 dependencies: ["VAECore", "CPNG", "CTurboJPEG", "CCairo", .product(name: "Yams", package: "Yams")],

@@ -1,4 +1,4 @@
-import CPrefetch
+import CSIMD
 
 /// A GEMM micro-kernel compiled for x86-64-v4 (AVX-512): for the Winograd products C = A · B (`multiply`), A pre-packed
 /// in panels of `panelRows` rows (`packedIndex`), B and C plain row-major with a row length of at least the columns

@@ -38,13 +38,13 @@ struct AnalysisOptions: ParsableArguments {
     var layers: AnalysisLayers = .decoder
 
     @Option(name: snakeAndKebab("bootstrap_samples", "bootstrap"),
-            help: "Bootstrap resamples of a folder's confidence intervals, ranking and group differences (drawn from --seed; --bootstrap is the old spelling).")
-    var bootstrapSamples = 2000
+            help: "Bootstrap resamples of a folder's confidence intervals, ranking and group differences (drawn from --seed; --bootstrap is the old spelling). Default: \(AnalysisSettings().bootstrap).")
+    var bootstrapSamples: Int?
     static let bootstrapRange = 1...1_000_000
 
     @Option(name: snakeAndKebab("ci_level"),
-            help: "Confidence level of a folder's intervals (percentile bootstrap), between 0.5 and 0.999.")
-    var ciLevel = 0.95
+            help: "Confidence level of a folder's intervals (percentile bootstrap), between 0.5 and 0.999. Default: \(AnalysisSettings().level).")
+    var ciLevel: Double?
     static let ciLevelRange = 0.5...0.999
 
     @Option(name: snakeAndKebab("group_by"),
@@ -55,8 +55,8 @@ struct AnalysisOptions: ParsableArguments {
             help: ArgumentHelp("Resample clusters of pairs (e.g. patients) instead of pairs in every bootstrap and group permutation: regex:PATTERN on the pair's name (the key is the first capture group, else the match).", valueName: "regex:PATTERN"))
     var clusterBy: String?
 
-    @Option(help: "Random permutations of a group comparison's p-value (every split is enumerated when there are at most this many).")
-    var permutations = 10000
+    @Option(help: "Random permutations of a group comparison's p-value (every split is enumerated when there are at most this many). Default: \(AnalysisSettings().permutations).")
+    var permutations: Int?
     static let permutationsRange = 100...10_000_000
 
     @Flag(help: quietHelp)
@@ -64,9 +64,9 @@ struct AnalysisOptions: ParsableArguments {
 
     func validate() throws {
         try checkOutputPathGiven(output, flag: "--output")
-        try checkRange(bootstrapSamples, Self.bootstrapRange, flag: "--bootstrap_samples")
-        try checkRange(permutations, Self.permutationsRange, flag: "--permutations")
-        guard Self.ciLevelRange.contains(ciLevel) else {
+        if let bootstrapSamples { try checkRange(bootstrapSamples, Self.bootstrapRange, flag: "--bootstrap_samples") }
+        if let permutations { try checkRange(permutations, Self.permutationsRange, flag: "--permutations") }
+        if let ciLevel, !Self.ciLevelRange.contains(ciLevel) {
             throw ValidationError("--ci_level must be at least \(Self.ciLevelRange.lowerBound) and at most \(Self.ciLevelRange.upperBound) (a fraction: 0.95 for 95 % intervals), got \(ciLevel)")
         }
         _ = try groupChoice
@@ -123,9 +123,9 @@ struct AnalysisOptions: ParsableArguments {
             let say = console.say
             // The pairs are not listed yet: the job checks again with the images this rank keeps.
             var (settings, model) = try loadModel(images: 0, replicas: replicas, job: mpi, say: say)
-            settings.bootstrap = bootstrapSamples
-            settings.level = ciLevel
-            settings.permutations = permutations
+            if let bootstrapSamples { settings.bootstrap = bootstrapSamples }
+            if let ciLevel { settings.level = ciLevel }
+            if let permutations { settings.permutations = permutations }
             settings.groupBy = try groupChoice
             settings.clusterBy = try clusterKey
             settings.layers = layers
@@ -215,6 +215,9 @@ struct Analyze: ParsableCommand {
             if masks != nil { throw ValidationError("--masks is for --mode folder; give --mask PATH for one pair") }
             if options.groupBy != nil || options.clusterBy != nil {
                 throw ValidationError("--group_by and --cluster_by are for a folder of pairs (--mode folder or analyze-folder); one pair has no groups")
+            }
+            if options.bootstrapSamples != nil || options.ciLevel != nil || options.permutations != nil {
+                throw ValidationError("--bootstrap_samples, --ci_level and --permutations are for a folder of pairs (--mode folder or analyze-folder); one pair has no intervals or p-values")
             }
         case .folder:
             if folder == nil { throw ValidationError("--mode folder needs --folder DIR (with positive/ and negative/ inside)") }

@@ -103,6 +103,12 @@ extension AnalyzeCommandTests {
                                             "\(dir!)/made/negative/benign/benign P1 a.png", "--group_by", "folder", "--output", "\(dir!)/out"] + modelArgs)
         XCTAssertEqual(single.status, 64, single.output)
         assertMentions(single.stderr, ["--group_by and --cluster_by are for a folder of pairs"])
+        for flags in [["--bootstrap_samples", "50"], ["--ci_level", "0.9"], ["--permutations", "500"]] {
+            let refused = try VAEDistBinary.run(["analyze", "--img1", "\(dir!)/made/positive/benign/benign P1 a.png", "--img2",
+                                                 "\(dir!)/made/negative/benign/benign P1 a.png", "--output", "\(dir!)/out"] + flags + modelArgs)
+            XCTAssertEqual(refused.status, 64, "\(flags): \(refused.output)")
+            assertMentions(refused.stderr, ["--bootstrap_samples, --ci_level and --permutations are for a folder of pairs"])
+        }
         // Every pair in one group: said, nothing compared.
         let one = try VAEDistBinary.run(base + ["--group_by", "regex:(P)", "--bootstrap_samples", "50"])
         XCTAssertEqual(one.status, 0, one.output)

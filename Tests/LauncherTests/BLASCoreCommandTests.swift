@@ -51,6 +51,11 @@ final class BLASCoreCommandTests: XCTestCase {
             XCTAssertEqual(occurrences(of: "vae-dist: OpenBLAS chose its \(BLASCore.running) kernels", in: r.stderr), 1, r.stderr)
             assertMentions(r.stderr, ["restarted on its \(better) kernels"])
             assertMentions(help.stdout, ["BLAS core here: \(better) (set by vae-dist; the library chose \(BLASCore.running))"])
+            // --quiet keeps only warnings, errors and results: the restart happens, its info line does not.
+            let quiet = try VAEDistBinary.run(["analyze", "--quiet", "--img1", "a.png", "--img2", "b.png"], environment: unset)
+            XCTAssertEqual(quiet.status, 64, quiet.output)
+            assertMentions(quiet.stderr, ["no --checkpoint given"])
+            XCTAssertFalse(quiet.stderr.contains("vae-dist: OpenBLAS chose"), quiet.stderr)
         case .keep:
             XCTAssertEqual(core, BLASCore.running)
             XCTAssertFalse(r.stderr.contains("vae-dist: OpenBLAS chose"), r.stderr)

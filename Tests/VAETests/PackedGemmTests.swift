@@ -74,8 +74,10 @@ final class PackedGemmTests: XCTestCase {
 
     /// (m, n, k): one element; partial panels; k = 1; rows over two tasks of 256 (and of 192); columns over several
     /// blocks; a deep k (narrower column blocks: 131072 / k floats of B per task, and three blocks of k) with columns
-    /// past one block; k one past two blocks; k = 0 (C = beta · C).
-    let shapes = [(1, 1, 1), (7, 33, 5), (5, 17, 1), (13, 9, 300), (300, 40, 24), (20, 600, 3), (17, 300, 600), (3, 5, 513), (9, 70, 0)]
+    /// past one block; k one past two blocks; k = 0 (C = beta · C); whole and partial 8 × 8 blocks of the packing
+    /// transpositions on every side.
+    let shapes = [(1, 1, 1), (7, 33, 5), (5, 17, 1), (13, 9, 300), (300, 40, 24), (20, 600, 3), (17, 300, 600), (3, 5, 513), (9, 70, 0),
+                  (24, 70, 37), (16, 64, 8)]
 
     func testEveryProductIsTheScalarChainOnBothKernels() {
         for kernel in kernels() {

@@ -186,14 +186,15 @@ public enum BLASCore {
     /// this CPU runs, restarts this program (`execv` of the file /proc/self/exe names, with the same arguments: the
     /// same pid, so it holds under mpirun) with `OPENBLAS_CORETYPE` naming the best core the library has. The restarted process
     /// finds the variable set and keeps it (so at most one restart), and logs one line on stderr (rank 0 only when
-    /// the launcher's environment names the rank), or a warning if the library did not take the core. If the restart
-    /// fails, a warning, and the run goes on with the library's choice. Linux on x86-64 only; elsewhere nothing.
-    public static func ensureCoreMatchesCPU(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    /// the launcher's environment names the rank; not with `quiet`), or a warning if the library did not take the core.
+    /// If the restart fails, a warning, and the run goes on with the library's choice. Linux on x86-64 only; elsewhere
+    /// nothing.
+    public static func ensureCoreMatchesCPU(environment: [String: String] = ProcessInfo.processInfo.environment, quiet: Bool = false) {
         #if os(Linux) && arch(x86_64)
         let core = running
         if let asked = environment[environmentVariable], let chose = environment[libraryChoiceVariable] {
             if asked.caseInsensitiveCompare(core) == .orderedSame {
-                if isFirstRank(environment) {
+                if isFirstRank(environment) && !quiet {
                     log("vae-dist: OpenBLAS chose its \(chose) kernels, below this CPU (\(CPU.current.description)); "
                         + "restarted on its \(core) kernels (\(environmentVariable)=\(asked); set \(environmentVariable) yourself to choose)")
                 }

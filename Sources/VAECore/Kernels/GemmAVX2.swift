@@ -1,4 +1,4 @@
-import CPrefetch
+import CSIMD
 import GemmAVX512
 
 /// The AVX2/FMA micro-kernels: of `PackedGemm` (compiled with the rest of VAECore for x86-64-v3): a 6 × 16 block of C in

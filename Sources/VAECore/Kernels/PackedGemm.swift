@@ -1,3 +1,4 @@
+import CSIMD
 import GemmAVX512
 
 /// The micro-kernels of our own GEMM (`GemmProblem.runPacked`): `GemmAVX512`'s 8 × 32 block where the CPU runs AVX-512,
@@ -140,8 +141,14 @@ extension GemmProblem {
                 // op(A)[i][kk] = a[kk · lda + i]: the panel's rows are contiguous for each k.
                 for kk in 0..<k { (out + kk * rows).update(from: a + kk * lda + first, count: valid) }
             } else {
-                // A transposition: k in blocks whose slice of the panel stays in L1 while each row fills its lane.
-                for k0 in Swift.stride(from: 0, to: k, by: Self.packDepth) {
+                // A transposition: a whole panel of 8 rows by 8 × 8 blocks in registers; the rest (a last partial
+                // panel, the AVX2 kernel's 6 rows, k past a multiple of 8) in blocks of k whose slice of the panel
+                // stays in L1 while each row fills its lane.
+                let blocked = rows == 8 && valid == 8 ? k / 8 * 8 : 0
+                for k0 in Swift.stride(from: 0, to: blocked, by: 8) {
+                    vd_transpose8x8(a + first * lda + k0, lda, out + k0 * rows, rows)
+                }
+                for k0 in Swift.stride(from: blocked, to: k, by: Self.packDepth) {
                     for r in 0..<valid {
                         let row = a + (first + r) * lda
                         for kk in k0..<min(k, k0 + Self.packDepth) { out[kk * rows + r] = row[kk] }
@@ -159,11 +166,18 @@ extension GemmProblem {
             let valid = min(width, columns.upperBound - first)
             let out = packed + (first - columns.lowerBound) * k
             if transB {
-                // op(B)[kk][j] = b[j · ldb + kk]: the panel's columns are rows of b.
+                // op(B)[kk][j] = b[j · ldb + kk]: the panel's columns are rows of b. Groups of 8 columns by 8 × 8
+                // blocks in registers, the rest (columns past a multiple of 8, k past one) in blocks of k.
+                let (groups, blocked) = (valid / 8 * 8, k / 8 * 8)
+                for j0 in Swift.stride(from: 0, to: groups, by: 8) {
+                    for k0 in Swift.stride(from: 0, to: blocked, by: 8) {
+                        vd_transpose8x8(b + (first + j0) * ldb + k0, ldb, out + k0 * width + j0, width)
+                    }
+                }
                 for k0 in Swift.stride(from: 0, to: k, by: Self.packDepth) {
-                    for j in 0..<valid {
+                    for j in 0..<valid where j >= groups || k0 + Self.packDepth > blocked {
                         let column = b + (first + j) * ldb
-                        for kk in k0..<min(k, k0 + Self.packDepth) { out[kk * width + j] = column[kk] }
+                        for kk in Swift.max(k0, j < groups ? blocked : 0)..<min(k, k0 + Self.packDepth) { out[kk * width + j] = column[kk] }
                     }
                 }
             } else {
