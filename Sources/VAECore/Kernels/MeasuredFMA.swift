@@ -48,8 +48,9 @@ public enum FMALoop {
 
 /// What the cores really reach, beside `ArithmeticPeak`'s formula (whose clock and ports are read or assumed): the
 /// rate of `FMALoop` on every thread of a context at once, on its kernels' vectors, and the clock that rate implies
-/// (rate / (cores × FMA ports × lanes × 2)). Under a hypervisor, or where AVX-512 code runs at a lower clock than
-/// the one the system states, the two differ; a GEMM cannot beat this one.
+/// (rate / (cores × FMA ports × lanes × 2)). Where the cores run vector code at another clock than the one the system
+/// states (AVX-512 clocks, turbo, a hypervisor's TSC rate) the two differ; on a quiet machine no GEMM on the same
+/// vectors beats this one (on a busy one, a disturbed measurement can read lower than the products).
 public struct MeasuredFMA: Codable, Sendable {
     /// GFLOP/s of all threads together (2 flops per lane per FMA).
     public var gflops: Double
