@@ -75,6 +75,11 @@ final class ConvolutionAlgorithmTests: XCTestCase {
         let g4 = WinogradTiling.f4x4.geometry(batch: 2, height: 44, width: 36)
         XCTAssertEqual(g4.chunks(channels: 1200), [0..<10, 10..<11, 11..<21, 21..<22])
         check(f4x4(Conv2D(inChannels: 1200, outChannels: 1, kernel: 3)), input: [2, 1200, 44, 36])
+        // On our own kernel (every column of the products one FMA chain) the batch is cut into equal chunks
+        // across its images; the forward and input gradient above ran so on x86-64, and `BatchSlotTests` hold.
+        XCTAssertEqual(g.chunks(channels: 1200, acrossImages: true), [0..<10, 10..<20, 20..<30])
+        XCTAssertEqual(g.chunks(channels: 16, acrossImages: true), [0..<30])
+        XCTAssertEqual(g4.chunks(channels: 1200, acrossImages: true), [0..<8, 8..<16, 16..<22])
     }
 
     func testPointwiseAndStridedConvolutions() {

@@ -11,38 +11,26 @@ public enum WinogradF2: WinogradAlgorithm {
     public static let tile = 2
 
     /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3]. With `flipped`, the kernel of the input
-    /// gradient instead: g'[i][o] = g[o][i] rotated by 180°, giving U[ξ][i][o]. With `packed`, each U[ξ] in the panels
-    /// of `GemmAVX512` (`TransformedWeights`), `stride` of their size apart.
+    /// gradient instead: g'[i][o] = g[o][i] rotated by 180°, giving U[ξ][i][o]. Eight pairs at a time, each of U's 16
+    /// values one vector store (`TransformedWeights.transform`). With `packed`, each U[ξ] in the panels of `GemmAVX512`
+    /// (`TransformedWeights`), `stride` of their size apart.
     public static func transformWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
                                         flipped: Bool, packed: Bool = false, into u: UnsafeMutablePointer<Float>) {
-        let pairs = outChannels * inChannels
         let layout = TransformedWeights(outChannels: outChannels, inChannels: inChannels, flipped: flipped, packed: packed)
-        let step = layout.step
-        layout.zeroPadding(u, points: 16)
-        Profile.measure(.winograd) {
-            parallelFor(pairs, grain: 64) { range in
-                for pair in range {
-                    let o = pair / inChannels, i = pair % inChannels
-                    let g = w + pair * 9
-                    // The kernel's rows (rotated by 180° for the flipped kernel).
-                    func kernelRow(_ r: Int) -> SIMD3<Float> {
-                        flipped ? SIMD3(g[8 - 3 * r], g[7 - 3 * r], g[6 - 3 * r]) : SIMD3(g[3 * r], g[3 * r + 1], g[3 * r + 2])
-                    }
-                    let (k0, k1, k2) = (kernelRow(0), kernelRow(1), kernelRow(2))
-                    // t = G g (rows k0, ½(k0 + k1 + k2), ½(k0 − k1 + k2), k2), then u = t Gᵀ row by row.
-                    let dst = layout.index(flipped ? i * outChannels + o : o * inChannels + i)
-                    func emit(_ r: Int, _ t: SIMD3<Float>) {
-                        u[(4 * r + 0) * step + dst] = t[0]
-                        u[(4 * r + 1) * step + dst] = 0.5 * (t[0] + t[1] + t[2])
-                        u[(4 * r + 2) * step + dst] = 0.5 * (t[0] - t[1] + t[2])
-                        u[(4 * r + 3) * step + dst] = t[2]
-                    }
-                    emit(0, k0)
-                    emit(1, 0.5 * (k0 + k1 + k2))
-                    emit(2, 0.5 * (k0 - k1 + k2))
-                    emit(3, k2)
-                }
+        layout.transform(w, flipped: flipped, points: 16, into: u) { g, store in
+            typealias Row = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+            let (k0, k1, k2) = (g.row(0), g.row(1), g.row(2))
+            // t = G g (rows k0, ½(k0 + k1 + k2), ½(k0 − k1 + k2), k2), then u = t Gᵀ row by row.
+            func emit(_ r: Int, _ t: Row) {
+                store(4 * r, t.0)
+                store(4 * r + 1, 0.5 * (t.0 + t.1 + t.2))
+                store(4 * r + 2, 0.5 * (t.0 - t.1 + t.2))
+                store(4 * r + 3, t.2)
             }
+            emit(0, k0)
+            emit(1, (0.5 * (k0.0 + k1.0 + k2.0), 0.5 * (k0.1 + k1.1 + k2.1), 0.5 * (k0.2 + k1.2 + k2.2)))
+            emit(2, (0.5 * (k0.0 - k1.0 + k2.0), 0.5 * (k0.1 - k1.1 + k2.1), 0.5 * (k0.2 - k1.2 + k2.2)))
+            emit(3, k2)
         }
     }
 
@@ -98,23 +86,22 @@ public enum WinogradF2: WinogradAlgorithm {
         }
     }
 
-    /// dg[o][i] += Gᵀ M[·][o][i] G for M of shape [16][O][I].
+    /// dg[o][i] += Gᵀ M[·][o][i] G for M of shape [16][O][I], eight pairs at a time (`forEachWeightLanes`).
     public static func accumulateWeightGradient(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
                                                 into dw: UnsafeMutablePointer<Float>) {
-        forEachWeightPair(mt, outChannels: outChannels, inChannels: inChannels, into: dw) { m, step, out in
-            func row(_ r: Int) -> SIMD4<Float> {
-                SIMD4(m[(4 * r) * step], m[(4 * r + 1) * step], m[(4 * r + 2) * step], m[(4 * r + 3) * step])
-            }
+        forEachWeightLanes(mt, outChannels: outChannels, inChannels: inChannels, points: 16, into: dw) { lanes in
+            typealias Row = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+            func row(_ r: Int) -> Row { (lanes.sums(4 * r), lanes.sums(4 * r + 1), lanes.sums(4 * r + 2), lanes.sums(4 * r + 3)) }
             let (m0, m1, m2, m3) = (row(0), row(1), row(2), row(3))
             // Gᵀ m: rows (m0 + ½(m1 + m2), ½(m1 − m2), ½(m1 + m2) + m3), then · G on each row.
-            func emit(_ r: Int, _ t: SIMD4<Float>) {
-                out[3 * r] += t[0] + 0.5 * (t[1] + t[2])
-                out[3 * r + 1] += 0.5 * (t[1] - t[2])
-                out[3 * r + 2] += 0.5 * (t[1] + t[2]) + t[3]
+            func emit(_ r: Int, _ t: Row) {
+                lanes.add(3 * r, t.0 + 0.5 * (t.1 + t.2))
+                lanes.add(3 * r + 1, 0.5 * (t.1 - t.2))
+                lanes.add(3 * r + 2, 0.5 * (t.1 + t.2) + t.3)
             }
-            emit(0, m0 + 0.5 * (m1 + m2))
-            emit(1, 0.5 * (m1 - m2))
-            emit(2, 0.5 * (m1 + m2) + m3)
+            emit(0, (m0.0 + 0.5 * (m1.0 + m2.0), m0.1 + 0.5 * (m1.1 + m2.1), m0.2 + 0.5 * (m1.2 + m2.2), m0.3 + 0.5 * (m1.3 + m2.3)))
+            emit(1, (0.5 * (m1.0 - m2.0), 0.5 * (m1.1 - m2.1), 0.5 * (m1.2 - m2.2), 0.5 * (m1.3 - m2.3)))
+            emit(2, (0.5 * (m1.0 + m2.0) + m3.0, 0.5 * (m1.1 + m2.1) + m3.1, 0.5 * (m1.2 + m2.2) + m3.2, 0.5 * (m1.3 + m2.3) + m3.3))
         }
     }
 }

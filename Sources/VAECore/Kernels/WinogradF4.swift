@@ -13,40 +13,29 @@ public enum WinogradF4: WinogradAlgorithm {
 
     /// U[ξ][o][i] = (G g[o][i] Gᵀ)[ξ] for weights [O, I, 3, 3], `WinogradGeometry.matrixStride(O · I)` apart; with `flipped`
     /// the kernel of the input gradient, U[ξ][i][o] of g[o][i] rotated by 180° (as `WinogradF2.transformWeights`).
-    /// Pairs are taken in the order of U's columns, so that the 36 streams of stores run forward. With `packed`, each
-    /// U[ξ] in the panels of `GemmAVX512` (`TransformedWeights`).
+    /// Eight pairs at a time, each of U's 36 values one vector store (`TransformedWeights.transform`). With `packed`,
+    /// each U[ξ] in the panels of `GemmAVX512` (`TransformedWeights`).
     public static func transformWeights(_ w: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
                                         flipped: Bool, packed: Bool = false, into u: UnsafeMutablePointer<Float>) {
-        let pairs = outChannels * inChannels
         let layout = TransformedWeights(outChannels: outChannels, inChannels: inChannels, flipped: flipped, packed: packed)
-        let step = layout.step
-        layout.zeroPadding(u, points: 36)
-        Profile.measure(.winograd) {
-            parallelFor(pairs, grain: 64) { range in
-                for dst in range {
-                    let g = w + 9 * (flipped ? (dst % outChannels) * inChannels + dst / outChannels : dst)
-                    // g Gᵀ row by row (rotated by 180° for the flipped kernel), then G down each of the six columns.
-                    let h0 = flipped ? interpolate(g[8], g[7], g[6]) : interpolate(g[0], g[1], g[2])
-                    let h1 = flipped ? interpolate(g[5], g[4], g[3]) : interpolate(g[3], g[4], g[5])
-                    let h2 = flipped ? interpolate(g[2], g[1], g[0]) : interpolate(g[6], g[7], g[8])
-                    let at = layout.index(dst)
-                    func emit(_ k: Int, _ column: (Float, Float, Float, Float, Float, Float)) {
-                        let p = u + k * step + at
-                        p[0] = column.0
-                        p[6 * step] = column.1
-                        p[12 * step] = column.2
-                        p[18 * step] = column.3
-                        p[24 * step] = column.4
-                        p[30 * step] = column.5
-                    }
-                    emit(0, interpolate(h0.0, h1.0, h2.0))
-                    emit(1, interpolate(h0.1, h1.1, h2.1))
-                    emit(2, interpolate(h0.2, h1.2, h2.2))
-                    emit(3, interpolate(h0.3, h1.3, h2.3))
-                    emit(4, interpolate(h0.4, h1.4, h2.4))
-                    emit(5, interpolate(h0.5, h1.5, h2.5))
-                }
+        layout.transform(w, flipped: flipped, points: 36, into: u) { g, store in
+            // g Gᵀ row by row, then G down each of the six columns: column s gives U[6j + s].
+            let (r0, r1, r2) = (g.row(0), g.row(1), g.row(2))
+            let h0 = interpolate(r0.0, r0.1, r0.2), h1 = interpolate(r1.0, r1.1, r1.2), h2 = interpolate(r2.0, r2.1, r2.2)
+            func emit(_ s: Int, _ column: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                store(s, column.0)
+                store(6 + s, column.1)
+                store(12 + s, column.2)
+                store(18 + s, column.3)
+                store(24 + s, column.4)
+                store(30 + s, column.5)
             }
+            emit(0, interpolate(h0.0, h1.0, h2.0))
+            emit(1, interpolate(h0.1, h1.1, h2.1))
+            emit(2, interpolate(h0.2, h1.2, h2.2))
+            emit(3, interpolate(h0.3, h1.3, h2.3))
+            emit(4, interpolate(h0.4, h1.4, h2.4))
+            emit(5, interpolate(h0.5, h1.5, h2.5))
         }
     }
 
@@ -100,19 +89,20 @@ public enum WinogradF4: WinogradAlgorithm {
         }
     }
 
-    /// dg[o][i] += Gᵀ M[·][o][i] G for M of shape [36][O][I] (`WinogradGeometry.matrixStride(O · I)` apart).
+    /// dg[o][i] += Gᵀ M[·][o][i] G for M of shape [36][O][I] (`WinogradGeometry.matrixStride(O · I)` apart), eight
+    /// pairs at a time (`forEachWeightLanes`).
     public static func accumulateWeightGradient(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
                                                 into dw: UnsafeMutablePointer<Float>) {
-        forEachWeightPair(mt, outChannels: outChannels, inChannels: inChannels, into: dw) { m, step, out in
+        forEachWeightLanes(mt, outChannels: outChannels, inChannels: inChannels, points: 36, into: dw) { lanes in
             // Gᵀ down each of the six columns, then Gᵀ along each of the three rows.
-            func column(_ s: Int) -> (Float, Float, Float) {
-                fold((m[s * step], m[(6 + s) * step], m[(12 + s) * step], m[(18 + s) * step], m[(24 + s) * step], m[(30 + s) * step]))
+            func column(_ s: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                fold((lanes.sums(s), lanes.sums(6 + s), lanes.sums(12 + s), lanes.sums(18 + s), lanes.sums(24 + s), lanes.sums(30 + s)))
             }
             let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
-            func emit(_ r: Int, _ row: (Float, Float, Float)) {
-                out[3 * r] += row.0
-                out[3 * r + 1] += row.1
-                out[3 * r + 2] += row.2
+            func emit(_ r: Int, _ row: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                lanes.add(3 * r, row.0)
+                lanes.add(3 * r + 1, row.1)
+                lanes.add(3 * r + 2, row.2)
             }
             emit(0, fold((c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)))
             emit(1, fold((c0.1, c1.1, c2.1, c3.1, c4.1, c5.1)))
@@ -120,21 +110,25 @@ public enum WinogradF4: WinogradAlgorithm {
         }
     }
 
-    /// G on three values: (a, (a + b + c)/3, (−a + b − c)/3, −(16a + 8b + 4c)/15, (a − 2b + 4c)/15, c).
+    /// G on three values, eight lanes at once: (a, (a + b + c)/3, (−a + b − c)/3, −(16a + 8b + 4c)/15, (a − 2b + 4c)/15, c).
     @inline(__always)
-    private static func interpolate(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float, Float, Float) {
+    private static func interpolate(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>)
+        -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
         let even = a + c
-        return (a, (even + b) * (1.0 / 3), (b - even) * (1.0 / 3), (a * 16 + b * 8 + c * 4) * (-1.0 / 15),
-                (a - b * 2 + c * 4) * (1.0 / 15), c)
+        let third: Float = 1.0 / 3, fifteenth: Float = 1.0 / 15, minusFifteenth: Float = -1.0 / 15
+        return (a, (even + b) * third, (b - even) * third, (a * 16 + b * 8 + c * 4) * minusFifteenth,
+                (a - b * 2 + c * 4) * fifteenth, c)
     }
 
-    /// Gᵀ on six values, the adjoint of `interpolate`: (m0 + (m1 − m2)/3 − (16m3 − m4)/15,
+    /// Gᵀ on six values, the adjoint of `interpolate`, eight lanes at once: (m0 + (m1 − m2)/3 − (16m3 − m4)/15,
     /// (m1 + m2)/3 − (8m3 + 2m4)/15, (m1 − m2)/3 − (4m3 − 4m4)/15 + m5).
     @inline(__always)
-    private static func fold(_ m: (Float, Float, Float, Float, Float, Float)) -> (Float, Float, Float) {
-        let difference12 = (m.1 - m.2) * (1.0 / 3)
-        return (m.0 + difference12 + (m.3 * 16 - m.4) * (-1.0 / 15),
-                (m.1 + m.2) * (1.0 / 3) + (m.3 * 8 + m.4 * 2) * (-1.0 / 15),
-                difference12 + (m.3 * 4 - m.4 * 4) * (-1.0 / 15) + m.5)
+    private static func fold(_ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>))
+        -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let third: Float = 1.0 / 3, minusFifteenth: Float = -1.0 / 15
+        let difference12 = (m.1 - m.2) * third
+        return (m.0 + difference12 + (m.3 * 16 - m.4) * minusFifteenth,
+                (m.1 + m.2) * third + (m.3 * 8 + m.4 * 2) * minusFifteenth,
+                difference12 + (m.3 * 4 - m.4 * 4) * minusFifteenth + m.5)
     }
 }

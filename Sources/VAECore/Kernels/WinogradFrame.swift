@@ -23,9 +23,17 @@ public struct WinogradGeometry: Sendable {
     /// (points × channels × tiles floats): decided by the shape alone, so results do not depend on threads.
     /// A chunk never spans two images and every image is cut the same way: a tile's GEMM column, and with it
     /// OpenBLAS's kernel and summation order, then depends on its place in its image only, so an image gives
-    /// bitwise the same output in any batch slot (the layer analysis compares slots 0 and 1).
-    public func chunks(channels: Int) -> [Range<Int>] {
+    /// bitwise the same output in any batch slot (the layer analysis compares slots 0 and 1). With `acrossImages`
+    /// (products whose every column is one FMA chain, whatever its place: `WinogradProducts` on our own kernel) the
+    /// batch's tile rows are cut into equal chunks instead: small images then share a chunk, and the products meet
+    /// U with more columns at a time.
+    public func chunks(channels: Int, acrossImages: Bool = false) -> [Range<Int>] {
         let tilesPerChunk = max(tilesWide, (1 << 22) / (points * max(channels, 1)))
+        if acrossImages {
+            let count = (tileRows + max(1, tilesPerChunk / tilesWide) - 1) / max(1, tilesPerChunk / tilesWide)
+            let rowsPerChunk = (tileRows + count - 1) / count
+            return Swift.stride(from: 0, to: tileRows, by: rowsPerChunk).map { $0..<min(tileRows, $0 + rowsPerChunk) }
+        }
         let rowsPerChunk = max(1, min(tilesHigh, tilesPerChunk / tilesWide))
         return (0..<batch).flatMap { n in
             Swift.stride(from: n * tilesHigh, to: (n + 1) * tilesHigh, by: rowsPerChunk)
@@ -138,15 +146,54 @@ func copyPaddedRow(_ plane: UnsafePointer<Float>, row y: Int, height h: Int, wid
     }
 }
 
-/// For every (output, input) channel pair of the summed products M of a weight gradient ([points][O][I],
-/// `WinogradGeometry.matrixStride(O · I)` apart): `body(the pair's value of M[0], the distance between ξ, its 3×3 gradient)`.
+/// For the (output, input) channel pairs of the summed products M of a weight gradient ([points][O][I],
+/// `WinogradGeometry.matrixStride(O · I)` apart), eight consecutive pairs at a time, one per lane: `body(lanes)`
+/// (`WeightGradientLanes`: the pairs' values of M[ξ], and their 3×3 gradients to add to). The last group, when partial,
+/// runs on copies padded with zeros, so that `body` always works on whole vectors.
 @inline(__always)
-func forEachWeightPair(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels: Int, into dw: UnsafeMutablePointer<Float>,
-                       _ body: (_ m: UnsafePointer<Float>, _ step: Int, _ gradient: UnsafeMutablePointer<Float>) -> Void) {
-    let pairs = outChannels * inChannels, step = WinogradGeometry.matrixStride(pairs)
+func forEachWeightLanes(_ mt: UnsafePointer<Float>, outChannels: Int, inChannels: Int, points: Int,
+                        into dw: UnsafeMutablePointer<Float>, _ body: (_ lanes: WeightGradientLanes) -> Void) {
+    let pairs = outChannels * inChannels, step = WinogradGeometry.matrixStride(pairs), lanes = SIMD8<Float>.lanes
     Profile.measure(.winograd) {
-        parallelFor(pairs, grain: 64) { range in
-            for pair in range { body(mt + pair, step, dw + 9 * pair) }
+        parallelFor((pairs + lanes - 1) / lanes, grain: 16) { range in
+            // The group's nine sums per pair as `body` gives them (element-major), added to the pairs' gradients.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 9 * lanes) { sums in
+                let sums = sums.baseAddress!
+                func run(_ m: UnsafePointer<Float>, step: Int, count: Int, gradients: UnsafeMutablePointer<Float>) {
+                    body(WeightGradientLanes(m: m, step: step, sums: sums))
+                    for lane in 0..<count {
+                        for e in 0..<9 { gradients[9 * lane + e] += sums[lanes * e + lane] }
+                    }
+                }
+                for group in range {
+                    let first = group * lanes, count = min(lanes, pairs - first)
+                    if count == lanes {
+                        run(mt + first, step: step, count: lanes, gradients: dw + 9 * first)
+                    } else {
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: points * lanes) { padded in
+                            let padded = padded.baseAddress!
+                            padded.initialize(repeating: 0, count: points * lanes)
+                            for point in 0..<points { (padded + point * lanes).update(from: mt + point * step + first, count: count) }
+                            run(padded, step: lanes, count: count, gradients: dw + 9 * first)
+                        }
+                    }
+                }
+            }
         }
     }
+}
+
+/// Eight consecutive pairs of a weight gradient's summed products (`forEachWeightLanes`), one per lane.
+struct WeightGradientLanes {
+    let m: UnsafePointer<Float>
+    let step: Int
+    let sums: UnsafeMutablePointer<Float>
+
+    /// The pairs' values of M[ξ].
+    @inline(__always)
+    func sums(_ point: Int) -> SIMD8<Float> { SIMD8(loading: m + point * step, count: SIMD8<Float>.lanes) }
+
+    /// Element e (row-major) of the pairs' 3×3 gradients, to be added to them.
+    @inline(__always)
+    func add(_ e: Int, _ value: SIMD8<Float>) { value.store(to: sums + SIMD8<Float>.lanes * e, count: SIMD8<Float>.lanes) }
 }

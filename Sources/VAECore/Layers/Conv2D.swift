@@ -158,7 +158,8 @@ public final class Conv2D: Layer {
         let (u, _) = winogradBuffer(0, weights.count, points: g.points)
         tiling.transformWeights(weight.value.data, outChannels: outChannels, inChannels: inChannels, flipped: flipped,
                                 packed: weights.packed, into: u)
-        for rows in g.chunks(channels: max(o, i)) {
+        // (The weight gradient, `winogradBackward`, keeps chunks of single images: its sums run over a chunk's tiles.)
+        for rows in g.chunks(channels: max(o, i), acrossImages: kernels.multipliesWinograd) {
             let products = WinogradProducts(points: g.points, outChannels: o, inChannels: i, tiles: rows.count * g.tilesWide)
             let (v, _) = winogradBuffer(1, products.inputElements, points: g.points)
             let (m, _) = winogradBuffer(2, products.outputElements, points: g.points)
