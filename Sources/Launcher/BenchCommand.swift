@@ -44,7 +44,7 @@ struct Bench: ParsableCommand {
     var steps = 3
     static let stepsRange = 1...1_000_000
 
-    @Option(help: "What to measure: train (steps of --batch_size images), analyze (one image pair per step) or sgemm (the GEMM ceiling: a 2048×2048×2048 product per thread, side by side, on our own kernel and on OpenBLAS, beside the arithmetic peak; the better rate is the one the convolutions' GEMM rate compares with).")
+    @Option(help: "What to measure: train (steps of --batch_size images), analyze (one image pair per step) or sgemm (the GEMM ceiling: a 2048×2048×2048 product per thread, side by side, on our own kernel and on OpenBLAS, beside the FMA rate the same threads measure and the arithmetic peak by formula; the better product rate is the one the convolutions' GEMM rate compares with).")
     var mode: BenchMode = .train
 
     @Flag(help: "Print the result as JSON.")
@@ -86,22 +86,33 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// `--mode sgemm`'s lines: the best rate (the ceiling), then each kernel's and the arithmetic peak.
+    /// `--mode sgemm`'s lines: the best product rate (the ceiling), a summary beside the measured FMA peak and the
+    /// formula's, then each in detail, the products' rates as shares of the measured FMA peak.
     static func ceilingText(_ r: BenchmarkResult) -> String {
-        var lines = [String(format: "sgemm %d×%d×%d, one product per thread, %d thread(s): %.4f s per step, %.1f GFLOP/s (median of %d)",
-                            sgemmSize, sgemmSize, sgemmSize, r.threads, r.secondsPerStep, r.gflopsPerSecond, r.steps)
-                     + ", OpenBLAS core \(BLASCore.current)"]
-        guard let ceiling = r.ceiling else { return lines[0] }
-        let peak = ceiling.peak
-        let share = { (rate: Double) in peak.gflops.map { String(format: " = %.0f%% of the peak", 100 * rate / $0) } ?? "" }
+        let first = String(format: "sgemm %d×%d×%d, one product per thread, %d thread(s): %.4f s per step, %.1f GFLOP/s (median of %d)",
+                           sgemmSize, sgemmSize, sgemmSize, r.threads, r.secondsPerStep, r.gflopsPerSecond, r.steps)
+            + ", OpenBLAS core \(r.blasCoreStatus)"
+        guard let ceiling = r.ceiling else { return first }
+        let (fma, peak) = (ceiling.measuredFMA, ceiling.peak)
+        let rate = { (gflops: Double) in String(format: "%.1f", gflops) }
+        let clock = peak.megahertz.map { String(format: "%.0f MHz", $0) } ?? "unknown"
+        let implied = String(format: "clock ≈ %.0f MHz", fma.impliedMegahertz)
+        let share = { (gflops: Double) in String(format: " = %.0f%% of the measured FMA peak", 100 * gflops / fma.gflops) }
+        var lines = [first]
+        lines.append("  ceiling: ours " + (ceiling.ownKernel.map(rate) ?? "not built") + ", OpenBLAS \(rate(ceiling.openBLAS))"
+                     + ", measured FMA peak \(rate(fma.gflops)) (\(implied)), formula peak "
+                     + (peak.gflops.map(rate) ?? "unknown") + " (assumed \(clock)) GFLOP/s")
         if let own = ceiling.ownKernel {
-            lines.append(String(format: "  our kernel (%@): %.1f GFLOP/s", r.kernels, own) + share(own))
+            lines.append("  our kernel (\(r.kernels)): \(rate(own)) GFLOP/s" + share(own))
         } else {
             lines.append("  our kernel: not built for this CPU (OpenBLAS runs every product)")
         }
-        lines.append("  OpenBLAS (\(BLASCore.running)): " + String(format: "%.1f GFLOP/s", ceiling.openBLAS) + share(ceiling.openBLAS))
-        let clock = peak.megahertz.map { String(format: "%.0f MHz", $0) } ?? "unknown"
-        lines.append("  arithmetic peak: " + (peak.gflops.map { String(format: "%.1f GFLOP/s", $0) } ?? "unknown")
+        lines.append("  OpenBLAS (\(r.blasCore)): \(rate(ceiling.openBLAS)) GFLOP/s" + share(ceiling.openBLAS))
+        lines.append("  measured FMA peak: \(rate(fma.gflops)) GFLOP/s = \(fma.threads) thread(s) at once, each \(fma.chains) "
+                     + "independent chains of \(fma.lanes * 32)-bit FMAs (\(fma.kernels) kernels), median of \(fma.repeats) × "
+                     + String(format: "%.3f s", fma.secondsPerRepeat) + "; \(implied) = that rate / (\(fma.cores) core(s) × "
+                     + "\(fma.fmaPorts) FMA ports × \(fma.lanes) lanes × 2)")
+        lines.append("  formula peak: " + (peak.gflops.map { rate($0) + " GFLOP/s" } ?? "unknown")
                      + " = \(peak.cores) core(s) × \(peak.fmaPorts) FMA ports (assumed) × \(peak.lanes) lanes × 2 × \(clock) (clock: \(peak.clockSource))")
         return lines.joined(separator: "\n")
     }

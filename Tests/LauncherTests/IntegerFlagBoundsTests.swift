@@ -22,7 +22,8 @@ final class IntegerFlagBoundsTests: XCTestCase {
     func base(_ command: String) -> [String]? {
         switch command {
         case "train": return ["--train_dir", dir, "--output_dir", "\(dir!)/run"]
-        case "analyze": return ["--img1", "a.png", "--img2", "b.png", "--allow_random_weights"]
+        // --mode folder: the folder's flags (--bootstrap_samples, --permutations) are refused for one pair.
+        case "analyze": return ["--mode", "folder", "--folder", dir, "--allow_random_weights"]
         case "analyze-folder": return ["--folder", dir, "--allow_random_weights"]
         case "reconstruct": return ["--checkpoint", "w.safetensors", "--output", "\(dir!)/out", "x.png"]
         case "export": return ["--checkpoint", "w.safetensors", "--format", "ldm", "--output", "\(dir!)/e.safetensors"]
@@ -153,7 +154,7 @@ final class IntegerFlagBoundsTests: XCTestCase {
         let runnable: [String: [String]] = [
             "train": ["--train_dir", "\(inputs)/train", "--output_dir", "\(dir!)/run", "--config", config],
             "bench": ["--config", config],
-            "analyze": ["--img1", image, "--img2", "\(inputs)/train/case_0002.png", "--checkpoint", weights, "--output", "\(dir!)/a"],
+            "analyze": ["--mode", "folder", "--folder", "\(inputs)/pairs", "--checkpoint", weights, "--output", "\(dir!)/a"],
             "analyze-folder": ["--folder", "\(inputs)/pairs", "--checkpoint", weights, "--output", "\(dir!)/af"],
             "reconstruct": ["--checkpoint", weights, "--output", "\(dir!)/r", image],
             "make-pairs": ["--images", "\(inputs)/pairs/positive", "--masks", "\(inputs)/pairs/masks", "--output", "\(dir!)/mp"],

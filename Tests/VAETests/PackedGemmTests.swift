@@ -173,4 +173,75 @@ final class ArithmeticPeakTests: XCTestCase {
             XCTAssertNil(peak.gflops, "no clock, no peak")
         }
     }
+
+    /// The formula and its inverse, the clock a measured rate implies: this KVM host's 2 cores at /proc/cpuinfo's
+    /// 2100 MHz with AVX-512 (268.8 GFLOP/s), and a measured 215 GFLOP/s there.
+    func testTheClockArithmetic() {
+        XCTAssertEqual(ArithmeticPeak.gflops(cores: 2, fmaPorts: 2, lanes: 16, megahertz: 2100), 268.8, accuracy: 1e-9)
+        XCTAssertEqual(ArithmeticPeak.gflops(cores: 1, fmaPorts: 2, lanes: 8, megahertz: 3000), 96, accuracy: 1e-9)
+        XCTAssertEqual(ArithmeticPeak.megahertz(gflops: 268.8, cores: 2, fmaPorts: 2, lanes: 16), 2100, accuracy: 1e-9)
+        XCTAssertEqual(ArithmeticPeak.megahertz(gflops: 215, cores: 2, fmaPorts: 2, lanes: 16), 1679.6875, accuracy: 1e-9)
+    }
+
+    /// What the FMA loop of `width` lanes and `chains` chains computes, with scalar fmas in the same order.
+    static func scalarFMALoop(chains: Int, lanes: Int, iterations: Int, start: Float, step: Float, multiplier: Float,
+                              addend: Float) -> Float {
+        var totals = [Float](repeating: 0, count: lanes)
+        for chain in 0..<chains {
+            for lane in 0..<lanes {
+                var x = start + (Float(lane) + Float(lanes * chain)) * step
+                for _ in 0..<iterations { x = addend.addingProduct(x, multiplier) }
+                totals[lane] = chain == 0 ? x : totals[lane] + x
+            }
+        }
+        var sum: Float = 0
+        for total in totals { sum += total }
+        return sum
+    }
+
+    /// Each width's loop runs exactly the chains and rounds it claims: its result is bit for bit that of as many scalar
+    /// fmas, and one chain or one round fewer would give another.
+    func testTheFMALoopsRunTheChainsTheyClaim() {
+        let runnable = TransformKernels.allCases.filter { $0 == .avx2 || TransformKernels.cpuRunsAVX512 }
+        if !runnable.contains(.avx512) { print("ArithmeticPeakTests: this CPU does not run AVX-512 code: the AVX2 loop alone is checked") }
+        XCTAssertEqual(FMALoop.chains(.avx2), 12)
+        XCTAssertEqual(FMALoop.chains(.avx512), 16)
+        let (start, step, multiplier, addend): (Float, Float, Float, Float) = (0.5, 0.01, 1 + 0x1p-10, 0.001)
+        for kernels in runnable {
+            let chains = FMALoop.chains(kernels), lanes = kernels.lanes
+            for iterations in [0, 1, 777] {
+                let loop = FMALoop.run(kernels, iterations: iterations, start: start, step: step, multiplier: multiplier, addend: addend)
+                let scalar = Self.scalarFMALoop(chains: chains, lanes: lanes, iterations: iterations, start: start, step: step,
+                                                multiplier: multiplier, addend: addend)
+                XCTAssertEqual(loop.bitPattern, scalar.bitPattern, "\(kernels), \(iterations) rounds: \(loop) against \(scalar)")
+            }
+            let loop = FMALoop.run(kernels, iterations: 777, start: start, step: step, multiplier: multiplier, addend: addend)
+            XCTAssertNotEqual(loop, Self.scalarFMALoop(chains: chains, lanes: lanes, iterations: 776, start: start, step: step,
+                                                       multiplier: multiplier, addend: addend))
+            XCTAssertNotEqual(loop, Self.scalarFMALoop(chains: chains - 1, lanes: lanes, iterations: 777, start: start, step: step,
+                                                       multiplier: multiplier, addend: addend))
+        }
+    }
+
+    /// The measured rate is the loops' flops over the median repeat, the implied clock that rate over the formula's
+    /// other factors, and the checksum every thread's loop result (no timing is asserted).
+    func testTheMeasuredFMARateIsTheLoopsFlopsOverTheirTime() {
+        let runnable = TransformKernels.allCases.filter { $0 == .avx2 || TransformKernels.cpuRunsAVX512 }
+        for kernels in runnable {
+            let m = MeasuredFMA(context: ComputeContext(threads: 2, kernels: kernels), repeats: 3, seconds: 0.01)
+            XCTAssertEqual(m.kernels, kernels.rawValue)
+            XCTAssertEqual(m.threads, 2)
+            XCTAssertEqual(m.cores, min(2, ProcessInfo.processInfo.activeProcessorCount))
+            XCTAssertEqual(m.lanes, kernels.lanes)
+            XCTAssertEqual(m.chains, FMALoop.chains(kernels))
+            XCTAssertEqual(m.repeats, 3)
+            XCTAssertGreaterThanOrEqual(m.iterations, 1 << 20)
+            XCTAssertGreaterThan(m.secondsPerRepeat, 0)
+            XCTAssertEqual(m.gflops, Double(2 * m.iterations * m.chains * m.lanes * 2) / m.secondsPerRepeat / 1e9,
+                           accuracy: 1e-9 * m.gflops)
+            XCTAssertEqual(m.impliedMegahertz, ArithmeticPeak.megahertz(gflops: m.gflops, cores: m.cores, fmaPorts: 2, lanes: m.lanes),
+                           accuracy: 1e-9 * m.impliedMegahertz)
+            XCTAssertEqual(m.checksum, 2 * Double(MeasuredFMA.loop(kernels, iterations: m.iterations)))
+        }
+    }
 }

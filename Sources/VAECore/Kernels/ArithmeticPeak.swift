@@ -4,9 +4,10 @@ import Foundation
 /// The machine's arithmetic peak in float32: cores × FMA ports × lanes × 2 flops × clock, beside which `vae-dist
 /// bench --mode sgemm` sets the measured GEMM rates. The clock comes from CPUID (leaf 0x16, else the brand string's
 /// "@ x.xxGHz"), else from the kernel's /proc/cpuinfo (under a hypervisor usually the TSC rate: turbo may run above
-/// it); `clockSource` says which, and the peak is nil where none could be read. The FMA ports are not in CPUID:
-/// two, as on every Intel core since Haswell with AVX-512 server parts and on AMD Zen (AVX-512 on one port on some
-/// client and Xeon Bronze/Silver parts would halve it).
+/// it, and AVX-512 code may run below it); `clockSource` says which, and the peak is nil where none could be read.
+/// The FMA ports are not in CPUID: two, as on every Intel core since Haswell with AVX-512 server parts and on AMD Zen
+/// (AVX-512 on one port on some client and Xeon Bronze/Silver parts would halve it). Hence the formula's peak is an
+/// assumption; `MeasuredFMA` beside it is what the cores really reach.
 public struct ArithmeticPeak: Codable, Sendable {
     public var cores: Int
     public var fmaPorts: Int
@@ -24,10 +25,24 @@ public struct ArithmeticPeak: Codable, Sendable {
     /// kernels `VAE_DIST_KERNELS` runs: the machine's peak.
     public init(cores: Int) {
         self.cores = cores
-        fmaPorts = 2
+        fmaPorts = Self.assumedFMAPorts
         lanes = TransformKernels.widest.lanes
         (megahertz, clockSource) = Self.clock()
-        gflops = megahertz.map { Double(cores * fmaPorts * lanes * 2) * $0 / 1000 }
+        gflops = megahertz.map { Self.gflops(cores: cores, fmaPorts: fmaPorts, lanes: lanes, megahertz: $0) }
+    }
+
+    /// FMA ports per core: not in CPUID (see above).
+    public static let assumedFMAPorts = 2
+
+    /// cores × FMA ports × lanes × 2 flops (an FMA is a multiply and an add) × the clock.
+    public static func gflops(cores: Int, fmaPorts: Int, lanes: Int, megahertz: Double) -> Double {
+        Double(cores * fmaPorts * lanes * 2) * megahertz / 1000
+    }
+
+    /// The clock at which `cores` cores issuing an FMA on every port every cycle reach `gflops`: the clock a measured
+    /// FMA rate implies (`MeasuredFMA`).
+    public static func megahertz(gflops: Double, cores: Int, fmaPorts: Int, lanes: Int) -> Double {
+        gflops * 1000 / Double(cores * fmaPorts * lanes * 2)
     }
 
     static func clock() -> (Double?, String) {

@@ -35,12 +35,14 @@ public struct BenchmarkResult: Codable, Sendable {
     public var kernels: String
     /// The OpenBLAS core whose kernels ran (`BLASCore`): SkylakeX, Haswell, Zen, ...
     public var blasCore: String = BLASCore.running
+    /// The same core and who chose it (`BLASCore.Status`): "SkylakeX (set by vae-dist; the library chose Prescott)".
+    public var blasCoreStatus: String = BLASCore.current.description
     /// `--mode sgemm`: the rates measured and the arithmetic peak.
     public var ceiling: GemmCeiling?
 
     enum CodingKeys: String, CodingKey {
         case mode, ranks, threads, steps, parameters, phases, kinds, kernels, ceiling
-        case blasCore = "blas_core"
+        case blasCore = "blas_core", blasCoreStatus = "blas_core_status"
         case imgSize = "img_size", batchSize = "batch_size", gradAccum = "grad_accum", secondsPerStep = "seconds_per_step"
         case itemsPerSecond = "items_per_second", gflopPerStep = "gflop_per_step", gflopsPerSecond = "gflops_per_second"
         case peakResidentMB = "peak_resident_mb", waitByRank = "allreduce_wait_by_rank", gradientBuckets = "gradient_buckets"
@@ -48,14 +50,15 @@ public struct BenchmarkResult: Codable, Sendable {
 }
 
 /// The GEMM rates of `--mode sgemm` (GFLOP/s): our own kernel's (nil where OpenBLAS runs every product), OpenBLAS's,
-/// and the arithmetic peak of the cores that ran them.
+/// the FMA rate the same threads measure (`MeasuredFMA`) and the arithmetic peak of the cores by formula.
 public struct GemmCeiling: Codable, Sendable {
     public var ownKernel: Double?
     public var openBLAS: Double
+    public var measuredFMA: MeasuredFMA
     public var peak: ArithmeticPeak
 
     enum CodingKeys: String, CodingKey {
-        case ownKernel = "own_kernel_gflops", openBLAS = "openblas_gflops", peak
+        case ownKernel = "own_kernel_gflops", openBLAS = "openblas_gflops", measuredFMA = "measured_fma", peak
     }
 }
 
@@ -174,8 +177,9 @@ public enum Benchmark {
 
     /// The GEMM ceiling of this machine: one square product of `size` per thread at the same time, on our own kernel
     /// (`TransformKernels.gemmKernel`, packing its operands once per product) and as one whole OpenBLAS call each,
-    /// alternately, one warm-up and `steps` measured each; beside them the arithmetic peak (`ArithmeticPeak`). The
-    /// result's rate is the better of the two measured (the share the other modes' GEMM rates are set against).
+    /// alternately, one warm-up and `steps` measured each; beside them the FMA rate the same threads reach
+    /// (`MeasuredFMA`, on the context's kernels' vectors) and the arithmetic peak by formula (`ArithmeticPeak`). The
+    /// result's rate is the better of the two products (the share the other modes' GEMM rates are set against).
     public static func sgemmCeiling(size: Int, steps: Int, replicas: ReplicaGroup, context: ComputeContext) -> BenchmarkResult {
         let products = context.threads
         let a = Tensor(shape: [size, size]), b = Tensor(shape: [size, size]), c = Tensor(shape: [products, size, size])
@@ -209,7 +213,7 @@ public enum Benchmark {
             kinds: ["conv (GEMM)": perStep], gflopPerStep: gflop, gflopsPerSecond: gflop / perStep,
             peakResidentMB: peakResidentMB, waitByRank: [Double](repeating: 0, count: replicas.size), kernels: context.kernels.rawValue)
         result.ceiling = GemmCeiling(ownKernel: context.kernels.runsOwnGemm ? gflop / own : nil,
-                                     openBLAS: gflop / blas, peak: peak)
+                                     openBLAS: gflop / blas, measuredFMA: MeasuredFMA(context: context), peak: peak)
         return result
     }
 }
