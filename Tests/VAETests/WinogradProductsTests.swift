@@ -134,3 +134,20 @@ final class WinogradProductsTests: XCTestCase {
         }
     }
 }
+
+extension TransformedWeights {
+    /// Zeroes the rows of the last panel past `rows` in each of the `points` matrices (the kernel multiplies them too;
+    /// the weight transforms write them as zeros).
+    func zeroPadding(_ u: UnsafeMutablePointer<Float>, points: Int) {
+        guard packed else { return }
+        let panelRows = GemmMicroKernel.avx512.panelRows
+        let missing = (panelRows - rows % panelRows) % panelRows
+        guard missing > 0 else { return }
+        let lastPanel = (rows / panelRows) * panelRows * depth
+        for point in 0..<points {
+            for k in 0..<depth {
+                (u + point * step + lastPanel + k * panelRows + rows % panelRows).update(repeating: 0, count: missing)
+            }
+        }
+    }
+}

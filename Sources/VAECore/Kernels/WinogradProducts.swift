@@ -95,18 +95,4 @@ struct TransformedWeights {
     func index(_ plain: Int) -> Int {
         packed ? GemmAVX512.packedIndex(row: plain / depth, k: plain % depth, depth: depth) : plain
     }
-
-    /// Zeroes the rows of the last panel past `rows` in each of the `points` matrices (the kernel multiplies them too).
-    func zeroPadding(_ u: UnsafeMutablePointer<Float>, points: Int) {
-        guard packed else { return }
-        let panelRows = GemmAVX512.panelRows
-        let missing = (panelRows - rows % panelRows) % panelRows
-        guard missing > 0 else { return }
-        let lastPanel = (rows / panelRows) * panelRows * depth
-        for point in 0..<points {
-            for k in 0..<depth {
-                (u + point * step + lastPanel + k * panelRows + rows % panelRows).update(repeating: 0, count: missing)
-            }
-        }
-    }
 }
