@@ -68,13 +68,14 @@ header() {
 
 ceiling=""; fma_peak=""
 if wanted sgemm; then
-    values=(); own=(); blas=(); fma=(); clock=(); peak=""; peak_clock=""
+    values=(); own=(); blas=(); fma=(); clock=(); peak=""; peak_clock=""; peak_ports=""
     for _ in $(seq "$rounds"); do
         out="$($bin bench --mode sgemm --steps 5 --threads "$threads" --json)"
         values+=("$(field gflops_per_second <<<"$out")"); own+=("$(field own_kernel_gflops <<<"$out")")
         blas+=("$(field openblas_gflops <<<"$out")")
         fma+=("$(inner_field measured_fma gflops <<<"$out")"); clock+=("$(inner_field measured_fma implied_megahertz <<<"$out")")
         peak="$(inner_field peak gflops <<<"$out")"; peak_clock="$(inner_field peak megahertz <<<"$out")"
+        peak_ports="$(inner_field peak fma_ports <<<"$out")"
     done
     # The ceiling is the better of our kernel and OpenBLAS on the same products; beside it the FMA rate the same
     # threads reach (and the clock it implies) and the arithmetic peak by formula (its clock read or assumed).
@@ -84,7 +85,7 @@ if wanted sgemm; then
     printf '%-38s %.1f GFLOP/s (a 2048×2048×2048 product per thread, %s threads): ours %.1f, OpenBLAS %.1f, measured FMA peak %.1f (clock ≈ %.0f MHz), formula peak %s\n' \
         "sgemm ceiling" "$ceiling" "$threads" "$(printf '%s\n' "${own[@]}" | median)" "$(printf '%s\n' "${blas[@]}" | median)" \
         "$fma_peak" "$(printf '%s\n' "${clock[@]}" | median)" \
-        "$([ -n "$peak" ] && printf '%.1f (assumed %.0f MHz, 2 FMA ports)' "$peak" "$peak_clock" || echo unknown)"
+        "$([ -n "$peak" ] && printf '%.1f (assumed %.0f MHz, %s FMA ports)' "$peak" "$peak_clock" "$peak_ports" || echo unknown)"
     printf '%-38s ran on %s\n' "" "$(ran_on "$out")"
 fi
 

@@ -175,9 +175,13 @@ extension GemmProblem {
                     }
                 }
                 for k0 in Swift.stride(from: 0, to: k, by: Self.packDepth) {
-                    for j in 0..<valid where j >= groups || k0 + Self.packDepth > blocked {
+                    let k1 = min(k, k0 + Self.packDepth)
+                    for j in 0..<valid {
+                        // A grouped column's k below `blocked` went through the registers above.
+                        let from = j < groups ? Swift.max(k0, blocked) : k0
+                        guard from < k1 else { continue }
                         let column = b + (first + j) * ldb
-                        for kk in Swift.max(k0, j < groups ? blocked : 0)..<min(k, k0 + Self.packDepth) { out[kk * width + j] = column[kk] }
+                        for kk in from..<k1 { out[kk * width + j] = column[kk] }
                     }
                 }
             } else {

@@ -28,13 +28,14 @@ public struct WinogradGeometry: Sendable {
     /// batch's tile rows are cut into equal chunks instead: small images then share a chunk, and the products meet
     /// U with more columns at a time.
     public func chunks(channels: Int, acrossImages: Bool = false) -> [Range<Int>] {
-        let tilesPerChunk = max(tilesWide, (1 << 22) / (points * max(channels, 1)))
+        // The budget in whole tile rows, at least one.
+        let budget = max(tilesWide, (1 << 22) / (points * max(channels, 1))) / tilesWide
         if acrossImages {
-            let count = (tileRows + max(1, tilesPerChunk / tilesWide) - 1) / max(1, tilesPerChunk / tilesWide)
+            let count = (tileRows + budget - 1) / budget
             let rowsPerChunk = (tileRows + count - 1) / count
             return Swift.stride(from: 0, to: tileRows, by: rowsPerChunk).map { $0..<min(tileRows, $0 + rowsPerChunk) }
         }
-        let rowsPerChunk = max(1, min(tilesHigh, tilesPerChunk / tilesWide))
+        let rowsPerChunk = max(1, min(tilesHigh, budget))
         return (0..<batch).flatMap { n in
             Swift.stride(from: n * tilesHigh, to: (n + 1) * tilesHigh, by: rowsPerChunk)
                 .map { $0..<min((n + 1) * tilesHigh, $0 + rowsPerChunk) }
